@@ -1,0 +1,15 @@
+//! renkei-domain: the pure rules of Renkei — the pathway template language, entry
+//! validation, composite scores, goal evaluation and the hash chain. No I/O, no async,
+//! no database or web types.
+
+#![forbid(unsafe_code)]
+
+pub mod canonical;
+pub mod chain;
+pub mod entry;
+pub mod error;
+pub mod goals;
+pub mod template;
+pub mod variance;
+
+pub use error::{EntryRejection, FieldError};

@@ -1,0 +1,39 @@
+//! The pathway template language: model, parser with file:line errors, canonical hash,
+//! JSON Schema and version diff.
+
+mod model;
+mod parse;
+
+pub use model::*;
+pub use parse::{Diagnostic, parse_template};
+
+use crate::canonical::{sha256_tagged, to_canonical_string};
+
+impl PathwayTemplate {
+    /// Canonical JSON of the template (sorted keys): what is stored as the version snapshot.
+    pub fn canonical_json(&self) -> String {
+        // A template always serialises: it holds only strings, numbers, bools and lists.
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        to_canonical_string(&value)
+    }
+
+    /// `sha256:<hex>` of the canonical JSON: the version's content hash.
+    pub fn content_hash(&self) -> String {
+        sha256_tagged(self.canonical_json().as_bytes())
+    }
+}
+
+/// The JSON Schema of the template format, for editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(PathwayTemplate);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
+}
+
+/// Splits a template file name `v<N>.toml` into its version number.
+pub fn version_from_file_name(name: &str) -> Option<u32> {
+    let n = name.strip_prefix('v')?.strip_suffix(".toml")?;
+    if n.starts_with('0') || n.is_empty() {
+        return None;
+    }
+    n.parse().ok()
+}

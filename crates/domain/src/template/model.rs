@@ -1,0 +1,326 @@
+//! The pathway template model: what a file under `pathways/<code>/v<N>.toml` says.
+//!
+//! The same structs are the canonical form: a parsed template serialises to JSON with
+//! sorted keys, and the SHA-256 of that JSON is the version's content hash. Comments and
+//! formatting in the TOML file therefore do not change the hash; any change of meaning does.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A title in Japanese (shown by default) and English.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Title {
+    pub ja: String,
+    pub en: String,
+}
+
+/// One published revision of a pathway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PathwayTemplate {
+    /// Pathway code, kebab-case (`stroke`, `femur-fracture`); equals the directory name.
+    pub code: String,
+    /// Version number, equals `N` of the file name `v<N>.toml`.
+    pub version: u32,
+    pub title: Title,
+    #[serde(default)]
+    pub description: String,
+    /// Cyclical pathways (循環型) go round their stages instead of ending at the last one.
+    #[serde(default)]
+    pub cyclical: bool,
+    /// Stages in order. The first is where a new care plan starts.
+    pub stages: Vec<Stage>,
+    /// Observation items (評価項目) entries may record.
+    pub items: Vec<Item>,
+    /// Shared treatment goals (達成目標).
+    #[serde(default)]
+    pub goals: Vec<Goal>,
+    /// Variance codes (バリアンス) this pathway accepts.
+    #[serde(default)]
+    pub variances: Vec<VarianceCode>,
+    /// Scheduled visits of a cyclical pathway.
+    #[serde(default)]
+    pub schedule: Vec<ScheduleRule>,
+}
+
+/// Provider kinds of domain.md §9.0 (who owns a stage or a scheduled visit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    AcuteHosp,
+    RecoveryHosp,
+    Clinic,
+    Specialist,
+    VisitNurse,
+    CareManager,
+    CareFacility,
+    Dentist,
+    Ophthal,
+    Pharmacy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Stage {
+    /// snake_case stage code (`acute`, `recovery`, `home`, `intro`, `clinic`, `specialist`).
+    pub code: String,
+    pub title: Title,
+    pub provider_kinds: Vec<ProviderKind>,
+    /// Planned length in days (標準期間); absent for open-ended stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_days: Option<u32>,
+    /// Hard limit in days (e.g. the recovery ward's 150/90 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days: Option<u32>,
+    /// Stages that may follow this one. Absent: the next stage in the list (none for the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Vec<String>>,
+    /// Criteria to leave the stage (転院基準 / 退院基準), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_criteria: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemType {
+    Integer,
+    Decimal,
+    Boolean,
+    Choice,
+    Date,
+    Datetime,
+    Text,
+    /// Sum of the listed `components`, computed by the server.
+    Composite,
+}
+
+/// A coded option of a `choice` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ChoiceOption {
+    pub code: String,
+    pub title: Title,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Item {
+    /// snake_case item code (`mrs`, `fim_total`, `hba1c`).
+    pub code: String,
+    pub title: Title,
+    #[serde(rename = "type")]
+    pub item_type: ItemType,
+    /// UCUM-style unit shown next to the value (`%`, `mg/dL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Inclusive lower bound (integer, decimal, composite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Inclusive upper bound (integer, decimal, composite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The value must be a multiple of this step (Barthel total: 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// Allowed integer values (Barthel items: 0/5/10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<i64>>,
+    /// Options of a `choice` item, in display order (ordered scales keep their order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<ChoiceOption>>,
+    /// Items summed by a `composite` item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<String>>,
+    /// Stages in which entries may record this item.
+    pub stages: Vec<String>,
+    /// Stages whose `stage_start` entry must record this item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_at_start: Vec<String>,
+    /// Stages whose `stage_end` entry must record this item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_at_end: Vec<String>,
+}
+
+/// Comparison of a goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Comparator {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "==")]
+    Eq,
+}
+
+impl Comparator {
+    /// Whether `value <op> target` holds.
+    pub fn holds(self, value: f64, target: f64) -> bool {
+        match self {
+            Comparator::Lt => value < target,
+            Comparator::Le => value <= target,
+            Comparator::Gt => value > target,
+            Comparator::Ge => value >= target,
+            Comparator::Eq => (value - target).abs() < 1e-9,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparator::Lt => "<",
+            Comparator::Le => "<=",
+            Comparator::Gt => ">",
+            Comparator::Ge => ">=",
+            Comparator::Eq => "==",
+        }
+    }
+}
+
+/// A moment of a stage, read from its stage events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StageMoment {
+    Start,
+    End,
+}
+
+/// A point in time relative to a stage event, e.g. "21 days after the acute stage starts".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Due {
+    pub stage: String,
+    pub at: StageMoment,
+    #[serde(default)]
+    pub days: u32,
+    #[serde(default)]
+    pub months: u32,
+}
+
+/// Which recorded value of an item a change goal reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The first value recorded in the stage (admission).
+    First,
+    /// The last value recorded in the stage, once the stage has ended (discharge).
+    Last,
+}
+
+/// One end of a change goal: the `pick` value of `item` recorded in `stage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Point {
+    pub item: String,
+    pub stage: String,
+    pub pick: Pick,
+}
+
+/// The goal kinds of domain.md §C.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GoalTarget {
+    /// The latest value of `item` compared with `value` (`hba1c < 7.0`).
+    Threshold {
+        item: String,
+        op: Comparator,
+        value: f64,
+    },
+    /// `min <= latest < max` (elderly HbA1c band).
+    Range { item: String, min: f64, max: f64 },
+    /// `(to - from) <op> value` (FIM gain, BI loss).
+    Change {
+        from: Point,
+        to: Point,
+        op: Comparator,
+        value: f64,
+    },
+    /// The latest value of a choice item is one of `values` (discharge destination).
+    Membership { item: String, values: Vec<String> },
+    /// Days from the stage's start to its end `<op> days` (acute ≤ 21 days).
+    StageLength {
+        stage: String,
+        op: Comparator,
+        days: u32,
+    },
+    /// Hours between two recorded datetime items ≤ `max_hours` (surgery within 48 h of arrival).
+    TimeBetween {
+        from_item: String,
+        to_item: String,
+        max_hours: u32,
+    },
+    /// `item` recorded at least once every `months` months (eye exam every 12 months).
+    DoneWithin { item: String, months: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Goal {
+    pub code: String,
+    pub title: Title,
+    /// What the goal measures; the `kind` key selects the goal kind.
+    pub target: GoalTarget,
+    /// When the goal is judged; absent for goals judged continuously.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Due>,
+}
+
+/// A variance code of the shared scheme `DIRECTION.LEVEL.CATEGORY.DETAIL` (domain.md §9.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VarianceCode {
+    /// e.g. `NEG.VAR.CO.RECEIVE`.
+    pub code: String,
+    pub title: Title,
+}
+
+/// A recurring visit or test of a cyclical pathway (clinic visit, eye exam …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ScheduleRule {
+    pub code: String,
+    pub title: Title,
+    /// Recording any of these items counts as the visit having happened.
+    pub items: Vec<String>,
+    pub interval_days: u32,
+    /// Days after the due date before the visit counts as overdue.
+    #[serde(default)]
+    pub grace_days: u32,
+    pub owner: ProviderKind,
+}
+
+impl PathwayTemplate {
+    pub fn stage(&self, code: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.code == code)
+    }
+
+    pub fn item(&self, code: &str) -> Option<&Item> {
+        self.items.iter().find(|i| i.code == code)
+    }
+
+    pub fn variance(&self, code: &str) -> Option<&VarianceCode> {
+        self.variances.iter().find(|v| v.code == code)
+    }
+
+    pub fn first_stage(&self) -> Option<&Stage> {
+        self.stages.first()
+    }
+
+    /// Stages that may follow `code`: its explicit `next`, else the following stage in the list.
+    pub fn next_stages(&self, code: &str) -> Vec<String> {
+        let Some(pos) = self.stages.iter().position(|s| s.code == code) else {
+            return Vec::new();
+        };
+        match &self.stages[pos].next {
+            Some(next) => next.clone(),
+            None => self
+                .stages
+                .get(pos + 1)
+                .map(|s| vec![s.code.clone()])
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,745 @@
+//! Parsing and validating a template file, reporting every error with its line and column.
+//!
+//! Syntax and type errors come from the TOML deserializer (which stops at the first one);
+//! unknown keys and every semantic rule are collected in one pass so an author sees all
+//! of them at once. Each semantic error carries a path into the document (`goals[2].target.item`)
+//! which is resolved to a line and column against the parsed TOML syntax tree.
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{GoalTarget, ItemType, PathwayTemplate, Point};
+use crate::variance::parse_variance_code;
+
+/// One problem found in a template file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// Dotted path of the offending field, e.g. `goals[2].target.item` (empty for syntax errors).
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}:{}: {}", self.line, self.column, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.line, self.column, self.path, self.message
+            )
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+type Path = Vec<Seg>;
+
+fn path_string(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+macro_rules! p {
+    ($($seg:expr),* $(,)?) => {
+        vec![$(Seg::from($seg)),*]
+    };
+}
+
+impl From<&str> for Seg {
+    fn from(value: &str) -> Self {
+        Seg::Key(value.to_owned())
+    }
+}
+impl From<usize> for Seg {
+    fn from(value: usize) -> Self {
+        Seg::Index(value)
+    }
+}
+
+/// Parses and validates a template's source text.
+///
+/// `expected` is `(directory code, version from the file name)` when the caller knows
+/// where the file lives; a mismatch is reported like any other error.
+pub fn parse_template(
+    source: &str,
+    expected: Option<(&str, u32)>,
+) -> Result<PathwayTemplate, Vec<Diagnostic>> {
+    let doc = match toml_edit::Document::parse(source) {
+        Ok(doc) => doc,
+        Err(err) => {
+            let offset = err.span().map(|s| s.start).unwrap_or(0);
+            let (line, column) = line_col(source, offset);
+            return Err(vec![Diagnostic {
+                line,
+                column,
+                path: String::new(),
+                message: first_line(err.message()),
+            }]);
+        }
+    };
+    let mut unknown: Vec<Path> = Vec::new();
+    let parsed: Result<PathwayTemplate, toml::de::Error> =
+        toml::Deserializer::parse(source).and_then(|de| {
+            serde_ignored::deserialize(de, |path| {
+                unknown.push(ignored_path(&path));
+            })
+        });
+    let mut errors: Vec<(Path, String)> = Vec::new();
+    let template = match parsed {
+        Ok(t) => t,
+        Err(err) => {
+            let offset = err.span().map(|s| s.start).unwrap_or(0);
+            let (line, column) = line_col(source, offset);
+            let mut diags = vec![Diagnostic {
+                line,
+                column,
+                path: String::new(),
+                message: first_line(err.message()),
+            }];
+            for path in unknown {
+                let (line, column) = locate(&doc, source, &path);
+                diags.push(Diagnostic {
+                    line,
+                    column,
+                    path: path_string(&path),
+                    message: "unknown field".to_owned(),
+                });
+            }
+            diags.sort_by_key(|d| (d.line, d.column));
+            return Err(diags);
+        }
+    };
+    for path in unknown {
+        errors.push((path, "unknown field".to_owned()));
+    }
+    validate(&template, expected, &mut errors);
+    if errors.is_empty() {
+        return Ok(template);
+    }
+    let mut diags: Vec<Diagnostic> = errors
+        .into_iter()
+        .map(|(path, message)| {
+            let (line, column) = locate(&doc, source, &path);
+            Diagnostic {
+                line,
+                column,
+                path: path_string(&path),
+                message,
+            }
+        })
+        .collect();
+    diags.sort_by_key(|d| (d.line, d.column));
+    Err(diags)
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_owned()
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>) -> Path {
+    let mut out = Vec::new();
+    fn walk(path: &serde_ignored::Path<'_>, out: &mut Path) {
+        match path {
+            serde_ignored::Path::Root => {}
+            serde_ignored::Path::Seq { parent, index } => {
+                walk(parent, out);
+                out.push(Seg::Index(*index));
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                walk(parent, out);
+                out.push(Seg::Key(key.clone()));
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => walk(parent, out),
+        }
+    }
+    walk(path, &mut out);
+    out
+}
+
+/// 1-based line and character column of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+/// Finds the position of `path` in the document: the key of the last segment when it
+/// exists, else the deepest enclosing node that does.
+fn locate(doc: &toml_edit::Document<&str>, source: &str, path: &[Seg]) -> (usize, usize) {
+    use toml_edit::{Item, Table, Value};
+    enum Node<'a> {
+        Table(&'a Table),
+        Item(&'a Item),
+        Value(&'a Value),
+    }
+    fn in_table<'a>(
+        t: &'a Table,
+        k: &str,
+        best: &mut Option<std::ops::Range<usize>>,
+    ) -> Option<Node<'a>> {
+        t.get_key_value(k).map(|(key, item)| {
+            if let Some(span) = key.span().or_else(|| item.span()) {
+                *best = Some(span);
+            }
+            match item {
+                Item::Table(t) => Node::Table(t),
+                other => Node::Item(other),
+            }
+        })
+    }
+    let mut best: Option<std::ops::Range<usize>> = None;
+    let mut node = Node::Table(doc.as_table());
+    for seg in path {
+        let next = match (&node, seg) {
+            (Node::Table(t), Seg::Key(k)) => in_table(t, k, &mut best),
+            (Node::Item(Item::Value(Value::InlineTable(t))), Seg::Key(k))
+            | (Node::Value(Value::InlineTable(t)), Seg::Key(k)) => {
+                t.get_key_value(k).map(|(key, value)| {
+                    if let Some(span) = key.span().or_else(|| value.span()) {
+                        best = Some(span);
+                    }
+                    Node::Item(value)
+                })
+            }
+            (Node::Item(Item::ArrayOfTables(a)), Seg::Index(i)) => a.get(*i).map(|t| {
+                if let Some(span) = t.span() {
+                    best = Some(span);
+                }
+                Node::Table(t)
+            }),
+            (Node::Item(Item::Value(Value::Array(a))), Seg::Index(i))
+            | (Node::Value(Value::Array(a)), Seg::Index(i)) => a.get(*i).map(|v| {
+                if let Some(span) = v.span() {
+                    best = Some(span);
+                }
+                Node::Value(v)
+            }),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    match best {
+        Some(span) => line_col(source, span.start),
+        None => (1, 1),
+    }
+}
+
+fn is_snake(code: &str) -> bool {
+    !code.is_empty()
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_kebab(code: &str) -> bool {
+    !code.is_empty()
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
+        && !code.ends_with('-')
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_numeric(t: ItemType) -> bool {
+    matches!(
+        t,
+        ItemType::Integer | ItemType::Decimal | ItemType::Composite
+    )
+}
+
+/// Every semantic rule of the template language; errors are pushed, never returned early.
+fn validate(
+    t: &PathwayTemplate,
+    expected: Option<(&str, u32)>,
+    errors: &mut Vec<(Path, String)>,
+) {
+    let mut err = |path: Path, msg: String| errors.push((path, msg));
+
+    if !is_kebab(&t.code) {
+        err(p!["code"], format!("pathway code `{}` must be kebab-case", t.code));
+    }
+    if t.version == 0 {
+        err(p!["version"], "version must be 1 or more".into());
+    }
+    if let Some((dir, version)) = expected {
+        if t.code != dir {
+            err(
+                p!["code"],
+                format!("code `{}` does not match its directory `{dir}`", t.code),
+            );
+        }
+        if t.version != version {
+            err(
+                p!["version"],
+                format!(
+                    "version {} does not match the file name v{version}.toml",
+                    t.version
+                ),
+            );
+        }
+    }
+
+    // Stages.
+    let mut stage_pos: HashMap<&str, usize> = HashMap::new();
+    if t.stages.is_empty() {
+        err(p!["stages"], "a pathway needs at least one stage".into());
+    }
+    for (i, s) in t.stages.iter().enumerate() {
+        if !is_snake(&s.code) {
+            err(
+                p!["stages", i, "code"],
+                format!("stage code `{}` must be snake_case", s.code),
+            );
+        }
+        if stage_pos.insert(&s.code, i).is_some() {
+            err(
+                p!["stages", i, "code"],
+                format!("duplicate stage code `{}`", s.code),
+            );
+        }
+        if s.provider_kinds.is_empty() {
+            err(
+                p!["stages", i, "provider_kinds"],
+                "a stage needs at least one provider kind".into(),
+            );
+        }
+        if let (Some(e), Some(m)) = (s.expected_days, s.max_days)
+            && e > m
+        {
+            err(
+                p!["stages", i, "expected_days"],
+                format!("expected_days {e} is greater than max_days {m}"),
+            );
+        }
+    }
+    for (i, s) in t.stages.iter().enumerate() {
+        if let Some(next) = &s.next {
+            for (j, n) in next.iter().enumerate() {
+                match stage_pos.get(n.as_str()) {
+                    None => err(
+                        p!["stages", i, "next", j],
+                        format!("next names unknown stage `{n}`"),
+                    ),
+                    Some(&pos) if !t.cyclical && pos <= i => err(
+                        p!["stages", i, "next", j],
+                        format!(
+                            "stage order broken: `{}` may not lead back to earlier stage `{n}` in a pathway that is not cyclical",
+                            s.code
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    // Every stage must be reachable from the first.
+    if let Some(first) = t.stages.first() {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut todo = vec![first.code.clone()];
+        while let Some(code) = todo.pop() {
+            if seen.insert(code.clone()) {
+                todo.extend(t.next_stages(&code));
+            }
+        }
+        for (i, s) in t.stages.iter().enumerate() {
+            if !seen.contains(&s.code) {
+                err(
+                    p!["stages", i, "code"],
+                    format!(
+                        "stage order broken: stage `{}` cannot be reached from the first stage `{}`",
+                        s.code, first.code
+                    ),
+                );
+            }
+        }
+    }
+    let known_stage = |code: &str| stage_pos.contains_key(code);
+
+    // Items.
+    let mut items: HashMap<&str, ItemType> = HashMap::new();
+    for (i, item) in t.items.iter().enumerate() {
+        if !is_snake(&item.code) {
+            err(
+                p!["items", i, "code"],
+                format!("item code `{}` must be snake_case", item.code),
+            );
+        }
+        if items.insert(&item.code, item.item_type).is_some() {
+            err(
+                p!["items", i, "code"],
+                format!("duplicate item code `{}`", item.code),
+            );
+        }
+    }
+    for (i, item) in t.items.iter().enumerate() {
+        let numeric = is_numeric(item.item_type);
+        if let (Some(min), Some(max)) = (item.min, item.max)
+            && min > max
+        {
+            err(
+                p!["items", i, "min"],
+                format!("min {min} is greater than max {max}"),
+            );
+        }
+        if !numeric && (item.min.is_some() || item.max.is_some()) {
+            let key = if item.min.is_some() { "min" } else { "max" };
+            err(
+                p!["items", i, key],
+                format!("a range applies only to numeric items, not {:?}", item.item_type).to_lowercase(),
+            );
+        }
+        if item.item_type == ItemType::Integer {
+            for (k, v) in [("min", item.min), ("max", item.max)] {
+                if let Some(v) = v
+                    && v.fract() != 0.0
+                {
+                    err(
+                        p!["items", i, k],
+                        format!("{k} {v} of an integer item must be a whole number"),
+                    );
+                }
+            }
+        }
+        match &item.allowed {
+            Some(allowed) if item.item_type != ItemType::Integer => err(
+                p!["items", i, "allowed"],
+                "an allowed set applies only to integer items".into(),
+            ),
+            Some(allowed) if allowed.is_empty() => {
+                err(p!["items", i, "allowed"], "allowed set is empty".into())
+            }
+            Some(allowed) => {
+                let mut seen = HashSet::new();
+                for (j, v) in allowed.iter().enumerate() {
+                    if !seen.insert(v) {
+                        err(
+                            p!["items", i, "allowed", j],
+                            format!("duplicate allowed value {v}"),
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
+        match (&item.options, item.item_type) {
+            (None, ItemType::Choice) => err(
+                p!["items", i, "type"],
+                format!("choice item `{}` has no options", item.code),
+            ),
+            (Some(opts), ItemType::Choice) if opts.is_empty() => err(
+                p!["items", i, "options"],
+                format!("choice item `{}` has no options", item.code),
+            ),
+            (Some(opts), ItemType::Choice) => {
+                let mut seen = HashSet::new();
+                for (j, o) in opts.iter().enumerate() {
+                    if !is_snake(&o.code) {
+                        err(
+                            p!["items", i, "options", j, "code"],
+                            format!("option code `{}` must be snake_case", o.code),
+                        );
+                    }
+                    if !seen.insert(o.code.as_str()) {
+                        err(
+                            p!["items", i, "options", j, "code"],
+                            format!("duplicate option code `{}`", o.code),
+                        );
+                    }
+                }
+            }
+            (Some(_), _) => err(
+                p!["items", i, "options"],
+                "options apply only to choice items".into(),
+            ),
+            (None, _) => {}
+        }
+        match (&item.components, item.item_type) {
+            (None, ItemType::Composite) => err(
+                p!["items", i, "type"],
+                format!("composite item `{}` lists no components", item.code),
+            ),
+            (Some(c), ItemType::Composite) if c.is_empty() => err(
+                p!["items", i, "components"],
+                format!("composite item `{}` lists no components", item.code),
+            ),
+            (Some(c), ItemType::Composite) => {
+                for (j, comp) in c.iter().enumerate() {
+                    match items.get(comp.as_str()) {
+                        None => err(
+                            p!["items", i, "components", j],
+                            format!("composite `{}` names missing item `{comp}`", item.code),
+                        ),
+                        Some(ItemType::Integer) | Some(ItemType::Decimal) => {}
+                        Some(other) => err(
+                            p!["items", i, "components", j],
+                            format!(
+                                "component `{comp}` must be an integer or decimal item, not {}",
+                                format!("{other:?}").to_lowercase()
+                            ),
+                        ),
+                    }
+                }
+            }
+            (Some(_), _) => err(
+                p!["items", i, "components"],
+                "components apply only to composite items".into(),
+            ),
+            (None, _) => {}
+        }
+        if item.stages.is_empty() {
+            err(
+                p!["items", i, "stages"],
+                "an item must be recordable in at least one stage".into(),
+            );
+        }
+        for (j, s) in item.stages.iter().enumerate() {
+            if !known_stage(s) {
+                err(p!["items", i, "stages", j], format!("unknown stage `{s}`"));
+            }
+        }
+        for (key, list) in [
+            ("required_at_start", &item.required_at_start),
+            ("required_at_end", &item.required_at_end),
+        ] {
+            for (j, s) in list.iter().enumerate() {
+                if !known_stage(s) {
+                    err(p!["items", i, key, j], format!("unknown stage `{s}`"));
+                } else if !item.stages.contains(s) {
+                    err(
+                        p!["items", i, key, j],
+                        format!("item `{}` is required in stage `{s}` but not recordable there", item.code),
+                    );
+                }
+            }
+        }
+    }
+
+    // Goals.
+    let item_of = |code: &str| t.item(code);
+    let mut goal_codes = HashSet::new();
+    for (i, g) in t.goals.iter().enumerate() {
+        if !is_snake(&g.code) {
+            err(
+                p!["goals", i, "code"],
+                format!("goal code `{}` must be snake_case", g.code),
+            );
+        }
+        if !goal_codes.insert(g.code.as_str()) {
+            err(p!["goals", i, "code"], format!("duplicate goal code `{}`", g.code));
+        }
+        let mut need_item = |field: &str, code: &str, want: &[ItemType], what: &str| {
+            match item_of(code) {
+                None => err(
+                    p!["goals", i, "target", field],
+                    format!("goal `{}` names unknown item `{code}`", g.code),
+                ),
+                Some(it) if !want.contains(&it.item_type) => err(
+                    p!["goals", i, "target", field],
+                    format!("goal `{}` needs {what} item, `{code}` is not", g.code),
+                ),
+                Some(_) => {}
+            }
+        };
+        const NUM: &[ItemType] = &[ItemType::Integer, ItemType::Decimal, ItemType::Composite];
+        match &g.target {
+            GoalTarget::Threshold { item, .. } => need_item("item", item, NUM, "a numeric"),
+            GoalTarget::Range { item, min, max } => {
+                need_item("item", item, NUM, "a numeric");
+                if min >= max {
+                    err(
+                        p!["goals", i, "target", "min"],
+                        format!("range min {min} must be below max {max}"),
+                    );
+                }
+            }
+            GoalTarget::Change { from, to, .. } => {
+                for (key, point) in [("from", from), ("to", to)] {
+                    check_point(t, i, key, point, &mut err);
+                }
+            }
+            GoalTarget::Membership { item, values } => {
+                match item_of(item) {
+                    None => err(
+                        p!["goals", i, "target", "item"],
+                        format!("goal `{}` names unknown item `{item}`", g.code),
+                    ),
+                    Some(it) => match &it.options {
+                        Some(opts) if it.item_type == ItemType::Choice => {
+                            for (j, v) in values.iter().enumerate() {
+                                if !opts.iter().any(|o| &o.code == v) {
+                                    err(
+                                        p!["goals", i, "target", "values", j],
+                                        format!("`{v}` is not an option of `{item}`"),
+                                    );
+                                }
+                            }
+                        }
+                        _ => err(
+                            p!["goals", i, "target", "item"],
+                            format!("goal `{}` needs a choice item, `{item}` is not", g.code),
+                        ),
+                    },
+                }
+                if values.is_empty() {
+                    err(p!["goals", i, "target", "values"], "no values listed".into());
+                }
+            }
+            GoalTarget::StageLength { stage, days, .. } => {
+                if !known_stage(stage) {
+                    err(
+                        p!["goals", i, "target", "stage"],
+                        format!("goal `{}` names unknown stage `{stage}`", g.code),
+                    );
+                }
+                if *days == 0 {
+                    err(p!["goals", i, "target", "days"], "days must be 1 or more".into());
+                }
+            }
+            GoalTarget::TimeBetween {
+                from_item,
+                to_item,
+                max_hours,
+            } => {
+                const DT: &[ItemType] = &[ItemType::Datetime];
+                need_item("from_item", from_item, DT, "a datetime");
+                need_item("to_item", to_item, DT, "a datetime");
+                if *max_hours == 0 {
+                    err(
+                        p!["goals", i, "target", "max_hours"],
+                        "max_hours must be 1 or more".into(),
+                    );
+                }
+            }
+            GoalTarget::DoneWithin { item, months } => {
+                if item_of(item).is_none() {
+                    err(
+                        p!["goals", i, "target", "item"],
+                        format!("goal `{}` names unknown item `{item}`", g.code),
+                    );
+                }
+                if *months == 0 {
+                    err(
+                        p!["goals", i, "target", "months"],
+                        "months must be 1 or more".into(),
+                    );
+                }
+            }
+        }
+        if let Some(due) = &g.due
+            && !known_stage(&due.stage)
+        {
+            err(
+                p!["goals", i, "due", "stage"],
+                format!("due names unknown stage `{}`", due.stage),
+            );
+        }
+    }
+
+    // Variance codes.
+    let mut seen = HashSet::new();
+    for (i, v) in t.variances.iter().enumerate() {
+        if let Err(msg) = parse_variance_code(&v.code) {
+            err(p!["variances", i, "code"], msg);
+        }
+        if !seen.insert(v.code.as_str()) {
+            err(
+                p!["variances", i, "code"],
+                format!("duplicate variance code `{}`", v.code),
+            );
+        }
+    }
+
+    // Schedule.
+    let mut seen = HashSet::new();
+    for (i, r) in t.schedule.iter().enumerate() {
+        if !is_snake(&r.code) {
+            err(
+                p!["schedule", i, "code"],
+                format!("schedule code `{}` must be snake_case", r.code),
+            );
+        }
+        if !seen.insert(r.code.as_str()) {
+            err(
+                p!["schedule", i, "code"],
+                format!("duplicate schedule code `{}`", r.code),
+            );
+        }
+        if r.interval_days == 0 {
+            err(
+                p!["schedule", i, "interval_days"],
+                "schedule interval must be 1 day or more".into(),
+            );
+        }
+        if r.items.is_empty() {
+            err(p!["schedule", i, "items"], "a schedule rule needs at least one item".into());
+        }
+        for (j, it) in r.items.iter().enumerate() {
+            if item_of(it).is_none() {
+                err(
+                    p!["schedule", i, "items", j],
+                    format!("schedule `{}` names unknown item `{it}`", r.code),
+                );
+            }
+        }
+    }
+}
+
+fn check_point(
+    t: &PathwayTemplate,
+    goal: usize,
+    key: &str,
+    point: &Point,
+    err: &mut impl FnMut(Path, String),
+) {
+    match t.item(&point.item) {
+        None => err(
+            p!["goals", goal, "target", key, "item"],
+            format!("unknown item `{}`", point.item),
+        ),
+        Some(it) if !is_numeric(it.item_type) => err(
+            p!["goals", goal, "target", key, "item"],
+            format!("a change goal needs a numeric item, `{}` is not", point.item),
+        ),
+        Some(it) if !it.stages.contains(&point.stage) => err(
+            p!["goals", goal, "target", key, "stage"],
+            format!("item `{}` is not recordable in stage `{}`", point.item, point.stage),
+        ),
+        Some(_) => {}
+    }
+    if t.stage(&point.stage).is_none() {
+        err(
+            p!["goals", goal, "target", key, "stage"],
+            format!("unknown stage `{}`", point.stage),
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! renkei-http

@@ -1,0 +1,349 @@
+//! Bootstrap and administration: organisations, practitioners, API tokens, and turning
+//! a bearer token back into an [`Actor`].
+
+use argon2::password_hash::SaltString;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use renkei_domain::FieldError;
+use renkei_store::queries::{self, ApiTokenRow, OrganizationRow, PractitionerRow};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{Actor, ServiceError, begin_write, now};
+
+/// Organisation kinds of DESIGN.md §5.1.
+pub const ORGANIZATION_KINDS: &[&str] = &[
+    "acute_hospital",
+    "recovery_hospital",
+    "clinic",
+    "home_nursing",
+    "care_management",
+    "pharmacy",
+    "municipality",
+];
+
+/// Professions a practitioner may have.
+pub const PROFESSIONS: &[&str] = &[
+    "physician",
+    "nurse",
+    "therapist",
+    "msw",
+    "liaison_staff",
+    "care_manager",
+    "pharmacist",
+];
+
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub area: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Organization {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub area: String,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(r: OrganizationRow) -> Self {
+        Organization {
+            id: r.id,
+            code: r.code,
+            name: r.name,
+            kind: r.kind,
+            area: r.area,
+        }
+    }
+}
+
+fn is_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+pub async fn add_organization(
+    db: &DatabaseConnection,
+    new: NewOrganization,
+) -> Result<Organization, ServiceError> {
+    let mut errors = Vec::new();
+    if !is_code(&new.code) {
+        errors.push(FieldError::new(
+            "code",
+            "format",
+            "code must be 1–64 lowercase letters, digits, '-' or '_'",
+        ));
+    }
+    if new.name.trim().is_empty() {
+        errors.push(FieldError::new("name", "required", "name must not be blank"));
+    }
+    if !ORGANIZATION_KINDS.contains(&new.kind.as_str()) {
+        errors.push(FieldError::new(
+            "kind",
+            "allowed",
+            format!("kind must be one of {}", ORGANIZATION_KINDS.join(", ")),
+        ));
+    }
+    if new.area.trim().is_empty() {
+        errors.push(FieldError::new(
+            "area",
+            "required",
+            "the secondary medical area must not be blank",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let row = OrganizationRow {
+        id: Uuid::now_v7(),
+        code: new.code,
+        name: new.name.trim().to_owned(),
+        kind: new.kind,
+        area: new.area.trim().to_owned(),
+        created_at: now(),
+    };
+    let txn = begin_write(db).await?;
+    if queries::organization_by_code(&txn, &row.code).await?.is_some() {
+        return Err(ServiceError::Conflict {
+            code: crate::ErrorCode::Duplicate,
+            message: format!("organization `{}` already exists", row.code),
+        });
+    }
+    queries::insert_organization(&txn, row.clone()).await?;
+    txn.commit().await?;
+    Ok(row.into())
+}
+
+pub async fn list_organizations(db: &DatabaseConnection) -> Result<Vec<Organization>, ServiceError> {
+    Ok(queries::list_organizations(db)
+        .await?
+        .into_iter()
+        .map(Organization::from)
+        .collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPractitioner {
+    pub organization_code: String,
+    pub login: String,
+    pub name: String,
+    pub profession: String,
+    pub roles: Vec<String>,
+    pub password: Option<String>,
+}
+
+/// argon2id with 19 MiB memory and two passes (OWASP's minimum for argon2id).
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Passwords are at least 13 characters (8 once two-factor exists) mixing at least two
+/// character classes (MHLW guideline 6.0; domain.md §7.2).
+fn check_password(password: &str) -> Result<(), FieldError> {
+    let len = password.chars().count();
+    let classes = [
+        password.chars().any(|c| c.is_ascii_lowercase()),
+        password.chars().any(|c| c.is_ascii_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if len < 13 || classes < 2 {
+        return Err(FieldError::new(
+            "password",
+            "weak_password",
+            "password must be at least 13 characters and mix at least two of: lowercase, uppercase, digits, symbols",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn add_practitioner(
+    db: &DatabaseConnection,
+    new: NewPractitioner,
+) -> Result<Uuid, ServiceError> {
+    let mut errors = Vec::new();
+    if !is_code(&new.login) {
+        errors.push(FieldError::new(
+            "login",
+            "format",
+            "login must be 1–64 lowercase letters, digits, '-' or '_'",
+        ));
+    }
+    if new.name.trim().is_empty() {
+        errors.push(FieldError::new("name", "required", "name must not be blank"));
+    }
+    if !PROFESSIONS.contains(&new.profession.as_str()) {
+        errors.push(FieldError::new(
+            "profession",
+            "allowed",
+            format!("profession must be one of {}", PROFESSIONS.join(", ")),
+        ));
+    }
+    for (i, role) in new.roles.iter().enumerate() {
+        if !matches!(role.as_str(), "org_admin" | "regional_admin") {
+            errors.push(FieldError::new(
+                format!("roles[{i}]"),
+                "allowed",
+                "role must be org_admin or regional_admin",
+            ));
+        }
+    }
+    if let Some(p) = &new.password
+        && let Err(e) = check_password(p)
+    {
+        errors.push(e);
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    let password_hash = match &new.password {
+        Some(p) => {
+            let salt = SaltString::generate(&mut OsRng);
+            Some(
+                argon2()
+                    .hash_password(p.as_bytes(), &salt)
+                    .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?
+                    .to_string(),
+            )
+        }
+        None => None,
+    };
+    let txn = begin_write(db).await?;
+    let org = queries::organization_by_code(&txn, &new.organization_code)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::field(
+                "organization",
+                "unknown",
+                format!("organization `{}` does not exist", new.organization_code),
+            )
+        })?;
+    if queries::practitioner_by_login(&txn, &new.login).await?.is_some() {
+        return Err(ServiceError::Conflict {
+            code: crate::ErrorCode::Duplicate,
+            message: format!("login `{}` already exists", new.login),
+        });
+    }
+    let id = Uuid::now_v7();
+    queries::insert_practitioner(
+        &txn,
+        PractitionerRow {
+            id,
+            login: new.login,
+            name: new.name.trim().to_owned(),
+            profession: new.profession,
+            organization_id: org.id,
+            password_hash,
+            must_change_password: true,
+            roles: serde_json::to_string(&new.roles).unwrap_or_else(|_| "[]".into()),
+            disabled_at: None,
+            created_at: now(),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// SHA-256 of a token: tokens carry 256 random bits, so a fast hash is enough and lets
+/// every request be checked with one indexed lookup.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Issues a new API token for `login` and returns it; only its hash is stored.
+pub async fn issue_token(
+    db: &DatabaseConnection,
+    login: &str,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = format!("rk_{}", hex::encode(bytes));
+    store_token(db, login, label, &token, expires_at).await?;
+    Ok(token)
+}
+
+/// Stores a given token (used for the demo region's well-known tokens).
+pub async fn store_token(
+    db: &DatabaseConnection,
+    login: &str,
+    label: &str,
+    token: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), ServiceError> {
+    let txn = db.begin().await?;
+    let p = queries::practitioner_by_login(&txn, login)
+        .await?
+        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
+    let hash = token_hash(token);
+    if queries::token_by_hash(&txn, &hash).await?.is_none() {
+        queries::insert_token(
+            &txn,
+            ApiTokenRow {
+                id: Uuid::now_v7(),
+                practitioner_id: p.id,
+                token_hash: hash,
+                label: label.to_owned(),
+                scopes: "[\"api\"]".into(),
+                created_at: now(),
+                expires_at,
+                revoked_at: None,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The actor behind a bearer token, if the token is valid, unexpired and unrevoked and
+/// its practitioner is enabled.
+pub async fn authenticate_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Actor, ServiceError> {
+    if !token.starts_with("rk_") || token.len() > 200 {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let row = queries::token_by_hash(db, &token_hash(token))
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    let now = Utc::now();
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let p = queries::practitioner_by_id(db, row.practitioner_id)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    if p.disabled_at.is_some() {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let org = queries::organization_by_id(db, p.organization_id)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    Ok(Actor {
+        practitioner_id: p.id,
+        login: p.login,
+        name: p.name,
+        profession: p.profession,
+        organization_id: org.id,
+        organization_code: org.code,
+    })
+}

@@ -1,0 +1,79 @@
+//! renkei-service: the use cases of Renkei. Each use case is one transaction, takes an
+//! explicit [`Actor`], asks the pure rules in `renkei-domain` and reads and writes
+//! through `renkei-store`. The HTTP server and the CLI both call these functions.
+
+pub mod admin;
+pub mod demo;
+pub mod error;
+pub mod kana;
+pub mod pathways;
+pub mod patients;
+pub mod plans;
+pub mod verify;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Timelike, Utc};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+pub use error::{ErrorCode, ServiceError};
+pub use pathways::PathwayRegistry;
+pub use renkei_store::db::{DbSettings, SqliteSync, connect};
+
+/// Who is acting: the authenticated practitioner and their organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub practitioner_id: Uuid,
+    pub login: String,
+    pub name: String,
+    pub profession: String,
+    pub organization_id: Uuid,
+    pub organization_code: String,
+}
+
+/// The handle every use case hangs off: the pool and the published templates.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub pathways: Arc<PathwayRegistry>,
+}
+
+impl Services {
+    pub fn new(db: DatabaseConnection, pathways: PathwayRegistry) -> Self {
+        Self {
+            db,
+            pathways: Arc::new(pathways),
+        }
+    }
+}
+
+/// Runs the migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::up(db, None).await
+}
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
+/// taken (waiting up to the busy timeout) before anything is read, and a concurrent
+/// writer never fails on lock upgrade.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The current time at the microsecond precision both databases store.
+pub fn now() -> DateTime<Utc> {
+    truncate_micros(Utc::now())
+}
+
+pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = t.nanosecond() / 1_000 * 1_000;
+    t.with_nanosecond(nanos).unwrap_or(t)
+}

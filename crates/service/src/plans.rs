@@ -1,0 +1,543 @@
+//! Care plans: enrolment, appending hash-chained entries (with idempotency), listing
+//! entries and evaluating the shared goals.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
+use renkei_domain::entry::{
+    AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state,
+    validate_entry,
+};
+use renkei_domain::goals::{EntryFacts, GoalStatus, evaluate_goals};
+use renkei_domain::{EntryRejection, FieldError};
+use renkei_store::queries::{self, CarePlanRow, EntryRow, IdempotencyRow};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::pathways::PublishedPathway;
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now, truncate_micros};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathwayRef {
+    pub code: String,
+    pub version: u32,
+    pub hash: String,
+    pub title_ja: String,
+    pub title_en: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CarePlan {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub pathway: PathwayRef,
+    pub status: String,
+    pub current_stage: String,
+    pub stage_started: bool,
+    pub stage_ended: bool,
+    pub planner_organization: String,
+    pub started_at: DateTime<Utc>,
+    pub entry_count: i64,
+    pub head_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorRef {
+    pub id: Uuid,
+    pub name: String,
+    pub profession: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub seq: i64,
+    pub stage: String,
+    pub kind: String,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub author: AuthorRef,
+    pub organization: OrganizationRef,
+    pub values: Value,
+    pub note: Option<String>,
+    pub variance: Option<Value>,
+    pub amends: Option<Uuid>,
+    pub reason: Option<String>,
+    /// The entry that amends this one, if any (this one is then shown as amended).
+    pub amended_by: Option<Uuid>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Services {
+    fn pathway_of(&self, plan: &CarePlanRow) -> Result<Arc<PublishedPathway>, ServiceError> {
+        self.pathways
+            .get(plan.pathway_version_id)
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!(
+                    "care plan {} pins unknown pathway version {}",
+                    plan.id,
+                    plan.pathway_version_id
+                ))
+            })
+    }
+
+    async fn to_plan<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        row: CarePlanRow,
+    ) -> Result<CarePlan, ServiceError> {
+        let p = self.pathway_of(&row)?;
+        let planner = queries::organization_by_id(c, row.planner_organization_id)
+            .await?
+            .map(|o| o.code)
+            .unwrap_or_default();
+        Ok(CarePlan {
+            id: row.id,
+            patient_id: row.patient_id,
+            pathway: PathwayRef {
+                code: p.template.code.clone(),
+                version: p.template.version,
+                hash: p.hash.clone(),
+                title_ja: p.template.title.ja.clone(),
+                title_en: p.template.title.en.clone(),
+            },
+            status: row.status,
+            current_stage: row.current_stage,
+            stage_started: row.stage_started,
+            stage_ended: row.stage_ended,
+            planner_organization: planner,
+            started_at: row.started_at,
+            entry_count: row.last_seq,
+            head_hash: row.head_hash,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Enrols a patient on a pathway (the latest version unless one is named).
+    pub async fn enrol(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+        pathway: &str,
+        version: Option<u32>,
+        started_at: Option<DateTime<Utc>>,
+    ) -> Result<CarePlan, ServiceError> {
+        let published = match version {
+            Some(v) => self.pathways.find(pathway, v),
+            None => self.pathways.latest(pathway),
+        }
+        .cloned();
+        let Some(published) = published else {
+            let field = if version.is_some() && self.pathways.latest(pathway).is_some() {
+                "version"
+            } else {
+                "pathway"
+            };
+            return Err(ServiceError::field(
+                field,
+                "unknown",
+                match version {
+                    Some(v) => format!("pathway `{pathway}` has no published version {v}"),
+                    None => format!("no pathway `{pathway}` is published"),
+                },
+            ));
+        };
+        let now = now();
+        let started_at = started_at.map(truncate_micros).unwrap_or(now);
+        if started_at > now + chrono::Duration::minutes(5) {
+            return Err(ServiceError::field(
+                "started_at",
+                "in_future",
+                "started_at must not be in the future",
+            ));
+        }
+        let first = published
+            .template
+            .first_stage()
+            .map(|s| s.code.clone())
+            .unwrap_or_default();
+        let txn = begin_write(&self.db).await?;
+        if queries::patient_by_id(&txn, patient_id).await?.is_none() {
+            return Err(ServiceError::field(
+                "patient_id",
+                "unknown",
+                "no patient with this id",
+            ));
+        }
+        let row = CarePlanRow {
+            id: Uuid::now_v7(),
+            patient_id,
+            pathway_version_id: published.id,
+            planner_organization_id: actor.organization_id,
+            status: PlanStatus::Active.as_str().to_owned(),
+            current_stage: first,
+            stage_started: false,
+            stage_ended: false,
+            started_at,
+            last_seq: 0,
+            head_hash: String::new(),
+            row_version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        queries::insert_care_plan(&txn, row.clone()).await?;
+        txn.commit().await?;
+        self.to_plan(&self.db, row).await
+    }
+
+    pub async fn get_plan(&self, _actor: &Actor, id: Uuid) -> Result<CarePlan, ServiceError> {
+        let row = queries::care_plan_by_id(&self.db, id)
+            .await?
+            .ok_or(ServiceError::NotFound("care plan"))?;
+        self.to_plan(&self.db, row).await
+    }
+
+    pub async fn plans_of_patient(
+        &self,
+        _actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<Vec<CarePlan>, ServiceError> {
+        let mut out = Vec::new();
+        for row in queries::care_plans_of_patient(&self.db, patient_id).await? {
+            out.push(self.to_plan(&self.db, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// Appends an entry: one transaction that locks the plan, replays an earlier answer
+    /// for a reused idempotency key, validates against the pinned template, chains the
+    /// entry to the previous one and moves the plan's stage state.
+    ///
+    /// Returns the entry and whether it was newly written (false on replay).
+    pub async fn append_entry(
+        &self,
+        actor: &Actor,
+        plan_id: Uuid,
+        input: AppendEntry,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(Entry, bool), ServiceError> {
+        let now = now();
+        let txn = begin_write(&self.db).await?;
+        if !queries::lock_care_plan(&txn, plan_id, now).await? {
+            return Err(ServiceError::NotFound("care plan"));
+        }
+        if let Some(idem) = &idempotency
+            && let Some(prev) = queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
+        {
+            if prev.request_hash != idem.request_hash || prev.care_plan_id != plan_id {
+                return Err(ServiceError::IdempotencyKeyReused);
+            }
+            let entry_id: Uuid = prev
+                .response_body
+                .parse()
+                .map_err(|e| anyhow::anyhow!("stored idempotent response unreadable: {e}"))?;
+            let row = queries::entry_by_id(&txn, entry_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("idempotent entry {entry_id} missing"))?;
+            let entry = self.to_entries(&txn, vec![row], &HashMap::new()).await?.remove(0);
+            txn.rollback().await?;
+            return Ok((entry, false));
+        }
+        let plan = queries::care_plan_by_id(&txn, plan_id)
+            .await?
+            .ok_or(ServiceError::NotFound("care plan"))?;
+        let published = self.pathway_of(&plan)?;
+        let template = &published.template;
+        let status = PlanStatus::parse(&plan.status)
+            .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?;
+        let state = PlanState {
+            status,
+            current_stage: plan.current_stage.clone(),
+            stage_started: plan.stage_started,
+            stage_ended: plan.stage_ended,
+            started_at: plan.started_at,
+        };
+        let amends = match input.amends {
+            None => None,
+            Some(target_id) => {
+                let target = queries::entry_by_id(&txn, target_id)
+                    .await?
+                    .filter(|e| e.care_plan_id == plan_id)
+                    .ok_or_else(|| {
+                        ServiceError::field(
+                            "amends",
+                            "unknown_entry",
+                            "no entry with this id in this care plan",
+                        )
+                    })?;
+                Some((
+                    target_id,
+                    AmendTarget {
+                        stage: target.stage.clone(),
+                        kind: EntryKind::parse(&target.kind)
+                            .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
+                        is_amendment: target.amends.is_some(),
+                        is_already_amended: queries::is_amended(&txn, plan_id, target_id).await?,
+                    },
+                ))
+            }
+        };
+        let new = NewEntry {
+            stage: input.stage,
+            kind: input.kind,
+            effective_at: truncate_micros(input.effective_at),
+            values: input.values,
+            note: input.note,
+            variance: input.variance,
+            amends: amends.as_ref().map(|(_, t)| t.clone()),
+            reason: input.reason,
+        };
+        let validated = validate_entry(template, &state, &new, now).map_err(|r| match r {
+            EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
+            EntryRejection::Conflict { code, message } => ServiceError::Conflict {
+                code: ErrorCode::from_conflict(code),
+                message,
+            },
+        })?;
+        let next = next_state(template, &state, &new);
+        let seq = plan.last_seq + 1;
+        let prev_hash = if plan.last_seq == 0 {
+            GENESIS_HASH.to_owned()
+        } else {
+            plan.head_hash.clone()
+        };
+        let chained = ChainedEntry {
+            id: Uuid::now_v7(),
+            care_plan_id: plan_id,
+            seq,
+            stage: new.stage.clone(),
+            kind: new.kind.as_str().to_owned(),
+            effective_at: new.effective_at,
+            recorded_at: now,
+            author_id: actor.practitioner_id,
+            organization_id: actor.organization_id,
+            values_json: canonical(&Value::Object(validated.values)),
+            note: new.note.clone(),
+            variance_json: new
+                .variance
+                .as_ref()
+                .map(|v| canonical(&serde_json::to_value(v).unwrap_or(Value::Null))),
+            amends: amends.as_ref().map(|(id, _)| *id),
+            reason: new.reason.clone(),
+            prev_hash,
+        };
+        let hash = chained.compute_hash();
+        let row = EntryRow {
+            id: chained.id,
+            care_plan_id: plan_id,
+            seq,
+            stage: chained.stage.clone(),
+            kind: chained.kind.clone(),
+            effective_at: chained.effective_at,
+            recorded_at: chained.recorded_at,
+            author_id: chained.author_id,
+            organization_id: chained.organization_id,
+            values_json: chained.values_json.clone(),
+            note: chained.note.clone(),
+            variance: chained.variance_json.clone(),
+            amends: chained.amends,
+            reason: chained.reason.clone(),
+            prev_hash: chained.prev_hash.clone(),
+            hash: hash.clone(),
+        };
+        queries::insert_entry(&txn, row.clone()).await?;
+        queries::advance_care_plan(
+            &txn,
+            plan_id,
+            seq,
+            &hash,
+            next.status.as_str(),
+            &next.current_stage,
+            next.stage_started,
+            next.stage_ended,
+        )
+        .await?;
+        if let Some(idem) = idempotency {
+            queries::insert_idempotency_key(
+                &txn,
+                IdempotencyRow {
+                    id: Uuid::now_v7(),
+                    practitioner_id: actor.practitioner_id,
+                    key: idem.key,
+                    request_hash: idem.request_hash,
+                    care_plan_id: plan_id,
+                    response_status: 201,
+                    response_body: row.id.to_string(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+        let entry = self.to_entries(&txn, vec![row], &HashMap::new()).await?.remove(0);
+        txn.commit().await?;
+        Ok((entry, true))
+    }
+
+    /// Maps stored rows to API entries, resolving authors and organisations once each.
+    async fn to_entries<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        rows: Vec<EntryRow>,
+        amended_by: &HashMap<Uuid, Uuid>,
+    ) -> Result<Vec<Entry>, ServiceError> {
+        let mut authors: HashMap<Uuid, AuthorRef> = HashMap::new();
+        let mut orgs: HashMap<Uuid, OrganizationRef> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if !authors.contains_key(&row.author_id) {
+                let p = queries::practitioner_by_id(c, row.author_id).await?;
+                authors.insert(
+                    row.author_id,
+                    AuthorRef {
+                        id: row.author_id,
+                        name: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                        profession: p.map(|p| p.profession).unwrap_or_default(),
+                    },
+                );
+            }
+            if !orgs.contains_key(&row.organization_id) {
+                let o = queries::organization_by_id(c, row.organization_id).await?;
+                orgs.insert(
+                    row.organization_id,
+                    OrganizationRef {
+                        id: row.organization_id,
+                        code: o.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+                        name: o.map(|o| o.name).unwrap_or_default(),
+                    },
+                );
+            }
+            let values = serde_json::from_str(&row.values_json)
+                .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
+            let variance = match &row.variance {
+                Some(v) => Some(
+                    serde_json::from_str(v)
+                        .map_err(|e| anyhow::anyhow!("entry {} variance unreadable: {e}", row.id))?,
+                ),
+                None => None,
+            };
+            out.push(Entry {
+                id: row.id,
+                care_plan_id: row.care_plan_id,
+                seq: row.seq,
+                stage: row.stage,
+                kind: row.kind,
+                effective_at: row.effective_at,
+                recorded_at: row.recorded_at,
+                author: authors[&row.author_id].clone(),
+                organization: orgs[&row.organization_id].clone(),
+                values,
+                note: row.note,
+                variance,
+                amends: row.amends,
+                reason: row.reason,
+                amended_by: amended_by.get(&row.id).copied(),
+                prev_hash: row.prev_hash,
+                hash: row.hash,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A plan's entries in sequence order.
+    pub async fn list_entries(&self, _actor: &Actor, plan_id: Uuid) -> Result<Vec<Entry>, ServiceError> {
+        if queries::care_plan_by_id(&self.db, plan_id).await?.is_none() {
+            return Err(ServiceError::NotFound("care plan"));
+        }
+        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let amended_by: HashMap<Uuid, Uuid> = rows
+            .iter()
+            .filter_map(|r| r.amends.map(|a| (a, r.id)))
+            .collect();
+        self.to_entries(&self.db, rows, &amended_by).await
+    }
+
+    /// The status of every shared goal as of `as_of` (default now).
+    pub async fn goals(
+        &self,
+        _actor: &Actor,
+        plan_id: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<GoalStatus>, ServiceError> {
+        let plan = queries::care_plan_by_id(&self.db, plan_id)
+            .await?
+            .ok_or(ServiceError::NotFound("care plan"))?;
+        let published = self.pathway_of(&plan)?;
+        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let mut facts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(kind) = EntryKind::parse(&row.kind) else {
+                continue;
+            };
+            let values: Map<String, Value> = serde_json::from_str(&row.values_json)
+                .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
+            facts.push(EntryFacts {
+                id: row.id,
+                seq: row.seq,
+                stage: row.stage,
+                kind,
+                effective_at: row.effective_at,
+                recorded_at: row.recorded_at,
+                values,
+                amends: row.amends,
+            });
+        }
+        Ok(evaluate_goals(
+            &published.template,
+            plan.started_at,
+            &facts,
+            as_of.unwrap_or_else(Utc::now),
+        ))
+    }
+}
+
+/// An entry as a client sends it.
+#[derive(Debug, Clone)]
+pub struct AppendEntry {
+    pub stage: String,
+    pub kind: EntryKind,
+    pub effective_at: DateTime<Utc>,
+    pub values: Map<String, Value>,
+    pub note: Option<String>,
+    pub variance: Option<VarianceInput>,
+    pub amends: Option<Uuid>,
+    pub reason: Option<String>,
+}
+
+/// A client's idempotency key and the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl Idempotency {
+    /// Checks the key (1–255 visible ASCII characters) and hashes the request body.
+    pub fn new(key: &str, body: &Value) -> Result<Self, ServiceError> {
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(ServiceError::Validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "format",
+                "Idempotency-Key must be 1–255 visible ASCII characters",
+            )]));
+        }
+        Ok(Self {
+            key: key.to_owned(),
+            request_hash: renkei_domain::canonical::sha256_tagged(canonical(body).as_bytes()),
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! Connecting: the backend is picked from the URL at run time. SQLite gets WAL, a busy
+//! timeout, foreign keys and an explicit `synchronous` level, asserted after connecting.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement,
+};
+
+/// How SQLite commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// fsync on every commit: no acknowledged write is lost even on power loss.
+    #[default]
+    Full,
+    /// fsync at checkpoints: survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout: Duration,
+    pub sqlite_sync: SqliteSync,
+    /// PostgreSQL schema to use (tests use one schema per test).
+    pub schema: Option<String>,
+}
+
+impl DbSettings {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            sqlite_sync: SqliteSync::Full,
+            schema: None,
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+}
+
+/// Opens the pool and checks the SQLite pragmas took effect.
+pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut url = settings.url.clone();
+    if settings.is_sqlite() && !url.contains("mode=") && !url.contains(":memory:") {
+        url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if let Some(schema) = &settings.schema {
+        opts.set_schema_search_path(schema.clone());
+    }
+    let busy = settings.busy_timeout;
+    let sync = match settings.sqlite_sync {
+        SqliteSync::Full => SqliteSynchronous::Full,
+        SqliteSync::Normal => SqliteSynchronous::Normal,
+    };
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .busy_timeout(busy)
+            .foreign_keys(true)
+    });
+    let db = Database::connect(opts).await?;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        let mode = pragma(&db, "journal_mode").await?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbErr::Custom(format!(
+                "SQLite journal_mode is {mode}, expected wal"
+            )));
+        }
+        let level = pragma(&db, "synchronous").await?;
+        let want = match settings.sqlite_sync {
+            SqliteSync::Full => "2",
+            SqliteSync::Normal => "1",
+        };
+        if level != want {
+            return Err(DbErr::Custom(format!(
+                "SQLite synchronous is {level}, expected {want}"
+            )));
+        }
+    }
+    Ok(db)
+}
+
+/// Reads a SQLite pragma as text.
+pub async fn pragma<C: ConnectionTrait>(db: &C, name: &str) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("PRAGMA {name} returned nothing")))?;
+    if let Ok(s) = row.try_get_by_index::<String>(0) {
+        return Ok(s);
+    }
+    let n: i64 = row.try_get_by_index(0)?;
+    Ok(n.to_string())
+}

@@ -1,0 +1,24 @@
+//! Entity for the `organizations` table.
+
+use sea_orm::entity::prelude::*;
+
+/// A participating organisation (hospital, clinic, care provider).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organizations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub name: String,
+    /// Organisation kind, stored as a string enum.
+    pub kind: String,
+    /// Secondary medical area.
+    pub area: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,9 @@
+//! renkei-store: sea-orm entities and the queries of Renkei, generic over the connection
+//! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
+
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod queries;
+
+pub use error::StoreError;

@@ -1,0 +1,23 @@
+//! Database migrations for Renkei.
+//!
+//! The schema is restricted to a subset that is portable between SQLite and
+//! PostgreSQL: foreign keys are declared inside `CREATE TABLE`, columns are
+//! never altered, enums are stored as strings, UUIDs use the `uuid` column
+//! type, timestamps are `timestamp with time zone`, and JSON payloads whose
+//! exact bytes are hashed are stored as `text`.
+//!
+//! Each migration declares its own identifiers and never imports entities.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+/// Ordered list of all Renkei migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}
