@@ -1,1 +1,419 @@
-fn main() {}
+//! `renkei`: the one binary — serve, migrate, pathways, org/user/token administration,
+//! verify. Every subcommand calls the service layer; none goes through HTTP.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use renkei_service::admin::{self, NewOrganization, NewPractitioner};
+use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "renkei",
+    version,
+    about = "Renkei — shared regional care-pathway record (地域医療連携パス)"
+)]
+struct Cli {
+    /// Database URL: sqlite://FILE or postgres://…
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_DATABASE_URL",
+        default_value = "sqlite://renkei.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SyncLevel {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate, publish the templates and serve the API.
+    Serve {
+        #[arg(long, env = "RENKEI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, env = "RENKEI_PATHWAYS", default_value = "pathways")]
+        pathways: PathBuf,
+        /// Load the demo region first (idempotent) and print how to use it.
+        #[arg(long)]
+        demo: bool,
+        /// SQLite commit durability (full: fsync every commit).
+        #[arg(long, env = "RENKEI_SQLITE_SYNC", value_enum, default_value = "full")]
+        sqlite_sync: SyncLevel,
+        /// Database connections in the pool.
+        #[arg(long, env = "RENKEI_DB_CONNECTIONS", default_value_t = 8)]
+        db_connections: u32,
+    },
+    /// Run the database migrations.
+    Migrate,
+    /// Check or describe pathway templates.
+    Pathways {
+        #[command(subcommand)]
+        command: PathwaysCommand,
+    },
+    /// Organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Practitioners (users).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Recompute every hash chain; exit 1 naming the first broken link of each.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum PathwaysCommand {
+    /// Validate every template under DIR; print file:line:column: message per error.
+    Check {
+        #[arg(default_value = "pathways")]
+        dir: PathBuf,
+        /// Also refuse files whose published version (in this database) has changed.
+        #[arg(long, value_name = "DATABASE_URL")]
+        against: Option<String>,
+    },
+    /// Print the JSON Schema of the template format.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        kind: String,
+        /// Secondary medical area (二次保健医療圏).
+        #[arg(long)]
+        area: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        profession: String,
+        /// org_admin or regional_admin (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the initial password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new bearer token for LOGIN (alone on stdout).
+    Issue {
+        #[arg(long)]
+        login: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// Days until the token expires (none: no expiry).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+}
+
+fn settings(url: &str) -> DbSettings {
+    DbSettings::new(url)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RENKEI_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+fn service_error(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            pathways,
+            demo,
+            sqlite_sync,
+            db_connections,
+        } => {
+            let mut s = settings(&cli.database);
+            s.max_connections = db_connections;
+            s.sqlite_sync = match sqlite_sync {
+                SyncLevel::Full => SqliteSync::Full,
+                SyncLevel::Normal => SqliteSync::Normal,
+            };
+            let services = startup::start(&s, &pathways, true).await?;
+            if demo {
+                let report = renkei_service::demo::load(&services)
+                    .await
+                    .map_err(service_error)?;
+                println!("{}", report.instructions(&listen.to_string()));
+            }
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(listen = %listen, "serving");
+            let router = renkei_http::router(renkei_http::AppState { services });
+            renkei_http::serve_with_listener(router, listener, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = renkei_service::connect(&settings(&cli.database)).await?;
+            renkei_service::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pathways { command } => match command {
+            PathwaysCommand::Schema => {
+                let schema = renkei_domain::template::json_schema();
+                println!("{}", serde_json::to_string_pretty(&schema)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            PathwaysCommand::Check { dir, against } => {
+                let loaded = match pathways::load_dir(&dir) {
+                    Ok(l) => l,
+                    Err(errors) => {
+                        for e in &errors {
+                            println!("{e}");
+                        }
+                        eprintln!("{} error(s)", errors.len());
+                        return Ok(ExitCode::FAILURE);
+                    }
+                };
+                if let Some(url) = against {
+                    let db = renkei_service::connect(&settings(&url)).await?;
+                    if let Err(errors) = pathways::check_against(&db, &loaded).await {
+                        for e in &errors {
+                            println!("{e}");
+                        }
+                        eprintln!("{} error(s)", errors.len());
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+                for l in &loaded {
+                    println!(
+                        "ok {} v{} {} ({})",
+                        l.template.code,
+                        l.template.version,
+                        l.template.content_hash(),
+                        l.path.display()
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Org { command } => match command {
+            OrgCommand::Add {
+                code,
+                name,
+                kind,
+                area,
+            } => {
+                let db = connect_migrated(&cli.database).await?;
+                let org = admin::add_organization(
+                    &db,
+                    NewOrganization {
+                        code,
+                        name,
+                        kind,
+                        area,
+                    },
+                )
+                .await
+                .map_err(service_error)?;
+                println!("{}", org.id);
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::User { command } => match command {
+            UserCommand::Add {
+                org,
+                login,
+                name,
+                profession,
+                roles,
+                password_stdin,
+            } => {
+                let password = if password_stdin {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    let s = s.trim_end_matches(['\r', '\n']).to_owned();
+                    if s.is_empty() {
+                        bail!("no password on standard input");
+                    }
+                    Some(s)
+                } else {
+                    None
+                };
+                let db = connect_migrated(&cli.database).await?;
+                let id = admin::add_practitioner(
+                    &db,
+                    NewPractitioner {
+                        organization_code: org,
+                        login,
+                        name,
+                        profession,
+                        roles,
+                        password,
+                    },
+                )
+                .await
+                .map_err(service_error)?;
+                println!("{id}");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Issue {
+                login,
+                label,
+                expires_in_days,
+            } => {
+                let db = connect_migrated(&cli.database).await?;
+                let expires =
+                    expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
+                let token = admin::issue_token(&db, &login, &label, expires)
+                    .await
+                    .map_err(service_error)?;
+                println!("{token}");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Verify => {
+            let db = renkei_service::connect(&settings(&cli.database)).await?;
+            let report = renkei_service::verify::verify(&db)
+                .await
+                .map_err(service_error)?;
+            for p in &report.problems {
+                println!("BROKEN {p}");
+            }
+            println!(
+                "checked {} pathway versions, {} care plans, {} entries: {}",
+                report.pathway_versions,
+                report.care_plans,
+                report.entries,
+                if report.problems.is_empty() {
+                    "all chains intact".to_owned()
+                } else {
+                    format!("{} problem(s)", report.problems.len())
+                }
+            );
+            Ok(if report.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+async fn connect_migrated(url: &str) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
+    let db = renkei_service::connect(&settings(url)).await?;
+    renkei_service::migrate(&db).await?;
+    Ok(db)
+}
+
+mod sea_orm_conn {
+    pub use renkei_service::DatabaseConnection;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -294,7 +294,9 @@ pub fn validate_entry(
                 EntryKind::StageEnd => item.required_at_end.contains(&entry.stage),
                 _ => false,
             };
-            if required && !values.contains_key(&item.code) {
+            // A value that was sent but is invalid already has its own error.
+            let sent = entry.values.contains_key(&item.code);
+            if required && !sent && !values.contains_key(&item.code) {
                 errors.push(FieldError::new(
                     format!("values.{}", item.code),
                     "required",
@@ -537,13 +539,14 @@ fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Rule> 
 }
 
 fn check_number(item: &crate::template::Item, n: f64) -> Result<(), Rule> {
-    let unit = item.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+    let unit = item
+        .unit
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
     match (item.min, item.max) {
         (Some(min), Some(max)) if n < min || n > max => {
-            return Err((
-                "range",
-                format!("must be between {min} and {max}{unit}"),
-            ));
+            return Err(("range", format!("must be between {min} and {max}{unit}")));
         }
         (Some(min), None) if n < min => {
             return Err(("range", format!("must be at least {min}{unit}")));
@@ -585,16 +588,21 @@ fn compute_composites(
     };
     for c in &composites {
         let components = c.components.as_deref().unwrap_or_default();
-        let present: Vec<&String> = components.iter().filter(|k| sent.contains_key(*k)).collect();
+        let present: Vec<&String> = components
+            .iter()
+            .filter(|k| sent.contains_key(*k))
+            .collect();
         let field = format!("values.{}", c.code);
         if present.is_empty() {
             continue;
         }
         if present.len() < components.len() {
             let covered = present.iter().all(|k| {
-                composites
-                    .iter()
-                    .any(|d| d.code != c.code && complete(d) && d.components.as_deref().unwrap_or_default().contains(k))
+                composites.iter().any(|d| {
+                    d.code != c.code
+                        && complete(d)
+                        && d.components.as_deref().unwrap_or_default().contains(k)
+                })
             });
             if !covered || sent.contains_key(&c.code) {
                 let missing: Vec<&str> = components

@@ -30,8 +30,5 @@ pub enum EntryRejection {
     Invalid(Vec<FieldError>),
     /// The request is valid but the plan's state forbids it now (409).
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
 }

@@ -84,7 +84,11 @@ fn effective_view(entries: &[EntryFacts], as_of: DateTime<Utc>) -> Vec<&EntryFac
 }
 
 /// Latest stage event of `kind` for `stage`.
-fn stage_event<'a>(view: &[&'a EntryFacts], stage: &str, kind: EntryKind) -> Option<&'a EntryFacts> {
+fn stage_event<'a>(
+    view: &[&'a EntryFacts],
+    stage: &str,
+    kind: EntryKind,
+) -> Option<&'a EntryFacts> {
     view.iter()
         .rev()
         .find(|e| e.kind == kind && e.stage == stage)
@@ -123,7 +127,11 @@ fn waiting(due: Option<DateTime<Utc>>, as_of: DateTime<Utc>) -> GoalState {
 }
 
 fn judged(ok: bool) -> GoalState {
-    if ok { GoalState::Met } else { GoalState::NotMet }
+    if ok {
+        GoalState::Met
+    } else {
+        GoalState::NotMet
+    }
 }
 
 fn evaluate_goal(
@@ -139,7 +147,13 @@ fn evaluate_goal(
             match latest_value(view, item) {
                 Some((e, v)) => {
                     let ok = v.as_f64().is_some_and(|x| op.holds(x, *value));
-                    ("threshold", Some(item), target, Some(latest_of(e, v.clone())), judged(ok))
+                    (
+                        "threshold",
+                        Some(item),
+                        target,
+                        Some(latest_of(e, v.clone())),
+                        judged(ok),
+                    )
                 }
                 None => ("threshold", Some(item), target, None, waiting(due, as_of)),
             }
@@ -149,7 +163,13 @@ fn evaluate_goal(
             match latest_value(view, item) {
                 Some((e, v)) => {
                     let ok = v.as_f64().is_some_and(|x| *min <= x && x < *max);
-                    ("range", Some(item), target, Some(latest_of(e, v.clone())), judged(ok))
+                    (
+                        "range",
+                        Some(item),
+                        target,
+                        Some(latest_of(e, v.clone())),
+                        judged(ok),
+                    )
                 }
                 None => ("range", Some(item), target, None, waiting(due, as_of)),
             }
@@ -159,12 +179,23 @@ fn evaluate_goal(
             match latest_value(view, item) {
                 Some((e, v)) => {
                     let ok = v.as_str().is_some_and(|s| values.iter().any(|x| x == s));
-                    ("membership", Some(item), target, Some(latest_of(e, v.clone())), judged(ok))
+                    (
+                        "membership",
+                        Some(item),
+                        target,
+                        Some(latest_of(e, v.clone())),
+                        judged(ok),
+                    )
                 }
                 None => ("membership", Some(item), target, None, waiting(due, as_of)),
             }
         }
-        GoalTarget::Change { from, to, op, value } => {
+        GoalTarget::Change {
+            from,
+            to,
+            op,
+            value,
+        } => {
             let target = json!({"from": {"item": from.item, "stage": from.stage, "pick": from.pick},
                                 "to": {"item": to.item, "stage": to.stage, "pick": to.pick},
                                 "op": op.symbol(), "value": value});
@@ -178,11 +209,18 @@ fn evaluate_goal(
                     } else {
                         Value::from(diff)
                     };
-                    ("change", Some(&to.item), target, Some(latest_of(eb, shown)), judged(op.holds(diff, *value)))
+                    (
+                        "change",
+                        Some(&to.item),
+                        target,
+                        Some(latest_of(eb, shown)),
+                        judged(op.holds(diff, *value)),
+                    )
                 }
                 _ => {
                     if due.is_none() && to.pick == Pick::Last {
-                        due = stage_event(view, &to.stage, EntryKind::StageEnd).map(|e| e.effective_at);
+                        due = stage_event(view, &to.stage, EntryKind::StageEnd)
+                            .map(|e| e.effective_at);
                     }
                     ("change", Some(&to.item), target, None, waiting(due, as_of))
                 }
@@ -203,14 +241,26 @@ fn evaluate_goal(
                 (Some(s), Some(e)) => {
                     let length = (e.effective_at - s.effective_at).num_seconds() as f64 / 86_400.0;
                     let shown = (length * 10.0).round() / 10.0;
-                    ("stage_length", None, target, Some(latest_of(e, json!(shown))), judged(op.holds(length, (*days).into())))
+                    (
+                        "stage_length",
+                        None,
+                        target,
+                        Some(latest_of(e, json!(shown))),
+                        judged(op.holds(length, (*days).into())),
+                    )
                 }
                 _ => ("stage_length", None, target, None, waiting(due, as_of)),
             }
         }
-        GoalTarget::TimeBetween { from_item, to_item, max_hours } => {
-            let target = json!({"from_item": from_item, "to_item": to_item, "max_hours": max_hours});
-            let from = latest_value(view, from_item).and_then(|(e, v)| parse_time(v).map(|t| (e, t)));
+        GoalTarget::TimeBetween {
+            from_item,
+            to_item,
+            max_hours,
+        } => {
+            let target =
+                json!({"from_item": from_item, "to_item": to_item, "max_hours": max_hours});
+            let from =
+                latest_value(view, from_item).and_then(|(e, v)| parse_time(v).map(|t| (e, t)));
             let to = latest_value(view, to_item).and_then(|(e, v)| parse_time(v).map(|t| (e, t)));
             if due.is_none() {
                 due = from.map(|(_, t)| t + Duration::hours((*max_hours).into()));
@@ -219,10 +269,21 @@ fn evaluate_goal(
                 (Some((_, a)), Some((eb, b))) => {
                     let hours = (b - a).num_minutes() as f64 / 60.0;
                     let shown = (hours * 10.0).round() / 10.0;
-                    ("time_between", Some(to_item), target, Some(latest_of(eb, json!(shown))),
-                     judged(hours >= 0.0 && hours <= f64::from(*max_hours)))
+                    (
+                        "time_between",
+                        Some(to_item),
+                        target,
+                        Some(latest_of(eb, json!(shown))),
+                        judged(hours >= 0.0 && hours <= f64::from(*max_hours)),
+                    )
                 }
-                _ => ("time_between", Some(to_item), target, None, waiting(due, as_of)),
+                _ => (
+                    "time_between",
+                    Some(to_item),
+                    target,
+                    None,
+                    waiting(due, as_of),
+                ),
             }
         }
         GoalTarget::DoneWithin { item, months } => {
@@ -235,7 +296,13 @@ fn evaluate_goal(
                         Some(n) if as_of > n => GoalState::Overdue,
                         _ => GoalState::Met,
                     };
-                    ("done_within", Some(item), target, Some(latest_of(e, v.clone())), state)
+                    (
+                        "done_within",
+                        Some(item),
+                        target,
+                        Some(latest_of(e, v.clone())),
+                        state,
+                    )
                 }
                 None => {
                     if due.is_none() {

@@ -1,13 +1,15 @@
 //! Integration tests of the pure rules of renkei-domain: the template language, entry
 //! validation and composites, the plan state machine, goal evaluation, the hash chain and
-//! the published pathway templates.
+//! the published pathway templates. The modules live under `tests/rules/`.
 
 #![allow(clippy::unwrap_used)]
 
-mod chain;
-mod entry;
-mod fixture;
-mod goals;
-mod pathways;
-mod state;
-mod template;
+mod rules {
+    mod chain;
+    mod entry;
+    mod fixture;
+    mod goals;
+    mod pathways;
+    mod state;
+    mod template;
+}

@@ -86,7 +86,11 @@ pub async fn add_organization(
         ));
     }
     if new.name.trim().is_empty() {
-        errors.push(FieldError::new("name", "required", "name must not be blank"));
+        errors.push(FieldError::new(
+            "name",
+            "required",
+            "name must not be blank",
+        ));
     }
     if !ORGANIZATION_KINDS.contains(&new.kind.as_str()) {
         errors.push(FieldError::new(
@@ -114,7 +118,10 @@ pub async fn add_organization(
         created_at: now(),
     };
     let txn = begin_write(db).await?;
-    if queries::organization_by_code(&txn, &row.code).await?.is_some() {
+    if queries::organization_by_code(&txn, &row.code)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict {
             code: crate::ErrorCode::Duplicate,
             message: format!("organization `{}` already exists", row.code),
@@ -125,7 +132,9 @@ pub async fn add_organization(
     Ok(row.into())
 }
 
-pub async fn list_organizations(db: &DatabaseConnection) -> Result<Vec<Organization>, ServiceError> {
+pub async fn list_organizations(
+    db: &DatabaseConnection,
+) -> Result<Vec<Organization>, ServiceError> {
     Ok(queries::list_organizations(db)
         .await?
         .into_iter()
@@ -185,7 +194,11 @@ pub async fn add_practitioner(
         ));
     }
     if new.name.trim().is_empty() {
-        errors.push(FieldError::new("name", "required", "name must not be blank"));
+        errors.push(FieldError::new(
+            "name",
+            "required",
+            "name must not be blank",
+        ));
     }
     if !PROFESSIONS.contains(&new.profession.as_str()) {
         errors.push(FieldError::new(
@@ -233,7 +246,10 @@ pub async fn add_practitioner(
                 format!("organization `{}` does not exist", new.organization_code),
             )
         })?;
-    if queries::practitioner_by_login(&txn, &new.login).await?.is_some() {
+    if queries::practitioner_by_login(&txn, &new.login)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict {
             code: crate::ErrorCode::Duplicate,
             message: format!("login `{}` already exists", new.login),

@@ -1,1 +1,704 @@
-//! Demo region.
+//! The demo region: one acute hospital, one recovery hospital, one clinic and one
+//! home-nursing station in one secondary medical area, a user each, and patients on each
+//! pathway with realistic entries. Loading it twice adds nothing the second time.
+//!
+//! The demo tokens are fixed, well-known strings: never load the demo into a database
+//! that holds real patients.
+
+use chrono::{DateTime, Duration, Utc};
+use renkei_domain::entry::{EntryKind, VarianceInput};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::admin::{self, NewOrganization, NewPractitioner};
+use crate::patients::{self, NewPatient};
+use crate::plans::AppendEntry;
+use crate::{Actor, ServiceError, Services, now};
+
+/// Password of every demo user (they must change it at first login).
+pub const DEMO_PASSWORD: &str = "Renkei-demo-2026";
+
+struct DemoOrg {
+    code: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    login: &'static str,
+    user: &'static str,
+    profession: &'static str,
+    token: &'static str,
+}
+
+const AREA: &str = "千葉";
+
+const ORGS: [DemoOrg; 4] = [
+    DemoOrg {
+        code: "acute-1",
+        name: "千葉中央総合病院",
+        kind: "acute_hospital",
+        login: "sato",
+        user: "佐藤 花子",
+        profession: "liaison_staff",
+        token: "rk_demo_acute1_0000000000000000000000000000000000",
+    },
+    DemoOrg {
+        code: "recovery-1",
+        name: "ちば回復期リハビリテーション病院",
+        kind: "recovery_hospital",
+        login: "tanaka",
+        user: "田中 一郎",
+        profession: "therapist",
+        token: "rk_demo_recovery1_000000000000000000000000000000",
+    },
+    DemoOrg {
+        code: "clinic-1",
+        name: "みなと内科クリニック",
+        kind: "clinic",
+        login: "suzuki",
+        user: "鈴木 健",
+        profession: "physician",
+        token: "rk_demo_clinic1_00000000000000000000000000000000",
+    },
+    DemoOrg {
+        code: "homecare-1",
+        name: "訪問看護ステーションさくら",
+        kind: "home_nursing",
+        login: "takahashi",
+        user: "高橋 由美",
+        profession: "nurse",
+        token: "rk_demo_homecare1_000000000000000000000000000000",
+    },
+];
+
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    pub created: bool,
+    pub patients: usize,
+    pub care_plans: usize,
+    pub entries: usize,
+}
+
+impl DemoReport {
+    /// What `serve --demo` prints.
+    pub fn instructions(&self, listen: &str) -> String {
+        let mut s = String::new();
+        if self.created {
+            s.push_str(&format!(
+                "Demo region loaded: {} organizations, {} patients, {} care plans, {} entries.\n",
+                ORGS.len(),
+                self.patients,
+                self.care_plans,
+                self.entries
+            ));
+        } else {
+            s.push_str("Demo region already present; nothing added.\n");
+        }
+        s.push_str(&format!(
+            "API: http://{listen}/api/v1  (OpenAPI: http://{listen}/api/openapi.json)\n"
+        ));
+        s.push_str("Demo users (password for all: ");
+        s.push_str(DEMO_PASSWORD);
+        s.push_str(") and their API tokens:\n");
+        for o in &ORGS {
+            s.push_str(&format!(
+                "  {:<10} {:<12} {}  ({})\n",
+                o.login, o.code, o.token, o.name
+            ));
+        }
+        s.push_str(&format!(
+            "Try: curl -H 'Authorization: Bearer {}' 'http://{listen}/api/v1/patients?kana=ヤマダ'\n",
+            ORGS[0].token
+        ));
+        s
+    }
+}
+
+fn values(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+const FIM_ITEMS: [&str; 18] = [
+    "fim_eating",
+    "fim_grooming",
+    "fim_bathing",
+    "fim_dressing_upper",
+    "fim_dressing_lower",
+    "fim_toileting",
+    "fim_bladder",
+    "fim_bowel",
+    "fim_transfer_bed",
+    "fim_transfer_toilet",
+    "fim_transfer_tub",
+    "fim_locomotion",
+    "fim_stairs",
+    "fim_comprehension",
+    "fim_expression",
+    "fim_social",
+    "fim_problem_solving",
+    "fim_memory",
+];
+
+fn fim(scores: [i64; 18]) -> Map<String, Value> {
+    FIM_ITEMS
+        .iter()
+        .zip(scores)
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect()
+}
+
+fn barthel(s: [i64; 10]) -> Map<String, Value> {
+    [
+        "barthel_feeding",
+        "barthel_transfer",
+        "barthel_grooming",
+        "barthel_toilet",
+        "barthel_bathing",
+        "barthel_mobility",
+        "barthel_stairs",
+        "barthel_dressing",
+        "barthel_bowels",
+        "barthel_bladder",
+    ]
+    .iter()
+    .zip(s)
+    .map(|(k, v)| ((*k).to_owned(), json!(v)))
+    .collect()
+}
+
+struct Writer<'a> {
+    services: &'a Services,
+    report: &'a mut DemoReport,
+}
+
+impl Writer<'_> {
+    async fn add(
+        &mut self,
+        actor: &Actor,
+        plan: Uuid,
+        stage: &str,
+        kind: EntryKind,
+        at: DateTime<Utc>,
+        values: Map<String, Value>,
+        note: Option<&str>,
+        variance: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        self.services
+            .append_entry(
+                actor,
+                plan,
+                AppendEntry {
+                    stage: stage.to_owned(),
+                    kind,
+                    effective_at: at,
+                    values,
+                    note: note.map(str::to_owned),
+                    variance: variance.map(|c| VarianceInput {
+                        code: c.to_owned(),
+                        note: None,
+                    }),
+                    amends: None,
+                    reason: None,
+                },
+                None,
+            )
+            .await?;
+        self.report.entries += 1;
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn patient(
+    family: &str,
+    given: &str,
+    fk: &str,
+    gk: &str,
+    birth: &str,
+    sex: &str,
+    org: &str,
+    id: &str,
+) -> NewPatient {
+    NewPatient {
+        family: family.into(),
+        given: given.into(),
+        family_kana: fk.into(),
+        given_kana: gk.into(),
+        birth_date: birth.into(),
+        sex: sex.into(),
+        identifiers: vec![(org.into(), id.into())],
+    }
+}
+
+/// Loads the demo region unless it is already there.
+pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
+    let db = &services.db;
+    let mut report = DemoReport::default();
+    let exists = renkei_store::queries::organization_by_code(db, ORGS[0].code)
+        .await?
+        .is_some();
+    if !exists {
+        for o in &ORGS {
+            admin::add_organization(
+                db,
+                NewOrganization {
+                    code: o.code.into(),
+                    name: o.name.into(),
+                    kind: o.kind.into(),
+                    area: AREA.into(),
+                },
+            )
+            .await?;
+            admin::add_practitioner(
+                db,
+                NewPractitioner {
+                    organization_code: o.code.into(),
+                    login: o.login.into(),
+                    name: o.user.into(),
+                    profession: o.profession.into(),
+                    roles: Vec::new(),
+                    password: Some(DEMO_PASSWORD.into()),
+                },
+            )
+            .await?;
+        }
+    }
+    for o in &ORGS {
+        admin::store_token(db, o.login, "demo", o.token, None).await?;
+    }
+    if exists {
+        return Ok(report);
+    }
+    report.created = true;
+    let mut actors = Vec::new();
+    for o in &ORGS {
+        actors.push(admin::authenticate_token(db, o.token).await?);
+    }
+    let (acute, recovery, clinic, _home) = (&actors[0], &actors[1], &actors[2], &actors[3]);
+    let today = now();
+    let days = |d: i64| today - Duration::days(d);
+
+    // Stroke: acute stay, transfer, recovery in progress.
+    let p = patients::create_patient(
+        db,
+        acute,
+        patient(
+            "山田",
+            "太郎",
+            "ヤマダ",
+            "タロウ",
+            "1948-04-01",
+            "male",
+            "acute-1",
+            "0012345",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "stroke", None, Some(days(40)))
+        .await?;
+    report.patients += 1;
+    report.care_plans += 1;
+    let mut w = Writer {
+        services,
+        report: &mut report,
+    };
+    let onset = days(40);
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        onset + Duration::hours(2),
+        values(&[
+            ("onset_at", json!(onset.to_rfc3339())),
+            ("nihss_total", json!(12)),
+            ("mrs_premorbid", json!(0)),
+        ]),
+        Some("左中大脳動脈領域の脳梗塞。rt-PA 投与後に入院。"),
+        None,
+    )
+    .await?;
+    let mut v = fim([5, 4, 2, 4, 3, 3, 5, 5, 4, 4, 2, 2, 1, 6, 5, 5, 4, 5]);
+    v.insert("nihss_total".into(), json!(6));
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Assessment,
+        days(22),
+        v,
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Variance,
+        days(21),
+        Map::new(),
+        Some("回復期病棟の空床待ち"),
+        Some("NEG.VAR.CO.RECEIVE"),
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageEnd,
+        days(19),
+        values(&[("mrs", json!(4))]),
+        Some("回復期リハビリテーション病院へ転院"),
+        None,
+    )
+    .await?;
+    let mut v = fim([5, 4, 2, 4, 3, 4, 5, 5, 4, 4, 2, 3, 1, 6, 5, 5, 4, 5]);
+    v.insert("walk_cat".into(), json!("assisted"));
+    w.add(
+        recovery,
+        plan.id,
+        "recovery",
+        EntryKind::StageStart,
+        days(19),
+        v,
+        Some("回復期リハ病棟に入院"),
+        None,
+    )
+    .await?;
+    w.add(
+        recovery,
+        plan.id,
+        "recovery",
+        EntryKind::Assessment,
+        days(5),
+        fim([6, 5, 3, 5, 4, 5, 6, 6, 5, 5, 3, 4, 2, 6, 6, 6, 5, 5]),
+        Some("FIM 月次評価"),
+        None,
+    )
+    .await?;
+
+    // Stroke: acute stage in progress.
+    let p = patients::create_patient(
+        db,
+        acute,
+        patient(
+            "佐々木",
+            "花子",
+            "ササキ",
+            "ハナコ",
+            "1952-11-03",
+            "female",
+            "acute-1",
+            "0012400",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "stroke", None, Some(days(6)))
+        .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        days(6),
+        values(&[("nihss_total", json!(4)), ("mrs_premorbid", json!(1))]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Note,
+        days(5),
+        Map::new(),
+        Some("嚥下評価後に食事開始予定"),
+        None,
+    )
+    .await?;
+
+    // Femur fracture: surgery, transfer, recovery in progress.
+    let p = patients::create_patient(
+        db,
+        acute,
+        patient(
+            "鈴木",
+            "ヨシ",
+            "スズキ",
+            "ヨシ",
+            "1939-02-14",
+            "female",
+            "acute-1",
+            "0012501",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "femur-fracture", None, Some(days(30)))
+        .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    let arrival = days(30);
+    let mut v = values(&[
+        ("arrival_at", json!(arrival.to_rfc3339())),
+        ("fracture_type", json!("neck")),
+        ("walk_cat_preinjury", json!("cane")),
+        ("barthel_preinjury_total", json!(85)),
+    ]);
+    v.insert(
+        "injury_date".into(),
+        json!(arrival.date_naive().to_string()),
+    );
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        arrival,
+        v,
+        Some("自宅で転倒し救急搬送"),
+        None,
+    )
+    .await?;
+    let surgery = arrival + Duration::hours(30);
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Assessment,
+        surgery,
+        values(&[("surgery_at", json!(surgery.to_rfc3339()))]),
+        Some("人工骨頭置換術"),
+        None,
+    )
+    .await?;
+    let loading = surgery + Duration::hours(40);
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Assessment,
+        loading,
+        values(&[
+            ("loading_started_at", json!(loading.to_rfc3339())),
+            ("pain_nrs", json!(5)),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    let mut v = barthel([10, 10, 5, 5, 0, 10, 0, 5, 10, 5]);
+    v.insert("walk_cat".into(), json!("walker"));
+    v.insert("osteoporosis_tx".into(), json!("active"));
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageEnd,
+        days(16),
+        v,
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        recovery,
+        plan.id,
+        "recovery",
+        EntryKind::StageStart,
+        days(16),
+        barthel([10, 10, 5, 5, 0, 10, 0, 5, 10, 5]),
+        None,
+        None,
+    )
+    .await?;
+
+    // Femur fracture: acute in progress, surgery delayed.
+    let p = patients::create_patient(
+        db,
+        acute,
+        patient(
+            "高木",
+            "正男",
+            "タカギ",
+            "マサオ",
+            "1944-07-20",
+            "male",
+            "acute-1",
+            "0012502",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "femur-fracture", None, Some(days(4)))
+        .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        days(4),
+        values(&[
+            ("arrival_at", json!(days(4).to_rfc3339())),
+            ("fracture_type", json!("trochanteric")),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::Variance,
+        days(3),
+        Map::new(),
+        Some("手術枠の都合で手術待ち"),
+        Some("NEG.VAR.SY.SCHED"),
+    )
+    .await?;
+
+    // Diabetes: introduction at the specialist, then the clinic cycle.
+    let p = patients::create_patient(
+        db,
+        clinic,
+        patient(
+            "伊藤",
+            "誠",
+            "イトウ",
+            "マコト",
+            "1960-09-09",
+            "male",
+            "clinic-1",
+            "C-1001",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "diabetes", None, Some(days(200)))
+        .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(
+        acute,
+        plan.id,
+        "intro",
+        EntryKind::StageStart,
+        days(200),
+        values(&[
+            ("hba1c", json!(8.4)),
+            ("bp_sys", json!(142)),
+            ("bp_dia", json!(88)),
+            ("weight", json!(78.5)),
+            ("ldl", json!(146)),
+            ("egfr", json!(72.0)),
+            ("uacr", json!(45.0)),
+        ]),
+        Some("教育入院。個別目標を設定"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "intro",
+        EntryKind::StageEnd,
+        days(190),
+        values(&[
+            ("eye_exam_done", json!(true)),
+            ("retinopathy_l", json!("ndr")),
+            ("retinopathy_r", json!("ndr")),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "clinic",
+        EntryKind::StageStart,
+        days(160),
+        values(&[
+            ("hba1c", json!(7.6)),
+            ("bp_sys", json!(134)),
+            ("bp_dia", json!(82)),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    for (d, a1c, sys) in [
+        (130, 7.3, 132),
+        (100, 7.1, 128),
+        (70, 6.9, 126),
+        (40, 6.8, 124),
+        (10, 6.9, 127),
+    ] {
+        w.add(
+            clinic,
+            plan.id,
+            "clinic",
+            EntryKind::Assessment,
+            days(d),
+            values(&[
+                ("hba1c", json!(a1c)),
+                ("bp_sys", json!(sys)),
+                ("bp_dia", json!(78)),
+                ("weight", json!(76.0)),
+                ("severe_hypo", json!(0)),
+            ]),
+            None,
+            None,
+        )
+        .await?;
+    }
+
+    // Diabetes: recently enrolled.
+    let p = patients::create_patient(
+        db,
+        clinic,
+        patient(
+            "渡辺",
+            "京子",
+            "ワタナベ",
+            "キョウコ",
+            "1955-01-30",
+            "female",
+            "clinic-1",
+            "C-1002",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, p.id, "diabetes", None, Some(days(20)))
+        .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(
+        acute,
+        plan.id,
+        "intro",
+        EntryKind::StageStart,
+        days(20),
+        values(&[
+            ("hba1c", json!(9.1)),
+            ("bp_sys", json!(128)),
+            ("bp_dia", json!(76)),
+            ("smoking", json!("current")),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    Ok(report)
+}

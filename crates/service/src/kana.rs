@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn folds_hiragana_and_half_width() {
-        assert_eq!(normalize_kana("ヤマダ タロウ").as_deref(), Some("ヤマダタロウ"));
+        assert_eq!(
+            normalize_kana("ヤマダ タロウ").as_deref(),
+            Some("ヤマダタロウ")
+        );
         assert_eq!(normalize_kana("やまだ").as_deref(), Some("ヤマダ"));
         assert_eq!(normalize_kana("ﾔﾏﾀﾞ").as_deref(), Some("ヤマダ"));
         assert_eq!(normalize_kana("　ガッコウ　").as_deref(), Some("ガッコウ"));

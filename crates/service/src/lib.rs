@@ -9,16 +9,18 @@ pub mod kana;
 pub mod pathways;
 pub mod patients;
 pub mod plans;
+pub mod startup;
 pub mod verify;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Timelike, Utc};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use uuid::Uuid;
+
+pub use sea_orm::DatabaseConnection;
 
 pub use error::{ErrorCode, ServiceError};
 pub use pathways::PathwayRegistry;

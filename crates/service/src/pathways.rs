@@ -26,7 +26,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedTemplate>, Vec<String>> {
     let mut loaded = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) => return Err(vec![format!("{}: cannot read directory: {e}", dir.display())]),
+        Err(e) => {
+            return Err(vec![format!(
+                "{}: cannot read directory: {e}",
+                dir.display()
+            )]);
+        }
     };
     let mut subdirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -125,7 +130,11 @@ impl PathwayRegistry {
         let mut reg = PathwayRegistry::default();
         for row in rows {
             let template: PathwayTemplate = serde_json::from_str(&row.snapshot).map_err(|e| {
-                anyhow::anyhow!("stored snapshot of {} v{} is unreadable: {e}", row.code, row.version)
+                anyhow::anyhow!(
+                    "stored snapshot of {} v{} is unreadable: {e}",
+                    row.code,
+                    row.version
+                )
             })?;
             reg.by_key
                 .insert((row.code.clone(), row.version as u32), row.id);

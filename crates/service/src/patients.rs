@@ -80,19 +80,35 @@ pub async fn create_patient(
     let family_kana = normalize_kana(&family_kana_raw);
     let given_kana = normalize_kana(&given_kana_raw);
     if family_kana.is_none() && !family_kana_raw.is_empty() {
-        errors.push(FieldError::new("name.family_kana", "kana", "must be written in kana (カタカナ or ひらがな)"));
+        errors.push(FieldError::new(
+            "name.family_kana",
+            "kana",
+            "must be written in kana (カタカナ or ひらがな)",
+        ));
     }
     if given_kana.is_none() && !given_kana_raw.is_empty() {
-        errors.push(FieldError::new("name.given_kana", "kana", "must be written in kana (カタカナ or ひらがな)"));
+        errors.push(FieldError::new(
+            "name.given_kana",
+            "kana",
+            "must be written in kana (カタカナ or ひらがな)",
+        ));
     }
     let birth_date = match NaiveDate::parse_from_str(&new.birth_date, "%Y-%m-%d") {
         Ok(d) if new.birth_date.len() == 10 => {
             let today = chrono::Utc::now().date_naive();
             if d > today {
-                errors.push(FieldError::new("birth_date", "in_future", "must not be in the future"));
+                errors.push(FieldError::new(
+                    "birth_date",
+                    "in_future",
+                    "must not be in the future",
+                ));
             }
             if d < NaiveDate::from_ymd_opt(1880, 1, 1).unwrap_or(d) {
-                errors.push(FieldError::new("birth_date", "range", "must be 1880-01-01 or later"));
+                errors.push(FieldError::new(
+                    "birth_date",
+                    "range",
+                    "must be 1880-01-01 or later",
+                ));
             }
             Some(d)
         }
@@ -132,7 +148,10 @@ pub async fn create_patient(
                 format!("organization `{org_code}` does not exist"),
             )),
             Some(org) => {
-                if queries::patient_by_identifier(&txn, org.id, value).await?.is_some() {
+                if queries::patient_by_identifier(&txn, org.id, value)
+                    .await?
+                    .is_some()
+                {
                     return Err(ServiceError::Conflict {
                         code: ErrorCode::Duplicate,
                         message: format!(
@@ -152,7 +171,8 @@ pub async fn create_patient(
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
-    let (Some(family_kana), Some(given_kana), Some(birth_date)) = (family_kana, given_kana, birth_date)
+    let (Some(family_kana), Some(given_kana), Some(birth_date)) =
+        (family_kana, given_kana, birth_date)
     else {
         return Err(ServiceError::Validation(errors));
     };
@@ -231,7 +251,11 @@ pub async fn search_patients(
         Some(k) => match normalize_kana(k) {
             Some(n) if !n.is_empty() && n.chars().count() <= 50 => Some(n),
             _ => {
-                errors.push(FieldError::new("kana", "kana", "must be 1–50 kana characters"));
+                errors.push(FieldError::new(
+                    "kana",
+                    "kana",
+                    "must be 1–50 kana characters",
+                ));
                 None
             }
         },
@@ -241,7 +265,11 @@ pub async fn search_patients(
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                errors.push(FieldError::new("birth_date", "format", "must be YYYY-MM-DD"));
+                errors.push(FieldError::new(
+                    "birth_date",
+                    "format",
+                    "must be YYYY-MM-DD",
+                ));
                 None
             }
         },
@@ -256,7 +284,11 @@ pub async fn search_patients(
                     .collect::<Vec<_>>(),
             ),
             None => {
-                errors.push(FieldError::new("organization", "unknown", "unknown organization"));
+                errors.push(FieldError::new(
+                    "organization",
+                    "unknown",
+                    "unknown organization",
+                ));
                 None
             }
         },

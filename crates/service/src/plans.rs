@@ -237,7 +237,8 @@ impl Services {
             return Err(ServiceError::NotFound("care plan"));
         }
         if let Some(idem) = &idempotency
-            && let Some(prev) = queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
+            && let Some(prev) =
+                queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
         {
             if prev.request_hash != idem.request_hash || prev.care_plan_id != plan_id {
                 return Err(ServiceError::IdempotencyKeyReused);
@@ -249,7 +250,10 @@ impl Services {
             let row = queries::entry_by_id(&txn, entry_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("idempotent entry {entry_id} missing"))?;
-            let entry = self.to_entries(&txn, vec![row], &HashMap::new()).await?.remove(0);
+            let entry = self
+                .to_entries(&txn, vec![row], &HashMap::new())
+                .await?
+                .remove(0);
             txn.rollback().await?;
             return Ok((entry, false));
         }
@@ -383,7 +387,10 @@ impl Services {
             )
             .await?;
         }
-        let entry = self.to_entries(&txn, vec![row], &HashMap::new()).await?.remove(0);
+        let entry = self
+            .to_entries(&txn, vec![row], &HashMap::new())
+            .await?
+            .remove(0);
         txn.commit().await?;
         Ok((entry, true))
     }
@@ -423,13 +430,13 @@ impl Services {
             }
             let values = serde_json::from_str(&row.values_json)
                 .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
-            let variance = match &row.variance {
-                Some(v) => Some(
-                    serde_json::from_str(v)
-                        .map_err(|e| anyhow::anyhow!("entry {} variance unreadable: {e}", row.id))?,
-                ),
-                None => None,
-            };
+            let variance =
+                match &row.variance {
+                    Some(v) => Some(serde_json::from_str(v).map_err(|e| {
+                        anyhow::anyhow!("entry {} variance unreadable: {e}", row.id)
+                    })?),
+                    None => None,
+                };
             out.push(Entry {
                 id: row.id,
                 care_plan_id: row.care_plan_id,
@@ -454,7 +461,11 @@ impl Services {
     }
 
     /// A plan's entries in sequence order.
-    pub async fn list_entries(&self, _actor: &Actor, plan_id: Uuid) -> Result<Vec<Entry>, ServiceError> {
+    pub async fn list_entries(
+        &self,
+        _actor: &Actor,
+        plan_id: Uuid,
+    ) -> Result<Vec<Entry>, ServiceError> {
         if queries::care_plan_by_id(&self.db, plan_id).await?.is_none() {
             return Err(ServiceError::NotFound("care plan"));
         }

@@ -64,7 +64,11 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
                 report.entries += n;
                 // The plan row records the head: a removed tail is caught here.
                 let head = chained.last().map(|(_, h)| h.as_str()).unwrap_or("");
-                let expected_head = if plan.last_seq == 0 { "" } else { plan.head_hash.as_str() };
+                let expected_head = if plan.last_seq == 0 {
+                    ""
+                } else {
+                    plan.head_hash.as_str()
+                };
                 if n as i64 != plan.last_seq || head != expected_head {
                     report.problems.push(format!(
                         "care plan {}: chain has {n} entries but the plan records {} (head {}); entries are missing or were added outside Renkei",

@@ -49,7 +49,11 @@ impl DbSettings {
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
     let mut url = settings.url.clone();
     if settings.is_sqlite() && !url.contains("mode=") && !url.contains(":memory:") {
-        url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        url.push_str(if url.contains('?') {
+            "&mode=rwc"
+        } else {
+            "?mode=rwc"
+        });
     }
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(settings.max_connections)

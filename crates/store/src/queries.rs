@@ -16,9 +16,9 @@ use crate::entity::{
 use crate::error::StoreError;
 
 pub use crate::entity::{
-    api_tokens::Model as ApiTokenRow, care_plans::Model as CarePlanRow,
-    entries::Model as EntryRow, idempotency_keys::Model as IdempotencyRow,
-    organizations::Model as OrganizationRow, pathway_versions::Model as PathwayVersionRow,
+    api_tokens::Model as ApiTokenRow, care_plans::Model as CarePlanRow, entries::Model as EntryRow,
+    idempotency_keys::Model as IdempotencyRow, organizations::Model as OrganizationRow,
+    pathway_versions::Model as PathwayVersionRow,
     patient_identifiers::Model as PatientIdentifierRow, patients::Model as PatientRow,
     practitioners::Model as PractitionerRow,
 };
@@ -41,7 +41,10 @@ pub async fn insert_organization<C: ConnectionTrait>(c: &C, row: OrganizationRow
     Ok(())
 }
 
-pub async fn organization_by_code<C: ConnectionTrait>(c: &C, code: &str) -> R<Option<OrganizationRow>> {
+pub async fn organization_by_code<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+) -> R<Option<OrganizationRow>> {
     Ok(organizations::Entity::find()
         .filter(organizations::Column::Code.eq(code))
         .one(c)
@@ -79,7 +82,10 @@ pub async fn insert_practitioner<C: ConnectionTrait>(c: &C, row: PractitionerRow
     Ok(())
 }
 
-pub async fn practitioner_by_login<C: ConnectionTrait>(c: &C, login: &str) -> R<Option<PractitionerRow>> {
+pub async fn practitioner_by_login<C: ConnectionTrait>(
+    c: &C,
+    login: &str,
+) -> R<Option<PractitionerRow>> {
     Ok(practitioners::Entity::find()
         .filter(practitioners::Column::Login.eq(login))
         .one(c)
@@ -150,7 +156,10 @@ pub async fn patient_by_id<C: ConnectionTrait>(c: &C, id: Uuid) -> R<Option<Pati
     Ok(patients::Entity::find_by_id(id).one(c).await?)
 }
 
-pub async fn identifiers_of<C: ConnectionTrait>(c: &C, patient: Uuid) -> R<Vec<PatientIdentifierRow>> {
+pub async fn identifiers_of<C: ConnectionTrait>(
+    c: &C,
+    patient: Uuid,
+) -> R<Vec<PatientIdentifierRow>> {
     Ok(patient_identifiers::Entity::find()
         .filter(patient_identifiers::Column::PatientId.eq(patient))
         .all(c)
@@ -262,7 +271,10 @@ pub async fn care_plan_by_id<C: ConnectionTrait>(c: &C, id: Uuid) -> R<Option<Ca
     Ok(care_plans::Entity::find_by_id(id).one(c).await?)
 }
 
-pub async fn care_plans_of_patient<C: ConnectionTrait>(c: &C, patient: Uuid) -> R<Vec<CarePlanRow>> {
+pub async fn care_plans_of_patient<C: ConnectionTrait>(
+    c: &C,
+    patient: Uuid,
+) -> R<Vec<CarePlanRow>> {
     Ok(care_plans::Entity::find()
         .filter(care_plans::Column::PatientId.eq(patient))
         .order_by_asc(care_plans::Column::CreatedAt)

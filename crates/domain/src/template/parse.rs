@@ -99,8 +99,8 @@ pub fn parse_template(
         }
     };
     let mut unknown: Vec<Path> = Vec::new();
-    let parsed: Result<PathwayTemplate, toml::de::Error> =
-        toml::Deserializer::parse(source).and_then(|de| {
+    let parsed: Result<PathwayTemplate, toml::de::Error> = toml::Deserializer::parse(source)
+        .and_then(|de| {
             serde_ignored::deserialize(de, |path| {
                 unknown.push(ignored_path(&path));
             })
@@ -278,15 +278,14 @@ fn is_numeric(t: ItemType) -> bool {
 }
 
 /// Every semantic rule of the template language; errors are pushed, never returned early.
-fn validate(
-    t: &PathwayTemplate,
-    expected: Option<(&str, u32)>,
-    errors: &mut Vec<(Path, String)>,
-) {
+fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec<(Path, String)>) {
     let mut err = |path: Path, msg: String| errors.push((path, msg));
 
     if !is_kebab(&t.code) {
-        err(p!["code"], format!("pathway code `{}` must be kebab-case", t.code));
+        err(
+            p!["code"],
+            format!("pathway code `{}` must be kebab-case", t.code),
+        );
     }
     if t.version == 0 {
         err(p!["version"], "version must be 1 or more".into());
@@ -415,7 +414,11 @@ fn validate(
             let key = if item.min.is_some() { "min" } else { "max" };
             err(
                 p!["items", i, key],
-                format!("a range applies only to numeric items, not {:?}", item.item_type).to_lowercase(),
+                format!(
+                    "a range applies only to numeric items, not {:?}",
+                    item.item_type
+                )
+                .to_lowercase(),
             );
         }
         if item.item_type == ItemType::Integer {
@@ -537,7 +540,10 @@ fn validate(
                 } else if !item.stages.contains(s) {
                     err(
                         p!["items", i, key, j],
-                        format!("item `{}` is required in stage `{s}` but not recordable there", item.code),
+                        format!(
+                            "item `{}` is required in stage `{s}` but not recordable there",
+                            item.code
+                        ),
                     );
                 }
             }
@@ -555,10 +561,13 @@ fn validate(
             );
         }
         if !goal_codes.insert(g.code.as_str()) {
-            err(p!["goals", i, "code"], format!("duplicate goal code `{}`", g.code));
+            err(
+                p!["goals", i, "code"],
+                format!("duplicate goal code `{}`", g.code),
+            );
         }
-        let mut need_item = |field: &str, code: &str, want: &[ItemType], what: &str| {
-            match item_of(code) {
+        let mut need_item =
+            |field: &str, code: &str, want: &[ItemType], what: &str| match item_of(code) {
                 None => err(
                     p!["goals", i, "target", field],
                     format!("goal `{}` names unknown item `{code}`", g.code),
@@ -568,8 +577,7 @@ fn validate(
                     format!("goal `{}` needs {what} item, `{code}` is not", g.code),
                 ),
                 Some(_) => {}
-            }
-        };
+            };
         const NUM: &[ItemType] = &[ItemType::Integer, ItemType::Decimal, ItemType::Composite];
         match &g.target {
             GoalTarget::Threshold { item, .. } => need_item("item", item, NUM, "a numeric"),
@@ -611,7 +619,10 @@ fn validate(
                     },
                 }
                 if values.is_empty() {
-                    err(p!["goals", i, "target", "values"], "no values listed".into());
+                    err(
+                        p!["goals", i, "target", "values"],
+                        "no values listed".into(),
+                    );
                 }
             }
             GoalTarget::StageLength { stage, days, .. } => {
@@ -622,7 +633,10 @@ fn validate(
                     );
                 }
                 if *days == 0 {
-                    err(p!["goals", i, "target", "days"], "days must be 1 or more".into());
+                    err(
+                        p!["goals", i, "target", "days"],
+                        "days must be 1 or more".into(),
+                    );
                 }
             }
             GoalTarget::TimeBetween {
@@ -701,7 +715,10 @@ fn validate(
             );
         }
         if r.items.is_empty() {
-            err(p!["schedule", i, "items"], "a schedule rule needs at least one item".into());
+            err(
+                p!["schedule", i, "items"],
+                "a schedule rule needs at least one item".into(),
+            );
         }
         for (j, it) in r.items.iter().enumerate() {
             if item_of(it).is_none() {
@@ -728,11 +745,17 @@ fn check_point(
         ),
         Some(it) if !is_numeric(it.item_type) => err(
             p!["goals", goal, "target", key, "item"],
-            format!("a change goal needs a numeric item, `{}` is not", point.item),
+            format!(
+                "a change goal needs a numeric item, `{}` is not",
+                point.item
+            ),
         ),
         Some(it) if !it.stages.contains(&point.stage) => err(
             p!["goals", goal, "target", key, "stage"],
-            format!("item `{}` is not recordable in stage `{}`", point.item, point.stage),
+            format!(
+                "item `{}` is not recordable in stage `{}`",
+                point.item, point.stage
+            ),
         ),
         Some(_) => {}
     }

@@ -311,7 +311,11 @@ pub fn line_of(src: &str, needle: &str) -> usize {
         .filter(|(_, l)| l.contains(needle))
         .map(|(i, _)| i + 1)
         .collect();
-    assert_eq!(hits.len(), 1, "`{needle}` must occur on exactly one line, found {hits:?}");
+    assert_eq!(
+        hits.len(),
+        1,
+        "`{needle}` must occur on exactly one line, found {hits:?}"
+    );
     hits[0]
 }
 
@@ -327,7 +331,11 @@ pub fn nth_line_of(src: &str, needle: &str, nth: usize) -> usize {
 
 /// Replaces the only occurrence of `from` in `src`.
 pub fn replace_once(src: &str, from: &str, to: &str) -> String {
-    assert_eq!(src.matches(from).count(), 1, "`{from}` must occur exactly once");
+    assert_eq!(
+        src.matches(from).count(),
+        1,
+        "`{from}` must occur exactly once"
+    );
     src.replacen(from, to, 1)
 }
 

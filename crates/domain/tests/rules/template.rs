@@ -104,7 +104,12 @@ fn fixture_parses_with_every_part() {
     assert_eq!(walk, ["independent", "supervised", "assisted", "unable"]);
     assert_eq!(
         t.item("fim_total").unwrap().components.as_deref().unwrap(),
-        ["fim_eating", "fim_grooming", "fim_comprehension", "fim_memory"]
+        [
+            "fim_eating",
+            "fim_grooming",
+            "fim_comprehension",
+            "fim_memory"
+        ]
     );
     assert_eq!(t.item("barthel_total").unwrap().step, Some(5.0));
     assert_eq!(
@@ -151,7 +156,12 @@ fn fixture_parses_with_every_part() {
         ("acute", StageMoment::Start, 21, 0)
     );
     match &t.goals[2].target {
-        GoalTarget::Change { from, to, op, value } => {
+        GoalTarget::Change {
+            from,
+            to,
+            op,
+            value,
+        } => {
             assert_eq!((from.pick, to.pick), (Pick::First, Pick::Last));
             assert_eq!((*op, *value), (Comparator::Ge, 10.0));
         }
@@ -214,7 +224,10 @@ fn content_hash_is_sha256_of_the_sorted_canonical_json() {
     let hash = t.content_hash();
     let hex = hash.strip_prefix("sha256:").unwrap();
     assert_eq!(hex.len(), 64);
-    assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        hex.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     let json = t.canonical_json();
     assert!(!json.contains(' ') || json.contains("Test pathway"));
     assert!(!json.contains('\n'));
@@ -245,7 +258,11 @@ fn equivalent_spellings_hash_the_same() {
         replace_once(LINEAR, "version = 1\n", "version = 1\ncyclical = false\n"),
         // Integers written as floats and floats as integers.
         replace_once(LINEAR, "min = 3.0\nmax = 20.0\n", "min = 3\nmax = 20\n"),
-        replace_once(LINEAR, "op = \"<=\", value = 2 }", "op = \"<=\", value = 2.0 }"),
+        replace_once(
+            LINEAR,
+            "op = \"<=\", value = 2 }",
+            "op = \"<=\", value = 2.0 }",
+        ),
         // A goal target as a sub-table with keys reordered.
         replace_once(
             LINEAR,
@@ -259,10 +276,13 @@ fn equivalent_spellings_hash_the_same() {
             "items = [\n  'eye_exam',\n]\ntitle = { en = 'Eye check', ja = '眼科受診' }\ncode = 'eye_check'\n",
         ),
         // Whitespace and comments.
-        LINEAR.replace(" = ", "   =\t").replace("\n\n", "\n\n# comment\n\n"),
+        LINEAR
+            .replace(" = ", "   =\t")
+            .replace("\n\n", "\n\n# comment\n\n"),
     ];
     for (i, v) in variants.iter().enumerate() {
-        let parsed = parse_template(v, None).unwrap_or_else(|d| panic!("variant {i}:\n{}", show(&d)));
+        let parsed =
+            parse_template(v, None).unwrap_or_else(|d| panic!("variant {i}:\n{}", show(&d)));
         assert_eq!(parsed.content_hash(), base, "variant {i} changed the hash");
     }
 }
@@ -285,12 +305,24 @@ const MUTATIONS: &[(&str, &str)] = &[
     ("type = \"date\"", "type = \"text\""),
     ("step = 5", "step = 1"),
     ("pick = \"first\"", "pick = \"last\""),
-    ("provider_kinds = [\"acute_hosp\"]", "provider_kinds = [\"acute_hosp\", \"specialist\"]"),
-    ("expected_days = 14\n", "expected_days = 14\nexit_criteria = \"stable\"\n"),
+    (
+        "provider_kinds = [\"acute_hosp\"]",
+        "provider_kinds = [\"acute_hosp\", \"specialist\"]",
+    ),
+    (
+        "expected_days = 14\n",
+        "expected_days = 14\nexit_criteria = \"stable\"\n",
+    ),
     ("version = 1", "version = 2"),
     ("description = \"three stages", "description = \"3 stages"),
-    ("en = \"Receiving facility not found\"", "en = \"No receiving facility\""),
-    ("values = [\"home\", \"residential\"]", "values = [\"home\"]"),
+    (
+        "en = \"Receiving facility not found\"",
+        "en = \"No receiving facility\"",
+    ),
+    (
+        "values = [\"home\", \"residential\"]",
+        "values = [\"home\"]",
+    ),
     ("max_hours = 48", "max_hours = 24"),
     ("months = 12", "months = 6"),
     ("owner = \"ophthal\"", "owner = \"clinic\""),
@@ -386,15 +418,37 @@ fn unknown_nested_fields_are_all_reported() {
         "at = \"start\", days = 21 }",
         "at = \"start\", days = 21, weeks = 3 }",
     );
-    let src = replace_once(&src, "owner = \"ophthal\"\n", "owner = \"ophthal\"\nevery = 1\n");
+    let src = replace_once(
+        &src,
+        "owner = \"ophthal\"\n",
+        "owner = \"ophthal\"\nevery = 1\n",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 4, "{}", show(&d));
-    expect(&d, "stages[0].wards", line_of(&src, "wards"), "unknown field");
+    expect(
+        &d,
+        "stages[0].wards",
+        line_of(&src, "wards"),
+        "unknown field",
+    );
     let fr = line_of(&src, "Dysphagie");
     expect(&d, "items[2].title.fr", fr, "unknown field");
-    assert_eq!(at(&d, "items[2].title.fr").column, column_of(&src, fr, "fr ="));
-    expect(&d, "goals[0].due.weeks", line_of(&src, "weeks"), "unknown field");
-    expect(&d, "schedule[0].every", line_of(&src, "every = 1"), "unknown field");
+    assert_eq!(
+        at(&d, "items[2].title.fr").column,
+        column_of(&src, fr, "fr =")
+    );
+    expect(
+        &d,
+        "goals[0].due.weeks",
+        line_of(&src, "weeks"),
+        "unknown field",
+    );
+    expect(
+        &d,
+        "schedule[0].every",
+        line_of(&src, "every = 1"),
+        "unknown field",
+    );
     // Sorted by position.
     let lines: Vec<usize> = d.iter().map(|x| x.line).collect();
     let mut sorted = lines.clone();
@@ -404,7 +458,11 @@ fn unknown_nested_fields_are_all_reported() {
 
 #[test]
 fn two_unknown_fields_in_one_table() {
-    let src = replace_once(LINEAR, "version = 1\n", "version = 1\ncolour = 1\nshape = 2\n");
+    let src = replace_once(
+        LINEAR,
+        "version = 1\n",
+        "version = 1\ncolour = 1\nshape = 2\n",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 2, "{}", show(&d));
     expect(&d, "colour", line_of(&src, "colour"), "unknown field");
@@ -494,7 +552,11 @@ fn duplicate_option_and_allowed_values() {
     expect(
         &d,
         "items[3].options[3].code",
-        line_is(&src, "{ code = \"assisted\", title = { ja = \"不能\", en = \"Unable\" } },", 0),
+        line_is(
+            &src,
+            "{ code = \"assisted\", title = { ja = \"不能\", en = \"Unable\" } },",
+            0,
+        ),
         "duplicate option code `assisted`",
     );
     expect(
@@ -517,22 +579,42 @@ fn goal_on_an_unknown_item() {
 
 #[test]
 fn goal_kind_and_item_type_must_fit() {
-    let src = replace_once(LINEAR, "kind = \"range\", item = \"hba1c\"", "kind = \"range\", item = \"walk_cat\"");
-    let src = replace_once(&src, "item = \"destination\", values", "item = \"mrs\", values");
-    let src = replace_once(&src, "from_item = \"arrival_at\"", "from_item = \"onset_date\"");
-    let src = replace_once(&src, "from = { item = \"fim_total\"", "from = { item = \"memo\"");
+    let src = replace_once(
+        LINEAR,
+        "kind = \"range\", item = \"hba1c\"",
+        "kind = \"range\", item = \"walk_cat\"",
+    );
+    let src = replace_once(
+        &src,
+        "item = \"destination\", values",
+        "item = \"mrs\", values",
+    );
+    let src = replace_once(
+        &src,
+        "from_item = \"arrival_at\"",
+        "from_item = \"onset_date\"",
+    );
+    let src = replace_once(
+        &src,
+        "from = { item = \"fim_total\"",
+        "from = { item = \"memo\"",
+    );
     let src = replace_once(
         &src,
         "to = { item = \"fim_total\", stage = \"recovery\"",
         "to = { item = \"fim_total\", stage = \"home\"",
     );
-    let src = replace_once(&src, "item = \"eye_exam\", months", "item = \"eye_scan\", months");
+    let src = replace_once(
+        &src,
+        "item = \"eye_exam\", months",
+        "item = \"eye_scan\", months",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 6, "{}", show(&d));
     expect(
         &d,
         "goals[1].target.item",
-        line_of(&src, "\"walk_cat\" }"),
+        line_of(&src, "item = \"walk_cat\""),
         "needs a numeric item, `walk_cat` is not",
     );
     expect(
@@ -571,19 +653,57 @@ fn goal_kind_and_item_type_must_fit() {
 #[test]
 fn goal_bounds_and_membership_values() {
     let src = replace_once(LINEAR, "min = 7.0, max = 8.0", "min = 8.0, max = 8.0");
-    let src = replace_once(&src, "values = [\"home\", \"residential\"]", "values = [\"home\", \"castle\"]");
+    let src = replace_once(
+        &src,
+        "values = [\"home\", \"residential\"]",
+        "values = [\"home\", \"castle\"]",
+    );
     let src = replace_once(&src, "op = \"<=\", days = 21", "op = \"<=\", days = 0");
     let src = replace_once(&src, "max_hours = 48", "max_hours = 0");
     let src = replace_once(&src, "months = 12", "months = 0");
-    let src = replace_once(&src, "due = { stage = \"recovery\"", "due = { stage = \"rehab\"");
+    let src = replace_once(
+        &src,
+        "due = { stage = \"recovery\"",
+        "due = { stage = \"rehab\"",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 6, "{}", show(&d));
-    expect(&d, "goals[1].target.min", line_of(&src, "min = 8.0"), "range min 8 must be below max 8");
-    expect(&d, "goals[3].target.values[1]", line_of(&src, "castle"), "`castle` is not an option of `destination`");
-    expect(&d, "goals[4].target.days", line_of(&src, "days = 0"), "days must be 1 or more");
-    expect(&d, "goals[5].target.max_hours", line_of(&src, "max_hours = 0"), "max_hours must be 1 or more");
-    expect(&d, "goals[6].target.months", line_of(&src, "months = 0"), "months must be 1 or more");
-    expect(&d, "goals[3].due.stage", line_of(&src, "\"rehab\""), "due names unknown stage `rehab`");
+    expect(
+        &d,
+        "goals[1].target.min",
+        line_of(&src, "min = 8.0"),
+        "range min 8 must be below max 8",
+    );
+    expect(
+        &d,
+        "goals[3].target.values[1]",
+        line_of(&src, "castle"),
+        "`castle` is not an option of `destination`",
+    );
+    expect(
+        &d,
+        "goals[4].target.days",
+        line_of(&src, "days = 0"),
+        "days must be 1 or more",
+    );
+    expect(
+        &d,
+        "goals[5].target.max_hours",
+        line_of(&src, "max_hours = 0"),
+        "max_hours must be 1 or more",
+    );
+    expect(
+        &d,
+        "goals[6].target.months",
+        line_of(&src, "months = 0"),
+        "months must be 1 or more",
+    );
+    expect(
+        &d,
+        "goals[3].due.stage",
+        line_of(&src, "\"rehab\""),
+        "due names unknown stage `rehab`",
+    );
 }
 
 #[test]
@@ -591,7 +711,12 @@ fn min_greater_than_max() {
     let src = replace_once(LINEAR, "min = 0\nmax = 6\n", "min = 7\nmax = 6\n");
     let d = errors(&src);
     assert_eq!(d.len(), 1, "{}", show(&d));
-    expect(&d, "items[0].min", line_of(&src, "min = 7"), "min 7 is greater than max 6");
+    expect(
+        &d,
+        "items[0].min",
+        line_is(&src, "min = 7", 0),
+        "min 7 is greater than max 6",
+    );
     assert_eq!(d[0].column, 1);
 }
 
@@ -610,16 +735,50 @@ fn item_shape_rules() {
         "type = \"date\"\n",
         "type = \"date\"\noptions = []\ncomponents = [\"mrs\"]\n",
     );
-    let src = replace_once(&src, "type = \"text\"\nstages = [\"acute\", \"recovery\", \"home\"]\n", "type = \"text\"\nstages = []\n");
+    let src = replace_once(
+        &src,
+        "type = \"text\"\nstages = [\"acute\", \"recovery\", \"home\"]\n",
+        "type = \"text\"\nstages = []\n",
+    );
     let src = replace_once(&src, "expected_days = 90\n", "expected_days = 151\n");
     let d = errors(&src);
     assert_eq!(d.len(), 6, "{}", show(&d));
-    expect(&d, "items[2].max", line_is(&src, "max = 1", 0), "a range applies only to numeric items");
-    expect(&d, "items[0].max", line_of(&src, "max = 6.5"), "must be a whole number");
-    expect(&d, "items[5].options", line_of(&src, "options = []"), "options apply only to choice items");
-    expect(&d, "items[5].components", line_of(&src, "components = [\"mrs\"]"), "components apply only to composite items");
-    expect(&d, "items[8].stages", line_of(&src, "stages = []"), "at least one stage");
-    expect(&d, "stages[1].expected_days", line_of(&src, "expected_days = 151"), "expected_days 151 is greater than max_days 150");
+    expect(
+        &d,
+        "items[2].max",
+        line_is(&src, "max = 1", 0),
+        "a range applies only to numeric items",
+    );
+    expect(
+        &d,
+        "items[0].max",
+        line_of(&src, "max = 6.5"),
+        "must be a whole number",
+    );
+    expect(
+        &d,
+        "items[5].options",
+        line_of(&src, "options = []"),
+        "options apply only to choice items",
+    );
+    expect(
+        &d,
+        "items[5].components",
+        line_of(&src, "components = [\"mrs\"]"),
+        "components apply only to composite items",
+    );
+    expect(
+        &d,
+        "items[8].stages",
+        line_of(&src, "stages = []"),
+        "at least one stage",
+    );
+    expect(
+        &d,
+        "stages[1].expected_days",
+        line_of(&src, "expected_days = 151"),
+        "expected_days 151 is greater than max_days 150",
+    );
 }
 
 #[test]
@@ -637,17 +796,36 @@ fn choice_without_options() {
     let empty = replace_once(LINEAR, opts, "options = []\n");
     let d = errors(&empty);
     assert_eq!(d.len(), 1, "{}", show(&d));
-    expect(&d, "items[3].options", line_of(&empty, "options = []"), "choice item `walk_cat` has no options");
+    expect(
+        &d,
+        "items[3].options",
+        line_of(&empty, "options = []"),
+        "choice item `walk_cat` has no options",
+    );
 }
 
 #[test]
 fn schedule_interval_of_zero_days() {
     let src = replace_once(LINEAR, "interval_days = 365", "interval_days = 0");
-    let src = replace_once(&src, "items = [\"eye_exam\"]", "items = [\"eye_exam\", \"retina\"]");
+    let src = replace_once(
+        &src,
+        "items = [\"eye_exam\"]",
+        "items = [\"eye_exam\", \"retina\"]",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 2, "{}", show(&d));
-    expect(&d, "schedule[0].interval_days", line_of(&src, "interval_days = 0"), "schedule interval must be 1 day or more");
-    expect(&d, "schedule[0].items[1]", line_of(&src, "retina"), "schedule `eye_check` names unknown item `retina`");
+    expect(
+        &d,
+        "schedule[0].interval_days",
+        line_of(&src, "interval_days = 0"),
+        "schedule interval must be 1 day or more",
+    );
+    expect(
+        &d,
+        "schedule[0].items[1]",
+        line_of(&src, "retina"),
+        "schedule `eye_check` names unknown item `retina`",
+    );
 }
 
 #[test]
@@ -660,7 +838,12 @@ fn composite_naming_a_missing_item() {
     let d = errors(&src);
     assert_eq!(d.len(), 1, "{}", show(&d));
     let line = line_of(&src, "fim_groom\"");
-    expect(&d, "items[14].components[1]", line, "composite `fim_motor` names missing item `fim_groom`");
+    expect(
+        &d,
+        "items[14].components[1]",
+        line,
+        "composite `fim_motor` names missing item `fim_groom`",
+    );
     assert_eq!(d[0].column, column_of(&src, line, "\"fim_groom\""));
 }
 
@@ -671,16 +854,34 @@ fn composite_of_non_numeric_or_no_items() {
         "components = [\"fim_comprehension\", \"fim_memory\"]",
         "components = [\"fim_comprehension\", \"memo\"]",
     );
-    let src = replace_once(&src, "components = [\"barthel_feeding\", \"barthel_transfer\"]\n", "");
+    let src = replace_once(
+        &src,
+        "components = [\"barthel_feeding\", \"barthel_transfer\"]\n",
+        "",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 2, "{}", show(&d));
-    expect(&d, "items[15].components[1]", line_of(&src, "\"memo\"]"), "must be an integer or decimal item, not text");
-    expect(&d, "items[19].type", line_is(&src, "type = \"composite\"", 3), "composite item `barthel_total` lists no components");
+    expect(
+        &d,
+        "items[15].components[1]",
+        line_of(&src, "\"memo\"]"),
+        "must be an integer or decimal item, not text",
+    );
+    expect(
+        &d,
+        "items[19].type",
+        line_is(&src, "type = \"composite\"", 3),
+        "composite item `barthel_total` lists no components",
+    );
 }
 
 #[test]
 fn stage_leading_backwards_in_a_linear_pathway() {
-    let src = replace_once(LINEAR, "max_days = 150\n", "max_days = 150\nnext = [\"acute\"]\n");
+    let src = replace_once(
+        LINEAR,
+        "max_days = 150\n",
+        "max_days = 150\nnext = [\"acute\"]\n",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 2, "{}", show(&d));
     expect(
@@ -700,7 +901,11 @@ fn stage_leading_backwards_in_a_linear_pathway() {
 
 #[test]
 fn unreachable_stage_and_unknown_next() {
-    let src = replace_once(LINEAR, "max_days = 60\n", "max_days = 60\nnext = [\"home\", \"icu\"]\n");
+    let src = replace_once(
+        LINEAR,
+        "max_days = 60\n",
+        "max_days = 60\nnext = [\"home\", \"icu\"]\n",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 2, "{}", show(&d));
     expect(
@@ -710,16 +915,33 @@ fn unreachable_stage_and_unknown_next() {
         "stage `recovery` cannot be reached from the first stage `acute`",
     );
     let next = line_of(&src, "\"icu\"");
-    expect(&d, "stages[0].next[1]", next, "next names unknown stage `icu`");
-    assert_eq!(at(&d, "stages[0].next[1]").column, column_of(&src, next, "\"icu\""));
+    expect(
+        &d,
+        "stages[0].next[1]",
+        next,
+        "next names unknown stage `icu`",
+    );
+    assert_eq!(
+        at(&d, "stages[0].next[1]").column,
+        column_of(&src, next, "\"icu\"")
+    );
 }
 
 #[test]
 fn self_loop_in_a_linear_pathway() {
-    let src = replace_once(LINEAR, "max_days = 60\n", "max_days = 60\nnext = [\"acute\", \"recovery\"]\n");
+    let src = replace_once(
+        LINEAR,
+        "max_days = 60\n",
+        "max_days = 60\nnext = [\"acute\", \"recovery\"]\n",
+    );
     let d = errors(&src);
     assert_eq!(d.len(), 1, "{}", show(&d));
-    expect(&d, "stages[0].next[0]", line_of(&src, "next ="), "may not lead back to earlier stage `acute`");
+    expect(
+        &d,
+        "stages[0].next[0]",
+        line_of(&src, "next ="),
+        "may not lead back to earlier stage `acute`",
+    );
 }
 
 #[test]
@@ -738,8 +960,16 @@ fn unknown_stage_in_item_stages_and_required_lists() {
     assert_eq!(d.len(), 3, "{}", show(&d));
     let stages = line_of(&src, "\"hoem\"");
     expect(&d, "items[0].stages[2]", stages, "unknown stage `hoem`");
-    assert_eq!(at(&d, "items[0].stages[2]").column, column_of(&src, stages, "\"hoem\""));
-    expect(&d, "items[0].required_at_end[0]", line_of(&src, "\"rehab\""), "unknown stage `rehab`");
+    assert_eq!(
+        at(&d, "items[0].stages[2]").column,
+        column_of(&src, stages, "\"hoem\"")
+    );
+    expect(
+        &d,
+        "items[0].required_at_end[0]",
+        line_of(&src, "\"rehab\""),
+        "unknown stage `rehab`",
+    );
     expect(
         &d,
         "items[5].required_at_start[0]",
@@ -755,27 +985,83 @@ fn bad_variance_codes() {
     let src = replace_once(&src, "\"POS.VAR.PT.CONDITION\"", "\"UP.VAR.PT.CONDITION\"");
     let d = errors(&src);
     assert_eq!(d.len(), 3, "{}", show(&d));
-    expect(&d, "variances[0].code", line_of(&src, "NEG.VAR.CO.NOPE"), "variance detail `NOPE` is not defined for category CO");
-    expect(&d, "variances[1].code", line_of(&src, "\"NEG.VAR\""), "must have four parts");
-    expect(&d, "variances[2].code", line_of(&src, "UP.VAR"), "variance direction `UP` must be one of POS, NEG");
+    expect(
+        &d,
+        "variances[0].code",
+        line_of(&src, "NEG.VAR.CO.NOPE"),
+        "variance detail `NOPE` is not defined for category CO",
+    );
+    expect(
+        &d,
+        "variances[1].code",
+        line_of(&src, "\"NEG.VAR\""),
+        "must have four parts",
+    );
+    expect(
+        &d,
+        "variances[2].code",
+        line_of(&src, "UP.VAR"),
+        "variance direction `UP` must be one of POS, NEG",
+    );
 }
 
 #[test]
 fn code_style_rules() {
     let src = replace_once(LINEAR, "code = \"test-path\"", "code = \"Test_Path\"");
-    let src = replace_once(&src, "code = \"acute\"", "code = \"Acute\"");
+    let src = replace_once(&src, "code = \"dysphagia\"", "code = \"Dysphagia\"");
+    let src = replace_once(&src, "code = \"fim_gain\"", "code = \"fim-gain\"");
+    let src = replace_once(&src, "{ code = \"unable\"", "{ code = \"Unable\"");
+    let src = replace_once(&src, "code = \"eye_check\"", "code = \"eye check\"");
     let d = errors(&src);
-    let code = line_of(&src, "Test_Path");
-    expect(&d, "code", code, "pathway code `Test_Path` must be kebab-case");
-    expect(&d, "stages[0].code", line_of(&src, "\"Acute\""), "stage code `Acute` must be snake_case");
+    assert_eq!(d.len(), 5, "{}", show(&d));
+    expect(
+        &d,
+        "code",
+        line_of(&src, "Test_Path"),
+        "pathway code `Test_Path` must be kebab-case",
+    );
+    expect(
+        &d,
+        "items[2].code",
+        line_of(&src, "code = \"Dysphagia\""),
+        "item code `Dysphagia` must be snake_case",
+    );
+    expect(
+        &d,
+        "goals[2].code",
+        line_of(&src, "fim-gain"),
+        "goal code `fim-gain` must be snake_case",
+    );
+    expect(
+        &d,
+        "items[3].options[3].code",
+        line_of(&src, "\"Unable\""),
+        "option code `Unable` must be snake_case",
+    );
+    expect(
+        &d,
+        "schedule[0].code",
+        line_of(&src, "eye check\""),
+        "schedule code `eye check` must be snake_case",
+    );
 }
 
 #[test]
 fn code_and_version_must_match_the_file_location() {
     let d = parse_template(LINEAR, Some(("other-path", 2))).unwrap_err();
     assert_eq!(d.len(), 2, "{}", show(&d));
-    expect(&d, "code", 2, "code `test-path` does not match its directory `other-path`");
-    expect(&d, "version", 3, "version 1 does not match the file name v2.toml");
+    expect(
+        &d,
+        "code",
+        2,
+        "code `test-path` does not match its directory `other-path`",
+    );
+    expect(
+        &d,
+        "version",
+        3,
+        "version 1 does not match the file name v2.toml",
+    );
     assert_eq!(line_of(LINEAR, "code = \"test-path\""), 2);
     assert_eq!(line_of(LINEAR, "version = 1"), 3);
     let only_version = parse_template(LINEAR, Some(("test-path", 7))).unwrap_err();
@@ -800,12 +1086,24 @@ fn toml_syntax_error_names_its_line() {
     assert!(d[0].path.is_empty());
     assert!(!d[0].message.is_empty());
 
-    let src = replace_once(LINEAR, "en = \"Hand-over memo\" }", "en = \"Hand-over memo }");
+    // An unterminated string: the line and the column where the closing quote is missing.
+    let src = replace_once(LINEAR, "every goal kind\"", "every goal kind");
     let d = errors(&src);
     assert_eq!(d.len(), 1, "{}", show(&d));
-    assert_eq!(d[0].line, line_of(&src, "Hand-over memo"), "{}", show(&d));
+    let line = line_of(&src, "every goal kind");
+    assert_eq!(
+        (d[0].line, d[0].column),
+        (line, column_of(&src, line, "kind") + 4),
+        "{}",
+        show(&d)
+    );
+    assert!(d[0].message.contains("string"), "{}", d[0].message);
 
-    let src = replace_once(LINEAR, "[[goals]]\ncode = \"hba1c_band\"", "[[goals]\ncode = \"hba1c_band\"");
+    let src = replace_once(
+        LINEAR,
+        "[[goals]]\ncode = \"hba1c_band\"",
+        "[[goals]\ncode = \"hba1c_band\"",
+    );
     let d = errors(&src);
     assert_eq!(d[0].line, line_is(&src, "[[goals]", 0), "{}", show(&d));
 }
@@ -835,10 +1133,19 @@ fn every_semantic_error_is_reported_at_once() {
     for (from, to) in [
         ("max_days = 60\n", "max_days = 60\nwards = 3\n"),
         ("min = 0\nmax = 6\n", "min = 7\nmax = 6\n"),
-        ("\"acute\", \"recovery\", \"home\"]\nrequired_at_end", "\"acute\", \"recovery\", \"hoem\"]\nrequired_at_end"),
-        ("components = [\"fim_eating\", \"fim_grooming\"]", "components = [\"fim_eating\", \"fim_groom\"]"),
+        (
+            "\"acute\", \"recovery\", \"home\"]\nrequired_at_end",
+            "\"acute\", \"recovery\", \"hoem\"]\nrequired_at_end",
+        ),
+        (
+            "components = [\"fim_eating\", \"fim_grooming\"]",
+            "components = [\"fim_eating\", \"fim_groom\"]",
+        ),
         ("item = \"mrs\", op", "item = \"mrz\", op"),
-        ("kind = \"range\", item = \"hba1c\"", "kind = \"range\", item = \"walk_cat\""),
+        (
+            "kind = \"range\", item = \"hba1c\"",
+            "kind = \"range\", item = \"walk_cat\"",
+        ),
         ("\"NEG.VAR.CO.RECEIVE\"", "\"NEG.VAR.CO.NOPE\""),
         ("interval_days = 365", "interval_days = 0"),
         ("max_days = 150\n", "max_days = 150\nnext = [\"acute\"]\n"),
@@ -852,23 +1159,37 @@ fn every_semantic_error_is_reported_at_once() {
         ("stages[0].wards", line_of(&src, "wards")),
         ("stages[1].next[0]", line_of(&src, "next = [\"acute\"]")),
         ("stages[2].code", line_is(&src, "code = \"home\"", 0)),
-        ("items[0].min", line_of(&src, "min = 7")),
+        ("items[0].min", line_is(&src, "min = 7", 0)),
         ("items[0].stages[2]", line_of(&src, "hoem")),
         ("items[14].components[1]", line_of(&src, "fim_groom\"")),
         ("goals[0].target.item", line_of(&src, "mrz")),
-        ("goals[1].target.item", line_of(&src, "\"walk_cat\" }")),
+        ("goals[1].target.item", line_of(&src, "item = \"walk_cat\"")),
         ("variances[0].code", line_of(&src, "NOPE")),
-        ("schedule[0].interval_days", line_of(&src, "interval_days = 0")),
+        (
+            "schedule[0].interval_days",
+            line_of(&src, "interval_days = 0"),
+        ),
     ];
     assert_eq!(d.len(), want.len(), "{}", show(&d));
     for (path, line) in want {
         assert_eq!(at(&d, path).line, line, "line of {path}:\n{}", show(&d));
     }
     // Sorted by position in the file.
-    assert!(d.windows(2).all(|w| (w[0].line, w[0].column) <= (w[1].line, w[1].column)), "{}", show(&d));
+    assert!(
+        d.windows(2)
+            .all(|w| (w[0].line, w[0].column) <= (w[1].line, w[1].column)),
+        "{}",
+        show(&d)
+    );
     // Display is `line:column: path: message`.
     let shown = at(&d, "items[0].min").to_string();
-    assert_eq!(shown, format!("{}:1: items[0].min: min 7 is greater than max 6", line_of(&src, "min = 7")));
+    assert_eq!(
+        shown,
+        format!(
+            "{}:1: items[0].min: min 7 is greater than max 6",
+            line_is(&src, "min = 7", 0)
+        )
+    );
 }
 
 #[test]
@@ -877,9 +1198,18 @@ fn empty_pathway_needs_stages_and_provider_kinds() {
     let d = errors(src);
     expect(&d, "stages", 4, "at least one stage");
     assert_eq!(d.len(), 1, "{}", show(&d));
-    let src = replace_once(LINEAR, "provider_kinds = [\"recovery_hosp\"]", "provider_kinds = []");
+    let src = replace_once(
+        LINEAR,
+        "provider_kinds = [\"recovery_hosp\"]",
+        "provider_kinds = []",
+    );
     let d = errors(&src);
-    expect(&d, "stages[1].provider_kinds", line_of(&src, "provider_kinds = []"), "at least one provider kind");
+    expect(
+        &d,
+        "stages[1].provider_kinds",
+        line_of(&src, "provider_kinds = []"),
+        "at least one provider kind",
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -914,7 +1244,17 @@ fn json_schema_describes_the_template() {
         .get("properties")
         .and_then(|p| p.as_object())
         .unwrap_or_else(|| panic!("no properties: {text}"));
-    for key in ["code", "version", "title", "stages", "items", "goals", "variances", "schedule", "cyclical"] {
+    for key in [
+        "code",
+        "version",
+        "title",
+        "stages",
+        "items",
+        "goals",
+        "variances",
+        "schedule",
+        "cyclical",
+    ] {
         assert!(props.contains_key(key), "schema lacks `{key}`");
     }
     let required: Vec<&str> = schema["required"]
@@ -924,12 +1264,26 @@ fn json_schema_describes_the_template() {
         .filter_map(|v| v.as_str())
         .collect();
     for key in ["code", "version", "title", "stages", "items"] {
-        assert!(required.contains(&key), "`{key}` should be required: {required:?}");
+        assert!(
+            required.contains(&key),
+            "`{key}` should be required: {required:?}"
+        );
     }
     assert!(!required.contains(&"goals"));
-    assert_eq!(schema["additionalProperties"], serde_json::json!(false), "{text}");
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::json!(false),
+        "{text}"
+    );
     // The goal kinds and comparators appear as their TOML spellings.
-    for word in ["stage_length", "time_between", "done_within", "\"<=\"", "composite", "ophthal"] {
+    for word in [
+        "stage_length",
+        "time_between",
+        "done_within",
+        "\"<=\"",
+        "composite",
+        "ophthal",
+    ] {
         assert!(text.contains(word), "schema lacks {word}");
     }
 }

@@ -1,0 +1,359 @@
+//! Request and response bodies of the JSON API (snake_case field names, DESIGN.md §5.1).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use renkei_service::plans::{CarePlan, Entry};
+use renkei_service::{admin::Organization, patients::Patient};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientNameIn {
+    pub family: String,
+    pub given: String,
+    pub family_kana: String,
+    pub given_kana: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierIn {
+    /// Organisation code (`acute-1`).
+    pub organization: String,
+    /// The organisation's own patient number (カルテ番号).
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePatientRequest {
+    pub name: PatientNameIn,
+    /// YYYY-MM-DD (西暦).
+    pub birth_date: String,
+    /// male | female | other | unknown
+    pub sex: String,
+    #[serde(default)]
+    pub identifiers: Vec<IdentifierIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientNameOut {
+    pub family: String,
+    pub given: String,
+    pub family_kana: String,
+    pub given_kana: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentifierOut {
+    pub organization: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientResponse {
+    pub id: Uuid,
+    pub name: PatientNameOut,
+    pub birth_date: NaiveDate,
+    pub sex: String,
+    pub identifiers: Vec<IdentifierOut>,
+}
+
+impl From<Patient> for PatientResponse {
+    fn from(p: Patient) -> Self {
+        PatientResponse {
+            id: p.id,
+            name: PatientNameOut {
+                family: p.name.family,
+                given: p.name.given,
+                family_kana: p.name.family_kana,
+                given_kana: p.name.given_kana,
+            },
+            birth_date: p.birth_date,
+            sex: p.sex,
+            identifiers: p
+                .identifiers
+                .into_iter()
+                .map(|i| IdentifierOut {
+                    organization: i.organization,
+                    value: i.value,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientList {
+    pub patients: Vec<PatientResponse>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    pub code: String,
+    pub name: String,
+    /// acute_hospital | recovery_hospital | clinic | home_nursing | care_management | pharmacy | municipality
+    pub kind: String,
+    /// Secondary medical area (二次保健医療圏).
+    pub area: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationResponse {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub area: String,
+}
+
+impl From<Organization> for OrganizationResponse {
+    fn from(o: Organization) -> Self {
+        OrganizationResponse {
+            id: o.id,
+            code: o.code,
+            name: o.name,
+            kind: o.kind,
+            area: o.area,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationList {
+    pub organizations: Vec<OrganizationResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathwaySummary {
+    pub code: String,
+    pub version: u32,
+    pub hash: String,
+    pub title_ja: String,
+    pub title_en: String,
+    pub cyclical: bool,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathwayList {
+    pub pathways: Vec<PathwaySummary>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathwayVersionResponse {
+    pub code: String,
+    pub version: u32,
+    pub hash: String,
+    /// The full template in its canonical form.
+    #[schema(value_type = Object)]
+    pub template: Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub patient_id: Uuid,
+    /// Pathway code (`stroke`).
+    pub pathway: String,
+    /// A published version; the latest when absent.
+    pub version: Option<u32>,
+    /// When care on the pathway began (default now); entries may not be dated earlier.
+    pub started_at: Option<DateTime<chrono::FixedOffset>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathwayRefOut {
+    pub code: String,
+    pub version: u32,
+    pub hash: String,
+    pub title_ja: String,
+    pub title_en: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarePlanResponse {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub pathway: PathwayRefOut,
+    /// active | completed | withdrawn
+    pub status: String,
+    pub current_stage: String,
+    pub stage_started: bool,
+    pub stage_ended: bool,
+    pub planner_organization: String,
+    pub started_at: DateTime<Utc>,
+    pub entry_count: i64,
+    pub head_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<CarePlan> for CarePlanResponse {
+    fn from(p: CarePlan) -> Self {
+        CarePlanResponse {
+            id: p.id,
+            patient_id: p.patient_id,
+            pathway: PathwayRefOut {
+                code: p.pathway.code,
+                version: p.pathway.version,
+                hash: p.pathway.hash,
+                title_ja: p.pathway.title_ja,
+                title_en: p.pathway.title_en,
+            },
+            status: p.status,
+            current_stage: p.current_stage,
+            stage_started: p.stage_started,
+            stage_ended: p.stage_ended,
+            planner_organization: p.planner_organization,
+            started_at: p.started_at,
+            entry_count: p.entry_count,
+            head_hash: p.head_hash,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarePlanList {
+    pub care_plans: Vec<CarePlanResponse>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VarianceIn {
+    /// A variance code of the pinned template (`NEG.VAR.CO.RECEIVE`).
+    pub code: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendEntryRequest {
+    pub stage: String,
+    /// assessment | note | variance | stage_start | stage_end
+    pub kind: String,
+    /// RFC 3339 with offset.
+    pub effective_at: DateTime<chrono::FixedOffset>,
+    /// Item code → value, typed per the pinned template.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub values: serde_json::Map<String, Value>,
+    pub note: Option<String>,
+    pub variance: Option<VarianceIn>,
+    /// The entry this one corrects.
+    pub amends: Option<Uuid>,
+    /// Why (required with `amends`).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorOut {
+    pub id: Uuid,
+    pub name: String,
+    pub profession: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationRefOut {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryResponse {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub seq: i64,
+    pub stage: String,
+    pub kind: String,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub author: AuthorOut,
+    pub organization: OrganizationRefOut,
+    #[schema(value_type = Object)]
+    pub values: Value,
+    pub note: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub variance: Option<Value>,
+    pub amends: Option<Uuid>,
+    pub reason: Option<String>,
+    pub amended_by: Option<Uuid>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<Entry> for EntryResponse {
+    fn from(e: Entry) -> Self {
+        EntryResponse {
+            id: e.id,
+            care_plan_id: e.care_plan_id,
+            seq: e.seq,
+            stage: e.stage,
+            kind: e.kind,
+            effective_at: e.effective_at,
+            recorded_at: e.recorded_at,
+            author: AuthorOut {
+                id: e.author.id,
+                name: e.author.name,
+                profession: e.author.profession,
+            },
+            organization: OrganizationRefOut {
+                id: e.organization.id,
+                code: e.organization.code,
+                name: e.organization.name,
+            },
+            values: e.values,
+            note: e.note,
+            variance: e.variance,
+            amends: e.amends,
+            reason: e.reason,
+            amended_by: e.amended_by,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryList {
+    pub entries: Vec<EntryResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestOut {
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub entry_id: Uuid,
+    pub effective_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GoalOut {
+    pub code: String,
+    pub title_ja: String,
+    pub title_en: String,
+    /// threshold | range | change | membership | stage_length | time_between | done_within
+    pub kind: String,
+    pub item: Option<String>,
+    #[schema(value_type = Object)]
+    pub target: Value,
+    pub latest: Option<LatestOut>,
+    /// met | not_met | pending | overdue
+    pub status: String,
+    pub due: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GoalList {
+    pub as_of: DateTime<Utc>,
+    pub goals: Vec<GoalOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}

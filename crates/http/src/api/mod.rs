@@ -1,0 +1,415 @@
+//! The JSON API under `/api/v1`. Handlers extract, convert, call one service function
+//! and map the result; they hold no business rules.
+
+pub mod dto;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use renkei_domain::entry::EntryKind;
+use renkei_domain::entry::VarianceInput;
+use renkei_domain::goals::GoalState;
+use renkei_service::ErrorCode;
+use renkei_service::admin::{self, NewOrganization};
+use renkei_service::patients::{self, NewPatient, PatientQuery};
+use renkei_service::plans::{AppendEntry, Idempotency};
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Auth, parse_id};
+use crate::state::AppState;
+use dto::*;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/pathways", get(list_pathways))
+        .route(
+            "/pathways/{code}/versions/{version}",
+            get(get_pathway_version),
+        )
+        .route(
+            "/organizations",
+            get(list_organizations).post(create_organization),
+        )
+        .route("/patients", get(search_patients).post(create_patient))
+        .route("/patients/{id}", get(get_patient))
+        .route("/care-plans", get(list_care_plans).post(enrol))
+        .route("/care-plans/{id}", get(get_care_plan))
+        .route(
+            "/care-plans/{id}/entries",
+            get(list_entries).post(append_entry),
+        )
+        .route("/care-plans/{id}/goals", get(get_goals))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Renkei API", description = "Shared regional care-pathway record (地域医療連携パス)"),
+    paths(
+        list_pathways, get_pathway_version, list_organizations, create_organization,
+        search_patients, create_patient, get_patient, list_care_plans, enrol, get_care_plan,
+        list_entries, append_entry, get_goals, crate::router::healthz
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Published pathway versions.
+#[utoipa::path(get, path = "/api/v1/pathways", responses((status = 200, body = PathwayList)))]
+async fn list_pathways(
+    State(state): State<AppState>,
+    Auth(_actor): Auth,
+) -> ApiResult<Json<PathwayList>> {
+    let pathways = state
+        .services
+        .pathways
+        .all()
+        .map(|p| PathwaySummary {
+            code: p.template.code.clone(),
+            version: p.template.version,
+            hash: p.hash.clone(),
+            title_ja: p.template.title.ja.clone(),
+            title_en: p.template.title.en.clone(),
+            cyclical: p.template.cyclical,
+            stages: p.template.stages.iter().map(|s| s.code.clone()).collect(),
+        })
+        .collect();
+    Ok(Json(PathwayList { pathways }))
+}
+
+/// One published version with its full template.
+#[utoipa::path(get, path = "/api/v1/pathways/{code}/versions/{version}",
+    params(("code" = String, Path), ("version" = u32, Path)),
+    responses((status = 200, body = PathwayVersionResponse), (status = 404)))]
+async fn get_pathway_version(
+    State(state): State<AppState>,
+    Auth(_actor): Auth,
+    Path((code, version)): Path<(String, String)>,
+) -> ApiResult<Json<PathwayVersionResponse>> {
+    let version: u32 = version
+        .parse()
+        .map_err(|_| ApiError::not_found("pathway version"))?;
+    let p = state
+        .services
+        .pathways
+        .find(&code, version)
+        .ok_or_else(|| ApiError::not_found("pathway version"))?;
+    let template = serde_json::to_value(&p.template)
+        .map_err(|e| ApiError::from(renkei_service::ServiceError::Internal(e.into())))?;
+    Ok(Json(PathwayVersionResponse {
+        code: p.template.code.clone(),
+        version: p.template.version,
+        hash: p.hash.clone(),
+        template,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations", responses((status = 200, body = OrganizationList)))]
+async fn list_organizations(
+    State(state): State<AppState>,
+    Auth(_actor): Auth,
+) -> ApiResult<Json<OrganizationList>> {
+    let organizations = admin::list_organizations(&state.services.db)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(OrganizationList { organizations }))
+}
+
+#[utoipa::path(post, path = "/api/v1/organizations", request_body = CreateOrganizationRequest,
+    responses((status = 201, body = OrganizationResponse), (status = 409), (status = 422)))]
+async fn create_organization(
+    State(state): State<AppState>,
+    Auth(_actor): Auth,
+    body: ApiJson<CreateOrganizationRequest>,
+) -> ApiResult<(StatusCode, Json<OrganizationResponse>)> {
+    let b = body.value;
+    let org = admin::add_organization(
+        &state.services.db,
+        NewOrganization {
+            code: b.code,
+            name: b.name,
+            kind: b.kind,
+            area: b.area,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PatientSearch {
+    /// Kana prefix of family + given name (カタカナ, ひらがな or half-width).
+    kana: Option<String>,
+    /// YYYY-MM-DD.
+    birth_date: Option<String>,
+    /// Organisation code, with `identifier`.
+    organization: Option<String>,
+    /// The organisation's patient number.
+    identifier: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/patients", params(PatientSearch),
+    responses((status = 200, body = PatientList), (status = 422)))]
+async fn search_patients(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    query: Result<Query<PatientSearch>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<PatientList>> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let found = patients::search_patients(
+        &state.services.db,
+        &actor,
+        PatientQuery {
+            kana: q.kana,
+            birth_date: q.birth_date,
+            organization: q.organization,
+            identifier: q.identifier,
+        },
+    )
+    .await?;
+    Ok(Json(PatientList {
+        patients: found.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/patients", request_body = CreatePatientRequest,
+    responses((status = 201, body = PatientResponse), (status = 409), (status = 422)))]
+async fn create_patient(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    body: ApiJson<CreatePatientRequest>,
+) -> ApiResult<(StatusCode, Json<PatientResponse>)> {
+    let b = body.value;
+    let patient = patients::create_patient(
+        &state.services.db,
+        &actor,
+        NewPatient {
+            family: b.name.family,
+            given: b.name.given,
+            family_kana: b.name.family_kana,
+            given_kana: b.name.given_kana,
+            birth_date: b.birth_date,
+            sex: b.sex,
+            identifiers: b
+                .identifiers
+                .into_iter()
+                .map(|i| (i.organization, i.value))
+                .collect(),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(patient.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = PatientResponse), (status = 404)))]
+async fn get_patient(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PatientResponse>> {
+    let id = parse_id(&id, "patient")?;
+    let p = patients::get_patient(&state.services.db, &actor, id).await?;
+    Ok(Json(p.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PlanFilter {
+    patient_id: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/care-plans", params(PlanFilter),
+    responses((status = 200, body = CarePlanList)))]
+async fn list_care_plans(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    query: Result<Query<PlanFilter>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<CarePlanList>> {
+    let Query(q) = query.map_err(|e| ApiError::field("patient_id", "required", e.body_text()))?;
+    let patient = uuid::Uuid::parse_str(&q.patient_id)
+        .map_err(|_| ApiError::field("patient_id", "format", "must be a UUID"))?;
+    let plans = state.services.plans_of_patient(&actor, patient).await?;
+    Ok(Json(CarePlanList {
+        care_plans: plans.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/care-plans", request_body = EnrolRequest,
+    responses((status = 201, body = CarePlanResponse), (status = 422)))]
+async fn enrol(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    body: ApiJson<EnrolRequest>,
+) -> ApiResult<(StatusCode, Json<CarePlanResponse>)> {
+    let b = body.value;
+    let plan = state
+        .services
+        .enrol(
+            &actor,
+            b.patient_id,
+            &b.pathway,
+            b.version,
+            b.started_at.map(|t| t.with_timezone(&Utc)),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(plan.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = CarePlanResponse), (status = 404)))]
+async fn get_care_plan(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CarePlanResponse>> {
+    let id = parse_id(&id, "care plan")?;
+    Ok(Json(state.services.get_plan(&actor, id).await?.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/entries", params(("id" = String, Path)),
+    responses((status = 200, body = EntryList), (status = 404)))]
+async fn list_entries(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EntryList>> {
+    let id = parse_id(&id, "care plan")?;
+    let entries = state.services.list_entries(&actor, id).await?;
+    Ok(Json(EntryList {
+        entries: entries.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Appends an entry. With `Idempotency-Key`, a retry of the same request returns the
+/// first answer and writes nothing; the same key with another body is refused (422).
+#[utoipa::path(post, path = "/api/v1/care-plans/{id}/entries", request_body = AppendEntryRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = EntryResponse), (status = 404), (status = 409), (status = 422)))]
+async fn append_entry(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: ApiJson<AppendEntryRequest>,
+) -> ApiResult<(StatusCode, Json<EntryResponse>)> {
+    let id = parse_id(&id, "care plan")?;
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::IdempotencyKeyInvalid,
+                    "Idempotency-Key must be visible ASCII",
+                )
+            })?;
+            Some(Idempotency::new(key, &body.raw).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::IdempotencyKeyInvalid,
+                    "Idempotency-Key must be 1–255 visible ASCII characters",
+                )
+            })?)
+        }
+    };
+    let b = body.value;
+    let kind = EntryKind::parse(&b.kind).ok_or_else(|| {
+        ApiError::field(
+            "kind",
+            "allowed",
+            "must be one of assessment, note, variance, stage_start, stage_end",
+        )
+    })?;
+    let input = AppendEntry {
+        stage: b.stage,
+        kind,
+        effective_at: b.effective_at.with_timezone(&Utc),
+        values: b.values,
+        note: b.note,
+        variance: b.variance.map(|v| VarianceInput {
+            code: v.code,
+            note: v.note,
+        }),
+        amends: b.amends,
+        reason: b.reason,
+    };
+    let (entry, _created) = state
+        .services
+        .append_entry(&actor, id, input, idempotency)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct GoalQuery {
+    /// RFC 3339; default now.
+    as_of: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/goals", params(("id" = String, Path), GoalQuery),
+    responses((status = 200, body = GoalList), (status = 404)))]
+async fn get_goals(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    query: Result<Query<GoalQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<GoalList>> {
+    let id = parse_id(&id, "care plan")?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let as_of = match q.as_of {
+        Some(s) => DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| ApiError::field("as_of", "format", "must be RFC 3339 with offset"))?,
+        None => Utc::now(),
+    };
+    let goals = state.services.goals(&actor, id, Some(as_of)).await?;
+    Ok(Json(GoalList {
+        as_of,
+        goals: goals
+            .into_iter()
+            .map(|g| GoalOut {
+                code: g.code,
+                title_ja: g.title.ja,
+                title_en: g.title.en,
+                kind: g.kind.to_owned(),
+                item: g.item,
+                target: g.target,
+                latest: g.latest.map(|l| LatestOut {
+                    value: l.value,
+                    entry_id: l.entry_id,
+                    effective_at: l.effective_at,
+                }),
+                status: match g.status {
+                    GoalState::Met => "met",
+                    GoalState::NotMet => "not_met",
+                    GoalState::Pending => "pending",
+                    GoalState::Overdue => "overdue",
+                }
+                .to_owned(),
+                due: g.due,
+            })
+            .collect(),
+    }))
+}

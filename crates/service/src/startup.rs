@@ -1,0 +1,39 @@
+//! Start-up: connect, migrate, check and publish the template files, load the registry.
+
+use std::path::Path;
+
+use crate::pathways::{self, PathwayRegistry};
+use crate::{DbSettings, Services, connect, migrate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// Template files with errors, or a published version whose file changed; one line each.
+    #[error("pathway templates refused:\n{}", .0.join("\n"))]
+    Templates(Vec<String>),
+    #[error(transparent)]
+    Service(#[from] crate::ServiceError),
+}
+
+/// Connects, runs the migrations when `run_migrations`, publishes every new template
+/// version under `pathways_dir` and refuses to start if a published version's file changed.
+pub async fn start(
+    settings: &DbSettings,
+    pathways_dir: &Path,
+    run_migrations: bool,
+) -> Result<Services, StartupError> {
+    let db = connect(settings).await?;
+    if run_migrations {
+        migrate(&db).await?;
+    }
+    let loaded = pathways::load_dir(pathways_dir).map_err(StartupError::Templates)?;
+    let report = pathways::publish(&db, &loaded)
+        .await
+        .map_err(StartupError::Templates)?;
+    for (code, version) in &report.published {
+        tracing::info!(pathway.code = %code, pathway.version = version, "published pathway version");
+    }
+    let registry = PathwayRegistry::load(&db).await?;
+    Ok(Services::new(db, registry))
+}
