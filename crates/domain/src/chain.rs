@@ -81,9 +81,8 @@ pub fn verify_chain<'a>(
     entries: impl IntoIterator<Item = (&'a ChainedEntry, &'a str)>,
 ) -> Result<usize, ChainBreak> {
     let mut expected_prev = GENESIS_HASH.to_owned();
-    let mut expected_seq = 1;
     let mut count = 0;
-    for (entry, stored_hash) in entries {
+    for (expected_seq, (entry, stored_hash)) in (1..).zip(entries) {
         if entry.seq != expected_seq {
             return Err(ChainBreak {
                 seq: entry.seq,
@@ -104,7 +103,6 @@ pub fn verify_chain<'a>(
             });
         }
         expected_prev = computed;
-        expected_seq += 1;
         count += 1;
     }
     Ok(count)

@@ -341,13 +341,14 @@ fn pick_value<'a>(
 ) -> Option<(&'a EntryFacts, f64)> {
     let mut in_stage = view
         .iter()
+        .copied()
         .filter(|e| e.stage == stage)
-        .filter_map(|e| e.values.get(item).and_then(|v| v.as_f64()).map(|v| (*e, v)));
+        .filter_map(|e| e.values.get(item).and_then(|v| v.as_f64()).map(|v| (e, v)));
     match pick {
         Pick::First => in_stage.next(),
         Pick::Last => {
             stage_event(view, stage, EntryKind::StageEnd)?;
-            in_stage.last()
+            in_stage.next_back()
         }
     }
 }

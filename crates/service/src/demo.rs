@@ -173,6 +173,10 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per demo entry reads best flat"
+    )]
     async fn add(
         &mut self,
         actor: &Actor,
@@ -209,7 +213,10 @@ impl Writer<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per demo patient reads best flat"
+)]
 fn patient(
     family: &str,
     given: &str,

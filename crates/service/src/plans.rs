@@ -406,27 +406,22 @@ impl Services {
         let mut orgs: HashMap<Uuid, OrganizationRef> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            if !authors.contains_key(&row.author_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = authors.entry(row.author_id) {
                 let p = queries::practitioner_by_id(c, row.author_id).await?;
-                authors.insert(
-                    row.author_id,
-                    AuthorRef {
-                        id: row.author_id,
-                        name: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
-                        profession: p.map(|p| p.profession).unwrap_or_default(),
-                    },
-                );
+                slot.insert(AuthorRef {
+                    id: row.author_id,
+                    name: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                    profession: p.map(|p| p.profession).unwrap_or_default(),
+                });
             }
-            if !orgs.contains_key(&row.organization_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(row.organization_id)
+            {
                 let o = queries::organization_by_id(c, row.organization_id).await?;
-                orgs.insert(
-                    row.organization_id,
-                    OrganizationRef {
-                        id: row.organization_id,
-                        code: o.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
-                        name: o.map(|o| o.name).unwrap_or_default(),
-                    },
-                );
+                slot.insert(OrganizationRef {
+                    id: row.organization_id,
+                    code: o.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+                    name: o.map(|o| o.name).unwrap_or_default(),
+                });
             }
             let values = serde_json::from_str(&row.values_json)
                 .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;

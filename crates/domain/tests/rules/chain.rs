@@ -122,8 +122,11 @@ fn hash_time_keeps_microseconds_in_utc() {
     assert_ne!(a.compute_hash(), b.compute_hash());
 }
 
+/// A named change of one stored field.
+type FieldChange = (&'static str, fn(&mut ChainedEntry));
+
 /// Every stored field is covered by the hash.
-fn field_changes() -> Vec<(&'static str, fn(&mut ChainedEntry))> {
+fn field_changes() -> Vec<FieldChange> {
     vec![
         ("id", |e| e.id = Uuid::from_u128(42)),
         ("care_plan_id", |e| e.care_plan_id = Uuid::from_u128(43)),

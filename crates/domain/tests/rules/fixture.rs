@@ -319,16 +319,6 @@ pub fn line_of(src: &str, needle: &str) -> usize {
     hits[0]
 }
 
-/// 1-based line of the `nth` (0-based) line of `src` containing `needle`.
-pub fn nth_line_of(src: &str, needle: &str, nth: usize) -> usize {
-    src.lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle))
-        .map(|(i, _)| i + 1)
-        .nth(nth)
-        .unwrap_or_else(|| panic!("`{needle}` occurs fewer than {} times", nth + 1))
-}
-
 /// Replaces the only occurrence of `from` in `src`.
 pub fn replace_once(src: &str, from: &str, to: &str) -> String {
     assert_eq!(

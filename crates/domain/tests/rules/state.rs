@@ -24,11 +24,19 @@ fn apply(
     Ok(next_state(template, s, entry))
 }
 
+/// An event and the state expected after it: (stage, started, ended, status).
+type Step = (
+    &'static str,
+    EntryKind,
+    Value,
+    (&'static str, bool, bool, PlanStatus),
+);
+
 #[test]
 fn stage_events_move_the_plan_through_a_linear_pathway() {
     let t = linear();
     let mut s = state("acute", false, false);
-    let steps: [(&str, EntryKind, Value, (&str, bool, bool, PlanStatus)); 6] = [
+    let steps: [Step; 6] = [
         (
             "acute",
             EntryKind::StageStart,

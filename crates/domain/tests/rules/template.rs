@@ -1109,6 +1109,31 @@ fn toml_syntax_error_names_its_line() {
 }
 
 #[test]
+fn duplicate_toml_key_names_the_second_line() {
+    let src = replace_once(LINEAR, "max = 6\n", "max = 6\nmax = 7\n");
+    let d = errors(&src);
+    assert_eq!(d.len(), 1, "{}", show(&d));
+    assert_eq!(d[0].line, line_is(&src, "max = 7", 0), "{}", show(&d));
+    assert!(d[0].message.contains("duplicate"), "{}", d[0].message);
+}
+
+#[test]
+fn unknown_fields_before_a_type_error_are_reported_with_it() {
+    let src = replace_once(LINEAR, "version = 1\n", "version = 1\ncolour = \"red\"\n");
+    let src = replace_once(&src, "min = 0\nmax = 6\n", "min = \"zero\"\nmax = 6\n");
+    let d = errors(&src);
+    assert_eq!(d.len(), 2, "{}", show(&d));
+    assert_eq!(
+        (d[0].path.as_str(), d[0].line),
+        ("colour", line_of(&src, "colour"))
+    );
+    assert_eq!(
+        (d[1].path.as_str(), d[1].line),
+        ("", line_of(&src, "\"zero\""))
+    );
+}
+
+#[test]
 fn toml_type_error_names_its_line() {
     let src = replace_once(LINEAR, "min = 0\nmax = 6\n", "min = \"zero\"\nmax = 6\n");
     let d = errors(&src);
