@@ -74,7 +74,12 @@ pub fn evaluate_goals(
 /// amendments, ordered by `effective_at` then sequence.
 fn effective_view(entries: &[EntryFacts], as_of: DateTime<Utc>) -> Vec<&EntryFacts> {
     let known: Vec<&EntryFacts> = entries.iter().filter(|e| e.recorded_at <= as_of).collect();
-    let amended: std::collections::HashSet<Uuid> = known.iter().filter_map(|e| e.amends).collect();
+    // An amendment replaces its original only once the amendment itself is in view.
+    let amended: std::collections::HashSet<Uuid> = known
+        .iter()
+        .filter(|e| e.effective_at <= as_of)
+        .filter_map(|e| e.amends)
+        .collect();
     let mut view: Vec<&EntryFacts> = known
         .into_iter()
         .filter(|e| !amended.contains(&e.id) && e.effective_at <= as_of)
