@@ -78,6 +78,10 @@ enum Command {
     },
     /// Recompute every hash chain; exit 1 naming the first broken link of each.
     Verify,
+    /// SQLite: write a consistent online copy to FILE (must not exist) while writes go on.
+    Backup { file: PathBuf },
+    /// SQLite: put a checked copy of backup FILE in place of the database (server stopped).
+    Restore { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -358,10 +362,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("BROKEN {p}");
             }
             println!(
-                "checked {} pathway versions, {} care plans, {} entries: {}",
+                "checked {} pathway versions, {} care plans, {} entries, {} audit events: {}",
                 report.pathway_versions,
                 report.care_plans,
                 report.entries,
+                report.audit_events,
                 if report.problems.is_empty() {
                     "all chains intact".to_owned()
                 } else {
@@ -374,7 +379,56 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
+        Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
     }
+}
+
+async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::Result<ExitCode> {
+    use renkei_service::backup;
+    let result = if restore {
+        backup::restore(url, &file).await.map(|(report, kept)| {
+            if let Some(kept) = kept {
+                println!("previous database kept as {}", kept.display());
+            }
+            report
+        })
+    } else if url.starts_with("postgres") {
+        Err(backup::BackupError::Refused(backup::POSTGRES_ADVICE.into()))
+    } else {
+        let db = renkei_service::connect(&settings(url)).await?;
+        backup::backup(&db, url, &file).await
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!(
+        "{} {} ({} bytes): integrity {}, {} care plans, {} entries, {}",
+        if restore {
+            "restored"
+        } else {
+            "backup written to"
+        },
+        report.path.display(),
+        report.bytes,
+        report.integrity,
+        report.verify.care_plans,
+        report.verify.entries,
+        if report.verify.problems.is_empty() {
+            "all chains intact".to_owned()
+        } else {
+            format!("{} broken chain(s)", report.verify.problems.len())
+        }
+    );
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn connect_migrated(url: &str) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {

@@ -116,6 +116,7 @@ pub async fn add_organization(
         kind: new.kind,
         area: new.area.trim().to_owned(),
         created_at: now(),
+        require_totp: false,
     };
     let txn = begin_write(db).await?;
     if queries::organization_by_code(&txn, &row.code)
@@ -269,6 +270,13 @@ pub async fn add_practitioner(
             roles: serde_json::to_string(&new.roles).unwrap_or_else(|_| "[]".into()),
             disabled_at: None,
             created_at: now(),
+            failed_logins: 0,
+            locked_until: None,
+            totp_secret: None,
+            totp_enabled: false,
+            totp_last_step: None,
+            recovery_codes: None,
+            password_changed_at: None,
         },
     )
     .await?;

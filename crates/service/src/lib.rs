@@ -3,6 +3,8 @@
 //! through `renkei-store`. The HTTP server and the CLI both call these functions.
 
 pub mod admin;
+pub mod audit;
+pub mod backup;
 pub mod demo;
 pub mod error;
 pub mod kana;

@@ -12,6 +12,7 @@ pub struct VerifyReport {
     pub pathway_versions: usize,
     pub care_plans: usize,
     pub entries: usize,
+    pub audit_events: usize,
     /// One line per broken chain or snapshot, naming the first broken link.
     pub problems: Vec<String>,
 }
@@ -79,6 +80,10 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
                 }
             }
         }
+    }
+    match crate::audit::verify_audit(db).await? {
+        Ok(n) => report.audit_events = n,
+        Err(problem) => report.problems.push(problem),
     }
     Ok(report)
 }

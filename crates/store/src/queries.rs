@@ -35,6 +35,7 @@ pub async fn insert_organization<C: ConnectionTrait>(c: &C, row: OrganizationRow
         kind: Set(row.kind),
         area: Set(row.area),
         created_at: Set(row.created_at),
+        require_totp: Set(row.require_totp),
     })
     .exec_without_returning(c)
     .await?;
@@ -76,6 +77,13 @@ pub async fn insert_practitioner<C: ConnectionTrait>(c: &C, row: PractitionerRow
         roles: Set(row.roles),
         disabled_at: Set(row.disabled_at),
         created_at: Set(row.created_at),
+        failed_logins: Set(row.failed_logins),
+        locked_until: Set(row.locked_until),
+        totp_secret: Set(row.totp_secret),
+        totp_enabled: Set(row.totp_enabled),
+        totp_last_step: Set(row.totp_last_step),
+        recovery_codes: Set(row.recovery_codes),
+        password_changed_at: Set(row.password_changed_at),
     })
     .exec_without_returning(c)
     .await?;

@@ -4,11 +4,18 @@
 //! stored as text, and timestamps use [`sea_orm::prelude::DateTimeUtc`].
 
 pub mod api_tokens;
+pub mod audit_events;
+pub mod audit_head;
+pub mod break_glass_grants;
 pub mod care_plans;
+pub mod care_team_members;
+pub mod consents;
 pub mod entries;
 pub mod idempotency_keys;
+pub mod login_throttle;
 pub mod organizations;
 pub mod pathway_versions;
 pub mod patient_identifiers;
 pub mod patients;
 pub mod practitioners;
+pub mod sessions;

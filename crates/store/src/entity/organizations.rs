@@ -15,6 +15,8 @@ pub struct Model {
     pub kind: String,
     /// Secondary medical area.
     pub area: String,
+    /// Users of this organisation must pass TOTP two-factor at login.
+    pub require_totp: bool,
     pub created_at: DateTimeUtc,
 }
 

@@ -20,6 +20,14 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub roles: String,
     pub disabled_at: Option<DateTimeUtc>,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTimeUtc>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub recovery_codes: Option<String>,
+    pub password_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

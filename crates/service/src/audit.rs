@@ -1,0 +1,271 @@
+//! The audit log: one event per read or write of patient data, per login and per
+//! denial, hash-chained like entries. Writes record their event in their own transaction;
+//! reads record theirs in a short write transaction before the data is returned.
+
+use chrono::{DateTime, Utc};
+use renkei_domain::canonical::{sha256_tagged, to_canonical_string};
+use renkei_domain::chain::{GENESIS_HASH, hash_time};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use renkei_store::entity::{audit_events, audit_head};
+
+use crate::{Actor, ServiceError, begin_write, now};
+
+/// Allowed or denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allowed,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// Where a request came from, for the audit record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// What to record. `action` is a stable dotted name (`care_plan.read`, `entry.append`,
+/// `login.password` …).
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub practitioner_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub action: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: Option<String>,
+    pub patient_id: Option<Uuid>,
+    pub care_plan_id: Option<Uuid>,
+    pub outcome: Outcome,
+    pub detail: Option<String>,
+}
+
+impl AuditRecord {
+    /// An event by `actor` on a resource.
+    pub fn by(
+        actor: &Actor,
+        action: &'static str,
+        resource_type: &'static str,
+        resource_id: Option<String>,
+        outcome: Outcome,
+    ) -> Self {
+        AuditRecord {
+            practitioner_id: Some(actor.practitioner_id),
+            organization_id: Some(actor.organization_id),
+            action,
+            resource_type,
+            resource_id,
+            patient_id: None,
+            care_plan_id: None,
+            outcome,
+            detail: None,
+        }
+    }
+
+    pub fn patient(mut self, id: Option<Uuid>) -> Self {
+        self.patient_id = id;
+        self
+    }
+
+    pub fn plan(mut self, id: Option<Uuid>) -> Self {
+        self.care_plan_id = id;
+        self
+    }
+
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+}
+
+/// The fields of a stored audit event the chain hash covers.
+#[allow(clippy::too_many_arguments)]
+pub fn event_hash(
+    id: Uuid,
+    seq: i64,
+    at: &DateTime<Utc>,
+    r: &audit_events::Model,
+    prev_hash: &str,
+) -> String {
+    let doc = json!({
+        "id": id.to_string(),
+        "seq": seq,
+        "at": hash_time(at),
+        "practitioner_id": r.practitioner_id.map(|v| v.to_string()),
+        "organization_id": r.organization_id.map(|v| v.to_string()),
+        "action": r.action,
+        "resource_type": r.resource_type,
+        "resource_id": r.resource_id,
+        "patient_id": r.patient_id.map(|v| v.to_string()),
+        "care_plan_id": r.care_plan_id.map(|v| v.to_string()),
+        "outcome": r.outcome,
+        "request_id": r.request_id,
+        "client_addr": r.client_addr,
+        "detail": r.detail,
+        "prev_hash": prev_hash,
+    });
+    sha256_tagged(to_canonical_string(&doc).as_bytes())
+}
+
+/// Appends an event inside the caller's transaction. Takes the audit head's row lock,
+/// so concurrent transactions append one after another.
+pub async fn record<C: ConnectionTrait>(
+    c: &C,
+    meta: &RequestMeta,
+    r: AuditRecord,
+) -> Result<(), ServiceError> {
+    let at = now();
+    // Lock the head (a no-op update takes the row lock on PostgreSQL).
+    audit_head::Entity::update_many()
+        .col_expr(
+            audit_head::Column::LastSeq,
+            Expr::col(audit_head::Column::LastSeq),
+        )
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(c)
+        .await?;
+    let head = audit_head::Entity::find_by_id(1)
+        .one(c)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("audit head row missing"))?;
+    let seq = head.last_seq + 1;
+    let prev_hash = if head.last_seq == 0 {
+        GENESIS_HASH.to_owned()
+    } else {
+        head.head_hash.clone()
+    };
+    let id = Uuid::now_v7();
+    let mut model = audit_events::Model {
+        id,
+        seq,
+        at,
+        practitioner_id: r.practitioner_id,
+        organization_id: r.organization_id,
+        action: r.action.to_owned(),
+        resource_type: r.resource_type.to_owned(),
+        resource_id: r.resource_id,
+        patient_id: r.patient_id,
+        care_plan_id: r.care_plan_id,
+        outcome: r.outcome.as_str().to_owned(),
+        request_id: meta.request_id.clone(),
+        client_addr: meta.client_addr.clone(),
+        detail: r.detail,
+        prev_hash: prev_hash.clone(),
+        hash: String::new(),
+    };
+    model.hash = event_hash(id, seq, &at, &model, &prev_hash);
+    audit_events::Entity::insert(audit_events::ActiveModel {
+        id: Set(model.id),
+        seq: Set(model.seq),
+        at: Set(model.at),
+        practitioner_id: Set(model.practitioner_id),
+        organization_id: Set(model.organization_id),
+        action: Set(model.action),
+        resource_type: Set(model.resource_type),
+        resource_id: Set(model.resource_id),
+        patient_id: Set(model.patient_id),
+        care_plan_id: Set(model.care_plan_id),
+        outcome: Set(model.outcome),
+        request_id: Set(model.request_id),
+        client_addr: Set(model.client_addr),
+        detail: Set(model.detail),
+        prev_hash: Set(model.prev_hash),
+        hash: Set(model.hash.clone()),
+    })
+    .exec_without_returning(c)
+    .await?;
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::LastSeq, Expr::value(seq))
+        .col_expr(audit_head::Column::HeadHash, Expr::value(model.hash))
+        .filter(audit_head::Column::Id.eq(1))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Records one event in its own write transaction (reads and denials).
+pub async fn record_now(
+    db: &DatabaseConnection,
+    meta: &RequestMeta,
+    r: AuditRecord,
+) -> Result<(), ServiceError> {
+    let txn = begin_write(db).await?;
+    record(&txn, meta, r).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Checks the audit chain from the start; returns the number of events or the first
+/// broken link.
+pub async fn verify_audit(db: &DatabaseConnection) -> Result<Result<usize, String>, ServiceError> {
+    let head = audit_head::Entity::find_by_id(1).one(db).await?;
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut expected_seq = 1i64;
+    let mut last_id: Option<i64> = None;
+    loop {
+        let mut q = audit_events::Entity::find().order_by_asc(audit_events::Column::Seq);
+        if let Some(after) = last_id {
+            q = q.filter(audit_events::Column::Seq.gt(after));
+        }
+        let batch = q.limit(5_000).all(db).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in &batch {
+            if e.seq != expected_seq {
+                return Ok(Err(format!(
+                    "audit event seq {}: expected {expected_seq}",
+                    e.seq
+                )));
+            }
+            if e.prev_hash != expected_prev {
+                return Ok(Err(format!(
+                    "audit event seq {}: prev_hash does not match the previous event",
+                    e.seq
+                )));
+            }
+            let computed = event_hash(e.id, e.seq, &e.at, e, &e.prev_hash);
+            if computed != e.hash {
+                return Ok(Err(format!(
+                    "audit event seq {}: stored hash does not match its contents",
+                    e.seq
+                )));
+            }
+            expected_prev = computed;
+            expected_seq += 1;
+        }
+        last_id = batch.last().map(|e| e.seq);
+    }
+    let count = (expected_seq - 1) as usize;
+    if let Some(h) = head {
+        let head_hash = if h.last_seq == 0 {
+            GENESIS_HASH
+        } else {
+            h.head_hash.as_str()
+        };
+        if h.last_seq != count as i64 || head_hash != expected_prev {
+            return Ok(Err(format!(
+                "audit chain has {count} events but its head records {}; events are missing or were added outside Renkei",
+                h.last_seq
+            )));
+        }
+    }
+    Ok(Ok(count))
+}

@@ -1,0 +1,24 @@
+//! Entity for the `care_team_members` table.
+
+use sea_orm::entity::prelude::*;
+
+/// An organisation on a care plan's care team, with its role and stages.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "care_team_members")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub organization_id: Uuid,
+    pub role: String,
+    /// JSON array of stage codes, as text.
+    #[sea_orm(column_type = "Text")]
+    pub stages: String,
+    pub added_at: DateTimeUtc,
+    pub added_by: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
