@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod canonical;
 pub mod chain;
 pub mod entry;

@@ -95,3 +95,26 @@ pub fn parse_value<T: DeserializeOwned>(raw: &Value) -> Result<T, ApiError> {
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
 }
+
+/// Request id and client address, for audit events.
+pub struct Meta(pub renkei_service::audit::RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(64).collect());
+        let client_addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Meta(renkei_service::audit::RequestMeta {
+            request_id,
+            client_addr,
+        }))
+    }
+}

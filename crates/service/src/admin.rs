@@ -353,7 +353,15 @@ pub async fn authenticate_token<C: ConnectionTrait>(
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
         return Err(ServiceError::Unauthenticated);
     }
-    let p = queries::practitioner_by_id(db, row.practitioner_id)
+    actor_of(db, row.practitioner_id).await
+}
+
+/// The [`Actor`] for an enabled practitioner (sessions and tokens both end here).
+pub async fn actor_of<C: ConnectionTrait>(
+    db: &C,
+    practitioner_id: Uuid,
+) -> Result<Actor, ServiceError> {
+    let p = queries::practitioner_by_id(db, practitioner_id)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
     if p.disabled_at.is_some() {
@@ -369,5 +377,6 @@ pub async fn authenticate_token<C: ConnectionTrait>(
         profession: p.profession,
         organization_id: org.id,
         organization_code: org.code,
+        roles: serde_json::from_str(&p.roles).unwrap_or_default(),
     })
 }

@@ -10,7 +10,9 @@ use renkei_domain::entry::{EntryKind, VarianceInput};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::access::NewConsent;
 use crate::admin::{self, NewOrganization, NewPractitioner};
+use crate::audit::RequestMeta;
 use crate::patients::{self, NewPatient};
 use crate::plans::AppendEntry;
 use crate::{Actor, ServiceError, Services, now};
@@ -26,19 +28,22 @@ struct DemoOrg {
     user: &'static str,
     profession: &'static str,
     token: &'static str,
+    /// Reviews the audit log and break-glass grants of the region.
+    regional_admin: bool,
 }
 
 const AREA: &str = "千葉";
 
-const ORGS: [DemoOrg; 4] = [
+const ORGS: [DemoOrg; 5] = [
     DemoOrg {
         code: "acute-1",
         name: "千葉中央総合病院",
         kind: "acute_hospital",
         login: "sato",
         user: "佐藤 花子",
-        profession: "liaison_staff",
+        profession: "nurse",
         token: "rk_demo_acute1_0000000000000000000000000000000000",
+        regional_admin: false,
     },
     DemoOrg {
         code: "recovery-1",
@@ -46,8 +51,9 @@ const ORGS: [DemoOrg; 4] = [
         kind: "recovery_hospital",
         login: "tanaka",
         user: "田中 一郎",
-        profession: "therapist",
+        profession: "nurse",
         token: "rk_demo_recovery1_000000000000000000000000000000",
+        regional_admin: false,
     },
     DemoOrg {
         code: "clinic-1",
@@ -57,6 +63,7 @@ const ORGS: [DemoOrg; 4] = [
         user: "鈴木 健",
         profession: "physician",
         token: "rk_demo_clinic1_00000000000000000000000000000000",
+        regional_admin: false,
     },
     DemoOrg {
         code: "homecare-1",
@@ -66,6 +73,17 @@ const ORGS: [DemoOrg; 4] = [
         user: "高橋 由美",
         profession: "nurse",
         token: "rk_demo_homecare1_000000000000000000000000000000",
+        regional_admin: false,
+    },
+    DemoOrg {
+        code: "region-1",
+        name: "千葉県 地域医療連携推進室",
+        kind: "municipality",
+        login: "kanri",
+        user: "県 管理者",
+        profession: "liaison_staff",
+        token: "rk_demo_region1_00000000000000000000000000000000",
+        regional_admin: true,
     },
 ];
 
@@ -104,12 +122,71 @@ impl DemoReport {
                 o.login, o.code, o.token, o.name
             ));
         }
+        s.push_str(
+            "Access: 訪問看護ステーションさくら (takahashi) is on no care team and sees no plan; \
+             高木 正男's consent was withdrawn, so ちば回復期リハビリテーション病院 (tanaka) no longer sees his plan; \
+             kanri is the regional administrator (GET /api/v1/audit).\n",
+        );
         s.push_str(&format!(
             "Try: curl -H 'Authorization: Bearer {}' 'http://{listen}/api/v1/patients?kana=ヤマダ'\n",
             ORGS[0].token
         ));
         s
     }
+}
+
+enum Consent {
+    Active,
+    Withdrawn,
+    Missing,
+}
+
+/// Puts organisations on the care team and records (and maybe withdraws) consent.
+async fn share(
+    services: &Services,
+    planner: &Actor,
+    meta: &RequestMeta,
+    plan: Uuid,
+    team: &[(&str, &str)],
+    consent: Consent,
+) -> Result<(), ServiceError> {
+    for (org, stage) in team {
+        services
+            .add_team_member(
+                planner,
+                meta,
+                plan,
+                org,
+                vec![(*stage).to_owned()],
+                "stage_owner",
+            )
+            .await?;
+    }
+    if matches!(consent, Consent::Missing) {
+        return Ok(());
+    }
+    let c = services
+        .record_consent(
+            planner,
+            meta,
+            plan,
+            NewConsent {
+                scope: "care_team".into(),
+                organizations: Vec::new(),
+                purposes: vec!["care".into(), "statistics".into()],
+                method: "paper".into(),
+                signer: "self".into(),
+                proxy_relationship: None,
+                obtained_at: now(),
+            },
+        )
+        .await?;
+    if matches!(consent, Consent::Withdrawn) {
+        services
+            .withdraw_consent(planner, meta, c.id, "本人の希望により同意撤回")
+            .await?;
+    }
+    Ok(())
 }
 
 fn values(pairs: &[(&str, Value)]) -> Map<String, Value> {
@@ -191,6 +268,7 @@ impl Writer<'_> {
         self.services
             .append_entry(
                 actor,
+                &RequestMeta::default(),
                 plan,
                 AppendEntry {
                     stage: stage.to_owned(),
@@ -264,7 +342,11 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                     login: o.login.into(),
                     name: o.user.into(),
                     profession: o.profession.into(),
-                    roles: Vec::new(),
+                    roles: if o.regional_admin {
+                        vec!["regional_admin".into()]
+                    } else {
+                        Vec::new()
+                    },
                     password: Some(DEMO_PASSWORD.into()),
                 },
             )
@@ -283,13 +365,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         actors.push(admin::authenticate_token(db, o.token).await?);
     }
     let (acute, recovery, clinic, _home) = (&actors[0], &actors[1], &actors[2], &actors[3]);
+    let meta = RequestMeta::default();
     let today = now();
     let days = |d: i64| today - Duration::days(d);
 
     // Stroke: acute stay, transfer, recovery in progress.
     let p = patients::create_patient(
-        db,
+        services,
         acute,
+        &meta,
         patient(
             "山田",
             "太郎",
@@ -303,8 +387,17 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "stroke", None, Some(days(40)))
+        .enrol(acute, &meta, p.id, "stroke", None, Some(days(40)))
         .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("recovery-1", "recovery"), ("clinic-1", "home")],
+        Consent::Active,
+    )
+    .await?;
     report.patients += 1;
     report.care_plans += 1;
     let mut w = Writer {
@@ -389,8 +482,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
 
     // Stroke: acute stage in progress.
     let p = patients::create_patient(
-        db,
+        services,
         acute,
+        &meta,
         patient(
             "佐々木",
             "花子",
@@ -404,8 +498,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "stroke", None, Some(days(6)))
+        .enrol(acute, &meta, p.id, "stroke", None, Some(days(6)))
         .await?;
+    share(services, acute, &meta, plan.id, &[], Consent::Active).await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
     w.add(
@@ -433,8 +528,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
 
     // Femur fracture: surgery, transfer, recovery in progress.
     let p = patients::create_patient(
-        db,
+        services,
         acute,
+        &meta,
         patient(
             "鈴木",
             "ヨシ",
@@ -448,8 +544,17 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "femur-fracture", None, Some(days(30)))
+        .enrol(acute, &meta, p.id, "femur-fracture", None, Some(days(30)))
         .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("recovery-1", "recovery")],
+        Consent::Active,
+    )
+    .await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
     let arrival = days(30);
@@ -529,8 +634,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
 
     // Femur fracture: acute in progress, surgery delayed.
     let p = patients::create_patient(
-        db,
+        services,
         acute,
+        &meta,
         patient(
             "高木",
             "正男",
@@ -544,8 +650,17 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "femur-fracture", None, Some(days(4)))
+        .enrol(acute, &meta, p.id, "femur-fracture", None, Some(days(4)))
         .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("recovery-1", "recovery")],
+        Consent::Withdrawn,
+    )
+    .await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
     w.add(
@@ -576,8 +691,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
 
     // Diabetes: introduction at the specialist, then the clinic cycle.
     let p = patients::create_patient(
-        db,
-        clinic,
+        services,
+        acute,
+        &meta,
         patient(
             "伊藤",
             "誠",
@@ -585,14 +701,23 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             "マコト",
             "1960-09-09",
             "male",
-            "clinic-1",
-            "C-1001",
+            "acute-1",
+            "0013001",
         ),
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "diabetes", None, Some(days(200)))
+        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(200)))
         .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "clinic")],
+        Consent::Active,
+    )
+    .await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
     w.add(
@@ -672,8 +797,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
 
     // Diabetes: recently enrolled.
     let p = patients::create_patient(
-        db,
-        clinic,
+        services,
+        acute,
+        &meta,
         patient(
             "渡辺",
             "京子",
@@ -681,14 +807,23 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             "キョウコ",
             "1955-01-30",
             "female",
-            "clinic-1",
-            "C-1002",
+            "acute-1",
+            "0013002",
         ),
     )
     .await?;
     let plan = services
-        .enrol(acute, p.id, "diabetes", None, Some(days(20)))
+        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(20)))
         .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "clinic")],
+        Consent::Missing,
+    )
+    .await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
     w.add(

@@ -2,6 +2,7 @@
 //! explicit [`Actor`], asks the pure rules in `renkei-domain` and reads and writes
 //! through `renkei-store`. The HTTP server and the CLI both call these functions.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod backup;
@@ -27,6 +28,7 @@ pub use sea_orm::DatabaseConnection;
 pub use error::{ErrorCode, ServiceError};
 pub use pathways::PathwayRegistry;
 pub use renkei_store::db::{DbSettings, SqliteSync, connect};
+pub use renkei_store::queries_access::AuditFilter;
 
 /// Who is acting: the authenticated practitioner and their organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,14 @@ pub struct Actor {
     pub profession: String,
     pub organization_id: Uuid,
     pub organization_code: String,
+    /// `org_admin` / `regional_admin`.
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
 }
 
 /// The handle every use case hangs off: the pool and the published templates.
@@ -44,6 +54,8 @@ pub struct Actor {
 pub struct Services {
     pub db: DatabaseConnection,
     pub pathways: Arc<PathwayRegistry>,
+    /// How long a break-glass grant lasts.
+    pub break_glass_duration: chrono::Duration,
 }
 
 impl Services {
@@ -51,6 +63,7 @@ impl Services {
         Self {
             db,
             pathways: Arc::new(pathways),
+            break_glass_duration: chrono::Duration::hours(24),
         }
     }
 }

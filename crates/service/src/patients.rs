@@ -4,12 +4,14 @@
 use chrono::NaiveDate;
 use renkei_domain::FieldError;
 use renkei_store::queries::{self, PatientIdentifierRow, PatientRow};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
-use crate::{Actor, ErrorCode, ServiceError, begin_write, now};
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+use renkei_domain::access::GlobalAction;
 
 pub const SEXES: &[&str] = &["male", "female", "other", "unknown"];
 
@@ -68,10 +70,21 @@ fn clean_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
 }
 
 pub async fn create_patient(
-    db: &DatabaseConnection,
-    _actor: &Actor,
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
     new: NewPatient,
 ) -> Result<Patient, ServiceError> {
+    services
+        .authorize_global(
+            actor,
+            meta,
+            GlobalAction::RegisterPatient,
+            "patient.create",
+            "patient",
+        )
+        .await?;
+    let db = &services.db;
     let mut errors = Vec::new();
     let family = clean_name("name.family", &new.family, &mut errors);
     let given = clean_name("name.given", &new.given, &mut errors);
@@ -168,6 +181,20 @@ pub async fn create_patient(
             }
         }
     }
+    if !idents
+        .iter()
+        .any(|i| i.organization_id == actor.organization_id)
+        && errors.is_empty()
+    {
+        errors.push(FieldError::new(
+            "identifiers",
+            "own_identifier_required",
+            format!(
+                "include your organization's patient number (organization `{}`)",
+                actor.organization_code
+            ),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
@@ -188,6 +215,19 @@ pub async fn create_patient(
         created_at: now(),
     };
     queries::insert_patient(&txn, row, idents).await?;
+    audit::record(
+        &txn,
+        meta,
+        AuditRecord::by(
+            actor,
+            "patient.create",
+            "patient",
+            Some(id.to_string()),
+            Outcome::Allowed,
+        )
+        .patient(Some(id)),
+    )
+    .await?;
     let patient = load(&txn, id).await?;
     txn.commit().await?;
     Ok(patient)
@@ -223,11 +263,37 @@ async fn to_patient<C: ConnectionTrait>(c: &C, row: PatientRow) -> Result<Patien
     })
 }
 
+/// A patient, if the actor's organisation may see them (404 otherwise, whether or not the
+/// patient exists).
 pub async fn get_patient(
-    db: &DatabaseConnection,
-    _actor: &Actor,
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
     id: Uuid,
 ) -> Result<Patient, ServiceError> {
+    let db = &services.db;
+    let exists = queries::patient_by_id(db, id).await?.is_some();
+    let visible = exists && services.patient_visible(db, actor, id).await?;
+    audit::record_now(
+        db,
+        meta,
+        AuditRecord::by(
+            actor,
+            "patient.read",
+            "patient",
+            Some(id.to_string()),
+            if visible {
+                Outcome::Allowed
+            } else {
+                Outcome::Denied
+            },
+        )
+        .patient(exists.then_some(id)),
+    )
+    .await?;
+    if !visible {
+        return Err(ServiceError::NotFound("patient"));
+    }
     load(db, id).await
 }
 
@@ -242,10 +308,12 @@ pub struct PatientQuery {
 /// Search by kana prefix (any kana form), birth date and/or an organisation's identifier.
 /// At least one criterion is required; at most 50 patients are returned.
 pub async fn search_patients(
-    db: &DatabaseConnection,
-    _actor: &Actor,
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
     q: PatientQuery,
 ) -> Result<Vec<Patient>, ServiceError> {
+    let db = &services.db;
     let mut errors = Vec::new();
     let kana = match q.kana.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(k) => match normalize_kana(k) {
@@ -313,12 +381,31 @@ pub async fn search_patients(
         ));
     }
     if ids.as_ref().is_some_and(|v| v.is_empty()) {
+        audit::record_now(
+            db,
+            meta,
+            AuditRecord::by(actor, "patient.search", "patient", None, Outcome::Allowed)
+                .detail("0 result(s)"),
+        )
+        .await?;
         return Ok(Vec::new());
     }
-    let rows = queries::search_patients(db, kana.as_deref(), birth_date, ids, 50).await?;
+    let rows = queries::search_patients(db, kana.as_deref(), birth_date, ids, 200).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(to_patient(db, row).await?);
+        if out.len() == 50 {
+            break;
+        }
+        if services.patient_visible(db, actor, row.id).await? {
+            out.push(to_patient(db, row).await?);
+        }
     }
+    audit::record_now(
+        db,
+        meta,
+        AuditRecord::by(actor, "patient.search", "patient", None, Outcome::Allowed)
+            .detail(format!("{} result(s)", out.len())),
+    )
+    .await?;
     Ok(out)
 }

@@ -18,8 +18,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::access::Denial;
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now, truncate_micros};
+use renkei_domain::access::{Action, GlobalAction, TeamRole};
+use renkei_store::queries_access;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PathwayRef {
@@ -83,7 +87,10 @@ pub struct Entry {
 }
 
 impl Services {
-    fn pathway_of(&self, plan: &CarePlanRow) -> Result<Arc<PublishedPathway>, ServiceError> {
+    pub(crate) fn pathway_of_plan(
+        &self,
+        plan: &CarePlanRow,
+    ) -> Result<Arc<PublishedPathway>, ServiceError> {
         self.pathways
             .get(plan.pathway_version_id)
             .cloned()
@@ -101,7 +108,7 @@ impl Services {
         c: &C,
         row: CarePlanRow,
     ) -> Result<CarePlan, ServiceError> {
-        let p = self.pathway_of(&row)?;
+        let p = self.pathway_of_plan(&row)?;
         let planner = queries::organization_by_id(c, row.planner_organization_id)
             .await?
             .map(|o| o.code)
@@ -132,11 +139,20 @@ impl Services {
     pub async fn enrol(
         &self,
         actor: &Actor,
+        meta: &RequestMeta,
         patient_id: Uuid,
         pathway: &str,
         version: Option<u32>,
         started_at: Option<DateTime<Utc>>,
     ) -> Result<CarePlan, ServiceError> {
+        self.authorize_global(
+            actor,
+            meta,
+            GlobalAction::Enrol,
+            "care_plan.enrol",
+            "care_plan",
+        )
+        .await?;
         let published = match version {
             Some(v) => self.pathways.find(pathway, v),
             None => self.pathways.latest(pathway),
@@ -172,11 +188,27 @@ impl Services {
             .map(|s| s.code.clone())
             .unwrap_or_default();
         let txn = begin_write(&self.db).await?;
-        if queries::patient_by_id(&txn, patient_id).await?.is_none() {
+        let exists = queries::patient_by_id(&txn, patient_id).await?.is_some();
+        if !exists || !self.patient_visible(&txn, actor, patient_id).await? {
+            txn.rollback().await?;
+            audit::record_now(
+                &self.db,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    "care_plan.enrol",
+                    "patient",
+                    Some(patient_id.to_string()),
+                    Outcome::Denied,
+                )
+                .patient(exists.then_some(patient_id))
+                .detail("patient unknown or not visible to this organization"),
+            )
+            .await?;
             return Err(ServiceError::field(
                 "patient_id",
                 "unknown",
-                "no patient with this id",
+                "no patient with this id is registered at your organization",
             ));
         }
         let row = CarePlanRow {
@@ -196,26 +228,91 @@ impl Services {
             updated_at: now,
         };
         queries::insert_care_plan(&txn, row.clone()).await?;
+        queries_access::insert_team_member(
+            &txn,
+            queries_access::TeamMemberRow {
+                id: Uuid::now_v7(),
+                care_plan_id: row.id,
+                organization_id: actor.organization_id,
+                role: TeamRole::Planner.as_str().to_owned(),
+                stages: serde_json::to_string(
+                    &published
+                        .template
+                        .stages
+                        .iter()
+                        .map(|s| s.code.clone())
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_else(|_| "[]".into()),
+                added_at: now,
+                added_by: Some(actor.practitioner_id),
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_plan.enrol",
+                "care_plan",
+                Some(row.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(row.id))
+            .patient(Some(patient_id)),
+        )
+        .await?;
         txn.commit().await?;
         self.to_plan(&self.db, row).await
     }
 
-    pub async fn get_plan(&self, _actor: &Actor, id: Uuid) -> Result<CarePlan, ServiceError> {
-        let row = queries::care_plan_by_id(&self.db, id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        self.to_plan(&self.db, row).await
+    pub async fn get_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<CarePlan, ServiceError> {
+        let (row, _) = self
+            .authorize_plan(actor, meta, id, Action::ReadPlan)
+            .await?;
+        let plan = self.to_plan(&self.db, row.clone()).await?;
+        self.audit_read(actor, meta, "care_plan.read", &row).await?;
+        Ok(plan)
     }
 
+    /// The patient's plans this organisation may see (none, if the patient is not
+    /// visible; the answer does not reveal whether the patient exists).
     pub async fn plans_of_patient(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
+        meta: &RequestMeta,
         patient_id: Uuid,
     ) -> Result<Vec<CarePlan>, ServiceError> {
+        let all = queries::care_plans_of_patient(&self.db, patient_id).await?;
+        let visible = self.visible_plans(&self.db, actor, all).await?;
         let mut out = Vec::new();
-        for row in queries::care_plans_of_patient(&self.db, patient_id).await? {
+        for row in visible {
             out.push(self.to_plan(&self.db, row).await?);
         }
+        let outcome = if out.is_empty() {
+            Outcome::Denied
+        } else {
+            Outcome::Allowed
+        };
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_plan.list",
+                "patient",
+                Some(patient_id.to_string()),
+                outcome,
+            )
+            .patient((!out.is_empty()).then_some(patient_id)),
+        )
+        .await?;
         Ok(out)
     }
 
@@ -227,6 +324,50 @@ impl Services {
     pub async fn append_entry(
         &self,
         actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        input: AppendEntry,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(Entry, bool), ServiceError> {
+        let kind = input.kind;
+        match self
+            .append_entry_inner(actor, meta, plan_id, input, idempotency)
+            .await
+        {
+            Err(
+                e @ (ServiceError::Validation(_)
+                | ServiceError::Conflict { .. }
+                | ServiceError::IdempotencyKeyReused),
+            ) => {
+                // Access was allowed but nothing was written: the attempt is still audited.
+                audit::record_now(
+                    &self.db,
+                    meta,
+                    AuditRecord::by(
+                        actor,
+                        "entry.append",
+                        "care_plan",
+                        Some(plan_id.to_string()),
+                        Outcome::Allowed,
+                    )
+                    .plan(Some(plan_id))
+                    .detail(format!(
+                        "rejected ({}): {}",
+                        kind.as_str(),
+                        e.code().slug()
+                    )),
+                )
+                .await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    async fn append_entry_inner(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
         plan_id: Uuid,
         input: AppendEntry,
         idempotency: Option<Idempotency>,
@@ -234,8 +375,46 @@ impl Services {
         let now = now();
         let txn = begin_write(&self.db).await?;
         if !queries::lock_care_plan(&txn, plan_id, now).await? {
-            return Err(ServiceError::NotFound("care plan"));
+            txn.rollback().await?;
+            return Err(self
+                .deny(
+                    actor,
+                    meta,
+                    Denial {
+                        action: "entry.append",
+                        plan_id,
+                        patient_id: None,
+                        hidden: true,
+                        why: "no such care plan",
+                    },
+                )
+                .await);
         }
+        let amends_target = match input.amends {
+            Some(id) => queries::entry_by_id(&txn, id)
+                .await?
+                .filter(|e| e.care_plan_id == plan_id),
+            None => None,
+        };
+        let action = match &amends_target {
+            Some(t) => Action::Amend {
+                kind: input.kind,
+                stage: &input.stage,
+                author_organization: t.organization_id,
+            },
+            None => Action::Append {
+                kind: input.kind,
+                stage: &input.stage,
+            },
+        };
+        let (locked_plan, _) = match self.check_plan(&txn, actor, plan_id, action).await? {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(self.deny(actor, meta, d).await);
+            }
+        };
+        let patient_id = locked_plan.patient_id;
         if let Some(idem) = &idempotency
             && let Some(prev) =
                 queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
@@ -254,13 +433,28 @@ impl Services {
                 .to_entries(&txn, vec![row], &HashMap::new())
                 .await?
                 .remove(0);
-            txn.rollback().await?;
+            audit::record(
+                &txn,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    "entry.append",
+                    "entry",
+                    Some(entry_id.to_string()),
+                    Outcome::Allowed,
+                )
+                .plan(Some(plan_id))
+                .patient(Some(patient_id))
+                .detail("idempotent replay"),
+            )
+            .await?;
+            txn.commit().await?;
             return Ok((entry, false));
         }
         let plan = queries::care_plan_by_id(&txn, plan_id)
             .await?
             .ok_or(ServiceError::NotFound("care plan"))?;
-        let published = self.pathway_of(&plan)?;
+        let published = self.pathway_of_plan(&plan)?;
         let template = &published.template;
         let status = PlanStatus::parse(&plan.status)
             .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?;
@@ -274,16 +468,13 @@ impl Services {
         let amends = match input.amends {
             None => None,
             Some(target_id) => {
-                let target = queries::entry_by_id(&txn, target_id)
-                    .await?
-                    .filter(|e| e.care_plan_id == plan_id)
-                    .ok_or_else(|| {
-                        ServiceError::field(
-                            "amends",
-                            "unknown_entry",
-                            "no entry with this id in this care plan",
-                        )
-                    })?;
+                let target = amends_target.ok_or_else(|| {
+                    ServiceError::field(
+                        "amends",
+                        "unknown_entry",
+                        "no entry with this id in this care plan",
+                    )
+                })?;
                 Some((
                     target_id,
                     AmendTarget {
@@ -387,6 +578,24 @@ impl Services {
             )
             .await?;
         }
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                if chained.amends.is_some() {
+                    "entry.amend"
+                } else {
+                    "entry.append"
+                },
+                "entry",
+                Some(row.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(patient_id)),
+        )
+        .await?;
         let entry = self
             .to_entries(&txn, vec![row], &HashMap::new())
             .await?
@@ -458,12 +667,14 @@ impl Services {
     /// A plan's entries in sequence order.
     pub async fn list_entries(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
+        meta: &RequestMeta,
         plan_id: Uuid,
     ) -> Result<Vec<Entry>, ServiceError> {
-        if queries::care_plan_by_id(&self.db, plan_id).await?.is_none() {
-            return Err(ServiceError::NotFound("care plan"));
-        }
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        self.audit_read(actor, meta, "entry.list", &plan).await?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
@@ -475,14 +686,16 @@ impl Services {
     /// The status of every shared goal as of `as_of` (default now).
     pub async fn goals(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
+        meta: &RequestMeta,
         plan_id: Uuid,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<GoalStatus>, ServiceError> {
-        let plan = queries::care_plan_by_id(&self.db, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        let published = self.pathway_of(&plan)?;
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        self.audit_read(actor, meta, "goal.read", &plan).await?;
+        let published = self.pathway_of_plan(&plan)?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let mut facts = Vec::with_capacity(rows.len());
         for row in rows {

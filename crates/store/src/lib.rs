@@ -5,5 +5,6 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod queries;
+pub mod queries_access;
 
 pub use error::StoreError;

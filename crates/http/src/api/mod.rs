@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Handlers extract, convert, call one service function
 //! and map the result; they hold no business rules.
 
+pub mod access;
 pub mod dto;
 
 use axum::extract::{Path, Query, State};
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Auth, parse_id};
+use crate::extract::{ApiJson, Auth, Meta, parse_id};
 use crate::state::AppState;
 use dto::*;
 
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
             get(list_entries).post(append_entry),
         )
         .route("/care-plans/{id}/goals", get(get_goals))
+        .merge(access::routes())
 }
 
 #[derive(OpenApi)]
@@ -53,7 +55,11 @@ pub fn routes() -> Router<AppState> {
     paths(
         list_pathways, get_pathway_version, list_organizations, create_organization,
         search_patients, create_patient, get_patient, list_care_plans, enrol, get_care_plan,
-        list_entries, append_entry, get_goals, crate::router::healthz
+        list_entries, append_entry, get_goals, crate::router::healthz,
+        access::get_care_team, access::add_care_team_member, access::list_consents,
+        access::record_consent, access::withdraw_consent, access::consent_reminders,
+        access::break_glass, access::list_break_glass, access::review_break_glass,
+        access::audit_log, access::access_report
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -175,12 +181,14 @@ struct PatientSearch {
 async fn search_patients(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     query: Result<Query<PatientSearch>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<PatientList>> {
     let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
     let found = patients::search_patients(
-        &state.services.db,
+        &state.services,
         &actor,
+        &meta,
         PatientQuery {
             kana: q.kana,
             birth_date: q.birth_date,
@@ -199,12 +207,14 @@ async fn search_patients(
 async fn create_patient(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     body: ApiJson<CreatePatientRequest>,
 ) -> ApiResult<(StatusCode, Json<PatientResponse>)> {
     let b = body.value;
     let patient = patients::create_patient(
-        &state.services.db,
+        &state.services,
         &actor,
+        &meta,
         NewPatient {
             family: b.name.family,
             given: b.name.given,
@@ -228,10 +238,11 @@ async fn create_patient(
 async fn get_patient(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PatientResponse>> {
     let id = parse_id(&id, "patient")?;
-    let p = patients::get_patient(&state.services.db, &actor, id).await?;
+    let p = patients::get_patient(&state.services, &actor, &meta, id).await?;
     Ok(Json(p.into()))
 }
 
@@ -246,12 +257,16 @@ struct PlanFilter {
 async fn list_care_plans(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     query: Result<Query<PlanFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<CarePlanList>> {
     let Query(q) = query.map_err(|e| ApiError::field("patient_id", "required", e.body_text()))?;
     let patient = uuid::Uuid::parse_str(&q.patient_id)
         .map_err(|_| ApiError::field("patient_id", "format", "must be a UUID"))?;
-    let plans = state.services.plans_of_patient(&actor, patient).await?;
+    let plans = state
+        .services
+        .plans_of_patient(&actor, &meta, patient)
+        .await?;
     Ok(Json(CarePlanList {
         care_plans: plans.into_iter().map(Into::into).collect(),
     }))
@@ -262,6 +277,7 @@ async fn list_care_plans(
 async fn enrol(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     body: ApiJson<EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<CarePlanResponse>)> {
     let b = body.value;
@@ -269,6 +285,7 @@ async fn enrol(
         .services
         .enrol(
             &actor,
+            &meta,
             b.patient_id,
             &b.pathway,
             b.version,
@@ -283,10 +300,13 @@ async fn enrol(
 async fn get_care_plan(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CarePlanResponse>> {
     let id = parse_id(&id, "care plan")?;
-    Ok(Json(state.services.get_plan(&actor, id).await?.into()))
+    Ok(Json(
+        state.services.get_plan(&actor, &meta, id).await?.into(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/care-plans/{id}/entries", params(("id" = String, Path)),
@@ -294,10 +314,11 @@ async fn get_care_plan(
 async fn list_entries(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EntryList>> {
     let id = parse_id(&id, "care plan")?;
-    let entries = state.services.list_entries(&actor, id).await?;
+    let entries = state.services.list_entries(&actor, &meta, id).await?;
     Ok(Json(EntryList {
         entries: entries.into_iter().map(Into::into).collect(),
     }))
@@ -311,6 +332,7 @@ async fn list_entries(
 async fn append_entry(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: ApiJson<AppendEntryRequest>,
@@ -356,7 +378,7 @@ async fn append_entry(
     };
     let (entry, _created) = state
         .services
-        .append_entry(&actor, id, input, idempotency)
+        .append_entry(&actor, &meta, id, input, idempotency)
         .await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
@@ -373,6 +395,7 @@ struct GoalQuery {
 async fn get_goals(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(id): Path<String>,
     query: Result<Query<GoalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<GoalList>> {
@@ -384,7 +407,7 @@ async fn get_goals(
             .map_err(|_| ApiError::field("as_of", "format", "must be RFC 3339 with offset"))?,
         None => Utc::now(),
     };
-    let goals = state.services.goals(&actor, id, Some(as_of)).await?;
+    let goals = state.services.goals(&actor, &meta, id, Some(as_of)).await?;
     Ok(Json(GoalList {
         as_of,
         goals: goals

@@ -1,0 +1,498 @@
+//! Need-to-know access decisions (DESIGN.md §3, domain.md §7): one pure function decides
+//! whether a practitioner may do an action on a care plan, from the plan's care team,
+//! the patient's consent and any break-glass grant.
+//!
+//! A practitioner whose organisation may not see a plan gets `Hidden` (answered 404, so
+//! the plan's existence is not revealed); one who sees it but may not do the action gets
+//! `Forbidden` (403).
+
+use uuid::Uuid;
+
+use crate::entry::EntryKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profession {
+    Physician,
+    Nurse,
+    Therapist,
+    Msw,
+    LiaisonStaff,
+    CareManager,
+    Pharmacist,
+}
+
+impl Profession {
+    pub const ALL: [Profession; 7] = [
+        Profession::Physician,
+        Profession::Nurse,
+        Profession::Therapist,
+        Profession::Msw,
+        Profession::LiaisonStaff,
+        Profession::CareManager,
+        Profession::Pharmacist,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "physician" => Profession::Physician,
+            "nurse" => Profession::Nurse,
+            "therapist" => Profession::Therapist,
+            "msw" => Profession::Msw,
+            "liaison_staff" => Profession::LiaisonStaff,
+            "care_manager" => Profession::CareManager,
+            "pharmacist" => Profession::Pharmacist,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profession::Physician => "physician",
+            Profession::Nurse => "nurse",
+            Profession::Therapist => "therapist",
+            Profession::Msw => "msw",
+            Profession::LiaisonStaff => "liaison_staff",
+            Profession::CareManager => "care_manager",
+            Profession::Pharmacist => "pharmacist",
+        }
+    }
+}
+
+/// A care-team organisation's part in a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TeamRole {
+    /// 計画管理病院: enrolled the patient; always sees its own plans.
+    Planner,
+    StageOwner,
+    Contributor,
+    Viewer,
+}
+
+impl TeamRole {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "planner" => TeamRole::Planner,
+            "stage_owner" => TeamRole::StageOwner,
+            "contributor" => TeamRole::Contributor,
+            "viewer" => TeamRole::Viewer,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamRole::Planner => "planner",
+            TeamRole::StageOwner => "stage_owner",
+            TeamRole::Contributor => "contributor",
+            TeamRole::Viewer => "viewer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub organization_id: Uuid,
+    pub role: TeamRole,
+    /// Stages the organisation takes part in (the planner takes part in all).
+    pub stages: Vec<String>,
+}
+
+/// The consent in force for a plan, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentState {
+    /// No consent recorded, or the last one was withdrawn.
+    None,
+    /// Sharing with every care-team organisation.
+    CareTeam,
+    /// Sharing with the listed organisations only.
+    Listed(Vec<Uuid>),
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub practitioner_id: Uuid,
+    pub organization_id: Uuid,
+    pub profession: Profession,
+    pub is_org_admin: bool,
+    pub is_regional_admin: bool,
+}
+
+/// What is known about the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanAccess {
+    pub planner_organization_id: Uuid,
+    pub team: Vec<TeamMember>,
+    pub consent: ConsentState,
+    /// An unexpired break-glass grant of this practitioner on this plan.
+    pub break_glass: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    ReadPlan,
+    /// Append an entry of a kind in a stage.
+    Append {
+        kind: EntryKind,
+        stage: &'a str,
+    },
+    /// Amend an entry written by `author_organization`.
+    Amend {
+        kind: EntryKind,
+        stage: &'a str,
+        author_organization: Uuid,
+    },
+    ManageCareTeam,
+    RecordConsent,
+    /// Ask for emergency read access.
+    BreakGlass,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not visible to this organisation: answer 404.
+    Hidden,
+    /// Visible, but not this action: answer 403.
+    Forbidden,
+}
+
+/// Organisation-level actions that are not about one plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalAction {
+    Enrol,
+    RegisterPatient,
+    ReadAudit,
+    ReviewBreakGlass,
+    ManageOrganizations,
+}
+
+impl PlanAccess {
+    fn member(&self, org: Uuid) -> Option<&TeamMember> {
+        self.team.iter().find(|m| m.organization_id == org)
+    }
+
+    /// Whether the organisation sees the plan through the care team and consent.
+    pub fn is_visible_to(&self, org: Uuid) -> bool {
+        if org == self.planner_organization_id {
+            return true;
+        }
+        if self.member(org).is_none() {
+            return false;
+        }
+        match &self.consent {
+            ConsentState::None => false,
+            ConsentState::CareTeam => true,
+            ConsentState::Listed(orgs) => orgs.contains(&org),
+        }
+    }
+}
+
+/// Which professions may write which entry kinds.
+fn may_write(profession: Profession, kind: EntryKind) -> bool {
+    use Profession::*;
+    match kind {
+        EntryKind::Note => true,
+        EntryKind::Assessment => matches!(
+            profession,
+            Physician | Nurse | Therapist | Pharmacist | CareManager
+        ),
+        EntryKind::Variance => matches!(
+            profession,
+            Physician | Nurse | Therapist | Msw | LiaisonStaff
+        ),
+        EntryKind::StageStart | EntryKind::StageEnd => {
+            matches!(profession, Physician | Nurse | LiaisonStaff)
+        }
+    }
+}
+
+/// The access decision for `action` on a plan.
+pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decision {
+    let org = subject.organization_id;
+    let visible = plan.is_visible_to(org);
+    if !visible {
+        return match action {
+            Action::ReadPlan if plan.break_glass => Decision::Allow,
+            Action::BreakGlass
+                if matches!(
+                    subject.profession,
+                    Profession::Physician | Profession::Nurse | Profession::Pharmacist
+                ) =>
+            {
+                Decision::Allow
+            }
+            // A break-glass reader sees the plan, so refusing a write is no secret.
+            _ if plan.break_glass => Decision::Forbidden,
+            _ => Decision::Hidden,
+        };
+    }
+    let is_planner = org == plan.planner_organization_id;
+    let member = plan.member(org);
+    let writer_for = |stage: &str| -> bool {
+        if is_planner {
+            return true;
+        }
+        match member {
+            Some(m) => m.role != TeamRole::Viewer && m.stages.iter().any(|s| s == stage),
+            None => false,
+        }
+    };
+    let ok = match action {
+        Action::ReadPlan => true,
+        Action::BreakGlass => false,
+        Action::Append { kind, stage } => {
+            may_write(subject.profession, kind)
+                && (writer_for(stage)
+                    // Notes may be added by any writing member, whatever the stage.
+                    || (kind == EntryKind::Note
+                        && member.is_some_and(|m| m.role != TeamRole::Viewer)))
+        }
+        Action::Amend {
+            kind,
+            stage,
+            author_organization,
+        } => {
+            author_organization == org
+                && may_write(subject.profession, kind)
+                && (writer_for(stage)
+                    || (kind == EntryKind::Note
+                        && member.is_some_and(|m| m.role != TeamRole::Viewer)))
+        }
+        Action::ManageCareTeam | Action::RecordConsent => {
+            is_planner
+                && (subject.is_org_admin
+                    || matches!(
+                        subject.profession,
+                        Profession::Physician
+                            | Profession::Nurse
+                            | Profession::LiaisonStaff
+                            | Profession::Msw
+                    ))
+        }
+    };
+    if ok {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
+/// Decisions for actions not tied to one plan.
+pub fn decide_global(subject: &Subject, action: GlobalAction) -> bool {
+    use Profession::*;
+    match action {
+        GlobalAction::Enrol => matches!(subject.profession, Physician | Nurse | LiaisonStaff | Msw),
+        GlobalAction::RegisterPatient => matches!(
+            subject.profession,
+            Physician | Nurse | LiaisonStaff | Msw | CareManager
+        ),
+        GlobalAction::ReadAudit | GlobalAction::ReviewBreakGlass => subject.is_regional_admin,
+        GlobalAction::ManageOrganizations => subject.is_regional_admin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> (Uuid, Uuid, Uuid) {
+        (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3))
+    }
+
+    fn subject(org: Uuid, p: Profession) -> Subject {
+        Subject {
+            practitioner_id: Uuid::from_u128(99),
+            organization_id: org,
+            profession: p,
+            is_org_admin: false,
+            is_regional_admin: false,
+        }
+    }
+
+    fn plan(consent: ConsentState) -> PlanAccess {
+        let (planner, recovery, _) = ids();
+        PlanAccess {
+            planner_organization_id: planner,
+            team: vec![
+                TeamMember {
+                    organization_id: planner,
+                    role: TeamRole::Planner,
+                    stages: vec!["acute".into(), "recovery".into(), "home".into()],
+                },
+                TeamMember {
+                    organization_id: recovery,
+                    role: TeamRole::StageOwner,
+                    stages: vec!["recovery".into()],
+                },
+            ],
+            consent,
+            break_glass: false,
+        }
+    }
+
+    #[test]
+    fn planner_always_sees_its_plan() {
+        let (planner, _, _) = ids();
+        for p in Profession::ALL {
+            assert_eq!(
+                decide(
+                    &subject(planner, p),
+                    Action::ReadPlan,
+                    &plan(ConsentState::None)
+                ),
+                Decision::Allow
+            );
+        }
+    }
+
+    #[test]
+    fn team_member_needs_consent() {
+        let (_, recovery, _) = ids();
+        let s = subject(recovery, Profession::Nurse);
+        assert_eq!(
+            decide(&s, Action::ReadPlan, &plan(ConsentState::None)),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(&s, Action::ReadPlan, &plan(ConsentState::CareTeam)),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::ReadPlan, &plan(ConsentState::Listed(vec![]))),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(
+                &s,
+                Action::ReadPlan,
+                &plan(ConsentState::Listed(vec![recovery]))
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn outsiders_are_hidden_and_break_glass_reads_only() {
+        let (_, _, outsider) = ids();
+        let s = subject(outsider, Profession::Physician);
+        let mut p = plan(ConsentState::CareTeam);
+        assert_eq!(decide(&s, Action::ReadPlan, &p), Decision::Hidden);
+        assert_eq!(decide(&s, Action::BreakGlass, &p), Decision::Allow);
+        p.break_glass = true;
+        assert_eq!(decide(&s, Action::ReadPlan, &p), Decision::Allow);
+        assert_eq!(
+            decide(
+                &s,
+                Action::Append {
+                    kind: EntryKind::Note,
+                    stage: "acute"
+                },
+                &p
+            ),
+            Decision::Forbidden
+        );
+        let msw = subject(outsider, Profession::Msw);
+        p.break_glass = false;
+        assert_eq!(decide(&msw, Action::BreakGlass, &p), Decision::Hidden);
+    }
+
+    #[test]
+    fn writers_are_limited_to_their_stages_and_professions() {
+        let (planner, recovery, _) = ids();
+        let p = plan(ConsentState::CareTeam);
+        let pt = subject(recovery, Profession::Therapist);
+        let append = |kind, stage| Action::Append { kind, stage };
+        assert_eq!(
+            decide(&pt, append(EntryKind::Assessment, "recovery"), &p),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&pt, append(EntryKind::Assessment, "acute"), &p),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(&pt, append(EntryKind::StageStart, "recovery"), &p),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(&pt, append(EntryKind::Note, "acute"), &p),
+            Decision::Allow
+        );
+        let cm = subject(planner, Profession::CareManager);
+        assert_eq!(
+            decide(&cm, append(EntryKind::Variance, "acute"), &p),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(&cm, append(EntryKind::Assessment, "acute"), &p),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn amend_only_by_the_authors_organization() {
+        let (planner, recovery, _) = ids();
+        let p = plan(ConsentState::CareTeam);
+        let nurse = subject(recovery, Profession::Nurse);
+        let amend = |org| Action::Amend {
+            kind: EntryKind::Assessment,
+            stage: "recovery",
+            author_organization: org,
+        };
+        assert_eq!(decide(&nurse, amend(recovery), &p), Decision::Allow);
+        assert_eq!(decide(&nurse, amend(planner), &p), Decision::Forbidden);
+    }
+
+    #[test]
+    fn only_the_planner_manages_team_and_consent() {
+        let (planner, recovery, _) = ids();
+        let p = plan(ConsentState::CareTeam);
+        assert_eq!(
+            decide(
+                &subject(planner, Profession::LiaisonStaff),
+                Action::ManageCareTeam,
+                &p
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                &subject(planner, Profession::Therapist),
+                Action::RecordConsent,
+                &p
+            ),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide(
+                &subject(recovery, Profession::Physician),
+                Action::ManageCareTeam,
+                &p
+            ),
+            Decision::Forbidden
+        );
+    }
+
+    #[test]
+    fn withdrawn_consent_hides_from_team_but_not_planner() {
+        let (planner, recovery, _) = ids();
+        let p = plan(ConsentState::None);
+        assert_eq!(
+            decide(
+                &subject(recovery, Profession::Physician),
+                Action::ReadPlan,
+                &p
+            ),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(
+                &subject(planner, Profession::Physician),
+                Action::ReadPlan,
+                &p
+            ),
+            Decision::Allow
+        );
+    }
+}

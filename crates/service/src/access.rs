@@ -1,0 +1,1015 @@
+//! Need-to-know access in use cases: loading a plan's care team, consent and break-glass
+//! state, asking the pure decision in `renkei_domain::access`, auditing every outcome;
+//! and the use cases that manage care teams, consent, break-glass grants and the audit log.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use renkei_domain::FieldError;
+use renkei_domain::access::{
+    Action, ConsentState, Decision, GlobalAction, PlanAccess, Profession, Subject, TeamMember,
+    TeamRole, decide, decide_global,
+};
+use renkei_store::queries::{self, CarePlanRow};
+use renkei_store::queries_access::{
+    self as qa, AuditEventRow, AuditFilter, BreakGlassRow, ConsentRow, TeamMemberRow,
+};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+
+/// A refused plan action, not yet audited.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub action: &'static str,
+    pub plan_id: Uuid,
+    pub patient_id: Option<Uuid>,
+    /// Answer 404 (the plan is not visible) rather than 403.
+    pub hidden: bool,
+    pub why: &'static str,
+}
+
+/// The pure-rule view of an actor.
+pub fn subject(actor: &Actor) -> Subject {
+    Subject {
+        practitioner_id: actor.practitioner_id,
+        organization_id: actor.organization_id,
+        // Professions are validated when a practitioner is added.
+        profession: Profession::parse(&actor.profession).unwrap_or(Profession::CareManager),
+        is_org_admin: actor.has_role("org_admin"),
+        is_regional_admin: actor.has_role("regional_admin"),
+    }
+}
+
+fn team_member(row: &TeamMemberRow) -> Option<TeamMember> {
+    Some(TeamMember {
+        organization_id: row.organization_id,
+        role: TeamRole::parse(&row.role)?,
+        stages: serde_json::from_str(&row.stages).unwrap_or_default(),
+    })
+}
+
+/// The consent in force among a plan's consent records.
+pub fn consent_state(rows: &[ConsentRow]) -> ConsentState {
+    let active = rows.iter().rev().find(|c| c.withdrawn_at.is_none());
+    match active {
+        None => ConsentState::None,
+        Some(c) => {
+            let purposes: Vec<String> = serde_json::from_str(&c.purposes).unwrap_or_default();
+            if !purposes.iter().any(|p| p == "care") {
+                return ConsentState::None;
+            }
+            if c.scope == "listed" {
+                ConsentState::Listed(serde_json::from_str(&c.organizations).unwrap_or_default())
+            } else {
+                ConsentState::CareTeam
+            }
+        }
+    }
+}
+
+/// Everything the access decision needs about `plan` for `actor`.
+pub async fn plan_access<C: ConnectionTrait>(
+    c: &C,
+    actor: &Actor,
+    plan: &CarePlanRow,
+) -> Result<PlanAccess, ServiceError> {
+    let team = qa::team_of(c, plan.id).await?;
+    let consents = qa::consents_of(c, plan.id).await?;
+    Ok(PlanAccess {
+        planner_organization_id: plan.planner_organization_id,
+        team: team.iter().filter_map(team_member).collect(),
+        consent: consent_state(&consents),
+        break_glass: qa::has_break_glass(c, actor.practitioner_id, plan.id, Utc::now()).await?,
+    })
+}
+
+/// The audit action name of a plan action.
+fn action_name(action: &Action<'_>) -> &'static str {
+    match action {
+        Action::ReadPlan => "care_plan.read",
+        Action::Append { .. } => "entry.append",
+        Action::Amend { .. } => "entry.amend",
+        Action::ManageCareTeam => "care_team.add",
+        Action::RecordConsent => "consent.record",
+        Action::BreakGlass => "break_glass.grant",
+    }
+}
+
+impl Services {
+    /// Loads a plan and checks `action` on it, without auditing: a denial comes back as
+    /// `Err(Denial)` so a caller holding a write transaction can roll it back before
+    /// [`Services::deny`] records the denial in a transaction of its own.
+    pub async fn check_plan<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        plan_id: Uuid,
+        action: Action<'_>,
+    ) -> Result<Result<(CarePlanRow, PlanAccess), Denial>, ServiceError> {
+        let name = action_name(&action);
+        let Some(plan) = queries::care_plan_by_id(c, plan_id).await? else {
+            return Ok(Err(Denial {
+                action: name,
+                plan_id,
+                patient_id: None,
+                hidden: true,
+                why: "no such care plan",
+            }));
+        };
+        let access = plan_access(c, actor, &plan).await?;
+        Ok(match decide(&subject(actor), action, &access) {
+            Decision::Allow => Ok((plan, access)),
+            Decision::Hidden => Err(Denial {
+                action: name,
+                plan_id,
+                patient_id: Some(plan.patient_id),
+                hidden: true,
+                why: "not on the care team, or no consent",
+            }),
+            Decision::Forbidden => Err(Denial {
+                action: name,
+                plan_id,
+                patient_id: Some(plan.patient_id),
+                hidden: false,
+                why: "action not allowed for this organization or profession",
+            }),
+        })
+    }
+
+    /// Audits a denial and turns it into the error the client sees (404 or 403).
+    pub async fn deny(&self, actor: &Actor, meta: &RequestMeta, d: Denial) -> ServiceError {
+        if let Err(e) = self
+            .audit_denied(actor, meta, d.action, d.plan_id, d.patient_id, d.why)
+            .await
+        {
+            return e;
+        }
+        if d.hidden {
+            ServiceError::NotFound("care plan")
+        } else {
+            ServiceError::Forbidden
+        }
+    }
+
+    /// [`Services::check_plan`] plus auditing a denial, for callers without an open
+    /// write transaction.
+    pub async fn authorize_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        action: Action<'_>,
+    ) -> Result<(CarePlanRow, PlanAccess), ServiceError> {
+        match self.check_plan(&self.db, actor, plan_id, action).await? {
+            Ok(v) => Ok(v),
+            Err(d) => Err(self.deny(actor, meta, d).await),
+        }
+    }
+
+    async fn audit_denied(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        action: &'static str,
+        plan_id: Uuid,
+        patient: Option<Uuid>,
+        why: &str,
+    ) -> Result<(), ServiceError> {
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                action,
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Denied,
+            )
+            .plan(Some(plan_id))
+            .patient(patient)
+            .detail(why),
+        )
+        .await
+    }
+
+    /// Checks an organisation-level action; a refusal is audited and answered 403.
+    pub async fn authorize_global(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        action: GlobalAction,
+        audit_action: &'static str,
+        resource_type: &'static str,
+    ) -> Result<(), ServiceError> {
+        if decide_global(&subject(actor), action) {
+            return Ok(());
+        }
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(actor, audit_action, resource_type, None, Outcome::Denied)
+                .detail("role or profession does not allow this"),
+        )
+        .await?;
+        Err(ServiceError::Forbidden)
+    }
+
+    /// Plans the actor's organisation may see (as planner, through team and consent, or
+    /// through the actor's own break-glass grants), among `candidates`.
+    pub async fn visible_plans<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        candidates: Vec<CarePlanRow>,
+    ) -> Result<Vec<CarePlanRow>, ServiceError> {
+        let mut out = Vec::new();
+        for plan in candidates {
+            let access = plan_access(c, actor, &plan).await?;
+            if decide(&subject(actor), Action::ReadPlan, &access) == Decision::Allow {
+                out.push(plan);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the actor's organisation may see a patient: it holds one of the patient's
+    /// identifiers, or sees one of the patient's plans.
+    pub async fn patient_visible<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<bool, ServiceError> {
+        let idents = queries::identifiers_of(c, patient_id).await?;
+        if idents
+            .iter()
+            .any(|i| i.organization_id == actor.organization_id)
+        {
+            return Ok(true);
+        }
+        let plans = queries::care_plans_of_patient(c, patient_id).await?;
+        Ok(!self.visible_plans(c, actor, plans).await?.is_empty())
+    }
+
+    // ------------------------------------------------------------ care team
+
+    /// Adds an organisation to a plan's care team (the planner's use case).
+    pub async fn add_team_member(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        organization_code: &str,
+        stages: Vec<String>,
+        role: &str,
+    ) -> Result<Vec<CareTeamMember>, ServiceError> {
+        let txn = begin_write(&self.db).await?;
+        let (plan, _) = match self
+            .check_plan(&txn, actor, plan_id, Action::ManageCareTeam)
+            .await?
+        {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(self.deny(actor, meta, d).await);
+            }
+        };
+        let template = &self.pathway_of_plan(&plan)?.template;
+        let mut errors = Vec::new();
+        let role = match TeamRole::parse(role) {
+            Some(TeamRole::Planner) | None => {
+                errors.push(FieldError::new(
+                    "role",
+                    "allowed",
+                    "role must be stage_owner, contributor or viewer",
+                ));
+                None
+            }
+            Some(r) => Some(r),
+        };
+        if stages.is_empty() {
+            errors.push(FieldError::new(
+                "stages",
+                "required",
+                "name at least one stage",
+            ));
+        }
+        for (i, s) in stages.iter().enumerate() {
+            if template.stage(s).is_none() {
+                errors.push(FieldError::new(
+                    format!("stages[{i}]"),
+                    "unknown_stage",
+                    format!(
+                        "stage `{s}` is not defined in {} v{}",
+                        template.code, template.version
+                    ),
+                ));
+            }
+        }
+        let org = queries::organization_by_code(&txn, organization_code).await?;
+        if org.is_none() {
+            errors.push(FieldError::new(
+                "organization",
+                "unknown",
+                format!("organization `{organization_code}` does not exist"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let (Some(org), Some(role)) = (org, role) else {
+            return Err(ServiceError::Validation(errors));
+        };
+        if qa::team_of(&txn, plan_id)
+            .await?
+            .iter()
+            .any(|m| m.organization_id == org.id)
+        {
+            return Err(ServiceError::Conflict {
+                code: ErrorCode::Duplicate,
+                message: format!("{organization_code} is already on the care team"),
+            });
+        }
+        qa::insert_team_member(
+            &txn,
+            TeamMemberRow {
+                id: Uuid::now_v7(),
+                care_plan_id: plan_id,
+                organization_id: org.id,
+                role: role.as_str().to_owned(),
+                stages: serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into()),
+                added_at: now(),
+                added_by: Some(actor.practitioner_id),
+            },
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_team.add",
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id))
+            .detail(format!("{organization_code} as {}", role.as_str())),
+        )
+        .await?;
+        let team = team_view(&txn, plan_id).await?;
+        txn.commit().await?;
+        Ok(team)
+    }
+
+    pub async fn care_team(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<CareTeamMember>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let team = team_view(&self.db, plan_id).await?;
+        self.audit_read(actor, meta, "care_team.read", &plan)
+            .await?;
+        Ok(team)
+    }
+
+    /// Records an allowed read of a plan's data.
+    pub async fn audit_read(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        action: &'static str,
+        plan: &CarePlanRow,
+    ) -> Result<(), ServiceError> {
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                action,
+                "care_plan",
+                Some(plan.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await
+    }
+
+    // ------------------------------------------------------------ consent
+
+    pub async fn record_consent(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        input: NewConsent,
+    ) -> Result<Consent, ServiceError> {
+        let txn = begin_write(&self.db).await?;
+        let (plan, _) = match self
+            .check_plan(&txn, actor, plan_id, Action::RecordConsent)
+            .await?
+        {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(self.deny(actor, meta, d).await);
+            }
+        };
+        let mut errors = Vec::new();
+        if !matches!(input.scope.as_str(), "care_team" | "listed") {
+            errors.push(FieldError::new(
+                "scope",
+                "allowed",
+                "scope must be care_team or listed",
+            ));
+        }
+        let mut org_ids = Vec::new();
+        for (i, code) in input.organizations.iter().enumerate() {
+            match queries::organization_by_code(&txn, code).await? {
+                Some(o) => org_ids.push(o.id),
+                None => errors.push(FieldError::new(
+                    format!("organizations[{i}]"),
+                    "unknown",
+                    format!("organization `{code}` does not exist"),
+                )),
+            }
+        }
+        if input.scope == "listed" && input.organizations.is_empty() {
+            errors.push(FieldError::new(
+                "organizations",
+                "required",
+                "a listed consent names at least one organization",
+            ));
+        }
+        if input.scope == "care_team" && !input.organizations.is_empty() {
+            errors.push(FieldError::new(
+                "organizations",
+                "not_allowed",
+                "organizations are listed only with scope `listed`",
+            ));
+        }
+        let purposes: HashSet<&str> = input.purposes.iter().map(String::as_str).collect();
+        if purposes.is_empty() || !purposes.iter().all(|p| matches!(*p, "care" | "statistics")) {
+            errors.push(FieldError::new(
+                "purposes",
+                "allowed",
+                "purposes are one or both of care, statistics",
+            ));
+        }
+        if !matches!(input.method.as_str(), "paper" | "electronic") {
+            errors.push(FieldError::new(
+                "method",
+                "allowed",
+                "method must be paper or electronic",
+            ));
+        }
+        match input.signer.as_str() {
+            "self" => {
+                if input.proxy_relationship.is_some() {
+                    errors.push(FieldError::new(
+                        "proxy_relationship",
+                        "not_allowed",
+                        "only a proxy signer has a relationship",
+                    ));
+                }
+            }
+            "proxy" => {
+                if input
+                    .proxy_relationship
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+                {
+                    errors.push(FieldError::new(
+                        "proxy_relationship",
+                        "required",
+                        "a proxy signer needs the relationship to the patient (e.g. 長男)",
+                    ));
+                }
+            }
+            _ => errors.push(FieldError::new(
+                "signer",
+                "allowed",
+                "signer must be self or proxy",
+            )),
+        }
+        let now = now();
+        let obtained_at = crate::truncate_micros(input.obtained_at);
+        if obtained_at > now + chrono::Duration::minutes(5) {
+            errors.push(FieldError::new(
+                "obtained_at",
+                "in_future",
+                "must not be in the future",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        if qa::consents_of(&txn, plan_id)
+            .await?
+            .iter()
+            .any(|c| c.withdrawn_at.is_none())
+        {
+            return Err(ServiceError::Conflict {
+                code: ErrorCode::Duplicate,
+                message: "this care plan already has an active consent; withdraw it first".into(),
+            });
+        }
+        let mut purposes: Vec<String> = purposes.into_iter().map(str::to_owned).collect();
+        purposes.sort();
+        let row = ConsentRow {
+            id: Uuid::now_v7(),
+            care_plan_id: plan_id,
+            scope: input.scope,
+            organizations: serde_json::to_string(&org_ids).unwrap_or_else(|_| "[]".into()),
+            purposes: serde_json::to_string(&purposes).unwrap_or_else(|_| "[]".into()),
+            method: input.method,
+            signer: input.signer,
+            proxy_relationship: input.proxy_relationship,
+            obtained_by_organization_id: actor.organization_id,
+            obtained_by: actor.practitioner_id,
+            obtained_at,
+            recorded_at: now,
+            withdrawn_at: None,
+            withdrawal_reason: None,
+            row_version: 1,
+        };
+        qa::insert_consent(&txn, row.clone()).await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "consent.record",
+                "consent",
+                Some(row.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
+        let consent = consent_view(&txn, row).await?;
+        txn.commit().await?;
+        Ok(consent)
+    }
+
+    pub async fn withdraw_consent(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        consent_id: Uuid,
+        reason: &str,
+    ) -> Result<Consent, ServiceError> {
+        if reason.trim().is_empty() {
+            return Err(ServiceError::field(
+                "reason",
+                "required",
+                "a withdrawal needs a reason",
+            ));
+        }
+        let txn = begin_write(&self.db).await?;
+        let Some(consent) = qa::consent_by_id(&txn, consent_id).await? else {
+            return Err(ServiceError::NotFound("consent"));
+        };
+        let (plan, _) = match self
+            .check_plan(&txn, actor, consent.care_plan_id, Action::RecordConsent)
+            .await?
+        {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(self.deny(actor, meta, d).await);
+            }
+        };
+        if !qa::withdraw_consent(&txn, consent_id, now(), reason.trim()).await? {
+            return Err(ServiceError::Conflict {
+                code: ErrorCode::Duplicate,
+                message: "this consent was already withdrawn".into(),
+            });
+        }
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "consent.withdraw",
+                "consent",
+                Some(consent_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
+        let row = qa::consent_by_id(&txn, consent_id)
+            .await?
+            .ok_or(ServiceError::NotFound("consent"))?;
+        let consent = consent_view(&txn, row).await?;
+        txn.commit().await?;
+        Ok(consent)
+    }
+
+    pub async fn consents(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Consent>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let mut out = Vec::new();
+        for row in qa::consents_of(&self.db, plan_id).await? {
+            out.push(consent_view(&self.db, row).await?);
+        }
+        self.audit_read(actor, meta, "consent.read", &plan).await?;
+        Ok(out)
+    }
+
+    /// The planner's plans still without an active consent seven days after enrolment
+    /// (the reimbursement rule asks for consent within seven days).
+    pub async fn consent_reminders(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<ConsentReminder>, ServiceError> {
+        let cutoff = Utc::now() - chrono::Duration::days(7);
+        let mut out = Vec::new();
+        for plan in qa::plans_of_planner(&self.db, actor.organization_id).await? {
+            if plan.status != "active" || plan.created_at > cutoff {
+                continue;
+            }
+            let consents = qa::consents_of(&self.db, plan.id).await?;
+            if consent_state(&consents) == ConsentState::None {
+                out.push(ConsentReminder {
+                    care_plan_id: plan.id,
+                    enrolled_at: plan.created_at,
+                    days_without_consent: (Utc::now() - plan.created_at).num_days(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ break-glass
+
+    pub async fn break_glass(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        reason: &str,
+    ) -> Result<BreakGlassGrant, ServiceError> {
+        if reason.trim().chars().count() < 4 {
+            return Err(ServiceError::field(
+                "reason",
+                "required",
+                "state why emergency access is needed",
+            ));
+        }
+        let txn = begin_write(&self.db).await?;
+        let (plan, access) = match self
+            .check_plan(&txn, actor, plan_id, Action::BreakGlass)
+            .await?
+        {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(self.deny(actor, meta, d).await);
+            }
+        };
+        let _ = access;
+        let now = now();
+        let row = BreakGlassRow {
+            id: Uuid::now_v7(),
+            care_plan_id: plan_id,
+            practitioner_id: actor.practitioner_id,
+            organization_id: actor.organization_id,
+            reason: reason.trim().to_owned(),
+            granted_at: now,
+            expires_at: now + self.break_glass_duration,
+            reviewed_at: None,
+            reviewed_by: None,
+        };
+        qa::insert_break_glass(&txn, row.clone()).await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "break_glass.grant",
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id))
+            .detail("break-glass"),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(grant_view(row))
+    }
+
+    pub async fn list_break_glass(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Vec<BreakGlassGrant>, ServiceError> {
+        self.authorize_global(
+            actor,
+            meta,
+            GlobalAction::ReviewBreakGlass,
+            "break_glass.list",
+            "break_glass",
+        )
+        .await?;
+        Ok(qa::list_break_glass(&self.db, 500)
+            .await?
+            .into_iter()
+            .map(grant_view)
+            .collect())
+    }
+
+    pub async fn review_break_glass(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
+        self.authorize_global(
+            actor,
+            meta,
+            GlobalAction::ReviewBreakGlass,
+            "break_glass.review",
+            "break_glass",
+        )
+        .await?;
+        let txn = begin_write(&self.db).await?;
+        if !qa::review_break_glass(&txn, id, actor.practitioner_id, now()).await? {
+            return Err(ServiceError::NotFound("break-glass grant"));
+        }
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "break_glass.review",
+                "break_glass",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ audit log
+
+    /// Audit events for the regional administrator, newest first.
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        filter: AuditFilter,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, ServiceError> {
+        self.authorize_global(actor, meta, GlobalAction::ReadAudit, "audit.read", "audit")
+            .await?;
+        let rows = qa::audit_events(&self.db, &filter, limit.clamp(1, 1000)).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(actor, "audit.read", "audit", None, Outcome::Allowed)
+                .patient(filter.patient),
+        )
+        .await?;
+        Ok(rows.into_iter().map(audit_view).collect())
+    }
+
+    /// Who accessed this patient's data and when, for a disclosure request: the regional
+    /// administrator, or an organisation administrator whose organisation sees the patient.
+    pub async fn access_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        patient_id: Uuid,
+    ) -> Result<Vec<AuditEvent>, ServiceError> {
+        let allowed = actor.has_role("regional_admin")
+            || (actor.has_role("org_admin")
+                && self.patient_visible(&self.db, actor, patient_id).await?);
+        if !allowed {
+            audit::record_now(
+                &self.db,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    "patient.access_report",
+                    "patient",
+                    Some(patient_id.to_string()),
+                    Outcome::Denied,
+                )
+                .patient(Some(patient_id)),
+            )
+            .await?;
+            return Err(ServiceError::NotFound("patient"));
+        }
+        if queries::patient_by_id(&self.db, patient_id)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound("patient"));
+        }
+        let rows = qa::audit_events(
+            &self.db,
+            &AuditFilter {
+                patient: Some(patient_id),
+                ..Default::default()
+            },
+            1000,
+        )
+        .await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "patient.access_report",
+                "patient",
+                Some(patient_id.to_string()),
+                Outcome::Allowed,
+            )
+            .patient(Some(patient_id)),
+        )
+        .await?;
+        Ok(rows.into_iter().map(audit_view).collect())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CareTeamMember {
+    pub organization: String,
+    pub organization_name: String,
+    pub role: String,
+    pub stages: Vec<String>,
+    pub added_at: DateTime<Utc>,
+}
+
+async fn team_view<C: ConnectionTrait>(
+    c: &C,
+    plan_id: Uuid,
+) -> Result<Vec<CareTeamMember>, ServiceError> {
+    let mut out = Vec::new();
+    for m in qa::team_of(c, plan_id).await? {
+        let org = queries::organization_by_id(c, m.organization_id).await?;
+        out.push(CareTeamMember {
+            organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+            organization_name: org.map(|o| o.name).unwrap_or_default(),
+            role: m.role,
+            stages: serde_json::from_str(&m.stages).unwrap_or_default(),
+            added_at: m.added_at,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    pub scope: String,
+    pub organizations: Vec<String>,
+    pub purposes: Vec<String>,
+    pub method: String,
+    pub signer: String,
+    pub proxy_relationship: Option<String>,
+    pub obtained_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Consent {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub scope: String,
+    pub organizations: Vec<String>,
+    pub purposes: Vec<String>,
+    pub method: String,
+    pub signer: String,
+    pub proxy_relationship: Option<String>,
+    pub obtained_by: String,
+    pub obtained_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawal_reason: Option<String>,
+    pub active: bool,
+}
+
+async fn consent_view<C: ConnectionTrait>(c: &C, row: ConsentRow) -> Result<Consent, ServiceError> {
+    let ids: Vec<Uuid> = serde_json::from_str(&row.organizations).unwrap_or_default();
+    let mut organizations = Vec::new();
+    for id in ids {
+        if let Some(o) = queries::organization_by_id(c, id).await? {
+            organizations.push(o.code);
+        }
+    }
+    let obtained_by = queries::organization_by_id(c, row.obtained_by_organization_id)
+        .await?
+        .map(|o| o.code)
+        .unwrap_or_default();
+    Ok(Consent {
+        id: row.id,
+        care_plan_id: row.care_plan_id,
+        scope: row.scope,
+        organizations,
+        purposes: serde_json::from_str(&row.purposes).unwrap_or_default(),
+        method: row.method,
+        signer: row.signer,
+        proxy_relationship: row.proxy_relationship,
+        obtained_by,
+        obtained_at: row.obtained_at,
+        recorded_at: row.recorded_at,
+        active: row.withdrawn_at.is_none(),
+        withdrawn_at: row.withdrawn_at,
+        withdrawal_reason: row.withdrawal_reason,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentReminder {
+    pub care_plan_id: Uuid,
+    pub enrolled_at: DateTime<Utc>,
+    pub days_without_consent: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakGlassGrant {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub organization_id: Uuid,
+    pub reason: String,
+    pub granted_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+fn grant_view(r: BreakGlassRow) -> BreakGlassGrant {
+    BreakGlassGrant {
+        id: r.id,
+        care_plan_id: r.care_plan_id,
+        practitioner_id: r.practitioner_id,
+        organization_id: r.organization_id,
+        reason: r.reason,
+        granted_at: r.granted_at,
+        expires_at: r.expires_at,
+        reviewed_at: r.reviewed_at,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub practitioner_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub patient_id: Option<Uuid>,
+    pub care_plan_id: Option<Uuid>,
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub detail: Option<String>,
+    pub hash: String,
+}
+
+fn audit_view(r: AuditEventRow) -> AuditEvent {
+    AuditEvent {
+        id: r.id,
+        seq: r.seq,
+        at: r.at,
+        practitioner_id: r.practitioner_id,
+        organization_id: r.organization_id,
+        action: r.action,
+        resource_type: r.resource_type,
+        resource_id: r.resource_id,
+        patient_id: r.patient_id,
+        care_plan_id: r.care_plan_id,
+        outcome: r.outcome,
+        request_id: r.request_id,
+        client_addr: r.client_addr,
+        detail: r.detail,
+        hash: r.hash,
+    }
+}
