@@ -1,0 +1,1214 @@
+//! The benchmark harness behind `BENCHMARKS.md` (quality.md "How to measure"): every
+//! figure is a ratio against a baseline measured in the same run (interleaved,
+//! repeated, median), an instruction count, or a latency at a stated load. Server on
+//! one CPU (`taskset`), load generator on the other, loopback only, every run bounded.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::crash::fixture;
+use crate::server::{Renkei, Server, free_port};
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub renkei_bin: PathBuf,
+    /// This harness's own binary (raw-insert, inproc and generate run as processes).
+    pub bench_bin: PathBuf,
+    pub pathways: PathBuf,
+    pub work_dir: PathBuf,
+    pub out: PathBuf,
+    /// Hand-written analysis appended to the report.
+    pub notes: Option<PathBuf>,
+    /// A PostgreSQL database the harness may fill (dropped and re-created schemas).
+    pub pg_url: Option<String>,
+    pub reps: usize,
+    pub secs: u64,
+    pub p4_secs: u64,
+    pub read_secs: u64,
+    pub datasets: Vec<String>,
+    pub server_cpu: String,
+    pub load_cpu: String,
+    pub oha: PathBuf,
+    pub only: Vec<String>,
+    pub p9_requests: u64,
+}
+
+#[derive(Debug, Default)]
+struct Report {
+    started: String,
+    machine: Vec<String>,
+    sections: Vec<(String, String)>,
+    goals: Vec<(String, String, String, String)>,
+    commands: Vec<String>,
+    load: Vec<String>,
+}
+
+impl Report {
+    fn render(&self, notes: &str) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# Renkei benchmarks\n");
+        let _ = writeln!(
+            s,
+            "Produced by `crates/bench/scripts/bench.sh` (the harness in `crates/bench/src/bench.rs`); \
+             do not edit by hand — the analysis comes from `crates/bench/NOTES.md`.\n"
+        );
+        let _ = writeln!(s, "- date: {}", self.started);
+        for m in &self.machine {
+            let _ = writeln!(s, "- {m}");
+        }
+        let _ = writeln!(
+            s,
+            "- load average (1/5/15 min) seen during the run: {}",
+            self.load.join("; ")
+        );
+        let _ = writeln!(s, "\n## Goals\n");
+        let _ = writeln!(
+            s,
+            "| goal | target | measured | verdict |\n|---|---|---|---|"
+        );
+        for (g, t, m, v) in &self.goals {
+            let _ = writeln!(s, "| {g} | {t} | {m} | {v} |");
+        }
+        for (title, body) in &self.sections {
+            let _ = writeln!(s, "\n## {title}\n\n{body}");
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(s, "\n{notes}");
+        }
+        let _ = writeln!(s, "\n## Commands run\n\n```");
+        for c in &self.commands {
+            let _ = writeln!(s, "{c}");
+        }
+        let _ = writeln!(s, "```");
+        s
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn verdict(ok: bool, by: String) -> String {
+    if ok {
+        "met".into()
+    } else {
+        format!("**missed** ({by})")
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+struct Harness {
+    cfg: BenchConfig,
+    report: Report,
+    notes: String,
+}
+
+/// Output of a bounded process.
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Harness {
+    fn log(&mut self, cmd: &str) {
+        eprintln!("$ {cmd}");
+        self.report.commands.push(cmd.to_owned());
+    }
+
+    async fn exec(
+        &mut self,
+        program: &str,
+        args: &[String],
+        env: &[(&str, String)],
+        limit: Duration,
+    ) -> anyhow::Result<Out> {
+        let shown = format!(
+            "{}{program} {}",
+            env.iter()
+                .filter(|(k, _)| *k != "PGPASSWORD")
+                .map(|(k, v)| format!("{k}={v} "))
+                .collect::<String>(),
+            args.join(" ")
+        );
+        self.log(&shown);
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().with_context(|| format!("spawn {program}"))?;
+        let out = tokio::time::timeout(limit, child.wait_with_output())
+            .await
+            .with_context(|| format!("{program} ran longer than {limit:?}"))??;
+        Ok(Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn pinned(&self, cpu: &str, program: &Path, args: &[String]) -> (String, Vec<String>) {
+        let mut a = vec![
+            "-c".to_owned(),
+            cpu.to_owned(),
+            program.display().to_string(),
+        ];
+        a.extend_from_slice(args);
+        ("taskset".to_owned(), a)
+    }
+
+    fn renkei(&self, url: &str, serve_args: &[&str]) -> Renkei {
+        Renkei {
+            bin: self.cfg.renkei_bin.clone(),
+            database_url: url.to_owned(),
+            pathways: self.cfg.pathways.clone(),
+            serve_args: serve_args.iter().map(|s| (*s).to_owned()).collect(),
+            taskset: Some(self.cfg.server_cpu.clone()),
+        }
+    }
+
+    async fn raw_insert(&mut self, url: &str, sync: &str, conns: usize) -> anyhow::Result<f64> {
+        let bin = self.cfg.bench_bin.clone();
+        let (p, a) = self.pinned(
+            &self.cfg.server_cpu.clone(),
+            &bin,
+            &[
+                "raw-insert".into(),
+                "--database".into(),
+                url.into(),
+                "--sync".into(),
+                sync.into(),
+                "--connections".into(),
+                conns.to_string(),
+                "--seconds".into(),
+                self.cfg.secs.to_string(),
+            ],
+        );
+        let out = self
+            .exec(&p, &a, &[], Duration::from_secs(self.cfg.secs + 60))
+            .await?;
+        if !out.ok {
+            bail!("raw-insert failed: {}", out.stderr);
+        }
+        // "RAW rows=N secs=S rate=R"
+        parse_kv(&out.stdout, "rate").context("raw-insert printed no rate")
+    }
+
+    /// wrk against `base` with `script`; returns (2xx per second, errors, p99 ms).
+    async fn wrk(
+        &mut self,
+        base: &str,
+        conns: usize,
+        secs: u64,
+        script: &str,
+        args: &[String],
+    ) -> anyhow::Result<(f64, u64, f64)> {
+        let script = self
+            .cfg
+            .pathways
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("crates/bench/scripts")
+            .join(script);
+        let mut a = vec![
+            "-c".to_owned(),
+            self.cfg.load_cpu.clone(),
+            "wrk".to_owned(),
+            "-t1".to_owned(),
+            format!("-c{conns}"),
+            format!("-d{secs}s"),
+            "--timeout".to_owned(),
+            "10s".to_owned(),
+            "-s".to_owned(),
+            script.display().to_string(),
+            base.to_owned(),
+            "--".to_owned(),
+        ];
+        a.extend_from_slice(args);
+        let out = self
+            .exec("taskset", &a, &[], Duration::from_secs(secs + 60))
+            .await?;
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("RESULT"))
+            .with_context(|| format!("wrk printed no RESULT: {}{}", out.stdout, out.stderr))?
+            .to_owned();
+        let requests = parse_kv(&line, "requests").unwrap_or(0.0);
+        let dur = parse_kv(&line, "duration_us").unwrap_or(1.0) / 1e6;
+        let errors: f64 = [
+            "status_errors",
+            "connect_errors",
+            "read_errors",
+            "write_errors",
+            "timeouts",
+        ]
+        .iter()
+        .filter_map(|k| parse_kv(&line, k))
+        .sum();
+        let status_errors = parse_kv(&line, "status_errors").unwrap_or(0.0);
+        let p99 = parse_kv(&line, "p99_us").unwrap_or(0.0) / 1000.0;
+        Ok(((requests - status_errors) / dur, errors as u64, p99))
+    }
+
+    /// oha open loop; returns the parsed JSON summary.
+    async fn oha(
+        &mut self,
+        rate: u32,
+        secs: u64,
+        conns: u32,
+        method: &str,
+        url_regex: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<OhaResult> {
+        let mut a = vec![
+            "-c".to_owned(),
+            self.cfg.load_cpu.clone(),
+            self.cfg.oha.display().to_string(),
+            "--no-tui".to_owned(),
+            "--output-format".to_owned(),
+            "json".to_owned(),
+            "-q".to_owned(),
+            rate.to_string(),
+            "--latency-correction".to_owned(),
+            "-z".to_owned(),
+            format!("{secs}s"),
+            "-c".to_owned(),
+            conns.to_string(),
+            "-m".to_owned(),
+            method.to_owned(),
+            "-H".to_owned(),
+            format!("Authorization: Bearer {token}"),
+            "--rand-regex-url".to_owned(),
+        ];
+        if let Some(b) = body {
+            a.extend([
+                "-T".to_owned(),
+                "application/json".to_owned(),
+                "-d".to_owned(),
+                b.to_owned(),
+            ]);
+        }
+        a.push(url_regex.to_owned());
+        let out = self
+            .exec("taskset", &a, &[], Duration::from_secs(secs + 60))
+            .await?;
+        let v: Value = serde_json::from_str(out.stdout.trim())
+            .with_context(|| format!("oha JSON: {}{}", out.stdout, out.stderr))?;
+        OhaResult::from_json(&v)
+    }
+
+    async fn section_sqlite_append(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("p1");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let mut body = String::from(
+            "Append = `POST /api/v1/care-plans/{id}/entries` (validate, hash-chain, idempotency, audit — one transaction) \
+             through wrk -t1 -c4 with a fresh Idempotency-Key per request, 4 plans. Raw = autocommit single-row \
+             INSERT of an entry-sized row (600-byte payload, text primary key) from 4 connections opened by the same \
+             `renkei_service::connect` (WAL, same `synchronous`, busy timeout 5 s). Each run lasts the stated seconds; \
+             the raw and append runs alternate, 3 repetitions.\n\n\
+             | synchronous | rep | raw inserts/s | appends/s (2xx) | non-2xx/errors | append p99 ms | ratio |\n|---|---|---|---|---|---|---|\n",
+        );
+        let mut ratios = std::collections::BTreeMap::<&str, (Vec<f64>, Vec<f64>, Vec<f64>)>::new();
+        for rep in 1..=self.cfg.reps {
+            for sync in ["full", "normal"] {
+                let raw_url = format!("sqlite://{}/raw-{sync}-{rep}.db", dir.display());
+                let raw = self.raw_insert(&raw_url, sync, 4).await?;
+                let db = dir.join(format!("append-{sync}-{rep}.db"));
+                let r = self.renkei(
+                    &format!("sqlite://{}", db.display()),
+                    &["--sqlite-sync", sync],
+                );
+                let http = reqwest::Client::new();
+                let (mut server, clients) = fixture(
+                    &r,
+                    &http,
+                    4,
+                    &format!("p1{sync}{rep}"),
+                    &dir.join("serve.log"),
+                )
+                .await?;
+                let plans = clients
+                    .iter()
+                    .map(|c| c.plan.clone())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let (rate, errors, p99) = self
+                    .wrk(
+                        &server.base,
+                        4,
+                        self.cfg.secs,
+                        "append.lua",
+                        &[clients[0].token.clone(), plans, format!("p1{sync}{rep}")],
+                    )
+                    .await?;
+                server.stop().await;
+                let ratio = rate / raw;
+                let _ = writeln!(
+                    body,
+                    "| {sync} | {rep} | {raw:.0} | {rate:.0} | {errors} | {p99:.1} | {ratio:.2} |"
+                );
+                let e = ratios.entry(sync).or_default();
+                e.0.push(raw);
+                e.1.push(rate);
+                e.2.push(ratio);
+                self.report.load.push(loadavg());
+            }
+        }
+        for (sync, (raw, app, ratio)) in ratios.iter_mut() {
+            let (mr, ma, mq) = (median(raw), median(app), median(ratio));
+            let _ = writeln!(
+                body,
+                "| **{sync} median** | | {mr:.0} | {ma:.0} | | | **{mq:.2}** |"
+            );
+            let (goal, target) = if *sync == "full" {
+                ("P1", 0.80)
+            } else {
+                ("P3", 0.15)
+            };
+            self.report.goals.push((
+                format!(
+                    "{goal} append / raw insert, SQLite WAL synchronous={}",
+                    sync.to_uppercase()
+                ),
+                format!("≥ {target:.2}×"),
+                format!(
+                    "{mq:.2}× ({ma:.0} vs {mr:.0}/s, median of {})",
+                    self.cfg.reps
+                ),
+                verdict(
+                    mq >= target,
+                    format!("{:.0}% short", (1.0 - mq / target) * 100.0),
+                ),
+            ));
+        }
+        self.report
+            .sections
+            .push(("P1 / P3 — append vs raw insert on SQLite".into(), body));
+        Ok(())
+    }
+
+    async fn section_pg_append(&mut self) -> anyhow::Result<()> {
+        let Some(pg) = self.cfg.pg_url.clone() else {
+            self.report.goals.push((
+                "P2 append / pgbench insert, PostgreSQL".into(),
+                "≥ 0.50×".into(),
+                "not run (no --pg-url)".into(),
+                "—".into(),
+            ));
+            return Ok(());
+        };
+        let u = PgUrl::parse(&pg)?;
+        let dir = self.cfg.work_dir.join("p2");
+        std::fs::create_dir_all(&dir)?;
+        let script = dir.join("insert.sql");
+        std::fs::write(
+            &script,
+            "INSERT INTO raw_insert (id, care_plan_id, seq, payload) VALUES (md5(random()::text || clock_timestamp()::text), 'p', 1, repeat('x', 600));\n",
+        )?;
+        let mut body = String::from(
+            "pgbench: `-n -c8 -j1 -T S -f insert.sql` single-row INSERT (autocommit, synchronous_commit=on) into a table \
+             shaped like the raw SQLite one; append: wrk -t1 -c8 against `renkei serve` (16 pool connections) on the \
+             same PostgreSQL. Load generators on the load CPU, renkei on the server CPU, PostgreSQL unpinned.\n\n\
+             | rep | pgbench tps | appends/s (2xx) | non-2xx/errors | append p99 ms | ratio |\n|---|---|---|---|---|---|\n",
+        );
+        let (mut tps_v, mut app_v, mut ratio_v) = (Vec::new(), Vec::new(), Vec::new());
+        for rep in 1..=self.cfg.reps {
+            let schema = format!("bench_p2_{rep}_{}", std::process::id());
+            psql(&u, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; CREATE TABLE {schema}.raw_insert (id text PRIMARY KEY, care_plan_id text NOT NULL, seq bigint NOT NULL, payload text NOT NULL)")).await?;
+            let args = vec![
+                "-c".to_owned(),
+                self.cfg.load_cpu.clone(),
+                "pgbench".to_owned(),
+                "-n".to_owned(),
+                "-c8".to_owned(),
+                "-j1".to_owned(),
+                "-T".to_owned(),
+                self.cfg.secs.to_string(),
+                "-f".to_owned(),
+                script.display().to_string(),
+                "-h".to_owned(),
+                u.host.clone(),
+                "-p".to_owned(),
+                u.port.clone(),
+                "-U".to_owned(),
+                u.user.clone(),
+                u.db.clone(),
+            ];
+            let out = self
+                .exec(
+                    "taskset",
+                    &args,
+                    &[
+                        ("PGPASSWORD", u.password.clone()),
+                        ("PGOPTIONS", format!("-c search_path={schema}")),
+                    ],
+                    Duration::from_secs(self.cfg.secs + 60),
+                )
+                .await?;
+            let tps = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("tps ="))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|v| v.parse::<f64>().ok())
+                .with_context(|| format!("pgbench: {}{}", out.stdout, out.stderr))?;
+            let url = format!(
+                "{}{}options=-c%20search_path%3D{schema}",
+                pg,
+                if pg.contains('?') { '&' } else { '?' }
+            );
+            let r = self.renkei(&url, &["--db-connections", "16"]);
+            let http = reqwest::Client::new();
+            let (mut server, clients) =
+                fixture(&r, &http, 8, &format!("p2{rep}"), &dir.join("serve.log")).await?;
+            let plans = clients
+                .iter()
+                .map(|c| c.plan.clone())
+                .collect::<Vec<_>>()
+                .join(",");
+            let (rate, errors, p99) = self
+                .wrk(
+                    &server.base,
+                    8,
+                    self.cfg.secs,
+                    "append.lua",
+                    &[clients[0].token.clone(), plans, format!("p2{rep}")],
+                )
+                .await?;
+            server.stop().await;
+            psql(&u, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+            let ratio = rate / tps;
+            let _ = writeln!(
+                body,
+                "| {rep} | {tps:.0} | {rate:.0} | {errors} | {p99:.1} | {ratio:.2} |"
+            );
+            tps_v.push(tps);
+            app_v.push(rate);
+            ratio_v.push(ratio);
+            self.report.load.push(loadavg());
+        }
+        let (mt, ma, mq) = (median(&mut tps_v), median(&mut app_v), median(&mut ratio_v));
+        let _ = writeln!(body, "| **median** | {mt:.0} | {ma:.0} | | | **{mq:.2}** |");
+        self.report.goals.push((
+            "P2 append / pgbench single-row insert, PostgreSQL, 8 connections".into(),
+            "≥ 0.50×".into(),
+            format!("{mq:.2}× ({ma:.0} vs {mt:.0}/s)"),
+            verdict(mq >= 0.5, format!("{:.0}% short", (1.0 - mq / 0.5) * 100.0)),
+        ));
+        self.report
+            .sections
+            .push(("P2 — append vs pgbench on PostgreSQL".into(), body));
+        Ok(())
+    }
+
+    async fn section_capacity(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("p4");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let db = dir.join("p4.db");
+        let r = self.renkei(&format!("sqlite://{}", db.display()), &[]);
+        let http = reqwest::Client::new();
+        let (mut server, clients) = fixture(&r, &http, 8, "p4", &dir.join("serve.log")).await?;
+        let regex = plan_regex(
+            &server,
+            &clients.iter().map(|c| c.plan.clone()).collect::<Vec<_>>(),
+            "entries",
+        );
+        let body = r#"{"stage":"intro","kind":"assessment","effective_at":"2026-01-01T00:00:00Z","values":{"hba1c":7.1,"bp_sys":128,"bp_dia":78}}"#;
+        // Entries must not predate their plan: use the current time.
+        let body = body.replace("2026-01-01T00:00:00Z", &renkei_service::now().to_rfc3339());
+        // All plans belong to the fixture's clinic; the first client's token may write them.
+        let res = self
+            .oha(
+                500,
+                self.cfg.p4_secs,
+                32,
+                "POST",
+                &regex,
+                &clients[0].token.clone(),
+                Some(&body),
+            )
+            .await;
+        server.stop().await;
+        let res = res?;
+        let ok = res.p99_ms <= 50.0 && res.errors == 0 && res.rps_2xx >= 495.0;
+        self.report.goals.push((
+            "P4 capacity: 500 appends/s for 60 s, SQLite FULL".into(),
+            "≥ 500/s, p99 ≤ 50 ms, 0 errors".into(),
+            format!(
+                "{:.0}/s 2xx, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+                res.rps_2xx, res.p50_ms, res.p99_ms, res.errors
+            ),
+            verdict(
+                ok,
+                format!("p99 {:.1} ms, {} errors", res.p99_ms, res.errors),
+            ),
+        ));
+        self.report.sections.push((
+            "P4 — capacity at 500 appends/s".into(),
+            format!(
+                "oha -q 500 --latency-correction -z {}s -c 32, POST to 8 plans chosen at random per request \
+                 (oha cannot vary a header per request, so these appends carry no Idempotency-Key). \n\n{}",
+                self.cfg.p4_secs,
+                res.table()
+            ),
+        ));
+        Ok(())
+    }
+
+    /// Generates `dataset` into `url` through `renkei-bench generate`; returns (entries, secs, rate).
+    async fn generate(
+        &mut self,
+        url: &str,
+        dataset: &str,
+    ) -> anyhow::Result<(f64, f64, f64, String)> {
+        let bin = self.cfg.bench_bin.clone();
+        let (p, a) = self.pinned(
+            &self.cfg.server_cpu.clone(),
+            &bin,
+            &[
+                "generate".into(),
+                "--database".into(),
+                url.into(),
+                "--dataset".into(),
+                dataset.into(),
+                "--pathways".into(),
+                self.cfg.pathways.display().to_string(),
+            ],
+        );
+        let started = Instant::now();
+        let out = self.exec(&p, &a, &[], Duration::from_secs(3600)).await?;
+        if !out.ok {
+            bail!("generate failed: {}{}", out.stdout, out.stderr);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let line = out.stdout.lines().last().unwrap_or_default().to_owned();
+        let entries = line
+            .split(", ")
+            .find(|p| p.ends_with(" entries in") || p.contains(" entries in "))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Ok((entries, secs, entries / secs, line))
+    }
+
+    async fn section_reads(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("p5");
+        std::fs::create_dir_all(&dir)?;
+        let mut gen_body = String::from(
+            "| dataset | database | result | wall s | entries/s |\n|---|---|---|---|---|\n",
+        );
+        let mut read_body = String::from(
+            "oha -q 100 --latency-correction (open loop), 16 connections, GET on plans chosen at random per request \
+             among ~400 plans of one planning hospital (the reader's own organisation). Warm: after a 10 s warm-up. \
+             Cold: server restarted after `echo 3 > /proc/sys/vm/drop_caches`.\n\n\
+             | dataset | request | cache | 2xx/s | errors | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|---|\n",
+        );
+        let mut p99: Vec<(String, String, f64)> = Vec::new();
+        let mut p5_line = None;
+        let mut p8_rates = Vec::new();
+        for dataset in self.cfg.datasets.clone() {
+            let file = dir.join(format!("{}.db", dataset.replace('/', "_")));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+            }
+            let url = format!("sqlite://{}", file.display());
+            let (entries, secs, rate, line) = self.generate(&url, &dataset).await?;
+            let _ = writeln!(
+                gen_body,
+                "| {dataset} | SQLite (FULL) | {line} | {secs:.1} | {rate:.0} |"
+            );
+            p8_rates.push((dataset.clone(), "SQLite".to_owned(), entries, secs, rate));
+            self.report.load.push(loadavg());
+            let (token, plans) = reader(&url).await?;
+            let r = self.renkei(&url, &[]);
+            let log = dir.join("serve.log");
+            let mut server = r.serve(free_port()?, &log).await?;
+            let goals = plan_regex(&server, &plans, "goals");
+            let plan = plan_regex(&server, &plans, "");
+            self.oha(100, 10, 16, "GET", &goals, &token, None).await?;
+            for (what, regex) in [("goals", goals.clone()), ("care plan", plan.clone())] {
+                let res = self
+                    .oha(100, self.cfg.read_secs, 16, "GET", &regex, &token, None)
+                    .await?;
+                let _ = writeln!(
+                    read_body,
+                    "| {dataset} | {what} | warm | {:.0} | {} | {:.2} | {:.2} | {:.2} |",
+                    res.rps_2xx, res.errors, res.p50_ms, res.p99_ms, res.p999_ms
+                );
+                if what == "goals" {
+                    p99.push((dataset.clone(), "warm".into(), res.p99_ms));
+                }
+            }
+            if dataset == "region-1y" {
+                // P9: memory at 64 connections, and its growth with the request count.
+                server = self.memory(server, &plans, &token).await?;
+            }
+            server.stop().await;
+            let dropped = std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
+            let mut server = r.serve(free_port()?, &log).await?;
+            let res = self
+                .oha(100, self.cfg.read_secs, 16, "GET", &goals, &token, None)
+                .await?;
+            server.stop().await;
+            let cache = if dropped {
+                "cold"
+            } else {
+                "cold? (drop_caches refused)"
+            };
+            let _ = writeln!(
+                read_body,
+                "| {dataset} | goals | {cache} | {:.0} | {} | {:.2} | {:.2} | {:.2} |",
+                res.rps_2xx, res.errors, res.p50_ms, res.p99_ms, res.p999_ms
+            );
+            p99.push((dataset.clone(), "cold".into(), res.p99_ms));
+            if dataset == "region-1y" {
+                p5_line = Some(res);
+            }
+            self.report.load.push(loadavg());
+        }
+        if let Some(pg) = self.cfg.pg_url.clone() {
+            let u = PgUrl::parse(&pg)?;
+            let schema = format!("bench_p8_{}", std::process::id());
+            psql(
+                &u,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+            )
+            .await?;
+            let url = format!(
+                "{}{}options=-c%20search_path%3D{schema}",
+                pg,
+                if pg.contains('?') { '&' } else { '?' }
+            );
+            let (entries, secs, rate, line) = self.generate(&url, "region-1y/10").await?;
+            let _ = writeln!(
+                gen_body,
+                "| region-1y/10 | PostgreSQL | {line} | {secs:.1} | {rate:.0} |"
+            );
+            p8_rates.push((
+                "region-1y/10".into(),
+                "PostgreSQL".into(),
+                entries,
+                secs,
+                rate,
+            ));
+            psql(&u, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+        }
+        match p5_line {
+            Some(res) => {
+                let ok = res.p50_ms <= 5.0 && res.p99_ms <= 25.0;
+                self.report.goals.push((
+                    "P5 goal summary at region-1y, 100 req/s, cache dropped".into(),
+                    "p50 ≤ 5 ms, p99 ≤ 25 ms".into(),
+                    format!(
+                        "p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+                        res.p50_ms, res.p99_ms, res.p999_ms
+                    ),
+                    verdict(
+                        ok,
+                        format!(
+                            "p50 {:.1}×, p99 {:.1}× the target",
+                            res.p50_ms / 5.0,
+                            res.p99_ms / 25.0
+                        ),
+                    ),
+                ));
+            }
+            None => self.report.goals.push((
+                "P5 goal summary at region-1y".into(),
+                "p50 ≤ 5 ms, p99 ≤ 25 ms".into(),
+                "not run (region-1y not in --datasets)".into(),
+                "—".into(),
+            )),
+        }
+        for cache in ["warm", "cold"] {
+            let get = |d: &str| {
+                p99.iter()
+                    .find(|(ds, c, _)| ds == d && c == cache)
+                    .map(|x| x.2)
+            };
+            if let (Some(big), Some(small)) = (get("region-1y"), get("region-1y/10")) {
+                let ratio = big / small;
+                self.report.goals.push((
+                    format!("P6 p99(region-1y) / p99(region-1y/10), goal summary, {cache}"),
+                    "≤ 1.5".into(),
+                    format!("{ratio:.2} ({big:.2} / {small:.2} ms)"),
+                    verdict(
+                        ratio <= 1.5,
+                        format!("{:.0}% over", (ratio / 1.5 - 1.0) * 100.0),
+                    ),
+                ));
+            }
+        }
+        for (dataset, db, entries, secs, rate) in &p8_rates {
+            let mut target = "≥ 50 k entries/s".to_owned();
+            let mut ok = *rate >= 50_000.0;
+            if dataset == "region-1y" {
+                target.push_str("; ≤ 300 s");
+                ok = ok && *secs <= 300.0;
+            }
+            self.report.goals.push((
+                format!("P8 bulk load {dataset} on {db}"),
+                target,
+                format!(
+                    "{rate:.0} entries/s ({entries:.0} entries in {secs:.1} s, indexes in place)"
+                ),
+                verdict(ok, format!("{:.0}% of the rate", rate / 50_000.0 * 100.0)),
+            ));
+        }
+        self.report
+            .sections
+            .push(("P8 — dataset generation".into(), gen_body));
+        self.report
+            .sections
+            .push(("P5 / P6 — reads at two sizes".into(), read_body));
+        Ok(())
+    }
+
+    /// wrk -c64 on goal summaries; VmHWM after the run, and RSS after N and 3N requests.
+    async fn memory(
+        &mut self,
+        server: Server,
+        plans: &[String],
+        token: &str,
+    ) -> anyhow::Result<Server> {
+        let args = vec![token.to_owned(), plans.join(",")];
+        let mut body = String::from(
+            "wrk -t1 -c64 GET goal summaries on region-1y, 64 connections (server pool: 8 database connections).\n\n| after | requests (cumulative) | VmRSS MB | VmHWM MB |\n|---|---|---|---|\n",
+        );
+        let (rate, _, _) = self.wrk(&server.base, 64, 30, "read.lua", &args).await?;
+        let mut total = rate * 30.0;
+        let (hwm, rss) = server.memory_kib().unwrap_or((0, 0));
+        let _ = writeln!(
+            body,
+            "| 30 s at 64 connections | {total:.0} | {:.1} | {:.1} |",
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+        let first_rss = rss;
+        // Continue to ~p9_requests and 3× that, bounded by time.
+        let mut last_rss = rss;
+        for target in [
+            self.cfg.p9_requests as f64,
+            3.0 * self.cfg.p9_requests as f64,
+        ] {
+            if total >= target {
+                continue;
+            }
+            let s = ((target - total) / rate.max(1.0)).clamp(5.0, 600.0) as u64;
+            let (r2, _, _) = self.wrk(&server.base, 64, s, "read.lua", &args).await?;
+            total += r2 * s as f64;
+            let (hwm, rss) = server.memory_kib().unwrap_or((0, 0));
+            last_rss = rss;
+            let _ = writeln!(
+                body,
+                "| +{s} s | {total:.0} | {:.1} | {:.1} |",
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0
+            );
+        }
+        let (hwm, _) = server.memory_kib().unwrap_or((0, 0));
+        let growth = if first_rss > 0 {
+            last_rss as f64 / first_rss as f64 - 1.0
+        } else {
+            0.0
+        };
+        self.report.goals.push((
+            "P9 server RSS at 64 connections on region-1y".into(),
+            "≤ 128 MB; growth ≤ 10%".into(),
+            format!(
+                "VmHWM {:.1} MB; RSS growth {:+.1}% up to {total:.0} requests",
+                hwm as f64 / 1024.0,
+                growth * 100.0
+            ),
+            verdict(
+                hwm <= 128 * 1024 && growth <= 0.10,
+                format!("{:.1} MB, {:+.1}%", hwm as f64 / 1024.0, growth * 100.0),
+            ),
+        ));
+        self.report.sections.push(("P9 — memory".into(), body));
+        Ok(server)
+    }
+
+    async fn section_callgrind(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("p7");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let n = 1000;
+        let mut body = String::from(
+            "valgrind --tool=callgrind over `renkei-bench inproc` (the real router, in process, SQLite FULL, \
+             current-thread runtime): instructions of a run with 1,000 requests minus a run with none, divided by \
+             1,000. Baseline file: `crates/bench/callgrind-baseline.txt`.\n\n| request | Ir per request |\n|---|---|\n",
+        );
+        let mut baseline = String::from(
+            "# P7 baseline: instructions (Ir) per request under callgrind; see BENCHMARKS.md\n",
+        );
+        for op in ["append", "goals"] {
+            let mut ir = Vec::new();
+            for count in [0, n] {
+                let db = dir.join(format!("{op}-{count}.db"));
+                let out_file = dir.join(format!("callgrind.{op}.{count}.out"));
+                let args = vec![
+                    "--tool=callgrind".to_owned(),
+                    format!("--callgrind-out-file={}", out_file.display()),
+                    self.cfg.bench_bin.display().to_string(),
+                    "inproc".to_owned(),
+                    "--database".to_owned(),
+                    format!("sqlite://{}", db.display()),
+                    "--pathways".to_owned(),
+                    self.cfg.pathways.display().to_string(),
+                    "--op".to_owned(),
+                    op.to_owned(),
+                    "--n".to_owned(),
+                    count.to_string(),
+                ];
+                let out = self
+                    .exec("valgrind", &args, &[], Duration::from_secs(1800))
+                    .await?;
+                if !out.ok {
+                    bail!("callgrind {op} {count}: {}", out.stderr);
+                }
+                let text = std::fs::read_to_string(&out_file)?;
+                let total = text
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("summary:")
+                            .or_else(|| l.strip_prefix("totals:"))
+                    })
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .context("callgrind output without totals")?;
+                ir.push(total);
+            }
+            let per = (ir[1] - ir[0]) / n as f64;
+            let _ = writeln!(body, "| {op} | {per:.0} |");
+            let _ = writeln!(baseline, "{op} {per:.0}");
+            self.report.goals.push((
+                format!("P7 instructions per {op} request (callgrind)"),
+                "recorded; +10% needs a reason".into(),
+                format!("{per:.0} Ir"),
+                "baseline recorded".into(),
+            ));
+        }
+        let file = self
+            .cfg
+            .pathways
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("crates/bench/callgrind-baseline.txt");
+        std::fs::write(&file, baseline)?;
+        self.report
+            .sections
+            .push(("P7 — instructions per request".into(), body));
+        Ok(())
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
+        std::fs::write(&self.cfg.out, self.report.render(&self.notes))?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OhaResult {
+    pub rps_2xx: f64,
+    pub ok: u64,
+    pub errors: u64,
+    pub non_2xx: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+impl OhaResult {
+    fn from_json(v: &Value) -> anyhow::Result<Self> {
+        let pct = |k: &str| v["latencyPercentiles"][k].as_f64().unwrap_or(f64::NAN) * 1000.0;
+        let mut ok = 0;
+        let mut non_2xx = 0;
+        if let Some(m) = v["statusCodeDistribution"].as_object() {
+            for (code, n) in m {
+                let n = n.as_u64().unwrap_or(0);
+                if code.starts_with('2') {
+                    ok += n;
+                } else {
+                    non_2xx += n;
+                }
+            }
+        }
+        let errors = v["errorDistribution"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
+        let total = v["summary"]["total"].as_f64().unwrap_or(f64::NAN);
+        Ok(OhaResult {
+            rps_2xx: ok as f64 / total,
+            ok,
+            errors: errors + non_2xx,
+            non_2xx,
+            p50_ms: pct("p50"),
+            p99_ms: pct("p99"),
+            p999_ms: pct("p99.9"),
+        })
+    }
+
+    fn table(&self) -> String {
+        format!(
+            "| 2xx/s | 2xx | non-2xx | errors (incl. non-2xx) | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|\n| {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} |\n",
+            self.rps_2xx,
+            self.ok,
+            self.non_2xx,
+            self.errors,
+            self.p50_ms,
+            self.p99_ms,
+            self.p999_ms
+        )
+    }
+}
+
+fn parse_kv(s: &str, key: &str) -> Option<f64> {
+    s.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .and_then(|v| v.parse().ok())
+}
+
+fn plan_regex(server: &Server, plans: &[String], tail: &str) -> String {
+    let tail = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("/{tail}")
+    };
+    format!(
+        "{}/api/v1/care-plans/({}){tail}",
+        server.base,
+        plans.join("|")
+    )
+}
+
+struct PgUrl {
+    host: String,
+    port: String,
+    user: String,
+    password: String,
+    db: String,
+}
+
+impl PgUrl {
+    fn parse(url: &str) -> anyhow::Result<PgUrl> {
+        let rest = url.split_once("://").context("postgres URL")?.1;
+        let rest = rest.split('?').next().unwrap_or(rest);
+        let (auth, hostpart) = rest
+            .rsplit_once('@')
+            .context("postgres URL needs user@host")?;
+        let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+        let (hostport, db) = hostpart
+            .split_once('/')
+            .context("postgres URL needs /database")?;
+        let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+        Ok(PgUrl {
+            host: host.into(),
+            port: port.into(),
+            user: user.into(),
+            password: password.into(),
+            db: db.into(),
+        })
+    }
+}
+
+async fn psql(u: &PgUrl, sql: &str) -> anyhow::Result<()> {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            &u.host,
+            "-p",
+            &u.port,
+            "-U",
+            &u.user,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+            &u.db,
+        ])
+        .env("PGPASSWORD", &u.password)
+        .output()
+        .await?;
+    if !out.status.success() {
+        bail!("psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// A token of a practitioner of the hospital that plans the most care plans, and up to
+/// 400 of its plans (so every read is allowed: a planner always sees its own plans).
+async fn reader(url: &str) -> anyhow::Result<(String, Vec<String>)> {
+    use renkei_store::entity::{care_plans, practitioners};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut s = renkei_service::DbSettings::new(url);
+    s.max_connections = 1;
+    let db = renkei_service::connect(&s).await?;
+    let some: Vec<care_plans::Model> = care_plans::Entity::find().limit(2000).all(&db).await?;
+    let mut counts = std::collections::HashMap::new();
+    for p in &some {
+        *counts.entry(p.planner_organization_id).or_insert(0) += 1;
+    }
+    let org = counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(o, _)| o)
+        .context("no care plans")?;
+    let plans: Vec<String> = care_plans::Entity::find()
+        .filter(care_plans::Column::PlannerOrganizationId.eq(org))
+        .filter(care_plans::Column::LastSeq.gt(0))
+        .limit(400)
+        .all(&db)
+        .await?
+        .into_iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    let login = practitioners::Entity::find()
+        .filter(practitioners::Column::OrganizationId.eq(org))
+        .one(&db)
+        .await?
+        .context("no practitioner")?
+        .login;
+    let token = renkei_service::admin::issue_token(&db, &login, "bench", None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await?;
+    Ok((token, plans))
+}
+
+fn machine_lines() -> Vec<String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    vec![
+        format!(
+            "machine: {cpus} × {cpu}, {:.1} GiB RAM, Linux {}",
+            mem as f64 / 1048576.0,
+            kernel.trim()
+        ),
+        format!(
+            "code: commit {commit}{}",
+            if dirty {
+                " with uncommitted changes in the work tree"
+            } else {
+                ""
+            }
+        ),
+    ]
+}
+
+/// Runs every section (or those in `only`) and writes `cfg.out` after each.
+pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.work_dir)?;
+    let notes = cfg
+        .notes
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let mut h = Harness {
+        report: Report {
+            started: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            machine: machine_lines(),
+            ..Default::default()
+        },
+        cfg,
+        notes,
+    };
+    h.report.machine.push(format!(
+        "pinning: server on CPU {}, load generators on CPU {}",
+        h.cfg.server_cpu, h.cfg.load_cpu
+    ));
+    h.report.load.push(loadavg());
+    let want = |s: &str, only: &[String]| only.is_empty() || only.iter().any(|o| o == s);
+    let only = h.cfg.only.clone();
+    type Section = fn(
+        &mut Harness,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<()>> + '_>,
+    >;
+    let sections: [(&str, Section); 5] = [
+        ("p1", |h| Box::pin(h.section_sqlite_append())),
+        ("p2", |h| Box::pin(h.section_pg_append())),
+        ("p4", |h| Box::pin(h.section_capacity())),
+        ("p5", |h| Box::pin(h.section_reads())),
+        ("p7", |h| Box::pin(h.section_callgrind())),
+    ];
+    for (name, f) in sections {
+        if !want(name, &only) {
+            continue;
+        }
+        let t = Instant::now();
+        if let Err(e) = f(&mut h).await {
+            eprintln!("section {name} failed: {e:#}");
+            h.report
+                .sections
+                .push((format!("{name} — FAILED"), format!("```\n{e:#}\n```")));
+        }
+        eprintln!("section {name}: {:.0} s", t.elapsed().as_secs_f64());
+        h.report.load.push(loadavg());
+        h.write()?;
+    }
+    h.write()?;
+    Ok(())
+}

@@ -1,0 +1,1258 @@
+//! The dataset generator (P8): prefecture-scale regions built through the same rules as
+//! the API — every entry is checked by `renkei_domain::entry::validate_entry` against
+//! the pinned template and the plan's stage state, its composites are computed there,
+//! the state moves by `next_state`, and it is chained with `ChainedEntry::compute_hash`
+//! exactly as `Services::append_entry` does — then written with the store's entities in
+//! batched transactions (multi-row inserts).
+//!
+//! Named datasets (../shared/quality.md): `region-1y/10` (≈ 0.8 M entries),
+//! `region-1y` (≈ 8 M entries, 304 k plans), `region-5y` (≈ 40 M entries). Chiba's nine
+//! secondary medical areas; stroke and femur-fracture plans are short and dense (acute →
+//! recovery → home), diabetes plans are long and thin (intro, then the clinic ⇄
+//! specialist cycle with monthly visits).
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
+use renkei_domain::entry::{
+    EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
+};
+use renkei_domain::template::PathwayTemplate;
+use renkei_service::admin::{self, NewOrganization, NewPractitioner};
+use renkei_service::{Services, begin_write, truncate_micros};
+use renkei_store::entity::{care_plans, entries, patient_identifiers, patients};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// How big a region to build.
+#[derive(Debug, Clone)]
+pub struct DatasetSpec {
+    pub name: String,
+    pub stroke: usize,
+    pub femur: usize,
+    pub diabetes: usize,
+    /// Years of history (diabetes plans run this long; stroke and femur cohorts start
+    /// in every one of these years).
+    pub years: u32,
+    /// Organisations per secondary medical area: acute, recovery, clinic, home nursing.
+    pub orgs_per_area: [usize; 4],
+}
+
+/// Chiba's nine secondary medical areas (二次保健医療圏).
+pub const AREAS: [&str; 9] = [
+    "千葉",
+    "東葛南部",
+    "東葛北部",
+    "印旛",
+    "香取海匝",
+    "山武長生夷隅",
+    "安房",
+    "君津",
+    "市原",
+];
+
+impl DatasetSpec {
+    pub fn named(name: &str) -> Option<DatasetSpec> {
+        let (stroke, femur, diabetes, years, orgs) = match name {
+            "region-1y" => (14_000, 9_600, 280_000, 1, [8, 5, 120, 15]),
+            "region-1y/10" => (1_400, 960, 28_000, 1, [3, 2, 24, 3]),
+            "region-1y/100" => (140, 96, 2_800, 1, [1, 1, 4, 1]),
+            "region-5y" => (70_000, 48_000, 280_000, 5, [8, 5, 120, 15]),
+            _ => return None,
+        };
+        Some(DatasetSpec {
+            name: name.to_owned(),
+            stroke,
+            femur,
+            diabetes,
+            years,
+            orgs_per_area: orgs,
+        })
+    }
+
+    pub fn plans(&self) -> usize {
+        self.stroke + self.femur + self.diabetes
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct GenReport {
+    pub organizations: usize,
+    pub practitioners: usize,
+    pub patients: usize,
+    pub care_plans: usize,
+    pub entries: usize,
+    pub transactions: usize,
+    pub elapsed: StdDuration,
+    /// Time spent writing (the generator runs beside it on another thread).
+    pub write_time: StdDuration,
+}
+
+impl GenReport {
+    pub fn entries_per_s(&self) -> f64 {
+        self.entries as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Author {
+    practitioner: Uuid,
+    organization: Uuid,
+    organization_code: String,
+}
+
+/// The practitioners of one secondary medical area, by kind.
+#[derive(Debug, Clone, Default)]
+struct AreaStaff {
+    acute: Vec<Author>,
+    recovery: Vec<Author>,
+    clinic: Vec<Author>,
+    home: Vec<Author>,
+}
+
+/// Rows of a batch, in foreign-key order.
+#[derive(Default)]
+struct Batch {
+    patients: Vec<patients::ActiveModel>,
+    identifiers: Vec<patient_identifiers::ActiveModel>,
+    plans: Vec<care_plans::ActiveModel>,
+    entries: Vec<entries::ActiveModel>,
+}
+
+/// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
+/// bind-parameter limits.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Builds `spec` into the (migrated, templates published) database of `services`.
+/// `entries_per_txn` sets the batch (transaction) size.
+pub async fn generate(
+    services: &Services,
+    spec: &DatasetSpec,
+    seed: u64,
+    entries_per_txn: usize,
+    progress: bool,
+) -> anyhow::Result<GenReport> {
+    let started = Instant::now();
+    let mut report = GenReport::default();
+    let db = &services.db;
+    let tag = format!("{:04x}", seed & 0xffff);
+    let mut staff = Vec::new();
+    for (a, area) in AREAS.iter().enumerate() {
+        let mut s = AreaStaff::default();
+        let kinds = [
+            ("acute_hospital", "急性期病院", "physician"),
+            (
+                "recovery_hospital",
+                "回復期リハビリテーション病院",
+                "therapist",
+            ),
+            ("clinic", "内科クリニック", "physician"),
+            ("home_nursing", "訪問看護ステーション", "nurse"),
+        ];
+        for (k, (kind, label, profession)) in kinds.iter().enumerate() {
+            for n in 0..spec.orgs_per_area[k] {
+                let code = format!("g{tag}-{}-{a}-{n}", &kind[..5]);
+                let org = admin::add_organization(
+                    db,
+                    NewOrganization {
+                        code: code.clone(),
+                        name: format!("{area}{label}{}", n + 1),
+                        kind: (*kind).to_owned(),
+                        area: (*area).to_owned(),
+                    },
+                )
+                .await
+                .map_err(|e| anyhow!("add organization {code}: {e}"))?;
+                report.organizations += 1;
+                let mut authors = Vec::new();
+                for p in 0..2 {
+                    let login = format!("{code}-p{p}");
+                    let id = admin::add_practitioner(
+                        db,
+                        NewPractitioner {
+                            organization_code: code.clone(),
+                            login: login.clone(),
+                            name: format!("職員 {}", p + 1),
+                            profession: if p == 0 {
+                                (*profession).to_owned()
+                            } else {
+                                "liaison_staff".to_owned()
+                            },
+                            roles: Vec::new(),
+                            password: None,
+                        },
+                    )
+                    .await
+                    .map_err(|e| anyhow!("add practitioner {login}: {e}"))?;
+                    report.practitioners += 1;
+                    authors.push(Author {
+                        practitioner: id,
+                        organization: org.id,
+                        organization_code: code.clone(),
+                    });
+                }
+                match k {
+                    0 => s.acute.extend(authors),
+                    1 => s.recovery.extend(authors),
+                    2 => s.clinic.extend(authors),
+                    _ => s.home.extend(authors),
+                }
+            }
+        }
+        staff.push(s);
+    }
+
+    let lookup = |code: &str| {
+        services
+            .pathways
+            .latest(code)
+            .cloned()
+            .ok_or_else(|| anyhow!("pathway {code} is not published"))
+    };
+    let templates = Templates {
+        stroke: lookup("stroke")?,
+        femur: lookup("femur-fracture")?,
+        diabetes: lookup("diabetes")?,
+    };
+
+    // Generate on a thread of its own; write here. Bounded channel: back-pressure.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    let spec2 = spec.clone();
+    let staff = Arc::new(staff);
+    let now = renkei_service::now();
+    let generator = std::thread::spawn(move || -> anyhow::Result<(usize, usize, usize)> {
+        let mut g = Generator {
+            rng: StdRng::seed_from_u64(seed),
+            templates,
+            staff,
+            now,
+            tag,
+            patients: 0,
+        };
+        g.run(&spec2, entries_per_txn, &tx)
+    });
+    let mut last_report = Instant::now();
+    while let Some(batch) = rx.recv().await {
+        let t = Instant::now();
+        report.patients += batch.patients.len();
+        report.care_plans += batch.plans.len();
+        report.entries += batch.entries.len();
+        write_batch(db, batch).await?;
+        report.transactions += 1;
+        report.write_time += t.elapsed();
+        if progress && last_report.elapsed() > StdDuration::from_secs(10) {
+            last_report = Instant::now();
+            eprintln!(
+                "  {} plans, {} entries, {:.0} entries/s",
+                report.care_plans,
+                report.entries,
+                report.entries as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let (plans, entries, _) = generator
+        .join()
+        .map_err(|_| anyhow!("the generator thread panicked"))??;
+    if plans != report.care_plans || entries != report.entries {
+        bail!(
+            "generated {plans} plans / {entries} entries but wrote {} / {}",
+            report.care_plans,
+            report.entries
+        );
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+async fn write_batch(db: &sea_orm::DatabaseConnection, batch: Batch) -> anyhow::Result<()> {
+    let txn = begin_write(db).await?;
+    insert_chunks::<patients::Entity, _>(&txn, batch.patients).await?;
+    insert_chunks::<patient_identifiers::Entity, _>(&txn, batch.identifiers).await?;
+    insert_chunks::<care_plans::Entity, _>(&txn, batch.plans).await?;
+    insert_chunks::<entries::Entity, _>(&txn, batch.entries).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn insert_chunks<E, C>(c: &C, mut rows: Vec<E::ActiveModel>) -> anyhow::Result<()>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
+        let chunk = std::mem::replace(&mut rows, rest);
+        E::insert_many(chunk)
+            .exec_without_returning(c)
+            .await
+            .context("bulk insert")?;
+    }
+    Ok(())
+}
+
+struct Templates {
+    stroke: Arc<renkei_service::pathways::PublishedPathway>,
+    femur: Arc<renkei_service::pathways::PublishedPathway>,
+    diabetes: Arc<renkei_service::pathways::PublishedPathway>,
+}
+
+struct Generator {
+    rng: StdRng,
+    templates: Templates,
+    staff: Arc<Vec<AreaStaff>>,
+    now: DateTime<Utc>,
+    tag: String,
+    patients: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Stroke,
+    Femur,
+    Diabetes,
+}
+
+/// One care plan being written: the same steps as `Services::append_entry`.
+struct PlanSim<'a> {
+    template: &'a PathwayTemplate,
+    id: Uuid,
+    state: PlanState,
+    seq: i64,
+    head: String,
+    rows: Vec<entries::ActiveModel>,
+    last_at: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+    rng: StdRng,
+}
+
+impl PlanSim<'_> {
+    /// Appends one entry unless its time is past the cut-off; Err when the rules refuse
+    /// it (a bug in the generator: the dataset must be valid through and through).
+    #[expect(clippy::too_many_arguments, reason = "an entry has these fields")]
+    fn add(
+        &mut self,
+        author: &Author,
+        stage: &str,
+        kind: EntryKind,
+        at: DateTime<Utc>,
+        values: Map<String, Value>,
+        note: Option<&str>,
+        variance: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let at = truncate_micros(at.max(self.last_at));
+        if at > self.cutoff || self.state.status != PlanStatus::Active {
+            return Ok(false);
+        }
+        // Recorded a little after the fact, never after "now".
+        let recorded = truncate_micros(
+            (at + Duration::minutes(self.rng.gen_range(5..240)))
+                .min(self.cutoff + Duration::minutes(4)),
+        );
+        let new = NewEntry {
+            stage: stage.to_owned(),
+            kind,
+            effective_at: at,
+            values,
+            note: note.map(str::to_owned),
+            // Through serde, as the API builds it: optional fields stay at their defaults.
+            variance: variance
+                .map(|c| serde_json::from_value::<VarianceInput>(json!({ "code": c })))
+                .transpose()?,
+            amends: None,
+            reason: None,
+        };
+        let validated = validate_entry(self.template, &self.state, &new, recorded)
+            .map_err(|r| anyhow!("{} {stage} {}: {r:?}", self.template.code, kind.as_str()))?;
+        let next = next_state(self.template, &self.state, &new);
+        self.seq += 1;
+        let prev_hash = if self.seq == 1 {
+            GENESIS_HASH.to_owned()
+        } else {
+            self.head.clone()
+        };
+        let chained = ChainedEntry {
+            id: Uuid::now_v7(),
+            care_plan_id: self.id,
+            seq: self.seq,
+            stage: new.stage,
+            kind: kind.as_str().to_owned(),
+            effective_at: at,
+            recorded_at: recorded,
+            author_id: author.practitioner,
+            organization_id: author.organization,
+            values_json: canonical(&Value::Object(validated.values)),
+            note: new.note,
+            variance_json: new
+                .variance
+                .as_ref()
+                .map(|v| canonical(&serde_json::to_value(v).unwrap_or(Value::Null))),
+            amends: None,
+            reason: None,
+            prev_hash,
+        };
+        let hash = chained.compute_hash();
+        self.rows.push(entries::ActiveModel {
+            id: Set(chained.id),
+            care_plan_id: Set(chained.care_plan_id),
+            seq: Set(chained.seq),
+            stage: Set(chained.stage),
+            kind: Set(chained.kind),
+            effective_at: Set(chained.effective_at),
+            recorded_at: Set(chained.recorded_at),
+            author_id: Set(chained.author_id),
+            organization_id: Set(chained.organization_id),
+            values_json: Set(chained.values_json),
+            note: Set(chained.note),
+            variance: Set(chained.variance_json),
+            amends: Set(None),
+            reason: Set(None),
+            prev_hash: Set(chained.prev_hash),
+            hash: Set(hash.clone()),
+        });
+        self.head = hash;
+        self.state = next;
+        self.last_at = at;
+        Ok(true)
+    }
+}
+
+fn v(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+const FIM_ITEMS: [&str; 18] = [
+    "fim_eating",
+    "fim_grooming",
+    "fim_bathing",
+    "fim_dressing_upper",
+    "fim_dressing_lower",
+    "fim_toileting",
+    "fim_bladder",
+    "fim_bowel",
+    "fim_transfer_bed",
+    "fim_transfer_toilet",
+    "fim_transfer_tub",
+    "fim_locomotion",
+    "fim_stairs",
+    "fim_comprehension",
+    "fim_expression",
+    "fim_social",
+    "fim_problem_solving",
+    "fim_memory",
+];
+
+const BARTHEL: [(&str, [i64; 4]); 10] = [
+    ("barthel_feeding", [0, 5, 10, 10]),
+    ("barthel_transfer", [0, 5, 10, 15]),
+    ("barthel_grooming", [0, 0, 5, 5]),
+    ("barthel_toilet", [0, 5, 10, 10]),
+    ("barthel_bathing", [0, 0, 5, 5]),
+    ("barthel_mobility", [0, 5, 10, 15]),
+    ("barthel_stairs", [0, 5, 10, 10]),
+    ("barthel_dressing", [0, 5, 10, 10]),
+    ("barthel_bowels", [0, 5, 10, 10]),
+    ("barthel_bladder", [0, 5, 10, 10]),
+];
+
+const WALK: [&str; 8] = [
+    "indep_outdoor",
+    "indep_indoor",
+    "cane",
+    "walker",
+    "assisted",
+    "wheelchair_self",
+    "wheelchair_assisted",
+    "bedridden",
+];
+
+/// FIM item scores around `level` (1–7), with spread.
+fn fim(rng: &mut StdRng, level: f64) -> Map<String, Value> {
+    FIM_ITEMS
+        .iter()
+        .map(|k| {
+            let s = (level + rng.gen_range(-1.5..1.5)).round().clamp(1.0, 7.0) as i64;
+            ((*k).to_owned(), json!(s))
+        })
+        .collect()
+}
+
+/// Barthel items at `level` 0–3 (0 dependent … 3 independent).
+fn barthel(rng: &mut StdRng, level: usize) -> Map<String, Value> {
+    BARTHEL
+        .iter()
+        .map(|(k, steps)| {
+            let l = (level as i64 + rng.gen_range(-1..=1)).clamp(0, 3) as usize;
+            ((*k).to_owned(), json!(steps[l]))
+        })
+        .collect()
+}
+
+fn dec1(x: f64) -> Value {
+    json!((x * 10.0).round() / 10.0)
+}
+
+impl Generator {
+    fn run(
+        &mut self,
+        spec: &DatasetSpec,
+        entries_per_txn: usize,
+        tx: &tokio::sync::mpsc::Sender<Batch>,
+    ) -> anyhow::Result<(usize, usize, usize)> {
+        // Interleave the pathways as they arrive in a real region.
+        let mut kinds = Vec::with_capacity(spec.plans());
+        kinds.extend(std::iter::repeat_n(Kind::Stroke, spec.stroke));
+        kinds.extend(std::iter::repeat_n(Kind::Femur, spec.femur));
+        kinds.extend(std::iter::repeat_n(Kind::Diabetes, spec.diabetes));
+        use rand::seq::SliceRandom;
+        kinds.shuffle(&mut self.rng);
+        let mut batch = Batch::default();
+        let (mut plans, mut entries) = (0, 0);
+        for kind in kinds {
+            let n = self.plan(kind, spec.years, &mut batch)?;
+            plans += 1;
+            entries += n;
+            if batch.entries.len() >= entries_per_txn {
+                tx.blocking_send(std::mem::take(&mut batch))
+                    .map_err(|_| anyhow!("the writer stopped"))?;
+            }
+        }
+        if !batch.plans.is_empty() {
+            tx.blocking_send(batch)
+                .map_err(|_| anyhow!("the writer stopped"))?;
+        }
+        Ok((plans, entries, self.patients))
+    }
+
+    fn pick<'a>(&mut self, v: &'a [Author]) -> &'a Author {
+        &v[self.rng.gen_range(0..v.len())]
+    }
+
+    /// One patient and one plan of `kind`; returns the number of entries.
+    fn plan(&mut self, kind: Kind, years: u32, batch: &mut Batch) -> anyhow::Result<usize> {
+        let area = self.rng.gen_range(0..AREAS.len());
+        let staff = self.staff.clone();
+        let s = &staff[area];
+        let now = self.now;
+        let span = Duration::days(365 * i64::from(years));
+        let (published, start, planner) = match kind {
+            Kind::Stroke => (
+                self.templates.stroke.clone(),
+                now - Duration::seconds(self.rng.gen_range(3600..span.num_seconds())),
+                self.pick(&s.acute).clone(),
+            ),
+            Kind::Femur => (
+                self.templates.femur.clone(),
+                now - Duration::seconds(self.rng.gen_range(3600..span.num_seconds())),
+                self.pick(&s.acute).clone(),
+            ),
+            // Diabetes plans run for the whole span (± a month).
+            Kind::Diabetes => (
+                self.templates.diabetes.clone(),
+                now - span + Duration::seconds(self.rng.gen_range(-30 * 86400..30 * 86400)),
+                self.pick(&s.acute).clone(),
+            ),
+        };
+        let start = truncate_micros(start);
+        self.patients += 1;
+        let patient_id = Uuid::now_v7();
+        let female = self.rng.gen_bool(0.5);
+        let (family, fk) = FAMILY[self.rng.gen_range(0..FAMILY.len())];
+        let (given, gk) = if female {
+            GIVEN_F[self.rng.gen_range(0..GIVEN_F.len())]
+        } else {
+            GIVEN_M[self.rng.gen_range(0..GIVEN_M.len())]
+        };
+        let birth = NaiveDate::from_ymd_opt(
+            self.rng.gen_range(1930..1975),
+            self.rng.gen_range(1..=12),
+            self.rng.gen_range(1..=28),
+        )
+        .context("birth date")?;
+        batch.patients.push(patients::ActiveModel {
+            id: Set(patient_id),
+            family_name: Set(family.to_owned()),
+            given_name: Set(given.to_owned()),
+            family_kana: Set(fk.to_owned()),
+            given_kana: Set(gk.to_owned()),
+            kana_key: Set(format!("{fk}{gk}")),
+            birth_date: Set(birth),
+            sex: Set(if female { "female" } else { "male" }.to_owned()),
+            created_at: Set(start),
+        });
+        batch.identifiers.push(patient_identifiers::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            patient_id: Set(patient_id),
+            organization_id: Set(planner.organization),
+            value: Set(format!("{}-{:07}", self.tag, self.patients)),
+        });
+        let template = &published.template;
+        let mut sim = PlanSim {
+            template,
+            id: Uuid::now_v7(),
+            state: PlanState {
+                status: PlanStatus::Active,
+                current_stage: template
+                    .first_stage()
+                    .map(|s| s.code.clone())
+                    .unwrap_or_default(),
+                stage_started: false,
+                stage_ended: false,
+                started_at: start,
+            },
+            seq: 0,
+            head: String::new(),
+            rows: Vec::new(),
+            last_at: start,
+            cutoff: now - Duration::minutes(1),
+            rng: StdRng::seed_from_u64(self.rng.r#gen()),
+        };
+        let _ = &planner.organization_code;
+        match kind {
+            Kind::Stroke => self.stroke(&mut sim, s, &planner, start)?,
+            Kind::Femur => self.femur(&mut sim, s, &planner, start)?,
+            Kind::Diabetes => self.diabetes(&mut sim, s, &planner, start)?,
+        }
+        let n = sim.rows.len();
+        batch.plans.push(care_plans::ActiveModel {
+            id: Set(sim.id),
+            patient_id: Set(patient_id),
+            pathway_version_id: Set(published.id),
+            planner_organization_id: Set(planner.organization),
+            status: Set(sim.state.status.as_str().to_owned()),
+            current_stage: Set(sim.state.current_stage.clone()),
+            stage_started: Set(sim.state.stage_started),
+            stage_ended: Set(sim.state.stage_ended),
+            started_at: Set(start),
+            last_seq: Set(sim.seq),
+            head_hash: Set(sim.head.clone()),
+            row_version: Set(1 + sim.seq as i32),
+            created_at: Set(start),
+            updated_at: Set(sim.last_at),
+            ..Default::default()
+        });
+        batch.entries.append(&mut sim.rows);
+        Ok(n)
+    }
+
+    fn stroke(
+        &mut self,
+        sim: &mut PlanSim<'_>,
+        s: &AreaStaff,
+        acute: &Author,
+        onset: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let r = &mut self.rng;
+        let mut nihss: i64 = r.gen_range(1..=24);
+        let severity = nihss as f64 / 24.0; // 0 mild … 1 severe
+        let t0 = onset + Duration::hours(2);
+        sim.add(
+            acute,
+            "acute",
+            EntryKind::StageStart,
+            t0,
+            v(&[
+                ("onset_at", json!(onset.to_rfc3339())),
+                ("nihss_total", json!(nihss)),
+                ("mrs_premorbid", json!(r.gen_range(0..=2))),
+                ("gcs_total", json!(r.gen_range(9..=15))),
+            ]),
+            Some("救急搬送。頭部MRIで脳梗塞と診断し入院。"),
+            None,
+        )?;
+        let acute_days = r.gen_range(10..=24);
+        let mut t = t0;
+        for d in (1..acute_days).step_by(2) {
+            t = t0 + Duration::days(d) + Duration::minutes(r.gen_range(0..600));
+            nihss = (nihss - r.gen_range(0..=2)).max(0);
+            let mut vals = v(&[
+                ("nihss_total", json!(nihss)),
+                ("bp_sys", json!(r.gen_range(120..170))),
+                ("bp_dia", json!(r.gen_range(65..100))),
+            ]);
+            if d == 7 || d == 8 {
+                vals.extend(fim(r, 5.5 - 3.5 * severity));
+                vals.extend(barthel(r, (3.0 - 3.0 * severity) as usize));
+            }
+            sim.add(acute, "acute", EntryKind::Assessment, t, vals, None, None)?;
+        }
+        if r.gen_bool(0.3) {
+            sim.add(
+                acute,
+                "acute",
+                EntryKind::Note,
+                t + Duration::hours(3),
+                Map::new(),
+                Some("嚥下評価後に食事開始。リハビリテーション開始。"),
+                None,
+            )?;
+        }
+        if r.gen_bool(0.2) {
+            sim.add(
+                acute,
+                "acute",
+                EntryKind::Variance,
+                t + Duration::hours(5),
+                Map::new(),
+                Some("回復期病棟の空床待ち"),
+                Some("NEG.VAR.CO.RECEIVE"),
+            )?;
+        }
+        let mrs = (1.0 + 4.0 * severity + r.gen_range(-1.0..1.0))
+            .round()
+            .clamp(0.0, 5.0) as i64;
+        let end = t0 + Duration::days(acute_days);
+        sim.add(
+            acute,
+            "acute",
+            EntryKind::StageEnd,
+            end,
+            v(&[
+                ("mrs", json!(mrs)),
+                ("walk_cat", json!(WALK[(mrs as usize).min(7)])),
+            ]),
+            Some("回復期リハビリテーション病院へ転院"),
+            None,
+        )?;
+        if mrs <= 1 && r.gen_bool(0.6) {
+            return Ok(()); // discharged home directly; the plan stays open at acute end
+        }
+        let rec = self.pick(&s.recovery).clone();
+        let r = &mut self.rng;
+        let rs = end + Duration::days(r.gen_range(0..3));
+        let mut level = 5.0 - 3.0 * severity;
+        let mut vals = fim(r, level);
+        vals.insert(
+            "walk_cat".into(),
+            json!(WALK[(4.0 + 3.0 * severity) as usize % 8]),
+        );
+        sim.add(
+            &rec,
+            "recovery",
+            EntryKind::StageStart,
+            rs,
+            vals,
+            Some("回復期リハ病棟に入院"),
+            None,
+        )?;
+        let rec_days = r.gen_range(45..=150);
+        for w in 1..rec_days / 7 {
+            let at = rs + Duration::days(7 * w) + Duration::minutes(r.gen_range(0..480));
+            let mut vals = v(&[
+                ("pain_nrs", json!(r.gen_range(0..5))),
+                ("bp_sys", json!(r.gen_range(110..150))),
+            ]);
+            if w % 4 == 0 {
+                level = (level + 0.5).min(7.0);
+                vals.extend(fim(r, level));
+            }
+            sim.add(
+                &rec,
+                "recovery",
+                EntryKind::Assessment,
+                at,
+                vals,
+                None,
+                None,
+            )?;
+        }
+        let re = rs + Duration::days(rec_days);
+        let dest = if r.gen_bool(0.75) {
+            "home"
+        } else {
+            ["residential", "roken", "tokuyo", "other_hospital"][r.gen_range(0..4)]
+        };
+        let mut vals = fim(r, level + 0.5);
+        vals.extend(barthel(r, (level / 2.4) as usize));
+        vals.insert("destination".into(), json!(dest));
+        vals.insert("mrs".into(), json!((mrs - 1).max(0)));
+        sim.add(&rec, "recovery", EntryKind::StageEnd, re, vals, None, None)?;
+        if dest != "home" {
+            return Ok(());
+        }
+        let home = self.pick(&s.home).clone();
+        let clinic = self.pick(&s.clinic).clone();
+        let r = &mut self.rng;
+        let hs = re + Duration::days(r.gen_range(1..7));
+        sim.add(
+            &home,
+            "home",
+            EntryKind::StageStart,
+            hs,
+            v(&[
+                ("mrs", json!((mrs - 1).max(0))),
+                ("walk_cat", json!("cane")),
+            ]),
+            Some("自宅退院。訪問看護開始。"),
+            None,
+        )?;
+        for m in 1..=6 {
+            let at = hs + Duration::days(30 * m) + Duration::minutes(r.gen_range(0..600));
+            let who = if m % 2 == 0 { &clinic } else { &home };
+            sim.add(
+                who,
+                "home",
+                EntryKind::Assessment,
+                at,
+                v(&[
+                    ("bp_sys", json!(r.gen_range(110..145))),
+                    ("bp_dia", json!(r.gen_range(60..90))),
+                    ("mrs", json!((mrs - 1).max(0))),
+                    ("recurrence", json!(r.gen_bool(0.02))),
+                ]),
+                None,
+                None,
+            )?;
+        }
+        sim.add(
+            &clinic,
+            "home",
+            EntryKind::StageEnd,
+            hs + Duration::days(190),
+            v(&[("mrs", json!((mrs - 1).max(0)))]),
+            Some("連携パス終了"),
+            None,
+        )?;
+        Ok(())
+    }
+
+    fn femur(
+        &mut self,
+        sim: &mut PlanSim<'_>,
+        s: &AreaStaff,
+        acute: &Author,
+        arrival: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let r = &mut self.rng;
+        let pre = r.gen_range(0..4usize);
+        sim.add(
+            acute,
+            "acute",
+            EntryKind::StageStart,
+            arrival,
+            v(&[
+                ("arrival_at", json!(arrival.to_rfc3339())),
+                (
+                    "injury_date",
+                    json!(
+                        (arrival - Duration::hours(r.gen_range(1..30)))
+                            .date_naive()
+                            .to_string()
+                    ),
+                ),
+                (
+                    "fracture_type",
+                    json!(if r.gen_bool(0.5) {
+                        "neck"
+                    } else {
+                        "trochanteric"
+                    }),
+                ),
+                ("walk_cat_preinjury", json!(WALK[pre])),
+                ("barthel_preinjury_total", json!(100 - 15 * pre as i64)),
+            ]),
+            Some("自宅で転倒し救急搬送"),
+            None,
+        )?;
+        let surgery = arrival + Duration::hours(r.gen_range(12..72));
+        sim.add(
+            acute,
+            "acute",
+            EntryKind::Assessment,
+            surgery,
+            v(&[("surgery_at", json!(surgery.to_rfc3339()))]),
+            Some("観血的整復固定術"),
+            None,
+        )?;
+        if surgery - arrival > Duration::hours(48) {
+            sim.add(
+                acute,
+                "acute",
+                EntryKind::Variance,
+                surgery + Duration::hours(1),
+                Map::new(),
+                Some("手術枠の都合で手術待ち"),
+                Some("NEG.VAR.SY.SCHED"),
+            )?;
+        }
+        let loading = surgery + Duration::hours(r.gen_range(24..60));
+        sim.add(
+            acute,
+            "acute",
+            EntryKind::Assessment,
+            loading,
+            v(&[
+                ("loading_started_at", json!(loading.to_rfc3339())),
+                ("pain_nrs", json!(r.gen_range(3..8))),
+            ]),
+            None,
+            None,
+        )?;
+        let acute_days = r.gen_range(12..=21);
+        for d in (4..acute_days).step_by(2) {
+            sim.add(
+                acute,
+                "acute",
+                EntryKind::Assessment,
+                arrival + Duration::days(d),
+                v(&[
+                    ("pain_nrs", json!(r.gen_range(1..6))),
+                    ("fall", json!(false)),
+                ]),
+                None,
+                None,
+            )?;
+        }
+        let end = arrival + Duration::days(acute_days);
+        let mut vals = barthel(r, 1);
+        vals.insert("walk_cat".into(), json!(WALK[(pre + 2).min(7)]));
+        vals.insert(
+            "osteoporosis_tx".into(),
+            json!(if r.gen_bool(0.6) { "active" } else { "none" }),
+        );
+        sim.add(acute, "acute", EntryKind::StageEnd, end, vals, None, None)?;
+        let rec = self.pick(&s.recovery).clone();
+        let r = &mut self.rng;
+        let rs = end + Duration::days(r.gen_range(0..2));
+        sim.add(
+            &rec,
+            "recovery",
+            EntryKind::StageStart,
+            rs,
+            barthel(r, 1),
+            None,
+            None,
+        )?;
+        let rec_days = r.gen_range(40..=90);
+        for w in 1..rec_days / 7 {
+            let mut vals = v(&[
+                ("pain_nrs", json!(r.gen_range(0..4))),
+                ("walk_cat", json!(WALK[(pre + 1).min(7)])),
+            ]);
+            if w % 4 == 0 {
+                vals.extend(fim(r, 5.0));
+            }
+            sim.add(
+                &rec,
+                "recovery",
+                EntryKind::Assessment,
+                rs + Duration::days(7 * w),
+                vals,
+                None,
+                None,
+            )?;
+        }
+        let re = rs + Duration::days(rec_days);
+        let dest = if r.gen_bool(0.7) {
+            "home"
+        } else {
+            "residential"
+        };
+        let mut vals = barthel(r, 2);
+        vals.insert("destination".into(), json!(dest));
+        vals.insert("walk_cat".into(), json!(WALK[(pre + 1).min(7)]));
+        sim.add(&rec, "recovery", EntryKind::StageEnd, re, vals, None, None)?;
+        if dest != "home" {
+            return Ok(());
+        }
+        let clinic = self.pick(&s.clinic).clone();
+        let r = &mut self.rng;
+        let hs = re + Duration::days(r.gen_range(1..7));
+        sim.add(
+            &clinic,
+            "home",
+            EntryKind::StageStart,
+            hs,
+            v(&[("walk_cat", json!(WALK[(pre + 1).min(7)]))]),
+            None,
+            None,
+        )?;
+        for m in 1..=4 {
+            sim.add(
+                &clinic,
+                "home",
+                EntryKind::Assessment,
+                hs + Duration::days(45 * m),
+                v(&[
+                    ("fall", json!(r.gen_bool(0.1))),
+                    ("refracture", json!(r.gen_bool(0.02))),
+                    ("osteoporosis_tx", json!("active")),
+                ]),
+                None,
+                None,
+            )?;
+        }
+        sim.add(
+            &clinic,
+            "home",
+            EntryKind::StageEnd,
+            hs + Duration::days(200),
+            Map::new(),
+            Some("連携パス終了"),
+            None,
+        )?;
+        Ok(())
+    }
+
+    fn diabetes(
+        &mut self,
+        sim: &mut PlanSim<'_>,
+        s: &AreaStaff,
+        specialist: &Author,
+        start: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let clinic = self.pick(&s.clinic).clone();
+        let r = &mut self.rng;
+        let mut a1c: f64 = r.gen_range(6.8..10.5);
+        let mut weight: f64 = r.gen_range(50.0..95.0);
+        let target = r.gen_range(6.4..7.4);
+        sim.add(
+            specialist,
+            "intro",
+            EntryKind::StageStart,
+            start,
+            v(&[
+                ("hba1c", dec1(a1c)),
+                ("bp_sys", json!(r.gen_range(120..160))),
+                ("bp_dia", json!(r.gen_range(70..95))),
+                ("weight", dec1(weight)),
+                ("ldl", json!(r.gen_range(90..180))),
+                ("egfr", dec1(r.gen_range(40.0..100.0))),
+                ("uacr", dec1(r.gen_range(5.0..300.0))),
+                (
+                    "smoking",
+                    json!(["never", "former", "current"][r.gen_range(0..3)]),
+                ),
+            ]),
+            Some("教育入院。個別目標を設定"),
+            None,
+        )?;
+        sim.add(
+            specialist,
+            "intro",
+            EntryKind::StageEnd,
+            start + Duration::days(r.gen_range(7..21)),
+            v(&[
+                ("eye_exam_done", json!(true)),
+                ("retinopathy_l", json!("ndr")),
+                ("retinopathy_r", json!("ndr")),
+                ("foot_exam_done", json!(true)),
+            ]),
+            None,
+            None,
+        )?;
+        let mut t = sim.last_at + Duration::days(r.gen_range(7..30));
+        sim.add(
+            &clinic,
+            "clinic",
+            EntryKind::StageStart,
+            t,
+            v(&[("hba1c", dec1(a1c))]),
+            None,
+            None,
+        )?;
+        let mut month = 0;
+        while t < sim.cutoff {
+            month += 1;
+            t += Duration::days(r.gen_range(26..38));
+            a1c = (a1c + (target - a1c) * 0.15 + r.gen_range(-0.3..0.3)).clamp(5.0, 13.0);
+            weight += r.gen_range(-0.8..0.7);
+            let mut vals = v(&[
+                ("hba1c", dec1(a1c)),
+                ("bp_sys", json!(r.gen_range(112..150))),
+                ("bp_dia", json!(r.gen_range(64..92))),
+                ("weight", dec1(weight.clamp(35.0, 150.0))),
+                ("severe_hypo", json!(if r.gen_bool(0.01) { 1 } else { 0 })),
+            ]);
+            if r.gen_bool(0.6) {
+                vals.insert("fpg".into(), json!(r.gen_range(90..200)));
+            }
+            if !sim.add(
+                &clinic,
+                "clinic",
+                EntryKind::Assessment,
+                t,
+                vals,
+                None,
+                None,
+            )? {
+                break;
+            }
+            if month % 6 == 3 {
+                // Lab panel, a separate result entry a few days later.
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::Assessment,
+                    t + Duration::days(3),
+                    v(&[
+                        ("ldl", json!(r.gen_range(70..160))),
+                        ("hdl", json!(r.gen_range(35..80))),
+                        ("tg", json!(r.gen_range(60..250))),
+                        ("cre", dec1(r.gen_range(0.5..1.6))),
+                        ("egfr", dec1(r.gen_range(35.0..100.0))),
+                        ("uacr", dec1(r.gen_range(5.0..300.0))),
+                    ]),
+                    None,
+                    None,
+                )?;
+            }
+            if month % 12 == 5 {
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::Assessment,
+                    t + Duration::days(10),
+                    v(&[
+                        ("eye_exam_done", json!(true)),
+                        (
+                            "retinopathy_l",
+                            json!(if r.gen_bool(0.85) { "ndr" } else { "sdr" }),
+                        ),
+                        ("retinopathy_r", json!("ndr")),
+                    ]),
+                    Some("眼科より報告"),
+                    None,
+                )?;
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::Assessment,
+                    t + Duration::days(14),
+                    v(&[
+                        ("dental_exam_done", json!(true)),
+                        ("periodontitis", json!(r.gen_bool(0.4))),
+                    ]),
+                    None,
+                    None,
+                )?;
+            }
+            if r.gen_bool(0.04) {
+                let code = [
+                    "NEG.VAR.PT.WISH",
+                    "NEG.VAR.PT.CONDITION",
+                    "NEG.VAR.ST.REPORT",
+                ][r.gen_range(0..3)];
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::Variance,
+                    t + Duration::hours(2),
+                    Map::new(),
+                    None,
+                    Some(code),
+                )?;
+            }
+            if r.gen_bool(0.12) {
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::Note,
+                    t + Duration::hours(1),
+                    Map::new(),
+                    Some("食事療法・運動療法を継続。服薬アドヒアランス良好。"),
+                    None,
+                )?;
+            }
+            if month % 6 == 0 {
+                // The six-monthly specialist review: out of the clinic and back.
+                let at = t + Duration::days(5);
+                sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::StageEnd,
+                    at,
+                    Map::new(),
+                    Some("専門医療機関へ定期紹介"),
+                    None,
+                )?;
+                sim.add(
+                    specialist,
+                    "specialist",
+                    EntryKind::StageStart,
+                    at + Duration::days(7),
+                    v(&[("hba1c", dec1(a1c))]),
+                    None,
+                    None,
+                )?;
+                sim.add(
+                    specialist,
+                    "specialist",
+                    EntryKind::Assessment,
+                    at + Duration::days(7) + Duration::hours(2),
+                    v(&[
+                        ("foot_exam_done", json!(true)),
+                        ("foot_lesion", json!(r.gen_bool(0.05))),
+                        ("abi_l", dec1(r.gen_range(0.9..1.3))),
+                        ("abi_r", dec1(r.gen_range(0.9..1.3))),
+                    ]),
+                    None,
+                    None,
+                )?;
+                sim.add(
+                    specialist,
+                    "specialist",
+                    EntryKind::StageEnd,
+                    at + Duration::days(8),
+                    Map::new(),
+                    Some("かかりつけ医へ逆紹介"),
+                    None,
+                )?;
+                t = at + Duration::days(14);
+                if !sim.add(
+                    &clinic,
+                    "clinic",
+                    EntryKind::StageStart,
+                    t,
+                    v(&[("hba1c", dec1(a1c))]),
+                    None,
+                    None,
+                )? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const FAMILY: [(&str, &str); 12] = [
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山田", "ヤマダ"),
+];
+const GIVEN_M: [(&str, &str); 6] = [
+    ("太郎", "タロウ"),
+    ("一郎", "イチロウ"),
+    ("誠", "マコト"),
+    ("茂", "シゲル"),
+    ("正男", "マサオ"),
+    ("健", "ケン"),
+];
+const GIVEN_F: [(&str, &str); 6] = [
+    ("花子", "ハナコ"),
+    ("京子", "キョウコ"),
+    ("ヨシ", "ヨシ"),
+    ("和子", "カズコ"),
+    ("幸子", "サチコ"),
+    ("恵子", "ケイコ"),
+];
