@@ -12,6 +12,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_access;
+mod m20261122_000003_workflow;
+pub mod m20261122_000004_system_actor;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_access::Migration),
+            Box::new(m20261122_000003_workflow::Migration),
+            Box::new(m20261122_000004_system_actor::Migration),
         ]
     }
 }

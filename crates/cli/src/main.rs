@@ -223,6 +223,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map_err(service_error)?;
                 println!("{}", report.instructions(&listen.to_string()));
             }
+            // Automatic variances: goals missed at their due time, stages past their limit.
+            let sweeper = services.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+                loop {
+                    every.tick().await;
+                    match sweeper.sweep_automatic_variances().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(variances = n, "automatic variances recorded"),
+                        Err(e) => tracing::warn!(error = %e, "automatic variance sweep failed"),
+                    }
+                }
+            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

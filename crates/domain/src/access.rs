@@ -146,6 +146,14 @@ pub enum Action<'a> {
     RecordConsent,
     /// Ask for emergency read access.
     BreakGlass,
+    /// Propose handing the plan over from the current stage (its owner).
+    ProposeHandover { current_stage: &'a str },
+    /// Send the report back for a stage one's organisation ran.
+    SendReport { stage: &'a str },
+    /// Complete, withdraw or migrate the plan (the planning organisation).
+    Lifecycle,
+    /// Set a per-patient target or interval (a physician on the care team).
+    Individualize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +212,11 @@ fn may_write(profession: Profession, kind: EntryKind) -> bool {
         EntryKind::StageStart | EntryKind::StageEnd => {
             matches!(profession, Physician | Nurse | LiaisonStaff)
         }
+        // Process entries are written by their own use cases, each with its own rule.
+        EntryKind::Handover | EntryKind::Report | EntryKind::Lifecycle => {
+            matches!(profession, Physician | Nurse | LiaisonStaff | Msw)
+        }
+        EntryKind::Individualize => matches!(profession, Physician),
     }
 }
 
@@ -230,9 +243,6 @@ pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decis
     let is_planner = org == plan.planner_organization_id;
     let member = plan.member(org);
     let writer_for = |stage: &str| -> bool {
-        if is_planner {
-            return true;
-        }
         match member {
             Some(m) => m.role != TeamRole::Viewer && m.stages.iter().any(|s| s == stage),
             None => false,
@@ -258,6 +268,17 @@ pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decis
                 && (writer_for(stage)
                     || (kind == EntryKind::Note
                         && member.is_some_and(|m| m.role != TeamRole::Viewer)))
+        }
+        Action::ProposeHandover { current_stage } => {
+            may_write(subject.profession, EntryKind::Handover) && writer_for(current_stage)
+        }
+        Action::SendReport { stage } => {
+            may_write(subject.profession, EntryKind::Report) && writer_for(stage)
+        }
+        Action::Lifecycle => is_planner && may_write(subject.profession, EntryKind::Lifecycle),
+        Action::Individualize => {
+            may_write(subject.profession, EntryKind::Individualize)
+                && member.is_some_and(|m| m.role != TeamRole::Viewer)
         }
         Action::ManageCareTeam | Action::RecordConsent => {
             is_planner

@@ -18,6 +18,14 @@ pub enum EntryKind {
     Variance,
     StageStart,
     StageEnd,
+    /// A hand-over transition (proposed, accepted, declined, withdrawn).
+    Handover,
+    /// A report back (返書) sent to the planning organisation.
+    Report,
+    /// A plan lifecycle event: completed, withdrawn, migrated to another version.
+    Lifecycle,
+    /// A per-patient target or interval, with its reason.
+    Individualize,
 }
 
 impl EntryKind {
@@ -28,7 +36,24 @@ impl EntryKind {
             EntryKind::Variance => "variance",
             EntryKind::StageStart => "stage_start",
             EntryKind::StageEnd => "stage_end",
+            EntryKind::Handover => "handover",
+            EntryKind::Report => "report",
+            EntryKind::Lifecycle => "lifecycle",
+            EntryKind::Individualize => "individualize",
         }
+    }
+
+    /// Kinds a client posts to the entries endpoint; the others are written by their own
+    /// use cases (hand-over, report, lifecycle, individualisation).
+    pub fn is_clinical(self) -> bool {
+        matches!(
+            self,
+            EntryKind::Assessment
+                | EntryKind::Note
+                | EntryKind::Variance
+                | EntryKind::StageStart
+                | EntryKind::StageEnd
+        )
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -38,6 +63,10 @@ impl EntryKind {
             "variance" => EntryKind::Variance,
             "stage_start" => EntryKind::StageStart,
             "stage_end" => EntryKind::StageEnd,
+            "handover" => EntryKind::Handover,
+            "report" => EntryKind::Report,
+            "lifecycle" => EntryKind::Lifecycle,
+            "individualize" => EntryKind::Individualize,
             _ => return None,
         })
     }
@@ -88,6 +117,10 @@ pub struct VarianceInput {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The goal this variance explains, if any (an automatic variance for that goal is
+    /// then not raised).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
 }
 
 /// An entry as sent by a client, before validation.
@@ -132,6 +165,16 @@ pub fn validate_entry(
     now: DateTime<Utc>,
 ) -> Result<ValidatedEntry, EntryRejection> {
     let mut errors = Vec::new();
+    if !entry.kind.is_clinical() {
+        return Err(EntryRejection::Invalid(vec![FieldError::new(
+            "kind",
+            "allowed",
+            format!(
+                "{} entries are written through their own endpoint",
+                entry.kind.as_str()
+            ),
+        )]));
+    }
     if state.status != PlanStatus::Active {
         return Err(EntryRejection::Conflict {
             code: "plan_not_active",
@@ -272,9 +315,19 @@ pub fn validate_entry(
                 if let Some(n) = &v.note {
                     check_text("variance.note", n, &mut errors);
                 }
+                if let Some(g) = &v.goal
+                    && !template.goals.iter().any(|x| &x.code == g)
+                {
+                    errors.push(FieldError::new(
+                        "variance.goal",
+                        "unknown_goal",
+                        format!("goal `{g}` is not defined in {} v{}", template.code, template.version),
+                    ));
+                }
             }
         },
         EntryKind::StageStart | EntryKind::StageEnd => {}
+        EntryKind::Handover | EntryKind::Report | EntryKind::Lifecycle | EntryKind::Individualize => {}
     }
     if entry.kind != EntryKind::Variance && entry.variance.is_some() {
         errors.push(FieldError::new(
@@ -384,6 +437,7 @@ fn check_stage_transition(
             )))
         }
         EntryKind::Note => Ok(()),
+        EntryKind::Handover | EntryKind::Report | EntryKind::Lifecycle | EntryKind::Individualize => Ok(()),
     }
 }
 

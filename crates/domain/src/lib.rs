@@ -5,11 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod diff;
+pub mod handover;
 pub mod canonical;
 pub mod chain;
 pub mod entry;
 pub mod error;
 pub mod goals;
+pub mod schedule;
 pub mod template;
 pub mod variance;
 

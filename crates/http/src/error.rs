@@ -23,6 +23,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PlanNotActive => StatusCode::CONFLICT,
         ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidTransition => StatusCode::CONFLICT,
+        ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -98,6 +101,13 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(code, "send a valid token as Authorization: Bearer <token>")
             }
             ServiceError::Forbidden => ApiError::new(code, "not allowed"),
+            ServiceError::PreconditionFailed => ApiError::new(
+                code,
+                "the resource changed since you read it; read it again and retry with its ETag",
+            ),
+            ServiceError::PreconditionRequired => {
+                ApiError::new(code, "send the resource's ETag as If-Match")
+            }
             ServiceError::Unavailable(e) => ApiError {
                 code,
                 detail: None,

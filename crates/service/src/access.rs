@@ -96,6 +96,10 @@ fn action_name(action: &Action<'_>) -> &'static str {
         Action::ManageCareTeam => "care_team.add",
         Action::RecordConsent => "consent.record",
         Action::BreakGlass => "break_glass.grant",
+        Action::ProposeHandover { .. } => "handover.propose",
+        Action::SendReport { .. } => "report.send",
+        Action::Lifecycle => "care_plan.lifecycle",
+        Action::Individualize => "care_plan.individualize",
     }
 }
 

@@ -279,6 +279,7 @@ impl Writer<'_> {
                     variance: variance.map(|c| VarianceInput {
                         code: c.to_owned(),
                         note: None,
+                        goal: None,
                     }),
                     amends: None,
                     reason: None,
@@ -631,6 +632,21 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         None,
     )
     .await?;
+    let mut v = barthel([10, 15, 5, 10, 5, 15, 5, 10, 10, 10]);
+    v.insert("walk_cat".into(), json!("cane"));
+    v.insert("destination".into(), json!("home"));
+    v.insert("osteoporosis_tx".into(), json!("active"));
+    w.add(
+        recovery,
+        plan.id,
+        "recovery",
+        EntryKind::StageEnd,
+        days(2),
+        v,
+        Some("杖歩行で自宅退院"),
+        None,
+    )
+    .await?;
 
     // Femur fracture: acute in progress, surgery delayed.
     let p = patients::create_patient(
@@ -812,9 +828,13 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         ),
     )
     .await?;
+    // Enrolled ten days ago and still without consent: the planner's reminder.
+    services.clock.advance(-Duration::days(10));
     let plan = services
         .enrol(acute, &meta, p.id, "diabetes", None, Some(days(20)))
-        .await?;
+        .await;
+    services.clock.advance(Duration::days(10));
+    let plan = plan?;
     share(
         services,
         acute,
@@ -842,5 +862,77 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         None,
     )
     .await?;
+
+    // Diabetes: no visit for four months (治療中断).
+    let p = patients::create_patient(
+        services,
+        acute,
+        &meta,
+        patient("小林", "勇", "コバヤシ", "イサム", "1951-06-12", "male", "acute-1", "0013003"),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(300)))
+        .await?;
+    share(services, acute, &meta, plan.id, &[("clinic-1", "clinic")], Consent::Active).await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(acute, plan.id, "intro", EntryKind::StageStart, days(300),
+        values(&[("hba1c", json!(8.8)), ("bp_sys", json!(150)), ("bp_dia", json!(92))]), None, None).await?;
+    w.add(acute, plan.id, "intro", EntryKind::StageEnd, days(290), Map::new(), None, None).await?;
+    w.add(clinic, plan.id, "clinic", EntryKind::StageStart, days(260),
+        values(&[("hba1c", json!(8.1))]), None, None).await?;
+    w.add(clinic, plan.id, "clinic", EntryKind::Assessment, days(120),
+        values(&[("hba1c", json!(8.3)), ("weight", json!(70.5))]), Some("次回受診予約なし"), None).await?;
+
+    // Facility directory (手挙げ).
+    let liaison_decl = [
+        (recovery, "recovery-1", "stroke", vec!["recovery"], "脳卒中・大腿骨とも受入可。高次脳機能障害は要相談。"),
+        (recovery, "recovery-1", "femur-fracture", vec!["recovery"], "人工骨頭術後は翌週から受入可。"),
+        (clinic, "clinic-1", "stroke", vec!["home"], "生活期の外来フォロー。"),
+        (clinic, "clinic-1", "diabetes", vec!["clinic"], "月1回の定期受診。眼科・歯科は近隣と連携。"),
+        (acute, "acute-1", "diabetes", vec!["intro", "specialist"], "教育入院・年1回の合併症評価。"),
+    ];
+    for (who, org, pathway, stages, note) in liaison_decl {
+        let declarer = Actor { roles: vec!["org_admin".into()], ..who.clone() };
+        services
+            .declare(&declarer, org, pathway, stages.into_iter().map(str::to_owned).collect(), note)
+            .await?;
+    }
+
+    // 佐々木 花子 (stroke, acute): a hand-over proposed to the recovery hospital.
+    let sasaki = patients::search_patients(services, acute, &meta, crate::patients::PatientQuery {
+        kana: Some("ササキ".into()),
+        ..Default::default()
+    })
+    .await?;
+    if let Some(p) = sasaki.first() {
+        let plans = services.plans_of_patient(acute, &meta, p.id).await?;
+        if let Some(plan) = plans.first() {
+            services
+                .propose_handover(acute, &meta, plan.id, "recovery-1", "recovery",
+                    Some("転院調整をお願いします。嚥下評価済み。".into()))
+                .await?;
+        }
+    }
+
+    // 伊藤 誠 (diabetes, clinic): the clinic asks the specialist for the yearly review.
+    let ito = patients::search_patients(services, acute, &meta, crate::patients::PatientQuery {
+        kana: Some("イトウ".into()),
+        ..Default::default()
+    })
+    .await?;
+    if let Some(p) = ito.first() {
+        let plans = services.plans_of_patient(clinic, &meta, p.id).await?;
+        if let Some(plan) = plans.first() {
+            services
+                .propose_handover(clinic, &meta, plan.id, "acute-1", "specialist",
+                    Some("年1回の合併症評価をお願いします。".into()))
+                .await?;
+        }
+    }
+
+    // Goals past their due time get a system variance (e.g. 高木 正男's delayed surgery).
+    services.sweep_automatic_variances().await?;
     Ok(report)
 }

@@ -19,12 +19,15 @@ pub enum ErrorCode {
     PlanNotActive,
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,
+    InvalidTransition,
+    PreconditionFailed,
+    PreconditionRequired,
     Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::NotFound,
         ErrorCode::Validation,
         ErrorCode::MalformedRequest,
@@ -37,6 +40,9 @@ impl ErrorCode {
         ErrorCode::PlanNotActive,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::IdempotencyKeyInvalid,
+        ErrorCode::InvalidTransition,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::PreconditionRequired,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -55,6 +61,9 @@ impl ErrorCode {
             ErrorCode::PlanNotActive => "plan_not_active",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::IdempotencyKeyInvalid => "idempotency_key_invalid",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::PreconditionRequired => "precondition_required",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -74,6 +83,9 @@ impl ErrorCode {
             ErrorCode::PlanNotActive => "この連携パスは終了しているため記録できません",
             ErrorCode::IdempotencyKeyReused => "同じ Idempotency-Key が別の内容で使われています",
             ErrorCode::IdempotencyKeyInvalid => "Idempotency-Key の形式が正しくありません",
+            ErrorCode::InvalidTransition => "現在の状態ではこの操作はできません",
+            ErrorCode::PreconditionFailed => "他の利用者が先に更新しました。最新の内容を確認してください",
+            ErrorCode::PreconditionRequired => "If-Match ヘッダーが必要です",
             ErrorCode::Unavailable => "現在混み合っています。しばらくしてから再度お試しください",
             ErrorCode::Internal => "システムエラーが発生しました",
         }
@@ -104,6 +116,12 @@ pub enum ServiceError {
     Forbidden,
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
+    /// If-Match named a version that is no longer current.
+    #[error("stale version")]
+    PreconditionFailed,
+    /// The change needs If-Match.
+    #[error("If-Match required")]
+    PreconditionRequired,
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -123,6 +141,8 @@ impl ServiceError {
             ServiceError::Unauthenticated => ErrorCode::Unauthenticated,
             ServiceError::Forbidden => ErrorCode::Forbidden,
             ServiceError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            ServiceError::PreconditionFailed => ErrorCode::PreconditionFailed,
+            ServiceError::PreconditionRequired => ErrorCode::PreconditionRequired,
             ServiceError::Unavailable(_) => ErrorCode::Unavailable,
             ServiceError::Internal(_) => ErrorCode::Internal,
         }

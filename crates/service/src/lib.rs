@@ -14,6 +14,7 @@ pub mod patients;
 pub mod plans;
 pub mod startup;
 pub mod verify;
+pub mod workflow;
 
 use std::sync::Arc;
 
@@ -56,6 +57,28 @@ pub struct Services {
     pub pathways: Arc<PathwayRegistry>,
     /// How long a break-glass grant lasts.
     pub break_glass_duration: chrono::Duration,
+    /// The service's notion of now (tests move it forward instead of sleeping).
+    pub clock: Clock,
+}
+
+/// Wall-clock time plus an adjustable offset, shared by every clone of [`Services`].
+#[derive(Clone, Default, Debug)]
+pub struct Clock {
+    offset_seconds: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// Now, at microsecond precision.
+    pub fn now(&self) -> DateTime<Utc> {
+        let offset = self.offset_seconds.load(std::sync::atomic::Ordering::Relaxed);
+        truncate_micros(Utc::now() + chrono::Duration::seconds(offset))
+    }
+
+    /// Moves the clock forward (or back) by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_seconds
+            .fetch_add(by.num_seconds(), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Services {
@@ -64,7 +87,13 @@ impl Services {
             db,
             pathways: Arc::new(pathways),
             break_glass_duration: chrono::Duration::hours(24),
+            clock: Clock::default(),
         }
+    }
+
+    /// Now, by the service clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }
 

@@ -10,7 +10,7 @@ use renkei_domain::entry::{
     AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state,
     validate_entry,
 };
-use renkei_domain::goals::{EntryFacts, GoalStatus, evaluate_goals};
+use renkei_domain::goals::{GoalStatus, evaluate_goals};
 use renkei_domain::{EntryRejection, FieldError};
 use renkei_store::queries::{self, CarePlanRow, EntryRow, IdempotencyRow};
 use sea_orm::ConnectionTrait;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::access::Denial;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
-use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now, truncate_micros};
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_store::queries_access;
 
@@ -173,7 +173,7 @@ impl Services {
                 },
             ));
         };
-        let now = now();
+        let now = self.now();
         let started_at = started_at.map(truncate_micros).unwrap_or(now);
         if started_at > now + chrono::Duration::minutes(5) {
             return Err(ServiceError::field(
@@ -235,14 +235,7 @@ impl Services {
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
-                stages: serde_json::to_string(
-                    &published
-                        .template
-                        .stages
-                        .iter()
-                        .map(|s| s.code.clone())
-                        .collect::<Vec<_>>(),
-                )
+                stages: serde_json::to_string(&planner_stages(&published.template))
                 .unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
@@ -372,7 +365,7 @@ impl Services {
         input: AppendEntry,
         idempotency: Option<Idempotency>,
     ) -> Result<(Entry, bool), ServiceError> {
-        let now = now();
+        let now = self.now();
         let txn = begin_write(&self.db).await?;
         if !queries::lock_care_plan(&txn, plan_id, now).await? {
             txn.rollback().await?;
@@ -505,63 +498,32 @@ impl Services {
             },
         })?;
         let next = next_state(template, &state, &new);
-        let seq = plan.last_seq + 1;
-        let prev_hash = if plan.last_seq == 0 {
-            GENESIS_HASH.to_owned()
-        } else {
-            plan.head_hash.clone()
-        };
-        let chained = ChainedEntry {
-            id: Uuid::now_v7(),
-            care_plan_id: plan_id,
-            seq,
-            stage: new.stage.clone(),
-            kind: new.kind.as_str().to_owned(),
-            effective_at: new.effective_at,
-            recorded_at: now,
-            author_id: actor.practitioner_id,
-            organization_id: actor.organization_id,
-            values_json: canonical(&Value::Object(validated.values)),
-            note: new.note.clone(),
-            variance_json: new
-                .variance
-                .as_ref()
-                .map(|v| canonical(&serde_json::to_value(v).unwrap_or(Value::Null))),
-            amends: amends.as_ref().map(|(id, _)| *id),
-            reason: new.reason.clone(),
-            prev_hash,
-        };
-        let hash = chained.compute_hash();
-        let row = EntryRow {
-            id: chained.id,
-            care_plan_id: plan_id,
-            seq,
-            stage: chained.stage.clone(),
-            kind: chained.kind.clone(),
-            effective_at: chained.effective_at,
-            recorded_at: chained.recorded_at,
-            author_id: chained.author_id,
-            organization_id: chained.organization_id,
-            values_json: chained.values_json.clone(),
-            note: chained.note.clone(),
-            variance: chained.variance_json.clone(),
-            amends: chained.amends,
-            reason: chained.reason.clone(),
-            prev_hash: chained.prev_hash.clone(),
-            hash: hash.clone(),
-        };
-        queries::insert_entry(&txn, row.clone()).await?;
-        queries::advance_care_plan(
+        let row = insert_chained(
             &txn,
-            plan_id,
-            seq,
-            &hash,
-            next.status.as_str(),
-            &next.current_stage,
-            next.stage_started,
-            next.stage_ended,
+            &plan,
+            ChainFields {
+                author_id: actor.practitioner_id,
+                organization_id: actor.organization_id,
+                stage: new.stage.clone(),
+                kind: new.kind,
+                effective_at: new.effective_at,
+                recorded_at: now,
+                values: Value::Object(validated.values),
+                note: new.note.clone(),
+                variance: new
+                    .variance
+                    .as_ref()
+                    .map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+                amends: amends.as_ref().map(|(id, _)| *id),
+                reason: new.reason.clone(),
+            },
+            &next,
         )
         .await?;
+        if new.amends.is_none() {
+            self.after_stage_event(&txn, actor, &plan, &published.template, &row)
+                .await?;
+        }
         if let Some(idem) = idempotency {
             queries::insert_idempotency_key(
                 &txn,
@@ -583,7 +545,7 @@ impl Services {
             meta,
             AuditRecord::by(
                 actor,
-                if chained.amends.is_some() {
+                if row.amends.is_some() {
                     "entry.amend"
                 } else {
                     "entry.append"
@@ -697,29 +659,13 @@ impl Services {
         self.audit_read(actor, meta, "goal.read", &plan).await?;
         let published = self.pathway_of_plan(&plan)?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
-        let mut facts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(kind) = EntryKind::parse(&row.kind) else {
-                continue;
-            };
-            let values: Map<String, Value> = serde_json::from_str(&row.values_json)
-                .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
-            facts.push(EntryFacts {
-                id: row.id,
-                seq: row.seq,
-                stage: row.stage,
-                kind,
-                effective_at: row.effective_at,
-                recorded_at: row.recorded_at,
-                values,
-                amends: row.amends,
-            });
-        }
+        let facts = crate::workflow::plan_facts(&rows);
+        let as_of = as_of.unwrap_or_else(|| self.now());
         Ok(evaluate_goals(
-            &published.template,
+            &facts.individual_template(&published.template, as_of),
             plan.started_at,
-            &facts,
-            as_of.unwrap_or_else(Utc::now),
+            &facts.facts,
+            as_of,
         ))
     }
 }
@@ -759,4 +705,115 @@ impl Idempotency {
             request_hash: renkei_domain::canonical::sha256_tagged(canonical(body).as_bytes()),
         })
     }
+}
+
+/// The stages the planning organisation owns at enrolment: the first stage and every
+/// stage run by the same kind of provider (the specialist's stages of a cyclical pathway).
+fn planner_stages(t: &renkei_domain::template::PathwayTemplate) -> Vec<String> {
+    let Some(first) = t.first_stage() else {
+        return Vec::new();
+    };
+    t.stages
+        .iter()
+        .filter(|s| {
+            s.code == first.code
+                || s.provider_kinds
+                    .iter()
+                    .any(|k| first.provider_kinds.contains(k))
+        })
+        .map(|s| s.code.clone())
+        .collect()
+}
+
+/// The fields of a new chained entry.
+pub(crate) struct ChainFields {
+    pub author_id: Uuid,
+    pub organization_id: Uuid,
+    pub stage: String,
+    pub kind: EntryKind,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub values: Value,
+    pub note: Option<String>,
+    pub variance: Option<Value>,
+    pub amends: Option<Uuid>,
+    pub reason: Option<String>,
+}
+
+/// Appends one entry to the plan's chain (the caller holds the plan's lock, taken with
+/// `lock_care_plan` in the same transaction, and read `plan` after taking it) and moves
+/// the plan's head and state to `next`.
+pub(crate) async fn insert_chained<C: ConnectionTrait>(
+    txn: &C,
+    plan: &CarePlanRow,
+    f: ChainFields,
+    next: &PlanState,
+) -> Result<EntryRow, ServiceError> {
+    let seq = plan.last_seq + 1;
+    let prev_hash = if plan.last_seq == 0 {
+        GENESIS_HASH.to_owned()
+    } else {
+        plan.head_hash.clone()
+    };
+    let chained = ChainedEntry {
+        id: Uuid::now_v7(),
+        care_plan_id: plan.id,
+        seq,
+        stage: f.stage,
+        kind: f.kind.as_str().to_owned(),
+        effective_at: truncate_micros(f.effective_at),
+        recorded_at: truncate_micros(f.recorded_at),
+        author_id: f.author_id,
+        organization_id: f.organization_id,
+        values_json: canonical(&f.values),
+        note: f.note,
+        variance_json: f.variance.as_ref().map(canonical),
+        amends: f.amends,
+        reason: f.reason,
+        prev_hash,
+    };
+    let hash = chained.compute_hash();
+    let row = EntryRow {
+        id: chained.id,
+        care_plan_id: plan.id,
+        seq,
+        stage: chained.stage,
+        kind: chained.kind,
+        effective_at: chained.effective_at,
+        recorded_at: chained.recorded_at,
+        author_id: chained.author_id,
+        organization_id: chained.organization_id,
+        values_json: chained.values_json,
+        note: chained.note,
+        variance: chained.variance_json,
+        amends: chained.amends,
+        reason: chained.reason,
+        prev_hash: chained.prev_hash,
+        hash: hash.clone(),
+    };
+    queries::insert_entry(txn, row.clone()).await?;
+    queries::advance_care_plan(
+        txn,
+        plan.id,
+        seq,
+        &hash,
+        next.status.as_str(),
+        &next.current_stage,
+        next.stage_started,
+        next.stage_ended,
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The stage state of a stored plan row.
+pub(crate) fn plan_state(plan: &CarePlanRow) -> Result<PlanState, ServiceError> {
+    Ok(PlanState {
+        status: PlanStatus::parse(&plan.status)
+            .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?,
+        current_stage: plan.current_stage.clone(),
+        stage_started: plan.stage_started,
+        stage_ended: plan.stage_ended,
+        started_at: plan.started_at,
+    })
 }

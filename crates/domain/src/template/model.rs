@@ -42,6 +42,10 @@ pub struct PathwayTemplate {
     /// Scheduled visits of a cyclical pathway.
     #[serde(default)]
     pub schedule: Vec<ScheduleRule>,
+    /// Days after a stage ends by which its report back is due; absent: the end of the
+    /// following month (the reimbursement rules' default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_due_days: Option<u32>,
 }
 
 /// Provider kinds of domain.md §9.0 (who owns a stage or a scheduled visit).

@@ -358,6 +358,7 @@ fn entries_go_to_the_current_stage_only() {
             e.variance = Some(VarianceInput {
                 code: "NEG.VAR.CO.RECEIVE".into(),
                 note: None,
+                goal: None,
             });
         }
         let (code, message) = conflict(&acute(), &e);
@@ -479,6 +480,7 @@ fn a_variance_needs_a_known_code() {
     unknown.variance = Some(VarianceInput {
         code: "NEG.VAR.SY.BED".into(),
         note: None,
+        goal: None,
     });
     only(
         &invalid(&acute(), &unknown),
@@ -490,6 +492,7 @@ fn a_variance_needs_a_known_code() {
     good.variance = Some(VarianceInput {
         code: "NEG.VAR.CO.RECEIVE".into(),
         note: Some("受入先なし".into()),
+        goal: None,
     });
     ok(&acute(), &good);
     // With values recorded at the same time.
@@ -499,6 +502,7 @@ fn a_variance_needs_a_known_code() {
     good.variance = Some(VarianceInput {
         code: "NEG.VAR.CO.RECEIVE".into(),
         note: Some("\0".into()),
+        goal: None,
     });
     only(
         &invalid(&acute(), &good),
@@ -511,6 +515,7 @@ fn a_variance_needs_a_known_code() {
     on_assessment.variance = Some(VarianceInput {
         code: "NEG.VAR.CO.RECEIVE".into(),
         note: None,
+        goal: None,
     });
     only(
         &invalid(&acute(), &on_assessment),

@@ -227,6 +227,8 @@ pub struct VarianceIn {
     /// A variance code of the pinned template (`NEG.VAR.CO.RECEIVE`).
     pub code: String,
     pub note: Option<String>,
+    /// The goal this variance explains (suppresses the automatic variance for it).
+    pub goal: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

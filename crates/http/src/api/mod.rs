@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod dto;
+pub mod workflow;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/care-plans/{id}/goals", get(get_goals))
         .merge(access::routes())
+        .merge(workflow::routes())
 }
 
 #[derive(OpenApi)]
@@ -59,7 +61,14 @@ pub fn routes() -> Router<AppState> {
         access::get_care_team, access::add_care_team_member, access::list_consents,
         access::record_consent, access::withdraw_consent, access::consent_reminders,
         access::break_glass, access::list_break_glass, access::review_break_glass,
-        access::audit_log, access::access_report
+        access::audit_log, access::access_report,
+        workflow::declare, workflow::list_declarations, workflow::directory,
+        workflow::propose_handover, workflow::list_handovers, workflow::get_handover,
+        workflow::accept_handover, workflow::decline_handover, workflow::withdraw_handover,
+        workflow::list_reports, workflow::get_report, workflow::send_report,
+        workflow::get_schedule, workflow::individualize, workflow::complete_plan,
+        workflow::withdraw_plan, workflow::migration_preview, workflow::migrate_plan,
+        workflow::worklist
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -372,6 +381,7 @@ async fn append_entry(
         variance: b.variance.map(|v| VarianceInput {
             code: v.code,
             note: v.note,
+            goal: v.goal,
         }),
         amends: b.amends,
         reason: b.reason,

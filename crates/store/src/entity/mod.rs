@@ -19,3 +19,6 @@ pub mod patient_identifiers;
 pub mod patients;
 pub mod practitioners;
 pub mod sessions;
+pub mod declarations;
+pub mod handovers;
+pub mod reports;
