@@ -13,3 +13,4 @@ pub mod dataset;
 pub mod inproc;
 pub mod raw;
 pub mod server;
+pub mod testdb;

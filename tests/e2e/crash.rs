@@ -1,0 +1,128 @@
+//! Crash safety (R1, R2, R7) and backup under load (R4), through the harness in
+//! `renkei-bench`: the real `renkei serve` process under concurrent append load.
+//!
+//! `RENKEI_CRASH_ITERATIONS` sets the kill -9 iterations (3 here by default; the full
+//! run is 20, see README "Operations").
+
+use std::time::Duration;
+
+use renkei_bench::backup_load;
+use renkei_bench::crash::{self, CrashConfig};
+use renkei_bench::server::Renkei;
+use renkei_bench::testdb::{Scratch, renkei_bin, workspace_root};
+
+fn iterations() -> usize {
+    std::env::var("RENKEI_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
+fn renkei(database_url: String) -> Renkei {
+    Renkei {
+        bin: renkei_bin().expect("the renkei binary"),
+        database_url,
+        pathways: workspace_root().join("pathways"),
+        serve_args: Vec::new(),
+        taskset: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_under_append_load_loses_and_duplicates_nothing() {
+    let Some(db) = Scratch::new("crash").await.expect("scratch database") else {
+        return;
+    };
+    let app = format!("renkei-crash-{}", uuid::Uuid::new_v4().simple());
+    let url = if db.is_postgres() {
+        // The server's backends are found (and terminated) by application_name.
+        format!("{}&application_name={app}", db.url)
+    } else {
+        db.url.clone()
+    };
+    let cfg = CrashConfig {
+        renkei: renkei(url),
+        iterations: iterations(),
+        clients: 4,
+        work_dir: db.dir.join("work"),
+        sqlite_file: db.sqlite_file.clone(),
+        pg_admin_url: db.admin_url.clone(),
+        pg_application_name: db.is_postgres().then_some(app),
+        kill_after_ms: (300, 1500),
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7),
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(120 + 60 * cfg.iterations as u64),
+        crash::run(&cfg),
+    )
+    .await
+    .expect("the crash harness finished in time")
+    .expect("the crash harness ran");
+    eprintln!(
+        "crash harness ({}): {}",
+        if db.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        report.summary()
+    );
+    assert!(
+        report.problems.is_empty(),
+        "{}\n{}",
+        report.summary(),
+        report.problems.join("\n")
+    );
+    assert_eq!(report.iterations, cfg.iterations);
+    assert!(report.acknowledged > 0, "no append was acknowledged");
+    assert_eq!((report.lost, report.duplicated, report.phantom), (0, 0, 0));
+    assert_eq!(report.verify_runs, cfg.iterations);
+    if cfg.sqlite_file.is_some() {
+        assert_eq!(report.integrity_checks, cfg.iterations);
+    }
+    if db.is_postgres() && cfg.iterations > 1 {
+        assert!(report.backend_kills > 0);
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_under_append_load_is_a_consistent_restorable_snapshot() {
+    let Some(db) = Scratch::new("backup").await.expect("scratch database") else {
+        return;
+    };
+    let r = renkei(db.url.clone());
+    if db.is_postgres() {
+        r.run_ok(&["migrate"], None).await.expect("migrate");
+        let out = r
+            .run(
+                &["backup", &db.dir.join("b.db").display().to_string()],
+                None,
+            )
+            .await
+            .expect("run backup");
+        assert!(!out.success, "backup of PostgreSQL must refuse");
+        assert!(
+            out.stderr.contains("pg_basebackup") && out.stderr.contains("WAL"),
+            "{}",
+            out.stderr
+        );
+        db.cleanup().await;
+        return;
+    }
+    let file = db.sqlite_file.clone().expect("SQLite file");
+    let report = tokio::time::timeout(
+        Duration::from_secs(300),
+        backup_load::run(&r, &file, &db.dir.join("work"), 4),
+    )
+    .await
+    .expect("the backup check finished in time")
+    .unwrap_or_else(|e| panic!("backup under load: {e:#}"));
+    eprintln!("backup under load: {report:?}");
+    assert!(report.entries_in_copy > 0);
+    assert!(report.plans_checked > 0);
+    db.cleanup().await;
+}
