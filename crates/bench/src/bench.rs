@@ -277,6 +277,7 @@ impl Harness {
     }
 
     /// oha open loop; returns the parsed JSON summary.
+    #[expect(clippy::too_many_arguments, reason = "one oha invocation")]
     async fn oha(
         &mut self,
         rate: u32,

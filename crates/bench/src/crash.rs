@@ -306,7 +306,7 @@ pub(crate) async fn fixture(
     let mut clients = Vec::new();
     for (c, token) in tokens.iter().enumerate() {
         let patient = post_ok(
-            &http,
+            http,
             &format!("{}/api/v1/patients", server.base),
             token,
             None,
@@ -319,7 +319,7 @@ pub(crate) async fn fixture(
         )
         .await?;
         let plan = post_ok(
-            &http,
+            http,
             &format!("{}/api/v1/care-plans", server.base),
             token,
             None,

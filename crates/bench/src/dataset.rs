@@ -624,7 +624,12 @@ impl Generator {
             Kind::Diabetes => self.diabetes(&mut sim, s, &planner, start)?,
         }
         let n = sim.rows.len();
-        batch.plans.push(care_plans::ActiveModel {
+        // Columns added later keep their database defaults.
+        #[allow(
+            clippy::needless_update,
+            reason = "forward-compatible with new columns"
+        )]
+        let plan_row = care_plans::ActiveModel {
             id: Set(sim.id),
             patient_id: Set(patient_id),
             pathway_version_id: Set(published.id),
@@ -640,7 +645,8 @@ impl Generator {
             created_at: Set(start),
             updated_at: Set(sim.last_at),
             ..Default::default()
-        });
+        };
+        batch.plans.push(plan_row);
         batch.entries.append(&mut sim.rows);
         Ok(n)
     }
@@ -1137,7 +1143,7 @@ impl Generator {
                     None,
                 )?;
             }
-            if r.gen_bool(0.04) {
+            if r.gen_bool(0.08) {
                 let code = [
                     "NEG.VAR.PT.WISH",
                     "NEG.VAR.PT.CONDITION",
@@ -1153,7 +1159,7 @@ impl Generator {
                     Some(code),
                 )?;
             }
-            if r.gen_bool(0.12) {
+            if r.gen_bool(0.3) {
                 sim.add(
                     &clinic,
                     "clinic",
