@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
-use renkei_service::{Actor, ErrorCode, admin};
+use renkei_service::{Actor, ErrorCode, auth};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -28,8 +28,15 @@ impl FromRequestParts<AppState> for Auth {
             .strip_prefix("Bearer ")
             .map(str::trim)
             .ok_or_else(|| ApiError::from(renkei_service::ServiceError::Unauthenticated))?;
-        let actor = admin::authenticate_token(&state.services.db, token).await?;
-        Ok(Auth(actor))
+        // A token's scopes: `read` allows GET/HEAD/OPTIONS, `write` everything.
+        let bearer = auth::tokens::authenticate_bearer(&state.services.db, token).await?;
+        if !bearer.allows_method(parts.method.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this token's scopes do not allow this request (a `read` token may only read)",
+            ));
+        }
+        Ok(Auth(bearer.actor))
     }
 }
 

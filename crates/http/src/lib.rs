@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod router;
 pub mod state;
+pub mod web;
 
 pub use router::router;
 pub use state::AppState;

@@ -30,12 +30,14 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
+        .merge(crate::web::routes(state.clone()))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(middleware::from_fn(log_request))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(middleware::from_fn(crate::web::hsts))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
@@ -74,7 +76,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(api::tokens::TokensDoc::openapi());
+    Json(doc)
 }
 
 async fn not_found() -> ApiError {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod auth;
 pub mod audit;
 pub mod backup;
 pub mod demo;

@@ -6,5 +6,6 @@ pub mod entity;
 pub mod error;
 pub mod queries;
 pub mod queries_access;
+pub mod queries_auth;
 
 pub use error::StoreError;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod dto;
+pub mod tokens;
 pub mod workflow;
 
 use axum::extract::{Path, Query, State};
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/care-plans/{id}/goals", get(get_goals))
         .merge(access::routes())
         .merge(workflow::routes())
+        .merge(tokens::routes())
 }
 
 #[derive(OpenApi)]

@@ -1,0 +1,211 @@
+//! The askama templates of the login pages, and how a page or an error becomes a
+//! response (HTML for browsers, problem+json for clients that ask for JSON).
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use renkei_service::{ErrorCode, ServiceError};
+
+use crate::error::{ApiError, ErrorCause, status_of};
+
+/// Renders a page with `status`; a template error is a 500 whose cause is logged.
+pub fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            let mut res = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(
+                    "<!doctype html><title>エラー</title><p>システムエラーが発生しました。"
+                        .to_owned(),
+                ),
+            )
+                .into_response();
+            res.extensions_mut()
+                .insert(ErrorCause(format!("template: {e}")));
+            res
+        }
+    }
+}
+
+/// Adds `Retry-After` (whole seconds, at least 1).
+pub fn with_retry_after(mut res: Response, seconds: i64) -> Response {
+    let secs = seconds.max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Whether the client prefers JSON to HTML (API clients, tests); browsers ask for HTML.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    !accept.contains("text/html")
+        && (accept.contains("json") || accept.is_empty() || accept.contains("*/*"))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub status: u16,
+}
+
+/// An error page for browsers, or the same error as problem+json for JSON clients.
+pub fn error_response(headers: &HeaderMap, code: ErrorCode, message: &str) -> Response {
+    if wants_json(headers) {
+        return ApiError::new(code, message).into_response();
+    }
+    let status = status_of(code);
+    html(
+        status,
+        &ErrorPage {
+            title: code.title_ja(),
+            message,
+            status: status.as_u16(),
+        },
+    )
+}
+
+/// A failure inside a page handler: an HTML error page with the status of its code; a
+/// 5xx page says nothing about the cause, which is logged once by the request log.
+#[derive(Debug)]
+pub struct WebError(pub ServiceError);
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        WebError(e)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let status = status_of(code);
+        let message = match &self.0 {
+            ServiceError::Unavailable(_) => {
+                "しばらく待ってから、もう一度お試しください。".to_owned()
+            }
+            ServiceError::Internal(_) => {
+                "時間をおいて再度お試しください。解決しない場合はシステム管理者に連絡してください。"
+                    .to_owned()
+            }
+            ServiceError::Unauthenticated => "ログインし直してください。".to_owned(),
+            ServiceError::Validation(errors) => errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.to_string(),
+        };
+        let mut res = html(
+            status,
+            &ErrorPage {
+                title: code.title_ja(),
+                message: &message,
+                status: status.as_u16(),
+            },
+        );
+        if status.is_server_error() {
+            res.extensions_mut()
+                .insert(ErrorCause(format!("{:#}", anyhow_of(&self.0))));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res = with_retry_after(res, 1);
+        }
+        res
+    }
+}
+
+fn anyhow_of(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Internal(e) => format!("{e:#}"),
+        ServiceError::Unavailable(e) => format!("{e:?}"),
+        other => other.to_string(),
+    }
+}
+
+pub type WebResult = Result<Response, WebError>;
+
+// ---------------------------------------------------------------- the pages
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub csrf: &'a str,
+    pub login: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "login_totp.html")]
+pub struct SecondFactorPage<'a> {
+    pub csrf: &'a str,
+    pub name: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+pub struct EnrolPage<'a> {
+    pub csrf: &'a str,
+    pub required: bool,
+    pub secret_groups: Vec<String>,
+    pub uri: &'a str,
+    pub qr_svg: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enabled.html")]
+pub struct EnabledPage {
+    pub recovery_codes_left: usize,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub codes: &'a [String],
+    pub next_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    pub csrf: &'a str,
+    pub required: bool,
+    pub min_length: usize,
+    pub two_factor: bool,
+    pub errors: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage<'a> {
+    pub csrf: &'a str,
+    pub name: &'a str,
+    pub login: &'a str,
+    pub organization_name: &'a str,
+    pub profession: &'a str,
+    pub totp_enabled: bool,
+    pub notice: Option<&'a str>,
+}
+
+/// The Japanese name of a profession code.
+pub fn profession_ja(code: &str) -> &'static str {
+    match code {
+        "physician" => "医師",
+        "nurse" => "看護師",
+        "therapist" => "療法士(PT/OT/ST)",
+        "msw" => "医療ソーシャルワーカー",
+        "liaison_staff" => "地域連携室職員",
+        "care_manager" => "介護支援専門員",
+        "pharmacist" => "薬剤師",
+        _ => "その他",
+    }
+}
