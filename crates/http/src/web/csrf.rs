@@ -51,11 +51,17 @@ fn cross_site(headers: &HeaderMap, secure: bool) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
     let scheme = if secure { "https" } else { "http" };
-    !origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
+    // The Host the browser used: as received, or as a reverse proxy reports it.
+    let hosts = [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+        .filter_map(|v| v.split(',').next().map(str::trim));
+    let mut same = false;
+    for host in hosts {
+        same |= origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"));
+    }
+    !same
 }
 
 /// The `csrf` value of an urlencoded form body, or the `X-CSRF-Token` header.
@@ -183,6 +189,23 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&h, false));
+        // Behind a proxy that rewrites Host but reports the original.
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("renkei.example.jp"),
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://renkei.example.jp"),
+        );
+        assert!(!cross_site(&h, true));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(cross_site(&h, true));
     }
 
     #[test]
