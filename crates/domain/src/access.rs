@@ -147,9 +147,13 @@ pub enum Action<'a> {
     /// Ask for emergency read access.
     BreakGlass,
     /// Propose handing the plan over from the current stage (its owner).
-    ProposeHandover { current_stage: &'a str },
+    ProposeHandover {
+        current_stage: &'a str,
+    },
     /// Send the report back for a stage one's organisation ran.
-    SendReport { stage: &'a str },
+    SendReport {
+        stage: &'a str,
+    },
     /// Complete, withdraw or migrate the plan (the planning organisation).
     Lifecycle,
     /// Set a per-patient target or interval (a physician on the care team).
@@ -242,6 +246,9 @@ pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decis
     }
     let is_planner = org == plan.planner_organization_id;
     let member = plan.member(org);
+    // Every organisation, the planner included, writes stage entries only in the stages
+    // it takes part in (the planner's are its own at enrolment): after handing a patient
+    // over, the sender keeps reading and may add notes, but not stage entries (issue 4).
     let writer_for = |stage: &str| -> bool {
         match member {
             Some(m) => m.role != TeamRole::Viewer && m.stages.iter().any(|s| s == stage),
@@ -448,6 +455,34 @@ mod tests {
         assert_eq!(
             decide(&cm, append(EntryKind::Assessment, "acute"), &p),
             Decision::Allow
+        );
+    }
+
+    #[test]
+    fn the_planner_writes_stage_entries_only_in_its_own_stages() {
+        let (planner, _, _) = ids();
+        let mut p = plan(ConsentState::None);
+        // As enrolment records it: the planner's own stages are only the first one.
+        p.team[0].stages = vec!["acute".into()];
+        let nurse = subject(planner, Profession::Nurse);
+        for kind in [EntryKind::StageStart, EntryKind::Assessment, EntryKind::Variance] {
+            assert_eq!(
+                decide(&nurse, Action::Append { kind, stage: "recovery" }, &p),
+                Decision::Forbidden
+            );
+            assert_eq!(
+                decide(&nurse, Action::Append { kind, stage: "acute" }, &p),
+                Decision::Allow
+            );
+        }
+        // Notes stay open to the sender, in any stage.
+        assert_eq!(
+            decide(&nurse, Action::Append { kind: EntryKind::Note, stage: "recovery" }, &p),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&nurse, Action::ProposeHandover { current_stage: "recovery" }, &p),
+            Decision::Forbidden
         );
     }
 

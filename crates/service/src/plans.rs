@@ -48,6 +48,8 @@ pub struct CarePlan {
     pub entry_count: i64,
     pub head_hash: String,
     pub created_at: DateTime<Utc>,
+    /// The plan's version (its ETag): If-Match for complete / withdraw / migrate.
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,6 +134,7 @@ impl Services {
             entry_count: row.last_seq,
             head_hash: row.head_hash,
             created_at: row.created_at,
+            version: row.row_version,
         })
     }
 

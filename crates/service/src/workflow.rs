@@ -830,6 +830,17 @@ impl Services {
                     .filter(handovers::Column::Id.eq(h.id))
                     .exec(txn)
                     .await?;
+                // Every transition is an entry in the chain, completion included.
+                self.process_entry(
+                    txn,
+                    actor,
+                    plan,
+                    EntryKind::Handover,
+                    &row.stage,
+                    json!({"handover_id": h.id.to_string(), "event": HandoverState::Completed.as_str(), "stage": h.stage}),
+                    None,
+                )
+                .await?;
             }
         }
         if row.kind == EntryKind::StageEnd.as_str() && actor.organization_id != plan.planner_organization_id {
@@ -965,7 +976,12 @@ impl Services {
                     None => errors.push(FieldError::new("goal", "unknown_goal", format!("no goal `{code}`"))),
                     Some(g) => match serde_json::from_value::<GoalTarget>(target.clone()) {
                         Err(e) => errors.push(FieldError::new("target", "format", e.to_string())),
-                        Ok(t) if std::mem::discriminant(&t) != std::mem::discriminant(&g.target) => {
+                        // A value target may become a band and back (the elderly HbA1c
+                        // range instead of `< 7.0`); every other kind keeps its kind.
+                        Ok(t)
+                            if std::mem::discriminant(&t) != std::mem::discriminant(&g.target)
+                                && !(is_value_target(&t) && is_value_target(&g.target)) =>
+                        {
                             errors.push(FieldError::new("target.kind", "same_kind", "an individual target keeps the goal's kind"))
                         }
                         Ok(t) => {
@@ -1298,6 +1314,11 @@ impl Services {
             dropouts: next(),
         })
     }
+}
+
+/// Targets that compare the latest value of one item: a threshold or a band.
+fn is_value_target(t: &GoalTarget) -> bool {
+    matches!(t, GoalTarget::Threshold { .. } | GoalTarget::Range { .. })
 }
 
 /// Goals judged once at their due time (not continuously re-judged values).

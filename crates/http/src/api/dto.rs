@@ -189,6 +189,9 @@ pub struct CarePlanResponse {
     pub entry_count: i64,
     pub head_hash: String,
     pub created_at: DateTime<Utc>,
+    /// Also sent as the ETag of `GET /care-plans/{id}`; send it back as If-Match to
+    /// complete, withdraw or migrate the plan.
+    pub version: i32,
 }
 
 impl From<CarePlan> for CarePlanResponse {
@@ -212,6 +215,7 @@ impl From<CarePlan> for CarePlanResponse {
             entry_count: p.entry_count,
             head_hash: p.head_hash,
             created_at: p.created_at,
+            version: p.version,
         }
     }
 }

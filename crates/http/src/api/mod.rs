@@ -313,11 +313,16 @@ async fn get_care_plan(
     Auth(actor): Auth,
     Meta(meta): Meta,
     Path(id): Path<String>,
-) -> ApiResult<Json<CarePlanResponse>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let id = parse_id(&id, "care plan")?;
-    Ok(Json(
-        state.services.get_plan(&actor, &meta, id).await?.into(),
-    ))
+    let plan = state.services.get_plan(&actor, &meta, id).await?;
+    let etag = format!("\"{}\"", plan.version);
+    let mut res = Json(CarePlanResponse::from(plan)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(res)
 }
 
 #[utoipa::path(get, path = "/api/v1/care-plans/{id}/entries", params(("id" = String, Path)),
@@ -417,7 +422,8 @@ async fn get_goals(
         Some(s) => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| ApiError::field("as_of", "format", "must be RFC 3339 with offset"))?,
-        None => Utc::now(),
+        // The service clock, as every other "now" of the workflow.
+        None => state.services.now(),
     };
     let goals = state.services.goals(&actor, &meta, id, Some(as_of)).await?;
     Ok(Json(GoalList {
