@@ -580,10 +580,18 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
         items(&worklist(&app, &a).await, "handovers_outgoing"),
         [item(&plan, &hid, "accepted")]
     );
-    // The receiver now sees the plan. (Whether the sender, being the planning hospital,
-    // may still write stage entries here is `planning_sender_writes_no_stage_entries`.)
+    // The receiver now sees the plan; the sender (the planning hospital) may not start
+    // the new stage.
     get_ok(&app, &format!("/api/v1/care-plans/{plan}"), &r).await;
     let recovery_start = acute_end + Duration::hours(4);
+    post_entry(
+        &app,
+        &a,
+        &plan,
+        &entry_body("recovery", "stage_start", recovery_start, json!({})),
+    )
+    .await
+    .assert_problem(403, None);
 
     // --- recovery stage: FIM on admission (18 items) and discharge.
     let admission = add(
@@ -605,7 +613,7 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
     assert!(done["completed_at"].is_string());
     assert!(items(&worklist(&app, &a).await, "handovers_outgoing").is_empty());
 
-    // The sender keeps read access and may add notes.
+    // The sender keeps read access and may add notes, but no stage entries.
     get_ok(&app, &format!("/api/v1/care-plans/{plan}"), &a).await;
     let mut note = entry_body(
         "recovery",
@@ -615,6 +623,19 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
     );
     note["note"] = json!("急性期主治医より: 抗血小板薬継続をお願いします");
     post_entry(&app, &a, &plan, &note).await.assert_status(201);
+    post_entry(
+        &app,
+        &a,
+        &plan,
+        &entry_body(
+            "recovery",
+            "assessment",
+            recovery_start + Duration::days(1),
+            json!({"mrs": 3}),
+        ),
+    )
+    .await
+    .assert_problem(403, None);
 
     add(
         &app,
@@ -783,17 +804,27 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
         assert!(items(&wl, "handovers_outgoing").is_empty(), "{wl}");
         assert!(items(&wl, "reports_owed").is_empty(), "{wl}");
     }
-    // The earlier owners keep reading and adding notes; the recovery hospital, a sender
-    // that is not the planning hospital, writes no stage entries in the clinic's stage.
+    // The earlier owners keep reading and adding notes, but write no stage entries in the
+    // clinic's stage.
     let mut note = entry_body("home", "note", now(&app), json!({}));
     note["note"] = json!("回復期より: 自主トレーニング継続");
     post_entry(&app, &r, &plan, &note).await.assert_status(201);
     post_entry(&app, &a, &plan, &note).await.assert_status(201);
+    for t in [&a, &r] {
+        post_entry(
+            &app,
+            t,
+            &plan,
+            &entry_body("home", "stage_end", now(&app), json!({})),
+        )
+        .await
+        .assert_problem(403, None);
+    }
     post_entry(
         &app,
-        &r,
+        &a,
         &plan,
-        &entry_body("home", "stage_end", now(&app), json!({})),
+        &entry_body("home", "assessment", now(&app), json!({"bp_sys": 120})),
     )
     .await
     .assert_problem(403, None);
@@ -860,15 +891,9 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
 
 // ====================================================================== 2. hand-over rules
 
-/// Issue 4: "the sender keeps read access and may add notes but not stage entries".
-/// The README's access model lets the planning organisation write entries in every
-/// stage, and `renkei_domain::access::decide` now does so — so an acute hospital that
-/// planned the plan and handed it over may still record the recovery stage's start,
-/// after which the hand-over never completes (only the receiver's stage start completes
-/// it). Ignored until the two rules are reconciled (e.g. "the planner writes in every
-/// stage no other organisation owns").
+/// Issue 4: "the sender keeps read access and may add notes but not stage entries" —
+/// also when the sender is the planning hospital.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open: issue 4's hand-over rule vs the README's planner-writes-everywhere rule"]
 async fn planning_sender_writes_no_stage_entries() {
     let Some(HandoverSetup { app, a, r, .. }) = handover_setup().await else {
         return;
