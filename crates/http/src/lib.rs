@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod router;
 pub mod state;
+pub mod ui;
 pub mod web;
 
 pub use router::router;

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api::routes())
         .merge(crate::web::routes(state.clone()))
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

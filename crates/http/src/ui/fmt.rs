@@ -1,0 +1,472 @@
+//! How the pages write things: dates and times in Asia/Tokyo (`2026年4月1日(水) 14:05`,
+//! always inside `<time datetime>`), the Japanese words for codes (professions, stages,
+//! states, entry kinds), and the service's field errors rewritten in Japanese.
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use renkei_domain::FieldError;
+use renkei_domain::template::{ItemType, PathwayTemplate};
+use serde_json::Value;
+
+use super::wareki;
+
+/// Japan has one time zone and no daylight saving: UTC+9.
+pub fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
+}
+
+pub fn to_jst(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&jst())
+}
+
+/// Today in Japan.
+pub fn today_jst(now: DateTime<Utc>) -> NaiveDate {
+    to_jst(now).date_naive()
+}
+
+const WEEKDAYS: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
+
+pub fn weekday(d: NaiveDate) -> &'static str {
+    WEEKDAYS[d.weekday().num_days_from_sunday() as usize]
+}
+
+/// A moment for `<time datetime="{iso}">{text}</time>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+/// `2026年4月1日(水)`.
+pub fn date_text(d: NaiveDate) -> String {
+    format!("{}年{}月{}日({})", d.year(), d.month(), d.day(), weekday(d))
+}
+
+pub fn date(d: NaiveDate) -> When {
+    When {
+        iso: d.format("%Y-%m-%d").to_string(),
+        text: date_text(d),
+    }
+}
+
+/// `2026年4月1日(水) 14:05` in Japan time.
+pub fn datetime(t: DateTime<Utc>) -> When {
+    let j = to_jst(t);
+    When {
+        iso: j.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        text: format!("{} {}", date_text(j.date_naive()), j.format("%H:%M")),
+    }
+}
+
+/// The date part only, in Japan time.
+pub fn day_of(t: DateTime<Utc>) -> When {
+    date(to_jst(t).date_naive())
+}
+
+/// `1948年5月3日(昭和23年) 78歳` split for the banner.
+pub struct BirthDate {
+    pub when: When,
+    pub era: String,
+    pub age: u32,
+}
+
+pub fn birth_date(birth: NaiveDate, now: DateTime<Utc>) -> BirthDate {
+    BirthDate {
+        when: When {
+            iso: birth.format("%Y-%m-%d").to_string(),
+            text: format!("{}年{}月{}日", birth.year(), birth.month(), birth.day()),
+        },
+        era: wareki::era_year(birth).unwrap_or_default(),
+        age: wareki::age(birth, today_jst(now)),
+    }
+}
+
+/// The value of an `<input type="datetime-local">` for `t`, in Japan time.
+pub fn datetime_local(t: DateTime<Utc>) -> String {
+    to_jst(t).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// Reads `<input type="datetime-local">` (Japan time), or a plain date (09:00 that day).
+pub fn parse_datetime_local(s: &str) -> Option<DateTime<Utc>> {
+    let s = wareki::to_half_width(s);
+    let naive = NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M"))
+        .ok()
+        .or_else(|| wareki::parse_date(&s).and_then(|d| d.and_hms_opt(9, 0, 0)))?;
+    jst()
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+// ------------------------------------------------------------------ words for codes
+
+pub fn profession(code: &str) -> &'static str {
+    crate::web::pages::profession_ja(code)
+}
+
+pub fn sex(code: &str) -> &'static str {
+    match code {
+        "male" => "男性",
+        "female" => "女性",
+        "other" => "その他",
+        _ => "不明",
+    }
+}
+
+pub fn org_kind(code: &str) -> &'static str {
+    match code {
+        "acute_hospital" => "急性期病院",
+        "recovery_hospital" => "回復期リハビリテーション病院",
+        "clinic" => "診療所(かかりつけ医)",
+        "home_nursing" => "訪問看護ステーション",
+        "care_management" => "居宅介護支援事業所",
+        "pharmacy" => "薬局",
+        "municipality" => "行政",
+        _ => "その他",
+    }
+}
+
+pub fn plan_status(code: &str) -> &'static str {
+    match code {
+        "active" => "進行中",
+        "completed" => "完了",
+        "withdrawn" => "中止",
+        _ => "不明",
+    }
+}
+
+pub fn entry_kind(code: &str) -> &'static str {
+    match code {
+        "assessment" => "評価",
+        "note" => "記録(メモ)",
+        "variance" => "バリアンス",
+        "stage_start" => "病期開始",
+        "stage_end" => "病期終了",
+        "handover" => "連携(紹介・転院)",
+        "report" => "返書",
+        "lifecycle" => "パスの状態変更",
+        "individualize" => "個別目標の設定",
+        _ => "記録",
+    }
+}
+
+pub fn handover_state(code: &str) -> &'static str {
+    match code {
+        "proposed" => "回答待ち",
+        "accepted" => "受入済",
+        "declined" => "辞退",
+        "withdrawn" => "取り下げ",
+        "completed" => "転院完了",
+        _ => "不明",
+    }
+}
+
+pub fn team_role(code: &str) -> &'static str {
+    match code {
+        "planner" => "計画管理病院",
+        "stage_owner" => "担当施設",
+        "contributor" => "協力施設",
+        "viewer" => "閲覧のみ",
+        _ => "その他",
+    }
+}
+
+/// The badge of a goal state: word, symbol (never colour alone) and CSS class.
+pub fn goal_state(code: &str) -> (&'static str, &'static str, &'static str) {
+    match code {
+        "met" => ("達成", "✓", "ok"),
+        "not_met" => ("未達", "✗", "bad"),
+        "overdue" => ("期限超過", "!", "bad"),
+        _ => ("評価待ち", "…", "wait"),
+    }
+}
+
+/// The badge of a worklist item state.
+pub fn work_state(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "proposed" => ("回答待ち", "wait"),
+        "accepted" => ("受入済", "ok"),
+        "due" => ("期限内", "wait"),
+        "overdue" => ("期限超過", "bad"),
+        "scheduled" => ("予定", "info"),
+        "missing" => ("未取得", "bad"),
+        "dropout" => ("記録途絶", "bad"),
+        _ => ("—", "info"),
+    }
+}
+
+/// Direction, level and cause category of a variance code, in words.
+pub fn variance_parts(code: &str) -> (String, String, String) {
+    let mut p = code.split('.');
+    let dir = match p.next() {
+        Some("POS") => "正",
+        Some("NEG") => "負",
+        _ => "—",
+    };
+    let level = match p.next() {
+        Some("VAR") => "変動",
+        Some("DEV") => "逸脱",
+        Some("DROP") => "脱落",
+        _ => "—",
+    };
+    let cat = match p.next() {
+        Some("PT") => "患者・家族要因",
+        Some("ST") => "医療者要因",
+        Some("SY") => "施設・システム要因",
+        Some("CO") => "地域・社会要因",
+        _ => "—",
+    };
+    (dir.to_owned(), level.to_owned(), cat.to_owned())
+}
+
+/// The Japanese title of a stage of `t` (the code when unknown).
+pub fn stage_title(t: Option<&PathwayTemplate>, code: &str) -> String {
+    t.and_then(|t| t.stage(code))
+        .map(|s| s.title.ja.clone())
+        .unwrap_or_else(|| code.to_owned())
+}
+
+/// A value as people read it: option titles for choices, はい/いいえ, the unit.
+pub fn value_text(t: Option<&PathwayTemplate>, code: &str, v: &Value) -> String {
+    let item = t.and_then(|t| t.item(code));
+    let raw = match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "はい".to_owned(),
+        Value::Bool(false) => "いいえ".to_owned(),
+        Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    };
+    let Some(item) = item else {
+        return raw;
+    };
+    match item.item_type {
+        ItemType::Choice => item
+            .options
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|o| Some(o.code.as_str()) == v.as_str())
+            .map(|o| o.title.ja.clone())
+            .unwrap_or(raw),
+        ItemType::Datetime => v
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| datetime(t.with_timezone(&Utc)).text)
+            .unwrap_or(raw),
+        ItemType::Date => v
+            .as_str()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .map(date_text)
+            .unwrap_or(raw),
+        _ => match &item.unit {
+            Some(u) => format!("{raw} {}", unit(u)),
+            None => raw,
+        },
+    }
+}
+
+/// UCUM units as printed (`mm[Hg]` → `mmHg`).
+pub fn unit(u: &str) -> String {
+    u.replace("mm[Hg]", "mmHg")
+        .replace("kg/m2", "kg/m²")
+        .replace("mL/min/{1.73_m2}", "mL/分/1.73m²")
+}
+
+/// The item's title (the code when unknown).
+pub fn item_title(t: Option<&PathwayTemplate>, code: &str) -> String {
+    t.and_then(|t| t.item(code))
+        .map(|i| i.title.ja.clone())
+        .unwrap_or_else(|| code.to_owned())
+}
+
+/// `0〜42`, `3.0〜20.0 %`, `0・5・10` — the range hint of a numeric item.
+pub fn range_hint(t: &PathwayTemplate, code: &str) -> Option<String> {
+    let item = t.item(code)?;
+    let u = item
+        .unit
+        .as_deref()
+        .map(|u| format!(" {}", unit(u)))
+        .unwrap_or_default();
+    if let Some(allowed) = &item.allowed {
+        let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+        return Some(format!("{}{u}", list.join("・")));
+    }
+    match (item.min, item.max) {
+        (Some(a), Some(b)) => Some(format!("{}〜{}{u}", num(a), num(b))),
+        (Some(a), None) => Some(format!("{}{u}以上", num(a))),
+        (None, Some(b)) => Some(format!("{}{u}以下", num(b))),
+        _ => None,
+    }
+}
+
+/// A number without a needless `.0`.
+pub fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+// ------------------------------------------------------------------ field errors
+
+/// The label people see for a request field.
+pub fn field_label(t: Option<&PathwayTemplate>, field: &str) -> String {
+    if let Some(code) = field.strip_prefix("values.") {
+        return item_title(t, code);
+    }
+    match field {
+        "effective_at" => "実施日時",
+        "note" => "記録(メモ)",
+        "reason" => "理由",
+        "variance" | "variance.code" => "バリアンスの種類",
+        "variance.note" => "バリアンスの説明",
+        "variance.goal" => "関連する達成目標",
+        "stage" => "病期",
+        "kind" => "記録の種類",
+        "amends" => "修正する記録",
+        "values" => "評価項目",
+        "started_at" => "パス開始日",
+        "obtained_at" => "同意取得日",
+        "method" => "同意の方法",
+        "signer" => "署名者",
+        "proxy_relationship" => "代諾者の続柄",
+        "purposes" => "利用目的",
+        "scope" => "共有範囲",
+        "organizations" => "共有先",
+        "pathway" => "連携パス",
+        "version" => "版",
+        "patient_id" => "患者",
+        "to_organization" => "紹介先",
+        "kana" | "q" => "検索語",
+        "birth_date" => "生年月日",
+        "identifier" | "identifiers" => "患者ID",
+        "name.family" => "氏(漢字)",
+        "name.given" => "名(漢字)",
+        "name.family_kana" => "氏(カナ)",
+        "name.given_kana" => "名(カナ)",
+        "sex" => "性別",
+        _ => "入力",
+    }
+    .to_owned()
+}
+
+/// One field error in Japanese, with the item's range, unit and options from the
+/// template. The service's English message is never shown.
+pub fn error_ja(t: Option<&PathwayTemplate>, e: &FieldError) -> String {
+    let label = field_label(t, &e.field);
+    let item = e
+        .field
+        .strip_prefix("values.")
+        .and_then(|c| t.and_then(|t| t.item(c)));
+    let range = e
+        .field
+        .strip_prefix("values.")
+        .and_then(|c| t.and_then(|t| range_hint(t, c)));
+    match e.code {
+        "range" | "allowed" | "step" if range.is_some() => {
+            let r = range.unwrap_or_default();
+            if item.is_some_and(|i| i.allowed.is_some()) {
+                format!("{label}は {r} のいずれかを選んでください。")
+            } else {
+                format!("{label}は {r} の範囲で入力してください。")
+            }
+        }
+        "allowed" => format!("{label}は選択肢の中から選んでください。"),
+        "step" => format!("{label}の値の刻みが正しくありません。"),
+        "type" | "number" => match item.map(|i| i.item_type) {
+            Some(ItemType::Integer | ItemType::Composite) => {
+                format!("{label}は半角の整数で入力してください。")
+            }
+            Some(ItemType::Decimal) => format!("{label}は数値で入力してください。"),
+            Some(ItemType::Date) => format!("{label}は日付(例 2026-04-01)で入力してください。"),
+            Some(ItemType::Datetime) => format!("{label}は日時で入力してください。"),
+            Some(ItemType::Boolean) => format!("{label}は「はい」か「いいえ」を選んでください。"),
+            _ => format!("{label}の形式が正しくありません。"),
+        },
+        "required" => match e.field.as_str() {
+            "values" => "評価項目を1つ以上入力してください。".to_owned(),
+            "note" => "記録(メモ)の本文を入力してください。".to_owned(),
+            "reason" => "理由を入力してください。".to_owned(),
+            "variance" => "バリアンスの種類を選んでください。".to_owned(),
+            f if f.starts_with("values.") => {
+                format!("{label}は必須です(この病期の開始・終了時に記録が必要な項目です)。")
+            }
+            _ => format!("{label}を入力してください。"),
+        },
+        "incomplete" => {
+            format!("{label}は全項目がそろうと自動計算されます。すべての項目を入力してください。")
+        }
+        "composite_mismatch" => {
+            format!("{label}が各項目の合計と一致しません(合計はサーバーで計算します)。")
+        }
+        "in_future" => format!("{label}に未来の日時は指定できません。"),
+        "before_plan_start" => format!("{label}がパスの開始日より前です。"),
+        "too_long" => format!("{label}が長すぎます。"),
+        "control_character" | "invalid_character" => {
+            format!("{label}に使用できない文字が含まれています。")
+        }
+        "unknown_item" | "not_in_stage" => format!("{label}はこの病期では記録できません。"),
+        "unknown_variance" => "バリアンスの種類を一覧から選んでください。".to_owned(),
+        "unknown_goal" => "達成目標を一覧から選んでください。".to_owned(),
+        "amend_amendment" => {
+            "修正記録はさらに修正できません。元の記録を修正してください。".to_owned()
+        }
+        "already_amended" => "この記録はすでに修正されています。".to_owned(),
+        "amend_kind" | "amend_stage" => {
+            "修正記録は元の記録と同じ種類・病期で作成します。".to_owned()
+        }
+        "not_allowed" => format!("{label}はこの種類の記録には入力できません。"),
+        "kana" => format!("{label}はカタカナまたはひらがなで入力してください。"),
+        "format" if e.field == "birth_date" => {
+            "生年月日は西暦(例 1948-05-03、19480503)または和暦(例 S23.5.3)で入力してください。"
+                .to_owned()
+        }
+        "format" => format!("{label}の形式が正しくありません。"),
+        "unknown" => format!("{label}が見つかりません。一覧から選んでください。"),
+        "unknown_stage" | "not_next" => {
+            format!("{label}が正しくありません(次の病期を選んでください)。")
+        }
+        "self" => "自施設には紹介できません。別の施設を選んでください。".to_owned(),
+        "own_identifier_required" => "自施設の患者ID(カルテ番号)を入力してください。".to_owned(),
+        _ => format!("{label}の入力内容を確認してください。"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japan_time() {
+        let t = DateTime::parse_from_rfc3339("2026-03-31T23:30:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let w = datetime(t);
+        assert_eq!(w.text, "2026年4月1日(水) 08:30");
+        assert_eq!(w.iso, "2026-04-01T08:30:00+09:00");
+        assert_eq!(datetime_local(t), "2026-04-01T08:30");
+        assert_eq!(parse_datetime_local("2026-04-01T08:30"), Some(t));
+        assert_eq!(date(t.date_naive()).text, "2026年3月31日(火)");
+    }
+
+    #[test]
+    fn birth_dates_show_era_and_age() {
+        let now = DateTime::parse_from_rfc3339("2026-05-03T00:00:00+09:00")
+            .expect("time")
+            .with_timezone(&Utc);
+        let b = birth_date(NaiveDate::from_ymd_opt(1948, 5, 3).expect("date"), now);
+        assert_eq!(b.when.text, "1948年5月3日");
+        assert_eq!(b.era, "昭和23年");
+        assert_eq!(b.age, 78);
+    }
+
+    #[test]
+    fn field_errors_in_japanese() {
+        let e = FieldError::new("values.x", "range", "must be between 0 and 42");
+        assert_eq!(error_ja(None, &e), "xの入力内容を確認してください。");
+        let e = FieldError::new("note", "required", "a note needs text");
+        assert_eq!(error_ja(None, &e), "記録(メモ)の本文を入力してください。");
+    }
+}

@@ -1,0 +1,808 @@
+//! S6 — hand-overs: the inbox and outbox, proposing a hand-over (the receiver chosen
+//! from the facility directory, the generated referral summary), accepting or declining
+//! it (with the version it was read at, as If-Match), and the report back (返書).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use renkei_domain::handover::HandoverEvent;
+use renkei_domain::template::PathwayTemplate;
+use renkei_service::ServiceError;
+use renkei_service::workflow::{Handover, Report};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::fmt::{self, When};
+use super::home::visible;
+use super::views::{self, Banner};
+use super::{Nav, Posted, Shell, Ui, UiResult, explain, page, parse_uuid, see_other};
+use crate::state::AppState;
+
+async fn org_names(state: &AppState) -> Result<HashMap<String, String>, ServiceError> {
+    Ok(
+        renkei_service::admin::list_organizations(&state.services.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.code, o.name))
+            .collect(),
+    )
+}
+
+fn name_of(names: &HashMap<String, String>, code: &str) -> String {
+    names.get(code).cloned().unwrap_or_else(|| code.to_owned())
+}
+
+// ------------------------------------------------------------------ inbox / outbox
+
+pub struct BoxRow {
+    pub url: String,
+    pub state: &'static str,
+    pub class: &'static str,
+    pub patient: String,
+    pub pathway: String,
+    pub stage: String,
+    pub party: String,
+    pub when: When,
+}
+
+#[derive(Template)]
+#[template(path = "ui/handovers.html")]
+pub struct InboxPage {
+    pub shell: Shell,
+    pub incoming: Vec<BoxRow>,
+    pub outgoing: Vec<BoxRow>,
+    pub reports_owed: Vec<BoxRow>,
+    pub reports_to_me: Vec<BoxRow>,
+}
+
+async fn handover_row(
+    state: &AppState,
+    ui: &Ui,
+    names: &HashMap<String, String>,
+    id: &str,
+    incoming: bool,
+) -> Result<Option<BoxRow>, ServiceError> {
+    let Ok(id) = id.parse() else { return Ok(None) };
+    let Some(h) = visible(state.services.get_handover(&ui.actor, &ui.meta, id).await)? else {
+        return Ok(None);
+    };
+    let (patient, pathway, template) = patient_and_pathway(state, ui, &h).await?;
+    let class = if h.state == "proposed" { "wait" } else { "ok" };
+    Ok(Some(BoxRow {
+        url: format!("/handovers/{}", h.id),
+        state: if incoming && h.state == "proposed" {
+            "未回答"
+        } else {
+            fmt::handover_state(&h.state)
+        },
+        class,
+        patient,
+        pathway,
+        stage: fmt::stage_title(template.as_ref(), &h.stage),
+        party: if incoming {
+            format!("{}から", name_of(names, &h.from_organization))
+        } else {
+            format!("{}へ", name_of(names, &h.to_organization))
+        },
+        when: fmt::datetime(h.proposed_at),
+    }))
+}
+
+/// The patient's name (when this organisation may see it yet) and the pathway title.
+async fn patient_and_pathway(
+    state: &AppState,
+    ui: &Ui,
+    h: &Handover,
+) -> Result<(String, String, Option<PathwayTemplate>), ServiceError> {
+    let plan = visible(
+        state
+            .services
+            .get_plan(&ui.actor, &ui.meta, h.care_plan_id)
+            .await,
+    )?;
+    let code = h.summary["pathway"]["code"].as_str().unwrap_or("");
+    let version = h.summary["pathway"]["version"].as_u64().unwrap_or(0) as u32;
+    let template = state
+        .services
+        .pathways
+        .find(code, version)
+        .map(|p| p.template.clone());
+    let pathway = template
+        .as_ref()
+        .map(|t| t.title.ja.clone())
+        .unwrap_or_else(|| code.to_owned());
+    let patient = match plan {
+        Some(p) => match visible(
+            renkei_service::patients::get_patient(
+                &state.services,
+                &ui.actor,
+                &ui.meta,
+                p.patient_id,
+            )
+            .await,
+        )? {
+            Some(p) => {
+                let (kana, kanji) = views::names(&p);
+                format!("{kanji}({kana})")
+            }
+            None => "(受入後に表示されます)".to_owned(),
+        },
+        None => "(受入後に表示されます)".to_owned(),
+    };
+    Ok((patient, pathway, template))
+}
+
+pub async fn inbox_page(State(state): State<AppState>, ui: Ui) -> UiResult {
+    let w = state
+        .services
+        .worklist(&ui.actor, &ui.meta, None, 100, 90)
+        .await?;
+    let names = org_names(&state).await?;
+    let mut incoming = Vec::new();
+    for i in &w.handovers_incoming.items {
+        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, true).await? {
+            incoming.push(r);
+        }
+    }
+    let mut outgoing = Vec::new();
+    for i in &w.handovers_outgoing.items {
+        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, false).await? {
+            outgoing.push(r);
+        }
+    }
+    let mut reports_owed = Vec::new();
+    let mut reports_to_me = Vec::new();
+    for (list, out, mine) in [
+        (&w.reports_owed.items, &mut reports_owed, true),
+        (&w.reports_owed_to_me.items, &mut reports_to_me, false),
+    ] {
+        for i in list {
+            let Ok(id) = i.subject.parse() else { continue };
+            let Some(r) = visible(state.services.get_report(&ui.actor, &ui.meta, id).await)? else {
+                continue;
+            };
+            let template = state
+                .services
+                .pathways
+                .latest(&i.pathway)
+                .map(|p| p.template.clone());
+            out.push(BoxRow {
+                url: format!("/reports/{}", r.id),
+                state: if r.overdue {
+                    "期限超過"
+                } else {
+                    "未送付"
+                },
+                class: if r.overdue { "bad" } else { "wait" },
+                patient: String::new(),
+                pathway: template
+                    .as_ref()
+                    .map(|t| t.title.ja.clone())
+                    .unwrap_or_default(),
+                stage: fmt::stage_title(template.as_ref(), &r.stage),
+                party: if mine {
+                    format!("{}へ", name_of(&names, &r.to_organization))
+                } else {
+                    format!("{}から", name_of(&names, &r.from_organization))
+                },
+                when: fmt::day_of(r.due_at),
+            });
+        }
+    }
+    Ok(page(
+        StatusCode::OK,
+        &InboxPage {
+            shell: ui.shell(
+                format!("連携受信箱・送信箱(未回答 {}件)", incoming.len()),
+                Nav::Handovers,
+            ),
+            incoming,
+            outgoing,
+            reports_owed,
+            reports_to_me,
+        },
+    ))
+}
+
+// ------------------------------------------------------------------ one hand-over
+
+pub struct Line {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/handover.html")]
+pub struct HandoverPage {
+    pub shell: Shell,
+    pub banner: Option<Banner>,
+    pub state: &'static str,
+    pub proposed: bool,
+    pub patient: String,
+    pub pathway: String,
+    pub plan_url: Option<String>,
+    pub facts: Vec<Line>,
+    pub goals: Vec<(String, &'static str, &'static str, String)>,
+    pub latest: Vec<Line>,
+    pub outcome: Vec<Line>,
+    pub variances: Vec<String>,
+    pub note: Option<String>,
+    pub decline_reason: Option<String>,
+    pub version: i32,
+    pub may_answer: bool,
+    pub may_withdraw: bool,
+    pub action: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
+    let mut out = Vec::new();
+    let Some(m) = v.as_object() else { return out };
+    if let Some(s) = m.get("stage").and_then(Value::as_str) {
+        out.push(Line {
+            label: "病期".into(),
+            value: fmt::stage_title(t, s),
+        });
+    }
+    if let Some(d) = m.get("length_of_stay_days") {
+        out.push(Line {
+            label: "在院日数".into(),
+            value: format!("{d}日"),
+        });
+    }
+    for (item, label) in [
+        ("fim_total", "FIM合計"),
+        ("fim_motor", "FIM運動項目"),
+        ("barthel_total", "BI合計"),
+    ] {
+        if let (Some(a), Some(b)) = (
+            m.get(&format!("{item}_admission")),
+            m.get(&format!("{item}_discharge")),
+        ) {
+            out.push(Line {
+                label: label.into(),
+                value: format!(
+                    "{a} → {b}(利得 {})",
+                    m.get(&format!("{item}_gain"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                ),
+            });
+        }
+    }
+    if let Some(d) = m.get("destination") {
+        out.push(Line {
+            label: "退院先".into(),
+            value: fmt::value_text(t, "destination", d),
+        });
+    }
+    out
+}
+
+async fn handover_page_data(
+    state: &AppState,
+    ui: &Ui,
+    h: Handover,
+    notice: Option<String>,
+    error: Option<String>,
+    reason: String,
+) -> Result<HandoverPage, ServiceError> {
+    let names = org_names(state).await?;
+    let (patient, pathway, template) = patient_and_pathway(state, ui, &h).await?;
+    let t = template.as_ref();
+    let plan = visible(
+        state
+            .services
+            .get_plan(&ui.actor, &ui.meta, h.care_plan_id)
+            .await,
+    )?;
+    let banner = match &plan {
+        Some(p) => visible(views::load_banner(state, ui, p.patient_id).await)?.map(|x| x.2),
+        None => None,
+    };
+    let s = &h.summary;
+    let goals = s["goals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    let (word, _, class) = fmt::goal_state(g["status"].as_str().unwrap_or(""));
+                    (
+                        g["title_ja"].as_str().unwrap_or("").to_owned(),
+                        word,
+                        class,
+                        match &g["latest"] {
+                            Value::Null => "—".to_owned(),
+                            v => v.to_string().trim_matches('"').to_owned(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let latest = s["latest_values"]
+        .as_object()
+        .map(|m| {
+            let mut v: Vec<Line> = m
+                .iter()
+                .filter(|(k, _)| {
+                    // The composites and the main scales; item details stay in the plan.
+                    !(k.starts_with("fim_") || k.starts_with("barthel_"))
+                        || k.ends_with("_total")
+                        || k.ends_with("_motor")
+                        || k.ends_with("_cognitive")
+                })
+                .map(|(k, v)| Line {
+                    label: fmt::item_title(t, k),
+                    value: format!(
+                        "{}({})",
+                        fmt::value_text(t, k, &v["value"]),
+                        v["effective_at"]
+                            .as_str()
+                            .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
+                            .map(|x| fmt::day_of(x.with_timezone(&chrono::Utc)).text)
+                            .unwrap_or_default()
+                    ),
+                })
+                .collect();
+            v.sort_by(|a, b| a.label.cmp(&b.label));
+            v
+        })
+        .unwrap_or_default();
+    let variances = s["variances"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| {
+                    let code = v["variance"]["code"].as_str().unwrap_or("");
+                    let title = t
+                        .and_then(|t| t.variance(code))
+                        .map(|x| x.title.ja.clone())
+                        .unwrap_or_else(|| "自動検出".to_owned());
+                    match v["note"].as_str() {
+                        Some(n) => format!("{title} — {n}"),
+                        None => title,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let receiver = h.to_organization == ui.actor.organization_code;
+    let sender = h.from_organization == ui.actor.organization_code;
+    let answers = matches!(
+        ui.actor.profession.as_str(),
+        "physician" | "nurse" | "liaison_staff" | "msw"
+    );
+    let facts = vec![
+        Line {
+            label: "紹介元".into(),
+            value: name_of(&names, &h.from_organization),
+        },
+        Line {
+            label: "紹介先".into(),
+            value: name_of(&names, &h.to_organization),
+        },
+        Line {
+            label: "病期".into(),
+            value: format!(
+                "{} → {}",
+                fmt::stage_title(t, &h.from_stage),
+                fmt::stage_title(t, &h.stage)
+            ),
+        },
+        Line {
+            label: "依頼日時".into(),
+            value: fmt::datetime(h.proposed_at).text,
+        },
+        Line {
+            label: "回答日時".into(),
+            value: h
+                .answered_at
+                .map(|a| fmt::datetime(a).text)
+                .unwrap_or_else(|| "未回答".into()),
+        },
+    ];
+    Ok(HandoverPage {
+        shell: ui.shell(
+            format!(
+                "紹介・転院 — {}",
+                banner.as_ref().map(|b| b.kanji.clone()).unwrap_or_default()
+            ),
+            Nav::Handovers,
+        ),
+        banner,
+        state: fmt::handover_state(&h.state),
+        proposed: h.state == "proposed",
+        patient,
+        pathway,
+        plan_url: plan.map(|p| format!("/care-plans/{}", p.id)),
+        facts,
+        goals,
+        latest,
+        outcome: outcome_lines(t, &s["stage_outcome"]),
+        variances,
+        note: h.note.clone().filter(|n| !n.trim().is_empty()),
+        decline_reason: h.decline_reason.clone(),
+        version: h.version,
+        may_answer: receiver && answers && h.state == "proposed",
+        may_withdraw: sender && answers && h.state == "proposed",
+        action: format!("/handovers/{}/answer", h.id),
+        notice,
+        error,
+        reason,
+    })
+}
+
+pub async fn handover_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let h = state.services.get_handover(&ui.actor, &ui.meta, id).await?;
+    let notice = match q.done.as_str() {
+        "accept" => Some(
+            "受入を回答しました。ケアチームに加わり、患者情報と連携パスが表示されます。".to_owned(),
+        ),
+        "decline" => Some("受入できない旨を回答しました。".to_owned()),
+        "withdraw" => Some("依頼を取り下げました。".to_owned()),
+        _ => None,
+    };
+    let p = handover_page_data(&state, &ui, h, notice, None, String::new()).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+pub async fn answer_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let ui = &posted.ui;
+    let event = match posted.get("event") {
+        "accept" => HandoverEvent::Accept,
+        "decline" => HandoverEvent::Decline,
+        "withdraw" => HandoverEvent::Withdraw,
+        _ => return Err(ServiceError::NotFound("action").into()),
+    };
+    let version = posted.get("version").parse::<i32>().ok();
+    let reason = posted.get("reason").to_owned();
+    let result = state
+        .services
+        .answer_handover(
+            &ui.actor,
+            &ui.meta,
+            id,
+            event,
+            version,
+            (!reason.is_empty()).then(|| reason.clone()),
+        )
+        .await;
+    match result {
+        Ok(h) => {
+            let done = posted.get("event");
+            if event == HandoverEvent::Accept {
+                return Ok(see_other(&format!(
+                    "/care-plans/{}?accepted=1",
+                    h.care_plan_id
+                )));
+            }
+            Ok(see_other(&format!("/handovers/{id}?done={done}")))
+        }
+        Err(
+            e @ (ServiceError::Validation(_)
+            | ServiceError::PreconditionFailed
+            | ServiceError::PreconditionRequired
+            | ServiceError::Conflict { .. }),
+        ) => {
+            let message = match &e {
+                ServiceError::Validation(_) => {
+                    "受入できない理由を入力してください(例: 満床のため、医療処置に対応できないため)。".to_owned()
+                }
+                other => explain(other.code()).to_owned(),
+            };
+            let status = crate::error::status_of(e.code());
+            let h = state.services.get_handover(&ui.actor, &ui.meta, id).await?;
+            let p = handover_page_data(&state, ui, h, None, Some(message), reason).await?;
+            Ok(page(status, &p))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------------ propose
+
+pub struct Receiver {
+    pub stage: String,
+    pub stage_title: String,
+    pub options: Vec<(String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/handover_new.html")]
+pub struct ProposePage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub action: String,
+    pub plan_url: String,
+    pub current: String,
+    pub receivers: Vec<Receiver>,
+    pub checks: Vec<(String, bool)>,
+    pub goals: Vec<(String, &'static str, &'static str)>,
+    pub note: String,
+    pub errors: Vec<String>,
+}
+
+async fn propose_page(
+    state: &AppState,
+    ui: &Ui,
+    plan_id: uuid::Uuid,
+    chosen: &str,
+    note: String,
+    errors: Vec<String>,
+) -> Result<ProposePage, super::UiError> {
+    let d = super::plan::load(state, ui, plan_id).await?;
+    let t = &d.template;
+    let mut receivers = Vec::new();
+    for stage in t.next_stages(&d.plan.current_stage) {
+        let mut options = Vec::new();
+        for e in state
+            .services
+            .directory(Some(&t.code), Some(&stage), None)
+            .await?
+        {
+            if e.code == ui.actor.organization_code {
+                continue;
+            }
+            let value = format!("{stage}|{}", e.code);
+            let label = format!(
+                "{}({}・{}){}",
+                e.name,
+                fmt::org_kind(&e.kind),
+                e.area,
+                if e.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", e.note)
+                }
+            );
+            options.push((value.clone(), label, chosen == value));
+        }
+        receivers.push(Receiver {
+            stage_title: fmt::stage_title(Some(t), &stage),
+            stage,
+            options,
+        });
+    }
+    let cur = &d.plan.current_stage;
+    let consent_ok = d.consents.iter().any(|c| c.active);
+    let has = |prefix: &str| {
+        d.effective().any(|e| {
+            e.stage == *cur
+                && e.values
+                    .as_object()
+                    .is_some_and(|m| m.keys().any(|k| k.starts_with(prefix)))
+        })
+    };
+    let mut checks = vec![
+        ("患者さんの同意(情報共有)".to_owned(), consent_ok),
+        (
+            format!("{}の終了の記録(転院・退院)", fmt::stage_title(Some(t), cur)),
+            d.plan.stage_ended,
+        ),
+    ];
+    if t.items
+        .iter()
+        .any(|i| i.code == "fim_total" && i.stages.contains(cur))
+    {
+        checks.push((
+            format!("{}のFIM評価", fmt::stage_title(Some(t), cur)),
+            has("fim_"),
+        ));
+    }
+    let goals = d
+        .goals
+        .iter()
+        .map(|g| {
+            let (w, _, c) = fmt::goal_state(super::plan::status_code(g));
+            (g.title.ja.clone(), w, c)
+        })
+        .collect();
+    Ok(ProposePage {
+        shell: ui.shell(
+            format!("転院・紹介の依頼 — {}", d.banner.name()),
+            Nav::Handovers,
+        ),
+        action: format!("/care-plans/{plan_id}/handovers/new"),
+        plan_url: format!("/care-plans/{plan_id}"),
+        current: fmt::stage_title(Some(t), cur),
+        receivers,
+        checks,
+        goals,
+        note,
+        errors,
+        banner: d.banner,
+    })
+}
+
+pub async fn propose_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let p = propose_page(&state, &ui, id, "", String::new(), Vec::new()).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+pub async fn propose_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let ui = &posted.ui;
+    let chosen = posted.get("receiver").to_owned();
+    let note = posted.get("note").to_owned();
+    let Some((stage, org)) = chosen.split_once('|') else {
+        let p = propose_page(
+            &state,
+            ui,
+            id,
+            &chosen,
+            note,
+            vec!["紹介先の施設を選んでください。".to_owned()],
+        )
+        .await?;
+        return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    };
+    match state
+        .services
+        .propose_handover(
+            &ui.actor,
+            &ui.meta,
+            id,
+            org,
+            stage,
+            (!note.is_empty()).then(|| note.clone()),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/care-plans/{id}?proposed=1#handovers"))),
+        Err(e @ (ServiceError::Validation(_) | ServiceError::Conflict { .. })) => {
+            let messages = match &e {
+                ServiceError::Validation(errors) => {
+                    errors.iter().map(|x| fmt::error_ja(None, x)).collect()
+                }
+                ServiceError::Conflict { code, .. } => {
+                    vec![if *code == renkei_service::ErrorCode::InvalidTransition {
+                        "この連携パスには回答待ちの紹介・転院依頼がすでにあります。".to_owned()
+                    } else {
+                        explain(*code).to_owned()
+                    }]
+                }
+                _ => Vec::new(),
+            };
+            let status = crate::error::status_of(e.code());
+            let p = propose_page(&state, ui, id, &chosen, note, messages).await?;
+            Ok(page(status, &p))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------------ report back
+
+#[derive(Template)]
+#[template(path = "ui/report.html")]
+pub struct ReportPage {
+    pub shell: Shell,
+    pub banner: Option<Banner>,
+    pub plan_url: String,
+    pub stage: String,
+    pub from: String,
+    pub to: String,
+    pub due: When,
+    pub sent: Option<When>,
+    pub overdue: bool,
+    pub outcome: Vec<Line>,
+    pub may_send: bool,
+    pub action: String,
+    pub notice: Option<String>,
+}
+
+async fn report_page_data(
+    state: &AppState,
+    ui: &Ui,
+    r: Report,
+    notice: Option<String>,
+) -> Result<ReportPage, ServiceError> {
+    let names = org_names(state).await?;
+    let plan = visible(
+        state
+            .services
+            .get_plan(&ui.actor, &ui.meta, r.care_plan_id)
+            .await,
+    )?;
+    let template = plan.as_ref().and_then(|p| {
+        state
+            .services
+            .pathways
+            .find(&p.pathway.code, p.pathway.version)
+            .map(|x| x.template.clone())
+    });
+    let banner = match &plan {
+        Some(p) => visible(views::load_banner(state, ui, p.patient_id).await)?.map(|x| x.2),
+        None => None,
+    };
+    Ok(ReportPage {
+        shell: ui.shell(
+            format!(
+                "返書 — {}",
+                banner.as_ref().map(|b| b.kanji.clone()).unwrap_or_default()
+            ),
+            Nav::Handovers,
+        ),
+        banner,
+        plan_url: format!("/care-plans/{}", r.care_plan_id),
+        stage: fmt::stage_title(template.as_ref(), &r.stage),
+        from: name_of(&names, &r.from_organization),
+        to: name_of(&names, &r.to_organization),
+        due: fmt::day_of(r.due_at),
+        sent: r.sent_at.map(fmt::datetime),
+        overdue: r.overdue,
+        outcome: outcome_lines(template.as_ref(), &r.content),
+        may_send: r.sent_at.is_none() && r.from_organization == ui.actor.organization_code,
+        action: format!("/reports/{}", r.id),
+        notice,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SentQuery {
+    #[serde(default)]
+    sent: String,
+}
+
+pub async fn report_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<SentQuery>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let r = state.services.get_report(&ui.actor, &ui.meta, id).await?;
+    let notice = (!q.sent.is_empty()).then(|| "返書を送付しました。".to_owned());
+    let p = report_page_data(&state, &ui, r, notice).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+pub async fn report_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let ui = &posted.ui;
+    let note = posted.get("note").to_owned();
+    match state
+        .services
+        .send_report(&ui.actor, &ui.meta, id, (!note.is_empty()).then_some(note))
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/reports/{id}?sent=1"))),
+        Err(ServiceError::Conflict { .. }) => Ok(see_other(&format!("/reports/{id}?sent=1"))),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,366 @@
+//! S2 — the home page: my facility's worklist (what needs us now), in tabs with counts,
+//! a status badge in every row, and the filters in the URL (`?tab=&pathway=&due=`).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::Duration;
+use renkei_service::ServiceError;
+use renkei_service::patients;
+use renkei_service::plans::CarePlan;
+use renkei_service::workflow::{WorkItem, Worklist};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::fmt::{self, When};
+use super::views::{self, PlanChip};
+use super::{Nav, Shell, Ui, UiResult, page};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WorklistQuery {
+    #[serde(default)]
+    tab: String,
+    #[serde(default)]
+    pathway: String,
+    #[serde(default)]
+    due: String,
+}
+
+/// The tabs: query key, label, and which list of the service's worklist.
+const TABS: [(&str, &str); 9] = [
+    ("all", "すべて"),
+    ("incoming", "受入依頼"),
+    ("outgoing", "紹介中"),
+    ("reports_owed", "返書の送付"),
+    ("reports_to_me", "返書待ち"),
+    ("schedule", "予定・期限"),
+    ("goals", "目標の期限超過"),
+    ("consent", "同意未取得"),
+    ("dropouts", "記録途絶"),
+];
+
+fn lists(w: &Worklist) -> [(&'static str, &Vec<WorkItem>); 8] {
+    [
+        ("incoming", &w.handovers_incoming.items),
+        ("outgoing", &w.handovers_outgoing.items),
+        ("reports_owed", &w.reports_owed.items),
+        ("reports_to_me", &w.reports_owed_to_me.items),
+        ("schedule", &w.schedule_due.items),
+        ("goals", &w.goals_overdue.items),
+        ("consent", &w.consent_missing.items),
+        ("dropouts", &w.dropouts.items),
+    ]
+}
+
+pub struct Tab {
+    pub label: &'static str,
+    pub url: String,
+    pub count: usize,
+    pub current: bool,
+}
+
+pub struct Row {
+    pub patient_kana: String,
+    pub patient_name: String,
+    pub patient_url: Option<String>,
+    pub age: Option<u32>,
+    pub plan: Option<PlanChip>,
+    pub pathway: String,
+    pub category: &'static str,
+    pub what: String,
+    pub url: String,
+    pub due: Option<When>,
+    pub badge: &'static str,
+    pub badge_class: &'static str,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/worklist.html")]
+pub struct WorklistPage {
+    pub shell: Shell,
+    pub tabs: Vec<Tab>,
+    pub current_label: &'static str,
+    pub rows: Vec<Row>,
+    pub pathways: Vec<Choice>,
+    pub dues: Vec<Choice>,
+    pub tab: String,
+    pub as_of: When,
+}
+
+/// NotFound/Forbidden as "not visible to us"; other errors stay errors.
+pub fn visible<T>(r: Result<T, ServiceError>) -> Result<Option<T>, ServiceError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(ServiceError::NotFound(_) | ServiceError::Forbidden) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn category(tab: &str) -> &'static str {
+    TABS.iter()
+        .find(|(k, _)| *k == tab)
+        .map(|(_, l)| *l)
+        .unwrap_or("")
+}
+
+fn tab_url(tab: &str, q: &WorklistQuery) -> String {
+    let mut s = format!("/worklist?tab={tab}");
+    if !q.pathway.is_empty() {
+        s.push_str(&format!("&pathway={}", q.pathway));
+    }
+    if !q.due.is_empty() {
+        s.push_str(&format!("&due={}", q.due));
+    }
+    s
+}
+
+pub async fn worklist_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Query(q): Query<WorklistQuery>,
+) -> UiResult {
+    let services = &state.services;
+    let w = services
+        .worklist(&ui.actor, &ui.meta, None, 100, 90)
+        .await?;
+    let tab = if TABS.iter().any(|(k, _)| *k == q.tab) {
+        q.tab.clone()
+    } else {
+        "all".to_owned()
+    };
+    let today = fmt::today_jst(w.as_of);
+    let limit = match q.due.as_str() {
+        "today" => Some(today),
+        "week" => Some(today + Duration::days(7)),
+        _ => None,
+    };
+    let keep = |item: &WorkItem| {
+        (q.pathway.is_empty() || item.pathway == q.pathway)
+            && match (limit, item.due) {
+                (Some(l), Some(d)) => fmt::today_jst(d) <= l,
+                _ => true,
+            }
+    };
+    let mut tabs = Vec::new();
+    let mut total = 0;
+    for (key, items) in lists(&w) {
+        let n = items.iter().filter(|i| keep(i)).count();
+        total += n;
+        tabs.push(Tab {
+            label: category(key),
+            url: tab_url(key, &q),
+            count: n,
+            current: key == tab,
+        });
+    }
+    tabs.insert(
+        0,
+        Tab {
+            label: "すべて",
+            url: tab_url("all", &q),
+            count: total,
+            current: tab == "all",
+        },
+    );
+
+    // The rows of the current tab, with the patient and plan each item is about.
+    let mut patients_seen: HashMap<Uuid, Option<patients::Patient>> = HashMap::new();
+    let mut plans_seen: HashMap<Uuid, Option<CarePlan>> = HashMap::new();
+    let mut rows = Vec::new();
+    for (key, items) in lists(&w) {
+        if tab != "all" && tab != key {
+            continue;
+        }
+        for item in items.iter().filter(|i| keep(i)) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                patients_seen.entry(item.patient_id)
+            {
+                slot.insert(visible(
+                    patients::get_patient(services, &ui.actor, &ui.meta, item.patient_id).await,
+                )?);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                plans_seen.entry(item.care_plan_id)
+            {
+                slot.insert(visible(
+                    services
+                        .get_plan(&ui.actor, &ui.meta, item.care_plan_id)
+                        .await,
+                )?);
+            }
+            let patient = patients_seen.get(&item.patient_id).and_then(Option::as_ref);
+            let plan = plans_seen.get(&item.care_plan_id).and_then(Option::as_ref);
+            rows.push(row(&state, &ui, key, item, patient, plan).await?);
+        }
+    }
+    rows.sort_by(|a, b| {
+        let ka = a.due.as_ref().map(|d| d.iso.clone()).unwrap_or_default();
+        let kb = b.due.as_ref().map(|d| d.iso.clone()).unwrap_or_default();
+        ka.cmp(&kb)
+    });
+
+    let mut pathways = vec![Choice {
+        value: String::new(),
+        label: "すべての連携パス".into(),
+        selected: q.pathway.is_empty(),
+    }];
+    let mut codes: Vec<(String, String)> = services
+        .pathways
+        .all()
+        .map(|p| (p.template.code.clone(), p.template.title.ja.clone()))
+        .collect();
+    codes.sort();
+    codes.dedup_by(|a, b| a.0 == b.0);
+    for (code, title) in codes {
+        pathways.push(Choice {
+            selected: q.pathway == code,
+            value: code,
+            label: title,
+        });
+    }
+    let dues = [
+        ("", "期限: すべて"),
+        ("today", "今日まで"),
+        ("week", "今週(7日以内)"),
+    ]
+    .iter()
+    .map(|(v, l)| Choice {
+        value: (*v).to_owned(),
+        label: (*l).to_owned(),
+        selected: q.due == *v,
+    })
+    .collect();
+    let page_data = WorklistPage {
+        shell: ui.shell(format!("作業一覧({})", category(&tab)), Nav::Worklist),
+        current_label: category(&tab),
+        tabs,
+        rows,
+        pathways,
+        dues,
+        tab,
+        as_of: fmt::datetime(w.as_of),
+    };
+    Ok(page(StatusCode::OK, &page_data))
+}
+
+async fn row(
+    state: &AppState,
+    ui: &Ui,
+    key: &'static str,
+    item: &WorkItem,
+    patient: Option<&patients::Patient>,
+    plan: Option<&CarePlan>,
+) -> Result<Row, ServiceError> {
+    let services = &state.services;
+    let template = plan
+        .and_then(|p| services.pathways.find(&p.pathway.code, p.pathway.version))
+        .or_else(|| services.pathways.latest(&item.pathway))
+        .map(|p| &p.template);
+    let plan_url = format!("/care-plans/{}", item.care_plan_id);
+    let (what, url) = match key {
+        "incoming" | "outgoing" => {
+            let h = visible(
+                services
+                    .get_handover(
+                        &ui.actor,
+                        &ui.meta,
+                        item.subject.parse().unwrap_or_default(),
+                    )
+                    .await,
+            )?;
+            let url = format!("/handovers/{}", item.subject);
+            match h {
+                Some(h) if key == "incoming" => (
+                    format!(
+                        "{}の受入依頼({}から)",
+                        fmt::stage_title(template, &h.stage),
+                        h.from_organization
+                    ),
+                    url,
+                ),
+                Some(h) => (
+                    format!(
+                        "{}への紹介({}の受入)",
+                        h.to_organization,
+                        fmt::stage_title(template, &h.stage)
+                    ),
+                    url,
+                ),
+                None => ("連携".to_owned(), url),
+            }
+        }
+        "reports_owed" => (
+            "返書(診療結果の報告)を計画管理病院へ送付".to_owned(),
+            format!("/reports/{}", item.subject),
+        ),
+        "reports_to_me" => (
+            "返書の到着待ち".to_owned(),
+            format!("/reports/{}", item.subject),
+        ),
+        "schedule" => (
+            template
+                .and_then(|t| t.schedule.iter().find(|s| s.code == item.subject))
+                .map(|s| s.title.ja.clone())
+                .unwrap_or_else(|| item.subject.clone()),
+            format!("{plan_url}#goals"),
+        ),
+        "goals" => (
+            template
+                .and_then(|t| t.goals.iter().find(|g| g.code == item.subject))
+                .map(|g| format!("達成目標: {}", g.title.ja))
+                .unwrap_or_else(|| item.subject.clone()),
+            format!("{plan_url}#goals"),
+        ),
+        "consent" => (
+            "同意が未取得です(パス登録から7日以内に説明・同意)".to_owned(),
+            format!("{plan_url}#team"),
+        ),
+        _ => (
+            "記録が長期間ありません(治療中断の可能性)".to_owned(),
+            format!("{plan_url}#entries"),
+        ),
+    };
+    let (badge, badge_class) = fmt::work_state(&item.state);
+    let (kana, name, purl, age) = match patient {
+        Some(p) => {
+            let (kana, kanji) = views::names(p);
+            (
+                kana,
+                kanji,
+                Some(format!("/patients/{}", p.id)),
+                Some(fmt::birth_date(p.birth_date, services.now()).age),
+            )
+        }
+        None => (
+            String::new(),
+            "(受入後に表示されます)".to_owned(),
+            None,
+            None,
+        ),
+    };
+    Ok(Row {
+        patient_kana: kana,
+        patient_name: name,
+        patient_url: purl,
+        age,
+        plan: plan.map(|p| views::plan_chip(state, p)),
+        pathway: template
+            .map(|t| t.title.ja.clone())
+            .unwrap_or_else(|| item.pathway.clone()),
+        category: category(key),
+        what,
+        url,
+        due: item.due.map(fmt::day_of),
+        badge,
+        badge_class,
+    })
+}

@@ -1,0 +1,389 @@
+//! The clinical screens of the web UI (ui.md §5): the worklist home, patient search and
+//! enrolment, the care-plan page, entry forms, hand-overs and the printable plan.
+//!
+//! Server-rendered with askama (`templates/ui/`), Japanese, system fonts, every asset
+//! served from `/static/`, and every flow a plain form: GET pages, POST → 303. The small
+//! script (`/static/ui.js`) only adds comfort (IME-safe Enter, live FIM totals, one
+//! submit per click). Pages call the same service functions as the JSON API, as the
+//! logged-in practitioner ([`Ui`]); every POST goes through [`Posted`], which checks the
+//! session's CSRF token and refuses cross-site forms.
+
+mod entry;
+mod fmt;
+mod handover;
+mod home;
+mod patients;
+mod plan;
+mod print;
+mod views;
+pub mod wareki;
+
+use askama::Template;
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use renkei_service::audit::RequestMeta;
+use renkei_service::auth::{self, Session};
+use renkei_service::{Actor, ErrorCode, ServiceError};
+use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
+
+use crate::router::BODY_LIMIT;
+use crate::state::AppState;
+use crate::web::WebSession;
+use crate::web::client::{is_secure, request_meta};
+use crate::web::pages::{error_response, html};
+
+pub use fmt::When;
+
+/// The routes of the clinical screens.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/worklist", get(home::worklist_page))
+        .route("/patients", get(patients::search_page))
+        .route("/patients/{id}", get(patients::patient_page))
+        .route(
+            "/patients/{id}/enrol",
+            get(patients::enrol_form).post(patients::enrol_submit),
+        )
+        .route(
+            "/patients/{id}/enrol/confirm",
+            post(patients::enrol_confirm),
+        )
+        .route("/care-plans/{id}", get(plan::plan_page))
+        .route("/care-plans/{id}/trend", get(plan::trend_page))
+        .route("/care-plans/{id}/print", get(print::print_page))
+        .route(
+            "/care-plans/{id}/entries/new",
+            get(entry::new_entry_form).post(entry::edit_entry_form),
+        )
+        .route("/care-plans/{id}/entries/review", post(entry::review_entry))
+        .route("/care-plans/{id}/entries", post(entry::submit_entry))
+        .route(
+            "/care-plans/{id}/handovers/new",
+            get(handover::propose_form).post(handover::propose_submit),
+        )
+        .route("/handovers", get(handover::inbox_page))
+        .route("/handovers/{id}", get(handover::handover_page))
+        .route("/handovers/{id}/answer", post(handover::answer_submit))
+        .route(
+            "/reports/{id}",
+            get(handover::report_page).post(handover::report_submit),
+        )
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .route("/static/ui.css", get(stylesheet))
+        .route("/static/ui.js", get(script))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/ui.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/ui.js"),
+    )
+        .into_response()
+}
+
+// ------------------------------------------------------------------ who is asking
+
+/// The logged-in practitioner of a page request, with what every page needs.
+pub struct Ui {
+    pub actor: Actor,
+    pub csrf: String,
+    pub organization_name: String,
+    pub meta: RequestMeta,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Ui {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ws = WebSession::from_request_parts(parts, state).await?;
+        Ok(Ui {
+            organization_name: ws.session.organization_name.clone(),
+            actor: ws.actor,
+            csrf: ws.csrf_token,
+            meta: request_meta(parts),
+            session: ws.session,
+        })
+    }
+}
+
+impl Ui {
+    /// The header of every page.
+    pub fn shell(&self, title: impl Into<String>, nav: Nav) -> Shell {
+        Shell {
+            title: title.into(),
+            user_name: self.actor.name.clone(),
+            profession: fmt::profession(&self.actor.profession).to_owned(),
+            organization_name: self.organization_name.clone(),
+            csrf: self.csrf.clone(),
+            nav,
+        }
+    }
+}
+
+/// Which navigation item is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Worklist,
+    Patients,
+    Handovers,
+    None,
+}
+
+/// What the layout shows around every page.
+pub struct Shell {
+    /// `画面名 — 患者名` (the layout appends `— Renkei`).
+    pub title: String,
+    pub user_name: String,
+    pub profession: String,
+    pub organization_name: String,
+    pub csrf: String,
+    pub nav: Nav,
+}
+
+impl Shell {
+    pub fn current(&self, item: &str) -> bool {
+        matches!(
+            (self.nav, item),
+            (Nav::Worklist, "worklist")
+                | (Nav::Patients, "patients")
+                | (Nav::Handovers, "handovers")
+        )
+    }
+}
+
+/// A form POST of a logged-in practitioner: same-site, with the session's CSRF token.
+/// The body's fields are kept in order (a field may repeat).
+pub struct Posted {
+    pub ui: Ui,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Posted {
+    /// The first value of `name`, trimmed ("" when absent).
+    pub fn get(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .unwrap_or("")
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+}
+
+/// Whether the browser says the form comes from another site.
+fn cross_site(headers: &HeaderMap, secure: bool) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let scheme = if secure { "https" } else { "http" };
+    !origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
+}
+
+/// Audits a refused form and answers 403; nothing was changed.
+async fn refuse(state: &AppState, parts: &Parts, ui: &Ui, why: &str) -> Response {
+    let action = if parts.uri.path().ends_with("/entries") {
+        "entry.append"
+    } else {
+        "form.post"
+    };
+    if let Err(e) =
+        auth::record_csrf_rejection(&state.services.db, &ui.meta, action, Some(&ui.session)).await
+    {
+        return crate::web::pages::WebError::from(e).into_response();
+    }
+    error_response(&parts.headers, ErrorCode::Forbidden, why)
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let ui = match Ui::from_request_parts(&mut parts, state).await {
+            Ok(ui) => ui,
+            // No session: nothing will change; to the login page (a 303, not a 307 that
+            // would re-post the form there).
+            Err(_) if crate::web::session::session_token(&parts.headers).is_none() => {
+                return Err(Redirect::to("/login").into_response());
+            }
+            Err(r) => return Err(r),
+        };
+        let secure = is_secure(&parts.headers);
+        if cross_site(&parts.headers, secure) {
+            return Err(refuse(
+                state,
+                &parts,
+                &ui,
+                "他のサイトから送信されたフォームは受け付けません。",
+            )
+            .await);
+        }
+        let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
+            return Err(error_response(
+                &parts.headers,
+                ErrorCode::PayloadTooLarge,
+                "送信データが大きすぎます。",
+            ));
+        };
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let token_ok = fields
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .is_some_and(|(_, v)| auth::tokens_equal(&ui.csrf, v));
+        if !token_ok {
+            return Err(refuse(
+                state,
+                &parts,
+                &ui,
+                "画面の有効期限が切れたか、不正な送信です。画面を開き直してから、もう一度操作してください。",
+            )
+            .await);
+        }
+        Ok(Posted { ui, fields })
+    }
+}
+
+// ------------------------------------------------------------------ answers
+
+pub type UiResult = Result<Response, UiError>;
+
+/// Renders a page.
+pub fn page(status: StatusCode, t: &impl Template) -> Response {
+    html(status, t)
+}
+
+/// POST → 303 See Other.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A failure of a page handler, as a page in Japanese.
+#[derive(Debug)]
+pub struct UiError(pub ServiceError);
+
+impl From<ServiceError> for UiError {
+    fn from(e: ServiceError) -> Self {
+        UiError(e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    status: u16,
+}
+
+/// The Japanese explanation of an error code, for pages.
+pub fn explain(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::NotFound => {
+            "お探しの情報は見つからないか、閲覧する権限がありません。連携パスは、ケアチームに参加し患者さんの同意がある施設だけが閲覧できます。"
+        }
+        ErrorCode::Forbidden => {
+            "この操作は、あなたの施設または職種には許可されていません。必要な場合は計画管理病院の地域連携室にご相談ください。"
+        }
+        ErrorCode::PreconditionFailed => {
+            "他の利用者が先に更新しました。画面を開き直して最新の内容を確認してから、もう一度操作してください。"
+        }
+        ErrorCode::InvalidTransition => {
+            "現在の状態ではこの操作はできません。画面を開き直して、最新の状態を確認してください。"
+        }
+        ErrorCode::StageOutOfOrder => {
+            "病期の順序に合わない記録です。現在の病期を確認してください(病期の開始前、または終了後です)。"
+        }
+        ErrorCode::PlanNotActive => "この連携パスは終了または中止されているため、記録できません。",
+        ErrorCode::IdempotencyKeyReused => {
+            "この入力画面はすでに確定に使われました。新しい入力画面を開いてから入力してください。"
+        }
+        ErrorCode::Unavailable => {
+            "現在混み合っています。しばらく待ってから、もう一度お試しください。"
+        }
+        ErrorCode::Internal => {
+            "システムエラーが発生しました。時間をおいて再度お試しください。解決しない場合はシステム管理者に連絡してください。"
+        }
+        other => other.title_ja(),
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let status = crate::error::status_of(code);
+        let message = match &self.0 {
+            ServiceError::Validation(errors) => errors
+                .iter()
+                .map(|e| fmt::error_ja(None, e))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => explain(code).to_owned(),
+        };
+        let mut res = html(
+            status,
+            &ErrorPage {
+                title: code.title_ja(),
+                message: &message,
+                status: status.as_u16(),
+            },
+        );
+        if status.is_server_error() {
+            res.extensions_mut()
+                .insert(crate::error::ErrorCause(format!("{:?}", self.0)));
+        }
+        res
+    }
+}
+
+/// A path id, or a 404 page.
+pub fn parse_uuid(s: &str) -> Result<Uuid, UiError> {
+    s.parse()
+        .map_err(|_| UiError(ServiceError::NotFound("resource")))
+}
+
+/// A fresh idempotency key for one form.
+pub fn new_form_key() -> String {
+    Uuid::now_v7().to_string()
+}

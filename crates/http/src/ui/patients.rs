@@ -1,0 +1,833 @@
+//! S3 — patient search (one box: カナ / ひらがな / 半角カナ, birth date as `19480503`,
+//! `1948-05-03` or 和暦 `S23.5.3`, or this facility's patient number), the patient page,
+//! and enrolment on a pathway with consent capture and a confirmation step.
+
+use std::collections::HashSet;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use renkei_domain::FieldError;
+use renkei_service::access::NewConsent;
+use renkei_service::kana::normalize_kana;
+use renkei_service::patients::{self, Patient, PatientQuery};
+use renkei_service::{ServiceError, Services};
+use serde::Deserialize;
+
+use super::fmt::{self, When};
+use super::views::{self, Banner, PlanChip};
+use super::wareki;
+use super::{Nav, Posted, Shell, Ui, UiResult, page, parse_uuid, see_other};
+use crate::state::AppState;
+
+// ------------------------------------------------------------------ search
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// What the one search box was understood as.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Understood {
+    pub kana: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub identifier: Option<String>,
+    /// Words that are none of these (漢字 names are not searchable: search by kana).
+    pub unknown: Vec<String>,
+}
+
+/// Splits the box into kana, a birth date and a patient number.
+pub fn understand(q: &str) -> Understood {
+    let mut u = Understood::default();
+    let mut kana = String::new();
+    for word in q.split(|c: char| c.is_whitespace() || c == '　') {
+        if word.is_empty() {
+            continue;
+        }
+        let half = wareki::to_half_width(word);
+        if let Some(d) = wareki::parse_date(word) {
+            u.birth_date = Some(d);
+            // Eight digits may also be a patient number.
+            if half.bytes().all(|b| b.is_ascii_digit()) {
+                u.identifier = Some(half);
+            }
+        } else if let Some(k) = normalize_kana(word).filter(|k| !k.is_empty()) {
+            kana.push_str(&k);
+        } else if !half.is_empty()
+            && half.len() <= 64
+            && half
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            u.identifier = Some(half);
+        } else {
+            u.unknown.push(word.to_owned());
+        }
+    }
+    if !kana.is_empty() {
+        u.kana = Some(kana);
+    }
+    u
+}
+
+pub struct ResultRow {
+    pub url: String,
+    pub kana: String,
+    pub kanji: String,
+    pub sex: &'static str,
+    pub birth: When,
+    pub era: String,
+    pub age: u32,
+    pub own_id: String,
+    pub same_name: bool,
+    pub plans: Vec<PlanChip>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/search.html")]
+pub struct SearchPage {
+    pub shell: Shell,
+    pub q: String,
+    pub searched: bool,
+    pub understood: Vec<String>,
+    pub errors: Vec<String>,
+    pub rows: Vec<ResultRow>,
+}
+
+async fn run_search(
+    services: &Services,
+    ui: &Ui,
+    u: &Understood,
+) -> Result<Vec<Patient>, ServiceError> {
+    let mut out: Vec<Patient> = Vec::new();
+    let mut seen = HashSet::new();
+    if u.kana.is_some() || u.birth_date.is_some() {
+        let found = patients::search_patients(
+            services,
+            &ui.actor,
+            &ui.meta,
+            PatientQuery {
+                kana: u.kana.clone(),
+                birth_date: u.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        for p in found {
+            if seen.insert(p.id) {
+                out.push(p);
+            }
+        }
+    }
+    if let Some(id) = &u.identifier
+        && u.kana.is_none()
+    {
+        let found = patients::search_patients(
+            services,
+            &ui.actor,
+            &ui.meta,
+            PatientQuery {
+                organization: Some(ui.actor.organization_code.clone()),
+                identifier: Some(id.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        for p in found {
+            if seen.insert(p.id) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn search_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Query(q): Query<SearchQuery>,
+) -> UiResult {
+    let text = q.q.trim().to_owned();
+    let mut errors = Vec::new();
+    let mut understood = Vec::new();
+    let mut rows = Vec::new();
+    let searched = !text.is_empty();
+    if searched {
+        let u = understand(&text);
+        if let Some(k) = &u.kana {
+            understood.push(format!("カナ「{k}」で始まる氏名"));
+        }
+        if let Some(d) = u.birth_date {
+            understood.push(format!(
+                "生年月日 {}({})",
+                fmt::date_text(d),
+                wareki::era_date(d).unwrap_or_default()
+            ));
+        }
+        if let Some(id) = &u.identifier
+            && u.kana.is_none()
+        {
+            understood.push(format!("自施設の患者ID「{id}」"));
+        }
+        if !u.unknown.is_empty() {
+            errors.push(format!(
+                "「{}」では検索できません。漢字の氏名ではなく、カナ(ひらがな可)・生年月日(例 19480503、S23.5.3)・患者IDで検索してください。",
+                u.unknown.join(" ")
+            ));
+        }
+        let found = if u.kana.is_some() || u.birth_date.is_some() || u.identifier.is_some() {
+            run_search(&state.services, &ui, &u).await?
+        } else {
+            Vec::new()
+        };
+        let mut keys: Vec<String> = found
+            .iter()
+            .map(|p| format!("{}{}", p.name.family_kana, p.name.given_kana))
+            .collect();
+        keys.sort();
+        for p in &found {
+            let key = format!("{}{}", p.name.family_kana, p.name.given_kana);
+            let plans = state
+                .services
+                .plans_of_patient(&ui.actor, &ui.meta, p.id)
+                .await?;
+            let b = views::banner_of(&state, &ui, p, &plans, false);
+            rows.push(ResultRow {
+                url: b.url,
+                kana: b.kana,
+                kanji: b.kanji,
+                sex: b.sex,
+                birth: b.birth,
+                era: b.era,
+                age: b.age,
+                own_id: b.own_id.unwrap_or_else(|| "—".into()),
+                same_name: keys.iter().filter(|k| **k == key).count() > 1,
+                plans: b.plans,
+            });
+        }
+    }
+    Ok(page(
+        StatusCode::OK,
+        &SearchPage {
+            shell: ui.shell(
+                if searched {
+                    format!("患者検索「{text}」")
+                } else {
+                    "患者検索".to_owned()
+                },
+                Nav::Patients,
+            ),
+            q: text,
+            searched,
+            understood,
+            errors,
+            rows,
+        },
+    ))
+}
+
+// ------------------------------------------------------------------ patient page
+
+pub struct PlanRow {
+    pub url: String,
+    pub title: String,
+    pub version: u32,
+    pub status: &'static str,
+    pub stage: String,
+    pub started: When,
+    pub planner: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/patient.html")]
+pub struct PatientPage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub plans: Vec<PlanRow>,
+    pub may_enrol: bool,
+    pub enrol_url: String,
+}
+
+pub fn may_enrol(ui: &Ui) -> bool {
+    matches!(
+        ui.actor.profession.as_str(),
+        "physician" | "nurse" | "liaison_staff" | "msw"
+    )
+}
+
+pub async fn patient_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let (_, plans, banner) = views::load_banner(&state, &ui, id).await?;
+    let rows = plans
+        .iter()
+        .map(|p| {
+            let t = state
+                .services
+                .pathways
+                .find(&p.pathway.code, p.pathway.version)
+                .map(|x| &x.template);
+            PlanRow {
+                url: format!("/care-plans/{}", p.id),
+                title: p.pathway.title_ja.clone(),
+                version: p.pathway.version,
+                status: fmt::plan_status(&p.status),
+                stage: fmt::stage_title(t, &p.current_stage),
+                started: fmt::day_of(p.started_at),
+                planner: p.planner_organization.clone(),
+            }
+        })
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &PatientPage {
+            shell: ui.shell(format!("患者 — {}", banner.name()), Nav::Patients),
+            enrol_url: format!("/patients/{id}/enrol"),
+            banner,
+            plans: rows,
+            may_enrol: may_enrol(&ui),
+        },
+    ))
+}
+
+// ------------------------------------------------------------------ enrolment
+
+/// The enrolment form's values, as posted (and carried through the confirmation page).
+#[derive(Debug, Clone, Default)]
+pub struct EnrolInput {
+    pub pathway: String,
+    pub started_on: String,
+    /// `stage=organization code` for the later stages.
+    pub facilities: Vec<(String, String)>,
+    /// `now` (record consent now) or `later`.
+    pub consent: String,
+    pub obtained_on: String,
+    pub method: String,
+    pub signer: String,
+    pub proxy_relationship: String,
+    pub statistics: bool,
+}
+
+impl EnrolInput {
+    fn from_posted(p: &Posted) -> Self {
+        let facilities = p
+            .fields
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("facility.")
+                    .map(|s| (s.to_owned(), v.trim().to_owned()))
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        EnrolInput {
+            pathway: p.get("pathway").to_owned(),
+            started_on: p.get("started_on").to_owned(),
+            facilities,
+            consent: p.get("consent").to_owned(),
+            obtained_on: p.get("obtained_on").to_owned(),
+            method: p.get("method").to_owned(),
+            signer: p.get("signer").to_owned(),
+            proxy_relationship: p.get("proxy_relationship").to_owned(),
+            statistics: p.get("statistics") == "yes",
+        }
+    }
+
+    /// The hidden fields that carry these values through the confirmation page.
+    fn hidden(&self) -> Vec<(String, String)> {
+        let mut h = vec![
+            ("pathway".to_owned(), self.pathway.clone()),
+            ("started_on".to_owned(), self.started_on.clone()),
+            ("consent".to_owned(), self.consent.clone()),
+            ("obtained_on".to_owned(), self.obtained_on.clone()),
+            ("method".to_owned(), self.method.clone()),
+            ("signer".to_owned(), self.signer.clone()),
+            (
+                "proxy_relationship".to_owned(),
+                self.proxy_relationship.clone(),
+            ),
+        ];
+        if self.statistics {
+            h.push(("statistics".to_owned(), "yes".to_owned()));
+        }
+        for (s, o) in &self.facilities {
+            h.push((format!("facility.{s}"), o.clone()));
+        }
+        h
+    }
+}
+
+/// A date typed in the form as a moment: today → now; an earlier day → 09:00 JST.
+fn moment_of(day: NaiveDate, now: DateTime<Utc>) -> DateTime<Utc> {
+    if day >= fmt::today_jst(now) {
+        now
+    } else {
+        fmt::parse_datetime_local(&format!("{}T09:00", day.format("%Y-%m-%d"))).unwrap_or(now)
+    }
+}
+
+pub struct PathwayOption {
+    pub code: String,
+    pub title: String,
+    pub version: u32,
+    pub stages: String,
+    pub selected: bool,
+}
+
+pub struct StageFacility {
+    pub code: String,
+    pub title: String,
+    pub days: String,
+    pub options: Vec<(String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/enrol.html")]
+pub struct EnrolPage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub action: String,
+    pub pathways: Vec<PathwayOption>,
+    pub chosen: bool,
+    pub input: EnrolInput,
+    pub stages: Vec<StageFacility>,
+    pub errors: Vec<(String, String)>,
+}
+
+impl EnrolPage {
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EnrolQuery {
+    #[serde(default)]
+    pathway: String,
+}
+
+fn days_text(expected: Option<u32>, max: Option<u32>) -> String {
+    match (expected, max) {
+        (Some(e), Some(m)) => format!("標準{e}日・上限{m}日"),
+        (Some(e), None) => format!("標準{e}日"),
+        (None, Some(m)) => format!("上限{m}日"),
+        (None, None) => "期間の定めなし".to_owned(),
+    }
+}
+
+async fn enrol_page(
+    state: &AppState,
+    ui: &Ui,
+    banner: Banner,
+    patient_id: uuid::Uuid,
+    input: EnrolInput,
+    errors: Vec<(String, String)>,
+) -> Result<EnrolPage, ServiceError> {
+    let services = &state.services;
+    let mut pathways: Vec<PathwayOption> = Vec::new();
+    let mut latest: Vec<_> = services.pathways.all().collect();
+    latest.sort_by(|a, b| {
+        (&a.template.code, b.template.version).cmp(&(&b.template.code, a.template.version))
+    });
+    for p in latest {
+        if pathways.iter().any(|x| x.code == p.template.code) {
+            continue;
+        }
+        pathways.push(PathwayOption {
+            code: p.template.code.clone(),
+            title: p.template.title.ja.clone(),
+            version: p.template.version,
+            stages: p
+                .template
+                .stages
+                .iter()
+                .map(|s| s.title.ja.clone())
+                .collect::<Vec<_>>()
+                .join(" → "),
+            selected: p.template.code == input.pathway,
+        });
+    }
+    let chosen = services.pathways.latest(&input.pathway).cloned();
+    let mut stages = Vec::new();
+    if let Some(p) = &chosen {
+        for s in p.template.stages.iter().skip(1) {
+            let mut options = Vec::new();
+            for d in services
+                .directory(Some(&p.template.code), Some(&s.code), None)
+                .await?
+            {
+                if d.code == ui.actor.organization_code {
+                    continue;
+                }
+                let label = format!("{}({}・{})", d.name, fmt::org_kind(&d.kind), d.area);
+                let chosen_here = input
+                    .facilities
+                    .iter()
+                    .any(|(st, o)| st == &s.code && o == &d.code);
+                options.push((d.code, label, chosen_here));
+            }
+            stages.push(StageFacility {
+                code: s.code.clone(),
+                title: s.title.ja.clone(),
+                days: days_text(s.expected_days, s.max_days),
+                options,
+            });
+        }
+    }
+    Ok(EnrolPage {
+        shell: ui.shell(format!("連携パスの適用 — {}", banner.name()), Nav::Patients),
+        action: format!("/patients/{patient_id}/enrol/confirm"),
+        banner,
+        pathways,
+        chosen: chosen.is_some(),
+        input,
+        stages,
+        errors,
+    })
+}
+
+pub async fn enrol_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<EnrolQuery>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let (_, _, banner) = views::load_banner(&state, &ui, id).await?;
+    let today = fmt::today_jst(state.services.now())
+        .format("%Y-%m-%d")
+        .to_string();
+    let input = EnrolInput {
+        pathway: q.pathway,
+        started_on: today.clone(),
+        consent: "now".into(),
+        obtained_on: today,
+        method: "paper".into(),
+        signer: "self".into(),
+        ..Default::default()
+    };
+    let p = enrol_page(&state, &ui, banner, id, input, Vec::new()).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+/// Checks the form before the confirmation page (the service checks again on commit).
+fn check_enrol(state: &AppState, input: &EnrolInput) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    let now = state.services.now();
+    let today = fmt::today_jst(now);
+    if state.services.pathways.latest(&input.pathway).is_none() {
+        errors.push(("pathway".into(), "連携パスを選んでください。".into()));
+    }
+    match wareki::parse_date(&input.started_on) {
+        None => errors.push((
+            "started_on".into(),
+            "パス開始日(入院日)を日付で入力してください。".into(),
+        )),
+        Some(d) if d > today => errors.push((
+            "started_on".into(),
+            "パス開始日に未来の日付は指定できません。".into(),
+        )),
+        _ => {}
+    }
+    match input.consent.as_str() {
+        "later" => {}
+        "now" => {
+            match wareki::parse_date(&input.obtained_on) {
+                None => errors.push((
+                    "obtained_on".into(),
+                    "同意取得日を日付で入力してください。".into(),
+                )),
+                Some(d) if d > today => errors.push((
+                    "obtained_on".into(),
+                    "同意取得日に未来の日付は指定できません。".into(),
+                )),
+                _ => {}
+            }
+            if !matches!(input.method.as_str(), "paper" | "electronic") {
+                errors.push(("method".into(), "同意の方法を選んでください。".into()));
+            }
+            match input.signer.as_str() {
+                "self" => {}
+                "proxy" if input.proxy_relationship.trim().is_empty() => errors.push((
+                    "proxy_relationship".into(),
+                    "代諾者の続柄(例 長男、妻)を入力してください。".into(),
+                )),
+                "proxy" => {}
+                _ => errors.push(("signer".into(), "署名者を選んでください。".into())),
+            }
+        }
+        _ => errors.push((
+            "consent".into(),
+            "同意を今記録するか、後で記録するかを選んでください。".into(),
+        )),
+    }
+    errors
+}
+
+pub struct Summary {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/enrol_confirm.html")]
+pub struct EnrolConfirmPage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub action: String,
+    pub back: String,
+    pub rows: Vec<Summary>,
+    pub stages: Vec<Summary>,
+    pub consent: Vec<Summary>,
+    pub hidden: Vec<(String, String)>,
+}
+
+pub async fn enrol_confirm(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let ui = &posted.ui;
+    let input = EnrolInput::from_posted(&posted);
+    let (_, _, banner) = views::load_banner(&state, ui, id).await?;
+    let errors = check_enrol(&state, &input);
+    if posted.get("edit") == "1" || !errors.is_empty() {
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let p = enrol_page(&state, ui, banner, id, input, errors).await?;
+        return Ok(page(status, &p));
+    }
+    let Some(p) = state.services.pathways.latest(&input.pathway).cloned() else {
+        return Err(ServiceError::NotFound("pathway").into());
+    };
+    let directory = state
+        .services
+        .directory(Some(&p.template.code), None, None)
+        .await?;
+    let org_name = |code: &str| {
+        directory
+            .iter()
+            .find(|d| d.code == code)
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let started = wareki::parse_date(&input.started_on)
+        .map(fmt::date_text)
+        .unwrap_or_default();
+    let rows = vec![
+        Summary {
+            label: "連携パス".into(),
+            value: format!("{}(第{}版)", p.template.title.ja, p.template.version),
+        },
+        Summary {
+            label: "版の識別(ハッシュ)".into(),
+            value: p.hash.chars().take(19).collect(),
+        },
+        Summary {
+            label: "パス開始日(入院日)".into(),
+            value: started,
+        },
+        Summary {
+            label: "計画管理病院".into(),
+            value: ui.organization_name.clone(),
+        },
+    ];
+    let mut stages = Vec::new();
+    for (i, s) in p.template.stages.iter().enumerate() {
+        let who = if i == 0 {
+            format!("{}(自施設)", ui.organization_name)
+        } else {
+            input
+                .facilities
+                .iter()
+                .find(|(st, _)| st == &s.code)
+                .map(|(_, o)| org_name(o))
+                .unwrap_or_else(|| "未定(後で紹介先を決めます)".to_owned())
+        };
+        stages.push(Summary {
+            label: s.title.ja.clone(),
+            value: format!("{who} — {}", days_text(s.expected_days, s.max_days)),
+        });
+    }
+    let consent = if input.consent == "now" {
+        vec![
+            Summary {
+                label: "同意".into(),
+                value: "取得済み(この登録と同時に記録します)".into(),
+            },
+            Summary {
+                label: "同意取得日".into(),
+                value: wareki::parse_date(&input.obtained_on)
+                    .map(fmt::date_text)
+                    .unwrap_or_default(),
+            },
+            Summary {
+                label: "方法".into(),
+                value: if input.method == "paper" {
+                    "書面".into()
+                } else {
+                    "電子署名".into()
+                },
+            },
+            Summary {
+                label: "署名者".into(),
+                value: if input.signer == "self" {
+                    "本人".into()
+                } else {
+                    format!("代諾者({})", input.proxy_relationship)
+                },
+            },
+            Summary {
+                label: "共有範囲".into(),
+                value: "ケアチーム(連携パスに参加する施設)".into(),
+            },
+            Summary {
+                label: "利用目的".into(),
+                value: if input.statistics {
+                    "診療のための共有、統計・パス改善".into()
+                } else {
+                    "診療のための共有".into()
+                },
+            },
+        ]
+    } else {
+        vec![Summary {
+            label: "同意".into(),
+            value: "未取得(登録後7日以内に説明し、同意を記録してください)".into(),
+        }]
+    };
+    Ok(page(
+        StatusCode::OK,
+        &EnrolConfirmPage {
+            shell: ui.shell(
+                format!("連携パスの適用(確認) — {}", banner.name()),
+                Nav::Patients,
+            ),
+            action: format!("/patients/{id}/enrol"),
+            back: format!("/patients/{id}/enrol/confirm"),
+            banner,
+            rows,
+            stages,
+            consent,
+            hidden: input.hidden(),
+        },
+    ))
+}
+
+pub async fn enrol_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let ui = &posted.ui;
+    let input = EnrolInput::from_posted(&posted);
+    let errors = check_enrol(&state, &input);
+    if !errors.is_empty() {
+        let (_, _, banner) = views::load_banner(&state, ui, id).await?;
+        let p = enrol_page(&state, ui, banner, id, input, errors).await?;
+        return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    }
+    let services = &state.services;
+    let now = services.now();
+    let started = wareki::parse_date(&input.started_on).map(|d| moment_of(d, now));
+    let plan = match services
+        .enrol(&ui.actor, &ui.meta, id, &input.pathway, None, started)
+        .await
+    {
+        Ok(p) => p,
+        Err(ServiceError::Validation(errs)) => {
+            let (_, _, banner) = views::load_banner(&state, ui, id).await?;
+            let errors = errs.iter().map(field_pair).collect();
+            let p = enrol_page(&state, ui, banner, id, input, errors).await?;
+            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for (stage, org) in &input.facilities {
+        services
+            .add_team_member(
+                &ui.actor,
+                &ui.meta,
+                plan.id,
+                org,
+                vec![stage.clone()],
+                "stage_owner",
+            )
+            .await?;
+    }
+    if input.consent == "now" {
+        let obtained = wareki::parse_date(&input.obtained_on)
+            .map(|d| moment_of(d, now))
+            .unwrap_or(now);
+        let mut purposes = vec!["care".to_owned()];
+        if input.statistics {
+            purposes.push("statistics".to_owned());
+        }
+        services
+            .record_consent(
+                &ui.actor,
+                &ui.meta,
+                plan.id,
+                NewConsent {
+                    scope: "care_team".into(),
+                    organizations: Vec::new(),
+                    purposes,
+                    method: input.method.clone(),
+                    signer: input.signer.clone(),
+                    proxy_relationship: (input.signer == "proxy")
+                        .then(|| input.proxy_relationship.trim().to_owned()),
+                    obtained_at: obtained,
+                },
+            )
+            .await?;
+    }
+    Ok(see_other(&format!("/care-plans/{}?enrolled=1", plan.id)))
+}
+
+fn field_pair(e: &FieldError) -> (String, String) {
+    let field = match e.field.as_str() {
+        "started_at" => "started_on",
+        f => f,
+    };
+    (field.to_owned(), fmt::error_ja(None, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_box_understands_kana_dates_and_ids() {
+        let u = understand("やまだ");
+        assert_eq!(u.kana.as_deref(), Some("ヤマダ"));
+        let u = understand("ﾔﾏﾀﾞ");
+        assert_eq!(u.kana.as_deref(), Some("ヤマダ"));
+        let u = understand("S23.5.3");
+        assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1948, 5, 3));
+        assert_eq!(u.identifier, None);
+        let u = understand("19480503");
+        assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1948, 5, 3));
+        assert_eq!(u.identifier.as_deref(), Some("19480503"));
+        let u = understand("0012345");
+        assert_eq!(u.identifier.as_deref(), Some("0012345"));
+        assert_eq!(u.birth_date, None);
+        let u = understand("やまだ　たろう S23.4.1");
+        assert_eq!(u.kana.as_deref(), Some("ヤマダタロウ"));
+        assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1948, 4, 1));
+        let u = understand("山田");
+        assert_eq!(u.unknown, vec!["山田".to_owned()]);
+    }
+}

@@ -1,0 +1,1142 @@
+//! S4 — the care-plan page, the heart of the product: the overview matrix (stages as
+//! columns with facilities, planned vs actual dates, length against expected and maximum
+//! days, exit criteria), the shared goals with sparklines, the entries (filter by
+//! profession and stage in the URL; amendments next to what they amend), variances,
+//! hand-overs, reports back, care team and consent. Also the trend table of one item.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use renkei_domain::goals::GoalStatus;
+use renkei_domain::template::{ItemType, PathwayTemplate};
+use renkei_service::access::{CareTeamMember, Consent};
+use renkei_service::plans::{CarePlan, Entry};
+use renkei_service::workflow::{Handover, Report};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::fmt::{self, When};
+use super::views::{self, Banner};
+use super::{Nav, Shell, Ui, UiResult, page, parse_uuid};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanQuery {
+    #[serde(default)]
+    profession: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    saved: String,
+    #[serde(default)]
+    enrolled: String,
+    #[serde(default)]
+    proposed: String,
+}
+
+/// One column of the overview matrix.
+pub struct StageCol {
+    pub code: String,
+    pub title: String,
+    pub current: bool,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub facilities: Vec<String>,
+    pub planned_start: Option<When>,
+    pub actual_start: Option<When>,
+    pub planned_end: Option<When>,
+    pub actual_end: Option<When>,
+    pub length: String,
+    pub length_class: &'static str,
+    pub norm: String,
+    pub criteria: String,
+    pub criteria_state: &'static str,
+    pub criteria_class: &'static str,
+    pub goals: Vec<(String, &'static str, &'static str)>,
+    pub entries: usize,
+}
+
+pub struct GoalRow {
+    pub code: String,
+    pub title: String,
+    pub target: String,
+    pub latest: Option<String>,
+    pub latest_at: Option<When>,
+    pub status: &'static str,
+    pub symbol: &'static str,
+    pub class: &'static str,
+    pub due: Option<When>,
+    pub sparkline: Option<String>,
+    pub points: Vec<(When, String)>,
+    pub trend_url: Option<String>,
+}
+
+pub struct ValueLine {
+    pub label: String,
+    pub value: String,
+}
+
+pub struct EntryCard {
+    pub id: String,
+    pub seq: i64,
+    pub kind: &'static str,
+    pub stage: String,
+    pub effective: When,
+    pub recorded: When,
+    pub author: String,
+    pub profession: &'static str,
+    pub facility: String,
+    pub main: Vec<ValueLine>,
+    pub detail: Vec<ValueLine>,
+    pub note: Option<String>,
+    pub variance: Option<String>,
+    pub amended: bool,
+    pub reason: Option<String>,
+    pub amend_url: Option<String>,
+    pub saved: bool,
+    pub amendments: Vec<EntryCard>,
+}
+
+pub struct VarianceRow {
+    pub when: When,
+    pub stage: String,
+    pub code: String,
+    pub title: String,
+    pub direction: String,
+    pub level: String,
+    pub category: String,
+    pub note: String,
+    pub by: String,
+}
+
+pub struct HandoverRow {
+    pub url: String,
+    pub from: String,
+    pub to: String,
+    pub stage: String,
+    pub state: &'static str,
+    pub proposed: When,
+    pub answered: Option<When>,
+}
+
+pub struct ReportRow {
+    pub url: String,
+    pub stage: String,
+    pub from: String,
+    pub to: String,
+    pub due: When,
+    pub sent: Option<When>,
+    pub overdue: bool,
+}
+
+pub struct TeamRow {
+    pub name: String,
+    pub role: &'static str,
+    pub stages: String,
+}
+
+pub struct Filter {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub struct Action {
+    pub url: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/plan.html")]
+pub struct PlanPage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub title: String,
+    pub version: u32,
+    pub status: &'static str,
+    pub active: bool,
+    pub current_stage: String,
+    pub started: When,
+    pub planner: String,
+    pub notice: Option<String>,
+    pub stages: Vec<StageCol>,
+    pub goals: Vec<GoalRow>,
+    pub entries: Vec<EntryCard>,
+    pub entry_total: usize,
+    pub professions: Vec<Filter>,
+    pub stage_filters: Vec<Filter>,
+    pub filtered: bool,
+    pub variances: Vec<VarianceRow>,
+    pub handovers: Vec<HandoverRow>,
+    pub reports: Vec<ReportRow>,
+    pub team: Vec<TeamRow>,
+    pub consent: String,
+    pub consent_ok: bool,
+    pub consent_details: Vec<String>,
+    pub record_actions: Vec<Action>,
+    pub handover_url: Option<String>,
+    pub print_url: String,
+}
+
+/// Everything the plan page (and the print view) reads, fetched once.
+pub struct PlanData {
+    pub plan: CarePlan,
+    pub template: PathwayTemplate,
+    pub banner: Banner,
+    pub entries: Vec<Entry>,
+    pub goals: Vec<GoalStatus>,
+    pub team: Vec<CareTeamMember>,
+    pub consents: Vec<Consent>,
+    pub handovers: Vec<Handover>,
+    pub reports: Vec<Report>,
+    pub org_names: HashMap<String, String>,
+}
+
+pub async fn load(state: &AppState, ui: &Ui, id: Uuid) -> Result<PlanData, super::UiError> {
+    let s = &state.services;
+    let plan = s.get_plan(&ui.actor, &ui.meta, id).await?;
+    let template = s
+        .pathways
+        .find(&plan.pathway.code, plan.pathway.version)
+        .map(|p| p.template.clone())
+        .ok_or(renkei_service::ServiceError::NotFound("pathway version"))?;
+    let (_, _, banner) = views::load_banner(state, ui, plan.patient_id).await?;
+    let entries = s.list_entries(&ui.actor, &ui.meta, id).await?;
+    let goals = s.goals(&ui.actor, &ui.meta, id, None).await?;
+    let team = s.care_team(&ui.actor, &ui.meta, id).await?;
+    let consents = s.consents(&ui.actor, &ui.meta, id).await?;
+    let handovers = s.handovers_of_plan(&ui.actor, &ui.meta, id).await?;
+    let reports = s.reports_of_plan(&ui.actor, &ui.meta, id).await?;
+    let org_names = renkei_service::admin::list_organizations(&s.db)
+        .await?
+        .into_iter()
+        .map(|o| (o.code, o.name))
+        .collect();
+    Ok(PlanData {
+        plan,
+        template,
+        banner,
+        entries,
+        goals,
+        team,
+        consents,
+        handovers,
+        reports,
+        org_names,
+    })
+}
+
+impl PlanData {
+    pub fn org(&self, code: &str) -> String {
+        self.org_names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    }
+
+    /// Entries that count: not replaced by an amendment.
+    pub fn effective(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.amended_by.is_none())
+    }
+
+    /// (time, value) of every recorded numeric value of `item`, oldest first.
+    pub fn series(&self, item: &str) -> Vec<(DateTime<Utc>, f64)> {
+        let mut v: Vec<(DateTime<Utc>, f64)> = self
+            .effective()
+            .filter_map(|e| {
+                e.values
+                    .get(item)
+                    .and_then(Value::as_f64)
+                    .map(|x| (e.effective_at, x))
+            })
+            .collect();
+        v.sort_by_key(|(t, _)| *t);
+        v
+    }
+
+    /// The last `stage_start` of `stage` and the `stage_end` after it.
+    pub fn stage_dates(&self, stage: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let mut start = None;
+        let mut end = None;
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.amends.is_none() && e.stage == stage)
+        {
+            match e.kind.as_str() {
+                "stage_start" => {
+                    start = Some(e.effective_at);
+                    end = None;
+                }
+                "stage_end" => end = Some(e.effective_at),
+                _ => {}
+            }
+        }
+        (start, end)
+    }
+
+    /// The overview matrix.
+    pub fn columns(&self, now: DateTime<Utc>) -> Vec<StageCol> {
+        let t = &self.template;
+        let mut cols = Vec::new();
+        let mut prev_end: Option<DateTime<Utc>> = Some(self.plan.started_at);
+        for s in &t.stages {
+            let (start, end) = self.stage_dates(&s.code);
+            let current = self.plan.current_stage == s.code && self.plan.status == "active";
+            let planned_start = prev_end;
+            let base = start.or(planned_start);
+            let planned_end = match (base, s.expected_days) {
+                (Some(b), Some(d)) => Some(b + Duration::days(d.into())),
+                _ => None,
+            };
+            let (status, status_class) = match (start, end) {
+                (Some(_), Some(_)) => ("終了", "ok"),
+                (Some(_), None) => ("進行中", "info"),
+                _ if current => ("開始前", "wait"),
+                _ => ("未開始", "muted"),
+            };
+            let (length, length_class) = match start {
+                Some(a) => {
+                    let b = end.unwrap_or(now);
+                    let days = (b - a).num_days();
+                    let word = if s.max_days.is_some_and(|m| days > i64::from(m)) {
+                        ("上限超過", "bad")
+                    } else if s.expected_days.is_some_and(|x| days > i64::from(x)) {
+                        ("標準超過", "wait")
+                    } else {
+                        ("標準内", "ok")
+                    };
+                    (
+                        format!(
+                            "{}{days}日({})",
+                            if end.is_some() { "" } else { "経過 " },
+                            word.0
+                        ),
+                        word.1,
+                    )
+                }
+                None => ("—".to_owned(), "muted"),
+            };
+            let norm = match (s.expected_days, s.max_days) {
+                (Some(e), Some(m)) => format!("標準 {e}日 / 上限 {m}日"),
+                (Some(e), None) => format!("標準 {e}日"),
+                (None, Some(m)) => format!("上限 {m}日"),
+                (None, None) => "定めなし".to_owned(),
+            };
+            let mut facilities: Vec<String> = self
+                .team
+                .iter()
+                .filter(|m| m.stages.iter().any(|x| x == &s.code))
+                .map(|m| m.organization_name.clone())
+                .collect();
+            facilities.dedup();
+            let (criteria_state, criteria_class) = match (&s.exit_criteria, end) {
+                (None, _) => ("", "muted"),
+                (Some(_), Some(_)) => ("達成(病期終了)", "ok"),
+                (Some(_), None) => ("未達", "bad"),
+            };
+            let goals = self
+                .goals
+                .iter()
+                .filter(|g| {
+                    t.goals
+                        .iter()
+                        .find(|x| x.code == g.code)
+                        .and_then(|x| x.due.as_ref())
+                        .is_some_and(|d| d.stage == s.code)
+                })
+                .map(|g| {
+                    let (word, _, class) = fmt::goal_state(status_code(g));
+                    (g.title.ja.clone(), word, class)
+                })
+                .collect();
+            cols.push(StageCol {
+                code: s.code.clone(),
+                title: s.title.ja.clone(),
+                current,
+                status,
+                status_class,
+                facilities,
+                planned_start: planned_start.map(fmt::day_of),
+                actual_start: start.map(fmt::day_of),
+                planned_end: planned_end.map(fmt::day_of),
+                actual_end: end.map(fmt::day_of),
+                length,
+                length_class,
+                norm,
+                criteria: s.exit_criteria.clone().unwrap_or_default(),
+                criteria_state,
+                criteria_class,
+                goals,
+                entries: self.effective().filter(|e| e.stage == s.code).count(),
+            });
+            prev_end = end.or(planned_end);
+        }
+        cols
+    }
+}
+
+pub fn status_code(g: &GoalStatus) -> &'static str {
+    match serde_json::to_value(g.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .as_deref()
+    {
+        Some("met") => "met",
+        Some("not_met") => "not_met",
+        Some("overdue") => "overdue",
+        _ => "pending",
+    }
+}
+
+/// The goal's target in words.
+pub fn target_text(t: &PathwayTemplate, g: &GoalStatus) -> String {
+    let op = |s: &str| match s {
+        "<" => "未満",
+        "<=" => "以下",
+        ">" => "を超える",
+        ">=" => "以上",
+        _ => "と等しい",
+    };
+    let item = |c: &str| fmt::item_title(Some(t), c);
+    let target = &g.target;
+    match g.kind {
+        "threshold" => format!(
+            "{} {}{}",
+            item(g.item.as_deref().unwrap_or("")),
+            target["value"].as_f64().map(fmt::num).unwrap_or_default(),
+            op(target["op"].as_str().unwrap_or(""))
+        ),
+        "range" => format!(
+            "{} {}以上 {}未満",
+            item(g.item.as_deref().unwrap_or("")),
+            target["min"].as_f64().map(fmt::num).unwrap_or_default(),
+            target["max"].as_f64().map(fmt::num).unwrap_or_default()
+        ),
+        "membership" => {
+            let code = g.item.as_deref().unwrap_or("");
+            let names: Vec<String> = target["in"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| fmt::value_text(Some(t), code, v))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{}が {} のいずれか", item(code), names.join("・"))
+        }
+        "change" => {
+            let pick = |p: &Value| {
+                format!(
+                    "{}{}",
+                    fmt::stage_title(Some(t), p["stage"].as_str().unwrap_or("")),
+                    if p["pick"] == "first" {
+                        "の最初"
+                    } else {
+                        "の最後"
+                    }
+                )
+            };
+            format!(
+                "{}の変化({}→{})が {}{}",
+                item(target["to"]["item"].as_str().unwrap_or("")),
+                pick(&target["from"]),
+                pick(&target["to"]),
+                target["value"].as_f64().map(fmt::num).unwrap_or_default(),
+                op(target["op"].as_str().unwrap_or(""))
+            )
+        }
+        "stage_length" => format!(
+            "{}の日数が {}日{}",
+            fmt::stage_title(Some(t), target["stage"].as_str().unwrap_or("")),
+            target["days"],
+            op(target["op"].as_str().unwrap_or(""))
+        ),
+        _ => g.title.ja.clone(),
+    }
+}
+
+/// The value a goal was judged on, in words.
+fn latest_text(t: &PathwayTemplate, g: &GoalStatus) -> Option<String> {
+    let l = g.latest.as_ref()?;
+    Some(match g.kind {
+        "stage_length" => format!("{}日", l.value),
+        "change" => format!("{:+}", l.value.as_f64().unwrap_or(0.0)),
+        _ => fmt::value_text(Some(t), g.item.as_deref().unwrap_or(""), &l.value),
+    })
+}
+
+// ------------------------------------------------------------------ sparkline
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A word-sized trend (Tufte): the points as a line, the target band in grey, the last
+/// point marked. `role="img"` with a `<title>` saying what it shows; the numbers are
+/// also in a visually hidden table next to it.
+pub fn sparkline(
+    points: &[(DateTime<Utc>, f64)],
+    band: Option<(f64, f64)>,
+    domain: (Option<f64>, Option<f64>),
+    title: &str,
+    width: f64,
+    height: f64,
+) -> Option<String> {
+    if points.is_empty() {
+        return None;
+    }
+    let mut lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let mut hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    if let Some((a, b)) = band {
+        if a.is_finite() {
+            lo = lo.min(a);
+        }
+        if b.is_finite() {
+            hi = hi.max(b);
+        }
+    }
+    if let Some(m) = domain.0 {
+        lo = lo.max(m);
+    }
+    if let Some(m) = domain.1 {
+        hi = hi.min(m);
+    }
+    if (hi - lo).abs() < 1e-9 {
+        lo -= 1.0;
+        hi += 1.0;
+    }
+    let pad = 3.0;
+    let y = |v: f64| pad + (hi - v.clamp(lo, hi)) / (hi - lo) * (height - 2.0 * pad);
+    let n = points.len();
+    let x = |i: usize| {
+        if n == 1 {
+            width / 2.0
+        } else {
+            pad + i as f64 * (width - 2.0 * pad) / (n - 1) as f64
+        }
+    };
+    let mut svg = format!(
+        r#"<svg class="spark" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        esc(title)
+    );
+    if let Some((a, b)) = band {
+        let top = y(if b.is_finite() { b } else { hi });
+        let bottom = y(if a.is_finite() { a } else { lo });
+        svg.push_str(&format!(
+            r##"<rect x="0" y="{top:.1}" width="{width}" height="{:.1}" fill="#dde3ea"/>"##,
+            (bottom - top).max(1.0)
+        ));
+    }
+    let line: Vec<String> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.1)))
+        .collect();
+    svg.push_str(&format!(
+        r##"<polyline points="{}" fill="none" stroke="#123a63" stroke-width="1.5"/>"##,
+        line.join(" ")
+    ));
+    let last = points.len() - 1;
+    svg.push_str(&format!(
+        r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#b3261e"/></svg>"##,
+        x(last),
+        y(points[last].1)
+    ));
+    Some(svg)
+}
+
+/// The target band of a goal on its item's axis.
+fn band_of(g: &GoalStatus) -> Option<(f64, f64)> {
+    let t = &g.target;
+    match g.kind {
+        "threshold" => {
+            let v = t["value"].as_f64()?;
+            match t["op"].as_str()? {
+                "<" | "<=" => Some((f64::NEG_INFINITY, v)),
+                ">" | ">=" => Some((v, f64::INFINITY)),
+                _ => Some((v, v)),
+            }
+        }
+        "range" => Some((t["min"].as_f64()?, t["max"].as_f64()?)),
+        _ => None,
+    }
+}
+
+fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
+    let t = &d.template;
+    d.goals
+        .iter()
+        .map(|g| {
+            let (word, symbol, class) = fmt::goal_state(status_code(g));
+            let item = g.item.clone().filter(|c| {
+                t.item(c).is_some_and(|i| {
+                    matches!(
+                        i.item_type,
+                        ItemType::Integer | ItemType::Decimal | ItemType::Composite
+                    )
+                })
+            });
+            let series = item.as_deref().map(|c| d.series(c)).unwrap_or_default();
+            let latest = latest_text(t, g);
+            let target = target_text(t, g);
+            let sparkline = item.as_deref().and_then(|c| {
+                let i = t.item(c);
+                sparkline(
+                    &series,
+                    band_of(g),
+                    (i.and_then(|i| i.min), i.and_then(|i| i.max)),
+                    &format!(
+                        "{}の推移: 最新 {}、目標 {}",
+                        fmt::item_title(Some(t), c),
+                        series
+                            .last()
+                            .map(|p| fmt::num(p.1))
+                            .unwrap_or_else(|| "—".into()),
+                        target
+                    ),
+                    120.0,
+                    32.0,
+                )
+            });
+            GoalRow {
+                code: g.code.clone(),
+                title: g.title.ja.clone(),
+                latest,
+                latest_at: g.latest.as_ref().map(|l| fmt::day_of(l.effective_at)),
+                status: word,
+                symbol,
+                class,
+                due: g.due.map(fmt::day_of),
+                points: series
+                    .iter()
+                    .map(|(at, v)| (fmt::day_of(*at), fmt::num(*v)))
+                    .collect(),
+                trend_url: item.map(|c| format!("{plan_url}/trend?item={c}")),
+                sparkline,
+                target,
+            }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ entries
+
+/// Component items of a composite recorded in the same entry (shown folded).
+fn components_of(t: &PathwayTemplate, values: &Value) -> Vec<String> {
+    t.items
+        .iter()
+        .filter(|i| i.item_type == ItemType::Composite && values.get(&i.code).is_some())
+        .flat_map(|i| i.components.clone().unwrap_or_default())
+        .collect()
+}
+
+fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
+    let t = Some(&d.template);
+    let v = &e.values;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    match e.kind.as_str() {
+        "handover" => vec![ValueLine {
+            label: "連携".into(),
+            value: format!(
+                "{}({}){}",
+                fmt::handover_state(&s("event")),
+                fmt::stage_title(t, &s("stage")),
+                if s("to_organization").is_empty() {
+                    String::new()
+                } else {
+                    format!(" → {}", d.org(&s("to_organization")))
+                }
+            ),
+        }],
+        "report" => vec![ValueLine {
+            label: "返書".into(),
+            value: "計画管理病院へ診療結果を報告".into(),
+        }],
+        "lifecycle" => vec![ValueLine {
+            label: "状態".into(),
+            value: match s("event").as_str() {
+                "completed" => "パス完了".to_owned(),
+                "withdrawn" => "パス中止".to_owned(),
+                "migrated" => format!("新しい版へ移行(第{}版)", v["to_version"]),
+                other => other.to_owned(),
+            },
+        }],
+        "individualize" => vec![ValueLine {
+            label: "個別設定".into(),
+            value: if v.get("goal").is_some() {
+                format!("達成目標「{}」の目標値を個別に設定", s("goal"))
+            } else {
+                format!(
+                    "「{}」の間隔を {}日 に設定",
+                    s("schedule"),
+                    v["interval_days"]
+                )
+            },
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
+    let t = &d.template;
+    let clinical = matches!(
+        e.kind.as_str(),
+        "assessment" | "note" | "variance" | "stage_start" | "stage_end"
+    );
+    let folded = components_of(t, &e.values);
+    let mut main = Vec::new();
+    let mut detail = Vec::new();
+    if clinical {
+        // Template order, composites first.
+        let mut items: Vec<&renkei_domain::template::Item> = t
+            .items
+            .iter()
+            .filter(|i| e.values.get(&i.code).is_some())
+            .collect();
+        items.sort_by_key(|i| i.item_type != ItemType::Composite);
+        for i in items {
+            let line = ValueLine {
+                label: i.title.ja.clone(),
+                value: fmt::value_text(Some(t), &i.code, &e.values[i.code.as_str()]),
+            };
+            if folded.contains(&i.code) {
+                detail.push(line);
+            } else {
+                main.push(line);
+            }
+        }
+    } else {
+        main = process_summary(d, e);
+    }
+    let variance = e.variance.as_ref().map(|v| {
+        if v["automatic"] == true {
+            "自動検出: 達成目標または病期の日数".to_owned()
+        } else {
+            let code = v["code"].as_str().unwrap_or("");
+            let (dir, level, cat) = fmt::variance_parts(code);
+            let title = t
+                .variance(code)
+                .map(|x| x.title.ja.clone())
+                .unwrap_or_else(|| code.to_owned());
+            format!("{title}〔{dir}・{level}/{cat}〕")
+        }
+    });
+    let own = e.organization.code == ui.actor.organization_code;
+    EntryCard {
+        id: e.id.to_string(),
+        seq: e.seq,
+        kind: fmt::entry_kind(&e.kind),
+        stage: fmt::stage_title(Some(t), &e.stage),
+        effective: fmt::datetime(e.effective_at),
+        recorded: fmt::datetime(e.recorded_at),
+        author: e.author.name.clone(),
+        profession: fmt::profession(&e.author.profession),
+        facility: e.organization.name.clone(),
+        main,
+        detail,
+        note: e.note.clone().filter(|n| !n.trim().is_empty()),
+        variance,
+        amended: e.amended_by.is_some(),
+        reason: e.reason.clone(),
+        amend_url: (own
+            && clinical
+            && e.amends.is_none()
+            && e.amended_by.is_none()
+            && d.plan.status == "active")
+            .then(|| format!("{plan_url}/entries/new?amends={}", e.id)),
+        saved: saved == e.id.to_string(),
+        amendments: Vec::new(),
+    }
+}
+
+// ------------------------------------------------------------------ the page
+
+pub async fn plan_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<PlanQuery>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let d = load(&state, &ui, id).await?;
+    let now = state.services.now();
+    let t = &d.template;
+    let plan_url = format!("/care-plans/{id}");
+
+    // Entries, newest first; an amendment sits under the entry it amends.
+    let by_id: HashMap<Uuid, &Entry> = d.entries.iter().map(|e| (e.id, e)).collect();
+    let keep = |e: &Entry| {
+        (q.profession.is_empty() || e.author.profession == q.profession)
+            && (q.stage.is_empty() || e.stage == q.stage)
+    };
+    let mut entries = Vec::new();
+    for e in d.entries.iter().rev() {
+        if e.amends.is_some_and(|a| by_id.contains_key(&a)) || !keep(e) {
+            continue;
+        }
+        let mut c = card(&d, &ui, e, &q.saved, &plan_url);
+        for a in d.entries.iter().filter(|a| a.amends == Some(e.id)) {
+            c.amendments.push(card(&d, &ui, a, &q.saved, &plan_url));
+        }
+        entries.push(c);
+    }
+    let mut profs: Vec<String> = d
+        .entries
+        .iter()
+        .map(|e| e.author.profession.clone())
+        .collect();
+    profs.sort();
+    profs.dedup();
+    let mut professions = vec![Filter {
+        value: String::new(),
+        label: "すべての職種".into(),
+        selected: q.profession.is_empty(),
+    }];
+    professions.extend(profs.into_iter().map(|p| Filter {
+        label: fmt::profession(&p).to_owned(),
+        selected: q.profession == p,
+        value: p,
+    }));
+    let mut stage_filters = vec![Filter {
+        value: String::new(),
+        label: "すべての病期".into(),
+        selected: q.stage.is_empty(),
+    }];
+    stage_filters.extend(t.stages.iter().map(|s| Filter {
+        value: s.code.clone(),
+        label: s.title.ja.clone(),
+        selected: q.stage == s.code,
+    }));
+
+    let variances = d
+        .effective()
+        .filter(|e| e.kind == "variance")
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let v = e.variance.clone().unwrap_or(Value::Null);
+            let code = v["code"].as_str().unwrap_or("").to_owned();
+            let automatic = v["automatic"] == true;
+            let (direction, level, category) = if automatic {
+                ("負".to_owned(), "変動".to_owned(), "自動検出".to_owned())
+            } else {
+                fmt::variance_parts(&code)
+            };
+            VarianceRow {
+                when: fmt::day_of(e.effective_at),
+                stage: fmt::stage_title(Some(t), &e.stage),
+                title: t
+                    .variance(&code)
+                    .map(|x| x.title.ja.clone())
+                    .unwrap_or_else(|| {
+                        if automatic {
+                            "自動検出(目標・日数)".to_owned()
+                        } else {
+                            code.clone()
+                        }
+                    }),
+                code,
+                direction,
+                level,
+                category,
+                note: e.note.clone().unwrap_or_default(),
+                by: e.organization.name.clone(),
+            }
+        })
+        .collect();
+    let handovers = d
+        .handovers
+        .iter()
+        .map(|h| HandoverRow {
+            url: format!("/handovers/{}", h.id),
+            from: d.org(&h.from_organization),
+            to: d.org(&h.to_organization),
+            stage: fmt::stage_title(Some(t), &h.stage),
+            state: fmt::handover_state(&h.state),
+            proposed: fmt::day_of(h.proposed_at),
+            answered: h.answered_at.map(fmt::day_of),
+        })
+        .collect();
+    let reports = d
+        .reports
+        .iter()
+        .map(|r| ReportRow {
+            url: format!("/reports/{}", r.id),
+            stage: fmt::stage_title(Some(t), &r.stage),
+            from: d.org(&r.from_organization),
+            to: d.org(&r.to_organization),
+            due: fmt::day_of(r.due_at),
+            sent: r.sent_at.map(fmt::day_of),
+            overdue: r.overdue,
+        })
+        .collect();
+    let team = d
+        .team
+        .iter()
+        .map(|m| TeamRow {
+            name: m.organization_name.clone(),
+            role: fmt::team_role(&m.role),
+            stages: m
+                .stages
+                .iter()
+                .map(|s| fmt::stage_title(Some(t), s))
+                .collect::<Vec<_>>()
+                .join("・"),
+        })
+        .collect();
+    let latest_consent = d.consents.iter().max_by_key(|c| c.recorded_at);
+    let (consent, consent_ok, consent_details) = match latest_consent {
+        Some(c) if c.active => (
+            "同意あり(有効)".to_owned(),
+            true,
+            vec![
+                format!("取得日: {}", fmt::day_of(c.obtained_at).text),
+                format!(
+                    "方法: {} / 署名者: {}",
+                    if c.method == "paper" {
+                        "書面"
+                    } else {
+                        "電子署名"
+                    },
+                    if c.signer == "self" {
+                        "本人".to_owned()
+                    } else {
+                        format!(
+                            "代諾者({})",
+                            c.proxy_relationship.clone().unwrap_or_default()
+                        )
+                    }
+                ),
+                format!(
+                    "共有範囲: {}",
+                    if c.scope == "care_team" {
+                        "ケアチーム".to_owned()
+                    } else {
+                        c.organizations
+                            .iter()
+                            .map(|o| d.org(o))
+                            .collect::<Vec<_>>()
+                            .join("・")
+                    }
+                ),
+            ],
+        ),
+        Some(c) => (
+            "同意撤回".to_owned(),
+            false,
+            vec![format!(
+                "撤回日: {}",
+                c.withdrawn_at
+                    .map(|w| fmt::day_of(w).text)
+                    .unwrap_or_default()
+            )],
+        ),
+        None => (
+            "同意未取得".to_owned(),
+            false,
+            vec!["計画管理病院は、登録から7日以内に説明し同意を記録してください。".to_owned()],
+        ),
+    };
+
+    let active = d.plan.status == "active";
+    let mut record_actions = Vec::new();
+    if active {
+        let new = format!("{plan_url}/entries/new");
+        let cur = &d.plan.current_stage;
+        let next = t.next_stages(cur);
+        if !d.plan.stage_started {
+            record_actions.push(Action {
+                url: format!("{new}?kind=stage_start&stage={cur}"),
+                label: format!("{}の開始を記録", fmt::stage_title(Some(t), cur)),
+            });
+        } else if d.plan.stage_ended {
+            for n in &next {
+                record_actions.push(Action {
+                    url: format!("{new}?kind=stage_start&stage={n}"),
+                    label: format!("{}の開始(入院・受入)を記録", fmt::stage_title(Some(t), n)),
+                });
+            }
+        }
+        let stage_items = |pred: &dyn Fn(&str) -> bool| {
+            t.items
+                .iter()
+                .any(|i| i.stages.iter().any(|s| s == cur) && pred(&i.code))
+        };
+        if d.plan.stage_started && !d.plan.stage_ended {
+            if stage_items(&|c| c.starts_with("fim_")) {
+                record_actions.push(Action {
+                    url: format!("{new}?kind=assessment&sheet=fim"),
+                    label: "FIMを評価".into(),
+                });
+            }
+            if stage_items(&|c| c.starts_with("barthel_")) {
+                record_actions.push(Action {
+                    url: format!("{new}?kind=assessment&sheet=barthel"),
+                    label: "バーセルインデックスを評価".into(),
+                });
+            }
+            record_actions.push(Action {
+                url: format!("{new}?kind=assessment"),
+                label: "評価・検査値を記録".into(),
+            });
+            record_actions.push(Action {
+                url: format!("{new}?kind=variance"),
+                label: "バリアンスを記録".into(),
+            });
+        }
+        record_actions.push(Action {
+            url: format!("{new}?kind=note"),
+            label: "記録(メモ)".into(),
+        });
+        if d.plan.stage_started && !d.plan.stage_ended {
+            record_actions.push(Action {
+                url: format!("{new}?kind=stage_end&stage={cur}"),
+                label: format!("{}の終了(転院・退院)を記録", fmt::stage_title(Some(t), cur)),
+            });
+        }
+    }
+    let notice = if !q.saved.is_empty() {
+        Some("記録を確定しました。下の一覧に追加されています。".to_owned())
+    } else if !q.enrolled.is_empty() {
+        Some("連携パスを適用しました。".to_owned())
+    } else if !q.proposed.is_empty() {
+        Some("転院・紹介を依頼しました。相手施設の回答を待っています。".to_owned())
+    } else {
+        None
+    };
+    let stages = d.columns(now);
+    let goals = goal_rows(&d, &plan_url);
+    let page_data = PlanPage {
+        shell: ui.shell(
+            format!("{} — {}", d.plan.pathway.title_ja, d.banner.name()),
+            Nav::None,
+        ),
+        title: d.plan.pathway.title_ja.clone(),
+        version: d.plan.pathway.version,
+        status: fmt::plan_status(&d.plan.status),
+        active,
+        current_stage: fmt::stage_title(Some(t), &d.plan.current_stage),
+        started: fmt::day_of(d.plan.started_at),
+        planner: d.org(&d.plan.planner_organization),
+        notice,
+        stages,
+        goals,
+        entry_total: d.entries.len(),
+        filtered: !q.profession.is_empty() || !q.stage.is_empty(),
+        entries,
+        professions,
+        stage_filters,
+        variances,
+        handovers,
+        reports,
+        team,
+        consent,
+        consent_ok,
+        consent_details,
+        record_actions,
+        handover_url: (active && d.plan.stage_started).then(|| format!("{plan_url}/handovers/new")),
+        print_url: format!("{plan_url}/print"),
+        banner: d.banner,
+    };
+    Ok(page(StatusCode::OK, &page_data))
+}
+
+// ------------------------------------------------------------------ trend (推移表)
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TrendQuery {
+    #[serde(default)]
+    item: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/trend.html")]
+pub struct TrendPage {
+    pub shell: Shell,
+    pub banner: Banner,
+    pub plan_url: String,
+    pub item_title: String,
+    pub unit: String,
+    pub chart: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<(When, String, Vec<String>, String)>,
+}
+
+pub async fn trend_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<TrendQuery>,
+) -> UiResult {
+    let id = parse_uuid(&id)?;
+    let d = load(&state, &ui, id).await?;
+    let t = &d.template;
+    let Some(item) = t.item(&q.item) else {
+        return Err(renkei_service::ServiceError::NotFound("item").into());
+    };
+    let components = item.components.clone().unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut entries: Vec<&Entry> = d
+        .effective()
+        .filter(|e| e.values.get(&item.code).is_some())
+        .collect();
+    entries.sort_by_key(|e| e.effective_at);
+    for e in &entries {
+        rows.push((
+            fmt::day_of(e.effective_at),
+            fmt::stage_title(Some(t), &e.stage),
+            components
+                .iter()
+                .map(|c| {
+                    e.values
+                        .get(c)
+                        .map(|v| fmt::value_text(None, c, v))
+                        .unwrap_or_else(|| "—".into())
+                })
+                .collect(),
+            fmt::value_text(None, &item.code, &e.values[item.code.as_str()]),
+        ));
+    }
+    let series = d.series(&item.code);
+    let chart = sparkline(
+        &series,
+        None,
+        (item.min, item.max),
+        &format!("{}の推移(全{}回)", item.title.ja, series.len()),
+        480.0,
+        120.0,
+    );
+    Ok(page(
+        StatusCode::OK,
+        &TrendPage {
+            shell: ui.shell(
+                format!("推移表 {} — {}", item.title.ja, d.banner.name()),
+                Nav::None,
+            ),
+            plan_url: format!("/care-plans/{id}"),
+            item_title: item.title.ja.clone(),
+            unit: item.unit.as_deref().map(fmt::unit).unwrap_or_default(),
+            chart,
+            columns: components
+                .iter()
+                .map(|c| {
+                    fmt::item_title(Some(t), c)
+                        .trim_start_matches("FIM ")
+                        .trim_start_matches("BI ")
+                        .to_owned()
+                })
+                .collect(),
+            rows,
+            banner: d.banner,
+        },
+    ))
+}
