@@ -23,7 +23,8 @@ function request()
   local plan = plans[(counter % #plans) + 1]
   local body = string.format(
     '{"stage":"intro","kind":"assessment","effective_at":"%s","values":{"hba1c":%.1f,"bp_sys":%d,"bp_dia":%d}}',
-    os.date("!%Y-%m-%dT%H:%M:%SZ"), 6 + (counter % 30) / 10, 110 + counter % 40, 65 + counter % 20)
+    -- one second ahead: never before the plan started (seconds resolution), well within the 5-minute skew
+    os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 1), 6 + (counter % 30) / 10, 110 + counter % 40, 65 + counter % 20)
   return wrk.format("POST", "/api/v1/care-plans/" .. plan .. "/entries", {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token,

@@ -1192,8 +1192,8 @@ pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
         ("p1", |h| Box::pin(h.section_sqlite_append())),
         ("p2", |h| Box::pin(h.section_pg_append())),
         ("p4", |h| Box::pin(h.section_capacity())),
-        ("p5", |h| Box::pin(h.section_reads())),
         ("p7", |h| Box::pin(h.section_callgrind())),
+        ("p5", |h| Box::pin(h.section_reads())),
     ];
     for (name, f) in sections {
         if !want(name, &only) {

@@ -25,9 +25,13 @@ use renkei_domain::entry::{
 use renkei_domain::template::PathwayTemplate;
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{Services, begin_write, truncate_micros};
-use renkei_store::entity::{care_plans, entries, patient_identifiers, patients};
+use renkei_store::entity::{
+    audit_events, audit_head, care_plans, care_team_members, consents, entries,
+    patient_identifiers, patients,
+};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -89,6 +93,7 @@ pub struct GenReport {
     pub patients: usize,
     pub care_plans: usize,
     pub entries: usize,
+    pub audit_events: usize,
     pub transactions: usize,
     pub elapsed: StdDuration,
     /// Time spent writing (the generator runs beside it on another thread).
@@ -123,7 +128,12 @@ struct Batch {
     patients: Vec<patients::ActiveModel>,
     identifiers: Vec<patient_identifiers::ActiveModel>,
     plans: Vec<care_plans::ActiveModel>,
+    team: Vec<care_team_members::ActiveModel>,
+    consents: Vec<consents::ActiveModel>,
     entries: Vec<entries::ActiveModel>,
+    audit: Vec<audit_events::ActiveModel>,
+    /// The audit chain head after this batch.
+    audit_head: Option<(i64, String)>,
 }
 
 /// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
@@ -222,6 +232,10 @@ pub async fn generate(
         diabetes: lookup("diabetes")?,
     };
 
+    let head = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .context("the audit head row is missing (migrations not run?)")?;
     // Generate on a thread of its own; write here. Bounded channel: back-pressure.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
     let spec2 = spec.clone();
@@ -235,6 +249,8 @@ pub async fn generate(
             now,
             tag,
             patients: 0,
+            audit_seq: head.last_seq,
+            audit_hash: head.head_hash,
         };
         g.run(&spec2, entries_per_txn, &tx)
     });
@@ -244,6 +260,7 @@ pub async fn generate(
         report.patients += batch.patients.len();
         report.care_plans += batch.plans.len();
         report.entries += batch.entries.len();
+        report.audit_events += batch.audit.len();
         write_batch(db, batch).await?;
         report.transactions += 1;
         report.write_time += t.elapsed();
@@ -276,7 +293,18 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: Batch) -> anyhow::
     insert_chunks::<patients::Entity, _>(&txn, batch.patients).await?;
     insert_chunks::<patient_identifiers::Entity, _>(&txn, batch.identifiers).await?;
     insert_chunks::<care_plans::Entity, _>(&txn, batch.plans).await?;
+    insert_chunks::<care_team_members::Entity, _>(&txn, batch.team).await?;
+    insert_chunks::<consents::Entity, _>(&txn, batch.consents).await?;
     insert_chunks::<entries::Entity, _>(&txn, batch.entries).await?;
+    insert_chunks::<audit_events::Entity, _>(&txn, batch.audit).await?;
+    if let Some((seq, hash)) = batch.audit_head {
+        audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::LastSeq, Expr::value(seq))
+            .col_expr(audit_head::Column::HeadHash, Expr::value(hash))
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(())
 }
@@ -311,6 +339,8 @@ struct Generator {
     now: DateTime<Utc>,
     tag: String,
     patients: usize,
+    audit_seq: i64,
+    audit_hash: String,
 }
 
 #[derive(Clone, Copy)]
@@ -331,6 +361,9 @@ struct PlanSim<'a> {
     last_at: DateTime<Utc>,
     cutoff: DateTime<Utc>,
     rng: StdRng,
+    /// (entry, recorded at, author) per entry, for the audit events and the care team.
+    events: Vec<(Uuid, DateTime<Utc>, Author)>,
+    stages: Vec<String>,
 }
 
 impl PlanSim<'_> {
@@ -403,7 +436,7 @@ impl PlanSim<'_> {
             id: Set(chained.id),
             care_plan_id: Set(chained.care_plan_id),
             seq: Set(chained.seq),
-            stage: Set(chained.stage),
+            stage: Set(chained.stage.clone()),
             kind: Set(chained.kind),
             effective_at: Set(chained.effective_at),
             recorded_at: Set(chained.recorded_at),
@@ -417,10 +450,48 @@ impl PlanSim<'_> {
             prev_hash: Set(chained.prev_hash),
             hash: Set(hash.clone()),
         });
+        self.events.push((chained.id, recorded, author.clone()));
+        self.stages.push(chained.stage.clone());
         self.head = hash;
         self.state = next;
         self.last_at = at;
         Ok(true)
+    }
+}
+
+/// The planner's stages, as enrolment sets them: the first stage and every stage its
+/// provider kinds also take.
+fn planner_stages(t: &PathwayTemplate) -> Vec<String> {
+    let Some(first) = t.first_stage() else {
+        return Vec::new();
+    };
+    t.stages
+        .iter()
+        .filter(|s| {
+            s.code == first.code
+                || s.provider_kinds
+                    .iter()
+                    .any(|k| first.provider_kinds.contains(k))
+        })
+        .map(|s| s.code.clone())
+        .collect()
+}
+
+fn team_row(
+    plan: Uuid,
+    who: &Author,
+    role: &str,
+    stages: &[String],
+    at: DateTime<Utc>,
+) -> care_team_members::ActiveModel {
+    care_team_members::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        care_plan_id: Set(plan),
+        organization_id: Set(who.organization),
+        role: Set(role.to_owned()),
+        stages: Set(serde_json::to_string(stages).unwrap_or_else(|_| "[]".into())),
+        added_at: Set(at),
+        added_by: Set(Some(who.practitioner)),
     }
 }
 
@@ -523,11 +594,13 @@ impl Generator {
             plans += 1;
             entries += n;
             if batch.entries.len() >= entries_per_txn {
+                batch.audit_head = Some((self.audit_seq, self.audit_hash.clone()));
                 tx.blocking_send(std::mem::take(&mut batch))
                     .map_err(|_| anyhow!("the writer stopped"))?;
             }
         }
         if !batch.plans.is_empty() {
+            batch.audit_head = Some((self.audit_seq, self.audit_hash.clone()));
             tx.blocking_send(batch)
                 .map_err(|_| anyhow!("the writer stopped"))?;
         }
@@ -536,6 +609,67 @@ impl Generator {
 
     fn pick<'a>(&mut self, v: &'a [Author]) -> &'a Author {
         &v[self.rng.gen_range(0..v.len())]
+    }
+
+    /// Appends one audit event to the global chain, as `audit::record` does.
+    #[expect(clippy::too_many_arguments, reason = "an audit event has these fields")]
+    fn audit(
+        &mut self,
+        batch: &mut Batch,
+        who: &Author,
+        action: &str,
+        resource_type: &str,
+        resource: Uuid,
+        plan: Uuid,
+        patient: Uuid,
+        at: DateTime<Utc>,
+    ) {
+        let seq = self.audit_seq + 1;
+        let prev_hash = if self.audit_seq == 0 {
+            GENESIS_HASH.to_owned()
+        } else {
+            self.audit_hash.clone()
+        };
+        let id = Uuid::now_v7();
+        let mut model = audit_events::Model {
+            id,
+            seq,
+            at,
+            practitioner_id: Some(who.practitioner),
+            organization_id: Some(who.organization),
+            action: action.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: Some(resource.to_string()),
+            patient_id: Some(patient),
+            care_plan_id: Some(plan),
+            outcome: "allowed".to_owned(),
+            request_id: None,
+            client_addr: None,
+            detail: None,
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        model.hash = renkei_service::audit::event_hash(id, seq, &at, &model, &prev_hash);
+        self.audit_seq = seq;
+        self.audit_hash = model.hash.clone();
+        batch.audit.push(audit_events::ActiveModel {
+            id: Set(model.id),
+            seq: Set(model.seq),
+            at: Set(model.at),
+            practitioner_id: Set(model.practitioner_id),
+            organization_id: Set(model.organization_id),
+            action: Set(model.action),
+            resource_type: Set(model.resource_type),
+            resource_id: Set(model.resource_id),
+            patient_id: Set(model.patient_id),
+            care_plan_id: Set(model.care_plan_id),
+            outcome: Set(model.outcome),
+            request_id: Set(None),
+            client_addr: Set(None),
+            detail: Set(None),
+            prev_hash: Set(model.prev_hash),
+            hash: Set(model.hash),
+        });
     }
 
     /// One patient and one plan of `kind`; returns the number of entries.
@@ -616,6 +750,8 @@ impl Generator {
             last_at: start,
             cutoff: now - Duration::minutes(1),
             rng: StdRng::seed_from_u64(self.rng.r#gen()),
+            events: Vec::new(),
+            stages: Vec::new(),
         };
         let _ = &planner.organization_code;
         match kind {
@@ -647,6 +783,79 @@ impl Generator {
             ..Default::default()
         };
         batch.plans.push(plan_row);
+        // The care team as enrolment and hand-overs leave it: the planner, then every
+        // other organisation that wrote, owning the stages it wrote in.
+        let planner_stages = planner_stages(template);
+        batch.team.push(team_row(
+            sim.id,
+            &planner,
+            "planner",
+            &planner_stages,
+            start,
+        ));
+        let mut others: Vec<(Uuid, Author, Vec<String>)> = Vec::new();
+        for ((_, at, author), row) in sim.events.iter().zip(sim.stages.iter()) {
+            if author.organization == planner.organization {
+                continue;
+            }
+            match others
+                .iter_mut()
+                .find(|(o, _, _)| *o == author.organization)
+            {
+                Some((_, _, stages)) => {
+                    if !stages.contains(row) {
+                        stages.push(row.clone());
+                    }
+                }
+                None => others.push((author.organization, author.clone(), vec![row.clone()])),
+            }
+            let _ = at;
+        }
+        for (_, author, stages) in &others {
+            batch
+                .team
+                .push(team_row(sim.id, author, "stage_owner", stages, start));
+        }
+        batch.consents.push(consents::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            care_plan_id: Set(sim.id),
+            scope: Set("care_team".into()),
+            organizations: Set("[]".into()),
+            purposes: Set("[\"care\"]".into()),
+            method: Set("paper".into()),
+            signer: Set("self".into()),
+            proxy_relationship: Set(None),
+            obtained_by_organization_id: Set(planner.organization),
+            obtained_by: Set(planner.practitioner),
+            obtained_at: Set(start),
+            recorded_at: Set(start),
+            withdrawn_at: Set(None),
+            withdrawal_reason: Set(None),
+            row_version: Set(1),
+        });
+        self.audit(
+            batch,
+            &planner,
+            "care_plan.enrol",
+            "care_plan",
+            sim.id,
+            sim.id,
+            patient_id,
+            start,
+        );
+        let events = std::mem::take(&mut sim.events);
+        for (entry, at, author) in &events {
+            self.audit(
+                batch,
+                author,
+                "entry.append",
+                "entry",
+                *entry,
+                sim.id,
+                patient_id,
+                *at,
+            );
+        }
         batch.entries.append(&mut sim.rows);
         Ok(n)
     }

@@ -227,11 +227,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let r = renkei_bench::dataset::generate(&services, &spec, seed, batch, true).await?;
             println!(
-                "{dataset}: {} organizations, {} practitioners, {} patients, {} care plans, {} entries in {} transactions; {:.1} s, {:.0} entries/s (writer busy {:.1} s)",
+                "{dataset}: {} organizations, {} practitioners, {} patients, {} care plans, {} audit events, {} entries in {} transactions; {:.1} s, {:.0} entries/s (writer busy {:.1} s)",
                 r.organizations,
                 r.practitioners,
                 r.patients,
                 r.care_plans,
+                r.audit_events,
                 r.entries,
                 r.transactions,
                 r.elapsed.as_secs_f64(),
