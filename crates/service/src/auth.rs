@@ -422,6 +422,37 @@ pub async fn record_csrf_rejection(
     audit::record_now(db, meta, record).await
 }
 
+/// A `POST /login` refused before it reached the login itself (no valid CSRF token):
+/// it counts against the client address like a failed attempt, so a flood of such
+/// posts is answered 429 like any other. Returns how long the address must wait when it
+/// is throttled (then the caller answers 429), else records the CSRF refusal.
+pub async fn refuse_login_post(
+    db: &DatabaseConnection,
+    meta: &RequestMeta,
+) -> Result<Option<Duration>, ServiceError> {
+    match reserve(db, &[address_bucket(meta)]).await? {
+        Err((_, wait)) => {
+            audit::record_now(
+                db,
+                meta,
+                audit_login(
+                    None,
+                    "login.password",
+                    None,
+                    Outcome::Denied,
+                    "throttled:address",
+                ),
+            )
+            .await?;
+            Ok(Some(wait))
+        }
+        Ok(()) => {
+            record_csrf_rejection(db, meta, "login.password", None).await?;
+            Ok(None)
+        }
+    }
+}
+
 // ---------------------------------------------------------------- password login
 
 /// What a password login came to.

@@ -22,7 +22,7 @@ use renkei_service::ErrorCode;
 use renkei_service::auth::{self, Session};
 
 use super::client::{is_secure, request_meta};
-use super::pages::{WebError, error_response};
+use super::pages::{WebError, error_response, too_many_requests};
 use super::session::{Resolved, prelogin_cookie_name, read_cookie, resolve};
 use crate::router::BODY_LIMIT;
 use crate::state::AppState;
@@ -85,13 +85,17 @@ fn submitted_token(headers: &HeaderMap, body: &[u8]) -> Option<String> {
 
 async fn refuse(state: &AppState, parts: &Parts, session: Option<&Session>, why: &str) -> Response {
     let meta = request_meta(parts);
-    if let Err(e) = auth::record_csrf_rejection(
-        &state.services.db,
-        &meta,
-        action_of(parts.uri.path()),
-        session,
-    )
-    .await
+    let db = &state.services.db;
+    if parts.uri.path() == "/login" {
+        // Counted against the address like a failed login: a flood is answered 429.
+        return match auth::refuse_login_post(db, &meta).await {
+            Ok(Some(wait)) => too_many_requests(&parts.headers, wait.num_seconds() + 1),
+            Ok(None) => error_response(&parts.headers, ErrorCode::Forbidden, why),
+            Err(e) => WebError::from(e).into_response(),
+        };
+    }
+    if let Err(e) =
+        auth::record_csrf_rejection(db, &meta, action_of(parts.uri.path()), session).await
     {
         return WebError::from(e).into_response();
     }

@@ -71,6 +71,37 @@ pub fn error_response(headers: &HeaderMap, code: ErrorCode, message: &str) -> Re
     )
 }
 
+/// 429 with `Retry-After`: an error page, or problem+json for JSON clients.
+pub fn too_many_requests(headers: &HeaderMap, retry_after: i64) -> Response {
+    const TITLE: &str = "試行回数が多すぎます";
+    const MESSAGE: &str = "しばらく待ってから、もう一度お試しください。";
+    let res = if wants_json(headers) {
+        let body = serde_json::json!({
+            "type": "urn:renkei:error:too_many_requests",
+            "title": TITLE,
+            "status": 429,
+            "detail": "too many failed login attempts from this address; retry later",
+            "code": "too_many_requests",
+        });
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    } else {
+        html(
+            StatusCode::TOO_MANY_REQUESTS,
+            &ErrorPage {
+                title: TITLE,
+                message: MESSAGE,
+                status: 429,
+            },
+        )
+    };
+    with_retry_after(res, retry_after)
+}
+
 /// A failure inside a page handler: an HTML error page with the status of its code; a
 /// 5xx page says nothing about the cause, which is logged once by the request log.
 #[derive(Debug)]
