@@ -4,8 +4,8 @@
 
 pub mod access;
 pub mod admin;
-pub mod auth;
 pub mod audit;
+pub mod auth;
 pub mod backup;
 pub mod demo;
 pub mod error;
