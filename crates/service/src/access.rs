@@ -32,6 +32,15 @@ pub struct Denial {
     pub why: &'static str,
 }
 
+/// Answers a hidden plan behind a hand-over, report or consent exactly like an unknown
+/// `what` ("care plan not found" would tell that the id exists).
+pub fn not_found_as(what: &'static str) -> impl FnOnce(ServiceError) -> ServiceError {
+    move |e| match e {
+        ServiceError::NotFound(_) => ServiceError::NotFound(what),
+        e => e,
+    }
+}
+
 /// The pure-rule view of an actor.
 pub fn subject(actor: &Actor) -> Subject {
     Subject {
@@ -71,11 +80,23 @@ pub fn consent_state(rows: &[ConsentRow]) -> ConsentState {
     }
 }
 
-/// Everything the access decision needs about `plan` for `actor`.
+/// Everything the access decision needs about `plan` for `actor`, break-glass grants
+/// judged by the wall clock (use [`plan_access_at`] with the service clock in use cases).
 pub async fn plan_access<C: ConnectionTrait>(
     c: &C,
     actor: &Actor,
     plan: &CarePlanRow,
+) -> Result<PlanAccess, ServiceError> {
+    plan_access_at(c, actor, plan, now()).await
+}
+
+/// Everything the access decision needs about `plan` for `actor`, with break-glass
+/// grants unexpired at `at`.
+pub async fn plan_access_at<C: ConnectionTrait>(
+    c: &C,
+    actor: &Actor,
+    plan: &CarePlanRow,
+    at: DateTime<Utc>,
 ) -> Result<PlanAccess, ServiceError> {
     let team = qa::team_of(c, plan.id).await?;
     let consents = qa::consents_of(c, plan.id).await?;
@@ -83,7 +104,7 @@ pub async fn plan_access<C: ConnectionTrait>(
         planner_organization_id: plan.planner_organization_id,
         team: team.iter().filter_map(team_member).collect(),
         consent: consent_state(&consents),
-        break_glass: qa::has_break_glass(c, actor.practitioner_id, plan.id, Utc::now()).await?,
+        break_glass: qa::has_break_glass(c, actor.practitioner_id, plan.id, at).await?,
     })
 }
 
@@ -124,7 +145,7 @@ impl Services {
                 why: "no such care plan",
             }));
         };
-        let access = plan_access(c, actor, &plan).await?;
+        let access = plan_access_at(c, actor, &plan, self.now()).await?;
         Ok(match decide(&subject(actor), action, &access) {
             Decision::Allow => Ok((plan, access)),
             Decision::Hidden => Err(Denial {
@@ -232,7 +253,7 @@ impl Services {
     ) -> Result<Vec<CarePlanRow>, ServiceError> {
         let mut out = Vec::new();
         for plan in candidates {
-            let access = plan_access(c, actor, &plan).await?;
+            let access = plan_access_at(c, actor, &plan, self.now()).await?;
             if decide(&subject(actor), Action::ReadPlan, &access) == Decision::Allow {
                 out.push(plan);
             }
@@ -257,6 +278,59 @@ impl Services {
         }
         let plans = queries::care_plans_of_patient(c, patient_id).await?;
         Ok(!self.visible_plans(c, actor, plans).await?.is_empty())
+    }
+
+    /// Whether the actor's organisation itself sees a patient (an identifier, or a plan
+    /// through care team and consent), leaving out the actor's own break-glass grants:
+    /// emergency access is read-only and lends the organisation nothing to write on.
+    pub async fn patient_visible_to_org<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<bool, ServiceError> {
+        let idents = queries::identifiers_of(c, patient_id).await?;
+        if idents
+            .iter()
+            .any(|i| i.organization_id == actor.organization_id)
+        {
+            return Ok(true);
+        }
+        for plan in queries::care_plans_of_patient(c, patient_id).await? {
+            let access = plan_access_at(c, actor, &plan, self.now()).await?;
+            if access.is_visible_to(actor.organization_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the actor's organisation, a party to a hand-over or report of the plan (its
+    /// sender or receiver), may read it without otherwise seeing the plan: only while the
+    /// patient's consent covers the organisation, since a withdrawal stops every
+    /// organisation's access but the planner's.
+    pub async fn party_may_read<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        plan_id: Uuid,
+    ) -> Result<bool, ServiceError> {
+        Ok(match consent_state(&qa::consents_of(c, plan_id).await?) {
+            ConsentState::None => false,
+            ConsentState::CareTeam => true,
+            ConsentState::Listed(orgs) => orgs.contains(&actor.organization_id),
+        })
+    }
+
+    /// Whether a hand-over or report of `plan` shows on the worklist of a party to it:
+    /// the planner's always, another organisation's while the consent covers it.
+    pub async fn party_may_list(
+        &self,
+        actor: &Actor,
+        plan: &CarePlanRow,
+    ) -> Result<bool, ServiceError> {
+        Ok(plan.planner_organization_id == actor.organization_id
+            || self.party_may_read(&self.db, actor, plan.id).await?)
     }
 
     // ------------------------------------------------------------ care team
@@ -591,9 +665,11 @@ impl Services {
             .await?
         {
             Ok(v) => v,
-            Err(d) => {
+            Err(mut d) => {
                 txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
+                d.action = "consent.withdraw";
+                // A consent of a plan one may not see is answered like an unknown one.
+                return Err(not_found_as("consent")(self.deny(actor, meta, d).await));
             }
         };
         if !qa::withdraw_consent(&txn, consent_id, now(), reason.trim()).await? {
@@ -693,7 +769,7 @@ impl Services {
             }
         };
         let _ = access;
-        let now = now();
+        let now = self.now();
         let row = BreakGlassRow {
             id: Uuid::now_v7(),
             care_plan_id: plan_id,

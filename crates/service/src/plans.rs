@@ -192,7 +192,7 @@ impl Services {
             .unwrap_or_default();
         let txn = begin_write(&self.db).await?;
         let exists = queries::patient_by_id(&txn, patient_id).await?.is_some();
-        if !exists || !self.patient_visible(&txn, actor, patient_id).await? {
+        if !exists || !self.patient_visible_to_org(&txn, actor, patient_id).await? {
             txn.rollback().await?;
             audit::record_now(
                 &self.db,
@@ -335,7 +335,11 @@ impl Services {
                 | ServiceError::Conflict { .. }
                 | ServiceError::IdempotencyKeyReused),
             ) => {
-                // Access was allowed but nothing was written: the attempt is still audited.
+                // Access was allowed but nothing was written: the attempt is still audited,
+                // with the plan's patient like every other event about the plan.
+                let patient = queries::care_plan_by_id(&self.db, plan_id)
+                    .await?
+                    .map(|p| p.patient_id);
                 audit::record_now(
                     &self.db,
                     meta,
@@ -347,6 +351,7 @@ impl Services {
                         Outcome::Allowed,
                     )
                     .plan(Some(plan_id))
+                    .patient(patient)
                     .detail(format!(
                         "rejected ({}): {}",
                         kind.as_str(),
