@@ -127,7 +127,10 @@ impl MigrationTrait for Migration {
             manager,
             "idx_declarations_pathway",
             Declarations::Table,
-            vec![Declarations::Pathway.into_iden(), Declarations::SupersededAt.into_iden()],
+            vec![
+                Declarations::Pathway.into_iden(),
+                Declarations::SupersededAt.into_iden(),
+            ],
         )
         .await?;
         index(
@@ -183,19 +186,31 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_handovers_care_plan_id", Handovers::Table, vec![Handovers::CarePlanId.into_iden()]).await?;
+        index(
+            manager,
+            "idx_handovers_care_plan_id",
+            Handovers::Table,
+            vec![Handovers::CarePlanId.into_iden()],
+        )
+        .await?;
         index(
             manager,
             "idx_handovers_to_state",
             Handovers::Table,
-            vec![Handovers::ToOrganizationId.into_iden(), Handovers::State.into_iden()],
+            vec![
+                Handovers::ToOrganizationId.into_iden(),
+                Handovers::State.into_iden(),
+            ],
         )
         .await?;
         index(
             manager,
             "idx_handovers_from_state",
             Handovers::Table,
-            vec![Handovers::FromOrganizationId.into_iden(), Handovers::State.into_iden()],
+            vec![
+                Handovers::FromOrganizationId.into_iden(),
+                Handovers::State.into_iden(),
+            ],
         )
         .await?;
 
@@ -224,9 +239,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_reports_care_plan_id", Reports::Table, vec![Reports::CarePlanId.into_iden()]).await?;
-        index(manager, "idx_reports_from", Reports::Table, vec![Reports::FromOrganizationId.into_iden(), Reports::SentAt.into_iden()]).await?;
-        index(manager, "idx_reports_to", Reports::Table, vec![Reports::ToOrganizationId.into_iden(), Reports::SentAt.into_iden()]).await?;
+        index(
+            manager,
+            "idx_reports_care_plan_id",
+            Reports::Table,
+            vec![Reports::CarePlanId.into_iden()],
+        )
+        .await?;
+        index(
+            manager,
+            "idx_reports_from",
+            Reports::Table,
+            vec![
+                Reports::FromOrganizationId.into_iden(),
+                Reports::SentAt.into_iden(),
+            ],
+        )
+        .await?;
+        index(
+            manager,
+            "idx_reports_to",
+            Reports::Table,
+            vec![
+                Reports::ToOrganizationId.into_iden(),
+                Reports::SentAt.into_iden(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -236,7 +275,9 @@ impl MigrationTrait for Migration {
             Handovers::Table.into_iden(),
             Declarations::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

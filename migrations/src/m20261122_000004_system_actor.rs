@@ -37,8 +37,10 @@ enum Practitioners {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let org = uuid::Uuid::parse_str(SYSTEM_ORGANIZATION_ID).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let who = uuid::Uuid::parse_str(SYSTEM_PRACTITIONER_ID).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let org = uuid::Uuid::parse_str(SYSTEM_ORGANIZATION_ID)
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let who = uuid::Uuid::parse_str(SYSTEM_PRACTITIONER_ID)
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
         let now = chrono::Utc::now();
         manager
             .exec_stmt(

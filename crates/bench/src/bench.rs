@@ -37,6 +37,9 @@ pub struct BenchConfig {
     pub oha: PathBuf,
     pub only: Vec<String>,
     pub p9_requests: u64,
+    /// A previous BENCHMARKS.md: the goals and sections of the sections not run now
+    /// are carried over from it, marked with its date.
+    pub previous: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -947,6 +950,8 @@ pub struct OhaResult {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
+    /// Each error message and its count.
+    pub error_kinds: String,
 }
 
 impl OhaResult {
@@ -969,6 +974,17 @@ impl OhaResult {
             .map(|m| m.values().filter_map(Value::as_u64).sum())
             .unwrap_or(0);
         let total = v["summary"]["total"].as_f64().unwrap_or(f64::NAN);
+        let mut kinds: Vec<String> = v["errorDistribution"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, n)| format!("{n} × {k}")).collect())
+            .unwrap_or_default();
+        if let Some(m) = v["statusCodeDistribution"].as_object() {
+            kinds.extend(
+                m.iter()
+                    .filter(|(c, _)| !c.starts_with('2'))
+                    .map(|(c, n)| format!("{n} × HTTP {c}")),
+            );
+        }
         Ok(OhaResult {
             rps_2xx: ok as f64 / total,
             ok,
@@ -977,19 +993,25 @@ impl OhaResult {
             p50_ms: pct("p50"),
             p99_ms: pct("p99"),
             p999_ms: pct("p99.9"),
+            error_kinds: kinds.join("; "),
         })
     }
 
     fn table(&self) -> String {
         format!(
-            "| 2xx/s | 2xx | non-2xx | errors (incl. non-2xx) | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|\n| {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} |\n",
+            "| 2xx/s | 2xx | non-2xx | errors (incl. non-2xx) | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|\n| {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} |\n\nErrors: {}\n",
             self.rps_2xx,
             self.ok,
             self.non_2xx,
             self.errors,
             self.p50_ms,
             self.p99_ms,
-            self.p999_ms
+            self.p999_ms,
+            if self.error_kinds.is_empty() {
+                "none"
+            } else {
+                &self.error_kinds
+            }
         )
     }
 }
@@ -1210,6 +1232,61 @@ pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
         h.report.load.push(loadavg());
         h.write()?;
     }
+    if let Some(prev) = h.cfg.previous.clone()
+        && let Ok(text) = std::fs::read_to_string(&prev)
+    {
+        carry_over(&mut h.report, &text, &only);
+    }
     h.write()?;
     Ok(())
+}
+
+/// The harness section (p1, p2, p4, p5, p7) a goal or section title belongs to.
+fn section_of(title: &str) -> &'static str {
+    let id = title.split([' ', '/']).next().unwrap_or("");
+    match id {
+        "P1" | "P3" => "p1",
+        "P2" => "p2",
+        "P4" => "p4",
+        "P7" => "p7",
+        _ => "p5",
+    }
+}
+
+/// Copies from a previous report the goal rows and sections of the sections not run.
+fn carry_over(report: &mut Report, text: &str, only: &[String]) {
+    let date = text
+        .lines()
+        .find_map(|l| l.strip_prefix("- date: "))
+        .unwrap_or("an earlier run")
+        .to_owned();
+    let ran = |title: &str| only.is_empty() || only.iter().any(|o| o == section_of(title));
+    for line in text.lines().filter(|l| l.starts_with("| P")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        if cells.len() != 4 || ran(cells[0]) {
+            continue;
+        }
+        report.goals.push((
+            cells[0].to_owned(),
+            cells[1].to_owned(),
+            format!("{} (run of {date})", cells[2]),
+            cells[3].to_owned(),
+        ));
+    }
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix("## ") {
+            blocks.push((t.to_owned(), String::new()));
+        } else if let Some((_, body)) = blocks.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    for (title, body) in blocks {
+        if title.starts_with('P') && !ran(&title) {
+            report
+                .sections
+                .push((format!("{title} (run of {date})"), body.trim().to_owned()));
+        }
+    }
 }

@@ -17,6 +17,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once at start-up")]
 enum Command {
     /// Run the benchmarks and write BENCHMARKS.md (see crates/bench/scripts/bench.sh).
     Run {
@@ -57,6 +58,9 @@ enum Command {
         only: Vec<String>,
         #[arg(long, default_value_t = 100_000)]
         p9_requests: u64,
+        /// Carry over the sections not run from this earlier report.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// P1/P3 baseline: raw single-row durable inserts for SECONDS; prints the rate.
     RawInsert {
@@ -149,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             oha,
             only,
             p9_requests,
+            previous,
         } => {
             renkei_bench::bench::run_all(renkei_bench::bench::BenchConfig {
                 renkei_bin,
@@ -168,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 oha,
                 only,
                 p9_requests,
+                previous,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -216,11 +222,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let spec = renkei_bench::dataset::DatasetSpec::named(&dataset)
                 .ok_or_else(|| anyhow::anyhow!("unknown dataset {dataset}"))?;
             let mut settings = renkei_service::DbSettings::new(&database);
-            settings.max_connections = 2;
             if sqlite_sync == "normal" {
                 settings.sqlite_sync = renkei_service::SqliteSync::Normal;
             }
+            // One connection: the page-cache setting below applies to every batch.
+            settings.max_connections = 1;
             let services = renkei_service::startup::start(&settings, &pathways, true).await?;
+            if settings.is_sqlite() {
+                // Bulk loading keeps inserting into large, random-keyed index B-trees
+                // (audit events by patient, practitioner, organisation): SQLite's default
+                // 2 MB page cache thrashes once the file outgrows it. 512 MB here.
+                use sea_orm::ConnectionTrait;
+                services
+                    .db
+                    .execute_unprepared("PRAGMA cache_size = -524288")
+                    .await?;
+            }
             eprintln!(
                 "generating {dataset}: {} stroke, {} femur-fracture, {} diabetes plans",
                 spec.stroke, spec.femur, spec.diabetes

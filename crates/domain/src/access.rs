@@ -465,23 +465,54 @@ mod tests {
         // As enrolment records it: the planner's own stages are only the first one.
         p.team[0].stages = vec!["acute".into()];
         let nurse = subject(planner, Profession::Nurse);
-        for kind in [EntryKind::StageStart, EntryKind::Assessment, EntryKind::Variance] {
+        for kind in [
+            EntryKind::StageStart,
+            EntryKind::Assessment,
+            EntryKind::Variance,
+        ] {
             assert_eq!(
-                decide(&nurse, Action::Append { kind, stage: "recovery" }, &p),
+                decide(
+                    &nurse,
+                    Action::Append {
+                        kind,
+                        stage: "recovery"
+                    },
+                    &p
+                ),
                 Decision::Forbidden
             );
             assert_eq!(
-                decide(&nurse, Action::Append { kind, stage: "acute" }, &p),
+                decide(
+                    &nurse,
+                    Action::Append {
+                        kind,
+                        stage: "acute"
+                    },
+                    &p
+                ),
                 Decision::Allow
             );
         }
         // Notes stay open to the sender, in any stage.
         assert_eq!(
-            decide(&nurse, Action::Append { kind: EntryKind::Note, stage: "recovery" }, &p),
+            decide(
+                &nurse,
+                Action::Append {
+                    kind: EntryKind::Note,
+                    stage: "recovery"
+                },
+                &p
+            ),
             Decision::Allow
         );
         assert_eq!(
-            decide(&nurse, Action::ProposeHandover { current_stage: "recovery" }, &p),
+            decide(
+                &nurse,
+                Action::ProposeHandover {
+                    current_stage: "recovery"
+                },
+                &p
+            ),
             Decision::Forbidden
         );
     }

@@ -31,7 +31,12 @@ pub struct TemplateDiff {
 
 fn by_code<T: Serialize>(list: &[T], code: impl Fn(&T) -> &str) -> Vec<(String, Value)> {
     list.iter()
-        .map(|x| (code(x).to_owned(), serde_json::to_value(x).unwrap_or(Value::Null)))
+        .map(|x| {
+            (
+                code(x).to_owned(),
+                serde_json::to_value(x).unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 
@@ -54,9 +59,18 @@ fn compare(old: Vec<(String, Value)>, new: Vec<(String, Value)>) -> Changes {
 
 pub fn diff(old: &PathwayTemplate, new: &PathwayTemplate) -> TemplateDiff {
     TemplateDiff {
-        stages: compare(by_code(&old.stages, |s| &s.code), by_code(&new.stages, |s| &s.code)),
-        items: compare(by_code(&old.items, |s| &s.code), by_code(&new.items, |s| &s.code)),
-        goals: compare(by_code(&old.goals, |s| &s.code), by_code(&new.goals, |s| &s.code)),
+        stages: compare(
+            by_code(&old.stages, |s| &s.code),
+            by_code(&new.stages, |s| &s.code),
+        ),
+        items: compare(
+            by_code(&old.items, |s| &s.code),
+            by_code(&new.items, |s| &s.code),
+        ),
+        goals: compare(
+            by_code(&old.goals, |s| &s.code),
+            by_code(&new.goals, |s| &s.code),
+        ),
         variances: compare(
             by_code(&old.variances, |s| &s.code),
             by_code(&new.variances, |s| &s.code),

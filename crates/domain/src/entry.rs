@@ -321,13 +321,19 @@ pub fn validate_entry(
                     errors.push(FieldError::new(
                         "variance.goal",
                         "unknown_goal",
-                        format!("goal `{g}` is not defined in {} v{}", template.code, template.version),
+                        format!(
+                            "goal `{g}` is not defined in {} v{}",
+                            template.code, template.version
+                        ),
                     ));
                 }
             }
         },
         EntryKind::StageStart | EntryKind::StageEnd => {}
-        EntryKind::Handover | EntryKind::Report | EntryKind::Lifecycle | EntryKind::Individualize => {}
+        EntryKind::Handover
+        | EntryKind::Report
+        | EntryKind::Lifecycle
+        | EntryKind::Individualize => {}
     }
     if entry.kind != EntryKind::Variance && entry.variance.is_some() {
         errors.push(FieldError::new(
@@ -437,7 +443,10 @@ fn check_stage_transition(
             )))
         }
         EntryKind::Note => Ok(()),
-        EntryKind::Handover | EntryKind::Report | EntryKind::Lifecycle | EntryKind::Individualize => Ok(()),
+        EntryKind::Handover
+        | EntryKind::Report
+        | EntryKind::Lifecycle
+        | EntryKind::Individualize => Ok(()),
     }
 }
 

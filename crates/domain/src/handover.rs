@@ -115,7 +115,11 @@ pub fn report_due(ended_at: DateTime<Utc>, days: Option<u32>) -> DateTime<Utc> {
     let local = ended_at.with_timezone(&jst()).date_naive();
     // First day of the month after next, at 00:00 JST, minus one second.
     let (y, m) = (local.year(), local.month());
-    let (y2, m2) = if m >= 11 { (y + 1, m + 2 - 12) } else { (y, m + 2) };
+    let (y2, m2) = if m >= 11 {
+        (y + 1, m + 2 - 12)
+    } else {
+        (y, m + 2)
+    };
     let first = NaiveDate::from_ymd_opt(y2, m2, 1).unwrap_or(local);
     let midnight = first.and_hms_opt(0, 0, 0).unwrap_or_default();
     match jst().from_local_datetime(&midnight).single() {
@@ -132,14 +136,33 @@ mod tests {
     #[test]
     fn only_the_allowed_edges_exist() {
         let allowed = [
-            (HandoverState::Proposed, HandoverEvent::Accept, HandoverState::Accepted),
-            (HandoverState::Proposed, HandoverEvent::Decline, HandoverState::Declined),
-            (HandoverState::Proposed, HandoverEvent::Withdraw, HandoverState::Withdrawn),
-            (HandoverState::Accepted, HandoverEvent::Complete, HandoverState::Completed),
+            (
+                HandoverState::Proposed,
+                HandoverEvent::Accept,
+                HandoverState::Accepted,
+            ),
+            (
+                HandoverState::Proposed,
+                HandoverEvent::Decline,
+                HandoverState::Declined,
+            ),
+            (
+                HandoverState::Proposed,
+                HandoverEvent::Withdraw,
+                HandoverState::Withdrawn,
+            ),
+            (
+                HandoverState::Accepted,
+                HandoverEvent::Complete,
+                HandoverState::Completed,
+            ),
         ];
         for s in HandoverState::ALL {
             for e in HandoverEvent::ALL {
-                let expected = allowed.iter().find(|(f, ev, _)| *f == s && *ev == e).map(|t| t.2);
+                let expected = allowed
+                    .iter()
+                    .find(|(f, ev, _)| *f == s && *ev == e)
+                    .map(|t| t.2);
                 assert_eq!(transition(s, e).ok(), expected, "{s:?} {e:?}");
             }
         }

@@ -5,13 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
-pub mod diff;
-pub mod handover;
 pub mod canonical;
 pub mod chain;
+pub mod diff;
 pub mod entry;
 pub mod error;
 pub mod goals;
+pub mod handover;
 pub mod schedule;
 pub mod template;
 pub mod variance;

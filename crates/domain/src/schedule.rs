@@ -50,7 +50,10 @@ pub fn evaluate_schedule(
         .schedule
         .iter()
         .map(|rule| {
-            let interval = intervals.get(&rule.code).copied().unwrap_or(rule.interval_days);
+            let interval = intervals
+                .get(&rule.code)
+                .copied()
+                .unwrap_or(rule.interval_days);
             let last = entries
                 .iter()
                 .filter(|e| e.effective_at <= as_of && e.recorded_at <= as_of)
@@ -109,7 +112,10 @@ stages = ["clinic"]
         let mut t = crate::template::parse_template(src, None).unwrap();
         t.schedule.push(ScheduleRule {
             code: "eye_exam".into(),
-            title: Title { ja: "眼科".into(), en: "Eye".into() },
+            title: Title {
+                ja: "眼科".into(),
+                en: "Eye".into(),
+            },
             items: vec!["eye_exam_done".into()],
             interval_days: 365,
             grace_days: 30,
@@ -119,7 +125,9 @@ stages = ["clinic"]
     }
 
     fn at(days: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
             + Duration::days(days)
     }
 

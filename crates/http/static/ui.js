@@ -5,6 +5,7 @@
 // 3. FIM / Barthel totals follow the radios as you type (the server computes them again).
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   var composing = false;
   document.addEventListener("compositionstart", function () { composing = true; }, true);
   document.addEventListener("compositionend", function () {

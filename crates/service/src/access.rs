@@ -723,7 +723,7 @@ impl Services {
         &self,
         actor: &Actor,
     ) -> Result<Vec<ConsentReminder>, ServiceError> {
-        let cutoff = Utc::now() - chrono::Duration::days(7);
+        let cutoff = self.now() - chrono::Duration::days(7);
         let mut out = Vec::new();
         for plan in qa::plans_of_planner(&self.db, actor.organization_id).await? {
             if plan.status != "active" || plan.created_at > cutoff {
@@ -734,7 +734,7 @@ impl Services {
                 out.push(ConsentReminder {
                     care_plan_id: plan.id,
                     enrolled_at: plan.created_at,
-                    days_without_consent: (Utc::now() - plan.created_at).num_days(),
+                    days_without_consent: (self.now() - plan.created_at).num_days(),
                 });
             }
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use renkei_domain::FieldError;
 use renkei_store::queries::{self, ApiTokenRow, OrganizationRow, PractitionerRow};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -312,7 +312,7 @@ pub async fn store_token(
     token: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(), ServiceError> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let p = queries::practitioner_by_login(&txn, login)
         .await?
         .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;

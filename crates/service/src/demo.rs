@@ -868,66 +868,185 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         services,
         acute,
         &meta,
-        patient("小林", "勇", "コバヤシ", "イサム", "1951-06-12", "male", "acute-1", "0013003"),
+        patient(
+            "小林",
+            "勇",
+            "コバヤシ",
+            "イサム",
+            "1951-06-12",
+            "male",
+            "acute-1",
+            "0013003",
+        ),
     )
     .await?;
     let plan = services
         .enrol(acute, &meta, p.id, "diabetes", None, Some(days(300)))
         .await?;
-    share(services, acute, &meta, plan.id, &[("clinic-1", "clinic")], Consent::Active).await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "clinic")],
+        Consent::Active,
+    )
+    .await?;
     w.report.patients += 1;
     w.report.care_plans += 1;
-    w.add(acute, plan.id, "intro", EntryKind::StageStart, days(300),
-        values(&[("hba1c", json!(8.8)), ("bp_sys", json!(150)), ("bp_dia", json!(92))]), None, None).await?;
-    w.add(acute, plan.id, "intro", EntryKind::StageEnd, days(290), Map::new(), None, None).await?;
-    w.add(clinic, plan.id, "clinic", EntryKind::StageStart, days(260),
-        values(&[("hba1c", json!(8.1))]), None, None).await?;
-    w.add(clinic, plan.id, "clinic", EntryKind::Assessment, days(120),
-        values(&[("hba1c", json!(8.3)), ("weight", json!(70.5))]), Some("次回受診予約なし"), None).await?;
+    w.add(
+        acute,
+        plan.id,
+        "intro",
+        EntryKind::StageStart,
+        days(300),
+        values(&[
+            ("hba1c", json!(8.8)),
+            ("bp_sys", json!(150)),
+            ("bp_dia", json!(92)),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "intro",
+        EntryKind::StageEnd,
+        days(290),
+        Map::new(),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "clinic",
+        EntryKind::StageStart,
+        days(260),
+        values(&[("hba1c", json!(8.1))]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "clinic",
+        EntryKind::Assessment,
+        days(120),
+        values(&[("hba1c", json!(8.3)), ("weight", json!(70.5))]),
+        Some("次回受診予約なし"),
+        None,
+    )
+    .await?;
 
     // Facility directory (手挙げ).
     let liaison_decl = [
-        (recovery, "recovery-1", "stroke", vec!["recovery"], "脳卒中・大腿骨とも受入可。高次脳機能障害は要相談。"),
-        (recovery, "recovery-1", "femur-fracture", vec!["recovery"], "人工骨頭術後は翌週から受入可。"),
-        (clinic, "clinic-1", "stroke", vec!["home"], "生活期の外来フォロー。"),
-        (clinic, "clinic-1", "diabetes", vec!["clinic"], "月1回の定期受診。眼科・歯科は近隣と連携。"),
-        (acute, "acute-1", "diabetes", vec!["intro", "specialist"], "教育入院・年1回の合併症評価。"),
+        (
+            recovery,
+            "recovery-1",
+            "stroke",
+            vec!["recovery"],
+            "脳卒中・大腿骨とも受入可。高次脳機能障害は要相談。",
+        ),
+        (
+            recovery,
+            "recovery-1",
+            "femur-fracture",
+            vec!["recovery"],
+            "人工骨頭術後は翌週から受入可。",
+        ),
+        (
+            clinic,
+            "clinic-1",
+            "stroke",
+            vec!["home"],
+            "生活期の外来フォロー。",
+        ),
+        (
+            clinic,
+            "clinic-1",
+            "diabetes",
+            vec!["clinic"],
+            "月1回の定期受診。眼科・歯科は近隣と連携。",
+        ),
+        (
+            acute,
+            "acute-1",
+            "diabetes",
+            vec!["intro", "specialist"],
+            "教育入院・年1回の合併症評価。",
+        ),
     ];
     for (who, org, pathway, stages, note) in liaison_decl {
-        let declarer = Actor { roles: vec!["org_admin".into()], ..who.clone() };
+        let declarer = Actor {
+            roles: vec!["org_admin".into()],
+            ..who.clone()
+        };
         services
-            .declare(&declarer, org, pathway, stages.into_iter().map(str::to_owned).collect(), note)
+            .declare(
+                &declarer,
+                org,
+                pathway,
+                stages.into_iter().map(str::to_owned).collect(),
+                note,
+            )
             .await?;
     }
 
     // 佐々木 花子 (stroke, acute): a hand-over proposed to the recovery hospital.
-    let sasaki = patients::search_patients(services, acute, &meta, crate::patients::PatientQuery {
-        kana: Some("ササキ".into()),
-        ..Default::default()
-    })
+    let sasaki = patients::search_patients(
+        services,
+        acute,
+        &meta,
+        crate::patients::PatientQuery {
+            kana: Some("ササキ".into()),
+            ..Default::default()
+        },
+    )
     .await?;
     if let Some(p) = sasaki.first() {
         let plans = services.plans_of_patient(acute, &meta, p.id).await?;
         if let Some(plan) = plans.first() {
             services
-                .propose_handover(acute, &meta, plan.id, "recovery-1", "recovery",
-                    Some("転院調整をお願いします。嚥下評価済み。".into()))
+                .propose_handover(
+                    acute,
+                    &meta,
+                    plan.id,
+                    "recovery-1",
+                    "recovery",
+                    Some("転院調整をお願いします。嚥下評価済み。".into()),
+                )
                 .await?;
         }
     }
 
     // 伊藤 誠 (diabetes, clinic): the clinic asks the specialist for the yearly review.
-    let ito = patients::search_patients(services, acute, &meta, crate::patients::PatientQuery {
-        kana: Some("イトウ".into()),
-        ..Default::default()
-    })
+    let ito = patients::search_patients(
+        services,
+        acute,
+        &meta,
+        crate::patients::PatientQuery {
+            kana: Some("イトウ".into()),
+            ..Default::default()
+        },
+    )
     .await?;
     if let Some(p) = ito.first() {
         let plans = services.plans_of_patient(clinic, &meta, p.id).await?;
         if let Some(plan) = plans.first() {
             services
-                .propose_handover(clinic, &meta, plan.id, "acute-1", "specialist",
-                    Some("年1回の合併症評価をお願いします。".into()))
+                .propose_handover(
+                    clinic,
+                    &meta,
+                    plan.id,
+                    "acute-1",
+                    "specialist",
+                    Some("年1回の合併症評価をお願いします。".into()),
+                )
                 .await?;
         }
     }

@@ -84,7 +84,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "同じ Idempotency-Key が別の内容で使われています",
             ErrorCode::IdempotencyKeyInvalid => "Idempotency-Key の形式が正しくありません",
             ErrorCode::InvalidTransition => "現在の状態ではこの操作はできません",
-            ErrorCode::PreconditionFailed => "他の利用者が先に更新しました。最新の内容を確認してください",
+            ErrorCode::PreconditionFailed => {
+                "他の利用者が先に更新しました。最新の内容を確認してください"
+            }
             ErrorCode::PreconditionRequired => "If-Match ヘッダーが必要です",
             ErrorCode::Unavailable => "現在混み合っています。しばらくしてから再度お試しください",
             ErrorCode::Internal => "システムエラーが発生しました",

@@ -71,7 +71,9 @@ pub struct Clock {
 impl Clock {
     /// Now, at microsecond precision.
     pub fn now(&self) -> DateTime<Utc> {
-        let offset = self.offset_seconds.load(std::sync::atomic::Ordering::Relaxed);
+        let offset = self
+            .offset_seconds
+            .load(std::sync::atomic::Ordering::Relaxed);
         truncate_micros(Utc::now() + chrono::Duration::seconds(offset))
     }
 

@@ -239,7 +239,7 @@ impl Services {
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
                 stages: serde_json::to_string(&planner_stages(&published.template))
-                .unwrap_or_else(|_| "[]".into()),
+                    .unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
             },
@@ -397,15 +397,26 @@ impl Services {
                 .filter(|e| e.care_plan_id == plan_id),
             None => None,
         };
+        // A stage the pinned template does not define is a validation error (422), not a
+        // refusal: the access decision then looks at the plan's current stage instead.
+        let current_plan = queries::care_plan_by_id(&txn, plan_id)
+            .await?
+            .ok_or(ServiceError::NotFound("care plan"))?;
+        let access_stage = match self.pathways.get(current_plan.pathway_version_id) {
+            Some(p) if p.template.stage(&input.stage).is_none() => {
+                current_plan.current_stage.as_str()
+            }
+            _ => input.stage.as_str(),
+        };
         let action = match &amends_target {
             Some(t) => Action::Amend {
                 kind: input.kind,
-                stage: &input.stage,
+                stage: access_stage,
                 author_organization: t.organization_id,
             },
             None => Action::Append {
                 kind: input.kind,
-                stage: &input.stage,
+                stage: access_stage,
             },
         };
         let (locked_plan, _) = match self.check_plan(&txn, actor, plan_id, action).await? {

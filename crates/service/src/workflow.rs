@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use renkei_domain::FieldError;
 use renkei_domain::access::{Action, Profession};
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::goals::{EntryFacts, GoalState, GoalStatus, evaluate_goals};
 use renkei_domain::handover::{HandoverEvent, HandoverState, report_due, transition};
 use renkei_domain::schedule::{ScheduleState, ScheduleStatus, evaluate_schedule};
 use renkei_domain::template::{GoalTarget, PathwayTemplate, ProviderKind};
-use renkei_domain::FieldError;
 use renkei_store::entity::{declarations, handovers, reports};
 use renkei_store::queries::{self, CarePlanRow, EntryRow};
 use renkei_store::queries_access as qa;
@@ -44,7 +44,11 @@ pub fn provider_kinds_of(org_kind: &str) -> &'static [ProviderKind] {
     match org_kind {
         "acute_hospital" => &[ProviderKind::AcuteHosp, ProviderKind::Specialist],
         "recovery_hospital" => &[ProviderKind::RecoveryHosp],
-        "clinic" => &[ProviderKind::Clinic, ProviderKind::Ophthal, ProviderKind::Dentist],
+        "clinic" => &[
+            ProviderKind::Clinic,
+            ProviderKind::Ophthal,
+            ProviderKind::Dentist,
+        ],
         "home_nursing" => &[ProviderKind::VisitNurse],
         "care_management" => &[ProviderKind::CareManager, ProviderKind::CareFacility],
         "pharmacy" => &[ProviderKind::Pharmacy],
@@ -206,10 +210,13 @@ pub(crate) fn plan_facts(rows: &[EntryRow]) -> PlanFacts {
         let values: Map<String, Value> = serde_json::from_str(&row.values_json).unwrap_or_default();
         if kind == EntryKind::Individualize {
             if let (Some(goal), Some(target)) = (values.get("goal"), values.get("target"))
-                && let (Some(goal), Ok(target)) =
-                    (goal.as_str(), serde_json::from_value::<GoalTarget>(target.clone()))
+                && let (Some(goal), Ok(target)) = (
+                    goal.as_str(),
+                    serde_json::from_value::<GoalTarget>(target.clone()),
+                )
             {
-                out.goal_targets.push((goal.to_owned(), target, row.effective_at));
+                out.goal_targets
+                    .push((goal.to_owned(), target, row.effective_at));
             }
             if let (Some(rule), Some(days)) = (values.get("schedule"), values.get("interval_days"))
                 && let (Some(rule), Some(days)) = (rule.as_str(), days.as_u64())
@@ -238,7 +245,11 @@ pub(crate) fn plan_facts(rows: &[EntryRow]) -> PlanFacts {
 
 impl PlanFacts {
     /// The template with this patient's individual goal targets as of `as_of`.
-    pub fn individual_template(&self, t: &PathwayTemplate, as_of: DateTime<Utc>) -> PathwayTemplate {
+    pub fn individual_template(
+        &self,
+        t: &PathwayTemplate,
+        as_of: DateTime<Utc>,
+    ) -> PathwayTemplate {
         let mut t = t.clone();
         for (goal, target, at) in &self.goal_targets {
             if *at <= as_of
@@ -323,24 +334,41 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("organization"))?;
         let allowed = org.id == actor.organization_id
-            && (actor.has_role("org_admin") || actor.profession == Profession::LiaisonStaff.as_str());
+            && (actor.has_role("org_admin")
+                || actor.profession == Profession::LiaisonStaff.as_str());
         if !allowed && !actor.has_role("regional_admin") {
             return Err(ServiceError::Forbidden);
         }
         let Some(published) = self.pathways.latest(pathway) else {
-            return Err(ServiceError::field("pathway", "unknown", format!("no pathway `{pathway}` is published")));
+            return Err(ServiceError::field(
+                "pathway",
+                "unknown",
+                format!("no pathway `{pathway}` is published"),
+            ));
         };
         let mut errors = Vec::new();
         if stages.is_empty() {
-            errors.push(FieldError::new("stages", "required", "name at least one stage"));
+            errors.push(FieldError::new(
+                "stages",
+                "required",
+                "name at least one stage",
+            ));
         }
         for (i, s) in stages.iter().enumerate() {
             if published.template.stage(s).is_none() {
-                errors.push(FieldError::new(format!("stages[{i}]"), "unknown_stage", format!("`{pathway}` has no stage `{s}`")));
+                errors.push(FieldError::new(
+                    format!("stages[{i}]"),
+                    "unknown_stage",
+                    format!("`{pathway}` has no stage `{s}`"),
+                ));
             }
         }
         if note.chars().count() > 2000 {
-            errors.push(FieldError::new("note", "too_long", "must be at most 2000 characters"));
+            errors.push(FieldError::new(
+                "note",
+                "too_long",
+                "must be at most 2000 characters",
+            ));
         }
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
@@ -388,7 +416,10 @@ impl Services {
     }
 
     /// The declaration history of an organisation, newest first.
-    pub async fn declarations(&self, organization_code: &str) -> Result<Vec<Declaration>, ServiceError> {
+    pub async fn declarations(
+        &self,
+        organization_code: &str,
+    ) -> Result<Vec<Declaration>, ServiceError> {
         let org = queries::organization_by_code(&self.db, organization_code)
             .await?
             .ok_or(ServiceError::NotFound("organization"))?;
@@ -418,11 +449,15 @@ impl Services {
         stage: Option<&str>,
         area: Option<&str>,
     ) -> Result<Vec<DirectoryEntry>, ServiceError> {
-        let mut q = declarations::Entity::find().filter(declarations::Column::SupersededAt.is_null());
+        let mut q =
+            declarations::Entity::find().filter(declarations::Column::SupersededAt.is_null());
         if let Some(p) = pathway {
             q = q.filter(declarations::Column::Pathway.eq(p));
         }
-        let rows = q.order_by_asc(declarations::Column::DeclaredAt).all(&self.db).await?;
+        let rows = q
+            .order_by_asc(declarations::Column::DeclaredAt)
+            .all(&self.db)
+            .await?;
         let mut out = Vec::new();
         for r in rows {
             let stages: Vec<String> = serde_json::from_str(&r.stages).unwrap_or_default();
@@ -466,20 +501,33 @@ impl Services {
         let txn = begin_write(&self.db).await?;
         if !queries::lock_care_plan(&txn, plan_id, now).await? {
             txn.rollback().await?;
-            return Err(self.deny(actor, meta, crate::access::Denial {
-                action: "handover.propose",
-                plan_id,
-                patient_id: None,
-                hidden: true,
-                why: "no such care plan",
-            }).await);
+            return Err(self
+                .deny(
+                    actor,
+                    meta,
+                    crate::access::Denial {
+                        action: "handover.propose",
+                        plan_id,
+                        patient_id: None,
+                        hidden: true,
+                        why: "no such care plan",
+                    },
+                )
+                .await);
         }
         let current = queries::care_plan_by_id(&txn, plan_id)
             .await?
             .map(|p| p.current_stage)
             .unwrap_or_default();
         let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::ProposeHandover { current_stage: &current })
+            .check_plan(
+                &txn,
+                actor,
+                plan_id,
+                Action::ProposeHandover {
+                    current_stage: &current,
+                },
+            )
             .await?
         {
             Ok(v) => v,
@@ -496,7 +544,11 @@ impl Services {
         }
         let template = self.pathway_of_plan(&plan)?.template.clone();
         let mut errors = Vec::new();
-        if !template.next_stages(&plan.current_stage).iter().any(|s| s == stage) {
+        if !template
+            .next_stages(&plan.current_stage)
+            .iter()
+            .any(|s| s == stage)
+        {
             errors.push(FieldError::new(
                 "stage",
                 "not_next",
@@ -509,7 +561,11 @@ impl Services {
         }
         let to = queries::organization_by_code(&txn, to_org).await?;
         match &to {
-            None => errors.push(FieldError::new("to_organization", "unknown", format!("organization `{to_org}` does not exist"))),
+            None => errors.push(FieldError::new(
+                "to_organization",
+                "unknown",
+                format!("organization `{to_org}` does not exist"),
+            )),
             Some(o) if o.id == actor.organization_id => errors.push(FieldError::new(
                 "to_organization",
                 "self",
@@ -520,7 +576,11 @@ impl Services {
         if let Some(n) = &note
             && n.chars().count() > 10_000
         {
-            errors.push(FieldError::new("note", "too_long", "must be at most 10000 characters"));
+            errors.push(FieldError::new(
+                "note",
+                "too_long",
+                "must be at most 10000 characters",
+            ));
         }
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
@@ -540,11 +600,19 @@ impl Services {
         // The referral summary, generated from the plan.
         let rows = queries::entries_of(&txn, plan_id).await?;
         let pf = plan_facts(&rows);
-        let goals = evaluate_goals(&pf.individual_template(&template, now), plan.started_at, &pf.facts, now);
+        let goals = evaluate_goals(
+            &pf.individual_template(&template, now),
+            plan.started_at,
+            &pf.facts,
+            now,
+        );
         let mut latest = Map::new();
         for e in pf.facts.iter() {
             for (k, v) in &e.values {
-                latest.insert(k.clone(), json!({"value": v, "effective_at": e.effective_at, "stage": e.stage}));
+                latest.insert(
+                    k.clone(),
+                    json!({"value": v, "effective_at": e.effective_at, "stage": e.stage}),
+                );
             }
         }
         let variances: Vec<Value> = rows
@@ -614,8 +682,20 @@ impl Services {
         self.process_entry(&txn, actor, &plan, EntryKind::Handover, &plan.current_stage,
             json!({"handover_id": h.id.to_string(), "event": "proposed", "to_organization": to.code, "stage": stage}),
             note.clone()).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, "handover.propose", "handover", Some(h.id.to_string()), Outcome::Allowed)
-            .plan(Some(plan_id)).patient(Some(plan.patient_id))).await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "handover.propose",
+                "handover",
+                Some(h.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
         let view = handover_view(&txn, h).await?;
         txn.commit().await?;
         Ok(view)
@@ -623,6 +703,10 @@ impl Services {
 
     /// Appends a process entry (hand-over, report, lifecycle, individualisation) to the
     /// plan's chain without changing its stage state.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per process entry kind; the fields are all distinct"
+    )]
     pub(crate) async fn process_entry<C: ConnectionTrait>(
         &self,
         txn: &C,
@@ -661,23 +745,51 @@ impl Services {
     }
 
     /// A hand-over, to its sender, its receiver, or whoever sees the plan.
-    pub async fn get_handover(&self, actor: &Actor, meta: &RequestMeta, id: Uuid) -> Result<Handover, ServiceError> {
+    pub async fn get_handover(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<Handover, ServiceError> {
         let h = handovers::Entity::find_by_id(id)
             .one(&self.db)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let party = h.from_organization_id == actor.organization_id || h.to_organization_id == actor.organization_id;
+        let party = (h.from_organization_id == actor.organization_id
+            || h.to_organization_id == actor.organization_id)
+            && self.party_may_read(&self.db, actor, h.care_plan_id).await?;
         if !party {
-            self.authorize_plan(actor, meta, h.care_plan_id, Action::ReadPlan).await?;
+            self.authorize_plan(actor, meta, h.care_plan_id, Action::ReadPlan)
+                .await
+                .map_err(crate::access::not_found_as("hand-over"))?;
         }
         let plan = queries::care_plan_by_id(&self.db, h.care_plan_id).await?;
-        audit::record_now(&self.db, meta, AuditRecord::by(actor, "handover.read", "handover", Some(id.to_string()), Outcome::Allowed)
-            .plan(Some(h.care_plan_id)).patient(plan.map(|p| p.patient_id))).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "handover.read",
+                "handover",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(h.care_plan_id))
+            .patient(plan.map(|p| p.patient_id)),
+        )
+        .await?;
         handover_view(&self.db, h).await
     }
 
-    pub async fn handovers_of_plan(&self, actor: &Actor, meta: &RequestMeta, plan_id: Uuid) -> Result<Vec<Handover>, ServiceError> {
-        let (plan, _) = self.authorize_plan(actor, meta, plan_id, Action::ReadPlan).await?;
+    pub async fn handovers_of_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Handover>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
         let rows = handovers::Entity::find()
             .filter(handovers::Column::CarePlanId.eq(plan_id))
             .order_by_asc(handovers::Column::ProposedAt)
@@ -719,9 +831,14 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("care plan"))?;
         let prof = subject(actor).profession;
-        let may_answer = matches!(prof, Profession::Physician | Profession::Nurse | Profession::LiaisonStaff | Profession::Msw);
+        let may_answer = matches!(
+            prof,
+            Profession::Physician | Profession::Nurse | Profession::LiaisonStaff | Profession::Msw
+        );
         let party = match event {
-            HandoverEvent::Accept | HandoverEvent::Decline => h.to_organization_id == actor.organization_id,
+            HandoverEvent::Accept | HandoverEvent::Decline => {
+                h.to_organization_id == actor.organization_id
+            }
             HandoverEvent::Withdraw => h.from_organization_id == actor.organization_id,
             HandoverEvent::Complete => false,
         };
@@ -732,27 +849,63 @@ impl Services {
             HandoverEvent::Complete => "handover.complete",
         };
         if !party || !may_answer {
-            let is_party = h.to_organization_id == actor.organization_id || h.from_organization_id == actor.organization_id;
+            let is_party = h.to_organization_id == actor.organization_id
+                || h.from_organization_id == actor.organization_id;
             txn.rollback().await?;
-            audit::record_now(&self.db, meta, AuditRecord::by(actor, action, "handover", Some(id.to_string()), Outcome::Denied)
-                .plan(Some(h.care_plan_id)).patient(is_party.then_some(plan.patient_id))).await?;
-            return Err(if is_party { ServiceError::Forbidden } else { ServiceError::NotFound("hand-over") });
+            audit::record_now(
+                &self.db,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    action,
+                    "handover",
+                    Some(id.to_string()),
+                    Outcome::Denied,
+                )
+                .plan(Some(h.care_plan_id))
+                .patient(is_party.then_some(plan.patient_id)),
+            )
+            .await?;
+            return Err(if is_party {
+                ServiceError::Forbidden
+            } else {
+                ServiceError::NotFound("hand-over")
+            });
         }
         if h.row_version != expected {
             return Err(ServiceError::PreconditionFailed);
         }
-        let from = HandoverState::parse(&h.state).ok_or_else(|| anyhow::anyhow!("hand-over {id} has unknown state"))?;
+        let from = HandoverState::parse(&h.state)
+            .ok_or_else(|| anyhow::anyhow!("hand-over {id} has unknown state"))?;
         let to_state = transition(from, event).map_err(|e| conflict(e.to_string()))?;
-        if event == HandoverEvent::Decline && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            return Err(ServiceError::field("reason", "required", "a declined hand-over needs a reason"));
+        if event == HandoverEvent::Decline && reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(ServiceError::field(
+                "reason",
+                "required",
+                "a declined hand-over needs a reason",
+            ));
         }
         let updated = handovers::Entity::update_many()
             .col_expr(handovers::Column::State, Expr::value(to_state.as_str()))
-            .col_expr(handovers::Column::RowVersion, Expr::col(handovers::Column::RowVersion).add(1))
+            .col_expr(
+                handovers::Column::RowVersion,
+                Expr::col(handovers::Column::RowVersion).add(1),
+            )
             .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
-            .col_expr(handovers::Column::AnsweredBy, Expr::value(Some(actor.practitioner_id)))
+            .col_expr(
+                handovers::Column::AnsweredBy,
+                Expr::value(Some(actor.practitioner_id)),
+            )
             .col_expr(handovers::Column::AnsweredAt, Expr::value(Some(now)))
-            .col_expr(handovers::Column::DeclineReason, Expr::value(if event == HandoverEvent::Decline { reason.clone() } else { None }))
+            .col_expr(
+                handovers::Column::DeclineReason,
+                Expr::value(if event == HandoverEvent::Decline {
+                    reason.clone()
+                } else {
+                    None
+                }),
+            )
             .filter(handovers::Column::Id.eq(id))
             .filter(handovers::Column::RowVersion.eq(expected))
             .exec(&txn)
@@ -763,39 +916,79 @@ impl Services {
         if event == HandoverEvent::Accept {
             // The receiver joins the care team as owner of the new stage.
             let team = qa::team_of(&txn, plan.id).await?;
-            match team.iter().find(|m| m.organization_id == actor.organization_id) {
+            match team
+                .iter()
+                .find(|m| m.organization_id == actor.organization_id)
+            {
                 Some(m) => {
-                    let mut stages: Vec<String> = serde_json::from_str(&m.stages).unwrap_or_default();
+                    let mut stages: Vec<String> =
+                        serde_json::from_str(&m.stages).unwrap_or_default();
                     if !stages.contains(&h.stage) {
                         stages.push(h.stage.clone());
                     }
                     renkei_store::entity::care_team_members::Entity::update_many()
-                        .col_expr(renkei_store::entity::care_team_members::Column::Stages, Expr::value(serde_json::to_string(&stages).unwrap_or_default()))
-                        .col_expr(renkei_store::entity::care_team_members::Column::Role, Expr::value(if m.role == "planner" { "planner" } else { "stage_owner" }))
+                        .col_expr(
+                            renkei_store::entity::care_team_members::Column::Stages,
+                            Expr::value(serde_json::to_string(&stages).unwrap_or_default()),
+                        )
+                        .col_expr(
+                            renkei_store::entity::care_team_members::Column::Role,
+                            Expr::value(if m.role == "planner" {
+                                "planner"
+                            } else {
+                                "stage_owner"
+                            }),
+                        )
                         .filter(renkei_store::entity::care_team_members::Column::Id.eq(m.id))
                         .exec(&txn)
                         .await?;
                 }
                 None => {
-                    qa::insert_team_member(&txn, qa::TeamMemberRow {
-                        id: Uuid::now_v7(),
-                        care_plan_id: plan.id,
-                        organization_id: actor.organization_id,
-                        role: "stage_owner".into(),
-                        stages: serde_json::to_string(&[&h.stage]).unwrap_or_default(),
-                        added_at: now,
-                        added_by: Some(actor.practitioner_id),
-                    }).await?;
+                    qa::insert_team_member(
+                        &txn,
+                        qa::TeamMemberRow {
+                            id: Uuid::now_v7(),
+                            care_plan_id: plan.id,
+                            organization_id: actor.organization_id,
+                            role: "stage_owner".into(),
+                            stages: serde_json::to_string(&[&h.stage]).unwrap_or_default(),
+                            added_at: now,
+                            added_by: Some(actor.practitioner_id),
+                        },
+                    )
+                    .await?;
                 }
             }
         }
         let entry_stage = plan.current_stage.clone();
-        self.process_entry(&txn, actor, &plan, EntryKind::Handover, &entry_stage,
+        self.process_entry(
+            &txn,
+            actor,
+            &plan,
+            EntryKind::Handover,
+            &entry_stage,
             json!({"handover_id": id.to_string(), "event": to_state.as_str(), "stage": h.stage}),
-            reason.clone()).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, action, "handover", Some(id.to_string()), Outcome::Allowed)
-            .plan(Some(plan.id)).patient(Some(plan.patient_id))).await?;
-        let h = handovers::Entity::find_by_id(id).one(&txn).await?.ok_or(ServiceError::NotFound("hand-over"))?;
+            reason.clone(),
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                action,
+                "handover",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
+        let h = handovers::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("hand-over"))?;
         let view = handover_view(&txn, h).await?;
         txn.commit().await?;
         Ok(view)
@@ -823,8 +1016,14 @@ impl Services {
                 .await?;
             for h in accepted {
                 handovers::Entity::update_many()
-                    .col_expr(handovers::Column::State, Expr::value(HandoverState::Completed.as_str()))
-                    .col_expr(handovers::Column::RowVersion, Expr::col(handovers::Column::RowVersion).add(1))
+                    .col_expr(
+                        handovers::Column::State,
+                        Expr::value(HandoverState::Completed.as_str()),
+                    )
+                    .col_expr(
+                        handovers::Column::RowVersion,
+                        Expr::col(handovers::Column::RowVersion).add(1),
+                    )
                     .col_expr(handovers::Column::CompletedAt, Expr::value(Some(now)))
                     .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
                     .filter(handovers::Column::Id.eq(h.id))
@@ -843,7 +1042,9 @@ impl Services {
                 .await?;
             }
         }
-        if row.kind == EntryKind::StageEnd.as_str() && actor.organization_id != plan.planner_organization_id {
+        if row.kind == EntryKind::StageEnd.as_str()
+            && actor.organization_id != plan.planner_organization_id
+        {
             let rows = queries::entries_of(txn, plan.id).await?;
             let pf = plan_facts(&rows);
             let content = stage_outcome(&pf.facts, &row.stage);
@@ -868,43 +1069,90 @@ impl Services {
 
     // ------------------------------------------------------------ reports back
 
-    pub async fn get_report(&self, actor: &Actor, meta: &RequestMeta, id: Uuid) -> Result<Report, ServiceError> {
-        let r = reports::Entity::find_by_id(id).one(&self.db).await?.ok_or(ServiceError::NotFound("report"))?;
-        if r.from_organization_id != actor.organization_id && r.to_organization_id != actor.organization_id {
-            self.authorize_plan(actor, meta, r.care_plan_id, Action::ReadPlan).await?;
+    pub async fn get_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<Report, ServiceError> {
+        let r = reports::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        let party = (r.from_organization_id == actor.organization_id
+            || r.to_organization_id == actor.organization_id)
+            && self.party_may_read(&self.db, actor, r.care_plan_id).await?;
+        if !party {
+            self.authorize_plan(actor, meta, r.care_plan_id, Action::ReadPlan)
+                .await
+                .map_err(crate::access::not_found_as("report"))?;
         }
         let plan = queries::care_plan_by_id(&self.db, r.care_plan_id).await?;
-        audit::record_now(&self.db, meta, AuditRecord::by(actor, "report.read", "report", Some(id.to_string()), Outcome::Allowed)
-            .plan(Some(r.care_plan_id)).patient(plan.map(|p| p.patient_id))).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "report.read",
+                "report",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(r.care_plan_id))
+            .patient(plan.map(|p| p.patient_id)),
+        )
+        .await?;
         report_view(&self.db, r, self.now()).await
     }
 
     /// Sends the report back (返書) to the planning organisation.
-    pub async fn send_report(&self, actor: &Actor, meta: &RequestMeta, id: Uuid, note: Option<String>) -> Result<Report, ServiceError> {
+    pub async fn send_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+        note: Option<String>,
+    ) -> Result<Report, ServiceError> {
         let now = self.now();
         let Some(r) = reports::Entity::find_by_id(id).one(&self.db).await? else {
             return Err(ServiceError::NotFound("report"));
         };
         let txn = begin_write(&self.db).await?;
         queries::lock_care_plan(&txn, r.care_plan_id, now).await?;
-        let (plan, _) = match self.check_plan(&txn, actor, r.care_plan_id, Action::SendReport { stage: &r.stage }).await? {
+        let (plan, _) = match self
+            .check_plan(
+                &txn,
+                actor,
+                r.care_plan_id,
+                Action::SendReport { stage: &r.stage },
+            )
+            .await?
+        {
             Ok(v) => v,
             Err(d) => {
                 txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
+                return Err(crate::access::not_found_as("report")(
+                    self.deny(actor, meta, d).await,
+                ));
             }
         };
         if r.from_organization_id != actor.organization_id {
             txn.rollback().await?;
             return Err(ServiceError::Forbidden);
         }
-        let r = reports::Entity::find_by_id(id).one(&txn).await?.ok_or(ServiceError::NotFound("report"))?;
+        let r = reports::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
         if r.sent_at.is_some() {
             return Err(conflict("this report was already sent"));
         }
         reports::Entity::update_many()
             .col_expr(reports::Column::SentAt, Expr::value(Some(now)))
-            .col_expr(reports::Column::SentBy, Expr::value(Some(actor.practitioner_id)))
+            .col_expr(
+                reports::Column::SentBy,
+                Expr::value(Some(actor.practitioner_id)),
+            )
             .filter(reports::Column::Id.eq(id))
             .exec(&txn)
             .await?;
@@ -912,18 +1160,52 @@ impl Services {
         if let Some(obj) = values.as_object_mut() {
             obj.insert("report_id".into(), json!(id.to_string()));
         }
-        self.process_entry(&txn, actor, &plan, EntryKind::Report, &r.stage, values, note).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, "report.send", "report", Some(id.to_string()), Outcome::Allowed)
-            .plan(Some(plan.id)).patient(Some(plan.patient_id))).await?;
-        let r = reports::Entity::find_by_id(id).one(&txn).await?.ok_or(ServiceError::NotFound("report"))?;
+        self.process_entry(
+            &txn,
+            actor,
+            &plan,
+            EntryKind::Report,
+            &r.stage,
+            values,
+            note,
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "report.send",
+                "report",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
+        let r = reports::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
         let view = report_view(&txn, r, now).await?;
         txn.commit().await?;
         Ok(view)
     }
 
-    pub async fn reports_of_plan(&self, actor: &Actor, meta: &RequestMeta, plan_id: Uuid) -> Result<Vec<Report>, ServiceError> {
-        let (plan, _) = self.authorize_plan(actor, meta, plan_id, Action::ReadPlan).await?;
-        let rows = reports::Entity::find().filter(reports::Column::CarePlanId.eq(plan_id)).all(&self.db).await?;
+    pub async fn reports_of_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Report>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let rows = reports::Entity::find()
+            .filter(reports::Column::CarePlanId.eq(plan_id))
+            .all(&self.db)
+            .await?;
         self.audit_read(actor, meta, "report.list", &plan).await?;
         let mut out = Vec::new();
         for r in rows {
@@ -934,14 +1216,28 @@ impl Services {
 
     // ------------------------------------------------------------ schedule, targets
 
-    pub async fn schedule(&self, actor: &Actor, meta: &RequestMeta, plan_id: Uuid, as_of: Option<DateTime<Utc>>) -> Result<Vec<ScheduleStatus>, ServiceError> {
-        let (plan, _) = self.authorize_plan(actor, meta, plan_id, Action::ReadPlan).await?;
+    pub async fn schedule(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ScheduleStatus>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
         self.audit_read(actor, meta, "schedule.read", &plan).await?;
         let template = &self.pathway_of_plan(&plan)?.template;
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let pf = plan_facts(&rows);
         let as_of = as_of.unwrap_or_else(|| self.now());
-        Ok(evaluate_schedule(template, plan.started_at, &pf.facts, &pf.intervals(as_of), as_of))
+        Ok(evaluate_schedule(
+            template,
+            plan.started_at,
+            &pf.facts,
+            &pf.intervals(as_of),
+            as_of,
+        ))
     }
 
     /// Sets a per-patient goal target or schedule interval, with its reason (e.g. the
@@ -958,7 +1254,10 @@ impl Services {
         let now = self.now();
         let txn = begin_write(&self.db).await?;
         queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self.check_plan(&txn, actor, plan_id, Action::Individualize).await? {
+        let (plan, _) = match self
+            .check_plan(&txn, actor, plan_id, Action::Individualize)
+            .await?
+        {
             Ok(v) => v,
             Err(d) => {
                 txn.rollback().await?;
@@ -968,12 +1267,20 @@ impl Services {
         let template = self.pathway_of_plan(&plan)?.template.clone();
         let mut errors = Vec::new();
         if reason.trim().is_empty() {
-            errors.push(FieldError::new("reason", "required", "state why this patient's target differs"));
+            errors.push(FieldError::new(
+                "reason",
+                "required",
+                "state why this patient's target differs",
+            ));
         }
         let values = match (&goal, &schedule) {
             (Some((code, target)), None) => {
                 match template.goals.iter().find(|g| &g.code == code) {
-                    None => errors.push(FieldError::new("goal", "unknown_goal", format!("no goal `{code}`"))),
+                    None => errors.push(FieldError::new(
+                        "goal",
+                        "unknown_goal",
+                        format!("no goal `{code}`"),
+                    )),
                     Some(g) => match serde_json::from_value::<GoalTarget>(target.clone()) {
                         Err(e) => errors.push(FieldError::new("target", "format", e.to_string())),
                         // A value target may become a band and back (the elderly HbA1c
@@ -982,18 +1289,35 @@ impl Services {
                             if std::mem::discriminant(&t) != std::mem::discriminant(&g.target)
                                 && !(is_value_target(&t) && is_value_target(&g.target)) =>
                         {
-                            errors.push(FieldError::new("target.kind", "same_kind", "an individual target keeps the goal's kind"))
+                            errors.push(FieldError::new(
+                                "target.kind",
+                                "same_kind",
+                                "an individual target keeps the goal's kind",
+                            ))
                         }
                         Ok(t) => {
                             let item_of = |t: &GoalTarget| match t {
-                                GoalTarget::Threshold { item, .. } | GoalTarget::Range { item, .. } | GoalTarget::Membership { item, .. } | GoalTarget::DoneWithin { item, .. } => Some(item.clone()),
+                                GoalTarget::Threshold { item, .. }
+                                | GoalTarget::Range { item, .. }
+                                | GoalTarget::Membership { item, .. }
+                                | GoalTarget::DoneWithin { item, .. } => Some(item.clone()),
                                 _ => None,
                             };
                             if item_of(&t) != item_of(&g.target) {
-                                errors.push(FieldError::new("target.item", "same_item", "an individual target keeps the goal's item"));
+                                errors.push(FieldError::new(
+                                    "target.item",
+                                    "same_item",
+                                    "an individual target keeps the goal's item",
+                                ));
                             }
-                            if let GoalTarget::Range { min, max, .. } = t && min >= max {
-                                errors.push(FieldError::new("target.min", "range", "min must be below max"));
+                            if let GoalTarget::Range { min, max, .. } = t
+                                && min >= max
+                            {
+                                errors.push(FieldError::new(
+                                    "target.min",
+                                    "range",
+                                    "min must be below max",
+                                ));
                             }
                         }
                     },
@@ -1002,15 +1326,27 @@ impl Services {
             }
             (None, Some((code, days))) => {
                 if !template.schedule.iter().any(|r| &r.code == code) {
-                    errors.push(FieldError::new("schedule", "unknown", format!("no schedule rule `{code}`")));
+                    errors.push(FieldError::new(
+                        "schedule",
+                        "unknown",
+                        format!("no schedule rule `{code}`"),
+                    ));
                 }
                 if *days == 0 {
-                    errors.push(FieldError::new("interval_days", "range", "must be 1 or more"));
+                    errors.push(FieldError::new(
+                        "interval_days",
+                        "range",
+                        "must be 1 or more",
+                    ));
                 }
                 json!({"schedule": code, "interval_days": days})
             }
             _ => {
-                errors.push(FieldError::new("goal", "required", "give either goal + target or schedule + interval_days"));
+                errors.push(FieldError::new(
+                    "goal",
+                    "required",
+                    "give either goal + target or schedule + interval_days",
+                ));
                 Value::Null
             }
         };
@@ -1018,9 +1354,30 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         }
         let stage = plan.current_stage.clone();
-        self.process_entry(&txn, actor, &plan, EntryKind::Individualize, &stage, values, Some(reason.trim().to_owned())).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, "care_plan.individualize", "care_plan", Some(plan_id.to_string()), Outcome::Allowed)
-            .plan(Some(plan_id)).patient(Some(plan.patient_id))).await?;
+        self.process_entry(
+            &txn,
+            actor,
+            &plan,
+            EntryKind::Individualize,
+            &stage,
+            values,
+            Some(reason.trim().to_owned()),
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_plan.individualize",
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -1041,7 +1398,10 @@ impl Services {
         let now = self.now();
         let txn = begin_write(&self.db).await?;
         queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self.check_plan(&txn, actor, plan_id, Action::Lifecycle).await? {
+        let (plan, _) = match self
+            .check_plan(&txn, actor, plan_id, Action::Lifecycle)
+            .await?
+        {
             Ok(v) => v,
             Err(d) => {
                 txn.rollback().await?;
@@ -1052,50 +1412,114 @@ impl Services {
             return Err(ServiceError::PreconditionFailed);
         }
         if plan.status != PlanStatus::Active.as_str() {
-            return Err(conflict(format!("the care plan is already {}", plan.status)));
+            return Err(conflict(format!(
+                "the care plan is already {}",
+                plan.status
+            )));
         }
-        if status == PlanStatus::Withdrawn && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            return Err(ServiceError::field("reason", "required", "a withdrawal needs a reason (e.g. death, the patient's wish)"));
+        if status == PlanStatus::Withdrawn && reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(ServiceError::field(
+                "reason",
+                "required",
+                "a withdrawal needs a reason (e.g. death, the patient's wish)",
+            ));
         }
         let mut state = plan_state(&plan)?;
         state.status = status;
-        let event = if status == PlanStatus::Completed { "completed" } else { "withdrawn" };
-        let fresh = queries::care_plan_by_id(&txn, plan_id).await?.ok_or(ServiceError::NotFound("care plan"))?;
-        insert_chained(&txn, &fresh, ChainFields {
-            author_id: actor.practitioner_id,
-            organization_id: actor.organization_id,
-            stage: plan.current_stage.clone(),
-            kind: EntryKind::Lifecycle,
-            effective_at: now,
-            recorded_at: now,
-            values: json!({"event": event}),
-            note: reason.clone(),
-            variance: None,
-            amends: None,
-            reason: None,
-        }, &state).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, "care_plan.lifecycle", "care_plan", Some(plan_id.to_string()), Outcome::Allowed)
-            .plan(Some(plan_id)).patient(Some(plan.patient_id)).detail(event)).await?;
+        let event = if status == PlanStatus::Completed {
+            "completed"
+        } else {
+            "withdrawn"
+        };
+        let fresh = queries::care_plan_by_id(&txn, plan_id)
+            .await?
+            .ok_or(ServiceError::NotFound("care plan"))?;
+        insert_chained(
+            &txn,
+            &fresh,
+            ChainFields {
+                author_id: actor.practitioner_id,
+                organization_id: actor.organization_id,
+                stage: plan.current_stage.clone(),
+                kind: EntryKind::Lifecycle,
+                effective_at: now,
+                recorded_at: now,
+                values: json!({"event": event}),
+                note: reason.clone(),
+                variance: None,
+                amends: None,
+                reason: None,
+            },
+            &state,
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_plan.lifecycle",
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id))
+            .detail(event),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// What migrating the plan to `version` would change (nothing is changed).
-    pub async fn migration_preview(&self, actor: &Actor, meta: &RequestMeta, plan_id: Uuid, version: u32) -> Result<renkei_domain::diff::TemplateDiff, ServiceError> {
-        let (plan, _) = self.authorize_plan(actor, meta, plan_id, Action::ReadPlan).await?;
+    pub async fn migration_preview(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        version: u32,
+    ) -> Result<renkei_domain::diff::TemplateDiff, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
         let current = self.pathway_of_plan(&plan)?;
-        let target = self.pathways.find(&current.template.code, version)
-            .ok_or_else(|| ServiceError::field("version", "unknown", format!("{} has no version {version}", current.template.code)))?;
-        self.audit_read(actor, meta, "care_plan.migration_preview", &plan).await?;
-        Ok(renkei_domain::diff::diff(&current.template, &target.template))
+        let target = self
+            .pathways
+            .find(&current.template.code, version)
+            .ok_or_else(|| {
+                ServiceError::field(
+                    "version",
+                    "unknown",
+                    format!("{} has no version {version}", current.template.code),
+                )
+            })?;
+        self.audit_read(actor, meta, "care_plan.migration_preview", &plan)
+            .await?;
+        Ok(renkei_domain::diff::diff(
+            &current.template,
+            &target.template,
+        ))
     }
 
     /// Moves a running plan to a newer version of its pathway, recorded with its reason.
-    pub async fn migrate_plan(&self, actor: &Actor, meta: &RequestMeta, plan_id: Uuid, version: u32, reason: &str, if_match: Option<i32>) -> Result<(), ServiceError> {
+    pub async fn migrate_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        version: u32,
+        reason: &str,
+        if_match: Option<i32>,
+    ) -> Result<(), ServiceError> {
         let now = self.now();
         let txn = begin_write(&self.db).await?;
         queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self.check_plan(&txn, actor, plan_id, Action::Lifecycle).await? {
+        let (plan, _) = match self
+            .check_plan(&txn, actor, plan_id, Action::Lifecycle)
+            .await?
+        {
             Ok(v) => v,
             Err(d) => {
                 txn.rollback().await?;
@@ -1107,22 +1531,36 @@ impl Services {
         }
         let current = self.pathway_of_plan(&plan)?;
         let Some(target) = self.pathways.find(&current.template.code, version).cloned() else {
-            return Err(ServiceError::field("version", "unknown", format!("{} has no version {version}", current.template.code)));
+            return Err(ServiceError::field(
+                "version",
+                "unknown",
+                format!("{} has no version {version}", current.template.code),
+            ));
         };
         if reason.trim().is_empty() {
-            return Err(ServiceError::field("reason", "required", "a migration needs a reason"));
+            return Err(ServiceError::field(
+                "reason",
+                "required",
+                "a migration needs a reason",
+            ));
         }
         if version <= current.template.version {
             return Err(conflict("a plan migrates only to a newer version"));
         }
         if target.template.stage(&plan.current_stage).is_none() {
-            return Err(conflict(format!("version {version} has no stage `{}`, the plan's current stage", plan.current_stage)));
+            return Err(conflict(format!(
+                "version {version} has no stage `{}`, the plan's current stage",
+                plan.current_stage
+            )));
         }
         if plan.status != PlanStatus::Active.as_str() {
             return Err(conflict("only an active plan migrates"));
         }
         renkei_store::entity::care_plans::Entity::update_many()
-            .col_expr(renkei_store::entity::care_plans::Column::PathwayVersionId, Expr::value(target.id))
+            .col_expr(
+                renkei_store::entity::care_plans::Column::PathwayVersionId,
+                Expr::value(target.id),
+            )
             .filter(renkei_store::entity::care_plans::Column::Id.eq(plan_id))
             .exec(&txn)
             .await?;
@@ -1130,8 +1568,21 @@ impl Services {
         self.process_entry(&txn, actor, &plan, EntryKind::Lifecycle, &stage,
             json!({"event": "migrated", "from_version": current.template.version, "to_version": version, "to_hash": target.hash}),
             Some(reason.trim().to_owned())).await?;
-        audit::record(&txn, meta, AuditRecord::by(actor, "care_plan.lifecycle", "care_plan", Some(plan_id.to_string()), Outcome::Allowed)
-            .plan(Some(plan_id)).patient(Some(plan.patient_id)).detail("migrated")).await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "care_plan.lifecycle",
+                "care_plan",
+                Some(plan_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan_id))
+            .patient(Some(plan.patient_id))
+            .detail("migrated"),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -1173,20 +1624,44 @@ impl Services {
             let template = pf.individual_template(&published.template, now);
             for g in evaluate_goals(&template, plan.started_at, &pf.facts, now) {
                 let due_passed = g.due.is_some_and(|d| d < now);
-                let missed = g.status == GoalState::Overdue || (g.status == GoalState::NotMet && due_passed && is_one_shot(&g));
+                let missed = g.status == GoalState::Overdue
+                    || (g.status == GoalState::NotMet && due_passed && is_one_shot(&g));
                 if missed && !explained.contains(&g.code) {
-                    let why = if g.status == GoalState::Overdue { "goal_overdue" } else { "goal_not_met" };
-                    findings.push((g.code.clone(), why.into(), format!("[自動] 達成目標「{}」が期限までに達成されていません", g.title.ja)));
+                    let why = if g.status == GoalState::Overdue {
+                        "goal_overdue"
+                    } else {
+                        "goal_not_met"
+                    };
+                    findings.push((
+                        g.code.clone(),
+                        why.into(),
+                        format!(
+                            "[自動] 達成目標「{}」が期限までに達成されていません",
+                            g.title.ja
+                        ),
+                    ));
                 }
             }
-            if plan.stage_started && !plan.stage_ended
+            if plan.stage_started
+                && !plan.stage_ended
                 && let Some(max) = template.stage(&plan.current_stage).and_then(|s| s.max_days)
-                && let Some(start) = pf.facts.iter().rev().find(|e| e.kind == EntryKind::StageStart && e.stage == plan.current_stage)
+                && let Some(start) = pf
+                    .facts
+                    .iter()
+                    .rev()
+                    .find(|e| e.kind == EntryKind::StageStart && e.stage == plan.current_stage)
                 && now > start.effective_at + Duration::days(max.into())
             {
                 let key = format!("stage_overrun:{}", plan.current_stage);
                 if !explained.contains(&key) {
-                    findings.push((key, "stage_overrun".into(), format!("[自動] {}の上限日数（{max}日）を超過しています", plan.current_stage)));
+                    findings.push((
+                        key,
+                        "stage_overrun".into(),
+                        format!(
+                            "[自動] {}の上限日数（{max}日）を超過しています",
+                            plan.current_stage
+                        ),
+                    ));
                 }
             }
             if findings.is_empty() {
@@ -1194,23 +1669,33 @@ impl Services {
             }
             let txn = begin_write(&self.db).await?;
             queries::lock_care_plan(&txn, plan.id, now).await?;
-            let mut fresh = queries::care_plan_by_id(&txn, plan.id).await?.ok_or(ServiceError::NotFound("care plan"))?;
+            let mut fresh = queries::care_plan_by_id(&txn, plan.id)
+                .await?
+                .ok_or(ServiceError::NotFound("care plan"))?;
             for (goal, why, note) in findings {
                 let state = plan_state(&fresh)?;
-                insert_chained(&txn, &fresh, ChainFields {
-                    author_id: system.practitioner_id,
-                    organization_id: system.organization_id,
-                    stage: fresh.current_stage.clone(),
-                    kind: EntryKind::Variance,
-                    effective_at: now,
-                    recorded_at: now,
-                    values: json!({}),
-                    note: Some(note),
-                    variance: Some(json!({"automatic": true, "goal": goal, "reason": why})),
-                    amends: None,
-                    reason: None,
-                }, &state).await?;
-                fresh = queries::care_plan_by_id(&txn, plan.id).await?.ok_or(ServiceError::NotFound("care plan"))?;
+                insert_chained(
+                    &txn,
+                    &fresh,
+                    ChainFields {
+                        author_id: system.practitioner_id,
+                        organization_id: system.organization_id,
+                        stage: fresh.current_stage.clone(),
+                        kind: EntryKind::Variance,
+                        effective_at: now,
+                        recorded_at: now,
+                        values: json!({}),
+                        note: Some(note),
+                        variance: Some(json!({"automatic": true, "goal": goal, "reason": why})),
+                        amends: None,
+                        reason: None,
+                    },
+                    &state,
+                )
+                .await?;
+                fresh = queries::care_plan_by_id(&txn, plan.id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("care plan"))?;
                 written += 1;
             }
             txn.commit().await?;
@@ -1222,7 +1707,14 @@ impl Services {
 
     /// The organisation's worklists as of `as_of`; each list holds at most `limit` items
     /// (the count is the full count).
-    pub async fn worklist(&self, actor: &Actor, meta: &RequestMeta, as_of: Option<DateTime<Utc>>, limit: usize, dropout_days: i64) -> Result<Worklist, ServiceError> {
+    pub async fn worklist(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        as_of: Option<DateTime<Utc>>,
+        limit: usize,
+        dropout_days: i64,
+    ) -> Result<Worklist, ServiceError> {
         let as_of = as_of.unwrap_or_else(|| self.now());
         let org = actor.organization_id;
         let my_kinds = match queries::organization_by_id(&self.db, org).await? {
@@ -1230,27 +1722,81 @@ impl Services {
             None => &[],
         };
         let mut lists: [Vec<WorkItem>; 8] = Default::default();
-        let plan_info = |p: &CarePlanRow| (p.id, p.patient_id, self.pathways.get(p.pathway_version_id).map(|x| x.template.code.clone()).unwrap_or_default());
+        let plan_info = |p: &CarePlanRow| {
+            (
+                p.id,
+                p.patient_id,
+                self.pathways
+                    .get(p.pathway_version_id)
+                    .map(|x| x.template.code.clone())
+                    .unwrap_or_default(),
+            )
+        };
         // Hand-overs.
-        for h in handovers::Entity::find().filter(handovers::Column::ToOrganizationId.eq(org)).filter(handovers::Column::State.eq("proposed")).all(&self.db).await? {
-            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await? {
+        for h in handovers::Entity::find()
+            .filter(handovers::Column::ToOrganizationId.eq(org))
+            .filter(handovers::Column::State.eq("proposed"))
+            .all(&self.db)
+            .await?
+        {
+            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await?
+                && self.party_may_list(actor, &p).await?
+            {
                 let (id, pat, pw) = plan_info(&p);
-                lists[0].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw, subject: h.id.to_string(), state: h.state, due: None });
+                lists[0].push(WorkItem {
+                    care_plan_id: id,
+                    patient_id: pat,
+                    pathway: pw,
+                    subject: h.id.to_string(),
+                    state: h.state,
+                    due: None,
+                });
             }
         }
-        for h in handovers::Entity::find().filter(handovers::Column::FromOrganizationId.eq(org)).filter(handovers::Column::State.is_in(["proposed", "accepted"])).all(&self.db).await? {
-            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await? {
+        for h in handovers::Entity::find()
+            .filter(handovers::Column::FromOrganizationId.eq(org))
+            .filter(handovers::Column::State.is_in(["proposed", "accepted"]))
+            .all(&self.db)
+            .await?
+        {
+            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await?
+                && self.party_may_list(actor, &p).await?
+            {
                 let (id, pat, pw) = plan_info(&p);
-                lists[1].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw, subject: h.id.to_string(), state: h.state, due: None });
+                lists[1].push(WorkItem {
+                    care_plan_id: id,
+                    patient_id: pat,
+                    pathway: pw,
+                    subject: h.id.to_string(),
+                    state: h.state,
+                    due: None,
+                });
             }
         }
         // Reports.
-        for (i, col) in [(2usize, reports::Column::FromOrganizationId), (3, reports::Column::ToOrganizationId)] {
-            for r in reports::Entity::find().filter(col.eq(org)).filter(reports::Column::SentAt.is_null()).all(&self.db).await? {
-                if let Some(p) = queries::care_plan_by_id(&self.db, r.care_plan_id).await? {
+        for (i, col) in [
+            (2usize, reports::Column::FromOrganizationId),
+            (3, reports::Column::ToOrganizationId),
+        ] {
+            for r in reports::Entity::find()
+                .filter(col.eq(org))
+                .filter(reports::Column::SentAt.is_null())
+                .all(&self.db)
+                .await?
+            {
+                if let Some(p) = queries::care_plan_by_id(&self.db, r.care_plan_id).await?
+                    && self.party_may_list(actor, &p).await?
+                {
                     let (id, pat, pw) = plan_info(&p);
                     let state = if as_of > r.due_at { "overdue" } else { "due" };
-                    lists[i].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw, subject: r.id.to_string(), state: state.into(), due: Some(r.due_at) });
+                    lists[i].push(WorkItem {
+                        care_plan_id: id,
+                        patient_id: pat,
+                        pathway: pw,
+                        subject: r.id.to_string(),
+                        state: state.into(),
+                        due: Some(r.due_at),
+                    });
                 }
             }
         }
@@ -1259,7 +1805,9 @@ impl Services {
         plan_ids.sort();
         plan_ids.dedup();
         for pid in plan_ids {
-            let Some(plan) = queries::care_plan_by_id(&self.db, pid).await? else { continue };
+            let Some(plan) = queries::care_plan_by_id(&self.db, pid).await? else {
+                continue;
+            };
             if plan.status != PlanStatus::Active.as_str() {
                 continue;
             }
@@ -1267,41 +1815,94 @@ impl Services {
             if !access.is_visible_to(org) {
                 continue;
             }
-            let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else { continue };
+            let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
+                continue;
+            };
             let rows = queries::entries_of(&self.db, pid).await?;
             let pf = plan_facts(&rows);
             let (id, pat, pw) = plan_info(&plan);
-            for s in evaluate_schedule(&published.template, plan.started_at, &pf.facts, &pf.intervals(as_of), as_of) {
+            for s in evaluate_schedule(
+                &published.template,
+                plan.started_at,
+                &pf.facts,
+                &pf.intervals(as_of),
+                as_of,
+            ) {
                 let mine = my_kinds.contains(&s.owner);
                 let soon = s.due <= as_of + Duration::days(30);
                 if mine && (soon || s.state != ScheduleState::Scheduled) {
-                    lists[4].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw.clone(), subject: s.code, state: format!("{:?}", s.state).to_lowercase(), due: Some(s.due) });
+                    lists[4].push(WorkItem {
+                        care_plan_id: id,
+                        patient_id: pat,
+                        pathway: pw.clone(),
+                        subject: s.code,
+                        state: format!("{:?}", s.state).to_lowercase(),
+                        due: Some(s.due),
+                    });
                 }
             }
             let template = pf.individual_template(&published.template, as_of);
             for g in evaluate_goals(&template, plan.started_at, &pf.facts, as_of) {
                 if g.status == GoalState::Overdue {
-                    lists[5].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw.clone(), subject: g.code, state: "overdue".into(), due: g.due });
+                    lists[5].push(WorkItem {
+                        care_plan_id: id,
+                        patient_id: pat,
+                        pathway: pw.clone(),
+                        subject: g.code,
+                        state: "overdue".into(),
+                        due: g.due,
+                    });
                 }
             }
-            if plan.planner_organization_id == org && plan.created_at < as_of - Duration::days(7)
-                && crate::access::consent_state(&qa::consents_of(&self.db, pid).await?) == renkei_domain::access::ConsentState::None
+            if plan.planner_organization_id == org
+                && plan.created_at < as_of - Duration::days(7)
+                && crate::access::consent_state(&qa::consents_of(&self.db, pid).await?)
+                    == renkei_domain::access::ConsentState::None
             {
-                lists[6].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw.clone(), subject: "consent".into(), state: "missing".into(), due: Some(plan.created_at + Duration::days(7)) });
+                lists[6].push(WorkItem {
+                    care_plan_id: id,
+                    patient_id: pat,
+                    pathway: pw.clone(),
+                    subject: "consent".into(),
+                    state: "missing".into(),
+                    due: Some(plan.created_at + Duration::days(7)),
+                });
             }
-            let last = rows.iter().filter(|r| r.author_id != SYSTEM_PRACTITIONER_ID).map(|r| r.effective_at).max().unwrap_or(plan.started_at);
+            let last = rows
+                .iter()
+                .filter(|r| r.author_id != SYSTEM_PRACTITIONER_ID)
+                .map(|r| r.effective_at)
+                .max()
+                .unwrap_or(plan.started_at);
             if as_of - last > Duration::days(dropout_days) {
-                lists[7].push(WorkItem { care_plan_id: id, patient_id: pat, pathway: pw, subject: "no_entry".into(), state: "dropout".into(), due: Some(last + Duration::days(dropout_days)) });
+                lists[7].push(WorkItem {
+                    care_plan_id: id,
+                    patient_id: pat,
+                    pathway: pw,
+                    subject: "no_entry".into(),
+                    state: "dropout".into(),
+                    due: Some(last + Duration::days(dropout_days)),
+                });
             }
         }
-        audit::record_now(&self.db, meta, AuditRecord::by(actor, "worklist.read", "worklist", None, Outcome::Allowed)).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(actor, "worklist.read", "worklist", None, Outcome::Allowed),
+        )
+        .await?;
         let mut it = lists.into_iter().map(|mut items| {
             items.sort_by_key(|i| i.due);
             let count = items.len();
             items.truncate(limit);
             WorkList { count, items }
         });
-        let mut next = || it.next().unwrap_or(WorkList { count: 0, items: Vec::new() });
+        let mut next = || {
+            it.next().unwrap_or(WorkList {
+                count: 0,
+                items: Vec::new(),
+            })
+        };
         Ok(Worklist {
             as_of,
             handovers_incoming: next(),
@@ -1323,5 +1924,8 @@ fn is_value_target(t: &GoalTarget) -> bool {
 
 /// Goals judged once at their due time (not continuously re-judged values).
 fn is_one_shot(g: &GoalStatus) -> bool {
-    matches!(g.kind, "stage_length" | "time_between" | "change" | "membership")
+    matches!(
+        g.kind,
+        "stage_length" | "time_between" | "change" | "membership"
+    )
 }

@@ -1,1 +1,17 @@
-//! renkei-testkit
+//! renkei-testkit (dev-only): a fresh database per test on SQLite or PostgreSQL
+//! ([`TestDb`]), the real server on a real socket ([`TestApp`]), the `renkei` binary as a
+//! process ([`cli`]), and request builders ([`builders`]).
+//!
+//! Backend selection: `RENKEI_TEST_DATABASE_URL` unset → SQLite; set to a
+//! `postgres://…` URL → a throw-away schema in that database. `RENKEI_TEST_KEEP_DB=1`
+//! keeps the databases; `CI=true` turns an unreachable PostgreSQL into a failure.
+
+pub mod access;
+pub mod app;
+pub mod builders;
+pub mod cli;
+pub mod db;
+
+pub use app::{ApiResponse, TestApp, pathways_dir, workspace_root};
+pub use cli::{CliOutput, ServeProcess, renkei_bin, run_renkei};
+pub use db::TestDb;

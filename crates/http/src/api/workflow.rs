@@ -274,7 +274,11 @@ pub async fn propose_handover(
         .services
         .propose_handover(&actor, &meta, id, &b.to_organization, &b.stage, b.note)
         .await?;
-    Ok(with_etag(h.version, StatusCode::CREATED, HandoverOut::from(h)))
+    Ok(with_etag(
+        h.version,
+        StatusCode::CREATED,
+        HandoverOut::from(h),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/care-plans/{id}/handovers", params(("id" = String, Path)),
@@ -355,7 +359,16 @@ pub async fn decline_handover(
     headers: HeaderMap,
     body: ApiJson<ReasonRequest>,
 ) -> ApiResult<Response> {
-    answer(state, actor, meta, id, headers, HandoverEvent::Decline, body.value.reason).await
+    answer(
+        state,
+        actor,
+        meta,
+        id,
+        headers,
+        HandoverEvent::Decline,
+        body.value.reason,
+    )
+    .await
 }
 
 /// Withdraws a proposal (the sending organisation); needs If-Match.
@@ -369,7 +382,16 @@ pub async fn withdraw_handover(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    answer(state, actor, meta, id, headers, HandoverEvent::Withdraw, None).await
+    answer(
+        state,
+        actor,
+        meta,
+        id,
+        headers,
+        HandoverEvent::Withdraw,
+        None,
+    )
+    .await
 }
 
 // ------------------------------------------------------------------ reports back
@@ -434,7 +456,9 @@ pub async fn get_report(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ReportOut>> {
     let id = parse_id(&id, "report")?;
-    Ok(Json(state.services.get_report(&actor, &meta, id).await?.into()))
+    Ok(Json(
+        state.services.get_report(&actor, &meta, id).await?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -564,7 +588,13 @@ pub async fn individualize(
     let goal = match (b.goal, b.target) {
         (Some(g), Some(t)) => Some((g, t)),
         (None, None) => None,
-        _ => return Err(ApiError::field("target", "required", "goal and target go together")),
+        _ => {
+            return Err(ApiError::field(
+                "target",
+                "required",
+                "goal and target go together",
+            ));
+        }
     };
     let schedule = match (b.schedule, b.interval_days) {
         (Some(s), Some(d)) => Some((s, d)),
@@ -599,7 +629,14 @@ pub async fn complete_plan(
     let id = parse_id(&id, "care plan")?;
     state
         .services
-        .end_plan(&actor, &meta, id, PlanStatus::Completed, None, if_match(&headers)?)
+        .end_plan(
+            &actor,
+            &meta,
+            id,
+            PlanStatus::Completed,
+            None,
+            if_match(&headers)?,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

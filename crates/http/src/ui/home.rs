@@ -175,6 +175,11 @@ pub async fn worklist_page(
     // The rows of the current tab, with the patient and plan each item is about.
     let mut patients_seen: HashMap<Uuid, Option<patients::Patient>> = HashMap::new();
     let mut plans_seen: HashMap<Uuid, Option<CarePlan>> = HashMap::new();
+    let names: HashMap<String, String> = renkei_service::admin::list_organizations(&services.db)
+        .await?
+        .into_iter()
+        .map(|o| (o.code, o.name))
+        .collect();
     let mut rows = Vec::new();
     for (key, items) in lists(&w) {
         if tab != "all" && tab != key {
@@ -199,7 +204,7 @@ pub async fn worklist_page(
             }
             let patient = patients_seen.get(&item.patient_id).and_then(Option::as_ref);
             let plan = plans_seen.get(&item.care_plan_id).and_then(Option::as_ref);
-            rows.push(row(&state, &ui, key, item, patient, plan).await?);
+            rows.push(row(&state, &ui, &names, key, item, patient, plan).await?);
         }
     }
     rows.sort_by(|a, b| {
@@ -255,6 +260,7 @@ pub async fn worklist_page(
 async fn row(
     state: &AppState,
     ui: &Ui,
+    names: &HashMap<String, String>,
     key: &'static str,
     item: &WorkItem,
     patient: Option<&patients::Patient>,
@@ -283,14 +289,16 @@ async fn row(
                     format!(
                         "{}の受入依頼({}から)",
                         fmt::stage_title(template, &h.stage),
-                        h.from_organization
+                        names
+                            .get(&h.from_organization)
+                            .unwrap_or(&h.from_organization)
                     ),
                     url,
                 ),
                 Some(h) => (
                     format!(
                         "{}への紹介({}の受入)",
-                        h.to_organization,
+                        names.get(&h.to_organization).unwrap_or(&h.to_organization),
                         fmt::stage_title(template, &h.stage)
                     ),
                     url,

@@ -201,23 +201,32 @@ impl Posted {
     }
 }
 
-/// Whether the browser says the form comes from another site.
+/// Whether the form comes from another site. `Sec-Fetch-Site: cross-site` says so; an
+/// `Origin` must name this server (as reached, or as a reverse proxy reports it). A
+/// document whose referrer policy is `no-referrer` sends `Origin: null` even to its own
+/// origin (Fetch, "serializing a request origin"): then `Sec-Fetch-Site: same-origin`
+/// must vouch for it. The session's CSRF token is checked in any case.
 fn cross_site(headers: &HeaderMap, secure: bool) -> bool {
-    if headers
+    let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
+        .map(str::to_ascii_lowercase);
+    if fetch_site.as_deref() == Some("cross-site") {
         return true;
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
+    if origin == "null" {
+        return fetch_site.as_deref() != Some("same-origin");
+    }
     let scheme = if secure { "https" } else { "http" };
-    !origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
+    let same = [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+        .filter_map(|v| v.split(',').next().map(str::trim))
+        .any(|host| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")));
+    !same
 }
 
 /// Audits a refused form and answers 403; nothing was changed.
@@ -386,4 +395,49 @@ pub fn parse_uuid(s: &str) -> Result<Uuid, UiError> {
 /// A fresh idempotency key for one form.
 pub fn new_form_key() -> String {
     Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_site_forms_only() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(!cross_site(&headers(&[host]), false));
+        assert!(!cross_site(
+            &headers(&[host, ("origin", "http://127.0.0.1:8080")]),
+            false
+        ));
+        assert!(cross_site(
+            &headers(&[host, ("origin", "http://127.0.0.1:8080")]),
+            true
+        ));
+        assert!(cross_site(
+            &headers(&[host, ("origin", "https://evil.example")]),
+            false
+        ));
+        assert!(cross_site(
+            &headers(&[host, ("sec-fetch-site", "cross-site")]),
+            false
+        ));
+        // A no-referrer page posting to itself: Origin null, vouched for by Fetch metadata.
+        assert!(!cross_site(
+            &headers(&[host, ("origin", "null"), ("sec-fetch-site", "same-origin")]),
+            false
+        ));
+        assert!(cross_site(&headers(&[host, ("origin", "null")]), false));
+        assert!(cross_site(
+            &headers(&[host, ("origin", "null"), ("sec-fetch-site", "cross-site")]),
+            false
+        ));
+    }
 }

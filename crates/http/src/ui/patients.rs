@@ -265,6 +265,12 @@ pub async fn patient_page(
 ) -> UiResult {
     let id = parse_uuid(&id)?;
     let (_, plans, banner) = views::load_banner(&state, &ui, id).await?;
+    let names: std::collections::HashMap<String, String> =
+        renkei_service::admin::list_organizations(&state.services.db)
+            .await?
+            .into_iter()
+            .map(|o| (o.code, o.name))
+            .collect();
     let rows = plans
         .iter()
         .map(|p| {
@@ -280,7 +286,10 @@ pub async fn patient_page(
                 status: fmt::plan_status(&p.status),
                 stage: fmt::stage_title(t, &p.current_stage),
                 started: fmt::day_of(p.started_at),
-                planner: p.planner_organization.clone(),
+                planner: names
+                    .get(&p.planner_organization)
+                    .cloned()
+                    .unwrap_or_else(|| p.planner_organization.clone()),
             }
         })
         .collect();
