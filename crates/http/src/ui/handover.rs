@@ -269,13 +269,18 @@ fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
             m.get(&format!("{item}_admission")),
             m.get(&format!("{item}_discharge")),
         ) {
+            let n = |v: Option<&Value>| {
+                v.and_then(Value::as_f64)
+                    .map(fmt::num)
+                    .unwrap_or_else(|| "—".into())
+            };
             out.push(Line {
                 label: label.into(),
                 value: format!(
-                    "{a} → {b}(利得 {})",
-                    m.get(&format!("{item}_gain"))
-                        .cloned()
-                        .unwrap_or(Value::Null)
+                    "{} → {}(利得 {})",
+                    n(Some(a)),
+                    n(Some(b)),
+                    n(m.get(&format!("{item}_gain")))
                 ),
             });
         }

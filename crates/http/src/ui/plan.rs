@@ -36,6 +36,8 @@ pub struct PlanQuery {
     enrolled: String,
     #[serde(default)]
     proposed: String,
+    #[serde(default)]
+    accepted: String,
 }
 
 /// One column of the overview matrix.
@@ -585,7 +587,13 @@ fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
                 })
             });
             let series = item.as_deref().map(|c| d.series(c)).unwrap_or_default();
-            let latest = latest_text(t, g);
+            // A change goal is judged at its second point; until then show where it stands.
+            let latest = latest_text(t, g).or_else(|| {
+                (g.kind == "change")
+                    .then(|| series.last())
+                    .flatten()
+                    .map(|p| format!("現在 {}(判定前)", fmt::num(p.1)))
+            });
             let target = target_text(t, g);
             let sparkline = item.as_deref().and_then(|c| {
                 let i = t.item(c);
@@ -610,7 +618,16 @@ fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
                 code: g.code.clone(),
                 title: g.title.ja.clone(),
                 latest,
-                latest_at: g.latest.as_ref().map(|l| fmt::day_of(l.effective_at)),
+                latest_at: g
+                    .latest
+                    .as_ref()
+                    .map(|l| fmt::day_of(l.effective_at))
+                    .or_else(|| {
+                        (g.kind == "change")
+                            .then(|| series.last())
+                            .flatten()
+                            .map(|p| fmt::day_of(p.0))
+                    }),
                 status: word,
                 symbol,
                 class,
@@ -1008,6 +1025,8 @@ pub async fn plan_page(
         Some("記録を確定しました。下の一覧に追加されています。".to_owned())
     } else if !q.enrolled.is_empty() {
         Some("連携パスを適用しました。".to_owned())
+    } else if !q.accepted.is_empty() {
+        Some("受入を回答しました。自施設がケアチームに加わりました。受入(入院)の日に病期の開始を記録してください。".to_owned())
     } else if !q.proposed.is_empty() {
         Some("転院・紹介を依頼しました。相手施設の回答を待っています。".to_owned())
     } else {

@@ -41,12 +41,11 @@ fn action_of(path: &str) -> &'static str {
 
 /// Whether the browser says the request comes from another site.
 fn cross_site(headers: &HeaderMap, secure: bool) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
-        return true;
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(v) if v.eq_ignore_ascii_case("cross-site") => return true,
+        // The browser vouches for the request coming from our own pages.
+        Some(v) if v.eq_ignore_ascii_case("same-origin") => return false,
+        _ => {}
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
