@@ -679,6 +679,8 @@ impl Harness {
             server.stop().await;
             let dropped = std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
             let mut server = r.serve(free_port()?, &log).await?;
+            // The new server listens on a new port.
+            let goals = plan_regex(&server, &plans, "goals");
             let res = self
                 .oha(100, self.cfg.read_secs, 16, "GET", &goals, &token, None)
                 .await?;
