@@ -10,8 +10,12 @@
 //! exactly one entry although it is sent several times; an inline Japanese validation
 //! error next to its field with an error summary; a second browser with JavaScript
 //! disabled logging in, searching, recording a note (double click: one entry) and
-//! accepting a hand-over; a practitioner outside the care team gets the "not visible"
-//! page; screenshots of the main pages under `target/ui-screenshots/`.
+//! accepting a hand-over; registering a patient (ひらがな kana stored as カタカナ with
+//! ー, 和暦 birth date) and enrolling them with consent through the confirmation page;
+//! the trend table and the printable plan; tablet width without page scroll; a
+//! practitioner outside the care team gets the "not visible" page; on every main page
+//! `lang="ja"`, a title, one `<h1>`, no skipped heading level, labelled controls and the
+//! skip link first; screenshots of the main pages under `target/ui-screenshots/`.
 //!
 //! Without `/usr/bin/chromedriver` (or `CHROMEDRIVER`) the test prints a notice and
 //! passes, except under `CI=true`, where it fails.
@@ -266,6 +270,54 @@ async fn login(app: &TestApp, c: &Client, base: &str, user: &str) -> bool {
     false
 }
 
+/// The checks every page gets (ui.md §6, global): `lang="ja"`, a title naming Renkei,
+/// exactly one `<h1>`, no skipped heading level, and the skip link first in the tab
+/// order. Problems are collected, not thrown, so one run lists them all.
+async fn audit_page(c: &Client, name: &str, problems: &mut Vec<String>) {
+    let facts = c
+        .execute(
+            "const hs = Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).map(h => +h.tagName[1]);\
+             let skip = null; for (let i = 1; i < hs.length; i++) if (hs[i] > hs[i - 1] + 1) skip = hs[i - 1] + '→' + hs[i];\
+             const first = document.querySelector('a[href], button, input:not([type=hidden]), select, textarea');\
+             const unlabelled = Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))\
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name);\
+             return {lang: document.documentElement.lang, title: document.title, h1: hs.filter(h => h === 1).length, skip: skip,\
+                     skipLink: !!first && first.classList.contains('skip'), unlabelled: unlabelled};",
+            vec![],
+        )
+        .await
+        .expect("page facts");
+    if facts["lang"] != "ja" {
+        problems.push(format!("{name}: lang {}", facts["lang"]));
+    }
+    if facts["title"]
+        .as_str()
+        .is_none_or(|t| !t.contains("Renkei"))
+    {
+        problems.push(format!("{name}: title {}", facts["title"]));
+    }
+    if facts["h1"] != 1 {
+        problems.push(format!("{name}: {} h1 elements", facts["h1"]));
+    }
+    if !facts["skip"].is_null() {
+        problems.push(format!("{name}: heading level skipped {}", facts["skip"]));
+    }
+    if facts["skipLink"] != true {
+        problems.push(format!(
+            "{name}: the skip link is not the first focusable element"
+        ));
+    }
+    if facts["unlabelled"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
+    {
+        problems.push(format!(
+            "{name}: controls without a label {}",
+            facts["unlabelled"]
+        ));
+    }
+}
+
 async fn entry_count(app: &TestApp, plan: Uuid) -> usize {
     renkei_store::queries::entries_of(&app.services.db, plan)
         .await
@@ -394,6 +446,8 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("stroke".to_owned())
     );
     screenshot(&c, "worklist").await;
+    let mut problems = Vec::new();
+    audit_page(&c, "worklist", &mut problems).await;
 
     // Search: ひらがな, half-width kana and 和暦 all find 山田 太郎 (1948-04-01 = S23.4.1).
     for q in ["やまだ", "ﾔﾏﾀﾞ", "S23.4.1", "19480401"] {
@@ -404,6 +458,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         assert!(main.contains("山田 太郎"), "{q:?} finds 山田 太郎: {main}");
         assert!(main.contains("昭和23年"), "birth date with its era");
     }
+    audit_page(&c, "search results", &mut problems).await;
     // IME: Enter while composing is swallowed and a submit during composition is refused.
     c.goto(&format!("{base}/patients")).await.expect("search");
     let before = path(&c).await;
@@ -475,9 +530,45 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     c.goto(&format!("{base}/care-plans/{yamada}"))
         .await
         .expect("plan");
+    audit_page(&c, "care-plan", &mut problems).await;
     c.set_window_size(1280, 2600).await.expect("tall window");
     screenshot(&c, "care-plan").await;
+    // Tablet width: the matrix scrolls inside its box, the page itself does not.
+    c.set_window_size(768, 1024).await.expect("tablet");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .expect("overflow");
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "no horizontal page scroll at 768 px (overflow {overflow})"
+    );
+    screenshot(&c, "care-plan-tablet").await;
     c.set_window_size(1280, 900).await.expect("window");
+    c.goto(&format!("{base}/care-plans/{yamada}/trend?item=fim_total"))
+        .await
+        .expect("trend");
+    assert!(text(&c, "table.trend").await.contains("食事"));
+    audit_page(&c, "trend", &mut problems).await;
+    c.goto(&format!("{base}/care-plans/{yamada}/print"))
+        .await
+        .expect("print");
+    let sheet = text(&c, "main").await;
+    for want in [
+        "地域連携診療計画書",
+        "病名",
+        "総治療期間",
+        "予定は状態により変わることがあります",
+        "退院基準",
+        "署名",
+    ] {
+        assert!(sheet.contains(want), "the printable plan has {want:?}");
+    }
+    audit_page(&c, "print", &mut problems).await;
+    screenshot(&c, "print").await;
 
     // 佐々木 花子: acute stage in progress. An out-of-range value: Japanese error next to
     // the field, an error summary linking to it, nothing written.
@@ -503,6 +594,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("#f-v-nihss_total".to_owned())
     );
     screenshot(&c, "validation-error").await;
+    audit_page(&c, "entry form with an error", &mut problems).await;
     assert_eq!(
         entry_count(app, sasaki).await,
         n0,
@@ -520,6 +612,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         .await
         .expect("rows");
     assert_eq!(rows.len(), 18, "the FIM grid has 18 items");
+    audit_page(&c, "FIM form", &mut problems).await;
     for r in &rows {
         let legend = r.find(Locator::Css("legend")).await.expect("legend");
         assert!(!legend.text().await.expect("legend").is_empty());
@@ -548,6 +641,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     );
     assert!(review.contains("自動計算"));
     screenshot(&c, "fim-review").await;
+    audit_page(&c, "review", &mut problems).await;
     // The same form sent three times (two concurrent posts and the button clicked twice)
     // appends one entry.
     let n1 = entry_count(app, sasaki).await;
@@ -580,7 +674,67 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         card.contains("佐藤 花子") && card.contains("看護師"),
         "{card}"
     );
+    // Register a patient (kana typed in ひらがな, birth date in 和暦) and enrol them on the
+    // stroke pathway with consent, through the confirmation page.
+    c.goto(&format!("{base}/patients/new"))
+        .await
+        .expect("new patient");
+    fill(&c, "#f-family", "中村").await;
+    fill(&c, "#f-given", "一郎").await;
+    fill(&c, "#f-family_kana", "なかむら").await;
+    fill(&c, "#f-given_kana", "いちろー").await;
+    fill(&c, "#f-birth_date", "S22.5.3").await;
+    click(&c, "label[for=sx-m]").await;
+    fill(&c, "#f-identifier", "0099001").await;
+    audit_page(&c, "registration", &mut problems).await;
+    submit(&c, "form.stack-form button[type=submit]").await;
+    let banner = text(&c, ".banner").await;
+    assert!(
+        banner.contains("ナカムラ イチロー"),
+        "stored in katakana with ー: {banner}"
+    );
+    assert!(
+        banner.contains("1947年5月3日") && banner.contains("昭和22年"),
+        "{banner}"
+    );
+    audit_page(&c, "patient", &mut problems).await;
+    click_link(&c, "連携パスを適用する").await;
+    click(&c, "label[for=pw-stroke]").await;
+    submit(&c, "form.stack-form button[type=submit]").await;
+    css(&c, "#f-facility-recovery")
+        .await
+        .select_by_value("recovery-1")
+        .await
+        .expect("recovery hospital");
+    audit_page(&c, "enrol form", &mut problems).await;
+    submit(&c, "form.stack-form button[type=submit]").await;
+    let confirm = text(&c, "main").await;
+    assert!(
+        confirm.contains("まだ登録されていません"),
+        "a confirmation step first"
+    );
+    assert!(
+        confirm.contains("ちば回復期リハビリテーション病院"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("取得済み"), "{confirm}");
+    submit(&c, "form.actions button:not(.secondary)").await;
+    assert!(
+        text(&c, "p.notice")
+            .await
+            .contains("連携パスを適用しました")
+    );
+    assert!(text(&c, "#team").await.contains("同意あり"));
+    assert!(
+        text(&c, "table.matrix")
+            .await
+            .contains("ちば回復期リハビリテーション病院")
+    );
+    audit_page(&c, "new plan", &mut problems).await;
+    c.goto(&format!("{base}/handovers")).await.expect("outbox");
+    audit_page(&c, "hand-overs", &mut problems).await;
     c.close().await.expect("close");
+    assert!(problems.is_empty(), "page checks:\n{}", problems.join("\n"));
 
     // ------------------------------------------------ without JavaScript: the recovery nurse
     let n = browser(driver, chromium, &profiles.join("nojs"), false).await;

@@ -44,6 +44,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/worklist", get(home::worklist_page))
         .route("/patients", get(patients::search_page))
+        .route(
+            "/patients/new",
+            get(patients::new_patient_form).post(patients::new_patient_submit),
+        )
         .route("/patients/{id}", get(patients::patient_page))
         .route(
             "/patients/{id}/enrol",

@@ -249,6 +249,7 @@ pub struct PatientPage {
     pub plans: Vec<PlanRow>,
     pub may_enrol: bool,
     pub enrol_url: String,
+    pub registered: bool,
 }
 
 pub fn may_enrol(ui: &Ui) -> bool {
@@ -258,10 +259,17 @@ pub fn may_enrol(ui: &Ui) -> bool {
     )
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct PatientQueryString {
+    #[serde(default)]
+    registered: String,
+}
+
 pub async fn patient_page(
     State(state): State<AppState>,
     ui: Ui,
     Path(id): Path<String>,
+    Query(q): Query<PatientQueryString>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
     let (_, plans, banner) = views::load_banner(&state, &ui, id).await?;
@@ -301,6 +309,7 @@ pub async fn patient_page(
             banner,
             plans: rows,
             may_enrol: may_enrol(&ui),
+            registered: !q.registered.is_empty(),
         },
     ))
 }
@@ -838,5 +847,173 @@ mod tests {
         assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1948, 4, 1));
         let u = understand("山田");
         assert_eq!(u.unknown, vec!["山田".to_owned()]);
+    }
+}
+
+// ------------------------------------------------------------------ registration
+
+/// The registration form's values (kana may be typed in ひらがな; stored as カタカナ).
+#[derive(Debug, Clone, Default)]
+pub struct NewPatientInput {
+    pub family: String,
+    pub given: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub identifier: String,
+}
+
+pub struct Similar {
+    pub url: String,
+    pub name: String,
+    pub birth: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/patient_new.html")]
+pub struct NewPatientPage {
+    pub shell: Shell,
+    pub input: NewPatientInput,
+    pub birth_hint: String,
+    pub errors: Vec<(String, String)>,
+    pub similar: Vec<Similar>,
+}
+
+impl NewPatientPage {
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+pub async fn new_patient_form(ui: Ui) -> UiResult {
+    Ok(page(
+        StatusCode::OK,
+        &NewPatientPage {
+            shell: ui.shell("新規患者の登録", Nav::Patients),
+            input: NewPatientInput {
+                sex: String::new(),
+                ..Default::default()
+            },
+            birth_hint: String::new(),
+            errors: Vec::new(),
+            similar: Vec::new(),
+        },
+    ))
+}
+
+/// The form field of a service field (`name.family_kana` → `family_kana`).
+fn patient_field(field: &str) -> String {
+    match field {
+        f if f.starts_with("identifiers") => "identifier".to_owned(),
+        f => f.trim_start_matches("name.").to_owned(),
+    }
+}
+
+pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -> UiResult {
+    let ui = &posted.ui;
+    let input = NewPatientInput {
+        family: posted.get("family").to_owned(),
+        given: posted.get("given").to_owned(),
+        family_kana: posted.get("family_kana").to_owned(),
+        given_kana: posted.get("given_kana").to_owned(),
+        birth_date: posted.get("birth_date").to_owned(),
+        sex: posted.get("sex").to_owned(),
+        identifier: wareki::to_half_width(posted.get("identifier")),
+    };
+    let birth = wareki::parse_date(&input.birth_date);
+    let birth_hint = birth
+        .map(|d| {
+            format!(
+                "{}({})",
+                fmt::date_text(d),
+                wareki::era_date(d).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let render = |status, errors: Vec<(String, String)>, similar: Vec<Similar>| {
+        page(
+            status,
+            &NewPatientPage {
+                shell: ui.shell("新規患者の登録", Nav::Patients),
+                input: input.clone(),
+                birth_hint: birth_hint.clone(),
+                errors,
+                similar,
+            },
+        )
+    };
+    if input.birth_date.is_empty() || birth.is_none() {
+        let e = FieldError::new("birth_date", "format", "");
+        return Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![("birth_date".into(), fmt::error_ja(None, &e))],
+            Vec::new(),
+        ));
+    }
+    // The same kana name and birth date already registered (and visible): say so first.
+    let kana = format!("{}{}", input.family_kana, input.given_kana);
+    if posted.get("not_duplicate") != "yes"
+        && let Some(k) = normalize_kana(&kana).filter(|k| !k.is_empty())
+    {
+        let found = patients::search_patients(
+            &state.services,
+            &ui.actor,
+            &ui.meta,
+            PatientQuery {
+                kana: Some(k.clone()),
+                birth_date: birth.map(|d| d.format("%Y-%m-%d").to_string()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let similar: Vec<Similar> = found
+            .iter()
+            .filter(|p| format!("{}{}", p.name.family_kana, p.name.given_kana) == k)
+            .map(|p| {
+                let (kana, kanji) = views::names(p);
+                Similar {
+                    url: format!("/patients/{}", p.id),
+                    name: format!("{kanji}({kana})"),
+                    birth: fmt::date_text(p.birth_date),
+                }
+            })
+            .collect();
+        if !similar.is_empty() {
+            return Ok(render(StatusCode::OK, Vec::new(), similar));
+        }
+    }
+    let new = patients::NewPatient {
+        family: input.family.clone(),
+        given: input.given.clone(),
+        family_kana: input.family_kana.clone(),
+        given_kana: input.given_kana.clone(),
+        birth_date: birth
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        sex: input.sex.clone(),
+        identifiers: vec![(ui.actor.organization_code.clone(), input.identifier.clone())],
+    };
+    match patients::create_patient(&state.services, &ui.actor, &ui.meta, new).await {
+        Ok(p) => Ok(see_other(&format!("/patients/{}?registered=1", p.id))),
+        Err(ServiceError::Validation(errs)) => {
+            let errors = errs
+                .iter()
+                .map(|e| (patient_field(&e.field), fmt::error_ja(None, e)))
+                .collect();
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()))
+        }
+        Err(ServiceError::Conflict { .. }) => Ok(render(
+            StatusCode::CONFLICT,
+            vec![(
+                "identifier".into(),
+                "この患者IDはすでに別の患者に使われています。患者検索で確認してください。".into(),
+            )],
+            Vec::new(),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
