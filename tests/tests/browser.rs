@@ -448,6 +448,19 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     screenshot(&c, "worklist").await;
     let mut problems = Vec::new();
     audit_page(&c, "worklist", &mut problems).await;
+    // The English switch changes the shell only, and comes back to the same page.
+    submit(&c, "header a.lang").await;
+    assert!(text(&c, "nav.mainnav").await.contains("Worklist"));
+    assert!(
+        path(&c).await.contains("pathway=stroke"),
+        "back on the same page"
+    );
+    assert!(
+        text(&c, "h1").await.contains("作業一覧"),
+        "content stays Japanese"
+    );
+    submit(&c, "header a.lang").await;
+    assert!(text(&c, "nav.mainnav").await.contains("作業一覧"));
 
     // Search: ひらがな, half-width kana and 和暦 all find 山田 太郎 (1948-04-01 = S23.4.1).
     for q in ["やまだ", "ﾔﾏﾀﾞ", "S23.4.1", "19480401"] {

@@ -81,6 +81,7 @@ pub fn routes() -> Router<AppState> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .route("/lang", get(switch_language))
         .route("/static/ui.css", get(stylesheet))
         .route("/static/ui.js", get(script))
 }
@@ -116,7 +117,15 @@ pub struct Ui {
     pub organization_name: String,
     pub meta: RequestMeta,
     pub session: Session,
+    /// The shell (header and navigation) in English: the `renkei_lang=en` cookie set by
+    /// `/lang`. Clinical content stays Japanese.
+    pub english: bool,
+    /// This page's path and query, for the language switch to come back to.
+    pub here: String,
 }
+
+/// The cookie of the shell language.
+const LANG_COOKIE: &str = "renkei_lang";
 
 impl FromRequestParts<AppState> for Ui {
     type Rejection = Response;
@@ -129,6 +138,13 @@ impl FromRequestParts<AppState> for Ui {
             csrf: ws.csrf_token,
             meta: request_meta(parts),
             session: ws.session,
+            english: crate::web::session::read_cookie(&parts.headers, LANG_COOKIE)
+                .is_some_and(|v| v == "en"),
+            here: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/worklist".to_owned()),
         })
     }
 }
@@ -143,8 +159,51 @@ impl Ui {
             organization_name: self.organization_name.clone(),
             csrf: self.csrf.clone(),
             nav,
+            en: self.english,
+            lang_url: format!(
+                "/lang?set={}&back={}",
+                if self.english { "ja" } else { "en" },
+                percent_encode(&self.here)
+            ),
         }
     }
+}
+
+/// Percent-encodes a path for a query value.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LangQuery {
+    #[serde(default)]
+    set: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `GET /lang?set=en|ja&back=/path` — remembers the shell language and goes back. A
+/// preference, not a change of data; `back` must be a path of this site.
+async fn switch_language(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
+    let value = if q.set == "en" { "en" } else { "ja" };
+    let back = if q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\') {
+        q.back
+    } else {
+        "/worklist".to_owned()
+    };
+    let cookie = format!("{LANG_COOKIE}={value}; Path=/; SameSite=Lax; Max-Age=31536000");
+    let mut res = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
 }
 
 /// Which navigation item is current.
@@ -165,6 +224,10 @@ pub struct Shell {
     pub organization_name: String,
     pub csrf: String,
     pub nav: Nav,
+    /// Header and navigation in English.
+    pub en: bool,
+    /// The link that switches the shell language and comes back here.
+    pub lang_url: String,
 }
 
 impl Shell {
