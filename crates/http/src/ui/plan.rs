@@ -965,18 +965,27 @@ pub async fn plan_page(
     };
 
     let active = d.plan.status == "active";
+    // Stage events and clinical entries are offered for the stages this
+    // organisation takes part in (the service decides in the end).
+    let mine: Vec<&String> = d
+        .team
+        .iter()
+        .filter(|m| m.organization == ui.actor.organization_code && m.role != "viewer")
+        .flat_map(|m| m.stages.iter())
+        .collect();
+    let writes = |stage: &str| mine.iter().any(|s| *s == stage);
     let mut record_actions = Vec::new();
     if active {
         let new = format!("{plan_url}/entries/new");
         let cur = &d.plan.current_stage;
         let next = t.next_stages(cur);
-        if !d.plan.stage_started {
+        if !d.plan.stage_started && writes(cur) {
             record_actions.push(Action {
                 url: format!("{new}?kind=stage_start&stage={cur}"),
                 label: format!("{}の開始を記録", fmt::stage_title(Some(t), cur)),
             });
         } else if d.plan.stage_ended {
-            for n in &next {
+            for n in next.iter().filter(|n| writes(n)) {
                 record_actions.push(Action {
                     url: format!("{new}?kind=stage_start&stage={n}"),
                     label: format!("{}の開始(入院・受入)を記録", fmt::stage_title(Some(t), n)),
@@ -988,7 +997,7 @@ pub async fn plan_page(
                 .iter()
                 .any(|i| i.stages.iter().any(|s| s == cur) && pred(&i.code))
         };
-        if d.plan.stage_started && !d.plan.stage_ended {
+        if d.plan.stage_started && !d.plan.stage_ended && writes(cur) {
             if stage_items(&|c| c.starts_with("fim_")) {
                 record_actions.push(Action {
                     url: format!("{new}?kind=assessment&sheet=fim"),
@@ -1014,7 +1023,7 @@ pub async fn plan_page(
             url: format!("{new}?kind=note"),
             label: "記録(メモ)".into(),
         });
-        if d.plan.stage_started && !d.plan.stage_ended {
+        if d.plan.stage_started && !d.plan.stage_ended && writes(cur) {
             record_actions.push(Action {
                 url: format!("{new}?kind=stage_end&stage={cur}"),
                 label: format!("{}の終了(転院・退院)を記録", fmt::stage_title(Some(t), cur)),
@@ -1062,7 +1071,8 @@ pub async fn plan_page(
         consent_ok,
         consent_details,
         record_actions,
-        handover_url: (active && d.plan.stage_started).then(|| format!("{plan_url}/handovers/new")),
+        handover_url: (active && d.plan.stage_started && writes(&d.plan.current_stage))
+            .then(|| format!("{plan_url}/handovers/new")),
         print_url: format!("{plan_url}/print"),
         banner: d.banner,
     };
