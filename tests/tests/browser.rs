@@ -8,9 +8,12 @@
 //! current stage, goals with sparklines, entries, 未達 criteria); a FIM assessment
 //! through the form (live totals, server totals on the review step, 確定) that appends
 //! exactly one entry although it is sent several times; an inline Japanese validation
-//! error next to its field with an error summary; a second browser with JavaScript
-//! disabled logging in, searching, recording a note (double click: one entry) and
-//! accepting a hand-over; registering a patient (ひらがな kana stored as カタカナ with
+//! error next to its field with an error summary; the stroke journey across three
+//! facilities — the acute nurse ends the acute stage, a second browser with JavaScript
+//! disabled (the recovery hospital) accepts the hand-over, records the recovery
+//! admission with FIM (server totals), the discharge home (destination required) and
+//! sends the report back, records a note (double click: one entry), and the family
+//! physician reviews the shared goals; registering a patient (ひらがな kana stored as カタカナ with
 //! ー, 和暦 birth date) and enrolling them with consent through the confirmation page;
 //! the trend table and the printable plan; tablet width without page scroll; a
 //! practitioner outside the care team gets the "not visible" page; on every main page
@@ -687,6 +690,18 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         card.contains("佐藤 花子") && card.contains("看護師"),
         "{card}"
     );
+    // The acute stage ends (transfer): mRS is required at the end of the acute stage.
+    c.goto(&format!(
+        "{base}/care-plans/{sasaki}/entries/new?kind=stage_end&stage=acute"
+    ))
+    .await
+    .expect("stage end form");
+    fill(&c, "#f-v-mrs", "3").await;
+    submit(&c, "#to-review").await;
+    assert!(text(&c, "table.review").await.contains("mRS"));
+    submit(&c, "#confirm").await;
+    assert!(text(&c, "p.notice").await.contains("確定しました"));
+    assert!(text(&c, "table.matrix").await.contains("達成(病期終了)"));
     // Register a patient (kana typed in ひらがな, birth date in 和暦) and enrol them on the
     // stroke pathway with consent, through the confirmation page.
     c.goto(&format!("{base}/patients/new"))
@@ -774,6 +789,64 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     wait_gone(&n, old).await;
     css(&n, "table.matrix").await;
     assert_eq!(plan_id_of(&path(&n).await), sasaki, "to the accepted plan");
+    // Admission to the recovery ward with the admission FIM (no JavaScript: the totals
+    // come from the server on the review step).
+    click_link(&n, "回復期の開始(入院・受入)を記録").await;
+    click_link(&n, "FIM").await;
+    n.set_window_size(1280, 4200).await.expect("tall window");
+    let rows = n
+        .find_all(Locator::Css("fieldset.scale-row"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 18);
+    for r in &rows {
+        let id = r.attr("id").await.expect("id").expect("row id");
+        // Score 4 (最小介助): the fourth option.
+        click(&n, &format!("label[for='{id}-3']")).await;
+    }
+    assert_eq!(
+        text(&n, "#total-fim_total").await,
+        "—",
+        "no script, no live total"
+    );
+    submit(&n, "#to-review").await;
+    let review = text(&n, "table.review").await;
+    assert!(
+        review.contains("72"),
+        "FIM total 72 computed by the server: {review}"
+    );
+    submit(&n, "#confirm").await;
+    n.set_window_size(1280, 900).await.expect("window");
+    assert!(text(&n, "p.notice").await.contains("確定しました"));
+    assert!(
+        css(&n, "table.matrix thead th[aria-current=step]")
+            .await
+            .text()
+            .await
+            .expect("current")
+            .contains("回復期")
+    );
+    // Discharge home: the destination is required at the end of the recovery stage.
+    click_link(&n, "回復期の終了(転院・退院)を記録").await;
+    submit(&n, "#to-review").await;
+    assert!(
+        text(&n, "#f-v-destination-err").await.contains("必須"),
+        "the destination is asked for"
+    );
+    css(&n, "#f-v-destination")
+        .await
+        .select_by_value("home")
+        .await
+        .expect("home");
+    submit(&n, "#to-review").await;
+    submit(&n, "#confirm").await;
+    assert!(text(&n, "p.notice").await.contains("確定しました"));
+    // The report back to the acute hospital is now owed: send it from the inbox.
+    n.goto(&format!("{base}/handovers")).await.expect("inbox");
+    click_link(&n, "返書を送付する").await;
+    fill(&n, "#f-note", "自宅退院。").await;
+    submit(&n, "form.stack-form button[type=submit]").await;
+    assert!(text(&n, "main").await.contains("返書を送付しました"));
     // Search and record a note on 山田 太郎; 確定 clicked twice: one entry.
     let plan = open_plan_of(&n, &base, "やまだ", "山田 太郎").await;
     assert_eq!(plan, yamada);
@@ -796,6 +869,20 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     );
     screenshot(&n, "no-js-plan").await;
     n.close().await.expect("close");
+
+    // ------------------------------------------------ the family physician reviews goals
+    let f = browser(driver, chromium, &profiles.join("clinic"), true).await;
+    form_logins.push(("suzuki", login(app, &f, &base, "suzuki").await));
+    f.goto(&format!("{base}/care-plans/{yamada}"))
+        .await
+        .expect("plan");
+    let goals = text(&f, "#goals").await;
+    assert!(
+        goals.contains("収縮期血圧") && goals.contains("評価待ち"),
+        "{goals}"
+    );
+    assert!(text(&f, "#team").await.contains("みなと内科クリニック"));
+    f.close().await.expect("close");
 
     // ------------------------------------------------ outside the care team
     let o = browser(driver, chromium, &profiles.join("outsider"), true).await;
