@@ -224,9 +224,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", report.instructions(&listen.to_string()));
             }
             // Automatic variances: goals missed at their due time, stages past their limit.
+            // The first sweep runs one period after start-up, not during it.
             let sweeper = services.clone();
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+                let period = std::time::Duration::from_secs(600);
+                let mut every =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     every.tick().await;
                     match sweeper.sweep_automatic_variances().await {

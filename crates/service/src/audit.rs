@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use renkei_domain::canonical::{sha256_tagged, to_canonical_string};
 use renkei_domain::chain::{GENESIS_HASH, hash_time};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -125,28 +125,28 @@ pub fn event_hash(
 }
 
 /// Appends an event inside the caller's transaction. Takes the audit head's row lock,
-/// so concurrent transactions append one after another.
+/// so concurrent transactions append one after another: call it as the last step of a
+/// write, so the lock is held for as short a time as possible.
 pub async fn record<C: ConnectionTrait>(
     c: &C,
     meta: &RequestMeta,
     r: AuditRecord,
 ) -> Result<(), ServiceError> {
     let at = now();
-    // Lock the head (a no-op update takes the row lock on PostgreSQL).
-    audit_head::Entity::update_many()
+    // Take the next sequence number: on PostgreSQL this takes the head's row lock until
+    // commit, and RETURNING hands back the previous event's hash in the same statement.
+    let head = audit_head::Entity::update_many()
         .col_expr(
             audit_head::Column::LastSeq,
-            Expr::col(audit_head::Column::LastSeq),
+            Expr::col(audit_head::Column::LastSeq).add(1),
         )
         .filter(audit_head::Column::Id.eq(1))
-        .exec(c)
-        .await?;
-    let head = audit_head::Entity::find_by_id(1)
-        .one(c)
+        .exec_with_returning(c)
         .await?
+        .pop()
         .ok_or_else(|| anyhow::anyhow!("audit head row missing"))?;
-    let seq = head.last_seq + 1;
-    let prev_hash = if head.last_seq == 0 {
+    let seq = head.last_seq;
+    let prev_hash = if seq == 1 {
         GENESIS_HASH.to_owned()
     } else {
         head.head_hash.clone()
@@ -192,7 +192,6 @@ pub async fn record<C: ConnectionTrait>(
     .exec_without_returning(c)
     .await?;
     audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::LastSeq, Expr::value(seq))
         .col_expr(audit_head::Column::HeadHash, Expr::value(model.hash))
         .filter(audit_head::Column::Id.eq(1))
         .exec(c)

@@ -559,28 +559,30 @@ impl Services {
             )
             .await?;
         }
+        let entry_id = row.id;
+        let amendment = row.amends.is_some();
+        let entry = self
+            .to_entries(&txn, vec![row], &HashMap::new())
+            .await?
+            .remove(0);
         audit::record(
             &txn,
             meta,
             AuditRecord::by(
                 actor,
-                if row.amends.is_some() {
+                if amendment {
                     "entry.amend"
                 } else {
                     "entry.append"
                 },
                 "entry",
-                Some(row.id.to_string()),
+                Some(entry_id.to_string()),
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
             .patient(Some(patient_id)),
         )
         .await?;
-        let entry = self
-            .to_entries(&txn, vec![row], &HashMap::new())
-            .await?
-            .remove(0);
         txn.commit().await?;
         Ok((entry, true))
     }

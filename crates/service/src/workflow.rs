@@ -28,6 +28,9 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plans::{ChainFields, insert_chained, plan_state};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 
+/// Plans per page of the automatic-variance sweep.
+const SWEEP_PAGE: u64 = 500;
+
 /// Author of automatic entries (created by migration 4; disabled, cannot log in).
 pub const SYSTEM_PRACTITIONER_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000002);
 pub const SYSTEM_ORGANIZATION_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000001);
@@ -1604,12 +1607,38 @@ impl Services {
             roles: Vec::new(),
         };
         let mut written = 0;
-        for plan in queries::all_care_plans(&self.db).await? {
-            if plan.status != PlanStatus::Active.as_str() {
-                continue;
+        let mut after = None;
+        loop {
+            // A page of active plans at a time, so the sweep's memory does not grow with
+            // the region; other requests get the runtime between pages.
+            let page = queries::care_plans_page(
+                &self.db,
+                Some(PlanStatus::Active.as_str()),
+                after,
+                SWEEP_PAGE,
+            )
+            .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for plan in page {
+                written += self.sweep_plan(&system, plan, now).await?;
             }
+            tokio::task::yield_now().await;
+        }
+        Ok(written)
+    }
+
+    /// The automatic variances of one active plan; returns how many were written.
+    async fn sweep_plan(
+        &self,
+        system: &Actor,
+        plan: CarePlanRow,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ServiceError> {
+        let mut written = 0;
+        {
             let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
-                continue;
+                return Ok(0);
             };
             let rows = queries::entries_of(&self.db, plan.id).await?;
             let pf = plan_facts(&rows);
@@ -1665,7 +1694,7 @@ impl Services {
                 }
             }
             if findings.is_empty() {
-                continue;
+                return Ok(0);
             }
             let txn = begin_write(&self.db).await?;
             queries::lock_care_plan(&txn, plan.id, now).await?;

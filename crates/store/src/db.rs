@@ -1,6 +1,9 @@
 //! Connecting: the backend is picked from the URL at run time. SQLite gets WAL, a busy
 //! timeout, foreign keys and an explicit `synchronous` level, asserted after connecting.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -76,6 +79,7 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
     });
     let db = Database::connect(opts).await?;
     if db.get_database_backend() == DatabaseBackend::Sqlite {
+        register_write_queue(&db, settings.busy_timeout);
         let mode = pragma(&db, "journal_mode").await?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbErr::Custom(format!(
@@ -110,4 +114,48 @@ pub async fn pragma<C: ConnectionTrait>(db: &C, name: &str) -> Result<String, Db
     }
     let n: i64 = row.try_get_by_index(0)?;
     Ok(n.to_string())
+}
+
+/// One queue of write transactions per SQLite file in this process, with how long a
+/// writer may wait in it (the busy timeout).
+type WriteQueue = (Arc<tokio::sync::Mutex<()>>, Duration);
+
+static WRITE_QUEUES: LazyLock<Mutex<HashMap<PathBuf, WriteQueue>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    Some(std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()))
+}
+
+fn register_write_queue(db: &DatabaseConnection, wait: Duration) {
+    if let Some(file) = sqlite_file(db) {
+        let mut queues = WRITE_QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = queues
+            .entry(file)
+            .or_insert_with(|| (Arc::new(tokio::sync::Mutex::new(())), wait));
+        entry.1 = wait;
+    }
+}
+
+/// The write queue of `db`'s SQLite file (created on first use with a 5 s wait when the
+/// pool was not opened by [`connect`]); `None` on PostgreSQL.
+pub fn write_queue(db: &DatabaseConnection) -> Option<WriteQueue> {
+    let file = sqlite_file(db)?;
+    let mut queues = WRITE_QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+    Some(
+        queues
+            .entry(file)
+            .or_insert_with(|| {
+                (
+                    Arc::new(tokio::sync::Mutex::new(())),
+                    Duration::from_secs(5),
+                )
+            })
+            .clone(),
+    )
 }

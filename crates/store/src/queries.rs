@@ -298,6 +298,24 @@ pub async fn all_care_plans<C: ConnectionTrait>(c: &C) -> R<Vec<CarePlanRow>> {
         .await?)
 }
 
+/// Up to `limit` plans after `after` in id order, only those with `status` when given:
+/// for walking every plan without holding them all.
+pub async fn care_plans_page<C: ConnectionTrait>(
+    c: &C,
+    status: Option<&str>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> R<Vec<CarePlanRow>> {
+    let mut q = care_plans::Entity::find().order_by_asc(care_plans::Column::Id);
+    if let Some(status) = status {
+        q = q.filter(care_plans::Column::Status.eq(status));
+    }
+    if let Some(after) = after {
+        q = q.filter(care_plans::Column::Id.gt(after));
+    }
+    Ok(q.limit(limit).all(c).await?)
+}
+
 pub async fn count_care_plans<C: ConnectionTrait>(c: &C) -> R<u64> {
     Ok(care_plans::Entity::find().count(c).await?)
 }

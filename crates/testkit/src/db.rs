@@ -131,6 +131,11 @@ impl TestDb {
         &self.settings
     }
 
+    /// Changes the settings the server will be started with (pool size, busy timeout …).
+    pub fn settings_mut(&mut self) -> &mut DbSettings {
+        &mut self.settings
+    }
+
     /// The database URL without the schema (for PostgreSQL the schema is in
     /// [`DbSettings::schema`]).
     pub fn url(&self) -> &str {
