@@ -40,6 +40,9 @@ pub struct BenchConfig {
     /// A previous BENCHMARKS.md: the goals and sections of the sections not run now
     /// are carried over from it, marked with its date.
     pub previous: Option<PathBuf>,
+    /// Read benchmarks (P5, P6, P9) on datasets already generated in the work directory
+    /// by an earlier run; P8 is then carried over from `previous`, not measured.
+    pub reuse_datasets: bool,
 }
 
 #[derive(Debug, Default)]
@@ -641,16 +644,20 @@ impl Harness {
         let mut p8_rates = Vec::new();
         for dataset in self.cfg.datasets.clone() {
             let file = dir.join(format!("{}.db", dataset.replace('/', "_")));
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
-            }
             let url = format!("sqlite://{}", file.display());
-            let (entries, secs, rate, line) = self.generate(&url, &dataset).await?;
-            let _ = writeln!(
-                gen_body,
-                "| {dataset} | SQLite (FULL) | {line} | {secs:.1} | {rate:.0} |"
-            );
-            p8_rates.push((dataset.clone(), "SQLite".to_owned(), entries, secs, rate));
+            if self.cfg.reuse_datasets && file.exists() {
+                eprintln!("reusing {}", file.display());
+            } else {
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+                }
+                let (entries, secs, rate, line) = self.generate(&url, &dataset).await?;
+                let _ = writeln!(
+                    gen_body,
+                    "| {dataset} | SQLite (FULL) | {line} | {secs:.1} | {rate:.0} |"
+                );
+                p8_rates.push((dataset.clone(), "SQLite".to_owned(), entries, secs, rate));
+            }
             self.report.load.push(loadavg());
             let (token, plans) = reader(&url).await?;
             let r = self.renkei(&url, &[]);
@@ -701,7 +708,7 @@ impl Harness {
             }
             self.report.load.push(loadavg());
         }
-        if let Some(pg) = self.cfg.pg_url.clone() {
+        if let Some(pg) = self.cfg.pg_url.clone().filter(|_| !self.cfg.reuse_datasets) {
             let u = PgUrl::parse(&pg)?;
             let schema = format!("bench_p8_{}", std::process::id());
             psql(
@@ -790,9 +797,11 @@ impl Harness {
                 verdict(ok, format!("{:.0}% of the rate", rate / 50_000.0 * 100.0)),
             ));
         }
-        self.report
-            .sections
-            .push(("P8 — dataset generation".into(), gen_body));
+        if !self.cfg.reuse_datasets {
+            self.report
+                .sections
+                .push(("P8 — dataset generation".into(), gen_body));
+        }
         self.report
             .sections
             .push(("P5 / P6 — reads at two sizes".into(), read_body));
@@ -1237,7 +1246,11 @@ pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
     if let Some(prev) = h.cfg.previous.clone()
         && let Ok(text) = std::fs::read_to_string(&prev)
     {
-        carry_over(&mut h.report, &text, &only);
+        let mut skipped = Vec::new();
+        if h.cfg.reuse_datasets {
+            skipped.push("p8".to_owned());
+        }
+        carry_over(&mut h.report, &text, &only, &skipped);
     }
     h.write()?;
     Ok(())
@@ -1251,18 +1264,27 @@ fn section_of(title: &str) -> &'static str {
         "P2" => "p2",
         "P4" => "p4",
         "P7" => "p7",
+        "P8" => "p8",
         _ => "p5",
     }
 }
 
 /// Copies from a previous report the goal rows and sections of the sections not run.
-fn carry_over(report: &mut Report, text: &str, only: &[String]) {
+fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[String]) {
     let date = text
         .lines()
         .find_map(|l| l.strip_prefix("- date: "))
         .unwrap_or("an earlier run")
         .to_owned();
-    let ran = |title: &str| only.is_empty() || only.iter().any(|o| o == section_of(title));
+    let ran = |title: &str| {
+        let section = section_of(title);
+        let in_run = if section == "p8" {
+            only.is_empty() || only.iter().any(|o| o == "p5")
+        } else {
+            only.is_empty() || only.iter().any(|o| o == section)
+        };
+        in_run && !skipped.iter().any(|s| s == section)
+    };
     for line in text.lines().filter(|l| l.starts_with("| P")) {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
         if cells.len() != 4 || ran(cells[0]) {

@@ -61,6 +61,10 @@ enum Command {
         /// Carry over the sections not run from this earlier report.
         #[arg(long)]
         previous: Option<PathBuf>,
+        /// Reuse the datasets an earlier run generated in the work directory (P8 is
+        /// then carried over from --previous).
+        #[arg(long)]
+        reuse_datasets: bool,
     },
     /// P1/P3 baseline: raw single-row durable inserts for SECONDS; prints the rate.
     RawInsert {
@@ -154,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             only,
             p9_requests,
             previous,
+            reuse_datasets,
         } => {
             renkei_bench::bench::run_all(renkei_bench::bench::BenchConfig {
                 renkei_bin,
@@ -174,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 only,
                 p9_requests,
                 previous,
+                reuse_datasets,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
