@@ -5,7 +5,7 @@ use renkei_testkit::builders::{days_ago, entry};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{app_or_skip, append, entries, snapshot, stroke_plan};
+use crate::support::{app_or_skip, append, create_patient, entries, snapshot, stroke_plan};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn same_key_same_body_replays_the_first_answer() {
@@ -100,4 +100,74 @@ async fn concurrent_retries_with_one_key_write_one_entry() {
         "different entries: {ids:?}"
     );
     assert_eq!(entries(&app, &token, &plan).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enrolment_with_a_key_creates_one_plan_however_often_it_is_sent() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let p = create_patient(
+        &app,
+        &token,
+        ("サトウ", "ハナコ"),
+        "1950-02-03",
+        &ident[..12],
+    )
+    .await;
+    let body = json!({"patient_id": p["id"], "pathway": "stroke", "started_at": days_ago(1)});
+
+    // Eight concurrent sends of one enrolment (a double click, a retrying client).
+    let mut set = JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, token, body) = (
+            app.http.clone(),
+            app.url("/api/v1/care-plans"),
+            token.clone(),
+            body.clone(),
+        );
+        set.spawn(async move {
+            let res = http
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "enrol-1")
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.expect("json");
+            (status, body["id"].as_str().unwrap_or_default().to_owned())
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (status, id) = r.expect("task");
+        assert_eq!(status, 201, "every send answers the plan");
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one plan for the key: {ids:?}");
+    let patient_id = p["id"].as_str().expect("patient id");
+    let list = app
+        .get_query("/api/v1/care-plans", &token, &[("patient_id", patient_id)])
+        .await;
+    list.assert_status(200);
+    assert_eq!(list.body["care_plans"].as_array().map(Vec::len), Some(1));
+
+    // The key with another request is refused and creates nothing.
+    let other = json!({"patient_id": p["id"], "pathway": "diabetes", "started_at": days_ago(1)});
+    let res = app
+        .post_json("/api/v1/care-plans", &token, &other, Some("enrol-1"))
+        .await;
+    res.assert_problem(422, None);
+    let list = app
+        .get_query("/api/v1/care-plans", &token, &[("patient_id", patient_id)])
+        .await;
+    assert_eq!(list.body["care_plans"].as_array().map(Vec::len), Some(1));
+
+    // Without a key, each request is a new enrolment (as before).
+    app.post_json("/api/v1/care-plans", &token, &other, None)
+        .await
+        .assert_status(201);
 }

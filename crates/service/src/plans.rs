@@ -148,6 +148,26 @@ impl Services {
         version: Option<u32>,
         started_at: Option<DateTime<Utc>>,
     ) -> Result<CarePlan, ServiceError> {
+        self.enrol_once(actor, meta, patient_id, pathway, version, started_at, None)
+            .await
+            .map(|(plan, _)| plan)
+    }
+
+    /// [`Self::enrol`] with an idempotency key: the same request sent again (a double
+    /// click, a retry after a lost answer) returns the plan the first one created and
+    /// creates nothing; the same key with another request is refused. Returns the plan
+    /// and whether it was newly created.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enrol_once(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        patient_id: Uuid,
+        pathway: &str,
+        version: Option<u32>,
+        started_at: Option<DateTime<Utc>>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(CarePlan, bool), ServiceError> {
         self.authorize_global(
             actor,
             meta,
@@ -214,6 +234,39 @@ impl Services {
                 "no patient with this id is registered at your organization",
             ));
         }
+        if let Some(idem) = &idempotency {
+            // Enrolments of one patient run one after another (a row lock on PostgreSQL),
+            // so a concurrent retry finds the first one's key.
+            queries::lock_patient(&txn, patient_id).await?;
+            if let Some(prev) =
+                queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
+            {
+                if prev.request_hash != idem.request_hash {
+                    txn.rollback().await?;
+                    return Err(ServiceError::IdempotencyKeyReused);
+                }
+                audit::record(
+                    &txn,
+                    meta,
+                    AuditRecord::by(
+                        actor,
+                        "care_plan.enrol",
+                        "care_plan",
+                        Some(prev.care_plan_id.to_string()),
+                        Outcome::Allowed,
+                    )
+                    .plan(Some(prev.care_plan_id))
+                    .patient(Some(patient_id))
+                    .detail("idempotent replay"),
+                )
+                .await?;
+                txn.commit().await?;
+                let row = queries::care_plan_by_id(&self.db, prev.care_plan_id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("care plan"))?;
+                return Ok((self.to_plan(&self.db, row).await?, false));
+            }
+        }
         let row = CarePlanRow {
             id: Uuid::now_v7(),
             patient_id,
@@ -259,8 +312,24 @@ impl Services {
             .patient(Some(patient_id)),
         )
         .await?;
+        if let Some(idem) = idempotency {
+            queries::insert_idempotency_key(
+                &txn,
+                IdempotencyRow {
+                    id: Uuid::now_v7(),
+                    practitioner_id: actor.practitioner_id,
+                    key: idem.key,
+                    request_hash: idem.request_hash,
+                    care_plan_id: row.id,
+                    response_status: 201,
+                    response_body: row.id.to_string(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
         txn.commit().await?;
-        self.to_plan(&self.db, row).await
+        Ok((self.to_plan(&self.db, row).await?, true))
     }
 
     pub async fn get_plan(

@@ -320,6 +320,17 @@ pub async fn count_care_plans<C: ConnectionTrait>(c: &C) -> R<u64> {
     Ok(care_plans::Entity::find().count(c).await?)
 }
 
+/// Takes the patient's row lock for the rest of the transaction on PostgreSQL (SQLite
+/// write transactions are already exclusive).
+pub async fn lock_patient<C: ConnectionTrait>(c: &C, id: Uuid) -> R<()> {
+    patients::Entity::update_many()
+        .col_expr(patients::Column::Id, Expr::col(patients::Column::Id))
+        .filter(patients::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 /// Takes the plan's write lock for the rest of the transaction (a row lock on
 /// PostgreSQL; SQLite write transactions are already exclusive). Returns false when the
 /// plan does not exist.

@@ -283,24 +283,49 @@ async fn list_care_plans(
     }))
 }
 
+/// The `Idempotency-Key` of a request, with the hash of its body.
+fn idempotency_of(headers: &HeaderMap, raw: &serde_json::Value) -> ApiResult<Option<Idempotency>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().map_err(|_| {
+        ApiError::new(
+            ErrorCode::IdempotencyKeyInvalid,
+            "Idempotency-Key must be visible ASCII",
+        )
+    })?;
+    Idempotency::new(key, raw).map(Some).map_err(|_| {
+        ApiError::new(
+            ErrorCode::IdempotencyKeyInvalid,
+            "Idempotency-Key must be 1–255 visible ASCII characters",
+        )
+    })
+}
+
+/// Enrols a patient. With `Idempotency-Key`, a retry of the same request returns the
+/// plan the first one created (201 again) and creates nothing.
 #[utoipa::path(post, path = "/api/v1/care-plans", request_body = EnrolRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CarePlanResponse), (status = 422)))]
 async fn enrol(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Meta(meta): Meta,
+    headers: HeaderMap,
     body: ApiJson<EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<CarePlanResponse>)> {
+    let idempotency = idempotency_of(&headers, &body.raw)?;
     let b = body.value;
-    let plan = state
+    let (plan, _) = state
         .services
-        .enrol(
+        .enrol_once(
             &actor,
             &meta,
             b.patient_id,
             &b.pathway,
             b.version,
             b.started_at.map(|t| t.with_timezone(&Utc)),
+            idempotency,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(plan.into())))
@@ -354,23 +379,7 @@ async fn append_entry(
     body: ApiJson<AppendEntryRequest>,
 ) -> ApiResult<(StatusCode, Json<EntryResponse>)> {
     let id = parse_id(&id, "care plan")?;
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key = v.to_str().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::IdempotencyKeyInvalid,
-                    "Idempotency-Key must be visible ASCII",
-                )
-            })?;
-            Some(Idempotency::new(key, &body.raw).map_err(|_| {
-                ApiError::new(
-                    ErrorCode::IdempotencyKeyInvalid,
-                    "Idempotency-Key must be 1–255 visible ASCII characters",
-                )
-            })?)
-        }
-    };
+    let idempotency = idempotency_of(&headers, &body.raw)?;
     let b = body.value;
     let kind = EntryKind::parse(&b.kind).ok_or_else(|| {
         ApiError::field(

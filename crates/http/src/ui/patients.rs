@@ -12,13 +12,14 @@ use renkei_domain::FieldError;
 use renkei_service::access::NewConsent;
 use renkei_service::kana::normalize_kana;
 use renkei_service::patients::{self, Patient, PatientQuery};
+use renkei_service::plans::Idempotency;
 use renkei_service::{ServiceError, Services};
 use serde::Deserialize;
 
 use super::fmt::{self, When};
 use super::views::{self, Banner, PlanChip};
 use super::wareki;
-use super::{Nav, Posted, Shell, Ui, UiResult, page, parse_uuid, see_other};
+use super::{Nav, Posted, Shell, Ui, UiResult, new_form_key, page, parse_uuid, see_other};
 use crate::state::AppState;
 
 // ------------------------------------------------------------------ search
@@ -739,7 +740,12 @@ pub async fn enrol_confirm(
             rows,
             stages,
             consent,
-            hidden: input.hidden(),
+            hidden: {
+                // One key per confirmation page: 登録 pressed twice enrols once.
+                let mut h = input.hidden();
+                h.push(("idem".to_owned(), new_form_key()));
+                h
+            },
         },
     ))
 }
@@ -761,11 +767,17 @@ pub async fn enrol_submit(
     let services = &state.services;
     let now = services.now();
     let started = wareki::parse_date(&input.started_on).map(|d| moment_of(d, now));
+    let idem = match posted.get("idem").trim() {
+        "" => None,
+        key => Some(Idempotency::new(key, &serde_json::json!(input.hidden()))?),
+    };
     let plan = match services
-        .enrol(&ui.actor, &ui.meta, id, &input.pathway, None, started)
+        .enrol_once(&ui.actor, &ui.meta, id, &input.pathway, None, started, idem)
         .await
     {
-        Ok(p) => p,
+        Ok((p, true)) => p,
+        // The same confirmation sent again: the plan exists, show it.
+        Ok((p, false)) => return Ok(see_other(&format!("/care-plans/{}", p.id))),
         Err(ServiceError::Validation(errs)) => {
             let (_, _, banner) = views::load_banner(&state, ui, id).await?;
             let errors = errs.iter().map(field_pair).collect();
