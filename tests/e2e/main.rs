@@ -14,3 +14,4 @@ mod login;
 mod patients;
 mod support;
 mod system;
+mod ui_pages;
