@@ -258,9 +258,12 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
     let app = app_or_skip!();
     load_demo(&app).await;
     let b = demo_user(&app, "sato").await;
-    let orgs = admin::list_organizations(&app.services.db)
+    let orgs: Vec<_> = admin::list_organizations(&app.services.db)
         .await
-        .expect("organizations");
+        .expect("organizations")
+        .into_iter()
+        .filter(|o| o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
+        .collect();
     assert!(orgs.len() >= 5, "demo organisations: {orgs:?}");
 
     let all = b.get("/directory").await;
@@ -438,6 +441,37 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
             .contains("/pathways/stroke/diff?from=1&to=2"),
         "{row}"
     );
+
+    // A plan enrolled on v1 counts as active on v1, not on v2.
+    let token = app
+        .user_token("acute-1", "acute_hospital", "tmpl-enroller")
+        .await;
+    let p =
+        crate::support::create_patient(&app, &token, ("ヤマダ", "ハナコ"), "1950-02-03", "ui-v1")
+            .await;
+    app.post_json(
+        "/api/v1/care-plans",
+        &token,
+        &json!({"patient_id": p["id"], "pathway": "stroke", "version": 1,
+                "started_at": renkei_testkit::builders::days_ago(2)}),
+        None,
+    )
+    .await
+    .assert_status(201);
+    let list = b.get("/pathways").await;
+    let row = list
+        .rows("pathways")
+        .into_iter()
+        .find(|r| r.contains(&t1.title.ja))
+        .expect("stroke row");
+    let li = |v: u32| {
+        row.split("<li>")
+            .find(|l| l.contains(&format!("/pathways/stroke/{v}\"")))
+            .unwrap_or_else(|| panic!("v{v} in {row}"))
+            .to_owned()
+    };
+    assert!(li(1).contains("進行中 1件"), "{}", li(1));
+    assert!(li(2).contains("進行中 0件"), "{}", li(2));
 
     // v1 in full: stages in template order, with their periods and criteria.
     let page = b.get("/pathways/stroke/1").await;

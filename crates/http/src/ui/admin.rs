@@ -740,15 +740,26 @@ pub async fn access_history_page(
         .services
         .access_report(&ui.actor, &ui.meta, id)
         .await?;
-    let patient =
+    // The name only where this organisation sees the patient anyway (an audited read);
+    // the regional office sees the history by the patient's id, without a denied read
+    // of its own cluttering the history.
+    let visible = state
+        .services
+        .patient_visible(&state.services.db, &ui.actor, id)
+        .await?;
+    let by_id = format!("患者ID {id}");
+    let patient = if visible {
         match renkei_service::patients::get_patient(&state.services, &ui.actor, &ui.meta, id).await
         {
             Ok(p) => {
                 let (kana, kanji) = super::views::names(&p);
                 format!("{kanji}({kana})")
             }
-            Err(_) => id.to_string(),
-        };
+            Err(_) => by_id,
+        }
+    } else {
+        by_id
+    };
     let rows = audit_rows(&state, events).await?;
     Ok(page(
         StatusCode::OK,

@@ -111,7 +111,12 @@ pub async fn directory_page(
         .filter(|e| pathway.is_none_or(|p| e.pathway == p))
         .collect();
     let filtered = pathway.is_some() || stage.is_some() || kind.is_some() || !text.is_empty();
-    let orgs = renkei_service::admin::list_organizations(&state.services.db).await?;
+    // The system organisation (automatic variances) takes part in no pathway.
+    let orgs: Vec<_> = renkei_service::admin::list_organizations(&state.services.db)
+        .await?
+        .into_iter()
+        .filter(|o| o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
+        .collect();
 
     let mut rows = Vec::new();
     for o in &orgs {
@@ -236,7 +241,7 @@ pub async fn organization_page(
     let org = renkei_service::admin::list_organizations(&state.services.db)
         .await?
         .into_iter()
-        .find(|o| o.code == code)
+        .find(|o| o.code == code && o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
         .ok_or(ServiceError::NotFound("organization"))?;
     let contacts = renkei_service::admin::liaison_contacts(&state.services.db, &org.code)
         .await?
