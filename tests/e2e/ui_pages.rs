@@ -837,6 +837,35 @@ async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
         .get(&format!("/patients/{patient}/access-history"))
         .await;
     assert_eq!(denied.status, StatusCode::NOT_FOUND, "{}", denied.text);
+    let link = format!("href=\"/patients/{patient}/access-history\"");
+    let own = nurse.get(&format!("/patients/{patient}")).await;
+    own.ok();
+    assert!(!own.main().contains(&link), "no history link for the nurse");
+    // The planning hospital's organisation administrator (the liaison room) gets there
+    // from the patient page and sees the view by name.
+    let liaison = web_user(
+        &app,
+        "acute-1",
+        "acute_hospital",
+        "acute-liaison",
+        &["org_admin"],
+    )
+    .await;
+    let own = liaison.get(&format!("/patients/{patient}")).await;
+    own.ok();
+    assert!(own.main().contains(&link), "history link");
+    let history = liaison
+        .get(&format!("/patients/{patient}/access-history"))
+        .await;
+    history.ok();
+    assert!(history.main().contains("ヤマダ"), "patient named");
+    assert!(
+        history
+            .rows("audit")
+            .iter()
+            .any(|r| r.contains("care_plan.read") && r.contains("(sato)")),
+        "the view in the liaison room's access history"
+    );
 
     // Paging: with more rows than a page, the next page continues below the last seq.
     let everything = kanri.get("/admin/audit").await;

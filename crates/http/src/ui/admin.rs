@@ -775,3 +775,26 @@ pub async fn access_history_page(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_in_japanese_words() {
+        for (_, word, actions, outcome) in CATEGORIES {
+            for a in *actions {
+                let named = action_ja(a, outcome.unwrap_or("allowed"));
+                assert!(
+                    named.starts_with(word) || *a == "handover.decline",
+                    "{a}: {named} is not {word}"
+                );
+            }
+        }
+        assert_eq!(action_ja("login.password", "denied"), "ログイン失敗");
+        assert_eq!(action_ja("login.password", "allowed"), "ログイン");
+        assert_eq!(action_ja("care_plan.read", "denied"), "閲覧(拒否)");
+        assert_eq!(action_ja("something.read", "allowed"), "閲覧");
+        assert_eq!(action_ja("care_plan.print", "allowed"), "印刷");
+    }
+}
