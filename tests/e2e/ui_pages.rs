@@ -266,8 +266,42 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
         .collect();
     assert!(orgs.len() >= 5, "demo organisations: {orgs:?}");
 
+    // A social worker of the recovery hospital is its liaison contact.
+    admin::add_practitioner(
+        &app.services.db,
+        NewPractitioner {
+            organization_code: "recovery-1".into(),
+            login: "msw-ui".into(),
+            name: "連携 窓口子".into(),
+            profession: "msw".into(),
+            roles: Vec::new(),
+            password: None,
+        },
+    )
+    .await
+    .expect("add msw");
+
     let all = b.get("/directory").await;
     all.ok();
+    let recovery = &orgs
+        .iter()
+        .find(|o| o.code == "recovery-1")
+        .expect("recovery")
+        .name;
+    assert!(row_with(&all.rows("directory"), recovery).contains("連携 窓口子"));
+    let clinic_name = &orgs
+        .iter()
+        .find(|o| o.code == "clinic-1")
+        .expect("clinic")
+        .name;
+    let clinic_row = row_with(&all.rows("directory"), clinic_name).to_owned();
+    assert!(
+        !clinic_row.contains("連携 窓口子"),
+        "only at its own facility"
+    );
+    let detail = b.get("/directory/recovery-1").await;
+    detail.ok();
+    assert!(detail.main().contains("連携 窓口子"));
     assert!(all.nav().contains("href=\"/directory\""), "nav link");
     let rows = all.rows("directory");
     assert_eq!(rows.len(), orgs.len(), "one row per facility");

@@ -47,6 +47,8 @@ pub struct OrgRow {
     pub area: String,
     pub parts: Vec<Part>,
     pub declared: Option<When>,
+    /// The liaison staff and social workers to contact, `氏名(職種)`.
+    pub contacts: Vec<String>,
 }
 
 #[derive(Template)]
@@ -156,7 +158,13 @@ pub async fn directory_page(
                 part.note = e.note.clone();
             }
         }
+        let contacts = renkei_service::admin::liaison_contacts(&state.services.db, &o.code)
+            .await?
+            .into_iter()
+            .map(|(name, p)| format!("{name}({})", fmt::profession(&p)))
+            .collect();
         rows.push(OrgRow {
+            contacts,
             url: format!("/directory/{}", o.code),
             name: o.name.clone(),
             kind: fmt::org_kind(&o.kind),
