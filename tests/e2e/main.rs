@@ -14,4 +14,5 @@ mod login;
 mod patients;
 mod support;
 mod system;
+mod ui_pages;
 mod unavailable;

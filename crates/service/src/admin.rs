@@ -380,3 +380,162 @@ pub async fn actor_of<C: ConnectionTrait>(
         roles: serde_json::from_str(&p.roles).unwrap_or_default(),
     })
 }
+
+// ------------------------------------------------------------------ users (S10)
+
+/// A practitioner as the administration screen lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub login: String,
+    pub name: String,
+    pub profession: String,
+    pub organization_code: String,
+    pub organization_name: String,
+    pub roles: Vec<String>,
+    pub totp_enabled: bool,
+    /// The start of the newest browser session.
+    pub last_login: Option<DateTime<Utc>>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub disabled: bool,
+    pub must_change_password: bool,
+}
+
+/// Practitioners for an administrator: every one for the regional administrator, the
+/// organisation's own for an organisation administrator; anyone else is refused (403,
+/// audited). The listing itself is audited as `user.list`.
+pub async fn list_users(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    meta: &crate::audit::RequestMeta,
+) -> Result<Vec<UserSummary>, ServiceError> {
+    use crate::audit::{AuditRecord, Outcome, record_now};
+    use renkei_store::entity::{practitioners, sessions};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let regional = actor.has_role("regional_admin");
+    if !regional && !actor.has_role("org_admin") {
+        record_now(
+            db,
+            meta,
+            AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Denied)
+                .detail("role or profession does not allow this"),
+        )
+        .await?;
+        return Err(ServiceError::Forbidden);
+    }
+    let mut q = practitioners::Entity::find();
+    if !regional {
+        q = q.filter(practitioners::Column::OrganizationId.eq(actor.organization_id));
+    }
+    let rows = q
+        .order_by_asc(practitioners::Column::OrganizationId)
+        .order_by_asc(practitioners::Column::Login)
+        .all(db)
+        .await?;
+    let orgs: std::collections::HashMap<Uuid, OrganizationRow> = queries::list_organizations(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut last: std::collections::HashMap<Uuid, DateTime<Utc>> = Default::default();
+    for s in sessions::Entity::find().all(db).await? {
+        let e = last.entry(s.practitioner_id).or_insert(s.created_at);
+        if s.created_at > *e {
+            *e = s.created_at;
+        }
+    }
+    let mut out: Vec<UserSummary> = rows
+        .into_iter()
+        // The system practitioner (automatic variances) is nobody's user.
+        .filter(|p| orgs.contains_key(&p.organization_id))
+        .map(|p| {
+            let org = &orgs[&p.organization_id];
+            UserSummary {
+                id: p.id,
+                login: p.login,
+                name: p.name,
+                profession: p.profession,
+                organization_code: org.code.clone(),
+                organization_name: org.name.clone(),
+                roles: serde_json::from_str(&p.roles).unwrap_or_default(),
+                totp_enabled: p.totp_enabled,
+                last_login: last.get(&p.id).copied(),
+                locked_until: p.locked_until,
+                disabled: p.disabled_at.is_some(),
+                must_change_password: p.must_change_password,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.organization_code, &a.login).cmp(&(&b.organization_code, &b.login)));
+    record_now(
+        db,
+        meta,
+        AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Allowed),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Number of active care plans per published pathway version (by version id). Counts
+/// only, no patient data.
+pub async fn active_plans_per_version(
+    db: &DatabaseConnection,
+) -> Result<std::collections::HashMap<Uuid, u64>, ServiceError> {
+    use renkei_store::entity::care_plans;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    let ids: Vec<Uuid> = care_plans::Entity::find()
+        .select_only()
+        .column(care_plans::Column::PathwayVersionId)
+        .filter(care_plans::Column::Status.eq("active"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        *out.entry(id).or_insert(0) += 1;
+    }
+    Ok(out)
+}
+
+/// The people an organisation's 地域連携室 can be reached through: its active liaison
+/// staff and medical social workers (name and profession only), for the directory.
+pub async fn liaison_contacts(
+    db: &DatabaseConnection,
+    organization_code: &str,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    use renkei_store::entity::practitioners;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let org = queries::organization_by_code(db, organization_code)
+        .await?
+        .ok_or(ServiceError::NotFound("organization"))?;
+    Ok(practitioners::Entity::find()
+        .filter(practitioners::Column::OrganizationId.eq(org.id))
+        .filter(practitioners::Column::Profession.is_in(["liaison_staff", "msw"]))
+        .filter(practitioners::Column::DisabledAt.is_null())
+        .order_by_asc(practitioners::Column::Login)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.name, p.profession))
+        .collect())
+}
+
+/// `(id, login, name)` of every practitioner, for naming the people of audit rows and
+/// break-glass grants on screens that were already authorised (not audited itself).
+pub async fn practitioner_names(
+    db: &DatabaseConnection,
+) -> Result<Vec<(Uuid, String, String)>, ServiceError> {
+    use renkei_store::entity::practitioners;
+    use sea_orm::{EntityTrait, QueryOrder};
+
+    Ok(practitioners::Entity::find()
+        .order_by_asc(practitioners::Column::Login)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.login, p.name))
+        .collect())
+}

@@ -205,6 +205,10 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only events with `seq` below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
+    /// Only these actions (any when empty).
+    pub actions: Vec<String>,
+    /// Only this outcome (`allowed` / `denied`).
+    pub outcome: Option<String>,
 }
 
 /// Audit events matching the filter, newest first.
@@ -231,6 +235,12 @@ pub async fn audit_events<C: ConnectionTrait>(
     }
     if let Some(s) = f.before_seq {
         q = q.filter(audit_events::Column::Seq.lt(s));
+    }
+    if !f.actions.is_empty() {
+        q = q.filter(audit_events::Column::Action.is_in(f.actions.iter().cloned()));
+    }
+    if let Some(o) = &f.outcome {
+        q = q.filter(audit_events::Column::Outcome.eq(o.as_str()));
     }
     Ok(q.order_by_desc(audit_events::Column::Seq)
         .limit(limit)

@@ -466,6 +466,7 @@ pub async fn audit_log(
                 from: q.from.map(|t| t.with_timezone(&Utc)),
                 to: q.to.map(|t| t.with_timezone(&Utc)),
                 before_seq: q.before_seq,
+                ..Default::default()
             },
             q.limit.unwrap_or(100),
         )

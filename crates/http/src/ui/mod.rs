@@ -8,6 +8,8 @@
 //! logged-in practitioner ([`Ui`]); every POST goes through [`Posted`], which checks the
 //! session's CSRF token and refuses cross-site forms.
 
+mod admin;
+mod directory;
 mod entry;
 mod fmt;
 mod handover;
@@ -15,6 +17,7 @@ mod home;
 mod patients;
 mod plan;
 mod print;
+mod templates;
 mod views;
 pub mod wareki;
 
@@ -71,6 +74,24 @@ pub fn routes() -> Router<AppState> {
             get(handover::propose_form).post(handover::propose_submit),
         )
         .route("/handovers", get(handover::inbox_page))
+        .route("/directory", get(directory::directory_page))
+        .route("/directory/{org}", get(directory::organization_page))
+        .route("/pathways", get(templates::list_page))
+        .route("/pathways/{code}/diff", get(templates::diff_page))
+        .route("/pathways/{code}/{version}", get(templates::detail_page))
+        .route("/admin", get(admin::admin_home))
+        .route("/admin/users", get(admin::users_page))
+        .route("/admin/break-glass", get(admin::break_glass_page))
+        .route(
+            "/admin/break-glass/{id}/review",
+            post(admin::review_break_glass),
+        )
+        .route("/admin/audit", get(admin::audit_page))
+        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route(
+            "/patients/{id}/access-history",
+            get(admin::access_history_page),
+        )
         .route("/handovers/{id}", get(handover::handover_page))
         .route("/handovers/{id}/answer", post(handover::answer_submit))
         .route(
@@ -150,6 +171,11 @@ impl FromRequestParts<AppState> for Ui {
 }
 
 impl Ui {
+    /// A regional or organisation administrator (the S10 link is shown to them only).
+    pub fn is_admin(&self) -> bool {
+        self.actor.has_role("regional_admin") || self.actor.has_role("org_admin")
+    }
+
     /// The header of every page.
     pub fn shell(&self, title: impl Into<String>, nav: Nav) -> Shell {
         Shell {
@@ -159,6 +185,7 @@ impl Ui {
             organization_name: self.organization_name.clone(),
             csrf: self.csrf.clone(),
             nav,
+            admin: self.is_admin(),
             en: self.english,
             lang_url: format!(
                 "/lang?set={}&back={}",
@@ -212,6 +239,9 @@ pub enum Nav {
     Worklist,
     Patients,
     Handovers,
+    Directory,
+    Pathways,
+    Admin,
     None,
 }
 
@@ -224,6 +254,8 @@ pub struct Shell {
     pub organization_name: String,
     pub csrf: String,
     pub nav: Nav,
+    /// Whether the administration link is shown.
+    pub admin: bool,
     /// Header and navigation in English.
     pub en: bool,
     /// The link that switches the shell language and comes back here.
@@ -237,6 +269,9 @@ impl Shell {
             (Nav::Worklist, "worklist")
                 | (Nav::Patients, "patients")
                 | (Nav::Handovers, "handovers")
+                | (Nav::Directory, "directory")
+                | (Nav::Pathways, "pathways")
+                | (Nav::Admin, "admin")
         )
     }
 }
