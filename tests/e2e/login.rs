@@ -206,7 +206,7 @@ impl Browser {
     }
 
     async fn logout(&self) -> Page {
-        let csrf = self.csrf_of("/").await;
+        let csrf = self.csrf_of("/worklist").await;
         self.post("/logout", &[("csrf", &csrf)]).await
     }
 }
@@ -799,7 +799,7 @@ async fn form_posts_without_the_csrf_token_are_refused() {
 
     // Logged in: logout needs the session's token.
     b.login("ito", INITIAL).await.assert_redirect("/");
-    let session_csrf = b.csrf_of("/").await;
+    let session_csrf = b.csrf_of("/worklist").await;
     b.post("/logout", &[]).await.assert_status(403);
     b.post("/logout", &[("csrf", csrf.as_str())])
         .await
