@@ -325,6 +325,22 @@ async fn audit_page(c: &Client, name: &str, found: &mut Findings) {
             facts["unlabelled"]
         ));
     }
+    // Check 9: every date is 西暦 「YYYY年M月D日」 in a <time datetime="YYYY-MM-DD…"> naming
+    // the same day.
+    let dates = c
+        .execute(
+            "return Array.from(document.querySelectorAll('time')).map(t => [t.getAttribute('datetime') || '', t.textContent.trim()])\
+               .filter(([iso, text]) => { const m = /^(\\d{4})-(\\d{2})-(\\d{2})/.exec(iso); const j = /^(\\d{4})年(\\d{1,2})月(\\d{1,2})日/.exec(text);\
+                 return !m || !j || +m[1] !== +j[1] || +m[2] !== +j[2] || +m[3] !== +j[3]; });",
+            vec![],
+        )
+        .await
+        .expect("dates");
+    if dates.as_array().is_some_and(|a| !a.is_empty()) {
+        found.problems.push(format!(
+            "{name}: dates not in 西暦 with a matching datetime {dates}"
+        ));
+    }
     axe_page(c, name, found).await;
 }
 
@@ -351,17 +367,19 @@ async fn axe_page(c: &Client, name: &str, found: &mut Findings) {
     let result = c
         .execute_async(
             "const done = arguments[arguments.length - 1];\
-             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}, resultTypes: ['violations']})\
-               .then(r => done({passed: r.passes.length, violations: r.violations.map(v => ({id: v.id, targets: v.nodes.map(n => n.target.join(' '))}))}))\
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}, resultTypes: ['violations', 'incomplete']})\
+               .then(r => done({passed: r.passes.length, contrast: r.passes.some(p => p.id === 'color-contrast'), incomplete: r.incomplete.map(i => i.id), violations: r.violations.map(v => ({id: v.id, targets: v.nodes.map(n => n.target.join(' '))}))}))\
                .catch(e => done({passed: 0, violations: [{id: 'axe-error', targets: [String(e)]}]}));",
             vec![],
         )
         .await
         .expect("axe.run");
     eprintln!(
-        "axe {name}: {} rules passed, {} violated",
+        "axe {name}: {} rules passed (color-contrast among them: {}), {} violated, not decided: {}",
         result["passed"],
-        result["violations"].as_array().map_or(0, Vec::len)
+        result["contrast"],
+        result["violations"].as_array().map_or(0, Vec::len),
+        result["incomplete"]
     );
     assert!(
         result["passed"].as_u64().is_some_and(|n| n > 0),
@@ -860,6 +878,36 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("stroke".to_owned())
     );
     screenshot(&c, "worklist").await;
+    // Check 7: the agreed Japanese system font stack. Check 4: the skip link, focused,
+    // is visible with an outline and moves focus to <main>.
+    let ui_facts = c
+        .execute(
+            "const s = document.querySelector('a.skip'); s.focus();\
+             const cs = getComputedStyle(s);\
+             const shown = {outline: cs.outlineStyle, top: s.getBoundingClientRect().top};\
+             s.click();\
+             return {font: getComputedStyle(document.body).fontFamily, skip: shown,\
+                     focused: document.activeElement && document.activeElement.id};",
+            vec![],
+        )
+        .await
+        .expect("font and focus");
+    assert!(
+        ui_facts["font"]
+            .as_str()
+            .is_some_and(|f| f
+                .starts_with("\"Hiragino Sans\", \"Hiragino Kaku Gothic ProN\", \"Noto Sans JP\"")),
+        "the body's font stack: {ui_facts}"
+    );
+    assert!(
+        ui_facts["skip"]["outline"] != "none"
+            && ui_facts["skip"]["top"].as_f64().is_some_and(|t| t >= 0.0),
+        "the focused skip link is on screen with an outline: {ui_facts}"
+    );
+    assert_eq!(
+        ui_facts["focused"], "main",
+        "the skip link moves focus to <main>: {ui_facts}"
+    );
     audit_page(&c, "worklist", &mut found).await;
     // The English switch changes the shell only, and comes back to the same page.
     submit(&c, "header a.lang").await;
@@ -872,6 +920,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         text(&c, "h1").await.contains("作業一覧"),
         "content stays Japanese"
     );
+    audit_page(&c, "worklist (English shell)", &mut found).await;
     submit(&c, "header a.lang").await;
     assert!(text(&c, "nav.mainnav").await.contains("作業一覧"));
 
@@ -1518,6 +1567,9 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "{goals}"
     );
     assert!(text(&f, "#team").await.contains("みなと内科クリニック"));
+    audit_page(&f, "care-plan (family physician)", &mut found).await;
+    f.goto(&format!("{base}/handovers")).await.expect("inbox");
+    audit_page(&f, "hand-overs (family physician)", &mut found).await;
     f.close().await.expect("close");
 
     // ------------------------------------------------ outside the care team
@@ -1529,6 +1581,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     let denied = text(&o, "main").await;
     assert!(denied.contains("閲覧する権限がありません"), "{denied}");
     assert!(!denied.contains("山田"), "nothing of the patient leaks");
+    audit_page(&o, "not visible (error page)", &mut found).await;
     o.close().await.expect("close");
 
     let refused: Vec<&str> = form_logins
