@@ -1195,6 +1195,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         assert!(sheet.contains(want), "the staff version has {want:?}");
     }
     audit_page(&c, "print (staff)", &mut found).await;
+    screenshot(&c, "print-staff").await;
     let pages = print_pdf(&c, "print-staff").await;
     check_printed(&pages, "staff version", "山田 太郎", 12);
     // Check 30: a table that runs over a page break repeats its header row. Each table's
@@ -1592,6 +1593,11 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     assert!(
         refused.is_empty(),
         "the login form refused a real browser for {refused:?} (see LOGIN FORM REFUSED above)"
+    );
+    assert!(
+        found.problems.is_empty(),
+        "page checks (later sessions):\n{}",
+        found.problems.join("\n")
     );
     assert!(
         found.axe.is_empty(),
