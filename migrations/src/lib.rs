@@ -14,6 +14,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_access;
 mod m20261122_000003_workflow;
 pub mod m20261122_000004_system_actor;
+mod m20261122_000005_handover_reads;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_access::Migration),
             Box::new(m20261122_000003_workflow::Migration),
             Box::new(m20261122_000004_system_actor::Migration),
+            Box::new(m20261122_000005_handover_reads::Migration),
         ]
     }
 }

@@ -206,7 +206,7 @@ impl Browser {
     }
 
     async fn logout(&self) -> Page {
-        let csrf = self.csrf_of("/").await;
+        let csrf = self.csrf_of("/worklist").await;
         self.post("/logout", &[("csrf", &csrf)]).await
     }
 }
@@ -380,7 +380,7 @@ async fn login_page_is_japanese_with_csrf_and_security_headers() {
         assert!(session.contains(attr), "{attr} in {session}");
     }
     assert!(!session.contains("Domain"), "{session}");
-    tls.get("/").await.assert_status(200);
+    tls.get("/").await.assert_redirect("/worklist");
 }
 
 #[tokio::test]
@@ -459,8 +459,10 @@ async fn login_then_forced_password_change() {
     change(INITIAL, NEW_PASSWORD, NEW_PASSWORD)
         .await
         .assert_redirect("/?password_changed=1");
-    let home = b.get("/").await;
+    b.get("/").await.assert_redirect("/worklist");
+    let home = b.get("/worklist?password_changed=1").await;
     home.assert_status(200);
+    assert!(home.text.contains("パスワードを変更しました"));
     assert!(home.text.contains("佐藤 sato"));
     assert!(home.text.contains("acute-1 テスト施設"));
     assert!(home.text.contains("action=\"/logout\""));
@@ -797,7 +799,7 @@ async fn form_posts_without_the_csrf_token_are_refused() {
 
     // Logged in: logout needs the session's token.
     b.login("ito", INITIAL).await.assert_redirect("/");
-    let session_csrf = b.csrf_of("/").await;
+    let session_csrf = b.csrf_of("/worklist").await;
     b.post("/logout", &[]).await.assert_status(403);
     b.post("/logout", &[("csrf", csrf.as_str())])
         .await
@@ -808,7 +810,7 @@ async fn form_posts_without_the_csrf_token_are_refused() {
     evil.post("/logout", &[("csrf", session_csrf.as_str())])
         .await
         .assert_status(403);
-    b.get("/").await.assert_status(200);
+    b.get("/").await.assert_redirect("/worklist");
     assert_eq!(live_sessions(&app).await, 1, "still logged in");
     b.post("/logout", &[("csrf", session_csrf.as_str())])
         .await
@@ -860,7 +862,8 @@ async fn a_cookie_planted_before_login_is_not_the_session_after_it() {
         .assert_redirect("/");
     let victim_cookie = victim.cookie("renkei_session").await.expect("session");
     assert_ne!(victim_cookie, attacker_cookie, "the id changes at login");
-    let home = victim.get("/").await;
+    victim.get("/").await.assert_redirect("/worklist");
+    let home = victim.get("/worklist").await;
     home.assert_status(200);
     assert!(home.text.contains("佐藤 victim"));
     // The planted session was revoked by the login: it is no one's session now.
@@ -932,7 +935,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours() {
         Utc::now() - Duration::minutes(29),
     )
     .await;
-    b.get("/").await.assert_status(200);
+    b.get("/").await.assert_redirect("/worklist");
     // Activity moved last_seen_at forward.
     let seen = sessions::Entity::find()
         .one(&app.services.db)
@@ -999,7 +1002,7 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
         "recovery codes are stored hashed"
     );
     // The session was rotated at enrolment; the page keeps working.
-    b.get("/").await.assert_status(200);
+    b.get("/").await.assert_redirect("/worklist");
     b.logout().await;
 
     // Pretend enrolment was long ago, so earlier steps are not "already used".
@@ -1040,7 +1043,7 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
         full, half,
         "the session id changes when the second factor is done"
     );
-    b.get("/").await.assert_status(200);
+    b.get("/").await.assert_redirect("/worklist");
     let stale = Browser::new(&app);
     stale.set_cookie("renkei_session", &half).await;
     stale.get("/").await.assert_redirect("/login?expired=1");
@@ -1156,7 +1159,7 @@ async fn an_organisation_can_require_two_factor() {
     )
     .await
     .assert_redirect("/?password_changed=1");
-    b.get("/").await.assert_status(200);
+    b.get("/").await.assert_redirect("/worklist");
 
     // A user of that organisation who already has TOTP goes to the second step.
     b.logout().await;

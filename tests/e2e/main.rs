@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod demo;
 mod idempotency;
+mod inbox;
 mod login;
 mod patients;
 mod support;

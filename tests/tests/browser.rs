@@ -15,10 +15,15 @@
 //! sends the report back, records a note (double click: one entry), and the family
 //! physician reviews the shared goals; registering a patient (ひらがな kana stored as カタカナ with
 //! ー, 和暦 birth date) and enrolling them with consent through the confirmation page;
-//! the trend table and the printable plan; tablet width without page scroll; a
-//! practitioner outside the care team gets the "not visible" page; on every main page
-//! `lang="ja"`, a title, one `<h1>`, no skipped heading level, labelled controls and the
-//! skip link first; screenshots of the main pages under `target/ui-screenshots/`.
+//! the trend table and the printable plan in both versions, printed to PDF through
+//! WebDriver (A4 pages, the patient's name and 「n / N」 on each, the required contents,
+//! header rows repeated); tablet and phone widths without page scroll; `/` → the
+//! worklist; 漢字 search and the 渡辺/渡邊 pair, the 同姓同名 badge and the era boundaries
+//! on patients the test registers; the unread hand-over count in the nav, gone once
+//! opened; a practitioner outside the care team gets the "not visible" page; on every
+//! main page `lang="ja"`, a title, one `<h1>`, no skipped heading level, labelled
+//! controls, the skip link first and no axe-core (WCAG 2.0 A/AA) violation; screenshots
+//! and PDFs of the main pages under `target/ui-screenshots/`.
 //!
 //! Without `/usr/bin/chromedriver` (or `CHROMEDRIVER`) the test prints a notice and
 //! passes, except under `CI=true`, where it fails.
@@ -276,7 +281,8 @@ async fn login(app: &TestApp, c: &Client, base: &str, user: &str) -> bool {
 /// The checks every page gets (ui.md §6, global): `lang="ja"`, a title naming Renkei,
 /// exactly one `<h1>`, no skipped heading level, and the skip link first in the tab
 /// order. Problems are collected, not thrown, so one run lists them all.
-async fn audit_page(c: &Client, name: &str, problems: &mut Vec<String>) {
+async fn audit_page(c: &Client, name: &str, found: &mut Findings) {
+    let problems = &mut found.problems;
     let facts = c
         .execute(
             "const hs = Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).map(h => +h.tagName[1]);\
@@ -318,6 +324,337 @@ async fn audit_page(c: &Client, name: &str, problems: &mut Vec<String>) {
             "{name}: controls without a label {}",
             facts["unlabelled"]
         ));
+    }
+    // Check 9: every date is 西暦 「YYYY年M月D日」 in a <time datetime="YYYY-MM-DD…"> naming
+    // the same day.
+    let dates = c
+        .execute(
+            "return Array.from(document.querySelectorAll('time')).map(t => [t.getAttribute('datetime') || '', t.textContent.trim()])\
+               .filter(([iso, text]) => { const m = /^(\\d{4})-(\\d{2})-(\\d{2})/.exec(iso); const j = /^(\\d{4})年(\\d{1,2})月(\\d{1,2})日/.exec(text);\
+                 return !m || !j || +m[1] !== +j[1] || +m[2] !== +j[2] || +m[3] !== +j[3]; });",
+            vec![],
+        )
+        .await
+        .expect("dates");
+    if dates.as_array().is_some_and(|a| !a.is_empty()) {
+        found.problems.push(format!(
+            "{name}: dates not in 西暦 with a matching datetime {dates}"
+        ));
+    }
+    axe_page(c, name, found).await;
+}
+
+/// What the page checks found: the structural problems of [`audit_page`] and the
+/// axe-core violations, kept apart so each list is reported on its own.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<String>,
+    axe: Vec<String>,
+}
+
+/// axe-core, the release build vendored as a test fixture (MPL-2.0, see
+/// `tests/fixtures/README.md`); injected into the page under test, never served.
+const AXE: &str = include_str!("../fixtures/axe.min.js");
+
+/// Runs axe-core's WCAG 2.0 A and AA rules on the current page (ui.md §6 check 2) and
+/// records each violation as `page: rule at target, …`.
+async fn axe_page(c: &Client, name: &str, found: &mut Findings) {
+    let loaded = c
+        .execute(&format!("{AXE}\n;return typeof window.axe;"), vec![])
+        .await
+        .expect("inject axe-core");
+    assert_eq!(loaded, json!("object"), "axe-core loaded on {name}");
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}, resultTypes: ['violations', 'incomplete']})\
+               .then(r => done({passed: r.passes.length, contrast: r.passes.some(p => p.id === 'color-contrast'), incomplete: r.incomplete.map(i => i.id), violations: r.violations.map(v => ({id: v.id, targets: v.nodes.map(n => n.target.join(' '))}))}))\
+               .catch(e => done({passed: 0, violations: [{id: 'axe-error', targets: [String(e)]}]}));",
+            vec![],
+        )
+        .await
+        .expect("axe.run");
+    eprintln!(
+        "axe {name}: {} rules passed (color-contrast among them: {}), {} violated, not decided: {}",
+        result["passed"],
+        result["contrast"],
+        result["violations"].as_array().map_or(0, Vec::len),
+        result["incomplete"]
+    );
+    assert!(
+        result["passed"].as_u64().is_some_and(|n| n > 0),
+        "axe-core ran on {name}: {result}"
+    );
+    for v in result["violations"].as_array().into_iter().flatten() {
+        let targets: Vec<&str> = v["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .take(6)
+            .collect();
+        found.axe.push(format!(
+            "{name}: {} at {}",
+            v["id"].as_str().unwrap_or("?"),
+            targets.join(", ")
+        ));
+    }
+}
+
+/// One printed page: its MediaBox size in points and its text.
+struct PdfPage {
+    width: f32,
+    height: f32,
+    text: String,
+}
+
+/// The MediaBox of a page, inherited from its parents when the page has none.
+fn media_box(doc: &lopdf::Document, mut id: lopdf::ObjectId) -> [f32; 4] {
+    loop {
+        let dict = doc.get_dictionary(id).expect("page dictionary");
+        if let Ok(b) = dict
+            .get_deref(b"MediaBox", doc)
+            .and_then(lopdf::Object::as_array)
+        {
+            let n: Vec<f32> = b.iter().map(|o| o.as_float().unwrap_or(f32::NAN)).collect();
+            return [n[0], n[1], n[2], n[3]];
+        }
+        id = dict
+            .get(b"Parent")
+            .and_then(lopdf::Object::as_reference)
+            .expect("a MediaBox on the page or its parents");
+    }
+}
+
+/// A font's ToUnicode map: character code (1 or 2 bytes) → text.
+struct ToUnicode {
+    width: usize,
+    map: std::collections::HashMap<u32, String>,
+}
+
+fn hex_bytes(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+fn utf16(bytes: &[u8]) -> String {
+    let units: Vec<u16> = bytes
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Parses the `bfchar` / `bfrange` sections of a ToUnicode CMap.
+fn parse_to_unicode(cmap: &str) -> ToUnicode {
+    // Tokens: <hex>, [, ], and words.
+    let mut tokens = Vec::new();
+    let mut chars = cmap.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => {
+                let h: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                tokens.push(format!("<{}", h.split_whitespace().collect::<String>()));
+            }
+            '[' | ']' => tokens.push(c.to_string()),
+            c if c.is_whitespace() => {}
+            c => {
+                let mut w = c.to_string();
+                while let Some(n) = chars.peek() {
+                    if n.is_whitespace() || matches!(n, '<' | '[' | ']') {
+                        break;
+                    }
+                    w.push(*n);
+                    chars.next();
+                }
+                tokens.push(w);
+            }
+        }
+    }
+    let mut map = std::collections::HashMap::new();
+    let mut width = 1;
+    let code = |t: &str| u32::from_str_radix(&t[1..], 16).unwrap_or(0);
+    let mut i = 0;
+    while i < tokens.len() {
+        match tokens[i].as_str() {
+            "beginbfchar" => {
+                i += 1;
+                while i + 1 < tokens.len() && tokens[i] != "endbfchar" {
+                    width = (tokens[i].len() - 1) / 2;
+                    map.insert(code(&tokens[i]), utf16(&hex_bytes(&tokens[i + 1][1..])));
+                    i += 2;
+                }
+            }
+            "beginbfrange" => {
+                i += 1;
+                while i + 2 < tokens.len() && tokens[i] != "endbfrange" {
+                    width = (tokens[i].len() - 1) / 2;
+                    let (lo, hi) = (code(&tokens[i]), code(&tokens[i + 1]));
+                    if tokens[i + 2] == "[" {
+                        let mut j = i + 3;
+                        let mut c = lo;
+                        while j < tokens.len() && tokens[j] != "]" {
+                            map.insert(c, utf16(&hex_bytes(&tokens[j][1..])));
+                            c += 1;
+                            j += 1;
+                        }
+                        i = j + 1;
+                    } else {
+                        let mut dst = hex_bytes(&tokens[i + 2][1..]);
+                        for c in lo..=hi {
+                            map.insert(c, utf16(&dst));
+                            if let Some(last) = dst.last_mut() {
+                                *last = last.wrapping_add(1);
+                            }
+                        }
+                        i += 3;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    ToUnicode { width, map }
+}
+
+/// The text a page shows, decoded through each font's ToUnicode map (Chromium writes
+/// its subset fonts as Type 3 fonts with such maps). Text objects are separated by
+/// spaces.
+fn page_text(doc: &lopdf::Document, page: lopdf::ObjectId) -> String {
+    use lopdf::Object;
+    let mut fonts = std::collections::HashMap::new();
+    for (name, font) in doc.get_page_fonts(page).unwrap_or_default() {
+        let map = font
+            .get_deref(b"ToUnicode", doc)
+            .and_then(Object::as_stream)
+            .ok()
+            .and_then(|s| s.decompressed_content().ok())
+            .map(|b| parse_to_unicode(&String::from_utf8_lossy(&b)));
+        if let Some(m) = map {
+            fonts.insert(name, m);
+        }
+    }
+    let content =
+        lopdf::content::Content::decode(&doc.get_page_content(page)).expect("page content");
+    let mut out = String::new();
+    let mut font: Option<&ToUnicode> = None;
+    let show = |bytes: &[u8], font: Option<&ToUnicode>, out: &mut String| {
+        let Some(f) = font else { return };
+        for chunk in bytes.chunks(f.width.max(1)) {
+            let code = chunk.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b));
+            if let Some(t) = f.map.get(&code) {
+                out.push_str(t);
+            }
+        }
+    };
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => {
+                font = op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_name().ok())
+                    .and_then(|n| fonts.get(n));
+            }
+            "Tj" | "'" | "\"" => {
+                if let Some(Object::String(b, _)) = op.operands.last() {
+                    show(b, font, &mut out);
+                }
+            }
+            "TJ" => {
+                for o in op
+                    .operands
+                    .first()
+                    .and_then(|a| a.as_array().ok())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Object::String(b, _) = o {
+                        show(b, font, &mut out);
+                    }
+                }
+            }
+            "ET" => out.push(' '),
+            _ => {}
+        }
+    }
+    use unicode_normalization::UnicodeNormalization;
+    // Chromium's ToUnicode maps name some ideographs by their Kangxi radical or
+    // compatibility code point (⼭ U+2F2D for 山): NFKC folds them back.
+    out.nfkc().collect()
+}
+
+/// Prints the current page through WebDriver's Print Page command (A4) and reads the
+/// PDF back: page sizes and text (through the fonts' ToUnicode maps). The PDF is saved
+/// beside the screenshots.
+async fn print_pdf(c: &Client, name: &str) -> Vec<PdfPage> {
+    let config = fantoccini::wd::PrintConfiguration::builder()
+        .size(fantoccini::wd::PrintSize::A4)
+        .background(true)
+        .build()
+        .expect("print configuration");
+    let pdf = c.print(config).await.expect("Print Page");
+    let dir = workspace_root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(format!("{name}.pdf")), &pdf).expect("write pdf");
+    let doc = lopdf::Document::load_mem(&pdf).expect("a readable PDF");
+    doc.get_pages()
+        .into_values()
+        .map(|id| {
+            let b = media_box(&doc, id);
+            PdfPage {
+                width: (b[2] - b[0]).abs(),
+                height: (b[3] - b[1]).abs(),
+                text: page_text(&doc, id),
+            }
+        })
+        .collect()
+}
+
+/// Text without any white space (PDF text runs are split at arbitrary places).
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// ui.md §6 check 28: every page A4 (595×842 pt ±1), the patient's name on every page,
+/// 「n / N」 at the foot of every page, and none of the screen's navigation.
+fn check_printed(pages: &[PdfPage], what: &str, patient: &str, max_pages: usize) {
+    let n = pages.len();
+    assert!(
+        (1..=max_pages).contains(&n),
+        "{what}: {n} pages (expected 1–{max_pages})"
+    );
+    for (i, p) in pages.iter().enumerate() {
+        assert!(
+            (p.width - 595.28).abs() <= 1.0 && (p.height - 841.89).abs() <= 1.0,
+            "{what}: page {} is {}×{} pt, not A4",
+            i + 1,
+            p.width,
+            p.height
+        );
+        let text = squeeze(&p.text);
+        assert!(
+            text.contains(&squeeze(patient)),
+            "{what}: page {} lacks the patient's name {patient}: {}",
+            i + 1,
+            p.text
+        );
+        assert!(
+            text.contains(&format!("{}/{n}", i + 1)),
+            "{what}: page {} lacks 「{} / {n}」: {}",
+            i + 1,
+            i + 1,
+            p.text
+        );
+        for screen_only in ["ログアウト", "連携パスに戻る", "作業一覧", "本文へ移動"]
+        {
+            assert!(
+                !text.contains(screen_only),
+                "{what}: page {} shows the screen's {screen_only:?}",
+                i + 1
+            );
+        }
     }
 }
 
@@ -388,12 +725,104 @@ async fn the_web_ui_in_a_real_browser() {
     .expect("the browser journey finishes within 7 minutes");
 }
 
+/// Patients the demo lacks, registered through the service as the acute hospital's
+/// nurse: the variant-kanji pair's second half (渡邊; the demo has 渡辺 京子), a 同姓同名
+/// pair, and births on the era boundaries. Returns (name, birth date, id).
+async fn extra_patients(app: &TestApp) -> Vec<(&'static str, &'static str, Uuid)> {
+    let sato = practitioners::Entity::find()
+        .filter(practitioners::Column::Login.eq("sato"))
+        .one(&app.services.db)
+        .await
+        .expect("query")
+        .expect("the demo's acute nurse");
+    let actor = renkei_service::admin::actor_of(&app.services.db, sato.id)
+        .await
+        .expect("actor");
+    let mut out = Vec::new();
+    for (i, (family, given, fk, gk, birth, sex)) in [
+        ("渡邊", "正", "ワタナベ", "タダシ", "1950-03-10", "male"),
+        ("高橋", "健一", "タカハシ", "ケンイチ", "1960-06-01", "male"),
+        ("高橋", "健一", "タカハシ", "ケンイチ", "1972-09-15", "male"),
+        ("石井", "明美", "イシイ", "アケミ", "1989-01-07", "female"),
+        ("石井", "平", "イシイ", "タイラ", "1989-01-08", "male"),
+        ("石井", "令", "イシイ", "レイ", "2019-05-01", "female"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = renkei_service::patients::create_patient(
+            &app.services,
+            &actor,
+            &RequestMeta::default(),
+            renkei_service::patients::NewPatient {
+                family: family.into(),
+                given: given.into(),
+                family_kana: fk.into(),
+                given_kana: gk.into(),
+                birth_date: birth.into(),
+                sex: sex.into(),
+                identifiers: vec![("acute-1".into(), format!("00992{i:02}"))],
+            },
+        )
+        .await
+        .expect("register a patient");
+        let name: &'static str = match (family, given) {
+            ("渡邊", _) => "渡邊 正",
+            ("高橋", _) => "高橋 健一",
+            (_, "明美") => "石井 明美",
+            (_, "平") => "石井 平",
+            _ => "石井 令",
+        };
+        out.push((name, birth, p.id));
+    }
+    out
+}
+
 async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path) {
     let base = app.base_url.clone();
 
     // ------------------------------------------------ with JavaScript: the acute nurse
+    let extra = extra_patients(app).await;
     let c = browser(driver, chromium, &profiles.join("js"), true).await;
+    let mut found = Findings::default();
+    // Not signed in: `/` is the login page.
+    c.goto(&format!("{base}/")).await.expect("home");
+    assert!(
+        path(&c).await.starts_with("/login"),
+        "not signed in, / shows the login page: {}",
+        path(&c).await
+    );
+    audit_page(&c, "login", &mut found).await;
+    // The harness sees a violation when there is one: an unlabelled field added to the
+    // page is reported (rule "label"), then removed again.
+    c.execute(
+        "const i = document.createElement('input'); i.id = 'axe-probe'; document.querySelector('main').appendChild(i);",
+        vec![],
+    )
+    .await
+    .expect("probe");
+    let mut probe = Findings::default();
+    axe_page(&c, "probe", &mut probe).await;
+    assert!(
+        probe
+            .axe
+            .iter()
+            .any(|v| v.contains("label") && v.contains("axe-probe")),
+        "axe-core reports an unlabelled field: {:?}",
+        probe.axe
+    );
+    c.refresh().await.expect("reload the login page");
     let mut form_logins = vec![("sato", login(app, &c, &base, "sato").await)];
+    if form_logins[0].1 {
+        assert!(
+            path(&c).await.starts_with("/worklist"),
+            "after login the worklist: {}",
+            path(&c).await
+        );
+    }
+    // Signed in: `/` is the worklist (303).
+    c.goto(&format!("{base}/")).await.expect("home");
+    assert_eq!(path(&c).await, "/worklist", "/ redirects to the worklist");
     c.goto(&format!("{base}/worklist")).await.expect("worklist");
     assert!(text(&c, "h1").await.contains("作業一覧"));
     let title = c.title().await.expect("title");
@@ -449,8 +878,37 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("stroke".to_owned())
     );
     screenshot(&c, "worklist").await;
-    let mut problems = Vec::new();
-    audit_page(&c, "worklist", &mut problems).await;
+    // Check 7: the agreed Japanese system font stack. Check 4: the skip link, focused,
+    // is visible with an outline and moves focus to <main>.
+    let ui_facts = c
+        .execute(
+            "const s = document.querySelector('a.skip'); s.focus();\
+             const cs = getComputedStyle(s);\
+             const shown = {outline: cs.outlineStyle, top: s.getBoundingClientRect().top};\
+             s.click();\
+             return {font: getComputedStyle(document.body).fontFamily, skip: shown,\
+                     focused: document.activeElement && document.activeElement.id};",
+            vec![],
+        )
+        .await
+        .expect("font and focus");
+    assert!(
+        ui_facts["font"]
+            .as_str()
+            .is_some_and(|f| f
+                .starts_with("\"Hiragino Sans\", \"Hiragino Kaku Gothic ProN\", \"Noto Sans JP\"")),
+        "the body's font stack: {ui_facts}"
+    );
+    assert!(
+        ui_facts["skip"]["outline"] != "none"
+            && ui_facts["skip"]["top"].as_f64().is_some_and(|t| t >= 0.0),
+        "the focused skip link is on screen with an outline: {ui_facts}"
+    );
+    assert_eq!(
+        ui_facts["focused"], "main",
+        "the skip link moves focus to <main>: {ui_facts}"
+    );
+    audit_page(&c, "worklist", &mut found).await;
     // The English switch changes the shell only, and comes back to the same page.
     submit(&c, "header a.lang").await;
     assert!(text(&c, "nav.mainnav").await.contains("Worklist"));
@@ -462,6 +920,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         text(&c, "h1").await.contains("作業一覧"),
         "content stays Japanese"
     );
+    audit_page(&c, "worklist (English shell)", &mut found).await;
     submit(&c, "header a.lang").await;
     assert!(text(&c, "nav.mainnav").await.contains("作業一覧"));
 
@@ -474,7 +933,85 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         assert!(main.contains("山田 太郎"), "{q:?} finds 山田 太郎: {main}");
         assert!(main.contains("昭和23年"), "birth date with its era");
     }
-    audit_page(&c, "search results", &mut problems).await;
+    audit_page(&c, "search results", &mut found).await;
+    // 漢字 in the same box; 「ワタナベ」 finds both variants 渡辺 and 渡邊 (check 10).
+    for (q, wants, not) in [
+        ("山田", vec!["山田 太郎"], vec![]),
+        ("山田 太郎", vec!["山田 太郎"], vec![]),
+        ("ワタナベ", vec!["渡辺 京子", "渡邊 正"], vec![]),
+        ("渡邊", vec!["渡邊 正"], vec!["渡辺 京子"]),
+    ] {
+        c.goto(&format!("{base}/patients")).await.expect("search");
+        fill(&c, "#q", q).await;
+        submit(&c, "form.searchbox button[type=submit]").await;
+        let main = text(&c, "main").await;
+        for w in wants {
+            assert!(main.contains(w), "{q:?} finds {w}: {main}");
+        }
+        for w in not {
+            assert!(!main.contains(w), "{q:?} does not find {w}: {main}");
+        }
+        assert!(
+            !main.contains("では検索できません"),
+            "{q:?} is understood: {main}"
+        );
+    }
+    // 同姓同名: both rows and each banner say so (check 8).
+    c.goto(&format!("{base}/patients?q=%E3%82%BF%E3%82%AB%E3%83%8F%E3%82%B7%20%E3%82%B1%E3%83%B3%E3%82%A4%E3%83%81"))
+        .await
+        .expect("search タカハシ ケンイチ");
+    assert_eq!(
+        c.find_all(Locator::Css("main table.list tbody tr"))
+            .await
+            .expect("rows")
+            .len(),
+        2,
+        "two patients named 高橋 健一"
+    );
+    assert_eq!(
+        c.find_all(Locator::Css("main table.list tbody tr .badge.warn"))
+            .await
+            .expect("badges")
+            .len(),
+        2,
+        "both marked 同姓同名あり"
+    );
+    for (name, birth, id) in &extra {
+        c.goto(&format!("{base}/patients/{id}"))
+            .await
+            .expect("patient page");
+        let banner = text(&c, ".banner").await;
+        assert!(banner.contains(name), "{banner}");
+        if *name == "高橋 健一" {
+            assert!(
+                banner.contains("同姓同名あり"),
+                "the 同姓同名 badge: {banner}"
+            );
+        }
+        // Era boundaries (check 9): the date in 西暦 with <time datetime>, the era after.
+        let era = match *birth {
+            "1989-01-07" => Some("昭和64年"),
+            "1989-01-08" => Some("平成元年"),
+            "2019-05-01" => Some("令和元年"),
+            _ => None,
+        };
+        if let Some(era) = era {
+            let t = css(&c, &format!(".banner time[datetime='{birth}']")).await;
+            let shown = t.text().await.expect("time text");
+            let (y, rest) = birth.split_at(4);
+            let m: u32 = rest[1..3].parse().expect("month");
+            let d: u32 = rest[4..6].parse().expect("day");
+            assert!(
+                shown.starts_with(&format!("{y}年{m}月{d}日")),
+                "{birth} shown as {shown}"
+            );
+            assert!(
+                banner.contains(&format!("({era})")),
+                "{birth} is {era}: {banner}"
+            );
+        }
+    }
+    audit_page(&c, "patient (registered by the test)", &mut found).await;
     // IME: Enter while composing is swallowed and a submit during composition is refused.
     c.goto(&format!("{base}/patients")).await.expect("search");
     let before = path(&c).await;
@@ -546,7 +1083,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     c.goto(&format!("{base}/care-plans/{yamada}"))
         .await
         .expect("plan");
-    audit_page(&c, "care-plan", &mut problems).await;
+    audit_page(&c, "care-plan", &mut found).await;
     c.set_window_size(1280, 2600).await.expect("tall window");
     screenshot(&c, "care-plan").await;
     // Tablet width: the matrix scrolls inside its box, the page itself does not.
@@ -563,12 +1100,40 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "no horizontal page scroll at 768 px (overflow {overflow})"
     );
     screenshot(&c, "care-plan-tablet").await;
+    // Phone width (check 33): still no page scroll; the matrix scrolls in its own box.
+    c.set_window_size(390, 844).await.expect("phone");
+    let widths = c
+        .execute(
+            "const w = document.querySelector('.matrix-wrap');\
+             return {page: document.documentElement.scrollWidth - document.documentElement.clientWidth,\
+                     viewport: document.documentElement.clientWidth,\
+                     matrix: w.scrollWidth - w.clientWidth, overflowX: getComputedStyle(w).overflowX};",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    assert!(
+        widths["viewport"].as_i64().is_some_and(|v| v <= 400),
+        "the window is phone-sized: {widths}"
+    );
+    assert!(
+        widths["page"].as_i64().is_some_and(|o| o <= 0),
+        "no horizontal page scroll at 390 px: {widths}"
+    );
+    assert!(
+        widths["matrix"].as_i64().is_some_and(|o| o > 0)
+            && matches!(widths["overflowX"].as_str(), Some("auto" | "scroll")),
+        "the matrix scrolls inside its container at 390 px: {widths}"
+    );
+    screenshot(&c, "care-plan-phone").await;
     c.set_window_size(1280, 900).await.expect("window");
+    // The README's picture of the care-plan page: the first screen at 1280 px.
+    screenshot(&c, "care-plan-top").await;
     c.goto(&format!("{base}/care-plans/{yamada}/trend?item=fim_total"))
         .await
         .expect("trend");
     assert!(text(&c, "table.trend").await.contains("食事"));
-    audit_page(&c, "trend", &mut problems).await;
+    audit_page(&c, "trend", &mut found).await;
     c.goto(&format!("{base}/care-plans/{yamada}/print"))
         .await
         .expect("print");
@@ -580,11 +1145,94 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "予定は状態により変わることがあります",
         "退院基準",
         "署名",
+        "転院までの期間",
+        "説明日",
+        "地域連携室",
     ] {
         assert!(sheet.contains(want), "the printable plan has {want:?}");
     }
-    audit_page(&c, "print", &mut problems).await;
+    audit_page(&c, "print", &mut found).await;
     screenshot(&c, "print").await;
+    // Printed (checks 28–29): A4 pages with the name and 「n / N」 on each, and the
+    // contents the billing rules ask for.
+    let pages = print_pdf(&c, "print-patient").await;
+    check_printed(&pages, "patient version", "山田 太郎", 4);
+    let all = squeeze(&pages.iter().map(|p| p.text.as_str()).collect::<String>());
+    for want in [
+        "病名",
+        "転院までの期間",
+        "総治療期間",
+        "退院基準",
+        "予定は状態により変わることがあります",
+        "地域連携室",
+        "計画管理病院",
+        "説明日",
+        "署名",
+    ] {
+        assert!(
+            all.contains(want),
+            "the printed patient version has {want:?}"
+        );
+    }
+    // The staff version: the full matrix, goals with latest values, trend tables as
+    // numbers, variances, entries per profession with author and 確定日時.
+    c.goto(&format!("{base}/care-plans/{yamada}/print?version=staff"))
+        .await
+        .expect("staff print");
+    let sheet = text(&c, "main").await;
+    for want in [
+        "医療者用",
+        "オーバービュー",
+        "転院基準・退院基準",
+        "達成目標と最新の値",
+        "評価の推移",
+        "FIM合計",
+        "バリアンス",
+        "職種別の記録",
+        "看護師",
+        "確定日時",
+    ] {
+        assert!(sheet.contains(want), "the staff version has {want:?}");
+    }
+    audit_page(&c, "print (staff)", &mut found).await;
+    screenshot(&c, "print-staff").await;
+    let pages = print_pdf(&c, "print-staff").await;
+    check_printed(&pages, "staff version", "山田 太郎", 12);
+    // Check 30: a table that runs over a page break repeats its header row. Each table's
+    // rows carry a mark of their own (【…】 in the overview, 《…》 in the goals, 記録#n in
+    // the entries): every page showing a table's rows shows its header row too, and at
+    // least one table does run over a break.
+    let mut continued = false;
+    for (table, header, mark) in [
+        ("overview", "項目急性期回復期", "【"),
+        ("goals", "状態達成目標目標最新の値期限", "《"),
+        ("entries", "内容記録者確定日時", "記録#"),
+    ] {
+        let with_rows: Vec<usize> = pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| squeeze(&p.text).contains(mark))
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert!(!with_rows.is_empty(), "the {table} table is printed");
+        continued |= with_rows.len() >= 2;
+        for i in &with_rows {
+            assert!(
+                squeeze(&pages[i - 1].text).contains(header),
+                "page {i} shows rows of the {table} table but not its header row: {}",
+                pages[i - 1].text
+            );
+        }
+    }
+    assert!(
+        continued,
+        "some table runs over a page break:\n{}",
+        pages
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    );
 
     // 佐々木 花子: acute stage in progress. An out-of-range value: Japanese error next to
     // the field, an error summary linking to it, nothing written.
@@ -610,7 +1258,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("#f-v-nihss_total".to_owned())
     );
     screenshot(&c, "validation-error").await;
-    audit_page(&c, "entry form with an error", &mut problems).await;
+    audit_page(&c, "entry form with an error", &mut found).await;
     assert_eq!(
         entry_count(app, sasaki).await,
         n0,
@@ -628,7 +1276,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         .await
         .expect("rows");
     assert_eq!(rows.len(), 18, "the FIM grid has 18 items");
-    audit_page(&c, "FIM form", &mut problems).await;
+    audit_page(&c, "FIM form", &mut found).await;
     for r in &rows {
         let legend = r.find(Locator::Css("legend")).await.expect("legend");
         assert!(!legend.text().await.expect("legend").is_empty());
@@ -657,7 +1305,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     );
     assert!(review.contains("自動計算"));
     screenshot(&c, "fim-review").await;
-    audit_page(&c, "review", &mut problems).await;
+    audit_page(&c, "review", &mut found).await;
     // The same form sent three times (two concurrent posts and the button clicked twice)
     // appends one entry.
     let n1 = entry_count(app, sasaki).await;
@@ -714,7 +1362,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     fill(&c, "#f-birth_date", "S22.5.3").await;
     click(&c, "label[for=sx-m]").await;
     fill(&c, "#f-identifier", "0099001").await;
-    audit_page(&c, "registration", &mut problems).await;
+    audit_page(&c, "registration", &mut found).await;
     submit(&c, "form.stack-form button[type=submit]").await;
     let banner = text(&c, ".banner").await;
     assert!(
@@ -725,7 +1373,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         banner.contains("1947年5月3日") && banner.contains("昭和22年"),
         "{banner}"
     );
-    audit_page(&c, "patient", &mut problems).await;
+    audit_page(&c, "patient", &mut found).await;
     click_link(&c, "連携パスを適用する").await;
     click(&c, "label[for=pw-stroke]").await;
     submit(&c, "form.stack-form button[type=submit]").await;
@@ -734,7 +1382,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         .select_by_value("recovery-1")
         .await
         .expect("recovery hospital");
-    audit_page(&c, "enrol form", &mut problems).await;
+    audit_page(&c, "enrol form", &mut found).await;
     submit(&c, "form.stack-form button[type=submit]").await;
     let confirm = text(&c, "main").await;
     assert!(
@@ -746,6 +1394,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "{confirm}"
     );
     assert!(confirm.contains("取得済み"), "{confirm}");
+    audit_page(&c, "enrol confirm", &mut found).await;
     submit(&c, "form.actions button:not(.secondary)").await;
     assert!(
         text(&c, "p.notice")
@@ -758,11 +1407,18 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
             .await
             .contains("ちば回復期リハビリテーション病院")
     );
-    audit_page(&c, "new plan", &mut problems).await;
+    audit_page(&c, "new plan", &mut found).await;
     c.goto(&format!("{base}/handovers")).await.expect("outbox");
-    audit_page(&c, "hand-overs", &mut problems).await;
+    audit_page(&c, "hand-overs", &mut found).await;
+    submit(&c, "main table.list a[href^='/handovers/']").await;
+    css(&c, ".banner, main h1").await;
+    audit_page(&c, "hand-over detail", &mut found).await;
     c.close().await.expect("close");
-    assert!(problems.is_empty(), "page checks:\n{}", problems.join("\n"));
+    assert!(
+        found.problems.is_empty(),
+        "page checks:\n{}",
+        found.problems.join("\n")
+    );
 
     // ------------------------------------------------ without JavaScript: the recovery nurse
     let n = browser(driver, chromium, &profiles.join("nojs"), false).await;
@@ -774,11 +1430,41 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         Some("js".to_owned()),
         "no script ran"
     );
+    // Check 25: the nav counts the facility's unread incoming hand-overs.
+    let unread = |label: String| -> usize {
+        label
+            .split('(')
+            .nth(1)
+            .and_then(|r| r.split("件未読").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a count in {label:?}"))
+    };
+    let before = unread(text(&n, "nav.mainnav #unread-count").await);
+    assert!(
+        before >= 1,
+        "the hand-over to the recovery hospital is unread"
+    );
     // Accept the incoming hand-over (佐々木 花子 → recovery) from the inbox.
     n.goto(&format!("{base}/handovers")).await.expect("inbox");
     let inbox = text(&n, "main").await;
     assert!(inbox.contains("未回答"), "{inbox}");
+    assert!(inbox.contains("未読"), "the row says 未読: {inbox}");
+    assert_eq!(unread(text(&n, "nav.mainnav #unread-count").await), before);
     submit(&n, "main table.list a[href^='/handovers/']").await;
+    // Opened: read for this facility, at once.
+    let after = n
+        .find_all(Locator::Css("nav.mainnav #unread-count"))
+        .await
+        .expect("badge");
+    if before == 1 {
+        assert!(after.is_empty(), "no unread badge after opening it");
+    } else {
+        assert_eq!(
+            unread(after[0].text().await.expect("badge")),
+            before - 1,
+            "one fewer unread after opening it"
+        );
+    }
     assert!(text(&n, "main").await.contains("紹介時のまとめ"));
     let accept = n
         .find_all(Locator::Css(".answer form button"))
@@ -882,6 +1568,9 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "{goals}"
     );
     assert!(text(&f, "#team").await.contains("みなと内科クリニック"));
+    audit_page(&f, "care-plan (family physician)", &mut found).await;
+    f.goto(&format!("{base}/handovers")).await.expect("inbox");
+    audit_page(&f, "hand-overs (family physician)", &mut found).await;
     f.close().await.expect("close");
 
     // ------------------------------------------------ outside the care team
@@ -893,6 +1582,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     let denied = text(&o, "main").await;
     assert!(denied.contains("閲覧する権限がありません"), "{denied}");
     assert!(!denied.contains("山田"), "nothing of the patient leaks");
+    audit_page(&o, "not visible (error page)", &mut found).await;
     o.close().await.expect("close");
 
     let refused: Vec<&str> = form_logins
@@ -903,5 +1593,15 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     assert!(
         refused.is_empty(),
         "the login form refused a real browser for {refused:?} (see LOGIN FORM REFUSED above)"
+    );
+    assert!(
+        found.problems.is_empty(),
+        "page checks (later sessions):\n{}",
+        found.problems.join("\n")
+    );
+    assert!(
+        found.axe.is_empty(),
+        "axe-core (WCAG 2.0 A/AA) violations:\n{}",
+        found.axe.join("\n")
     );
 }

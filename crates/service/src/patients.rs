@@ -300,12 +300,15 @@ pub async fn get_patient(
 #[derive(Debug, Clone, Default)]
 pub struct PatientQuery {
     pub kana: Option<String>,
+    /// 漢字 name: one word (start of the family or given name) or two (family, given).
+    pub name: Option<String>,
     pub birth_date: Option<String>,
     pub organization: Option<String>,
     pub identifier: Option<String>,
 }
 
-/// Search by kana prefix (any kana form), birth date and/or an organisation's identifier.
+/// Search by kana prefix (any kana form), 漢字 name, birth date and/or an organisation's
+/// identifier.
 /// At least one criterion is required; at most 50 patients are returned.
 pub async fn search_patients(
     services: &Services,
@@ -329,6 +332,21 @@ pub async fn search_patients(
         },
         None => None,
     };
+    let name: Vec<String> = q
+        .name
+        .as_deref()
+        .unwrap_or("")
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if name.len() > 2 || name.iter().any(|w| w.chars().count() > 50) {
+        errors.push(FieldError::new(
+            "name",
+            "format",
+            "one or two words (family, given), up to 50 characters each",
+        ));
+    }
     let birth_date = match q.birth_date.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             Ok(d) => Some(d),
@@ -373,11 +391,11 @@ pub async fn search_patients(
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
-    if kana.is_none() && birth_date.is_none() && ids.is_none() {
+    if kana.is_none() && name.is_empty() && birth_date.is_none() && ids.is_none() {
         return Err(ServiceError::field(
             "kana",
             "required",
-            "give kana, birth_date or organization + identifier",
+            "give kana, name, birth_date or organization + identifier",
         ));
     }
     if ids.as_ref().is_some_and(|v| v.is_empty()) {
@@ -390,7 +408,7 @@ pub async fn search_patients(
         .await?;
         return Ok(Vec::new());
     }
-    let rows = queries::search_patients(db, kana.as_deref(), birth_date, ids, 200).await?;
+    let rows = queries::search_patients(db, kana.as_deref(), &name, birth_date, ids, 200).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         if out.len() == 50 {

@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -200,10 +200,13 @@ fn like_prefix(prefix: &str) -> LikeExpr {
     LikeExpr::new(escaped).escape('\\')
 }
 
-/// Patients whose normalised kana starts with `kana_prefix` and/or born on `birth_date`.
+/// Patients whose normalised kana starts with `kana_prefix` and/or born on `birth_date`
+/// and/or whose 漢字 name matches `name_words`: one word is the start of the family or
+/// the given name; two words are the starts of the family and the given name.
 pub async fn search_patients<C: ConnectionTrait>(
     c: &C,
     kana_prefix: Option<&str>,
+    name_words: &[String],
     birth_date: Option<NaiveDate>,
     ids: Option<Vec<Uuid>>,
     limit: u64,
@@ -211,6 +214,21 @@ pub async fn search_patients<C: ConnectionTrait>(
     let mut q = patients::Entity::find();
     if let Some(prefix) = kana_prefix {
         q = q.filter(Expr::col(patients::Column::KanaKey).like(like_prefix(prefix)));
+    }
+    match name_words {
+        [] => {}
+        [one] => {
+            q = q.filter(
+                Condition::any()
+                    .add(Expr::col(patients::Column::FamilyName).like(like_prefix(one)))
+                    .add(Expr::col(patients::Column::GivenName).like(like_prefix(one))),
+            );
+        }
+        [family, given, ..] => {
+            q = q
+                .filter(Expr::col(patients::Column::FamilyName).like(like_prefix(family)))
+                .filter(Expr::col(patients::Column::GivenName).like(like_prefix(given)));
+        }
     }
     if let Some(date) = birth_date {
         q = q.filter(patients::Column::BirthDate.eq(date));

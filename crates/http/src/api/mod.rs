@@ -205,6 +205,7 @@ async fn search_patients(
             birth_date: q.birth_date,
             organization: q.organization,
             identifier: q.identifier,
+            ..Default::default()
         },
     )
     .await?;

@@ -2,7 +2,7 @@
 //! from the facility directory, the generated referral summary), accepting or declining
 //! it (with the version it was read at, as If-Match), and the report back (返書).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,6 +13,7 @@ use renkei_service::ServiceError;
 use renkei_service::workflow::{Handover, Report};
 use serde::Deserialize;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::fmt::{self, When};
 use super::home::visible;
@@ -63,6 +64,7 @@ async fn handover_row(
     names: &HashMap<String, String>,
     id: &str,
     incoming: bool,
+    unread: &HashSet<Uuid>,
 ) -> Result<Option<BoxRow>, ServiceError> {
     let Ok(id) = id.parse() else { return Ok(None) };
     let Some(h) = visible(state.services.get_handover(&ui.actor, &ui.meta, id).await)? else {
@@ -72,7 +74,9 @@ async fn handover_row(
     let class = if h.state == "proposed" { "wait" } else { "ok" };
     Ok(Some(BoxRow {
         url: format!("/handovers/{}", h.id),
-        state: if incoming && h.state == "proposed" {
+        state: if incoming && h.state == "proposed" && unread.contains(&h.id) {
+            "未読・未回答"
+        } else if incoming && h.state == "proposed" {
             "未回答"
         } else {
             fmt::handover_state(&h.state)
@@ -140,15 +144,16 @@ pub async fn inbox_page(State(state): State<AppState>, ui: Ui) -> UiResult {
         .worklist(&ui.actor, &ui.meta, None, 100, 90)
         .await?;
     let names = org_names(&state).await?;
+    let unread = state.services.unread_handovers(&ui.actor).await?;
     let mut incoming = Vec::new();
     for i in &w.handovers_incoming.items {
-        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, true).await? {
+        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, true, &unread).await? {
             incoming.push(r);
         }
     }
     let mut outgoing = Vec::new();
     for i in &w.handovers_outgoing.items {
-        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, false).await? {
+        if let Some(r) = handover_row(&state, &ui, &names, &i.subject, false, &unread).await? {
             outgoing.push(r);
         }
     }
@@ -450,12 +455,15 @@ async fn handover_page_data(
 
 pub async fn handover_page(
     State(state): State<AppState>,
-    ui: Ui,
+    mut ui: Ui,
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
     let h = state.services.get_handover(&ui.actor, &ui.meta, id).await?;
+    // Opened by this facility: no longer unread (the nav count follows at once).
+    state.services.mark_handover_read(&ui.actor, id).await?;
+    ui.unread = state.services.unread_handovers(&ui.actor).await?.len();
     let notice = match q.done.as_str() {
         "accept" => Some(
             "受入を回答しました。ケアチームに加わり、患者情報と連携パスが表示されます。".to_owned(),

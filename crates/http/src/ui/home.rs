@@ -27,6 +27,9 @@ pub struct WorklistQuery {
     pathway: String,
     #[serde(default)]
     due: String,
+    /// Set after a password change (via `/`).
+    #[serde(default)]
+    password_changed: String,
 }
 
 /// The tabs: query key, label, and which list of the service's worklist.
@@ -94,6 +97,9 @@ pub struct WorklistPage {
     pub dues: Vec<Choice>,
     pub tab: String,
     pub as_of: When,
+    pub notice: Option<&'static str>,
+    /// The second factor is not set up yet: the page offers it.
+    pub totp_missing: bool,
 }
 
 /// NotFound/Forbidden as "not visible to us"; other errors stay errors.
@@ -253,6 +259,8 @@ pub async fn worklist_page(
         dues,
         tab,
         as_of: fmt::datetime(w.as_of),
+        notice: (!q.password_changed.is_empty()).then_some("パスワードを変更しました。"),
+        totp_missing: !ui.session.totp_enabled,
     };
     Ok(page(StatusCode::OK, &page_data))
 }

@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/care-plans/{id}", get(plan::plan_page))
         .route("/care-plans/{id}/trend", get(plan::trend_page))
         .route("/care-plans/{id}/print", get(print::print_page))
+        .route("/care-plans/{id}/print.css", get(print::print_css))
         .route(
             "/care-plans/{id}/entries/new",
             get(entry::new_entry_form).post(entry::edit_entry_form),
@@ -143,6 +144,8 @@ pub struct Ui {
     pub english: bool,
     /// This page's path and query, for the language switch to come back to.
     pub here: String,
+    /// Incoming hand-overs nobody of this facility has opened yet (the nav badge).
+    pub unread: usize,
 }
 
 /// The cookie of the shell language.
@@ -153,7 +156,14 @@ impl FromRequestParts<AppState> for Ui {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let ws = WebSession::from_request_parts(parts, state).await?;
+        let unread = state
+            .services
+            .unread_handovers(&ws.actor)
+            .await
+            .map_err(|e| UiError(e).into_response())?
+            .len();
         Ok(Ui {
+            unread,
             organization_name: ws.session.organization_name.clone(),
             actor: ws.actor,
             csrf: ws.csrf_token,
@@ -186,6 +196,7 @@ impl Ui {
             csrf: self.csrf.clone(),
             nav,
             admin: self.is_admin(),
+            unread: self.unread,
             en: self.english,
             lang_url: format!(
                 "/lang?set={}&back={}",
@@ -256,6 +267,8 @@ pub struct Shell {
     pub nav: Nav,
     /// Whether the administration link is shown.
     pub admin: bool,
+    /// Unread incoming hand-overs of this facility.
+    pub unread: usize,
     /// Header and navigation in English.
     pub en: bool,
     /// The link that switches the shell language and comes back here.

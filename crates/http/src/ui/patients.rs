@@ -36,8 +36,21 @@ pub struct Understood {
     pub kana: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub identifier: Option<String>,
-    /// Words that are none of these (漢字 names are not searchable: search by kana).
+    /// 漢字 name words: the start of the family name, then of the given name.
+    pub name: Vec<String>,
+    /// Words that are none of these.
     pub unknown: Vec<String>,
+}
+
+/// A word of a 漢字 name: at least one ideograph, otherwise ideographs, 々〆ヶ or kana
+/// (e.g. 佐々木, 渡邊, 山田).
+fn is_kanji_word(word: &str) -> bool {
+    let ideograph = |c: char| {
+        matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+            || matches!(c, '々' | '〆' | 'ヶ' | 'ヵ')
+    };
+    let kana = |c: char| matches!(c as u32, 0x3041..=0x30FF);
+    word.chars().any(ideograph) && word.chars().all(|c| ideograph(c) || kana(c))
 }
 
 /// Splits the box into kana, a birth date and a patient number.
@@ -49,7 +62,9 @@ pub fn understand(q: &str) -> Understood {
             continue;
         }
         let half = wareki::to_half_width(word);
-        if let Some(d) = wareki::parse_date(word) {
+        if is_kanji_word(word) {
+            u.name.push(word.to_owned());
+        } else if let Some(d) = wareki::parse_date(word) {
             u.birth_date = Some(d);
             // Eight digits may also be a patient number.
             if half.bytes().all(|b| b.is_ascii_digit()) {
@@ -105,13 +120,14 @@ async fn run_search(
 ) -> Result<Vec<Patient>, ServiceError> {
     let mut out: Vec<Patient> = Vec::new();
     let mut seen = HashSet::new();
-    if u.kana.is_some() || u.birth_date.is_some() {
+    if u.kana.is_some() || !u.name.is_empty() || u.birth_date.is_some() {
         let found = patients::search_patients(
             services,
             &ui.actor,
             &ui.meta,
             PatientQuery {
                 kana: u.kana.clone(),
+                name: (!u.name.is_empty()).then(|| u.name.join(" ")),
                 birth_date: u.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
                 ..Default::default()
             },
@@ -125,6 +141,7 @@ async fn run_search(
     }
     if let Some(id) = &u.identifier
         && u.kana.is_none()
+        && u.name.is_empty()
     {
         let found = patients::search_patients(
             services,
@@ -161,6 +178,14 @@ pub async fn search_page(
         if let Some(k) = &u.kana {
             understood.push(format!("カナ「{k}」で始まる氏名"));
         }
+        match u.name.as_slice() {
+            [] => {}
+            [one] => understood.push(format!("「{one}」で始まる姓または名(漢字)")),
+            [f, g, ..] => understood.push(format!("姓「{f}」・名「{g}」(漢字)")),
+        }
+        if u.name.len() > 2 {
+            errors.push("漢字の氏名は「姓 名」の2語までで検索してください。".to_owned());
+        }
         if let Some(d) = u.birth_date {
             understood.push(format!(
                 "生年月日 {}({})",
@@ -175,11 +200,17 @@ pub async fn search_page(
         }
         if !u.unknown.is_empty() {
             errors.push(format!(
-                "「{}」では検索できません。漢字の氏名ではなく、カナ(ひらがな可)・生年月日(例 19480503、S23.5.3)・患者IDで検索してください。",
+                "「{}」では検索できません。氏名(漢字・カナ・ひらがな)・生年月日(例 19480503、S23.5.3)・患者IDで検索してください。",
                 u.unknown.join(" ")
             ));
         }
-        let found = if u.kana.is_some() || u.birth_date.is_some() || u.identifier.is_some() {
+        let found = if u.name.len() > 2 {
+            Vec::new()
+        } else if u.kana.is_some()
+            || !u.name.is_empty()
+            || u.birth_date.is_some()
+            || u.identifier.is_some()
+        {
             run_search(&state.services, &ui, &u).await?
         } else {
             Vec::new()
@@ -858,7 +889,16 @@ mod tests {
         assert_eq!(u.kana.as_deref(), Some("ヤマダタロウ"));
         assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1948, 4, 1));
         let u = understand("山田");
-        assert_eq!(u.unknown, vec!["山田".to_owned()]);
+        assert_eq!(u.name, vec!["山田".to_owned()]);
+        assert!(u.unknown.is_empty());
+        let u = understand("佐々木　花子");
+        assert_eq!(u.name, vec!["佐々木".to_owned(), "花子".to_owned()]);
+        assert_eq!(u.kana, None);
+        let u = understand("渡邊 S22.5.3");
+        assert_eq!(u.name, vec!["渡邊".to_owned()]);
+        assert_eq!(u.birth_date, NaiveDate::from_ymd_opt(1947, 5, 3));
+        let u = understand("@@");
+        assert_eq!(u.unknown, vec!["@@".to_owned()]);
     }
 }
 

@@ -572,7 +572,7 @@ fn band_of(g: &GoalStatus) -> Option<(f64, f64)> {
     }
 }
 
-fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
+pub fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
     let t = &d.template;
     d.goals
         .iter()
@@ -702,7 +702,7 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
     }
 }
 
-fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
+pub fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
     let t = &d.template;
     let clinical = matches!(
         e.kind.as_str(),
@@ -774,6 +774,47 @@ fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> EntryC
     }
 }
 
+/// The variance list, newest first (the plan page and the staff print).
+pub fn variance_rows(d: &PlanData) -> Vec<VarianceRow> {
+    let t = &d.template;
+    d.effective()
+        .filter(|e| e.kind == "variance")
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let v = e.variance.clone().unwrap_or(Value::Null);
+            let code = v["code"].as_str().unwrap_or("").to_owned();
+            let automatic = v["automatic"] == true;
+            let (direction, level, category) = if automatic {
+                ("負".to_owned(), "変動".to_owned(), "自動検出".to_owned())
+            } else {
+                fmt::variance_parts(&code)
+            };
+            VarianceRow {
+                when: fmt::day_of(e.effective_at),
+                stage: fmt::stage_title(Some(t), &e.stage),
+                title: t
+                    .variance(&code)
+                    .map(|x| x.title.ja.clone())
+                    .unwrap_or_else(|| {
+                        if automatic {
+                            "自動検出(目標・日数)".to_owned()
+                        } else {
+                            code.clone()
+                        }
+                    }),
+                code,
+                direction,
+                level,
+                category,
+                note: e.note.clone().unwrap_or_default(),
+                by: e.organization.name.clone(),
+            }
+        })
+        .collect()
+}
+
 // ------------------------------------------------------------------ the page
 
 pub async fn plan_page(
@@ -833,43 +874,7 @@ pub async fn plan_page(
         selected: q.stage == s.code,
     }));
 
-    let variances = d
-        .effective()
-        .filter(|e| e.kind == "variance")
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(|e| {
-            let v = e.variance.clone().unwrap_or(Value::Null);
-            let code = v["code"].as_str().unwrap_or("").to_owned();
-            let automatic = v["automatic"] == true;
-            let (direction, level, category) = if automatic {
-                ("負".to_owned(), "変動".to_owned(), "自動検出".to_owned())
-            } else {
-                fmt::variance_parts(&code)
-            };
-            VarianceRow {
-                when: fmt::day_of(e.effective_at),
-                stage: fmt::stage_title(Some(t), &e.stage),
-                title: t
-                    .variance(&code)
-                    .map(|x| x.title.ja.clone())
-                    .unwrap_or_else(|| {
-                        if automatic {
-                            "自動検出(目標・日数)".to_owned()
-                        } else {
-                            code.clone()
-                        }
-                    }),
-                code,
-                direction,
-                level,
-                category,
-                note: e.note.clone().unwrap_or_default(),
-                by: e.organization.name.clone(),
-            }
-        })
-        .collect();
+    let variances = variance_rows(&d);
     let handovers = d
         .handovers
         .iter()

@@ -1,16 +1,29 @@
-//! S9 — the printable 地域連携診療計画書, patient version (A4, plain Japanese): disease,
-//! the stages with their facilities and expected periods, the total treatment period,
+//! S9 — the printable 地域連携診療計画書 (A4), in two versions.
+//!
+//! Patient version (`/care-plans/{id}/print`, plain Japanese): disease, the stages with
+//! their facilities and expected periods (転院までの期間), the total treatment period,
 //! goals in words, discharge criteria, the "schedule may change" hedge, contacts, the
-//! explanation date and a signature line. The patient's name is on every printed page
-//! (a fixed running header) and `n / N` at the foot (CSS `@page` margin boxes).
+//! explanation date and a signature line.
+//!
+//! Staff version (`?version=staff`): the full overview matrix with criteria, goals with
+//! their latest values, the trend tables (FIM, Barthel, HbA1c … as numbers), variances,
+//! and the entries per profession with author and 確定日時.
+//!
+//! Both carry the patient's name on every printed page and `n / N` at the foot: CSS
+//! `@page` margin boxes, the name's from a small per-plan stylesheet
+//! (`/care-plans/{id}/print.css`; the CSP allows no inline style). Table headers repeat
+//! on each page.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 
+use renkei_domain::template::ItemType;
+use serde::Deserialize;
+
 use super::fmt::{self, When};
-use super::plan::load;
+use super::plan::{GoalRow, PlanData, StageCol, VarianceRow, card, goal_rows, load, variance_rows};
 use super::views::Banner;
 use super::{Ui, UiResult, page, parse_uuid};
 use crate::state::AppState;
@@ -33,6 +46,8 @@ pub struct PrintPage {
     pub planner: String,
     pub stages: Vec<PrintStage>,
     pub total: String,
+    /// 標準的な転院までの期間: the first stage's expected length.
+    pub to_transfer: String,
     pub goals: Vec<String>,
     pub contacts: Vec<String>,
     pub explained: Option<When>,
@@ -40,9 +55,24 @@ pub struct PrintPage {
     pub plan_url: String,
 }
 
-pub async fn print_page(State(state): State<AppState>, ui: Ui, Path(id): Path<String>) -> UiResult {
+#[derive(Debug, Default, Deserialize)]
+pub struct PrintQuery {
+    /// `staff` for the staff version; otherwise the patient version.
+    #[serde(default)]
+    version: String,
+}
+
+pub async fn print_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<PrintQuery>,
+) -> UiResult {
     let id = parse_uuid(&id)?;
     let d = load(&state, &ui, id).await?;
+    if q.version == "staff" {
+        return Ok(staff_page(&state, &ui, d, id));
+    }
     let t = &d.template;
     let now = state.services.now();
     let cols = d.columns(now);
@@ -102,6 +132,21 @@ pub async fn print_page(State(state): State<AppState>, ui: Ui, Path(id): Path<St
             }
         )
     };
+    let to_transfer = match (t.stages.first(), t.stages.get(1)) {
+        (Some(first), Some(next)) => {
+            let days = match (first.expected_days, first.max_days) {
+                (Some(e), Some(m)) => format!("およそ{e}日(長くても{m}日まで)"),
+                (Some(e), None) => format!("およそ{e}日"),
+                (None, Some(m)) => format!("長くても{m}日まで"),
+                (None, None) => "状態により決めます".to_owned(),
+            };
+            format!(
+                "{}の期間は{days}です。その後、{}の医療機関へ移ります。",
+                first.title.ja, next.title.ja
+            )
+        }
+        _ => "転院の予定はありません。".to_owned(),
+    };
     let contacts = d
         .team
         .iter()
@@ -134,6 +179,7 @@ pub async fn print_page(State(state): State<AppState>, ui: Ui, Path(id): Path<St
             planner: d.org(&d.plan.planner_organization),
             stages,
             total,
+            to_transfer,
             goals: d.goals.iter().map(|g| g.title.ja.clone()).collect(),
             contacts,
             explained,
@@ -142,4 +188,223 @@ pub async fn print_page(State(state): State<AppState>, ui: Ui, Path(id): Path<St
             banner: d.banner,
         },
     ))
+}
+
+// ------------------------------------------------------------------ staff version
+
+/// One row of a trend table: date, stage, value, facility.
+pub struct TrendRow {
+    pub when: When,
+    pub stage: String,
+    pub value: String,
+    pub facility: String,
+}
+
+/// The numbers behind a trend (FIM, Barthel, HbA1c …).
+pub struct TrendTable {
+    pub title: String,
+    pub rows: Vec<TrendRow>,
+}
+
+/// One entry in the per-profession summary.
+pub struct SummaryRow {
+    pub seq: i64,
+    pub effective: When,
+    pub stage: String,
+    pub kind: &'static str,
+    pub content: String,
+    pub author: String,
+    pub confirmed: When,
+}
+
+/// The entries of one profession.
+pub struct ProfessionBlock {
+    pub profession: &'static str,
+    pub rows: Vec<SummaryRow>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/print_staff.html")]
+pub struct StaffPrintPage {
+    pub title: String,
+    pub banner: Banner,
+    pub pathway: String,
+    pub planner: String,
+    pub status: &'static str,
+    pub stages: Vec<StageCol>,
+    pub goals: Vec<GoalRow>,
+    pub trends: Vec<TrendTable>,
+    pub variances: Vec<VarianceRow>,
+    pub professions: Vec<ProfessionBlock>,
+    pub printed: When,
+    pub plan_url: String,
+}
+
+fn staff_page(state: &AppState, ui: &Ui, d: PlanData, id: uuid::Uuid) -> axum::response::Response {
+    let t = &d.template;
+    let now = state.services.now();
+    let plan_url = format!("/care-plans/{id}");
+    // Trend tables: the composite scores (FIM, Barthel …) and every numeric item a goal
+    // is judged on (HbA1c, blood pressure …), in template order, when recorded.
+    let goal_items: Vec<&str> = d.goals.iter().filter_map(|g| g.item.as_deref()).collect();
+    let mut trends = Vec::new();
+    for item in &t.items {
+        let numeric = matches!(
+            item.item_type,
+            ItemType::Integer | ItemType::Decimal | ItemType::Composite
+        );
+        if !numeric
+            || !(item.item_type == ItemType::Composite || goal_items.contains(&item.code.as_str()))
+        {
+            continue;
+        }
+        let mut rows: Vec<(chrono::DateTime<chrono::Utc>, TrendRow)> = d
+            .effective()
+            .filter_map(|e| {
+                let v = e.values.get(&item.code)?;
+                Some((
+                    e.effective_at,
+                    TrendRow {
+                        when: fmt::day_of(e.effective_at),
+                        stage: fmt::stage_title(Some(t), &e.stage),
+                        value: fmt::value_text(Some(t), &item.code, v),
+                        facility: e.organization.name.clone(),
+                    },
+                ))
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        rows.sort_by_key(|r| r.0);
+        trends.push(TrendTable {
+            title: item.title.ja.clone(),
+            rows: rows.into_iter().map(|r| r.1).collect(),
+        });
+    }
+    // Entries per profession, oldest first.
+    let mut profs: Vec<String> = d.effective().map(|e| e.author.profession.clone()).collect();
+    profs.sort();
+    profs.dedup();
+    let professions = profs
+        .iter()
+        .map(|p| ProfessionBlock {
+            profession: fmt::profession(p),
+            rows: d
+                .effective()
+                .filter(|e| &e.author.profession == p)
+                .map(|e| {
+                    let c = card(&d, ui, e, "", &plan_url);
+                    let mut content: Vec<String> = c
+                        .main
+                        .iter()
+                        .map(|l| format!("{}: {}", l.label, l.value))
+                        .collect();
+                    if let Some(n) = &c.note {
+                        content.push(n.clone());
+                    }
+                    if let Some(v) = &c.variance {
+                        content.push(format!("バリアンス: {v}"));
+                    }
+                    SummaryRow {
+                        seq: c.seq,
+                        effective: fmt::day_of(e.effective_at),
+                        stage: c.stage,
+                        kind: c.kind,
+                        content: content.join(" / "),
+                        author: format!("{}({})・{}", c.author, c.profession, c.facility),
+                        confirmed: c.recorded,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &StaffPrintPage {
+            title: format!("地域連携診療計画書(医療者用) — {}", d.banner.kanji),
+            pathway: format!("{}(第{}版)", t.title.ja, t.version),
+            planner: d.org(&d.plan.planner_organization),
+            status: match d.plan.status.as_str() {
+                "active" => "進行中",
+                "completed" => "完了",
+                "withdrawn" => "中止",
+                _ => "—",
+            },
+            stages: d.columns(now),
+            goals: goal_rows(&d, &plan_url),
+            trends,
+            variances: variance_rows(&d),
+            professions,
+            printed: fmt::datetime(now),
+            plan_url,
+            banner: d.banner,
+        },
+    )
+}
+
+// ------------------------------------------------------------------ running header
+
+/// A CSS string literal.
+fn css_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `GET /care-plans/{id}/print.css?version=…` — the running header of the printed plan
+/// (patient name, birth date and ID, document title) in the top margin of every page.
+pub async fn print_css(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Query(q): Query<PrintQuery>,
+) -> Result<axum::response::Response, super::UiError> {
+    use axum::response::IntoResponse;
+    let id = parse_uuid(&id)?;
+    let plan = state.services.get_plan(&ui.actor, &ui.meta, id).await?;
+    let (_, _, b) = super::views::load_banner(&state, &ui, plan.patient_id).await?;
+    let title = if q.version == "staff" {
+        "地域連携診療計画書(医療者用)"
+    } else {
+        "地域連携診療計画書"
+    };
+    let header = format!(
+        "{}({})様 ・ 生年月日 {} ・ ID {} ・ {title}",
+        b.kanji,
+        b.kana,
+        b.birth.text,
+        b.own_id.clone().unwrap_or_else(|| b.regional_id.clone())
+    );
+    let css = format!(
+        "@page {{ @top-left {{ content: {}; font-size: 9pt; vertical-align: bottom; }} }}\n",
+        css_string(&header)
+    );
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        css,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::css_string;
+
+    #[test]
+    fn header_text_is_a_safe_css_string() {
+        assert_eq!(css_string("山田 太郎"), "\"山田 太郎\"");
+        assert_eq!(css_string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(css_string("a\nb"), "\"a b\"");
+    }
 }

@@ -15,14 +15,13 @@ pub mod session;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
-use pages::{HomePage, WebResult, html, profession_ja};
 pub use session::{AnySession, WebSession};
 
 /// The page routes, with their CSRF guard (which needs the state to look up sessions).
@@ -51,30 +50,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/static/renkei.css", get(stylesheet))
 }
 
-async fn home(
-    WebSession {
-        session,
-        csrf_token,
-        actor,
-    }: WebSession,
-    uri: axum::http::Uri,
-) -> WebResult {
-    let notice = uri
-        .query()
-        .is_some_and(|q| q.contains("password_changed"))
-        .then_some("パスワードを変更しました。");
-    Ok(html(
-        StatusCode::OK,
-        &HomePage {
-            csrf: &csrf_token,
-            name: &actor.name,
-            login: &actor.login,
-            organization_name: &session.organization_name,
-            profession: profession_ja(&actor.profession),
-            totp_enabled: session.totp_enabled,
-            notice,
-        },
-    ))
+/// `/`: the worklist is the home page (ui.md S2). The session is still checked here, so
+/// a visitor without one gets the login page (and a lapsed session "expired"). A
+/// password-change notice travels along.
+async fn home(_: WebSession, uri: axum::http::Uri) -> Response {
+    let to = if uri.query().is_some_and(|q| q.contains("password_changed")) {
+        "/worklist?password_changed=1"
+    } else {
+        "/worklist"
+    };
+    Redirect::to(to).into_response()
 }
 
 async fn stylesheet() -> Response {

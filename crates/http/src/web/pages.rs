@@ -215,18 +215,6 @@ pub struct PasswordPage<'a> {
     pub errors: Vec<String>,
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-pub struct HomePage<'a> {
-    pub csrf: &'a str,
-    pub name: &'a str,
-    pub login: &'a str,
-    pub organization_name: &'a str,
-    pub profession: &'a str,
-    pub totp_enabled: bool,
-    pub notice: Option<&'a str>,
-}
-
 /// The Japanese name of a profession code.
 pub fn profession_ja(code: &str) -> &'static str {
     match code {

@@ -12,6 +12,7 @@ pub mod care_team_members;
 pub mod consents;
 pub mod declarations;
 pub mod entries;
+pub mod handover_reads;
 pub mod handovers;
 pub mod idempotency_keys;
 pub mod login_throttle;
