@@ -777,7 +777,7 @@ async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
     assert!(row.contains("(sato)"), "user: {row}");
     assert!(row.contains(&acute_name), "facility: {row}");
     assert!(row.contains(&plan.to_string()), "target: {row}");
-    // 日時 to the second: 2026/04/01 14:05:09.
+    // 日時 to the second: 2026年4月1日(水) 14:05:09.
     let t = row.split("<time").nth(1).expect("time");
     let text = t
         .split('>')
@@ -786,7 +786,7 @@ async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
         .split('<')
         .next()
         .expect("text");
-    assert_eq!(text.len(), 19, "{text}");
+    assert!(text.contains('年') && text.contains('日'), "{text}");
     assert_eq!(text.matches(':').count(), 2, "{text}");
     // Only views by sato for this patient.
     for r in after.rows("audit") {

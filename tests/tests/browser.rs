@@ -665,6 +665,14 @@ async fn entry_count(app: &TestApp, plan: Uuid) -> usize {
         .len()
 }
 
+async fn patient_of_plan(app: &TestApp, plan: Uuid) -> Uuid {
+    renkei_store::queries::care_plan_by_id(&app.services.db, plan)
+        .await
+        .expect("plan")
+        .expect("the plan exists")
+        .patient_id
+}
+
 fn plan_id_of(path: &str) -> Uuid {
     path.trim_start_matches("/care-plans/")
         .split(['/', '?', '#'])
@@ -1572,6 +1580,45 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     f.goto(&format!("{base}/handovers")).await.expect("inbox");
     audit_page(&f, "hand-overs (family physician)", &mut found).await;
     f.close().await.expect("close");
+
+    // ------------------------------------------------ the regional administrator
+    // The shared screens (facility directory, template browser and diff) and the
+    // administration screens get the same page checks and axe-core.
+    let a = browser(driver, chromium, &profiles.join("region"), true).await;
+    form_logins.push(("kanri", login(app, &a, &base, "kanri").await));
+    for (path, name, h1) in [
+        ("/directory", "directory", "施設一覧"),
+        (
+            "/directory?pathway=stroke",
+            "directory (stroke)",
+            "施設一覧",
+        ),
+        ("/pathways", "pathways", "パステンプレート"),
+        ("/pathways/stroke/1", "pathway stroke v1", "脳卒中"),
+        (
+            "/pathways/stroke/diff?from=1&to=1",
+            "pathway diff",
+            "変更点",
+        ),
+        ("/admin", "admin", "管理"),
+        ("/admin/users", "admin users", "利用者"),
+        ("/admin/break-glass", "admin break-glass", "緊急"),
+        ("/admin/audit", "admin audit", "監査"),
+        (
+            &format!(
+                "/patients/{}/access-history",
+                patient_of_plan(app, yamada).await
+            ),
+            "access history",
+            "閲覧履歴",
+        ),
+    ] {
+        a.goto(&format!("{base}{path}")).await.expect("admin page");
+        let heading = text(&a, "h1").await;
+        assert!(heading.contains(h1), "{path}: h1 {heading:?}");
+        audit_page(&a, name, &mut found).await;
+    }
+    a.close().await.expect("close");
 
     // ------------------------------------------------ outside the care team
     let o = browser(driver, chromium, &profiles.join("outsider"), true).await;

@@ -167,12 +167,16 @@ fn resource_ja(t: &str) -> &str {
     }
 }
 
-/// `2026/04/01 14:05:09` in Japan time.
+/// `2026年4月1日(水) 14:05:09` in Japan time (the audit log shows seconds).
 fn seconds(t: DateTime<Utc>) -> When {
     let j = fmt::to_jst(t);
     When {
         iso: j.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-        text: j.format("%Y/%m/%d %H:%M:%S").to_string(),
+        text: format!(
+            "{} {}",
+            fmt::date_text(j.date_naive()),
+            j.format("%H:%M:%S")
+        ),
     }
 }
 
