@@ -16,11 +16,9 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
-if [ ! -x "$OHA" ]; then
-  timeout 3600 cargo install oha --locked
-  OHA="$HOME/.cargo/bin/oha"
-fi
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v oha >/dev/null || timeout 3600 cargo install oha --locked
+OHA=${OHA:-oha}
 
 timeout 3600 cargo build --release -p renkei -p renkei-bench
 

@@ -571,8 +571,8 @@ impl Harness {
             "P4 capacity: 500 appends/s for 60 s, SQLite FULL".into(),
             "≥ 500/s, p99 ≤ 50 ms, 0 errors".into(),
             format!(
-                "{:.0}/s 2xx, p50 {:.1} ms, p99 {:.1} ms, {} errors",
-                res.rps_2xx, res.p50_ms, res.p99_ms, res.errors
+                "{:.0}/s 2xx, p50 {:.1} ms, p99 {:.1} ms, {} errors ({} still in flight when the 60 s ended, cancelled by oha)",
+                res.rps_2xx, res.p50_ms, res.p99_ms, res.errors, res.aborted_at_end
             ),
             verdict(
                 ok,
@@ -958,6 +958,9 @@ pub struct OhaResult {
     pub ok: u64,
     pub errors: u64,
     pub non_2xx: u64,
+    /// Requests oha itself cancelled when the run's time was up ("aborted due to
+    /// deadline"): still in flight at the end, neither answered nor failed.
+    pub aborted_at_end: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
@@ -980,10 +983,17 @@ impl OhaResult {
                 }
             }
         }
-        let errors = v["errorDistribution"]
-            .as_object()
-            .map(|m| m.values().filter_map(Value::as_u64).sum())
-            .unwrap_or(0);
+        let (mut errors, mut aborted_at_end) = (0, 0);
+        if let Some(m) = v["errorDistribution"].as_object() {
+            for (kind, n) in m {
+                let n = n.as_u64().unwrap_or(0);
+                if kind.contains("aborted due to deadline") {
+                    aborted_at_end += n;
+                } else {
+                    errors += n;
+                }
+            }
+        }
         let total = v["summary"]["total"].as_f64().unwrap_or(f64::NAN);
         let mut kinds: Vec<String> = v["errorDistribution"]
             .as_object()
@@ -1001,6 +1011,7 @@ impl OhaResult {
             ok,
             errors: errors + non_2xx,
             non_2xx,
+            aborted_at_end,
             p50_ms: pct("p50"),
             p99_ms: pct("p99"),
             p999_ms: pct("p99.9"),
@@ -1010,11 +1021,12 @@ impl OhaResult {
 
     fn table(&self) -> String {
         format!(
-            "| 2xx/s | 2xx | non-2xx | errors (incl. non-2xx) | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|\n| {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.2} |\n\nErrors: {}\n",
+            "| 2xx/s | 2xx | non-2xx | errors (incl. non-2xx) | in flight at the end (cancelled by oha) | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|---|---|---|---|\n| {:.0} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |\n\nErrors and cancellations: {}\n",
             self.rps_2xx,
             self.ok,
             self.non_2xx,
             self.errors,
+            self.aborted_at_end,
             self.p50_ms,
             self.p99_ms,
             self.p999_ms,
@@ -1290,10 +1302,16 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
         if cells.len() != 4 || ran(cells[0]) {
             continue;
         }
+        // A row carried over before keeps the date of the run that measured it.
+        let measured = if cells[2].contains("(run of ") {
+            cells[2].to_owned()
+        } else {
+            format!("{} (run of {date})", cells[2])
+        };
         report.goals.push((
             cells[0].to_owned(),
             cells[1].to_owned(),
-            format!("{} (run of {date})", cells[2]),
+            measured,
             cells[3].to_owned(),
         ));
     }
@@ -1308,9 +1326,12 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
     }
     for (title, body) in blocks {
         if title.starts_with('P') && !ran(&title) {
-            report
-                .sections
-                .push((format!("{title} (run of {date})"), body.trim().to_owned()));
+            let title = if title.contains("(run of ") {
+                title
+            } else {
+                format!("{title} (run of {date})")
+            };
+            report.sections.push((title, body.trim().to_owned()));
         }
     }
 }
