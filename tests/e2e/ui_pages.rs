@@ -772,6 +772,24 @@ async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
         n_before + 1,
         "one audit row for the view"
     );
+    // Printing the plan sheet (S9) is its own audit row, found under 印刷.
+    let prints = format!("/admin/audit?patient={patient}&user=sato&action=print");
+    let printed = |p: &Page| {
+        p.rows("audit")
+            .iter()
+            .filter(|r| r.contains("care_plan.print") && r.contains("印刷"))
+            .count()
+    };
+    let n_prints = printed(&kanri.get(&prints).await);
+    nurse
+        .get(&format!("/care-plans/{plan}/print?version=staff"))
+        .await
+        .ok();
+    assert_eq!(
+        printed(&kanri.get(&prints).await),
+        n_prints + 1,
+        "one 印刷 row per printed sheet"
+    );
     let row = after.rows("audit")[0].clone();
     assert!(row.contains("閲覧"), "action in words: {row}");
     assert!(row.contains("(sato)"), "user: {row}");

@@ -346,6 +346,20 @@ impl Services {
         Ok(plan)
     }
 
+    /// Records that the plan was printed (地域連携診療計画書), as its own audit event
+    /// next to the reads the printed page made.
+    pub async fn record_print(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
+        let (row, _) = self
+            .authorize_plan(actor, meta, id, Action::ReadPlan)
+            .await?;
+        self.audit_read(actor, meta, "care_plan.print", &row).await
+    }
+
     /// The patient's plans this organisation may see (none, if the patient is not
     /// visible; the answer does not reveal whether the patient exists).
     pub async fn plans_of_patient(

@@ -70,6 +70,7 @@ pub async fn print_page(
 ) -> UiResult {
     let id = parse_uuid(&id)?;
     let d = load(&state, &ui, id).await?;
+    state.services.record_print(&ui.actor, &ui.meta, id).await?;
     if q.version == "staff" {
         return Ok(staff_page(&state, &ui, d, id));
     }
