@@ -54,10 +54,18 @@ async fn serve_demo_twice_adds_nothing_the_second_time() {
     let args = ["--demo", "--pathways", pathways.as_str()];
 
     let first = ServeProcess::start(&url, &args).await;
+    let first_url = first.base_url.clone();
     assert_eq!(demo_patients(&first.base_url).await.len(), 1);
     let out = first.kill().await;
     assert!(out.stdout.contains("Demo region loaded"), "{}", out.stdout);
     assert!(out.stdout.contains(DEMO_TOKEN), "{}", out.stdout);
+    // A newcomer is told where the web UI is and how to log in.
+    assert!(
+        out.stdout.contains(&format!("Web UI: {}/", first_url)),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Renkei-demo-2026"), "{}", out.stdout);
 
     let verified = run_renkei(&["verify", "--database", &url], None).await;
     verified.assert_code(0);

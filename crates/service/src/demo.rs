@@ -111,6 +111,9 @@ impl DemoReport {
             s.push_str("Demo region already present; nothing added.\n");
         }
         s.push_str(&format!(
+            "Web UI: http://{listen}/  — ブラウザで開き、下の利用者名とパスワードでログインしてください\n"
+        ));
+        s.push_str(&format!(
             "API: http://{listen}/api/v1  (OpenAPI: http://{listen}/api/openapi.json)\n"
         ));
         s.push_str("Demo users (password for all: ");
