@@ -100,12 +100,24 @@ pub async fn plan_access_at<C: ConnectionTrait>(
 ) -> Result<PlanAccess, ServiceError> {
     let team = qa::team_of(c, plan.id).await?;
     let consents = qa::consents_of(c, plan.id).await?;
-    Ok(PlanAccess {
+    let break_glass = qa::has_break_glass(c, actor.practitioner_id, plan.id, at).await?;
+    Ok(access_from(plan, &team, &consents, break_glass))
+}
+
+/// The access facts of `plan` from its team and consent rows (loaded by the caller,
+/// e.g. for many plans at once) and whether the actor holds a break-glass grant on it.
+pub fn access_from(
+    plan: &CarePlanRow,
+    team: &[TeamMemberRow],
+    consents: &[ConsentRow],
+    break_glass: bool,
+) -> PlanAccess {
+    PlanAccess {
         planner_organization_id: plan.planner_organization_id,
         team: team.iter().filter_map(team_member).collect(),
-        consent: consent_state(&consents),
-        break_glass: qa::has_break_glass(c, actor.practitioner_id, plan.id, at).await?,
-    })
+        consent: consent_state(consents),
+        break_glass,
+    }
 }
 
 /// The audit action name of a plan action.

@@ -31,6 +31,18 @@ use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 /// Plans per page of the automatic-variance sweep.
 const SWEEP_PAGE: u64 = 500;
 
+/// Plans read per query by the worklist.
+const WORKLIST_PAGE: usize = 500;
+
+/// Rows grouped by the plan they belong to, each group in the rows' order.
+fn by_plan<T>(rows: Vec<T>, plan: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for r in rows {
+        out.entry(plan(&r)).or_default().push(r);
+    }
+    out
+}
+
 /// Author of automatic entries (created by migration 4; disabled, cannot log in).
 pub const SYSTEM_PRACTITIONER_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000002);
 pub const SYSTEM_ORGANIZATION_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000001);
@@ -1833,85 +1845,110 @@ impl Services {
         let mut plan_ids: Vec<Uuid> = qa::plans_of_team_org(&self.db, org).await?;
         plan_ids.sort();
         plan_ids.dedup();
-        for pid in plan_ids {
-            let Some(plan) = queries::care_plan_by_id(&self.db, pid).await? else {
-                continue;
-            };
-            if plan.status != PlanStatus::Active.as_str() {
-                continue;
+        // Read a page of plans with their teams, consents and entries in four queries,
+        // not several queries per plan: a planning hospital has thousands of plans.
+        let grants: std::collections::HashSet<Uuid> =
+            qa::break_glass_plans(&self.db, actor.practitioner_id, self.now())
+                .await?
+                .into_iter()
+                .collect();
+        for page in plan_ids.chunks(WORKLIST_PAGE) {
+            let mut plan_rows = Vec::new();
+            let active: Vec<CarePlanRow> = queries::care_plans_by_ids(&self.db, page)
+                .await?
+                .into_iter()
+                .filter(|p| p.status == PlanStatus::Active.as_str())
+                .collect();
+            let ids: Vec<Uuid> = active.iter().map(|p| p.id).collect();
+            let mut teams = by_plan(qa::teams_of(&self.db, &ids).await?, |r| r.care_plan_id);
+            let mut consents = by_plan(qa::consents_of_plans(&self.db, &ids).await?, |r| {
+                r.care_plan_id
+            });
+            let mut entries = by_plan(queries::entries_of_plans(&self.db, &ids).await?, |r| {
+                r.care_plan_id
+            });
+            for plan in active {
+                let team = teams.remove(&plan.id).unwrap_or_default();
+                let consent = consents.remove(&plan.id).unwrap_or_default();
+                let rows = entries.remove(&plan.id).unwrap_or_default();
+                plan_rows.push((plan, team, consent, rows));
             }
-            let access = crate::access::plan_access(&self.db, actor, &plan).await?;
-            if !access.is_visible_to(org) {
-                continue;
-            }
-            let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
-                continue;
-            };
-            let rows = queries::entries_of(&self.db, pid).await?;
-            let pf = plan_facts(&rows);
-            let (id, pat, pw) = plan_info(&plan);
-            for s in evaluate_schedule(
-                &published.template,
-                plan.started_at,
-                &pf.facts,
-                &pf.intervals(as_of),
-                as_of,
-            ) {
-                let mine = my_kinds.contains(&s.owner);
-                let soon = s.due <= as_of + Duration::days(30);
-                if mine && (soon || s.state != ScheduleState::Scheduled) {
-                    lists[4].push(WorkItem {
+            // One page in memory at a time.
+            for (plan, team, consent_rows, rows) in plan_rows {
+                let pid = plan.id;
+                let access =
+                    crate::access::access_from(&plan, &team, &consent_rows, grants.contains(&pid));
+                if !access.is_visible_to(org) {
+                    continue;
+                }
+                let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
+                    continue;
+                };
+                let pf = plan_facts(&rows);
+                let (id, pat, pw) = plan_info(&plan);
+                for s in evaluate_schedule(
+                    &published.template,
+                    plan.started_at,
+                    &pf.facts,
+                    &pf.intervals(as_of),
+                    as_of,
+                ) {
+                    let mine = my_kinds.contains(&s.owner);
+                    let soon = s.due <= as_of + Duration::days(30);
+                    if mine && (soon || s.state != ScheduleState::Scheduled) {
+                        lists[4].push(WorkItem {
+                            care_plan_id: id,
+                            patient_id: pat,
+                            pathway: pw.clone(),
+                            subject: s.code,
+                            state: format!("{:?}", s.state).to_lowercase(),
+                            due: Some(s.due),
+                        });
+                    }
+                }
+                let template = pf.individual_template(&published.template, as_of);
+                for g in evaluate_goals(&template, plan.started_at, &pf.facts, as_of) {
+                    if g.status == GoalState::Overdue {
+                        lists[5].push(WorkItem {
+                            care_plan_id: id,
+                            patient_id: pat,
+                            pathway: pw.clone(),
+                            subject: g.code,
+                            state: "overdue".into(),
+                            due: g.due,
+                        });
+                    }
+                }
+                if plan.planner_organization_id == org
+                    && plan.created_at < as_of - Duration::days(7)
+                    && crate::access::consent_state(&consent_rows)
+                        == renkei_domain::access::ConsentState::None
+                {
+                    lists[6].push(WorkItem {
                         care_plan_id: id,
                         patient_id: pat,
                         pathway: pw.clone(),
-                        subject: s.code,
-                        state: format!("{:?}", s.state).to_lowercase(),
-                        due: Some(s.due),
+                        subject: "consent".into(),
+                        state: "missing".into(),
+                        due: Some(plan.created_at + Duration::days(7)),
                     });
                 }
-            }
-            let template = pf.individual_template(&published.template, as_of);
-            for g in evaluate_goals(&template, plan.started_at, &pf.facts, as_of) {
-                if g.status == GoalState::Overdue {
-                    lists[5].push(WorkItem {
+                let last = rows
+                    .iter()
+                    .filter(|r| r.author_id != SYSTEM_PRACTITIONER_ID)
+                    .map(|r| r.effective_at)
+                    .max()
+                    .unwrap_or(plan.started_at);
+                if as_of - last > Duration::days(dropout_days) {
+                    lists[7].push(WorkItem {
                         care_plan_id: id,
                         patient_id: pat,
-                        pathway: pw.clone(),
-                        subject: g.code,
-                        state: "overdue".into(),
-                        due: g.due,
+                        pathway: pw,
+                        subject: "no_entry".into(),
+                        state: "dropout".into(),
+                        due: Some(last + Duration::days(dropout_days)),
                     });
                 }
-            }
-            if plan.planner_organization_id == org
-                && plan.created_at < as_of - Duration::days(7)
-                && crate::access::consent_state(&qa::consents_of(&self.db, pid).await?)
-                    == renkei_domain::access::ConsentState::None
-            {
-                lists[6].push(WorkItem {
-                    care_plan_id: id,
-                    patient_id: pat,
-                    pathway: pw.clone(),
-                    subject: "consent".into(),
-                    state: "missing".into(),
-                    due: Some(plan.created_at + Duration::days(7)),
-                });
-            }
-            let last = rows
-                .iter()
-                .filter(|r| r.author_id != SYSTEM_PRACTITIONER_ID)
-                .map(|r| r.effective_at)
-                .max()
-                .unwrap_or(plan.started_at);
-            if as_of - last > Duration::days(dropout_days) {
-                lists[7].push(WorkItem {
-                    care_plan_id: id,
-                    patient_id: pat,
-                    pathway: pw,
-                    subject: "no_entry".into(),
-                    state: "dropout".into(),
-                    due: Some(last + Duration::days(dropout_days)),
-                });
             }
         }
         audit::record_now(

@@ -432,6 +432,25 @@ pub async fn entries_of<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<Vec<EntryRow
         .await?)
 }
 
+/// The entries of several plans, by plan and then in chain order.
+pub async fn entries_of_plans<C: ConnectionTrait>(c: &C, plans: &[Uuid]) -> R<Vec<EntryRow>> {
+    Ok(entries::Entity::find()
+        .filter(entries::Column::CarePlanId.is_in(plans.iter().copied()))
+        .order_by_asc(entries::Column::CarePlanId)
+        .order_by_asc(entries::Column::Seq)
+        .all(c)
+        .await?)
+}
+
+/// The plans with these ids, in id order.
+pub async fn care_plans_by_ids<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> R<Vec<CarePlanRow>> {
+    Ok(care_plans::Entity::find()
+        .filter(care_plans::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(care_plans::Column::Id)
+        .all(c)
+        .await?)
+}
+
 /// Whether some entry already amends `id`.
 pub async fn is_amended<C: ConnectionTrait>(c: &C, plan: Uuid, id: Uuid) -> R<bool> {
     Ok(entries::Entity::find()

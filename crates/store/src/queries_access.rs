@@ -41,6 +41,16 @@ pub async fn team_of<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<Vec<TeamMemberR
         .await?)
 }
 
+/// The care teams of several plans, by plan and then in the order members were added.
+pub async fn teams_of<C: ConnectionTrait>(c: &C, plans: &[Uuid]) -> R<Vec<TeamMemberRow>> {
+    Ok(care_team_members::Entity::find()
+        .filter(care_team_members::Column::CarePlanId.is_in(plans.iter().copied()))
+        .order_by_asc(care_team_members::Column::CarePlanId)
+        .order_by_asc(care_team_members::Column::AddedAt)
+        .all(c)
+        .await?)
+}
+
 /// Plans on whose team `org` is (any role).
 pub async fn plans_of_team_org<C: ConnectionTrait>(c: &C, org: Uuid) -> R<Vec<Uuid>> {
     Ok(care_team_members::Entity::find()
@@ -78,6 +88,16 @@ pub async fn insert_consent<C: ConnectionTrait>(c: &C, row: ConsentRow) -> R<()>
 pub async fn consents_of<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<Vec<ConsentRow>> {
     Ok(consents::Entity::find()
         .filter(consents::Column::CarePlanId.eq(plan))
+        .order_by_asc(consents::Column::RecordedAt)
+        .all(c)
+        .await?)
+}
+
+/// The consents of several plans, by plan and then in the order they were recorded.
+pub async fn consents_of_plans<C: ConnectionTrait>(c: &C, plans: &[Uuid]) -> R<Vec<ConsentRow>> {
+    Ok(consents::Entity::find()
+        .filter(consents::Column::CarePlanId.is_in(plans.iter().copied()))
+        .order_by_asc(consents::Column::CarePlanId)
         .order_by_asc(consents::Column::RecordedAt)
         .all(c)
         .await?)
