@@ -28,6 +28,18 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plans::{ChainFields, insert_chained, plan_state};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 
+/// A read of a hand-over or report: its parties, its plan and how it is audited.
+struct PartyRead {
+    from: Uuid,
+    to: Uuid,
+    plan_id: Uuid,
+    action: &'static str,
+    resource: &'static str,
+    /// What a refusal calls it (`hand-over not found`).
+    missing: &'static str,
+    id: Uuid,
+}
+
 /// Plans per page of the automatic-variance sweep.
 const SWEEP_PAGE: u64 = 500;
 
@@ -759,6 +771,39 @@ impl Services {
         .await
     }
 
+    /// Lets a hand-over's or report's sender or receiver read it (while they may read
+    /// the plan as a party), or else whoever may read the plan; a refusal looks like a
+    /// missing one. The read is audited.
+    async fn authorize_party_read(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        read: PartyRead,
+    ) -> Result<(), ServiceError> {
+        let party = (read.from == actor.organization_id || read.to == actor.organization_id)
+            && self.party_may_read(&self.db, actor, read.plan_id).await?;
+        if !party {
+            self.authorize_plan(actor, meta, read.plan_id, Action::ReadPlan)
+                .await
+                .map_err(crate::access::not_found_as(read.missing))?;
+        }
+        let plan = queries::care_plan_by_id(&self.db, read.plan_id).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                read.action,
+                read.resource,
+                Some(read.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(read.plan_id))
+            .patient(plan.map(|p| p.patient_id)),
+        )
+        .await
+    }
+
     /// A hand-over, to its sender, its receiver, or whoever sees the plan.
     pub async fn get_handover(
         &self,
@@ -770,27 +815,18 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let party = (h.from_organization_id == actor.organization_id
-            || h.to_organization_id == actor.organization_id)
-            && self.party_may_read(&self.db, actor, h.care_plan_id).await?;
-        if !party {
-            self.authorize_plan(actor, meta, h.care_plan_id, Action::ReadPlan)
-                .await
-                .map_err(crate::access::not_found_as("hand-over"))?;
-        }
-        let plan = queries::care_plan_by_id(&self.db, h.care_plan_id).await?;
-        audit::record_now(
-            &self.db,
+        self.authorize_party_read(
+            actor,
             meta,
-            AuditRecord::by(
-                actor,
-                "handover.read",
-                "handover",
-                Some(id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(h.care_plan_id))
-            .patient(plan.map(|p| p.patient_id)),
+            PartyRead {
+                from: h.from_organization_id,
+                to: h.to_organization_id,
+                plan_id: h.care_plan_id,
+                action: "handover.read",
+                resource: "handover",
+                missing: "hand-over",
+                id,
+            },
         )
         .await?;
         handover_view(&self.db, h).await
@@ -1094,27 +1130,18 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
-        let party = (r.from_organization_id == actor.organization_id
-            || r.to_organization_id == actor.organization_id)
-            && self.party_may_read(&self.db, actor, r.care_plan_id).await?;
-        if !party {
-            self.authorize_plan(actor, meta, r.care_plan_id, Action::ReadPlan)
-                .await
-                .map_err(crate::access::not_found_as("report"))?;
-        }
-        let plan = queries::care_plan_by_id(&self.db, r.care_plan_id).await?;
-        audit::record_now(
-            &self.db,
+        self.authorize_party_read(
+            actor,
             meta,
-            AuditRecord::by(
-                actor,
-                "report.read",
-                "report",
-                Some(id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(r.care_plan_id))
-            .patient(plan.map(|p| p.patient_id)),
+            PartyRead {
+                from: r.from_organization_id,
+                to: r.to_organization_id,
+                plan_id: r.care_plan_id,
+                action: "report.read",
+                resource: "report",
+                missing: "report",
+                id,
+            },
         )
         .await?;
         report_view(&self.db, r, self.now()).await
