@@ -15,6 +15,7 @@ mod m20261122_000002_access;
 mod m20261122_000003_workflow;
 pub mod m20261122_000004_system_actor;
 mod m20261122_000005_handover_reads;
+mod m20261204_000001_identifier_normal_form;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_workflow::Migration),
             Box::new(m20261122_000004_system_actor::Migration),
             Box::new(m20261122_000005_handover_reads::Migration),
+            Box::new(m20261204_000001_identifier_normal_form::Migration),
         ]
     }
 }

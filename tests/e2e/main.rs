@@ -12,6 +12,7 @@ mod demo;
 mod idempotency;
 mod inbox;
 mod login;
+mod patient_security;
 mod patients;
 mod support;
 mod system;

@@ -12,6 +12,7 @@ pub mod entry;
 pub mod error;
 pub mod goals;
 pub mod handover;
+pub mod identifier;
 pub mod schedule;
 pub mod template;
 pub mod variance;

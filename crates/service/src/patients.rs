@@ -12,6 +12,7 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
 use renkei_domain::access::GlobalAction;
+use renkei_domain::identifier::{normalize_identifier, parse_identifier};
 
 pub const SEXES: &[&str] = &["male", "female", "other", "unknown"];
 
@@ -67,6 +68,32 @@ fn clean_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
         ));
     }
     v
+}
+
+/// Refuses an identifier outside the actor's own organisation's namespace, whether or
+/// not that organisation or number exists (422 on `field`).
+fn own_namespace(actor: &Actor, field: &str, org_code: &str) -> Result<(), FieldError> {
+    if org_code == actor.organization_code {
+        return Ok(());
+    }
+    Err(FieldError::new(
+        field,
+        "own_organization_only",
+        format!(
+            "only your own organization's patient numbers may be registered (organization `{}`)",
+            actor.organization_code
+        ),
+    ))
+}
+
+fn own_clash(actor: &Actor, value: &str) -> ServiceError {
+    ServiceError::Conflict {
+        code: ErrorCode::Duplicate,
+        message: format!(
+            "identifier {value} of {} already belongs to a patient",
+            actor.organization_code
+        ),
+    }
 }
 
 pub async fn create_patient(
@@ -141,51 +168,25 @@ pub async fn create_patient(
             format!("must be one of {}", SEXES.join(", ")),
         ));
     }
-    let txn = begin_write(db).await?;
-    let mut idents = Vec::new();
-    let id = Uuid::now_v7();
+    // Every identifier is in the caller's own namespace: judged before anything is looked
+    // up, so the answer says nothing about which numbers exist elsewhere.
+    let mut values: Vec<String> = Vec::new();
     for (i, (org_code, value)) in new.identifiers.iter().enumerate() {
-        let value = value.trim();
-        if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
-            errors.push(FieldError::new(
-                format!("identifiers[{i}].value"),
-                "format",
-                "must be 1–64 printable characters",
-            ));
+        if let Err(e) = own_namespace(actor, &format!("identifiers[{i}].organization"), org_code) {
+            errors.push(e);
             continue;
         }
-        match queries::organization_by_code(&txn, org_code).await? {
-            None => errors.push(FieldError::new(
-                format!("identifiers[{i}].organization"),
-                "unknown",
-                format!("organization `{org_code}` does not exist"),
+        match parse_identifier(&format!("identifiers[{i}].value"), value) {
+            Err(e) => errors.push(e),
+            Ok(v) if values.contains(&v) => errors.push(FieldError::new(
+                format!("identifiers[{i}].value"),
+                "duplicate",
+                "the same patient number is given twice",
             )),
-            Some(org) => {
-                if queries::patient_by_identifier(&txn, org.id, value)
-                    .await?
-                    .is_some()
-                {
-                    return Err(ServiceError::Conflict {
-                        code: ErrorCode::Duplicate,
-                        message: format!(
-                            "identifier {value} of {org_code} already belongs to a patient"
-                        ),
-                    });
-                }
-                idents.push(PatientIdentifierRow {
-                    id: Uuid::now_v7(),
-                    patient_id: id,
-                    organization_id: org.id,
-                    value: value.to_owned(),
-                });
-            }
+            Ok(v) => values.push(v),
         }
     }
-    if !idents
-        .iter()
-        .any(|i| i.organization_id == actor.organization_id)
-        && errors.is_empty()
-    {
+    if new.identifiers.is_empty() {
         errors.push(FieldError::new(
             "identifiers",
             "own_identifier_required",
@@ -197,6 +198,25 @@ pub async fn create_patient(
     }
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
+    }
+    let id = Uuid::now_v7();
+    let txn = begin_write(db).await?;
+    let mut idents = Vec::new();
+    for value in values {
+        // A clash is only ever in the caller's own namespace, whose patients it sees
+        // already: telling it reveals nothing.
+        if queries::patient_by_identifier(&txn, actor.organization_id, &value)
+            .await?
+            .is_some()
+        {
+            return Err(own_clash(actor, &value));
+        }
+        idents.push(PatientIdentifierRow {
+            id: Uuid::now_v7(),
+            patient_id: id,
+            organization_id: actor.organization_id,
+            value,
+        });
     }
     let (Some(family_kana), Some(given_kana), Some(birth_date)) =
         (family_kana, given_kana, birth_date)
@@ -297,6 +317,93 @@ pub async fn get_patient(
     load(db, id).await
 }
 
+/// Adds the actor's organisation's own patient number to an existing patient it treats
+/// (it holds an identifier of the patient already, or sees one of the patient's plans as
+/// planner or through the care team and consent; a break-glass grant lends nothing).
+/// Another organisation's namespace is refused (422) before anything is looked up; a
+/// patient the organisation does not see answers 404 exactly like an unknown one.
+pub async fn add_identifier(
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    patient_id: Uuid,
+    org_code: &str,
+    value: &str,
+) -> Result<Patient, ServiceError> {
+    let mut errors = Vec::new();
+    if let Err(e) = own_namespace(actor, "organization", org_code) {
+        errors.push(e);
+    }
+    let value = match parse_identifier("value", value) {
+        Ok(v) if errors.is_empty() => v,
+        Ok(_) => return Err(ServiceError::Validation(errors)),
+        Err(e) => {
+            errors.push(e);
+            return Err(ServiceError::Validation(errors));
+        }
+    };
+    let txn = begin_write(&services.db).await?;
+    let exists = queries::patient_by_id(&txn, patient_id).await?.is_some();
+    if !exists
+        || !services
+            .patient_visible_to_org(&txn, actor, patient_id)
+            .await?
+    {
+        txn.rollback().await?;
+        audit::record_now(
+            &services.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "patient.identifier_add",
+                "patient",
+                Some(patient_id.to_string()),
+                Outcome::Denied,
+            )
+            .patient(exists.then_some(patient_id))
+            .detail("the organization does not treat this patient"),
+        )
+        .await?;
+        return Err(ServiceError::NotFound("patient"));
+    }
+    queries::lock_patient(&txn, patient_id).await?;
+    if queries::patient_by_identifier(&txn, actor.organization_id, &value)
+        .await?
+        .is_some()
+    {
+        return Err(own_clash(actor, &value));
+    }
+    queries::insert_identifier(
+        &txn,
+        PatientIdentifierRow {
+            id: Uuid::now_v7(),
+            patient_id,
+            organization_id: actor.organization_id,
+            value,
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        meta,
+        AuditRecord::by(
+            actor,
+            "patient.identifier_add",
+            "patient",
+            Some(patient_id.to_string()),
+            Outcome::Allowed,
+        )
+        .patient(Some(patient_id)),
+    )
+    .await?;
+    let patient = load(&txn, patient_id).await?;
+    txn.commit().await?;
+    Ok(patient)
+}
+
+/// The most patients on one page of a search.
+pub const PAGE_MAX: u32 = 50;
+
 #[derive(Debug, Clone, Default)]
 pub struct PatientQuery {
     pub kana: Option<String>,
@@ -305,17 +412,56 @@ pub struct PatientQuery {
     pub birth_date: Option<String>,
     pub organization: Option<String>,
     pub identifier: Option<String>,
+    /// Where the previous page ended (its `next` cursor).
+    pub cursor: Option<String>,
+    /// Patients per page, 1–50 (50 when not given).
+    pub limit: Option<u32>,
 }
 
-/// Search by kana prefix (any kana form), 漢字 name, birth date and/or an organisation's
-/// identifier.
-/// At least one criterion is required; at most 50 patients are returned.
+/// One page of a search: the patients, and the cursor of the next page if there is one.
+#[derive(Debug, Clone)]
+pub struct PatientPage {
+    pub patients: Vec<Patient>,
+    pub next: Option<String>,
+}
+
+/// The position after a patient in (kana, id) order, opaque to clients.
+fn encode_cursor(row: &PatientRow) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}{}", row.id, row.kana_key))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, Uuid)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let id = Uuid::parse_str(text.get(..36)?).ok()?;
+    Some((text.get(36..)?.to_owned(), id))
+}
+
+/// The first page of a search (see [`search_patients_page`]).
 pub async fn search_patients(
     services: &Services,
     actor: &Actor,
     meta: &RequestMeta,
     q: PatientQuery,
 ) -> Result<Vec<Patient>, ServiceError> {
+    Ok(search_patients_page(services, actor, meta, q)
+        .await?
+        .patients)
+}
+
+/// Search by kana prefix (any kana form), 漢字 name, birth date and/or an organisation's
+/// identifier, among the patients the actor's organisation sees, a page at a time.
+/// At least one criterion is required; a page holds at most 50 patients.
+pub async fn search_patients_page(
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    q: PatientQuery,
+) -> Result<PatientPage, ServiceError> {
     let db = &services.db;
     let mut errors = Vec::new();
     let kana = match q.kana.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -332,14 +478,17 @@ pub async fn search_patients(
         },
         None => None,
     };
-    let name: Vec<String> = q
-        .name
-        .as_deref()
-        .unwrap_or("")
-        .split(|c: char| c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let name: Vec<String> = {
+        use unicode_normalization::UnicodeNormalization;
+        q.name
+            .as_deref()
+            .unwrap_or("")
+            .split(|c: char| c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            // Stored names are NFC.
+            .map(|w| w.nfc().collect())
+            .collect()
+    };
     if name.len() > 2 || name.iter().any(|w| w.chars().count() > 50) {
         errors.push(FieldError::new(
             "name",
@@ -361,10 +510,32 @@ pub async fn search_patients(
         },
         None => None,
     };
+    let after = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(pos) => Some(pos),
+            None => {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "format",
+                    "must be the `next` cursor of a previous page",
+                ));
+                None
+            }
+        },
+    };
+    let limit = q.limit.unwrap_or(PAGE_MAX);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            "range",
+            format!("must be 1–{PAGE_MAX}"),
+        ));
+    }
     let ids = match (&q.organization, &q.identifier) {
         (Some(org), Some(value)) => match queries::organization_by_code(db, org).await? {
             Some(o) => Some(
-                queries::patient_by_identifier(db, o.id, value.trim())
+                queries::patient_by_identifier(db, o.id, &normalize_identifier(value))
                     .await?
                     .into_iter()
                     .collect::<Vec<_>>(),
@@ -398,24 +569,50 @@ pub async fn search_patients(
             "give kana, name, birth_date or organization + identifier",
         ));
     }
-    if ids.as_ref().is_some_and(|v| v.is_empty()) {
-        audit::record_now(
-            db,
-            meta,
-            AuditRecord::by(actor, "patient.search", "patient", None, Outcome::Allowed)
-                .detail("0 result(s)"),
-        )
-        .await?;
-        return Ok(Vec::new());
-    }
-    let rows = queries::search_patients(db, kana.as_deref(), &name, birth_date, ids, 200).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        if out.len() == 50 {
-            break;
-        }
-        if services.patient_visible(db, actor, row.id).await? {
-            out.push(to_patient(db, row).await?);
+    let mut out = Vec::new();
+    let mut next = None;
+    if !ids.as_ref().is_some_and(|v| v.is_empty()) {
+        let criteria = queries::PatientCriteria {
+            kana_prefix: kana,
+            name_words: name,
+            birth_date,
+            ids,
+        };
+        let reach = queries::PatientReach {
+            organization: actor.organization_id,
+            practitioner: actor.practitioner_id,
+            now: services.now(),
+        };
+        // The query keeps to patients related to the organisation; the access decision
+        // then drops those it does not see (a care team without consent). Read on until
+        // the page is full and one more is known to follow, or nothing is left.
+        let batch = u64::from(limit) + 1;
+        let mut position = after;
+        'scan: loop {
+            let rows = queries::search_patients(
+                db,
+                &criteria,
+                &reach,
+                position.as_ref().map(|(k, id)| (k.as_str(), *id)),
+                batch,
+            )
+            .await?;
+            let exhausted = (rows.len() as u64) < batch;
+            for row in rows {
+                position = Some((row.kana_key.clone(), row.id));
+                if !services.patient_visible(db, actor, row.id).await? {
+                    continue;
+                }
+                if out.len() == limit as usize {
+                    next = out.last().map(|p: &(String, Patient)| p.0.clone());
+                    break 'scan;
+                }
+                let cursor = encode_cursor(&row);
+                out.push((cursor, to_patient(db, row).await?));
+            }
+            if exhausted {
+                break;
+            }
         }
     }
     audit::record_now(
@@ -425,5 +622,8 @@ pub async fn search_patients(
             .detail(format!("{} result(s)", out.len())),
     )
     .await?;
-    Ok(out)
+    Ok(PatientPage {
+        patients: out.into_iter().map(|(_, p)| p).collect(),
+        next,
+    })
 }

@@ -2,7 +2,7 @@
 //! Every hot query is served by an index created in the migrations.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -200,22 +200,91 @@ fn like_prefix(prefix: &str) -> LikeExpr {
     LikeExpr::new(escaped).escape('\\')
 }
 
-/// Patients whose normalised kana starts with `kana_prefix` and/or born on `birth_date`
-/// and/or whose 漢字 name matches `name_words`: one word is the start of the family or
-/// the given name; two words are the starts of the family and the given name.
+/// Adds one identifier to an existing patient.
+pub async fn insert_identifier<C: ConnectionTrait>(c: &C, ident: PatientIdentifierRow) -> R<()> {
+    patient_identifiers::Entity::insert(patient_identifiers::ActiveModel {
+        id: Set(ident.id),
+        patient_id: Set(ident.patient_id),
+        organization_id: Set(ident.organization_id),
+        value: Set(ident.value),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// What a patient search matches on (all given criteria must hold).
+#[derive(Debug, Clone, Default)]
+pub struct PatientCriteria {
+    /// Normalised kana prefix of family + given name.
+    pub kana_prefix: Option<String>,
+    /// One word: start of the family or given name; two: starts of family and given.
+    pub name_words: Vec<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// Only these patients (found by identifier).
+    pub ids: Option<Vec<Uuid>>,
+}
+
+/// Whom a search may reach: patients related to the organisation (one of its
+/// identifiers, a plan it plans or is on the care team of) or to the practitioner (a
+/// break-glass grant unexpired at `now`). The access decision still has the last word
+/// (a care-team organisation without consent is reached here but does not see).
+#[derive(Debug, Clone, Copy)]
+pub struct PatientReach {
+    pub organization: Uuid,
+    pub practitioner: Uuid,
+    pub now: DateTime<Utc>,
+}
+
+fn reach_condition(reach: &PatientReach) -> Condition {
+    use crate::entity::{break_glass_grants, care_team_members};
+    let own_identifier = Query::select()
+        .column(patient_identifiers::Column::PatientId)
+        .from(patient_identifiers::Entity)
+        .and_where(patient_identifiers::Column::OrganizationId.eq(reach.organization))
+        .to_owned();
+    let team_plans = Query::select()
+        .column(care_team_members::Column::CarePlanId)
+        .from(care_team_members::Entity)
+        .and_where(care_team_members::Column::OrganizationId.eq(reach.organization))
+        .to_owned();
+    let break_glass_plans = Query::select()
+        .column(break_glass_grants::Column::CarePlanId)
+        .from(break_glass_grants::Entity)
+        .and_where(break_glass_grants::Column::PractitionerId.eq(reach.practitioner))
+        .and_where(break_glass_grants::Column::ExpiresAt.gt(reach.now))
+        .to_owned();
+    let related_plans = Query::select()
+        .column(care_plans::Column::PatientId)
+        .from(care_plans::Entity)
+        .cond_where(
+            Condition::any()
+                .add(care_plans::Column::PlannerOrganizationId.eq(reach.organization))
+                .add(care_plans::Column::Id.in_subquery(team_plans))
+                .add(care_plans::Column::Id.in_subquery(break_glass_plans)),
+        )
+        .to_owned();
+    Condition::any()
+        .add(patients::Column::Id.in_subquery(own_identifier))
+        .add(patients::Column::Id.in_subquery(related_plans))
+}
+
+/// Patients within `reach` matching `criteria`, in (kana, id) order, the first `limit`
+/// after the position `after` (a patient's kana key and id) when given. Filtering by
+/// reach in the query means no number of other organisations' patients can push the
+/// caller's own out of a page.
 pub async fn search_patients<C: ConnectionTrait>(
     c: &C,
-    kana_prefix: Option<&str>,
-    name_words: &[String],
-    birth_date: Option<NaiveDate>,
-    ids: Option<Vec<Uuid>>,
+    criteria: &PatientCriteria,
+    reach: &PatientReach,
+    after: Option<(&str, Uuid)>,
     limit: u64,
 ) -> R<Vec<PatientRow>> {
-    let mut q = patients::Entity::find();
-    if let Some(prefix) = kana_prefix {
+    let mut q = patients::Entity::find().filter(reach_condition(reach));
+    if let Some(prefix) = &criteria.kana_prefix {
         q = q.filter(Expr::col(patients::Column::KanaKey).like(like_prefix(prefix)));
     }
-    match name_words {
+    match criteria.name_words.as_slice() {
         [] => {}
         [one] => {
             q = q.filter(
@@ -230,11 +299,22 @@ pub async fn search_patients<C: ConnectionTrait>(
                 .filter(Expr::col(patients::Column::GivenName).like(like_prefix(given)));
         }
     }
-    if let Some(date) = birth_date {
+    if let Some(date) = criteria.birth_date {
         q = q.filter(patients::Column::BirthDate.eq(date));
     }
-    if let Some(ids) = ids {
-        q = q.filter(patients::Column::Id.is_in(ids));
+    if let Some(ids) = &criteria.ids {
+        q = q.filter(patients::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some((kana, id)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(patients::Column::KanaKey.gt(kana))
+                .add(
+                    Condition::all()
+                        .add(patients::Column::KanaKey.eq(kana))
+                        .add(patients::Column::Id.gt(id)),
+                ),
+        );
     }
     Ok(q.order_by_asc(patients::Column::KanaKey)
         .order_by_asc(patients::Column::Id)

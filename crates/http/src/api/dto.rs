@@ -88,6 +88,8 @@ impl From<Patient> for PatientResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PatientList {
     pub patients: Vec<PatientResponse>,
+    /// The next page's link (same search, with `cursor`); null on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,7 +18,7 @@ use renkei_service::ErrorCode;
 use renkei_service::admin::{self, NewOrganization};
 use renkei_service::patients::{self, NewPatient, PatientQuery};
 use renkei_service::plans::{AppendEntry, Idempotency};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi};
 
 use crate::error::ApiError;
@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/patients", get(search_patients).post(create_patient))
         .route("/patients/{id}", get(get_patient))
+        .route(
+            "/patients/{id}/identifiers",
+            axum::routing::post(add_patient_identifier),
+        )
         .route("/care-plans", get(list_care_plans).post(enrol))
         .route("/care-plans/{id}", get(get_care_plan))
         .route(
@@ -58,7 +62,7 @@ pub fn routes() -> Router<AppState> {
     info(title = "Renkei API", description = "Shared regional care-pathway record (地域医療連携パス)"),
     paths(
         list_pathways, get_pathway_version, list_organizations, create_organization,
-        search_patients, create_patient, get_patient, list_care_plans, enrol, get_care_plan,
+        search_patients, create_patient, get_patient, add_patient_identifier, list_care_plans, enrol, get_care_plan,
         list_entries, append_entry, get_goals, crate::router::healthz,
         access::get_care_team, access::add_care_team_member, access::list_consents,
         access::record_consent, access::withdraw_consent, access::consent_reminders,
@@ -174,19 +178,32 @@ async fn create_organization(
     Ok((StatusCode::CREATED, Json(org.into())))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct PatientSearch {
     /// Kana prefix of family + given name (カタカナ, ひらがな or half-width).
+    #[serde(skip_serializing_if = "Option::is_none")]
     kana: Option<String>,
     /// YYYY-MM-DD.
+    #[serde(skip_serializing_if = "Option::is_none")]
     birth_date: Option<String>,
     /// Organisation code, with `identifier`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     organization: Option<String>,
     /// The organisation's patient number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     identifier: Option<String>,
+    /// Patients per page, 1–50 (default 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 50)]
+    limit: Option<u32>,
+    /// Where to go on: the cursor in the previous page's `next` link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
 }
 
+/// Patients the caller's organisation sees, in kana order, a page at a time; `next` is
+/// the link to the following page (null on the last).
 #[utoipa::path(get, path = "/api/v1/patients", params(PatientSearch),
     responses((status = 200, body = PatientList), (status = 422)))]
 async fn search_patients(
@@ -196,21 +213,32 @@ async fn search_patients(
     query: Result<Query<PatientSearch>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<PatientList>> {
     let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
-    let found = patients::search_patients(
+    let page = patients::search_patients_page(
         &state.services,
         &actor,
         &meta,
         PatientQuery {
-            kana: q.kana,
-            birth_date: q.birth_date,
-            organization: q.organization,
-            identifier: q.identifier,
+            kana: q.kana.clone(),
+            birth_date: q.birth_date.clone(),
+            organization: q.organization.clone(),
+            identifier: q.identifier.clone(),
+            cursor: q.cursor.clone(),
+            limit: q.limit,
             ..Default::default()
         },
     )
     .await?;
+    let next = page.next.and_then(|cursor| {
+        let query = serde_urlencoded::to_string(PatientSearch {
+            cursor: Some(cursor),
+            ..q
+        })
+        .ok()?;
+        Some(format!("/api/v1/patients?{query}"))
+    });
     Ok(Json(PatientList {
-        patients: found.into_iter().map(Into::into).collect(),
+        patients: page.patients.into_iter().map(Into::into).collect(),
+        next,
     }))
 }
 
@@ -256,6 +284,34 @@ async fn get_patient(
     let id = parse_id(&id, "patient")?;
     let p = patients::get_patient(&state.services, &actor, &meta, id).await?;
     Ok(Json(p.into()))
+}
+
+/// Adds the caller's organisation's own patient number (カルテ番号) to a patient it
+/// treats (holds a number of, or sees a plan of as planner or care team). Only the
+/// caller's own organisation's namespace is accepted (422 otherwise); a patient it does
+/// not treat answers 404 like an unknown one; a number it already uses answers 409.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/identifiers", params(("id" = String, Path)),
+    request_body = IdentifierIn,
+    responses((status = 201, body = PatientResponse), (status = 404), (status = 409), (status = 422)))]
+async fn add_patient_identifier(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    body: ApiJson<IdentifierIn>,
+) -> ApiResult<(StatusCode, Json<PatientResponse>)> {
+    let id = parse_id(&id, "patient")?;
+    let b = body.value;
+    let p = patients::add_identifier(
+        &state.services,
+        &actor,
+        &meta,
+        id,
+        &b.organization,
+        &b.value,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(p.into())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
