@@ -254,6 +254,38 @@ async fn a_treating_organisation_adds_its_own_number() {
         .await
         .assert_problem(404, None);
 
+    // On the care team but without the patient's consent: the plan is hidden from it,
+    // so it does not treat the patient either.
+    let other = create_patient(&app, &acute, ("タナカ", "ジロウ"), "1944-08-08", "0055502").await;
+    let other_plan = app
+        .post_json(
+            "/api/v1/care-plans",
+            &acute,
+            &json!({"patient_id": id_of(&other), "pathway": "stroke", "started_at": days_ago(3)}),
+            None,
+        )
+        .await;
+    other_plan.assert_status(201);
+    let clinic = team_member(
+        &app,
+        &acute,
+        other_plan.body["id"].as_str().expect("plan id"),
+        "clinic-1",
+        "clinic",
+        &["home"],
+    )
+    .await;
+    let res = app
+        .post_json(
+            &format!("/api/v1/patients/{}/identifiers", id_of(&other)),
+            &clinic,
+            &json!({"organization": "clinic-1", "value": "K-1"}),
+            None,
+        )
+        .await;
+    res.assert_problem(404, None);
+    assert_eq!(problem_core(&res), problem_core(&unknown));
+
     // Both decisions are audited, against the patient.
     let db = app.db.connect().await;
     let events = renkei_store::queries_access::audit_events(
