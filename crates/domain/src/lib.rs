@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod chain;
 pub mod diff;
 pub mod entry;
+pub mod evidence;
 pub mod error;
 pub mod goals;
 pub mod handover;

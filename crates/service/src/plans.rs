@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::access::Denial;
+use renkei_domain::evidence::EvidenceKind;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
@@ -284,10 +285,11 @@ impl Services {
             updated_at: now,
         };
         queries::insert_care_plan(&txn, row.clone()).await?;
+        let planner_member = Uuid::now_v7();
         queries_access::insert_team_member(
             &txn,
             queries_access::TeamMemberRow {
-                id: Uuid::now_v7(),
+                id: planner_member,
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
@@ -309,7 +311,9 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(row.id))
-            .patient(Some(patient_id)),
+            .patient(Some(patient_id))
+            .wrote(EvidenceKind::CarePlan, row.id)
+            .wrote(EvidenceKind::CareTeamMember, planner_member),
         )
         .await?;
         if let Some(idem) = idempotency {
@@ -663,7 +667,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
-            .patient(Some(patient_id)),
+            .patient(Some(patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id),
         )
         .await?;
         txn.commit().await?;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use renkei_domain::evidence::EvidenceKind;
 use crate::{Actor, ServiceError, admin, begin_write, now};
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
@@ -202,6 +203,7 @@ pub async fn issue(
             Some(row.id.to_string()),
             Outcome::Allowed,
         )
+        .wrote(EvidenceKind::Token, row.id)
         .detail(format!("scopes={}", scopes.join(","))),
     )
     .await?;
@@ -233,7 +235,8 @@ pub async fn revoke(
                 "api_token",
                 Some(id.to_string()),
                 Outcome::Allowed,
-            ),
+            )
+            .wrote(EvidenceKind::Token, id),
         )
         .await?;
     }
