@@ -15,5 +15,6 @@ mod login;
 mod patients;
 mod support;
 mod system;
+mod tamper;
 mod ui_pages;
 mod unavailable;
