@@ -154,7 +154,10 @@ async fn a_truncated_tail_with_the_plan_head_rewritten_is_reported() {
         ),
     )
     .await;
-    broken_line(&out, &[&format!("care plan {}", p.plan), "changed outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("care plan {}", p.plan), "changed outside Renkei"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,8 +194,14 @@ async fn a_deleted_care_plan_with_all_its_rows_is_reported() {
     )
     .await;
     assert_eq!(app.db.query_i64("SELECT COUNT(*) FROM care_plans").await, 0);
-    broken_line(&out, &[&format!("care plan {}", p.plan), "deleted outside Renkei"]);
-    broken_line(&out, &[&format!("consent {}", p.consent), "deleted outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("care plan {}", p.plan), "deleted outside Renkei"],
+    );
+    broken_line(
+        &out,
+        &[&format!("consent {}", p.consent), "deleted outside Renkei"],
+    );
     broken_line(&out, &["care-team member", "deleted outside Renkei"]);
 }
 
@@ -226,10 +235,7 @@ async fn entries_of_a_plan_that_does_not_exist_are_reported() {
     .await;
     broken_line(
         &out,
-        &[
-            &format!("care plan {ghost} does not exist"),
-            "3 entries",
-        ],
+        &[&format!("care plan {ghost} does not exist"), "3 entries"],
     );
 }
 
@@ -238,7 +244,10 @@ async fn a_changed_plan_status_is_reported() {
     let app = app_or_skip!();
     let p = populated(&app).await;
     let out = tampered(&app, "UPDATE care_plans SET status = 'completed'").await;
-    broken_line(&out, &[&format!("care plan {}", p.plan), "changed outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("care plan {}", p.plan), "changed outside Renkei"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -251,7 +260,10 @@ async fn a_changed_pinned_template_version_is_reported() {
              (SELECT v.id FROM pathway_versions v WHERE v.code <> 'stroke' ORDER BY v.code LIMIT 1)",
     )
     .await;
-    broken_line(&out, &[&format!("care plan {}", p.plan), "changed outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("care plan {}", p.plan), "changed outside Renkei"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -263,7 +275,10 @@ async fn a_changed_consent_is_reported() {
         "UPDATE consents SET purposes = '[\"care\",\"research\"]'",
     )
     .await;
-    broken_line(&out, &[&format!("consent {}", p.consent), "changed outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("consent {}", p.consent), "changed outside Renkei"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,7 +335,10 @@ async fn a_changed_break_glass_grant_is_reported() {
     .await;
     broken_line(
         &out,
-        &[&format!("break-glass grant {}", p.grant), "changed outside Renkei"],
+        &[
+            &format!("break-glass grant {}", p.grant),
+            "changed outside Renkei",
+        ],
     );
 }
 
@@ -329,7 +347,10 @@ async fn a_changed_patient_name_is_reported() {
     let app = app_or_skip!();
     let p = populated(&app).await;
     let out = tampered(&app, "UPDATE patients SET family_name = '偽名'").await;
-    broken_line(&out, &[&format!("patient {}", p.patient), "changed outside Renkei"]);
+    broken_line(
+        &out,
+        &[&format!("patient {}", p.patient), "changed outside Renkei"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -18,9 +18,9 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use uuid::Uuid;
 
-use renkei_domain::evidence::EvidenceKind;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+use renkei_domain::evidence::EvidenceKind;
 
 /// A refused plan action, not yet audited.
 #[derive(Debug, Clone)]

@@ -19,11 +19,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::access::Denial;
-use renkei_domain::evidence::EvidenceKind;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
+use renkei_domain::evidence::EvidenceKind;
 use renkei_store::queries_access;
 
 #[derive(Debug, Clone, Serialize)]

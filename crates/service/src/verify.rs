@@ -181,7 +181,10 @@ async fn verify_entries(
         let Some(last) = page.last() else { break };
         after = Some((last.care_plan_id, last.seq));
         for row in page {
-            if chain.first().is_some_and(|c| c.care_plan_id != row.care_plan_id) {
+            if chain
+                .first()
+                .is_some_and(|c| c.care_plan_id != row.care_plan_id)
+            {
                 check_chain(std::mem::take(&mut chain), heads, report);
             }
             chain.push(row);

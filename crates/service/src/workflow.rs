@@ -25,9 +25,9 @@ use uuid::Uuid;
 
 use crate::access::subject;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use renkei_domain::evidence::EvidenceKind;
 use crate::plans::{ChainFields, insert_chained, plan_state};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
+use renkei_domain::evidence::EvidenceKind;
 
 /// A read of a hand-over or report: its parties, its plan and how it is audited.
 struct PartyRead {

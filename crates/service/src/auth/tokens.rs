@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use renkei_domain::evidence::EvidenceKind;
 use crate::{Actor, ServiceError, admin, begin_write, now};
+use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
 /// one's own tokens. Tokens issued by the CLI carry the legacy `api`, which means all
