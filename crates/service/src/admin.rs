@@ -342,7 +342,7 @@ pub async fn store_token(
             AuditRecord {
                 practitioner_id: None,
                 organization_id: Some(p.organization_id),
-                action: "token.issue",
+                action: "admin.token_issue",
                 resource_type: "api_token",
                 resource_id: Some(id.to_string()),
                 patient_id: None,
