@@ -3,8 +3,9 @@
 //! serve` must refuse a database whose audit head is gone. One test per tampering a
 //! security review tried; each first checks that the untouched database verifies.
 //!
-//! The SQL is the same on both databases except where noted: ids are compared through
-//! sub-selects, never written as literals (SQLite stores UUIDs as blobs).
+//! The SQL is the same on both databases except where noted: existing ids are reached
+//! through sub-selects; a made-up id or a new one is written per backend (SQLite stores
+//! UUIDs as blobs).
 
 use std::process::Stdio;
 use std::time::Duration;
