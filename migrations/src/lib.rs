@@ -2,7 +2,7 @@
 //!
 //! The schema is restricted to a subset that is portable between SQLite and
 //! PostgreSQL: foreign keys are declared inside `CREATE TABLE`, columns are
-//! never altered, enums are stored as strings, UUIDs use the `uuid` column
+//! never altered (a later migration may only add a nullable one), enums are stored as strings, UUIDs use the `uuid` column
 //! type, timestamps are `timestamp with time zone`, and JSON payloads whose
 //! exact bytes are hashed are stored as `text`.
 //!
@@ -16,6 +16,7 @@ mod m20261122_000003_workflow;
 pub mod m20261122_000004_system_actor;
 mod m20261122_000005_handover_reads;
 mod m20261204_000001_identifier_normal_form;
+mod m20261204_000006_audit_evidence;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_system_actor::Migration),
             Box::new(m20261122_000005_handover_reads::Migration),
             Box::new(m20261204_000001_identifier_normal_form::Migration),
+            Box::new(m20261204_000006_audit_evidence::Migration),
         ]
     }
 }

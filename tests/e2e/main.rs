@@ -16,5 +16,6 @@ mod patient_security;
 mod patients;
 mod support;
 mod system;
+mod tamper;
 mod ui_pages;
 mod unavailable;

@@ -22,8 +22,10 @@ use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
 use renkei_domain::entry::{
     EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
 };
+use renkei_domain::evidence::encode;
 use renkei_domain::template::PathwayTemplate;
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
+use renkei_service::evidence;
 use renkei_service::{Services, begin_write, truncate_micros};
 use renkei_store::entity::{
     audit_events, audit_head, care_plans, care_team_members, consents, entries,
@@ -31,7 +33,9 @@ use renkei_store::entity::{
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -483,15 +487,15 @@ fn team_row(
     role: &str,
     stages: &[String],
     at: DateTime<Utc>,
-) -> care_team_members::ActiveModel {
-    care_team_members::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        care_plan_id: Set(plan),
-        organization_id: Set(who.organization),
-        role: Set(role.to_owned()),
-        stages: Set(serde_json::to_string(stages).unwrap_or_else(|_| "[]".into())),
-        added_at: Set(at),
-        added_by: Set(Some(who.practitioner)),
+) -> care_team_members::Model {
+    care_team_members::Model {
+        id: Uuid::now_v7(),
+        care_plan_id: plan,
+        organization_id: who.organization,
+        role: role.to_owned(),
+        stages: serde_json::to_string(stages).unwrap_or_else(|_| "[]".into()),
+        added_at: at,
+        added_by: Some(who.practitioner),
     }
 }
 
@@ -613,6 +617,8 @@ impl Generator {
 
     /// Appends one audit event to the global chain, as `audit::record` does.
     #[expect(clippy::too_many_arguments, reason = "an audit event has these fields")]
+    /// `evidence` is what the event records of the rows it wrote (see
+    /// `renkei_service::evidence`), as `renkei verify` expects.
     fn audit(
         &mut self,
         batch: &mut Batch,
@@ -623,6 +629,7 @@ impl Generator {
         plan: Uuid,
         patient: Uuid,
         at: DateTime<Utc>,
+        evidence: Option<String>,
     ) {
         let seq = self.audit_seq + 1;
         let prev_hash = if self.audit_seq == 0 {
@@ -646,6 +653,7 @@ impl Generator {
             request_id: None,
             client_addr: None,
             detail: None,
+            evidence,
             prev_hash: prev_hash.clone(),
             hash: String::new(),
         };
@@ -667,6 +675,7 @@ impl Generator {
             request_id: Set(None),
             client_addr: Set(None),
             detail: Set(None),
+            evidence: Set(model.evidence),
             prev_hash: Set(model.prev_hash),
             hash: Set(model.hash),
         });
@@ -713,17 +722,19 @@ impl Generator {
             self.rng.gen_range(1..=28),
         )
         .context("birth date")?;
-        batch.patients.push(patients::ActiveModel {
-            id: Set(patient_id),
-            family_name: Set(family.to_owned()),
-            given_name: Set(given.to_owned()),
-            family_kana: Set(fk.to_owned()),
-            given_kana: Set(gk.to_owned()),
-            kana_key: Set(format!("{fk}{gk}")),
-            birth_date: Set(birth),
-            sex: Set(if female { "female" } else { "male" }.to_owned()),
-            created_at: Set(start),
-        });
+        let patient = patients::Model {
+            id: patient_id,
+            family_name: family.to_owned(),
+            given_name: given.to_owned(),
+            family_kana: fk.to_owned(),
+            given_kana: gk.to_owned(),
+            kana_key: format!("{fk}{gk}"),
+            birth_date: birth,
+            sex: if female { "female" } else { "male" }.to_owned(),
+            created_at: start,
+        };
+        let mut enrolled = vec![evidence::patient(&patient)];
+        batch.patients.push(patient.into_active_model().reset_all());
         batch.identifiers.push(patient_identifiers::ActiveModel {
             id: Set(Uuid::now_v7()),
             patient_id: Set(patient_id),
@@ -760,39 +771,34 @@ impl Generator {
             Kind::Diabetes => self.diabetes(&mut sim, s, &planner, start)?,
         }
         let n = sim.rows.len();
-        // Columns added later keep their database defaults.
-        #[allow(
-            clippy::needless_update,
-            reason = "forward-compatible with new columns"
-        )]
-        let plan_row = care_plans::ActiveModel {
-            id: Set(sim.id),
-            patient_id: Set(patient_id),
-            pathway_version_id: Set(published.id),
-            planner_organization_id: Set(planner.organization),
-            status: Set(sim.state.status.as_str().to_owned()),
-            current_stage: Set(sim.state.current_stage.clone()),
-            stage_started: Set(sim.state.stage_started),
-            stage_ended: Set(sim.state.stage_ended),
-            started_at: Set(start),
-            last_seq: Set(sim.seq),
-            head_hash: Set(sim.head.clone()),
-            row_version: Set(1 + sim.seq as i32),
-            created_at: Set(start),
-            updated_at: Set(sim.last_at),
-            ..Default::default()
+        let plan_row = care_plans::Model {
+            id: sim.id,
+            patient_id,
+            pathway_version_id: published.id,
+            planner_organization_id: planner.organization,
+            status: sim.state.status.as_str().to_owned(),
+            current_stage: sim.state.current_stage.clone(),
+            stage_started: sim.state.stage_started,
+            stage_ended: sim.state.stage_ended,
+            started_at: start,
+            last_seq: sim.seq,
+            head_hash: sim.head.clone(),
+            row_version: 1 + sim.seq as i32,
+            created_at: start,
+            updated_at: sim.last_at,
         };
-        batch.plans.push(plan_row);
+        let plan_evidence = evidence::care_plan(&plan_row);
+        batch.plans.push(plan_row.into_active_model().reset_all());
         // The care team as enrolment and hand-overs leave it: the planner, then every
         // other organisation that wrote, owning the stages it wrote in.
         let planner_stages = planner_stages(template);
-        batch.team.push(team_row(
+        let mut team = vec![team_row(
             sim.id,
             &planner,
             "planner",
             &planner_stages,
             start,
-        ));
+        )];
         let mut others: Vec<(Uuid, Author, Vec<String>)> = Vec::new();
         for ((_, at, author), row) in sim.events.iter().zip(sim.stages.iter()) {
             if author.organization == planner.organization {
@@ -812,27 +818,37 @@ impl Generator {
             let _ = at;
         }
         for (_, author, stages) in &others {
-            batch
-                .team
-                .push(team_row(sim.id, author, "stage_owner", stages, start));
+            team.push(team_row(sim.id, author, "stage_owner", stages, start));
         }
-        batch.consents.push(consents::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            care_plan_id: Set(sim.id),
-            scope: Set("care_team".into()),
-            organizations: Set("[]".into()),
-            purposes: Set("[\"care\"]".into()),
-            method: Set("paper".into()),
-            signer: Set("self".into()),
-            proxy_relationship: Set(None),
-            obtained_by_organization_id: Set(planner.organization),
-            obtained_by: Set(planner.practitioner),
-            obtained_at: Set(start),
-            recorded_at: Set(start),
-            withdrawn_at: Set(None),
-            withdrawal_reason: Set(None),
-            row_version: Set(1),
-        });
+        let consent = consents::Model {
+            id: Uuid::now_v7(),
+            care_plan_id: sim.id,
+            scope: "care_team".into(),
+            organizations: "[]".into(),
+            purposes: "[\"care\"]".into(),
+            method: "paper".into(),
+            signer: "self".into(),
+            proxy_relationship: None,
+            obtained_by_organization_id: planner.organization,
+            obtained_by: planner.practitioner,
+            obtained_at: start,
+            recorded_at: start,
+            withdrawn_at: None,
+            withdrawal_reason: None,
+            row_version: 1,
+        };
+        // The enrolment event vouches for the patient, team and consent; the plan's
+        // final state (its chain head) goes with its last event.
+        enrolled.push(evidence::consent(&consent));
+        batch.consents.push(consent.into_active_model().reset_all());
+        for m in team {
+            enrolled.push(evidence::care_team_member(&m));
+            batch.team.push(m.into_active_model().reset_all());
+        }
+        let events = std::mem::take(&mut sim.events);
+        if events.is_empty() {
+            enrolled.push(plan_evidence.clone());
+        }
         self.audit(
             batch,
             &planner,
@@ -842,9 +858,10 @@ impl Generator {
             sim.id,
             patient_id,
             start,
+            encode(&enrolled),
         );
-        let events = std::mem::take(&mut sim.events);
-        for (entry, at, author) in &events {
+        let last = events.len().saturating_sub(1);
+        for (i, (entry, at, author)) in events.iter().enumerate() {
             self.audit(
                 batch,
                 author,
@@ -854,6 +871,11 @@ impl Generator {
                 sim.id,
                 patient_id,
                 *at,
+                if i == last {
+                    encode(std::slice::from_ref(&plan_evidence))
+                } else {
+                    None
+                },
             );
         }
         batch.entries.append(&mut sim.rows);

@@ -378,11 +378,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("BROKEN {p}");
             }
             println!(
-                "checked {} pathway versions, {} care plans, {} entries, {} audit events: {}",
+                "checked {} pathway versions, {} care plans, {} entries, {} audit events, {} rows against the audit log: {}",
                 report.pathway_versions,
                 report.care_plans,
                 report.entries,
                 report.audit_events,
+                report.evidenced_rows,
                 if report.problems.is_empty() {
                     "all chains intact".to_owned()
                 } else {

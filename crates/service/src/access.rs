@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+use renkei_domain::evidence::EvidenceKind;
 
 /// A refused plan action, not yet audited.
 #[derive(Debug, Clone)]
@@ -424,10 +425,11 @@ impl Services {
                 message: format!("{organization_code} is already on the care team"),
             });
         }
+        let member_id = Uuid::now_v7();
         qa::insert_team_member(
             &txn,
             TeamMemberRow {
-                id: Uuid::now_v7(),
+                id: member_id,
                 care_plan_id: plan_id,
                 organization_id: org.id,
                 role: role.as_str().to_owned(),
@@ -449,6 +451,7 @@ impl Services {
             )
             .plan(Some(plan_id))
             .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CareTeamMember, member_id)
             .detail(format!("{organization_code} as {}", role.as_str())),
         )
         .await?;
@@ -646,7 +649,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::Consent, row.id),
         )
         .await?;
         let consent = consent_view(&txn, row).await?;
@@ -701,7 +705,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan.id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::Consent, consent_id),
         )
         .await?;
         let row = qa::consent_by_id(&txn, consent_id)
@@ -806,6 +811,7 @@ impl Services {
             )
             .plan(Some(plan_id))
             .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::BreakGlass, row.id)
             .detail("break-glass"),
         )
         .await?;
@@ -860,7 +866,8 @@ impl Services {
                 "break_glass",
                 Some(id.to_string()),
                 Outcome::Allowed,
-            ),
+            )
+            .wrote(EvidenceKind::BreakGlass, id),
         )
         .await?;
         txn.commit().await?;

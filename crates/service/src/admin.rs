@@ -13,7 +13,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ServiceError, begin_write, now};
+use renkei_domain::evidence::EvidenceKind;
 
 /// Organisation kinds of DESIGN.md §5.1.
 pub const ORGANIZATION_KINDS: &[&str] = &[
@@ -318,10 +320,11 @@ pub async fn store_token(
         .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
     let hash = token_hash(token);
     if queries::token_by_hash(&txn, &hash).await?.is_none() {
+        let id = Uuid::now_v7();
         queries::insert_token(
             &txn,
             ApiTokenRow {
-                id: Uuid::now_v7(),
+                id,
                 practitioner_id: p.id,
                 token_hash: hash,
                 label: label.to_owned(),
@@ -330,6 +333,25 @@ pub async fn store_token(
                 expires_at,
                 revoked_at: None,
             },
+        )
+        .await?;
+        // Issued by the administration command: no acting practitioner.
+        audit::record(
+            &txn,
+            &RequestMeta::default(),
+            AuditRecord {
+                practitioner_id: None,
+                organization_id: Some(p.organization_id),
+                action: "admin.token_issue",
+                resource_type: "api_token",
+                resource_id: Some(id.to_string()),
+                patient_id: None,
+                care_plan_id: None,
+                outcome: Outcome::Allowed,
+                detail: Some(format!("for {login} by the administration command")),
+                writes: Vec::new(),
+            }
+            .wrote(EvidenceKind::Token, id),
         )
         .await?;
     }

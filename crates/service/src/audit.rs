@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use renkei_domain::canonical::{sha256_tagged, to_canonical_string};
 use renkei_domain::chain::{GENESIS_HASH, hash_time};
+use renkei_domain::evidence::{self, EvidenceKey, EvidenceKind, Ledger};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -17,6 +18,14 @@ use uuid::Uuid;
 use renkei_store::entity::{audit_events, audit_head};
 
 use crate::{Actor, ServiceError, begin_write, now};
+
+/// Why `verify` and start-up refuse a database without the audit head row.
+pub const HEAD_MISSING: &str = "the audit log's head row is missing: the audit log was removed or damaged outside Renkei (restore the database from a backup)";
+
+/// Whether the audit head row exists: every audited request needs it.
+pub async fn head_exists<C: ConnectionTrait>(c: &C) -> Result<bool, ServiceError> {
+    Ok(audit_head::Entity::find_by_id(1).one(c).await?.is_some())
+}
 
 /// Allowed or denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +64,9 @@ pub struct AuditRecord {
     pub care_plan_id: Option<Uuid>,
     pub outcome: Outcome,
     pub detail: Option<String>,
+    /// Rows this write created or changed that are kept under evidence: the event
+    /// records the digest of each one's state as the transaction leaves it.
+    pub writes: Vec<EvidenceKey>,
 }
 
 impl AuditRecord {
@@ -76,6 +88,7 @@ impl AuditRecord {
             care_plan_id: None,
             outcome,
             detail: None,
+            writes: Vec::new(),
         }
     }
 
@@ -91,6 +104,13 @@ impl AuditRecord {
 
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
+        self
+    }
+
+    /// Records the resulting state of a row this write created or changed (see
+    /// [`crate::evidence`]); call [`record`] after the row's last change.
+    pub fn wrote(mut self, kind: EvidenceKind, id: Uuid) -> Self {
+        self.writes.push(EvidenceKey { kind, id });
         self
     }
 }
@@ -121,6 +141,14 @@ pub fn event_hash(
         "detail": r.detail,
         "prev_hash": prev_hash,
     });
+    // Events from before evidence was recorded keep their hashes.
+    let doc = match (&r.evidence, doc) {
+        (Some(e), serde_json::Value::Object(mut map)) => {
+            map.insert("evidence".into(), serde_json::Value::String(e.clone()));
+            serde_json::Value::Object(map)
+        }
+        (_, doc) => doc,
+    };
     sha256_tagged(to_canonical_string(&doc).as_bytes())
 }
 
@@ -132,6 +160,10 @@ pub async fn record<C: ConnectionTrait>(
     meta: &RequestMeta,
     r: AuditRecord,
 ) -> Result<(), ServiceError> {
+    let mut written = Vec::with_capacity(r.writes.len());
+    for key in &r.writes {
+        written.push(crate::evidence::current(c, key.kind, key.id).await?);
+    }
     let at = now();
     // Take the next sequence number: on PostgreSQL this takes the head's row lock until
     // commit, and RETURNING hands back the previous event's hash in the same statement.
@@ -167,6 +199,7 @@ pub async fn record<C: ConnectionTrait>(
         request_id: meta.request_id.clone(),
         client_addr: meta.client_addr.clone(),
         detail: r.detail,
+        evidence: evidence::encode(&written),
         prev_hash: prev_hash.clone(),
         hash: String::new(),
     };
@@ -186,6 +219,7 @@ pub async fn record<C: ConnectionTrait>(
         request_id: Set(model.request_id),
         client_addr: Set(model.client_addr),
         detail: Set(model.detail),
+        evidence: Set(model.evidence),
         prev_hash: Set(model.prev_hash),
         hash: Set(model.hash.clone()),
     })
@@ -211,10 +245,17 @@ pub async fn record_now(
     Ok(())
 }
 
-/// Checks the audit chain from the start; returns the number of events or the first
-/// broken link.
-pub async fn verify_audit(db: &DatabaseConnection) -> Result<Result<usize, String>, ServiceError> {
-    let head = audit_head::Entity::find_by_id(1).one(db).await?;
+/// Checks the audit chain from the start and replays the evidence its events recorded
+/// into `ledger`; returns the number of events or the first broken link. A missing head
+/// row is a broken log: every audited write needs it, and only a hand outside Renkei
+/// removes it.
+pub async fn verify_audit(
+    db: &DatabaseConnection,
+    ledger: &mut Ledger,
+) -> Result<Result<crate::verify::AuditSummary, String>, ServiceError> {
+    let Some(head) = audit_head::Entity::find_by_id(1).one(db).await? else {
+        return Ok(Err(HEAD_MISSING.to_owned()));
+    };
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_seq = 1i64;
     let mut last_id: Option<i64> = None;
@@ -247,24 +288,28 @@ pub async fn verify_audit(db: &DatabaseConnection) -> Result<Result<usize, Strin
                     e.seq
                 )));
             }
+            if let Some(text) = &e.evidence {
+                match evidence::decode(text) {
+                    Ok(items) => ledger.record(e.seq, items),
+                    Err(why) => return Ok(Err(format!("audit event seq {}: {why}", e.seq))),
+                }
+            }
             expected_prev = computed;
             expected_seq += 1;
         }
         last_id = batch.last().map(|e| e.seq);
     }
     let count = (expected_seq - 1) as usize;
-    if let Some(h) = head {
-        let head_hash = if h.last_seq == 0 {
-            GENESIS_HASH
-        } else {
-            h.head_hash.as_str()
-        };
-        if h.last_seq != count as i64 || head_hash != expected_prev {
-            return Ok(Err(format!(
-                "audit chain has {count} events but its head records {}; events are missing or were added outside Renkei",
-                h.last_seq
-            )));
-        }
+    let head_hash = if head.last_seq == 0 {
+        GENESIS_HASH
+    } else {
+        head.head_hash.as_str()
+    };
+    if head.last_seq != count as i64 || head_hash != expected_prev {
+        return Ok(Err(format!(
+            "audit chain has {count} events but its head records {}; events are missing or were added outside Renkei",
+            head.last_seq
+        )));
     }
-    Ok(Ok(count))
+    Ok(Ok(crate::verify::AuditSummary { events: count }))
 }

@@ -119,6 +119,7 @@ fn audit_login(
         care_plan_id: None,
         outcome,
         detail: Some(detail.to_owned()),
+        writes: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod demo;
 pub mod error;
+pub mod evidence;
 pub mod kana;
 pub mod pathways;
 pub mod patients;

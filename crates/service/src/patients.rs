@@ -245,7 +245,8 @@ pub async fn create_patient(
             Some(id.to_string()),
             Outcome::Allowed,
         )
-        .patient(Some(id)),
+        .patient(Some(id))
+        .wrote(renkei_domain::evidence::EvidenceKind::Patient, id),
     )
     .await?;
     let patient = load(&txn, id).await?;

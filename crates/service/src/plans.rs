@@ -23,6 +23,7 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
+use renkei_domain::evidence::EvidenceKind;
 use renkei_store::queries_access;
 
 #[derive(Debug, Clone, Serialize)]
@@ -284,10 +285,11 @@ impl Services {
             updated_at: now,
         };
         queries::insert_care_plan(&txn, row.clone()).await?;
+        let planner_member = Uuid::now_v7();
         queries_access::insert_team_member(
             &txn,
             queries_access::TeamMemberRow {
-                id: Uuid::now_v7(),
+                id: planner_member,
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
@@ -309,7 +311,9 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(row.id))
-            .patient(Some(patient_id)),
+            .patient(Some(patient_id))
+            .wrote(EvidenceKind::CarePlan, row.id)
+            .wrote(EvidenceKind::CareTeamMember, planner_member),
         )
         .await?;
         if let Some(idem) = idempotency {
@@ -663,7 +667,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
-            .patient(Some(patient_id)),
+            .patient(Some(patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id),
         )
         .await?;
         txn.commit().await?;

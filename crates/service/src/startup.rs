@@ -12,12 +12,17 @@ pub enum StartupError {
     /// Template files with errors, or a published version whose file changed; one line each.
     #[error("pathway templates refused:\n{}", .0.join("\n"))]
     Templates(Vec<String>),
+    /// The audit head row is gone: every audited request would fail, so the server
+    /// does not start.
+    #[error("{}; refusing to start", crate::audit::HEAD_MISSING)]
+    AuditHeadMissing,
     #[error(transparent)]
     Service(#[from] crate::ServiceError),
 }
 
 /// Connects, runs the migrations when `run_migrations`, publishes every new template
-/// version under `pathways_dir` and refuses to start if a published version's file changed.
+/// version under `pathways_dir` and refuses to start if a published version's file changed
+/// or the audit log's head row is missing.
 pub async fn start(
     settings: &DbSettings,
     pathways_dir: &Path,
@@ -26,6 +31,9 @@ pub async fn start(
     let db = connect(settings).await?;
     if run_migrations {
         migrate(&db).await?;
+    }
+    if !crate::audit::head_exists(&db).await? {
+        return Err(StartupError::AuditHeadMissing);
     }
     let loaded = pathways::load_dir(pathways_dir).map_err(StartupError::Templates)?;
     let report = pathways::publish(&db, &loaded)

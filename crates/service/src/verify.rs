@@ -1,11 +1,45 @@
-//! `renkei verify`: recomputes every hash chain and every template snapshot hash.
+//! `renkei verify`: recomputes every hash chain and every template snapshot hash, and
+//! checks the rows that are not chained against the evidence the audit log recorded.
+//!
+//! What it proves, from the database alone:
+//! - every entry chain is intact and ends at the head its plan row records;
+//! - the audit chain is intact from its first event to the head row, and the head row
+//!   exists (a missing head, or an empty log beside patient data, is a problem);
+//! - every care plan, care-team member, consent, break-glass grant, API token and
+//!   patient (demographics) is exactly as the latest audit event that wrote it recorded
+//!   it: a row changed, added or deleted outside Renkei is reported — and because the
+//!   plan row's evidence covers its chain head, so is an entry chain whose tail was cut
+//!   together with its plan row;
+//! - no entries belong to a plan that does not exist.
+//!
+//! What it cannot prove without a checkpoint kept outside the database: that the audit
+//! log itself was not cut back and its head row rewritten to match (everything written
+//! after the cut then disappears consistently).
+//!
+//! Everything is read in pages (no query per row), so the cost grows with the number
+//! of rows, not with round trips.
+
+use std::collections::HashMap;
 
 use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, verify_chain};
+use renkei_domain::evidence::{Evidence, EvidenceKind, Finding, Ledger};
 use renkei_domain::template::PathwayTemplate;
-use renkei_store::queries;
-use sea_orm::DatabaseConnection;
+use renkei_store::entity::{
+    api_tokens, break_glass_grants, care_team_members, consents, entries, patients,
+};
+use renkei_store::queries::{self, EntryRow};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
 
 use crate::ServiceError;
+
+/// Rows read per query.
+const PAGE: u64 = 5_000;
+
+/// Findings of one kind printed before they are summed up in one line.
+const SHOWN_PER_KIND: usize = 20;
 
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -13,7 +47,10 @@ pub struct VerifyReport {
     pub care_plans: usize,
     pub entries: usize,
     pub audit_events: usize,
-    /// One line per broken chain or snapshot, naming the first broken link.
+    /// Rows checked against the audit log's evidence (plans included).
+    pub evidenced_rows: usize,
+    /// One line per broken chain or snapshot, naming the first broken link, then one
+    /// per row that disagrees with the audit log.
     pub problems: Vec<String>,
 }
 
@@ -29,30 +66,160 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
             )),
         }
     }
+
+    // The audit log first: replaying it gives the latest recorded state of every row.
+    let mut ledger = Ledger::default();
+    let audit = crate::audit::verify_audit(db, &mut ledger).await?;
+
+    // Plans: their evidence, and their heads for the chains.
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut heads: HashMap<Uuid, (i64, String)> = HashMap::new();
     let mut after = None;
     loop {
-        let page = queries::care_plans_page(db, None, after, 1_000).await?;
+        let page = queries::care_plans_page(db, None, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for plan in page {
-            verify_plan(db, &plan, &mut report).await?;
+            report.care_plans += 1;
+            findings.extend(ledger.check(&crate::evidence::care_plan(&plan)));
+            heads.insert(plan.id, (plan.last_seq, plan.head_hash));
         }
     }
-    match crate::audit::verify_audit(db).await? {
-        Ok(n) => report.audit_events = n,
+    verify_entries(db, &mut heads, &mut report).await?;
+
+    let mut rows = report.care_plans;
+    rows += check_rows::<care_team_members::Entity, _>(
+        db,
+        care_team_members::Column::Id,
+        |r| (r.id, crate::evidence::care_team_member(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    rows += check_rows::<consents::Entity, _>(
+        db,
+        consents::Column::Id,
+        |r| (r.id, crate::evidence::consent(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    rows += check_rows::<break_glass_grants::Entity, _>(
+        db,
+        break_glass_grants::Column::Id,
+        |r| (r.id, crate::evidence::break_glass(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    rows += check_rows::<api_tokens::Entity, _>(
+        db,
+        api_tokens::Column::Id,
+        |r| (r.id, crate::evidence::token(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    rows += check_rows::<patients::Entity, _>(
+        db,
+        patients::Column::Id,
+        |r| (r.id, crate::evidence::patient(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    report.evidenced_rows = rows;
+    for kind in EvidenceKind::ALL {
+        findings.extend(ledger.missing(kind));
+    }
+
+    match audit {
+        Ok(AuditSummary { events, .. }) if events == 0 && (rows > 0 || report.entries > 0) => {
+            report.problems.push(format!(
+                "the audit log is empty but the database holds {rows} audited rows and {} entries; the log was emptied outside Renkei",
+                report.entries
+            ));
+        }
+        Ok(AuditSummary { events }) => report.audit_events = events,
         Err(problem) => report.problems.push(problem),
     }
+    report_findings(findings, &mut report.problems);
     Ok(report)
 }
 
-/// Checks one plan's chain and head.
-async fn verify_plan(
+/// What the audit chain check found when intact.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditSummary {
+    pub events: usize,
+}
+
+/// Every entry in (plan, seq) order, a plan's chain at a time: checks the chain and its
+/// end against the plan's head, and reports entries whose plan does not exist.
+async fn verify_entries(
     db: &DatabaseConnection,
-    plan: &queries::CarePlanRow,
+    heads: &mut HashMap<Uuid, (i64, String)>,
     report: &mut VerifyReport,
 ) -> Result<(), ServiceError> {
-    report.care_plans += 1;
-    let rows = queries::entries_of(db, plan.id).await?;
+    let mut chain: Vec<EntryRow> = Vec::new();
+    let mut after: Option<(Uuid, i64)> = None;
+    loop {
+        let mut q = entries::Entity::find()
+            .order_by_asc(entries::Column::CarePlanId)
+            .order_by_asc(entries::Column::Seq);
+        if let Some((plan, seq)) = after {
+            q = q.filter(
+                Condition::any()
+                    .add(entries::Column::CarePlanId.gt(plan))
+                    .add(
+                        Condition::all()
+                            .add(entries::Column::CarePlanId.eq(plan))
+                            .add(entries::Column::Seq.gt(seq)),
+                    ),
+            );
+        }
+        let page = q.limit(PAGE).all(db).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.care_plan_id, last.seq));
+        for row in page {
+            if chain
+                .first()
+                .is_some_and(|c| c.care_plan_id != row.care_plan_id)
+            {
+                check_chain(std::mem::take(&mut chain), heads, report);
+            }
+            chain.push(row);
+        }
+    }
+    if !chain.is_empty() {
+        check_chain(chain, heads, report);
+    }
+    // Plans whose entries are all gone.
+    let mut emptied: Vec<(Uuid, i64, String)> = heads
+        .drain()
+        .filter(|(_, (last_seq, _))| *last_seq != 0)
+        .map(|(id, (last_seq, head))| (id, last_seq, head))
+        .collect();
+    emptied.sort();
+    for (id, last_seq, head) in emptied {
+        report.problems.push(head_mismatch(id, 0, last_seq, &head));
+    }
+    Ok(())
+}
+
+/// Checks one plan's chain (its entries in seq order) and its end against the plan row.
+fn check_chain(
+    rows: Vec<EntryRow>,
+    heads: &mut HashMap<Uuid, (i64, String)>,
+    report: &mut VerifyReport,
+) {
+    let plan_id = rows[0].care_plan_id;
+    let Some((last_seq, plan_head)) = heads.remove(&plan_id) else {
+        report.problems.push(format!(
+            "care plan {plan_id} does not exist but {} entries name it; they were added outside Renkei",
+            rows.len()
+        ));
+        return;
+    };
     let chained: Vec<(ChainedEntry, String)> = rows
         .into_iter()
         .map(|r| {
@@ -81,25 +248,88 @@ async fn verify_plan(
     match verify_chain(chained.iter().map(|(e, h)| (e, h.as_str()))) {
         Err(b) => report
             .problems
-            .push(format!("care plan {}: entry {b}", plan.id)),
+            .push(format!("care plan {plan_id}: entry {b}")),
         Ok(n) => {
             report.entries += n;
             // The plan row records the head: a removed tail is caught here.
             let head = chained.last().map(|(_, h)| h.as_str()).unwrap_or("");
-            let expected_head = if plan.last_seq == 0 {
-                ""
-            } else {
-                plan.head_hash.as_str()
-            };
-            if n as i64 != plan.last_seq || head != expected_head {
-                report.problems.push(format!(
-                        "care plan {}: chain has {n} entries but the plan records {} (head {}); entries are missing or were added outside Renkei",
-                        plan.id,
-                        plan.last_seq,
-                        if plan.head_hash.is_empty() { GENESIS_HASH } else { &plan.head_hash }
-                    ));
+            let expected_head = if last_seq == 0 { "" } else { &plan_head };
+            if n as i64 != last_seq || head != expected_head {
+                report
+                    .problems
+                    .push(head_mismatch(plan_id, n, last_seq, &plan_head));
             }
         }
     }
-    Ok(())
+}
+
+fn head_mismatch(plan: Uuid, n: usize, last_seq: i64, head: &str) -> String {
+    format!(
+        "care plan {plan}: chain has {n} entries but the plan records {last_seq} (head {}); entries are missing or were added outside Renkei",
+        if head.is_empty() { GENESIS_HASH } else { head }
+    )
+}
+
+/// Checks every row of one table against the ledger, a page at a time in id order;
+/// returns how many rows there were.
+async fn check_rows<E, F>(
+    db: &DatabaseConnection,
+    id_column: E::Column,
+    evidence: F,
+    ledger: &mut Ledger,
+    findings: &mut Vec<Finding>,
+) -> Result<usize, ServiceError>
+where
+    E: EntityTrait,
+    E::Column: ColumnTrait,
+    F: Fn(&E::Model) -> (Uuid, Evidence),
+{
+    let mut count = 0;
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut q = E::find().order_by_asc(id_column);
+        if let Some(after) = after {
+            q = q.filter(id_column.gt(after));
+        }
+        let page = q.limit(PAGE).all(db).await?;
+        if page.is_empty() {
+            break;
+        }
+        for row in &page {
+            let (id, current) = evidence(row);
+            after = Some(id);
+            count += 1;
+            findings.extend(ledger.check(&current));
+        }
+    }
+    Ok(count)
+}
+
+/// One line per finding, at most [`SHOWN_PER_KIND`] of each kind and what of the kind,
+/// then a count of the rest (an emptied log would otherwise print every row).
+fn report_findings(findings: Vec<Finding>, problems: &mut Vec<String>) {
+    let mut shown: HashMap<(EvidenceKind, u8), usize> = HashMap::new();
+    let mut hidden: HashMap<(EvidenceKind, u8), usize> = HashMap::new();
+    for f in &findings {
+        let what = match f {
+            Finding::Unrecorded(_) => 0,
+            Finding::Changed { .. } => 1,
+            Finding::Missing { .. } => 2,
+        };
+        let n = shown.entry((f.key().kind, what)).or_default();
+        if *n < SHOWN_PER_KIND {
+            *n += 1;
+            problems.push(f.to_string());
+        } else {
+            *hidden.entry((f.key().kind, what)).or_default() += 1;
+        }
+    }
+    let mut hidden: Vec<_> = hidden.into_iter().collect();
+    hidden.sort();
+    for ((kind, _), n) in hidden {
+        problems.push(format!(
+            "… and {n} more {} rows like the ones above",
+            kind.label()
+        ));
+    }
 }

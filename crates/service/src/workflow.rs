@@ -27,6 +27,7 @@ use crate::access::subject;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plans::{ChainFields, insert_chained, plan_state};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
+use renkei_domain::evidence::EvidenceKind;
 
 /// A read of a hand-over or report: its parties, its plan and how it is audited.
 struct PartyRead {
@@ -720,7 +721,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id),
         )
         .await?;
         let view = handover_view(&txn, h).await?;
@@ -964,6 +966,7 @@ impl Services {
         if updated.rows_affected != 1 {
             return Err(ServiceError::PreconditionFailed);
         }
+        let mut team_member = None;
         if event == HandoverEvent::Accept {
             // The receiver joins the care team as owner of the new stage.
             let team = qa::team_of(&txn, plan.id).await?;
@@ -993,12 +996,15 @@ impl Services {
                         .filter(renkei_store::entity::care_team_members::Column::Id.eq(m.id))
                         .exec(&txn)
                         .await?;
+                    team_member = Some(m.id);
                 }
                 None => {
+                    let id = Uuid::now_v7();
+                    team_member = Some(id);
                     qa::insert_team_member(
                         &txn,
                         qa::TeamMemberRow {
-                            id: Uuid::now_v7(),
+                            id,
                             care_plan_id: plan.id,
                             organization_id: actor.organization_id,
                             role: "stage_owner".into(),
@@ -1022,20 +1028,20 @@ impl Services {
             reason.clone(),
         )
         .await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                action,
-                "handover",
-                Some(id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan.id))
-            .patient(Some(plan.patient_id)),
+        let mut record = AuditRecord::by(
+            actor,
+            action,
+            "handover",
+            Some(id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan.id);
+        if let Some(member) = team_member {
+            record = record.wrote(EvidenceKind::CareTeamMember, member);
+        }
+        audit::record(&txn, meta, record).await?;
         let h = handovers::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -1223,7 +1229,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan.id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan.id),
         )
         .await?;
         let r = reports::Entity::find_by_id(id)
@@ -1417,7 +1424,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan_id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id),
         )
         .await?;
         txn.commit().await?;
@@ -1508,6 +1516,7 @@ impl Services {
             )
             .plan(Some(plan_id))
             .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id)
             .detail(event),
         )
         .await?;
@@ -1622,6 +1631,7 @@ impl Services {
             )
             .plan(Some(plan_id))
             .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan_id)
             .detail("migrated"),
         )
         .await?;
@@ -1766,6 +1776,24 @@ impl Services {
                     .ok_or(ServiceError::NotFound("care plan"))?;
                 written += 1;
             }
+            // System-written entries are audited like any other: the event records the
+            // plan's new head.
+            audit::record(
+                &txn,
+                &RequestMeta::default(),
+                AuditRecord::by(
+                    system,
+                    "entry.append",
+                    "care_plan",
+                    Some(plan.id.to_string()),
+                    Outcome::Allowed,
+                )
+                .plan(Some(plan.id))
+                .patient(Some(plan.patient_id))
+                .wrote(EvidenceKind::CarePlan, plan.id)
+                .detail("automatic variances"),
+            )
+            .await?;
             txn.commit().await?;
         }
         Ok(written)

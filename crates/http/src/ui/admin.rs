@@ -125,6 +125,7 @@ pub fn action_ja(action: &str, outcome: &str) -> String {
         "password.change" => "パスワード変更",
         "totp.enrol" => "2段階認証の登録",
         "token.issue" => "APIトークン発行",
+        "admin.token_issue" => "APIトークン発行(管理コマンド)",
         "token.revoke" => "APIトークン失効",
         "form.post" => "不正な送信",
         "handover.decline" => "受領(辞退)",

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ServiceError, admin, begin_write, now};
+use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
 /// one's own tokens. Tokens issued by the CLI carry the legacy `api`, which means all
@@ -202,6 +203,7 @@ pub async fn issue(
             Some(row.id.to_string()),
             Outcome::Allowed,
         )
+        .wrote(EvidenceKind::Token, row.id)
         .detail(format!("scopes={}", scopes.join(","))),
     )
     .await?;
@@ -233,7 +235,8 @@ pub async fn revoke(
                 "api_token",
                 Some(id.to_string()),
                 Outcome::Allowed,
-            ),
+            )
+            .wrote(EvidenceKind::Token, id),
         )
         .await?;
     }

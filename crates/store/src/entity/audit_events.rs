@@ -22,6 +22,10 @@ pub struct Model {
     pub client_addr: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub detail: Option<String>,
+    /// Canonical JSON object `{"<kind>:<id>": "sha256:…"}`: the digests of the rows this
+    /// event wrote, in their resulting state (see `renkei_domain::evidence`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub evidence: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

@@ -1,0 +1,173 @@
+//! The stored fields of each row kept under evidence (see `renkei_domain::evidence`):
+//! one function per kind, used both when a write records the row's resulting state in
+//! its audit event and when `verify` recomputes it, so the two cannot drift apart.
+//!
+//! Bookkeeping columns that change without changing what the row means are left out:
+//! a plan's `updated_at` (touched by its write lock) and `row_version`.
+
+use renkei_domain::chain::hash_time;
+use renkei_domain::evidence::{Evidence, EvidenceKind};
+use renkei_store::entity::{
+    api_tokens, break_glass_grants, care_plans, care_team_members, consents, patients,
+};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::ServiceError;
+
+pub fn care_plan(r: &care_plans::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::CarePlan,
+        r.id,
+        json!({
+            "patient_id": r.patient_id.to_string(),
+            "pathway_version_id": r.pathway_version_id.to_string(),
+            "planner_organization_id": r.planner_organization_id.to_string(),
+            "status": r.status,
+            "current_stage": r.current_stage,
+            "stage_started": r.stage_started,
+            "stage_ended": r.stage_ended,
+            "started_at": hash_time(&r.started_at),
+            "last_seq": r.last_seq,
+            "head_hash": r.head_hash,
+            "created_at": hash_time(&r.created_at),
+        }),
+    )
+}
+
+pub fn care_team_member(r: &care_team_members::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::CareTeamMember,
+        r.id,
+        json!({
+            "care_plan_id": r.care_plan_id.to_string(),
+            "organization_id": r.organization_id.to_string(),
+            "role": r.role,
+            "stages": r.stages,
+            "added_at": hash_time(&r.added_at),
+            "added_by": r.added_by.map(|v| v.to_string()),
+        }),
+    )
+}
+
+pub fn consent(r: &consents::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::Consent,
+        r.id,
+        json!({
+            "care_plan_id": r.care_plan_id.to_string(),
+            "scope": r.scope,
+            "organizations": r.organizations,
+            "purposes": r.purposes,
+            "method": r.method,
+            "signer": r.signer,
+            "proxy_relationship": r.proxy_relationship,
+            "obtained_by_organization_id": r.obtained_by_organization_id.to_string(),
+            "obtained_by": r.obtained_by.to_string(),
+            "obtained_at": hash_time(&r.obtained_at),
+            "recorded_at": hash_time(&r.recorded_at),
+            "withdrawn_at": r.withdrawn_at.as_ref().map(hash_time),
+            "withdrawal_reason": r.withdrawal_reason,
+        }),
+    )
+}
+
+pub fn break_glass(r: &break_glass_grants::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::BreakGlass,
+        r.id,
+        json!({
+            "care_plan_id": r.care_plan_id.to_string(),
+            "practitioner_id": r.practitioner_id.to_string(),
+            "organization_id": r.organization_id.to_string(),
+            "reason": r.reason,
+            "granted_at": hash_time(&r.granted_at),
+            "expires_at": hash_time(&r.expires_at),
+            "reviewed_at": r.reviewed_at.as_ref().map(hash_time),
+            "reviewed_by": r.reviewed_by.map(|v| v.to_string()),
+        }),
+    )
+}
+
+pub fn token(r: &api_tokens::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::Token,
+        r.id,
+        json!({
+            "practitioner_id": r.practitioner_id.to_string(),
+            "token_hash": r.token_hash,
+            "label": r.label,
+            "scopes": r.scopes,
+            "created_at": hash_time(&r.created_at),
+            "expires_at": r.expires_at.as_ref().map(hash_time),
+            "revoked_at": r.revoked_at.as_ref().map(hash_time),
+        }),
+    )
+}
+
+/// A patient's demographics (identifiers are separate rows).
+pub fn patient(r: &patients::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::Patient,
+        r.id,
+        json!({
+            "family_name": r.family_name,
+            "given_name": r.given_name,
+            "family_kana": r.family_kana,
+            "given_kana": r.given_kana,
+            "kana_key": r.kana_key,
+            "birth_date": r.birth_date.to_string(),
+            "sex": r.sex,
+            "created_at": hash_time(&r.created_at),
+        }),
+    )
+}
+
+/// The evidence of a row as it now stands in the write's transaction: read back, so the
+/// digest covers exactly what the database keeps (its timestamp precision included).
+pub async fn current<C: ConnectionTrait>(
+    c: &C,
+    kind: EvidenceKind,
+    id: Uuid,
+) -> Result<Evidence, ServiceError> {
+    let missing = || anyhow::anyhow!("{} {id} vanished inside its own write", kind.label());
+    Ok(match kind {
+        EvidenceKind::CarePlan => care_plan(
+            &care_plans::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::CareTeamMember => care_team_member(
+            &care_team_members::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::Consent => consent(
+            &consents::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::BreakGlass => break_glass(
+            &break_glass_grants::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::Token => token(
+            &api_tokens::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::Patient => patient(
+            &patients::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+    })
+}
