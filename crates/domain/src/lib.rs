@@ -14,6 +14,7 @@ pub mod goals;
 pub mod handover;
 pub mod schedule;
 pub mod template;
+pub mod text;
 pub mod variance;
 
 pub use error::{EntryRejection, FieldError};
