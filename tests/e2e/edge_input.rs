@@ -132,6 +132,9 @@ async fn post_login(app: &TestApp, login: &str) -> ApiResponse {
     .await
 }
 
+/// What is probed, method, path, token, JSON body, and the field the 422 must name.
+type Probe<'a> = (&'a str, Method, String, &'a str, Option<Value>, &'a str);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn control_characters_are_refused_at_the_edge_on_every_kind_of_input() {
     let app = app_or_skip!();
@@ -149,7 +152,7 @@ async fn control_characters_are_refused_at_the_edge_on_every_kind_of_input() {
     rtl_patient["name"]["family"] = json!("山田\u{202E}");
 
     // (what, method, path, token, JSON body, field named in the 422)
-    let probes: Vec<(&str, Method, String, &str, Option<Value>, &str)> = vec![
+    let probes: Vec<Probe> = vec![
         (
             "organisation name",
             Method::POST,
