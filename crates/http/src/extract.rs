@@ -222,11 +222,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The edge has replaced any request id that is not plain (crate::edge); checked
+        // again here so nothing else can reach the audit trail.
         let request_id = parts
             .headers
             .get("x-request-id")
+            .filter(|v| crate::edge::is_plain_request_id(v.as_bytes()))
             .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(64).collect());
+            .map(str::to_owned);
         let client_addr = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
