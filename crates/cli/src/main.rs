@@ -53,6 +53,15 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "RENKEI_DB_CONNECTIONS", default_value_t = 8)]
         db_connections: u32,
+        /// Seconds a client may take to send a request's headers (and an idle
+        /// connection may stay open) before the connection is closed.
+        #[arg(long, env = "RENKEI_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+            value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_read_timeout_secs: u64,
+        /// Connections one client address may hold open at once (0: no limit). Behind a
+        /// reverse proxy every connection comes from the proxy's address: raise it there.
+        #[arg(long, env = "RENKEI_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+        max_connections_per_address: usize,
     },
     /// Run the database migrations.
     Migrate,
@@ -209,6 +218,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             sqlite_sync,
             db_connections,
+            header_read_timeout_secs,
+            max_connections_per_address,
         } => {
             let mut s = settings(&cli.database);
             s.max_connections = db_connections;
@@ -244,7 +255,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(listen = %listen, "serving");
             let router = renkei_http::router(renkei_http::AppState { services });
-            renkei_http::serve_with_listener(router, listener, shutdown_signal()).await?;
+            let options = renkei_http::ServeOptions {
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
+                max_connections_per_address,
+            };
+            renkei_http::serve(router, listener, options, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

@@ -16,6 +16,7 @@ pub mod handover;
 pub mod identifier;
 pub mod schedule;
 pub mod template;
+pub mod text;
 pub mod variance;
 
 pub use error::{EntryRejection, FieldError};

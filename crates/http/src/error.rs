@@ -28,6 +28,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
     }
 }
 

@@ -78,8 +78,120 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 format!("malformed JSON at line {} column {}", e.line(), e.column()),
             )
         })?;
+        refuse_duplicate_keys(&bytes)?;
+        check_strings(&raw, &mut String::new())?;
         let value = parse_value(&raw)?;
         Ok(ApiJson { value, raw })
+    }
+}
+
+/// Refuses a body that names a key twice in one object: `serde_json` would silently
+/// keep the last, so two readers of the same body could disagree on what it says. 422
+/// with the path of the object and the key. (Runs on syntactically valid JSON only.)
+fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
+        .map(|_| ())
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            let message = e.inner().to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            ApiError::field(field, "duplicate_key", message)
+        })
+}
+
+/// Walks a JSON document checking that no object names a key twice; builds nothing.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{}` appears more than once",
+                    key.escape_debug()
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(self)
+    }
+}
+
+/// Refuses control characters (other than tab and line breaks) and bidirectional
+/// controls in every string and key of a body, with the path of the first one: 422,
+/// the same on both databases (PostgreSQL cannot store NUL at all).
+fn check_strings(value: &Value, path: &mut String) -> Result<(), ApiError> {
+    let invalid = |e: renkei_domain::FieldError| {
+        ApiError::from(renkei_service::ServiceError::Validation(vec![e]))
+    };
+    match value {
+        Value::String(s) => renkei_domain::text::check_input(path, s).map_err(invalid),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_strings(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key.escape_debug().to_string());
+                renkei_domain::text::check_input(path, key).map_err(invalid)?;
+                check_strings(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
 
@@ -110,11 +222,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The edge has replaced any request id that is not plain (crate::edge); checked
+        // again here so nothing else can reach the audit trail.
         let request_id = parts
             .headers
             .get("x-request-id")
+            .filter(|v| crate::edge::is_plain_request_id(v.as_bytes()))
             .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(64).collect());
+            .map(str::to_owned);
         let client_addr = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -2,9 +2,11 @@
 //! bearer-token authentication, request ids and one log line per request.
 
 pub mod api;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod router;
+pub mod serve;
 pub mod state;
 pub mod ui;
 pub mod web;
@@ -12,16 +14,14 @@ pub mod web;
 pub use router::router;
 pub use state::AppState;
 
-/// Serves `router` on an already bound listener until `shutdown` resolves.
+pub use serve::{ServeOptions, serve};
+
+/// Serves `router` on an already bound listener until `shutdown` resolves, with the
+/// default [`ServeOptions`].
 pub async fn serve_with_listener(
     router: axum::Router,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve(router, listener, ServeOptions::default(), shutdown).await
 }

@@ -35,9 +35,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(crate::edge::sanitize_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(middleware::from_fn(log_request))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(middleware::from_fn(method_not_allowed))
+                // Patient data must not stay in browser or proxy caches: every answer
+                // that does not say otherwise (the static assets do) is `no-store`.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
                 .layer(middleware::from_fn(crate::web::hsts))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::X_CONTENT_TYPE_OPTIONS,
@@ -57,7 +65,8 @@ pub fn router(state: AppState) -> Router {
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     Duration::from_secs(30),
                 ))
-                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(middleware::from_fn(crate::edge::check_request_text)),
         )
         .with_state(state)
 }
@@ -84,6 +93,25 @@ async fn openapi() -> impl IntoResponse {
 
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such resource")
+}
+
+/// A 405 (a known path, another method) answers problem+json like every other error,
+/// keeping the `Allow` header axum sets.
+async fn method_not_allowed(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let mut problem = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this method is not allowed here; the Allow header lists the ones that are",
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
 }
 
 /// One log line per request: method, matched route, status, latency and request id.

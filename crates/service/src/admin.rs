@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta, record_now};
 use crate::{Actor, ServiceError, begin_write, now};
 use renkei_domain::evidence::EvidenceKind;
 
@@ -68,17 +68,16 @@ impl From<OrganizationRow> for Organization {
     }
 }
 
-fn is_code(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
+use renkei_domain::text::is_code;
 
-pub async fn add_organization(
-    db: &DatabaseConnection,
-    new: NewOrganization,
-) -> Result<Organization, ServiceError> {
+/// Longest organisation name and secondary medical area, in characters.
+pub const ORGANIZATION_NAME_MAX: usize = 200;
+pub const ORGANIZATION_AREA_MAX: usize = 100;
+
+/// The rules every new organisation meets, whoever creates it (the API and
+/// `renkei org add`): a restricted ASCII code, a known kind, and a name and area of
+/// bounded length without control or bidirectional override characters.
+pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> {
     let mut errors = Vec::new();
     if !is_code(&new.code) {
         errors.push(FieldError::new(
@@ -87,12 +86,8 @@ pub async fn add_organization(
             "code must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
-    if new.name.trim().is_empty() {
-        errors.push(FieldError::new(
-            "name",
-            "required",
-            "name must not be blank",
-        ));
+    if let Err(e) = renkei_domain::text::check_name("name", &new.name, ORGANIZATION_NAME_MAX) {
+        errors.push(e);
     }
     if !ORGANIZATION_KINDS.contains(&new.kind.as_str()) {
         errors.push(FieldError::new(
@@ -101,16 +96,78 @@ pub async fn add_organization(
             format!("kind must be one of {}", ORGANIZATION_KINDS.join(", ")),
         ));
     }
-    if new.area.trim().is_empty() {
-        errors.push(FieldError::new(
-            "area",
-            "required",
-            "the secondary medical area must not be blank",
-        ));
+    if let Err(e) = renkei_domain::text::check_name("area", &new.area, ORGANIZATION_AREA_MAX) {
+        errors.push(e);
     }
-    if !errors.is_empty() {
-        return Err(ServiceError::Validation(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Validation(errors))
     }
+}
+
+/// Adds an organisation at set-up time (`renkei org add`, the demo region), by the
+/// operator rather than a practitioner, like `renkei user add`.
+pub async fn add_organization(
+    db: &DatabaseConnection,
+    new: NewOrganization,
+) -> Result<Organization, ServiceError> {
+    validate_organization(&new)?;
+    let txn = begin_write(db).await?;
+    let row = insert_organization(&txn, new).await?;
+    txn.commit().await?;
+    Ok(row.into())
+}
+
+/// Creates an organisation through the API: only the regional administrator may (a
+/// refusal is a 403, audited); the creation is audited in its own transaction.
+pub async fn create_organization(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    meta: &RequestMeta,
+    new: NewOrganization,
+) -> Result<Organization, ServiceError> {
+    if !actor.has_role("regional_admin") {
+        record_now(
+            db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "organization.create",
+                "organization",
+                None,
+                Outcome::Denied,
+            )
+            .detail("only the regional administrator may create organisations"),
+        )
+        .await?;
+        return Err(ServiceError::Forbidden);
+    }
+    validate_organization(&new)?;
+    let txn = begin_write(db).await?;
+    let row = insert_organization(&txn, new).await?;
+    crate::audit::record(
+        &txn,
+        meta,
+        AuditRecord::by(
+            actor,
+            "organization.create",
+            "organization",
+            Some(row.id.to_string()),
+            Outcome::Allowed,
+        )
+        .detail(format!("{} ({})", row.code, row.kind)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row.into())
+}
+
+/// Inserts a validated organisation unless its code is taken (409).
+async fn insert_organization<C: ConnectionTrait>(
+    txn: &C,
+    new: NewOrganization,
+) -> Result<OrganizationRow, ServiceError> {
     let row = OrganizationRow {
         id: Uuid::now_v7(),
         code: new.code,
@@ -120,8 +177,7 @@ pub async fn add_organization(
         created_at: now(),
         require_totp: false,
     };
-    let txn = begin_write(db).await?;
-    if queries::organization_by_code(&txn, &row.code)
+    if queries::organization_by_code(txn, &row.code)
         .await?
         .is_some()
     {
@@ -130,9 +186,8 @@ pub async fn add_organization(
             message: format!("organization `{}` already exists", row.code),
         });
     }
-    queries::insert_organization(&txn, row.clone()).await?;
-    txn.commit().await?;
-    Ok(row.into())
+    queries::insert_organization(txn, row.clone()).await?;
+    Ok(row)
 }
 
 pub async fn list_organizations(
@@ -154,6 +209,9 @@ pub struct NewPractitioner {
     pub roles: Vec<String>,
     pub password: Option<String>,
 }
+
+/// Longest practitioner name, in characters.
+pub const PRACTITIONER_NAME_MAX: usize = 100;
 
 /// argon2id with 19 MiB memory and two passes (OWASP's minimum for argon2id).
 fn argon2() -> Argon2<'static> {
@@ -196,12 +254,8 @@ pub async fn add_practitioner(
             "login must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
-    if new.name.trim().is_empty() {
-        errors.push(FieldError::new(
-            "name",
-            "required",
-            "name must not be blank",
-        ));
+    if let Err(e) = renkei_domain::text::check_name("name", &new.name, PRACTITIONER_NAME_MAX) {
+        errors.push(e);
     }
     if !PROFESSIONS.contains(&new.profession.as_str()) {
         errors.push(FieldError::new(
@@ -431,7 +485,6 @@ pub async fn list_users(
     actor: &Actor,
     meta: &crate::audit::RequestMeta,
 ) -> Result<Vec<UserSummary>, ServiceError> {
-    use crate::audit::{AuditRecord, Outcome, record_now};
     use renkei_store::entity::{practitioners, sessions};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 

@@ -24,10 +24,11 @@ pub enum ErrorCode {
     PreconditionRequired,
     Unavailable,
     Internal,
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::NotFound,
         ErrorCode::Validation,
         ErrorCode::MalformedRequest,
@@ -45,6 +46,7 @@ impl ErrorCode {
         ErrorCode::PreconditionRequired,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::MethodNotAllowed,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => "precondition_required",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
     }
 
@@ -90,6 +93,7 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => "If-Match ヘッダーが必要です",
             ErrorCode::Unavailable => "現在混み合っています。しばらくしてから再度お試しください",
             ErrorCode::Internal => "システムエラーが発生しました",
+            ErrorCode::MethodNotAllowed => "この URL ではその操作（HTTP メソッド）は使えません",
         }
     }
 

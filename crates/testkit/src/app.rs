@@ -55,6 +55,18 @@ impl TestApp {
     /// connections queue before the server task runs), migrates and publishes the
     /// repository's templates, then serves the real router in a task.
     pub async fn spawn_on(db: TestDb) -> TestApp {
+        Self::spawn_on_with(db, renkei_http::ServeOptions::default()).await
+    }
+
+    /// Starts a server on a fresh database with the given connection options (header
+    /// read timeout, connections per address); `None` as for [`TestApp::spawn`].
+    pub async fn spawn_with(options: renkei_http::ServeOptions) -> Option<TestApp> {
+        let db = TestDb::new().await?;
+        Some(Self::spawn_on_with(db, options).await)
+    }
+
+    /// [`TestApp::spawn_on`] with the given connection options.
+    pub async fn spawn_on_with(db: TestDb, options: renkei_http::ServeOptions) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -66,7 +78,7 @@ impl TestApp {
             services: services.clone(),
         });
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(renkei_http::serve_with_listener(router, listener, async {
+        let server = tokio::spawn(renkei_http::serve(router, listener, options, async {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder()

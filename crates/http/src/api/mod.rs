@@ -158,15 +158,18 @@ async fn list_organizations(
 }
 
 #[utoipa::path(post, path = "/api/v1/organizations", request_body = CreateOrganizationRequest,
-    responses((status = 201, body = OrganizationResponse), (status = 409), (status = 422)))]
+    responses((status = 201, body = OrganizationResponse), (status = 403), (status = 409), (status = 422)))]
 async fn create_organization(
     State(state): State<AppState>,
-    Auth(_actor): Auth,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
     body: ApiJson<CreateOrganizationRequest>,
 ) -> ApiResult<(StatusCode, Json<OrganizationResponse>)> {
     let b = body.value;
-    let org = admin::add_organization(
+    let org = admin::create_organization(
         &state.services.db,
+        &actor,
+        &meta,
         NewOrganization {
             code: b.code,
             name: b.name,

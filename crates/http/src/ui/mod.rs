@@ -231,17 +231,37 @@ pub struct LangQuery {
 /// preference, not a change of data; `back` must be a path of this site.
 async fn switch_language(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
     let value = if q.set == "en" { "en" } else { "ja" };
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\') {
-        q.back
-    } else {
-        "/worklist".to_owned()
-    };
+    let back = same_site_path(&q.back).unwrap_or_else(|| "/worklist".to_owned());
     let cookie = format!("{LANG_COOKIE}={value}; Path=/; SameSite=Lax; Max-Age=31536000");
     let mut res = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
+}
+
+/// The path and query of `back` when a browser would read it as a page of this site,
+/// else `None`. Parsed as a URL the way browsers do (tabs and line breaks dropped,
+/// backslashes read as slashes, `//host` as another host) against a fixed origin, and
+/// kept only if it stays on that origin; what comes back is the URL's own serialisation
+/// (percent-encoded ASCII), so it is always a valid `Location`.
+fn same_site_path(back: &str) -> Option<String> {
+    let base = url::Url::parse("http://renkei.invalid/").ok()?;
+    let target = base.join(back).ok()?;
+    if target.origin() != base.origin() || !target.username().is_empty() {
+        return None;
+    }
+    let mut path = target.path().to_owned();
+    // `/.//evil.example` normalises to the path `//evil.example`, which a browser
+    // would read as another host.
+    if !path.starts_with('/') || path.starts_with("//") {
+        return None;
+    }
+    if let Some(query) = target.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
 }
 
 /// Which navigation item is current.
