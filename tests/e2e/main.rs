@@ -3,12 +3,16 @@
 //! `RENKEI_TEST_DATABASE_URL` is set) and talks to it over HTTP, or runs the `renkei`
 //! binary as a process against the same database.
 
+mod auth_hardening;
 mod bad_input;
 mod care_plans;
 mod cli;
+mod cli_hardening;
 mod concurrency;
 mod crash;
+mod csv_export;
 mod demo;
+mod handover_consent;
 mod idempotency;
 mod inbox;
 mod login;
@@ -17,3 +21,4 @@ mod support;
 mod system;
 mod ui_pages;
 mod unavailable;
+mod web_client;
