@@ -45,6 +45,20 @@ async fn record_consent(
     res.body
 }
 
+async fn withdraw(app: &TestApp, token: &str, consent: &Value) {
+    app.post_json(
+        &format!(
+            "/api/v1/consents/{}/withdraw",
+            consent["id"].as_str().expect("consent id")
+        ),
+        token,
+        &json!({"reason": "本人の申し出"}),
+        None,
+    )
+    .await
+    .assert_status(200);
+}
+
 async fn handovers(app: &TestApp, token: &str, plan: &str) -> Vec<Value> {
     let res = app
         .get(&format!("/api/v1/care-plans/{plan}/handovers"), token)
@@ -82,7 +96,7 @@ async fn a_hand_over_to_a_receiver_the_consent_does_not_cover_is_refused_with_th
     assert_consent_refusal(&propose(&app, &a, &plan).await);
     // A consent listing other organisations only.
     app.ensure_org("clinic-1", "clinic").await;
-    record_consent(&app, &a, &plan, "listed", &["clinic-1"]).await;
+    let listed = record_consent(&app, &a, &plan, "listed", &["clinic-1"]).await;
     assert_consent_refusal(&propose(&app, &a, &plan).await);
     // Nothing was created: no hand-over, no chain entry, nothing for the receiver.
     assert!(handovers(&app, &a, &plan).await.is_empty());
@@ -96,6 +110,7 @@ async fn a_hand_over_to_a_receiver_the_consent_does_not_cover_is_refused_with_th
 
     // Once the consent lists the receiver, the proposal goes through, the receiver sees
     // it and may accept it, and then opens the plan.
+    withdraw(&app, &a, &listed).await;
     record_consent(&app, &a, &plan, "listed", &["clinic-1", "recovery-1"]).await;
     let created = propose(&app, &a, &plan).await;
     created.assert_status(201);
@@ -129,17 +144,7 @@ async fn a_receiver_whose_consent_was_withdrawn_cannot_accept_and_learns_nothing
     let id = created.body["id"].as_str().expect("id").to_owned();
 
     // The patient withdraws the consent before the receiver answers.
-    app.post_json(
-        &format!(
-            "/api/v1/consents/{}/withdraw",
-            consent["id"].as_str().expect("consent id")
-        ),
-        &a,
-        &json!({"reason": "本人の申し出"}),
-        None,
-    )
-    .await
-    .assert_status(200);
+    withdraw(&app, &a, &consent).await;
 
     let get = app.get(&format!("/api/v1/handovers/{id}"), &r).await;
     get.assert_problem(404, None);
