@@ -594,4 +594,16 @@ mod tests {
             Decision::Allow
         );
     }
+
+    #[test]
+    fn a_hand_over_goes_only_where_the_consent_reaches() {
+        let (planner, recovery, outsider) = ids();
+        assert!(!plan(ConsentState::None).may_receive(recovery));
+        assert!(plan(ConsentState::None).may_receive(planner));
+        assert!(plan(ConsentState::CareTeam).may_receive(outsider));
+        let listed = plan(ConsentState::Listed(vec![recovery]));
+        assert!(listed.may_receive(recovery));
+        assert!(!listed.may_receive(outsider));
+        assert!(listed.may_receive(planner));
+    }
 }
