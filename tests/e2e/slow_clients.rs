@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn start(options: ServeOptions) -> Option<TestApp> {
-    TestApp::spawn_with(options).await
+    TestApp::spawn_with_options(options).await
 }
 
 fn addr(app: &TestApp) -> String {

@@ -62,6 +62,18 @@ enum Command {
         /// reverse proxy every connection comes from the proxy's address: raise it there.
         #[arg(long, env = "RENKEI_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
         max_connections_per_address: usize,
+        /// Reverse proxies whose X-Forwarded-For names the client (addresses or networks,
+        /// comma-separated; repeatable). Default: none, the client is the socket peer.
+        #[arg(
+            long = "trusted-proxy",
+            env = "RENKEI_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<String>,
+        /// File holding the 256-bit key (64 hex digits) that encrypts TOTP secrets at
+        /// rest; or give the key itself in RENKEI_SECRET_KEY.
+        #[arg(long, env = "RENKEI_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
     },
     /// Run the database migrations.
     Migrate,
@@ -220,14 +232,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db_connections,
             header_read_timeout_secs,
             max_connections_per_address,
+            trusted_proxies,
+            secret_key_file,
         } => {
+            let security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
             let mut s = settings(&cli.database);
             s.max_connections = db_connections;
             s.sqlite_sync = match sqlite_sync {
                 SyncLevel::Full => SqliteSync::Full,
                 SyncLevel::Normal => SqliteSync::Normal,
             };
-            let services = startup::start(&s, &pathways, true).await?;
+            let services = startup::start(&s, &pathways, true)
+                .await?
+                .with_security(security);
+            if !demo && renkei_service::demo::accounts_exist(&services.db).await? {
+                tracing::warn!(
+                    "DEMO ACCOUNTS EXIST in this database (sato, tanaka, … with the published demo \
+                     password) but --demo is not given: their API tokens are refused, their \
+                     logins are not. Never keep the demo region in a database with real patients; \
+                     disable or remove those accounts."
+                );
+            }
             if demo {
                 let report = renkei_service::demo::load(&services)
                     .await
@@ -414,6 +439,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
         Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
     }
+}
+
+/// The security settings of `serve` from its flags and environment.
+fn security(
+    demo: bool,
+    trusted_proxies: &[String],
+    secret_key_file: Option<&std::path::Path>,
+) -> anyhow::Result<renkei_service::Security> {
+    use renkei_service::auth::secret_key::SecretKey;
+    let trusted_proxies =
+        renkei_service::Security::parse_trusted_proxies(&trusted_proxies.join(","))
+            .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?;
+    let secret_key = match (secret_key_file, std::env::var("RENKEI_SECRET_KEY").ok()) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the secret key file {}", path.display()))?;
+            Some(SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+        }
+        (None, Some(text)) => {
+            Some(SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("RENKEI_SECRET_KEY: {e}"))?)
+        }
+        (None, None) if demo => {
+            tracing::warn!(
+                "--demo without a secret key: TOTP secrets are sealed with the public development key"
+            );
+            Some(SecretKey::development())
+        }
+        (None, None) => {
+            tracing::warn!(
+                "no secret key (RENKEI_SECRET_KEY or --secret-key-file): two-factor enrolment is refused"
+            );
+            None
+        }
+    };
+    Ok(renkei_service::Security {
+        demo,
+        trusted_proxies,
+        secret_key,
+    })
 }
 
 async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::Result<ExitCode> {

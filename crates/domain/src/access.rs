@@ -108,6 +108,18 @@ pub enum ConsentState {
     Listed(Vec<Uuid>),
 }
 
+impl ConsentState {
+    /// Whether this consent lets the plan be shared with `org` (once it is on the care
+    /// team). The planning organisation needs no consent; ask [`PlanAccess`] for that.
+    pub fn covers(&self, org: Uuid) -> bool {
+        match self {
+            ConsentState::None => false,
+            ConsentState::CareTeam => true,
+            ConsentState::Listed(orgs) => orgs.contains(&org),
+        }
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
@@ -189,14 +201,14 @@ impl PlanAccess {
         if org == self.planner_organization_id {
             return true;
         }
-        if self.member(org).is_none() {
-            return false;
-        }
-        match &self.consent {
-            ConsentState::None => false,
-            ConsentState::CareTeam => true,
-            ConsentState::Listed(orgs) => orgs.contains(&org),
-        }
+        self.member(org).is_some() && self.consent.covers(org)
+    }
+
+    /// Whether the plan may be handed over to `org`: the planner always takes it back,
+    /// another organisation only while the patient's consent covers it (else it would be
+    /// handed a plan it cannot see).
+    pub fn may_receive(&self, org: Uuid) -> bool {
+        org == self.planner_organization_id || self.consent.covers(org)
     }
 }
 
@@ -581,5 +593,17 @@ mod tests {
             ),
             Decision::Allow
         );
+    }
+
+    #[test]
+    fn a_hand_over_goes_only_where_the_consent_reaches() {
+        let (planner, recovery, outsider) = ids();
+        assert!(!plan(ConsentState::None).may_receive(recovery));
+        assert!(plan(ConsentState::None).may_receive(planner));
+        assert!(plan(ConsentState::CareTeam).may_receive(outsider));
+        let listed = plan(ConsentState::Listed(vec![recovery]));
+        assert!(listed.may_receive(recovery));
+        assert!(!listed.may_receive(outsider));
+        assert!(listed.may_receive(planner));
     }
 }

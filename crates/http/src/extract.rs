@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
-use renkei_service::{Actor, ErrorCode, auth};
+use renkei_service::{Actor, ErrorCode, ServiceError, auth};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -19,17 +19,8 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::from(renkei_service::ServiceError::Unauthenticated))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .ok_or_else(|| ApiError::from(renkei_service::ServiceError::Unauthenticated))?;
         // A token's scopes: `read` allows GET/HEAD/OPTIONS, `write` everything.
-        let bearer = auth::tokens::authenticate_bearer(&state.services.db, token).await?;
+        let bearer = bearer(parts, state).await?;
         if !bearer.allows_method(parts.method.as_str()) {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -38,6 +29,28 @@ impl FromRequestParts<AppState> for Auth {
         }
         Ok(Auth(bearer.actor))
     }
+}
+
+/// The valid bearer token of the request. A missing or refused token answers 401, and
+/// is audited first (client address and request id, never the token).
+pub async fn bearer(parts: &Parts, state: &AppState) -> Result<auth::tokens::BearerAuth, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let refused = match token {
+        None => "no_token",
+        Some(token) => match auth::tokens::authenticate_bearer(&state.services, token).await {
+            Ok(bearer) => return Ok(bearer),
+            Err(ServiceError::Unauthenticated) => "invalid_token",
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let meta = crate::web::client::request_meta(parts, &state.services.security);
+    auth::record_unauthenticated(&state.services.db, &meta, "auth.bearer", refused).await?;
+    Err(ServiceError::Unauthenticated.into())
 }
 
 /// A JSON body parsed into `T`, with the raw value kept (idempotency hashes it).
@@ -218,10 +231,13 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 /// Request id and client address, for audit events.
 pub struct Meta(pub renkei_service::audit::RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
+impl FromRequestParts<AppState> for Meta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         // The edge has replaced any request id that is not plain (crate::edge); checked
         // again here so nothing else can reach the audit trail.
         let request_id = parts
@@ -230,10 +246,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
             .filter(|v| crate::edge::is_plain_request_id(v.as_bytes()))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let client_addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let client_addr = crate::web::client::client_addr(parts, &state.services.security);
         Ok(Meta(renkei_service::audit::RequestMeta {
             request_id,
             client_addr,

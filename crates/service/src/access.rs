@@ -62,6 +62,35 @@ fn team_member(row: &TeamMemberRow) -> Option<TeamMember> {
     })
 }
 
+/// Visible characters a break-glass reason needs at least.
+pub const BREAK_GLASS_REASON_MIN: usize = 4;
+
+/// How many characters of `text` a reader sees: not spaces, control or format
+/// characters (zero-width spaces and joiners, direction marks, BOM), combining marks
+/// (they sit on the character before) or the blank "letters" that render as nothing.
+pub fn visible_chars(text: &str) -> usize {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    text.chars()
+        .filter(|c| {
+            !c.is_whitespace()
+                && !matches!(
+                    c.general_category(),
+                    GeneralCategory::Control
+                        | GeneralCategory::Format
+                        | GeneralCategory::NonspacingMark
+                        | GeneralCategory::EnclosingMark
+                        | GeneralCategory::Unassigned
+                        | GeneralCategory::PrivateUse
+                        | GeneralCategory::Surrogate
+                )
+                && !matches!(
+                    c,
+                    '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+                )
+        })
+        .count()
+}
+
 /// The consent in force among a plan's consent records.
 pub fn consent_state(rows: &[ConsentRow]) -> ConsentState {
     let active = rows.iter().rev().find(|c| c.withdrawn_at.is_none());
@@ -328,11 +357,7 @@ impl Services {
         actor: &Actor,
         plan_id: Uuid,
     ) -> Result<bool, ServiceError> {
-        Ok(match consent_state(&qa::consents_of(c, plan_id).await?) {
-            ConsentState::None => false,
-            ConsentState::CareTeam => true,
-            ConsentState::Listed(orgs) => orgs.contains(&actor.organization_id),
-        })
+        Ok(consent_state(&qa::consents_of(c, plan_id).await?).covers(actor.organization_id))
     }
 
     /// Whether a hand-over or report of `plan` shows on the worklist of a party to it:
@@ -767,11 +792,13 @@ impl Services {
         plan_id: Uuid,
         reason: &str,
     ) -> Result<BreakGlassGrant, ServiceError> {
-        if reason.trim().chars().count() < 4 {
+        if visible_chars(reason) < BREAK_GLASS_REASON_MIN {
             return Err(ServiceError::field(
                 "reason",
                 "required",
-                "state why emergency access is needed",
+                format!(
+                    "state why emergency access is needed (at least {BREAK_GLASS_REASON_MIN} visible characters)"
+                ),
             ));
         }
         let txn = begin_write(&self.db).await?;
@@ -1189,5 +1216,25 @@ impl Services {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible_chars;
+
+    #[test]
+    fn only_visible_characters_count() {
+        assert_eq!(visible_chars("意識障害"), 4);
+        assert_eq!(visible_chars("  a b  "), 2);
+        // Zero-width space, joiner, word joiner, BOM, RTL mark, control characters.
+        assert_eq!(
+            visible_chars("a\u{200B}\u{200D}\u{2060}\u{FEFF}\u{200F}\u{7}b"),
+            2
+        );
+        // Ideographic space and the Hangul filler render as nothing.
+        assert_eq!(visible_chars("\u{3000}\u{3164}急変"), 2);
+        // A combining mark is part of the letter before it.
+        assert_eq!(visible_chars("e\u{301}"), 1);
     }
 }

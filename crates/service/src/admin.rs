@@ -1,9 +1,6 @@
 //! Bootstrap and administration: organisations, practitioners, API tokens, and turning
 //! a bearer token back into an [`Actor`].
 
-use argon2::password_hash::SaltString;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use renkei_domain::FieldError;
@@ -213,35 +210,6 @@ pub struct NewPractitioner {
 /// Longest practitioner name, in characters.
 pub const PRACTITIONER_NAME_MAX: usize = 100;
 
-/// argon2id with 19 MiB memory and two passes (OWASP's minimum for argon2id).
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Passwords are at least 13 characters (8 once two-factor exists) mixing at least two
-/// character classes (MHLW guideline 6.0; domain.md §7.2).
-fn check_password(password: &str) -> Result<(), FieldError> {
-    let len = password.chars().count();
-    let classes = [
-        password.chars().any(|c| c.is_ascii_lowercase()),
-        password.chars().any(|c| c.is_ascii_uppercase()),
-        password.chars().any(|c| c.is_ascii_digit()),
-        password.chars().any(|c| !c.is_ascii_alphanumeric()),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if len < 13 || classes < 2 {
-        return Err(FieldError::new(
-            "password",
-            "weak_password",
-            "password must be at least 13 characters and mix at least two of: lowercase, uppercase, digits, symbols",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn add_practitioner(
     db: &DatabaseConnection,
     new: NewPractitioner,
@@ -273,24 +241,17 @@ pub async fn add_practitioner(
             ));
         }
     }
-    if let Some(p) = &new.password
-        && let Err(e) = check_password(p)
-    {
-        errors.push(e);
+    if let Some(p) = &new.password {
+        // The same rules as a password change on the web (no two-factor yet).
+        errors.extend(crate::auth::password::problems(
+            p, &new.login, false, "password",
+        ));
     }
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
     let password_hash = match &new.password {
-        Some(p) => {
-            let salt = SaltString::generate(&mut OsRng);
-            Some(
-                argon2()
-                    .hash_password(p.as_bytes(), &salt)
-                    .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?
-                    .to_string(),
-            )
-        }
+        Some(p) => Some(crate::auth::password::hash(p)?),
         None => None,
     };
     let txn = begin_write(db).await?;

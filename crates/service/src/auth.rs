@@ -3,12 +3,13 @@
 //! recovery codes, first-login password change; [`tokens`] manages API tokens.
 //!
 //! Order of work at `POST /login`, cheapest first, so an attacker never buys argon2 time:
-//! 1. the throttle (per client address and per login, in `login_throttle`) reserves an
-//!    attempt in one short write transaction, or refuses (429) without hashing;
-//! 2. a locked account is refused without hashing;
-//! 3. argon2id verification on the blocking pool (a dummy verification when there is no
+//! 1. the throttle (per client address, and per login *from that address*, in
+//!    `login_throttle`) reserves an attempt in one short write transaction, or refuses
+//!    (429) without hashing. The lockout is tied to the address: failures from one
+//!    address never lock the account for its owner at another;
+//! 2. argon2id verification on the blocking pool (a dummy verification when there is no
 //!    hash, so unknown logins take as long as wrong passwords);
-//! 4. the result, the audit event and, on success, a new session in one transaction.
+//! 3. the result, the audit event and, on success, a new session in one transaction.
 //!
 //! Sessions: the cookie holds 256 random bits; only their SHA-256 is stored. Every login
 //! creates a new session and revokes the one the browser presented, so a planted cookie
@@ -16,6 +17,7 @@
 //! has TOTP or the organisation requires it) and the initial password is changed.
 
 pub mod password;
+pub mod secret_key;
 pub mod tokens;
 pub mod totp;
 
@@ -32,7 +34,7 @@ use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, admin, begin_write, now};
+use crate::{Actor, ServiceError, Services, admin, begin_write, now};
 
 /// A session ends after this long without a request (S5: ≤ 30 min).
 pub const SESSION_IDLE_SECS: i64 = 30 * 60;
@@ -41,17 +43,20 @@ pub const SESSION_ABSOLUTE_SECS: i64 = 12 * 60 * 60;
 /// `last_seen_at` is written at most this often per session.
 const TOUCH_EVERY_SECS: i64 = 15;
 
-/// Consecutive failed logins that lock an account …
+/// Failed logins from one address that lock the account for that address …
 pub const LOCKOUT_AFTER: i32 = 5;
-/// … for this long.
-pub const LOCKOUT_SECS: i64 = 15 * 60;
+/// … for this long (one throttle window).
+pub const LOCKOUT_SECS: i64 = THROTTLE_WINDOW_SECS;
 /// Length of a throttle window.
 pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
 /// Failed password attempts per client address per window.
 pub const ADDRESS_LIMIT: i32 = 10;
-/// Failed password attempts per login name per window (whether the login exists or not,
-/// so an unknown login behaves like a locked one).
+/// Failed password attempts per login name and client address per window (whether the
+/// login exists or not, so an unknown login behaves like a locked one).
 pub const LOGIN_LIMIT: i32 = LOCKOUT_AFTER;
+/// Refused requests (no or a bad token or session cookie) audited per client address
+/// per window; past that they are only counted, so they cannot flood the audit chain.
+pub const UNAUTHENTICATED_AUDIT_LIMIT: i32 = 100;
 /// Failed second-factor (or current-password) attempts per practitioner per window.
 pub const SECOND_FACTOR_LIMIT: i32 = 5;
 /// Recovery codes issued at enrolment.
@@ -209,21 +214,66 @@ fn address_bucket(meta: &RequestMeta) -> Bucket {
     }
 }
 
-fn login_bucket(login: &str) -> Bucket {
+/// Failures of one login from one client address: a lockout here stops that address
+/// only, so nobody can lock a colleague out by guessing from elsewhere.
+fn login_bucket(login: &str, meta: &RequestMeta) -> Bucket {
     let plain = !login.is_empty()
         && login.len() <= 64
         && login
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let key = if plain {
-        format!("login:{login}")
+    let name = if plain {
+        login.to_owned()
     } else {
-        format!("login#{}", &sha256_hex(login)[..32])
+        format!("#{}", &sha256_hex(login)[..32])
     };
     Bucket {
-        key,
+        key: format!(
+            "login:{name}@{}",
+            meta.client_addr.as_deref().unwrap_or("unknown")
+        ),
         limit: LOGIN_LIMIT,
     }
+}
+
+fn unauthenticated_bucket(meta: &RequestMeta) -> Bucket {
+    Bucket {
+        key: format!("401:{}", meta.client_addr.as_deref().unwrap_or("unknown")),
+        limit: UNAUTHENTICATED_AUDIT_LIMIT,
+    }
+}
+
+/// Audits a request refused for want of authentication (401, or a browser sent back
+/// to the login page with a session cookie that is no longer valid): who cannot be
+/// known, so the event carries the client address, the request id and `detail` (never
+/// the token). At most [`UNAUTHENTICATED_AUDIT_LIMIT`] per address per window are
+/// audited; the rest are counted only.
+pub async fn record_unauthenticated(
+    db: &DatabaseConnection,
+    meta: &RequestMeta,
+    action: &'static str,
+    detail: &str,
+) -> Result<(), ServiceError> {
+    if reserve(db, &[unauthenticated_bucket(meta)]).await?.is_err() {
+        tracing::debug!(client = ?meta.client_addr, "unauthenticated request not audited: limit reached");
+        return Ok(());
+    }
+    audit::record_now(
+        db,
+        meta,
+        AuditRecord {
+            practitioner_id: None,
+            organization_id: None,
+            action,
+            resource_type: "session",
+            resource_id: None,
+            patient_id: None,
+            care_plan_id: None,
+            outcome: Outcome::Denied,
+            detail: Some(format!("unauthenticated: {detail}")),
+        },
+    )
+    .await
 }
 
 fn second_factor_bucket(practitioner: Uuid) -> Bucket {
@@ -481,7 +531,7 @@ pub async fn login(
     const ACTION: &str = "login.password";
     let login = normalize_login(login);
     let address = address_bucket(meta);
-    let account = login_bucket(&login);
+    let account = login_bucket(&login, meta);
 
     // 1. Throttle, before anything costly.
     if let Err((which, wait)) = reserve(db, &[address.clone(), account.clone()]).await? {
@@ -503,25 +553,10 @@ pub async fn login(
         return Ok(result);
     }
 
-    // 2. A locked account is refused without hashing.
     let p = queries::practitioner_by_login(db, &login).await?;
     let at = now();
-    if let Some(p) = &p
-        && let Some(until) = p.locked_until
-        && until > at
-    {
-        audit::record_now(
-            db,
-            meta,
-            audit_login(Some(p), ACTION, None, Outcome::Denied, "locked"),
-        )
-        .await?;
-        return Ok(LoginResult::Locked {
-            retry_after: until - at,
-        });
-    }
 
-    // 3. argon2id, off the async workers.
+    // 2. argon2id, off the async workers.
     let stored = p.as_ref().and_then(|p| p.password_hash.clone());
     let typed = password.to_owned();
     let verified = blocking(move || match stored {
@@ -548,22 +583,24 @@ pub async fn login(
         if let Some(p) = &p
             && detail == "bad_password"
         {
-            let failures = queries_auth::add_failed_login(&txn, p.id).await?;
+            queries_auth::add_failed_login(&txn, p.id).await?;
             audit::record(
                 &txn,
                 meta,
                 audit_login(Some(p), ACTION, None, Outcome::Denied, detail),
             )
             .await?;
+            let failures = queries_auth::throttle_row(&txn, &account.key)
+                .await?
+                .map_or(0, |r| r.failures);
             if failures >= LOCKOUT_AFTER {
-                queries_auth::set_locked_until(&txn, p.id, Some(at + secs(LOCKOUT_SECS))).await?;
                 let mut lockout = audit_login(
                     Some(p),
                     "login.lockout",
                     Some(p.id.to_string()),
                     Outcome::Denied,
                     &format!(
-                        "{failures} consecutive failures; locked for {} min",
+                        "{failures} failures from this address; locked there for {} min",
                         LOCKOUT_SECS / 60
                     ),
                 );
@@ -585,7 +622,7 @@ pub async fn login(
         return Ok(LoginResult::Rejected);
     };
 
-    // 4. Success: a new session; the presented one (if any) is revoked.
+    // 3. Success: a new session; the presented one (if any) is revoked.
     let rehash = if verified.needs_rehash {
         let typed = password.to_owned();
         Some(blocking(move || password::hash(&typed)).await??)
@@ -689,11 +726,12 @@ fn recovery_hash(practitioner: Uuid, code: &str) -> String {
 /// The login's second step: a TOTP code (±1 step, each step once) or a recovery code
 /// (consumed). Throttled per practitioner.
 pub async fn second_factor(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     session: &Session,
     code: &str,
 ) -> Result<SecondFactorResult, ServiceError> {
+    let db = &services.db;
     const ACTION: &str = "login.totp";
     let record = |outcome, detail: &str| {
         AuditRecord::by(
@@ -713,11 +751,16 @@ pub async fn second_factor(
     let p = queries::practitioner_by_id(db, session.actor.practitioner_id)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    let secret = p
-        .totp_secret
-        .as_deref()
-        .filter(|_| p.totp_enabled)
-        .and_then(totp::base32_decode);
+    let stored = p.totp_secret.as_deref().filter(|_| p.totp_enabled);
+    let secret_b32 = match stored.map(|s| open_secret(services, p.id, s)).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(practitioner = %p.id, error = %e, "cannot read the TOTP secret");
+            audit::record_now(db, meta, record(Outcome::Denied, "secret_unreadable")).await?;
+            return Ok(SecondFactorResult::Rejected);
+        }
+    };
+    let secret = secret_b32.as_deref().and_then(totp::base32_decode);
     let Some(secret) = secret else {
         audit::record_now(db, meta, record(Outcome::Denied, "not_enrolled")).await?;
         return Ok(SecondFactorResult::Rejected);
@@ -755,6 +798,13 @@ pub async fn second_factor(
                 return Err(ServiceError::Unauthenticated);
             }
             queries_auth::throttle_clear(&txn, &bucket.key).await?;
+            // A secret stored in plain text before encryption is sealed now.
+            if let (Some(old), Some(plain), Some(key)) =
+                (stored, &secret_b32, &services.security.secret_key)
+                && !secret_key::is_sealed(old)
+            {
+                queries_auth::reseal_totp_secret(&txn, p.id, old, &key.seal(p.id, plain)).await?;
+            }
             audit::record(&txn, meta, record(Outcome::Allowed, how)).await?;
             txn.commit().await?;
             Ok(SecondFactorResult::Passed {
@@ -817,11 +867,39 @@ pub enum Enrolment {
     Pending { secret: String, uri: String },
 }
 
-/// The secret to enrol (created on first visit, then the same until confirmed).
+/// A stored TOTP secret in base32, opened with the server's key (plain text from
+/// before encryption passes through).
+fn open_secret(
+    services: &Services,
+    owner: Uuid,
+    stored: &str,
+) -> Result<String, secret_key::OpenError> {
+    secret_key::open(services.security.secret_key.as_ref(), owner, stored)
+}
+
+/// Why enrolment is refused on a server without a secret key.
+pub const TOTP_NEEDS_KEY: &str = "このサーバーには二要素認証の秘密情報を暗号化する鍵が設定されていないため、\
+     二要素認証を登録できません。管理者に連絡してください(RENKEI_SECRET_KEY または --secret-key-file)。";
+
+/// Two-factor enrolment needs the key that seals secrets at rest.
+fn enrolment_key(services: &Services) -> Result<&secret_key::SecretKey, ServiceError> {
+    services
+        .security
+        .secret_key
+        .as_ref()
+        .ok_or_else(|| ServiceError::Conflict {
+            code: crate::ErrorCode::InvalidTransition,
+            message: TOTP_NEEDS_KEY.into(),
+        })
+}
+
+/// The secret to enrol (created on first visit, then the same until confirmed). It is
+/// stored sealed with the server's key; without a key enrolment is refused.
 pub async fn totp_enrolment(
-    db: &DatabaseConnection,
+    services: &Services,
     session: &Session,
 ) -> Result<Enrolment, ServiceError> {
+    let db = &services.db;
     let p = queries::practitioner_by_id(db, session.actor.practitioner_id)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
@@ -835,14 +913,18 @@ pub async fn totp_enrolment(
             recovery_codes_left: left,
         });
     }
-    let secret = match p
+    let key = enrolment_key(services)?;
+    let pending = p
         .totp_secret
-        .filter(|s| totp::base32_decode(s).is_some_and(|b| b.len() == totp::SECRET_BYTES))
-    {
+        .as_deref()
+        .filter(|s| secret_key::is_sealed(s))
+        .and_then(|s| open_secret(services, p.id, s).ok())
+        .filter(|s| totp::base32_decode(s).is_some_and(|b| b.len() == totp::SECRET_BYTES));
+    let secret = match pending {
         Some(s) => s,
         None => {
             let s = totp::base32_encode(&totp::new_secret());
-            queries_auth::set_pending_totp_secret(db, p.id, &s).await?;
+            queries_auth::set_pending_totp_secret(db, p.id, &key.seal(p.id, &s)).await?;
             s
         }
     };
@@ -862,7 +944,10 @@ pub enum ConfirmResult {
         session: IssuedSession,
         next: Step,
     },
+    /// The code did not match.
     Rejected,
+    /// The password asked again did not match.
+    WrongPassword,
     Throttled {
         retry_after: Duration,
     },
@@ -884,14 +969,19 @@ fn new_recovery_code() -> String {
         .join("-")
 }
 
-/// Confirms enrolment with a code from the app: two-factor is turned on, ten recovery
-/// codes are issued (stored hashed), and the session counts as second-factor done.
+/// Confirms enrolment with the account's password (asked again, so an unattended
+/// session cannot bind someone else's phone) and a code from the app: two-factor is
+/// turned on, ten recovery codes are issued (stored hashed), and the session counts as
+/// second-factor done.
 pub async fn confirm_totp(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     session: &Session,
+    password: &str,
     code: &str,
 ) -> Result<ConfirmResult, ServiceError> {
+    let db = &services.db;
+    enrolment_key(services)?;
     const ACTION: &str = "totp.enrol";
     let record = |outcome, detail: &str| {
         AuditRecord::by(
@@ -917,10 +1007,27 @@ pub async fn confirm_totp(
             message: "two-factor authentication is already enabled".into(),
         });
     }
-    let Some(secret_b32) = p.totp_secret.clone() else {
+    let stored = p.password_hash.clone();
+    let typed = password.to_owned();
+    let password_ok = blocking(move || match stored {
+        Some(h) => password::verify(&h, &typed).ok,
+        None => {
+            password::verify_dummy(&typed);
+            false
+        }
+    })
+    .await?;
+    if !password_ok {
+        audit::record_now(db, meta, record(Outcome::Denied, "bad_password")).await?;
+        return Ok(ConfirmResult::WrongPassword);
+    }
+    let Some(sealed) = p.totp_secret.clone().filter(|s| secret_key::is_sealed(s)) else {
         return Ok(ConfirmResult::Rejected);
     };
-    let Some(secret) = totp::base32_decode(&secret_b32) else {
+    let Some(secret) = open_secret(services, p.id, &sealed)
+        .ok()
+        .and_then(|s| totp::base32_decode(&s))
+    else {
         return Ok(ConfirmResult::Rejected);
     };
     let at = now();
@@ -943,7 +1050,7 @@ pub async fn confirm_totp(
     let enabled = queries_auth::enable_totp(
         &txn,
         p.id,
-        &secret_b32,
+        &sealed,
         step,
         &serde_json::to_string(&hashes).unwrap_or_else(|_| "[]".into()),
     )

@@ -163,9 +163,16 @@ pub async fn backup(
     let target_str = target
         .to_str()
         .ok_or_else(|| BackupError::Refused("the backup path must be valid UTF-8".into()))?;
+    // Owner-only from the start (VACUUM INTO fills an empty file and keeps its mode).
+    renkei_store::db::create_private_file(target).map_err(io(target))?;
     // One statement, one read transaction: a snapshot of every commit before it began.
-    db.execute_unprepared(&format!("VACUUM INTO {}", quote(target_str)))
-        .await?;
+    if let Err(e) = db
+        .execute_unprepared(&format!("VACUUM INTO {}", quote(target_str)))
+        .await
+    {
+        let _ = std::fs::remove_file(target);
+        return Err(e.into());
+    }
     // VACUUM INTO does not fsync its output; a backup that a power cut can undo is none.
     sync_file_and_dir(target)?;
     check_copy(target).await
@@ -199,6 +206,8 @@ pub async fn restore(url: &str, file: &Path) -> Result<(CopyReport, Option<PathB
         }
     }
     std::fs::copy(file, &staging).map_err(io(&staging))?;
+    // A backup from before backups were owner-only must not make the database readable.
+    renkei_store::db::make_private(&staging).map_err(io(&staging))?;
     let report = check_copy(&staging).await?;
     if !report.is_ok() {
         let _ = std::fs::remove_file(&staging);

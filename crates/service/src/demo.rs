@@ -320,6 +320,25 @@ fn patient(
     }
 }
 
+/// Whether `token` is one of the demo region's well-known API tokens.
+pub fn is_demo_token(token: &str) -> bool {
+    ORGS.iter().any(|o| o.token == token)
+}
+
+/// Whether the demo accounts exist in this database (then `serve` without `--demo`
+/// warns: their tokens are refused, but their logins and known password remain).
+pub async fn accounts_exist(db: &sea_orm::DatabaseConnection) -> Result<bool, ServiceError> {
+    for o in &ORGS {
+        if renkei_store::queries::practitioner_by_login(db, o.login)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Loads the demo region unless it is already there.
 pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     let db = &services.db;

@@ -62,6 +62,42 @@ pub struct Services {
     pub break_glass_duration: chrono::Duration,
     /// The service's notion of now (tests move it forward instead of sleeping).
     pub clock: Clock,
+    /// What the operator chose at start-up about demo accounts, proxies and keys.
+    pub security: Arc<Security>,
+}
+
+/// Security settings of one server: none of them lives in the database.
+#[derive(Clone, Default)]
+pub struct Security {
+    /// `serve --demo`: the demo region's well-known API tokens are accepted. Without it
+    /// they are refused even when the demo accounts exist.
+    pub demo: bool,
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies). None by
+    /// default: the client is the socket's peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Encrypts TOTP secrets at rest. Without one, two-factor enrolment is refused.
+    pub secret_key: Option<auth::secret_key::SecretKey>,
+}
+
+impl Security {
+    /// Parses `--trusted-proxy` values: addresses or networks (`10.0.0.0/8`),
+    /// comma-separated.
+    pub fn parse_trusted_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("`{s}` is not an IP address or network"))
+            })
+            .collect()
+    }
+
+    /// Whether `peer` is a configured proxy.
+    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&peer))
+    }
 }
 
 /// Wall-clock time plus an adjustable offset, shared by every clone of [`Services`].
@@ -93,7 +129,14 @@ impl Services {
             pathways: Arc::new(pathways),
             break_glass_duration: chrono::Duration::hours(24),
             clock: Clock::default(),
+            security: Arc::new(Security::default()),
         }
+    }
+
+    /// The same services with other security settings.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = Arc::new(security);
+        self
     }
 
     /// Now, by the service clock.

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::access::subject;
+use crate::access::{plan_access_at, subject};
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plans::{ChainFields, insert_chained, plan_state};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
@@ -59,6 +59,12 @@ fn by_plan<T>(rows: Vec<T>, plan: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> 
 /// Author of automatic entries (created by migration 4; disabled, cannot log in).
 pub const SYSTEM_PRACTITIONER_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000002);
 pub const SYSTEM_ORGANIZATION_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000001);
+
+/// Rule code of a hand-over refused because the patient's consent does not cover the
+/// receiving organisation.
+pub const CONSENT_NOT_COVERING: &str = "consent_not_covering";
+const CONSENT_NOT_COVERING_JA: &str = "患者の同意の共有範囲にこの紹介先施設が含まれていません。\
+     先に紹介先を含む同意(ケアチーム全体、または紹介先を指定)を記録してください。";
 
 fn conflict(message: impl Into<String>) -> ServiceError {
     ServiceError::Conflict {
@@ -547,7 +553,7 @@ impl Services {
             .await?
             .map(|p| p.current_stage)
             .unwrap_or_default();
-        let (plan, _) = match self
+        let (plan, access) = match self
             .check_plan(
                 &txn,
                 actor,
@@ -598,6 +604,11 @@ impl Services {
                 "to_organization",
                 "self",
                 "a hand-over goes to another organization",
+            )),
+            Some(o) if !access.may_receive(o.id) => errors.push(FieldError::new(
+                "to_organization",
+                CONSENT_NOT_COVERING,
+                CONSENT_NOT_COVERING_JA,
             )),
             _ => {}
         }
@@ -924,6 +935,31 @@ impl Services {
             } else {
                 ServiceError::NotFound("hand-over")
             });
+        }
+        // The receiver answers only while the consent still covers it: otherwise it no
+        // longer sees the hand-over at all (as when reading it), and accepting would
+        // make it owner of a plan it cannot open.
+        if matches!(event, HandoverEvent::Accept | HandoverEvent::Decline)
+            && !plan_access_at(&txn, actor, &plan, now)
+                .await?
+                .may_receive(actor.organization_id)
+        {
+            txn.rollback().await?;
+            audit::record_now(
+                &self.db,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    action,
+                    "handover",
+                    Some(id.to_string()),
+                    Outcome::Denied,
+                )
+                .plan(Some(h.care_plan_id))
+                .detail("consent does not cover the receiver"),
+            )
+            .await?;
+            return Err(ServiceError::NotFound("hand-over"));
         }
         if h.row_version != expected {
             return Err(ServiceError::PreconditionFailed);

@@ -2,7 +2,8 @@
 //! timeout, foreign keys and an explicit `synchronous` level, asserted after connecting.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -48,10 +49,40 @@ impl DbSettings {
     }
 }
 
-/// Opens the pool and checks the SQLite pragmas took effect.
+/// Creates `path` empty and readable by its owner only (0600), unless it exists. A
+/// database or backup file holds patient data: no other account on the machine may read
+/// it. SQLite gives the `-wal` and `-shm` files the mode of the database file.
+pub fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets `path` to owner-only (0600).
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
+}
+
+/// Opens the pool and checks the SQLite pragmas took effect. A new SQLite file is
+/// created owner-only (0600) first.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
     let mut url = settings.url.clone();
     if settings.is_sqlite() && !url.contains("mode=") && !url.contains(":memory:") {
+        if let Ok(o) = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(&url) {
+            let file = o.get_filename();
+            if !file.as_os_str().is_empty() && !file.exists() {
+                create_private_file(file)
+                    .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", file.display())))?;
+            }
+        }
         url.push_str(if url.contains('?') {
             "&mode=rwc"
         } else {

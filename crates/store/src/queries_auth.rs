@@ -317,6 +317,23 @@ pub async fn set_pending_totp_secret<C: ConnectionTrait>(c: &C, id: Uuid, secret
     Ok(())
 }
 
+/// Replaces a TOTP secret by the same secret in another stored form (sealed), unless it
+/// changed meanwhile.
+pub async fn reseal_totp_secret<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    old: &str,
+    new: &str,
+) -> R<()> {
+    practitioners::Entity::update_many()
+        .col_expr(practitioners::Column::TotpSecret, Expr::value(new))
+        .filter(practitioners::Column::Id.eq(id))
+        .filter(practitioners::Column::TotpSecret.eq(old))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 /// Turns two-factor on with the confirmed secret, the step just used and the hashed
 /// recovery codes. Returns false when it was already on.
 pub async fn enable_totp<C: ConnectionTrait>(

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
-use renkei_service::{Services, startup};
+use renkei_service::auth::secret_key::SecretKey;
+use renkei_service::{Security, Services, startup};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -51,29 +52,55 @@ impl TestApp {
         Some(Self::spawn_on(db).await)
     }
 
+    /// Starts a server with other security settings than [`TestApp::test_security`].
+    pub async fn spawn_with(security: Security) -> Option<TestApp> {
+        let db = TestDb::new().await?;
+        Some(Self::spawn_on_with(db, security).await)
+    }
+
+    /// The test server's security settings: like `serve --demo` (the demo tokens work,
+    /// TOTP secrets are sealed with the development key), no trusted proxy.
+    pub fn test_security() -> Security {
+        Security {
+            demo: true,
+            trusted_proxies: Vec::new(),
+            secret_key: Some(SecretKey::development()),
+        }
+    }
+
+    /// Starts a server on `db` with [`TestApp::test_security`].
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        Self::spawn_on_with(db, Self::test_security()).await
+    }
+
     /// Starts a server on `db`: binds `127.0.0.1:0` first (so the address is known and
     /// connections queue before the server task runs), migrates and publishes the
     /// repository's templates, then serves the real router in a task.
-    pub async fn spawn_on(db: TestDb) -> TestApp {
-        Self::spawn_on_with(db, renkei_http::ServeOptions::default()).await
+    pub async fn spawn_on_with(db: TestDb, security: Security) -> TestApp {
+        Self::spawn_on_configured(db, security, renkei_http::ServeOptions::default()).await
     }
 
     /// Starts a server on a fresh database with the given connection options (header
     /// read timeout, connections per address); `None` as for [`TestApp::spawn`].
-    pub async fn spawn_with(options: renkei_http::ServeOptions) -> Option<TestApp> {
+    pub async fn spawn_with_options(options: renkei_http::ServeOptions) -> Option<TestApp> {
         let db = TestDb::new().await?;
-        Some(Self::spawn_on_with(db, options).await)
+        Some(Self::spawn_on_configured(db, Self::test_security(), options).await)
     }
 
-    /// [`TestApp::spawn_on`] with the given connection options.
-    pub async fn spawn_on_with(db: TestDb, options: renkei_http::ServeOptions) -> TestApp {
+    /// [`TestApp::spawn_on`] with the given security settings and connection options.
+    pub async fn spawn_on_configured(
+        db: TestDb,
+        security: Security,
+        options: renkei_http::ServeOptions,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let services = startup::start(db.settings(), &pathways_dir(), true)
             .await
-            .unwrap_or_else(|e| panic!("start on {}: {e}", db.describe()));
+            .unwrap_or_else(|e| panic!("start on {}: {e}", db.describe()))
+            .with_security(security);
         let router = renkei_http::router(renkei_http::AppState {
             services: services.clone(),
         });

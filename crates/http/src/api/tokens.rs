@@ -3,12 +3,12 @@
 //! scope (CLI-issued tokens have it); a new token's scopes never exceed the caller's.
 
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{StatusCode, header, request::Parts};
+use axum::http::{StatusCode, request::Parts};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use renkei_service::ErrorCode;
 use renkei_service::auth::tokens::{self, BearerAuth, NewToken, TokenInfo};
-use renkei_service::{ErrorCode, ServiceError};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -38,14 +38,7 @@ impl FromRequestParts<AppState> for TokenCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ServiceError::Unauthenticated)?;
-        let bearer = tokens::authenticate_bearer(&state.services.db, token).await?;
+        let bearer = crate::extract::bearer(parts, state).await?;
         if !bearer.allows("tokens") {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -129,7 +122,7 @@ async fn issue_token(
     let b = body.value;
     let (info, secret) = tokens::issue(
         &state.services.db,
-        &request_meta(&parts),
+        &request_meta(&parts, &state.services.security),
         &caller,
         NewToken {
             label: b.label,
@@ -157,6 +150,12 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<Json<TokenOut>, ApiError> {
     let id = parse_id(&id, "token")?;
-    let info = tokens::revoke(&state.services.db, &request_meta(&parts), &caller.actor, id).await?;
+    let info = tokens::revoke(
+        &state.services.db,
+        &request_meta(&parts, &state.services.security),
+        &caller.actor,
+        id,
+    )
+    .await?;
     Ok(Json(info.into()))
 }

@@ -18,6 +18,7 @@ use renkei_service::{AuditFilter, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::csv_export::CsvExport;
 use super::fmt::{self, When};
 use super::{Nav, Posted, Shell, Ui, UiError, UiResult, page, parse_uuid, see_other};
 use crate::state::AppState;
@@ -668,11 +669,8 @@ pub async fn audit_csv(
         .audit_log(&ui.actor, &ui.meta, f, CSV_LIMIT)
         .await?;
     let rows = audit_rows(&state, events).await?;
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let csv_failed = |e: csv::Error| UiError(ServiceError::from(anyhow::anyhow!("csv: {e}")));
-    w.write_record([
+    let mut csv = CsvExport::new();
+    csv.row([
         "通番",
         "日時",
         "利用者",
@@ -683,10 +681,9 @@ pub async fn audit_csv(
         "対象",
         "患者ID",
         "IPアドレス",
-    ])
-    .map_err(csv_failed)?;
+    ])?;
     for r in &rows {
-        w.write_record([
+        csv.row([
             r.seq.to_string().as_str(),
             r.at.text.as_str(),
             r.user.as_str(),
@@ -697,15 +694,9 @@ pub async fn audit_csv(
             r.target.as_str(),
             r.patient.as_str(),
             r.ip.as_str(),
-        ])
-        .map_err(csv_failed)?;
+        ])?;
     }
-    let body = w
-        .into_inner()
-        .map_err(|e| UiError(ServiceError::from(anyhow::anyhow!("csv: {e}"))))?;
-    let mut bytes = Vec::with_capacity(body.len() + 3);
-    bytes.extend_from_slice(b"\xEF\xBB\xBF");
-    bytes.extend_from_slice(&body);
+    let bytes = csv.finish()?;
     let name = format!(
         "audit-{}.csv",
         fmt::to_jst(state.services.now()).format("%Y%m%d-%H%M%S")

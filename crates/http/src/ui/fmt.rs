@@ -429,6 +429,8 @@ pub fn error_ja(t: Option<&PathwayTemplate>, e: &FieldError) -> String {
             format!("{label}が正しくありません(次の病期を選んでください)。")
         }
         "self" => "自施設には紹介できません。別の施設を選んでください。".to_owned(),
+        // The service words this rule in Japanese already.
+        "consent_not_covering" => e.message.clone(),
         "own_identifier_required" => "自施設の患者ID(カルテ番号)を入力してください。".to_owned(),
         _ => format!("{label}の入力内容を確認してください。"),
     }

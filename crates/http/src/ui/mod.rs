@@ -9,6 +9,7 @@
 //! session's CSRF token and refuses cross-site forms.
 
 mod admin;
+pub mod csv_export;
 mod directory;
 mod entry;
 mod fmt;
@@ -167,7 +168,7 @@ impl FromRequestParts<AppState> for Ui {
             organization_name: ws.session.organization_name.clone(),
             actor: ws.actor,
             csrf: ws.csrf_token,
-            meta: request_meta(parts),
+            meta: request_meta(parts, &state.services.security),
             session: ws.session,
             english: crate::web::session::read_cookie(&parts.headers, LANG_COOKIE)
                 .is_some_and(|v| v == "en"),

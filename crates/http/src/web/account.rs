@@ -17,13 +17,22 @@ use renkei_service::auth::{
 use serde::Deserialize;
 
 use super::client::{is_secure, request_meta};
-use super::login::{CodeForm, PartsOf};
+use super::login::PartsOf;
 use super::pages::{
     EnabledPage, EnrolPage, PasswordPage, RecoveryCodesPage, WebError, WebResult, error_response,
     html, with_retry_after,
 };
 use super::session::{AnySession, cookie, session_cookie_name, step_url};
 use crate::state::AppState;
+
+/// The enrolment form: the account's password again and a code from the app.
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub code: String,
+}
 
 fn password_page(s: &Session, status: StatusCode, errors: Vec<String>) -> Response {
     let two_factor = s.totp_enabled;
@@ -84,7 +93,7 @@ pub async fn password_submit(
             vec!["フォームの内容を読み取れませんでした。".into()],
         ));
     };
-    let meta = request_meta(&parts);
+    let meta = request_meta(&parts, &state.services.security);
     match auth::change_password(
         &state.services.db,
         &meta,
@@ -171,7 +180,7 @@ pub async fn totp_form(State(state): State<AppState>, AnySession(s): AnySession)
     if let Some(r) = enrol_step_ok(&s) {
         return Ok(r);
     }
-    match auth::totp_enrolment(&state.services.db, &s).await? {
+    match auth::totp_enrolment(&state.services, &s).await? {
         Enrolment::Enabled {
             recovery_codes_left,
         } => Ok(html(
@@ -189,7 +198,7 @@ pub async fn totp_submit(
     PartsOf(parts): PartsOf,
     jar: CookieJar,
     AnySession(s): AnySession,
-    form: Result<Form<CodeForm>, FormRejection>,
+    form: Result<Form<EnrolForm>, FormRejection>,
 ) -> WebResult {
     if let Some(r) = enrol_step_ok(&s) {
         return Ok(r);
@@ -201,18 +210,18 @@ pub async fn totp_submit(
             "フォームの内容を読み取れませんでした。",
         ));
     };
-    let meta = request_meta(&parts);
+    let meta = request_meta(&parts, &state.services.security);
     let secure = is_secure(&parts.headers);
-    let (db, session) = (&state.services.db, &s);
+    let (services, session) = (&state.services, &s);
     let again = |status, error| async move {
-        match auth::totp_enrolment(db, session).await? {
+        match auth::totp_enrolment(services, session).await? {
             Enrolment::Pending { secret, uri } => {
                 enrol_page(session, &secret, &uri, status, Some(error))
             }
             Enrolment::Enabled { .. } => Ok(Redirect::to("/account/totp").into_response()),
         }
     };
-    match auth::confirm_totp(&state.services.db, &meta, &s, &form.code).await {
+    match auth::confirm_totp(&state.services, &meta, &s, &form.password, &form.code).await {
         Ok(ConfirmResult::Enabled {
             recovery_codes,
             session,
@@ -232,6 +241,13 @@ pub async fn totp_submit(
             again(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "確認コードが正しくありません。アプリに表示されている最新の6桁を入力してください。",
+            )
+            .await
+        }
+        Ok(ConfirmResult::WrongPassword) => {
+            again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "パスワードが正しくありません。本人確認のため、ログインに使うパスワードを入力してください。",
             )
             .await
         }

@@ -5,38 +5,57 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, request::Parts};
+use renkei_service::Security;
 use renkei_service::audit::RequestMeta;
 
-/// The client's address: the peer's, or — when the peer is a reverse proxy on this
-/// machine (loopback) — the last address that proxy appended to `X-Forwarded-For`.
-/// A remote peer cannot choose its address this way.
-pub fn client_addr(parts: &Parts) -> Option<String> {
+/// The client's address: the socket peer's, or — only when the peer is a configured
+/// reverse proxy (`--trusted-proxy`; none by default) — the address that proxy put in
+/// `X-Forwarded-For`: the right-most entry that is not itself a trusted proxy. Anyone
+/// else's `X-Forwarded-For` is ignored, so a client cannot choose its address.
+pub fn client_addr(parts: &Parts, security: &Security) -> Option<String> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())?;
-    if peer.is_loopback()
-        && let Some(forwarded) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return Some(forwarded.to_string());
+    Some(forwarded_client(peer, &parts.headers, security).to_string())
+}
+
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, security: &Security) -> IpAddr {
+    if !security.is_trusted_proxy(peer) {
+        return peer;
     }
-    Some(peer.to_string())
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return peer;
+        };
+        for hop in value.split(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                // A hop we cannot read: trust nothing to its left.
+                Err(_) => hops.clear(),
+            }
+        }
+    }
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        client = hop;
+        if !security.is_trusted_proxy(hop) {
+            break;
+        }
+    }
+    client
 }
 
 /// The request id set by the request-id layer (truncated) and the client address.
-pub fn request_meta(parts: &Parts) -> RequestMeta {
+pub fn request_meta(parts: &Parts, security: &Security) -> RequestMeta {
     RequestMeta {
         request_id: parts
             .headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(64).collect()),
-        client_addr: client_addr(parts),
+        client_addr: client_addr(parts, security),
     }
 }
 
@@ -69,4 +88,63 @@ pub fn is_secure(headers: &HeaderMap) -> bool {
                 .any(|p| p.trim().eq_ignore_ascii_case("proto=https"))
         });
     proto || forwarded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let none = Security::default();
+        let h = headers(&["198.51.100.9"]);
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &h, &none),
+            ip("127.0.0.1")
+        );
+
+        let proxies = Security {
+            trusted_proxies: Security::parse_trusted_proxies("127.0.0.1, 10.0.0.0/8")
+                .expect("proxies"),
+            ..Security::default()
+        };
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &h, &proxies),
+            ip("198.51.100.9")
+        );
+        // The client's own claim sits left of what the proxies appended.
+        let h = headers(&["6.6.6.6, 198.51.100.9, 10.1.2.3"]);
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &h, &proxies),
+            ip("198.51.100.9")
+        );
+        // Not from a proxy: ignored.
+        assert_eq!(
+            forwarded_client(ip("192.0.2.1"), &h, &proxies),
+            ip("192.0.2.1")
+        );
+        // Garbage trusts nothing to its left; no header keeps the peer.
+        let h = headers(&["6.6.6.6, junk"]);
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &h, &proxies),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &HeaderMap::new(), &proxies),
+            ip("127.0.0.1")
+        );
+        assert!(Security::parse_trusted_proxies("nonsense").is_err());
+    }
 }

@@ -83,7 +83,7 @@ fn submitted_token(headers: &HeaderMap, body: &[u8]) -> Option<String> {
 }
 
 async fn refuse(state: &AppState, parts: &Parts, session: Option<&Session>, why: &str) -> Response {
-    let meta = request_meta(parts);
+    let meta = request_meta(parts, &state.services.security);
     let db = &state.services.db;
     if parts.uri.path() == "/login" {
         // Counted against the address like a failed login: a flood is answered 429.

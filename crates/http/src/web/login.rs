@@ -118,7 +118,7 @@ pub async fn login_submit(
     let Ok(Form(form)) = form else {
         return Ok(bad_form(&parts.headers));
     };
-    let meta = request_meta(&parts);
+    let meta = request_meta(&parts, &state.services.security);
     let secure = is_secure(&parts.headers);
     let presented = session_token(&parts.headers);
     let result = auth::login(
@@ -203,7 +203,7 @@ pub async fn second_factor_submit(
     let Ok(Form(form)) = form else {
         return Ok(bad_form(&parts.headers));
     };
-    let meta = request_meta(&parts);
+    let meta = request_meta(&parts, &state.services.security);
     let secure = is_secure(&parts.headers);
     let page = |status, error| {
         html(
@@ -216,7 +216,7 @@ pub async fn second_factor_submit(
         )
     };
     Ok(
-        match auth::second_factor(&state.services.db, &meta, &s, &form.code).await? {
+        match auth::second_factor(&state.services, &meta, &s, &form.code).await? {
             SecondFactorResult::Passed { session, next } => {
                 let jar = jar.add(cookie(session_cookie_name(secure), session.token, secure));
                 (jar, Redirect::to(step_url(next))).into_response()
@@ -243,7 +243,12 @@ pub async fn logout(
     AnySession(s): AnySession,
 ) -> WebResult {
     let secure = is_secure(&parts.headers);
-    auth::logout(&state.services.db, &request_meta(&parts), &s).await?;
+    auth::logout(
+        &state.services.db,
+        &request_meta(&parts, &state.services.security),
+        &s,
+    )
+    .await?;
     let jar = jar.add(expired_cookie(session_cookie_name(secure), secure));
     Ok((jar, Redirect::to("/login?logged_out=1")).into_response())
 }

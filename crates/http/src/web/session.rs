@@ -104,11 +104,17 @@ pub fn step_url(step: Step) -> &'static str {
 }
 
 /// No live session: to the login page, saying the session ended if a cookie was sent.
-fn to_login(parts: &Parts) -> Response {
-    if session_token(&parts.headers).is_some() {
-        Redirect::to("/login?expired=1").into_response()
-    } else {
-        Redirect::to("/login").into_response()
+/// A cookie that no longer opens a session is audited like a refused API token.
+async fn to_login(parts: &Parts, state: &AppState) -> Response {
+    if session_token(&parts.headers).is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    let meta = super::client::request_meta(parts, &state.services.security);
+    match auth::record_unauthenticated(&state.services.db, &meta, "auth.session", "invalid_session")
+        .await
+    {
+        Ok(()) => Redirect::to("/login?expired=1").into_response(),
+        Err(e) => WebError::from(e).into_response(),
     }
 }
 
@@ -124,10 +130,12 @@ impl FromRequestParts<AppState> for WebSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let session = resolve(parts, state)
+        let Some(session) = resolve(parts, state)
             .await
             .map_err(|e| WebError::from(e).into_response())?
-            .ok_or_else(|| to_login(parts))?;
+        else {
+            return Err(to_login(parts, state).await);
+        };
         match session.next_step() {
             Step::Ready => Ok(WebSession {
                 actor: session.actor.clone(),
@@ -146,10 +154,12 @@ impl FromRequestParts<AppState> for AnySession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        resolve(parts, state)
+        match resolve(parts, state)
             .await
             .map_err(|e| WebError::from(e).into_response())?
-            .map(AnySession)
-            .ok_or_else(|| to_login(parts))
+        {
+            Some(s) => Ok(AnySession(s)),
+            None => Err(to_login(parts, state).await),
+        }
     }
 }

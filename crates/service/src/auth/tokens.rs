@@ -6,13 +6,13 @@ use rand::RngCore;
 use renkei_domain::FieldError;
 use renkei_store::queries::{self, ApiTokenRow};
 use renkei_store::queries_auth;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, admin, begin_write, now};
+use crate::{Actor, ServiceError, Services, admin, begin_write, now};
 use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
@@ -87,13 +87,19 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The owner and scopes of a valid (unexpired, unrevoked, enabled owner) bearer token.
-pub async fn authenticate_bearer<C: ConnectionTrait>(
-    db: &C,
+/// The demo region's well-known tokens are valid only on a server started with
+/// `--demo`.
+pub async fn authenticate_bearer(
+    services: &Services,
     token: &str,
 ) -> Result<BearerAuth, ServiceError> {
     if !token.starts_with("rk_") || token.len() > 200 {
         return Err(ServiceError::Unauthenticated);
     }
+    if !services.security.demo && crate::demo::is_demo_token(token) {
+        return Err(ServiceError::Unauthenticated);
+    }
+    let db = &services.db;
     let row = queries::token_by_hash(db, &token_hash(token))
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
