@@ -13,9 +13,8 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use utoipa::OpenApi;
 
-use crate::api::{self, ApiDoc, dto::Health};
+use crate::api::{self, dto::Health};
 use crate::error::{ApiError, ErrorCause};
 use crate::state::AppState;
 
@@ -77,9 +76,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn openapi() -> impl IntoResponse {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(api::tokens::TokensDoc::openapi());
-    Json(doc)
+    Json(api::openapi::document())
 }
 
 async fn not_found() -> ApiError {

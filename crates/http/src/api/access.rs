@@ -415,6 +415,7 @@ pub struct AuditList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     patient: Option<Uuid>,
@@ -427,7 +428,8 @@ pub struct AuditQuery {
     to: Option<DateTime<FixedOffset>>,
     /// Page backwards: events with seq below this.
     before_seq: Option<i64>,
-    /// At most 1000 (default 100).
+    /// 1–1000 (default 100); a value outside is refused (422).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 

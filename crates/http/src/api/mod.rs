@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod dto;
+pub mod openapi;
 pub mod tokens;
 pub mod workflow;
 
@@ -175,6 +176,7 @@ async fn create_organization(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PatientSearch {
     /// Kana prefix of family + given name (カタカナ, ひらがな or half-width).
@@ -259,6 +261,7 @@ async fn get_patient(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PlanFilter {
     patient_id: String,
@@ -411,6 +414,7 @@ async fn append_entry(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct GoalQuery {
     /// RFC 3339; default now.

@@ -144,6 +144,7 @@ pub async fn list_declarations(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryQuery {
     pathway: Option<String>,
@@ -492,6 +493,7 @@ pub async fn send_report(
 // ------------------------------------------------------------------ schedule, targets
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     /// RFC 3339; default now.
@@ -617,7 +619,8 @@ pub async fn individualize(
 // ------------------------------------------------------------------ lifecycle
 
 /// Completes the plan (planning organisation). If-Match with the plan's version is honoured.
-#[utoipa::path(post, path = "/api/v1/care-plans/{id}/complete", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/care-plans/{id}/complete",
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412)))]
 pub async fn complete_plan(
     State(state): State<AppState>,
@@ -650,7 +653,7 @@ pub struct WithdrawPlanRequest {
 
 /// Withdraws the plan with a reason (planning organisation).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/withdraw", request_body = WithdrawPlanRequest,
-    params(("id" = String, Path)),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)))]
 pub async fn withdraw_plan(
     State(state): State<AppState>,
@@ -676,6 +679,7 @@ pub async fn withdraw_plan(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationQuery {
     version: u32,
@@ -709,7 +713,7 @@ pub struct MigrateRequest {
 
 /// Moves the plan to a newer version of its pathway (recorded as an entry with its reason).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/migrate", request_body = MigrateRequest,
-    params(("id" = String, Path)),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)))]
 pub async fn migrate_plan(
     State(state): State<AppState>,
@@ -737,12 +741,16 @@ pub async fn migrate_plan(
 // ------------------------------------------------------------------ worklist
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WorklistQuery {
     as_of: Option<DateTime<FixedOffset>>,
-    /// Items per list (default 50, at most 500); counts are always complete.
+    /// Items per list, 1–500 (default 50); counts are always complete.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Days without an entry before a plan counts as a dropout (治療中断); default 90.
+    /// Days without an entry before a plan counts as a dropout (治療中断), 1–3650
+    /// (default 90); a value outside is refused (422).
+    #[param(minimum = 1, maximum = 3650)]
     dropout_days: Option<i64>,
 }
 
@@ -762,8 +770,8 @@ pub async fn worklist(
             &actor,
             &meta,
             q.as_of.map(|t| t.with_timezone(&Utc)),
-            q.limit.unwrap_or(50).clamp(1, 500),
-            q.dropout_days.unwrap_or(90).clamp(1, 3650),
+            q.limit.unwrap_or(50),
+            q.dropout_days.unwrap_or(90),
         )
         .await?;
     Ok(Json(list))

@@ -1,0 +1,233 @@
+//! The OpenAPI document served at `/api/openapi.json`: the annotated operations of
+//! [`super::ApiDoc`] and [`super::tokens::TokensDoc`], then the error answers every
+//! operation shares, added here once by rule rather than repeated on each handler:
+//!
+//! - authenticated (no `security(())` override): 401, and 503 (the token is looked up
+//!   in the database, which may be busy);
+//! - a write method (POST, PUT, PATCH, DELETE) on an authenticated route: 403 (a `read`
+//!   token may only read);
+//! - a path parameter: 404 (an id that is not a UUID, or names nothing visible);
+//! - a query parameter: 422 (a malformed or out-of-range query);
+//! - a JSON body: 400 (not JSON), 413 (over 1 MiB), 415 (not `application/json`), 422;
+//! - an `Idempotency-Key` header: 400 (malformed key), 422 (reused with another body);
+//! - an `If-Match` header: 412.
+//!
+//! Every 4xx and 5xx answer, shared or declared on the handler, becomes a reference to
+//! one component response whose body is the `Problem` schema (`application/problem+json`).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{Content, Header, OpenApi, Ref, RefOr, Response};
+use utoipa::{OpenApi as _, PartialSchema, ToSchema};
+
+/// The whole document, as served.
+pub fn document() -> OpenApi {
+    let mut doc = super::ApiDoc::openapi();
+    doc.merge(super::tokens::TokensDoc::openapi());
+    add_shared_responses(&mut doc);
+    doc
+}
+
+/// An error answer (RFC 9457 problem details).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDoc {
+    /// `urn:renkei:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short Japanese title of the error kind.
+    pub title: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// What went wrong, in words (absent on 5xx).
+    pub detail: Option<String>,
+    /// Stable machine-readable code (`validation`, `not_found` …).
+    pub code: String,
+    /// With 422: each offending field with the rule it broke.
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+/// One invalid field of a request.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorDoc {
+    /// Dotted path into the request (`values.mrs`, `identifiers[0].value`, `limit`).
+    pub field: String,
+    /// Stable rule identifier (`range`, `required`, `allowed` …).
+    pub code: String,
+    pub message: String,
+}
+
+/// Status, component name, description, and the response header it always carries.
+const ERRORS: &[(u16, &str, &str, Option<(&str, &str)>)] = &[
+    (
+        400,
+        "MalformedRequest",
+        "The body is not valid JSON, or a header (Idempotency-Key) is malformed.",
+        None,
+    ),
+    (
+        401,
+        "Unauthenticated",
+        "No valid bearer token (missing, unknown, expired or revoked).",
+        Some(("WWW-Authenticate", "`Bearer`.")),
+    ),
+    (
+        403,
+        "Forbidden",
+        "The token's scopes or the caller's role do not allow this request.",
+        None,
+    ),
+    (
+        404,
+        "NotFound",
+        "No such resource, or one the caller may not see.",
+        None,
+    ),
+    (
+        409,
+        "Conflict",
+        "The request conflicts with the current state (duplicate, wrong stage, plan not active, invalid transition).",
+        None,
+    ),
+    (
+        412,
+        "PreconditionFailed",
+        "If-Match does not name the current version.",
+        None,
+    ),
+    (413, "PayloadTooLarge", "The body is larger than 1 MiB.", None),
+    (
+        415,
+        "UnsupportedMediaType",
+        "The body is not sent as `application/json`.",
+        None,
+    ),
+    (
+        422,
+        "ValidationFailed",
+        "The request is well-formed but breaks a rule; `errors` names each field and rule.",
+        None,
+    ),
+    (428, "PreconditionRequired", "Send the resource's ETag as If-Match.", None),
+    (
+        429,
+        "TooManyRequests",
+        "Too many attempts; retry after the time given.",
+        Some(("Retry-After", "Seconds to wait.")),
+    ),
+    (
+        503,
+        "Unavailable",
+        "The database is busy or unreachable; retry shortly.",
+        Some(("Retry-After", "Seconds to wait.")),
+    ),
+];
+
+fn component_name(status: u16) -> Option<&'static str> {
+    ERRORS.iter().find(|e| e.0 == status).map(|e| e.1)
+}
+
+/// Adds the shared error responses to every operation they apply to (see the module
+/// documentation) and the component responses they refer to.
+pub fn add_shared_responses(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert("Problem".into(), ProblemDoc::schema());
+    components
+        .schemas
+        .insert("FieldError".into(), FieldErrorDoc::schema());
+    for &(_, name, description, header) in ERRORS {
+        let mut response = problem_response(description);
+        if let Some((header, description)) = header {
+            let mut h = Header::new(String::schema());
+            h.description = Some(description.into());
+            response.headers.insert(header.into(), h);
+        }
+        components.responses.insert(name.into(), RefOr::T(response));
+    }
+    let globally_secured = doc.security.as_ref().is_some_and(|s| !s.is_empty());
+    for item in doc.paths.paths.values_mut() {
+        let methods = [
+            (false, item.get.as_mut()),
+            (false, item.head.as_mut()),
+            (false, item.options.as_mut()),
+            (false, item.trace.as_mut()),
+            (true, item.post.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.patch.as_mut()),
+            (true, item.delete.as_mut()),
+        ];
+        for (write, op) in methods {
+            if let Some(op) = op {
+                share_responses(op, write, globally_secured);
+            }
+        }
+    }
+}
+
+fn share_responses(op: &mut Operation, write: bool, globally_secured: bool) {
+    // `security(())` on an operation (an empty requirement) lifts the global one.
+    let authenticated = match &op.security {
+        Some(reqs) => reqs.iter().any(|r| {
+            serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        }),
+        None => globally_secured,
+    };
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let has = |location: ParameterIn| params.iter().any(|p| p.parameter_in == location);
+    let header = |name: &str| {
+        params.iter().any(|p| {
+            matches!(p.parameter_in, ParameterIn::Header) && p.name.eq_ignore_ascii_case(name)
+        })
+    };
+    let mut statuses = BTreeSet::new();
+    if authenticated {
+        statuses.extend([401, 503]);
+        if write {
+            statuses.insert(403);
+        }
+    }
+    if has(ParameterIn::Path) {
+        statuses.insert(404);
+    }
+    if has(ParameterIn::Query) {
+        statuses.insert(422);
+    }
+    if op.request_body.is_some() {
+        statuses.extend([400, 413, 415, 422]);
+    }
+    if header("Idempotency-Key") {
+        statuses.extend([400, 422]);
+    }
+    if header("If-Match") {
+        statuses.insert(412);
+    }
+    // The handler's own error answers, bare or not, become the shared component too.
+    statuses.extend(
+        op.responses
+            .responses
+            .keys()
+            .filter_map(|k| k.parse::<u16>().ok())
+            .filter(|s| *s >= 400),
+    );
+    for status in statuses {
+        let response = match component_name(status) {
+            Some(name) => RefOr::Ref(Ref::from_response_name(name)),
+            None => RefOr::T(problem_response("Error (problem details).")),
+        };
+        op.responses.responses.insert(status.to_string(), response);
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    let mut response = Response::new(description);
+    response.content.insert(
+        "application/problem+json".into(),
+        Content::new(Some(Ref::from_schema_name("Problem"))),
+    );
+    response
+}
