@@ -12,6 +12,7 @@ mod demo;
 mod idempotency;
 mod inbox;
 mod login;
+mod openapi;
 mod patients;
 mod support;
 mod system;
