@@ -99,7 +99,8 @@ async fn every_parameter_is_where_the_route_reads_it() {
             let declared_in_path = p["in"] == "path";
             let in_template = path.contains(&format!("{{{name}}}"));
             assert_eq!(
-                declared_in_path, in_template,
+                declared_in_path,
+                in_template,
                 "{method} {path}: parameter `{name}` is declared in {} but the route {} it in its path",
                 p["in"],
                 if in_template { "has" } else { "does not have" }
@@ -113,9 +114,10 @@ async fn every_error_answer_is_documented_as_problem_json() {
     let app = app_or_skip!();
     let doc = fetch_document(&app).await;
     let components = &doc["components"]["responses"];
-    let secured_globally = doc["security"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| !o.is_empty())));
+    let secured_globally = doc["security"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+    });
     assert!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer",
         "the bearer security scheme is declared"
@@ -135,9 +137,10 @@ async fn every_error_answer_is_documented_as_problem_json() {
     for (method, path, op) in operations(&doc) {
         let responses = op["responses"].as_object().expect("responses");
         let authenticated = match op.get("security") {
-            Some(reqs) => reqs
-                .as_array()
-                .is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| !o.is_empty()))),
+            Some(reqs) => reqs.as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            }),
             None => secured_globally,
         };
         let mut expected: Vec<&str> = Vec::new();
@@ -295,7 +298,14 @@ async fn schemathesis_finds_nothing_the_document_does_not_describe() {
     cmd.arg("--config-file")
         .arg(&config)
         .args(["run", &app.url("/api/openapi.json")])
-        .args(["--checks", "all", "--max-examples", &examples, "--workers", "2"])
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            &examples,
+            "--workers",
+            "2",
+        ])
         .args(["--seed", "20261204", "--generation-database", "none"])
         .args(["--request-timeout", "20", "--no-color"])
         .args(["--header", &format!("Authorization: Bearer {token}")])

@@ -60,74 +60,92 @@ pub struct FieldErrorDoc {
     pub message: String,
 }
 
-/// Status, component name, description, and the response header it always carries.
-const ERRORS: &[(u16, &str, &str, Option<(&str, &str)>)] = &[
-    (
-        400,
-        "MalformedRequest",
-        "The body is not valid JSON, or a header (Idempotency-Key) is malformed.",
-        None,
-    ),
-    (
-        401,
-        "Unauthenticated",
-        "No valid bearer token (missing, unknown, expired or revoked).",
-        Some(("WWW-Authenticate", "`Bearer`.")),
-    ),
-    (
-        403,
-        "Forbidden",
-        "The token's scopes or the caller's role do not allow this request.",
-        None,
-    ),
-    (
-        404,
-        "NotFound",
-        "No such resource, or one the caller may not see.",
-        None,
-    ),
-    (
-        409,
-        "Conflict",
-        "The request conflicts with the current state (duplicate, wrong stage, plan not active, invalid transition).",
-        None,
-    ),
-    (
-        412,
-        "PreconditionFailed",
-        "If-Match does not name the current version.",
-        None,
-    ),
-    (413, "PayloadTooLarge", "The body is larger than 1 MiB.", None),
-    (
-        415,
-        "UnsupportedMediaType",
-        "The body is not sent as `application/json`.",
-        None,
-    ),
-    (
-        422,
-        "ValidationFailed",
-        "The request is well-formed but breaks a rule; `errors` names each field and rule.",
-        None,
-    ),
-    (428, "PreconditionRequired", "Send the resource's ETag as If-Match.", None),
-    (
-        429,
-        "TooManyRequests",
-        "Too many attempts; retry after the time given.",
-        Some(("Retry-After", "Seconds to wait.")),
-    ),
-    (
-        503,
-        "Unavailable",
-        "The database is busy or unreachable; retry shortly.",
-        Some(("Retry-After", "Seconds to wait.")),
-    ),
+/// One shared error answer: its status, the component's name, what it means, and
+/// the response header it always carries (name, description).
+struct SharedError {
+    status: u16,
+    name: &'static str,
+    description: &'static str,
+    header: Option<(&'static str, &'static str)>,
+}
+
+const ERRORS: &[SharedError] = &[
+    SharedError {
+        status: 400,
+        name: "MalformedRequest",
+        description: "The body is not valid JSON, or a header (Idempotency-Key) is malformed.",
+        header: None,
+    },
+    SharedError {
+        status: 401,
+        name: "Unauthenticated",
+        description: "No valid bearer token (missing, unknown, expired or revoked).",
+        header: Some(("WWW-Authenticate", "`Bearer`.")),
+    },
+    SharedError {
+        status: 403,
+        name: "Forbidden",
+        description: "The token's scopes or the caller's role do not allow this request.",
+        header: None,
+    },
+    SharedError {
+        status: 404,
+        name: "NotFound",
+        description: "No such resource, or one the caller may not see.",
+        header: None,
+    },
+    SharedError {
+        status: 409,
+        name: "Conflict",
+        description: "The request conflicts with the current state (duplicate, wrong stage, plan not active, invalid transition).",
+        header: None,
+    },
+    SharedError {
+        status: 412,
+        name: "PreconditionFailed",
+        description: "If-Match does not name the current version.",
+        header: None,
+    },
+    SharedError {
+        status: 413,
+        name: "PayloadTooLarge",
+        description: "The body is larger than 1 MiB.",
+        header: None,
+    },
+    SharedError {
+        status: 415,
+        name: "UnsupportedMediaType",
+        description: "The body is not sent as `application/json`.",
+        header: None,
+    },
+    SharedError {
+        status: 422,
+        name: "ValidationFailed",
+        description: "The request is well-formed but breaks a rule; `errors` names each field and rule.",
+        header: None,
+    },
+    SharedError {
+        status: 428,
+        name: "PreconditionRequired",
+        description: "Send the resource's ETag as If-Match.",
+        header: None,
+    },
+    SharedError {
+        status: 429,
+        name: "TooManyRequests",
+        description: "Too many attempts; retry after the time given.",
+        header: Some(("Retry-After", "Seconds to wait.")),
+    },
+    SharedError {
+        status: 503,
+        name: "Unavailable",
+        description: "The database is busy or unreachable; retry shortly.",
+        header: Some(("Retry-After", "Seconds to wait.")),
+    },
 ];
 
 fn component_name(status: u16) -> Option<&'static str> {
-    ERRORS.iter().find(|e| e.0 == status).map(|e| e.1)
+    ERRORS.iter().find(|e| e.status == status).map(|e| e.name)
 }
 
 /// Adds the shared error responses to every operation they apply to (see the module
@@ -140,14 +158,16 @@ pub fn add_shared_responses(doc: &mut OpenApi) {
     components
         .schemas
         .insert("FieldError".into(), FieldErrorDoc::schema());
-    for &(_, name, description, header) in ERRORS {
-        let mut response = problem_response(description);
-        if let Some((header, description)) = header {
+    for e in ERRORS {
+        let mut response = problem_response(e.description);
+        if let Some((header, description)) = e.header {
             let mut h = Header::new(String::schema());
             h.description = Some(description.into());
             response.headers.insert(header.into(), h);
         }
-        components.responses.insert(name.into(), RefOr::T(response));
+        components
+            .responses
+            .insert(e.name.into(), RefOr::T(response));
     }
     let globally_secured = doc.security.as_ref().is_some_and(|s| !s.is_empty());
     for item in doc.paths.paths.values_mut() {
