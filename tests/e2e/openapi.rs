@@ -154,7 +154,7 @@ async fn every_error_answer_is_documented_as_problem_json() {
             expected.extend(["400", "413", "415", "422"]);
         }
         if path.contains('{') {
-            expected.push("404");
+            expected.extend(["400", "404"]);
         }
         for status in expected {
             assert!(
@@ -183,6 +183,15 @@ async fn every_error_answer_is_documented_as_problem_json() {
                 .is_some_and(|r| r.iter().any(|m| m == member)),
             "Problem requires `{member}`"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_segment_that_is_not_utf8_answers_problem_json() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    for path in ["/api/v1/patients/%FF", "/api/v1/care-plans/%C3%28/entries"] {
+        app.get(path, &token).await.assert_problem(400, None);
     }
 }
 

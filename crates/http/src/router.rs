@@ -28,7 +28,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
-        .nest("/api/v1", api::routes())
+        .nest(
+            "/api/v1",
+            api::routes().layer(middleware::map_response(crate::error::problem_for_bare_errors)),
+        )
         .merge(crate::web::routes(state.clone()))
         .merge(crate::ui::routes())
         .fallback(not_found)

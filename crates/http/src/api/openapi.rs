@@ -6,7 +6,8 @@
 //!   in the database, which may be busy);
 //! - a write method (POST, PUT, PATCH, DELETE) on an authenticated route: 403 (a `read`
 //!   token may only read);
-//! - a path parameter: 404 (an id that is not a UUID, or names nothing visible);
+//! - a path parameter: 400 (a segment that is not UTF-8), 404 (an id that is not a
+//!   UUID, or names nothing visible);
 //! - a query parameter: 422 (a malformed or out-of-range query);
 //! - a JSON body: 400 (not JSON), 413 (over 1 MiB), 415 (not `application/json`), 422;
 //! - an `Idempotency-Key` header: 400 (malformed key), 422 (reused with another body);
@@ -73,7 +74,7 @@ const ERRORS: &[SharedError] = &[
     SharedError {
         status: 400,
         name: "MalformedRequest",
-        description: "The body is not valid JSON, or a header (Idempotency-Key) is malformed.",
+        description: "The body is not valid JSON, a header (Idempotency-Key) is malformed, or the path is not UTF-8.",
         header: None,
     },
     SharedError {
@@ -212,7 +213,8 @@ fn share_responses(op: &mut Operation, write: bool, globally_secured: bool) {
         }
     }
     if has(ParameterIn::Path) {
-        statuses.insert(404);
+        // 400: a segment that is not UTF-8; 404: not a UUID, or nothing visible.
+        statuses.extend([400, 404]);
     }
     if has(ParameterIn::Query) {
         statuses.insert(422);
