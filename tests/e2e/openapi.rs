@@ -195,6 +195,50 @@ async fn a_path_segment_that_is_not_utf8_answers_problem_json() {
     }
 }
 
+/// The document's maxLength counts what is sent: surrounding spaces do not buy room.
+#[tokio::test(flavor = "multi_thread")]
+async fn length_limits_count_what_was_sent() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let padded = |n: usize| format!(" {} ", "x".repeat(n - 2));
+
+    let label = app
+        .post_json(
+            "/api/v1/tokens",
+            &token,
+            &json!({"label": padded(101), "scopes": ["read"], "expires_in_days": 1}),
+            None,
+        )
+        .await;
+    label.assert_problem(422, Some("label"));
+    app.post_json(
+        "/api/v1/tokens",
+        &token,
+        &json!({"label": padded(100), "scopes": ["read"], "expires_in_days": 1}),
+        None,
+    )
+    .await
+    .assert_status(201);
+
+    let mut body =
+        renkei_testkit::builders::patient("ヤマダ", "タロウ", "1950-01-01", "acute-1", "L-1");
+    body["name"]["family"] = json!(format!(" {} ", "山".repeat(99)));
+    app.post_json("/api/v1/patients", &token, &body, None)
+        .await
+        .assert_problem(422, Some("name.family"));
+    let mut body =
+        renkei_testkit::builders::patient("ヤマダ", "タロウ", "1950-01-01", "acute-1", "L-2");
+    body["identifiers"][0]["value"] = json!(format!(" {} ", "7".repeat(63)));
+    app.post_json("/api/v1/patients", &token, &body, None)
+        .await
+        .assert_problem(422, Some("identifiers[0].value"));
+    let patients = app
+        .get_query("/api/v1/patients", &token, &[("kana", "ヤマダ")])
+        .await;
+    patients.assert_status(200);
+    assert_eq!(patients.body["patients"], json!([]), "nothing was stored");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn worklist_refuses_dropout_days_and_limit_out_of_range() {
     let app = app_or_skip!();

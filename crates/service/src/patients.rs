@@ -55,7 +55,7 @@ fn clean_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
     let v: String = value.trim().nfc().collect();
     if v.is_empty() {
         errors.push(FieldError::new(field, "required", "must not be blank"));
-    } else if v.chars().count() > 100 {
+    } else if v.chars().count() > 100 || value.chars().count() > 100 {
         errors.push(FieldError::new(field, "too_long", "must be at most 100 characters"));
     } else if v.chars().any(|c| {
         c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
@@ -145,8 +145,10 @@ pub async fn create_patient(
     let mut idents = Vec::new();
     let id = Uuid::now_v7();
     for (i, (org_code, value)) in new.identifiers.iter().enumerate() {
+        // The length limit counts what was sent, surrounding spaces included.
+        let too_long = value.chars().count() > 64;
         let value = value.trim();
-        if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
+        if value.is_empty() || too_long || value.chars().any(char::is_control) {
             errors.push(FieldError::new(
                 format!("identifiers[{i}].value"),
                 "format",
