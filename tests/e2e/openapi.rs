@@ -30,7 +30,12 @@ fn missing_tool(what: &str) {
     if in_ci() {
         panic!("{message}");
     }
-    eprintln!("\n!!!!!!!!!! SKIPPED: {message} !!!!!!!!!!\n");
+    // Straight to the process's stderr, past the test harness's capture.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!!!! SKIPPED: {message} !!!!!!!!!!\n"
+    );
 }
 
 async fn fetch_document(app: &TestApp) -> Value {
