@@ -18,6 +18,7 @@ mod idempotency;
 mod inbox;
 mod lang_redirect;
 mod login;
+mod openapi;
 mod organizations;
 mod patient_security;
 mod patients;

@@ -36,10 +36,12 @@ pub fn normalize_identifier(raw: &str) -> String {
     folded.trim().to_owned()
 }
 
-/// The normalised identifier, or why it cannot be one (reported on `field`).
+/// The normalised identifier, or why it cannot be one (reported on `field`). The length
+/// limit holds for what was sent as well as for the stored form.
 pub fn parse_identifier(field: &str, raw: &str) -> Result<String, FieldError> {
     let value = normalize_identifier(raw);
     if value.is_empty()
+        || raw.chars().count() > MAX_IDENTIFIER_CHARS
         || value.chars().count() > MAX_IDENTIFIER_CHARS
         || value.chars().any(|c| c.is_control() || is_bidi_control(c))
     {

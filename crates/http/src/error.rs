@@ -169,6 +169,24 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The API answers every error as problem+json. axum's own rejections that reach a
+/// response untouched (a path segment that is not UTF-8 answers a plain-text 400) are
+/// turned into the same problem body here, at the edge of `/api/v1`.
+pub async fn problem_for_bare_errors(res: Response) -> Response {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || res.status() != StatusCode::BAD_REQUEST {
+        return res;
+    }
+    ApiError::new(
+        ErrorCode::MalformedRequest,
+        "the request's path could not be read (it must be UTF-8)",
+    )
+    .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,8 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use utoipa::OpenApi;
 
-use crate::api::{self, ApiDoc, dto::Health};
+use crate::api::{self, dto::Health};
 use crate::error::{ApiError, ErrorCause};
 use crate::state::AppState;
 
@@ -29,7 +28,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi))
-        .nest("/api/v1", api::routes())
+        .nest(
+            "/api/v1",
+            api::routes().layer(middleware::map_response(crate::error::problem_for_bare_errors)),
+        )
         .merge(crate::web::routes(state.clone()))
         .merge(crate::ui::routes())
         .fallback(not_found)
@@ -86,9 +88,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn openapi() -> impl IntoResponse {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(api::tokens::TokensDoc::openapi());
-    Json(doc)
+    Json(api::openapi::document())
 }
 
 async fn not_found() -> ApiError {

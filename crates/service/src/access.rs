@@ -22,6 +22,9 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
 use renkei_domain::evidence::EvidenceKind;
 
+/// Audit events per page a caller may ask for (default 100).
+pub const AUDIT_LIMIT: std::ops::RangeInclusive<u64> = 1..=1000;
+
 /// A refused plan action, not yet audited.
 #[derive(Debug, Clone)]
 pub struct Denial {
@@ -903,7 +906,8 @@ impl Services {
 
     // ------------------------------------------------------------ audit log
 
-    /// Audit events for the regional administrator, newest first.
+    /// Audit events for the regional administrator, newest first; `limit` must lie in
+    /// [`AUDIT_LIMIT`] (refused, not clamped).
     pub async fn audit_log(
         &self,
         actor: &Actor,
@@ -913,7 +917,18 @@ impl Services {
     ) -> Result<Vec<AuditEvent>, ServiceError> {
         self.authorize_global(actor, meta, GlobalAction::ReadAudit, "audit.read", "audit")
             .await?;
-        let rows = qa::audit_events(&self.db, &filter, limit.clamp(1, 1000)).await?;
+        if !AUDIT_LIMIT.contains(&limit) {
+            return Err(ServiceError::field(
+                "limit",
+                "range",
+                format!(
+                    "must be between {} and {}",
+                    AUDIT_LIMIT.start(),
+                    AUDIT_LIMIT.end()
+                ),
+            ));
+        }
+        let rows = qa::audit_events(&self.db, &filter, limit).await?;
         audit::record_now(
             &self.db,
             meta,

@@ -56,7 +56,7 @@ fn clean_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
     let v: String = value.trim().nfc().collect();
     if v.is_empty() {
         errors.push(FieldError::new(field, "required", "must not be blank"));
-    } else if v.chars().count() > 100 {
+    } else if v.chars().count() > 100 || value.chars().count() > 100 {
         errors.push(FieldError::new(field, "too_long", "must be at most 100 characters"));
     } else if v.chars().any(|c| {
         c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')

@@ -57,6 +57,12 @@ fn by_plan<T>(rows: Vec<T>, plan: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> 
 }
 
 /// Author of automatic entries (created by migration 4; disabled, cannot log in).
+/// Items per worklist a caller may ask for (default 50).
+pub const WORKLIST_LIMIT: std::ops::RangeInclusive<usize> = 1..=500;
+/// Days without an entry after which an active plan counts as a dropout (治療中断);
+/// default 90.
+pub const DROPOUT_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
+
 pub const SYSTEM_PRACTITIONER_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000002);
 pub const SYSTEM_ORGANIZATION_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_8000_000000000001);
 
@@ -1838,7 +1844,8 @@ impl Services {
     // ------------------------------------------------------------ worklist
 
     /// The organisation's worklists as of `as_of`; each list holds at most `limit` items
-    /// (the count is the full count).
+    /// (the count is the full count). `limit` must lie in [`WORKLIST_LIMIT`] and
+    /// `dropout_days` in [`DROPOUT_DAYS`]; a value outside is refused, not clamped.
     pub async fn worklist(
         &self,
         actor: &Actor,
@@ -1847,6 +1854,32 @@ impl Services {
         limit: usize,
         dropout_days: i64,
     ) -> Result<Worklist, ServiceError> {
+        let mut errors = Vec::new();
+        if !WORKLIST_LIMIT.contains(&limit) {
+            errors.push(FieldError::new(
+                "limit",
+                "range",
+                format!(
+                    "must be between {} and {}",
+                    WORKLIST_LIMIT.start(),
+                    WORKLIST_LIMIT.end()
+                ),
+            ));
+        }
+        if !DROPOUT_DAYS.contains(&dropout_days) {
+            errors.push(FieldError::new(
+                "dropout_days",
+                "range",
+                format!(
+                    "must be between {} and {}",
+                    DROPOUT_DAYS.start(),
+                    DROPOUT_DAYS.end()
+                ),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let as_of = as_of.unwrap_or_else(|| self.now());
         let org = actor.organization_id;
         let my_kinds = match queries::organization_by_id(&self.db, org).await? {

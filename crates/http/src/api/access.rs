@@ -73,13 +73,16 @@ pub struct CareTeam {
 #[serde(deny_unknown_fields)]
 pub struct AddCareTeamMember {
     /// Organisation code.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub organization: String,
+    /// Stage codes of the plan's pathway, at least one.
+    #[schema(min_items = 1)]
     pub stages: Vec<String>,
-    /// stage_owner | contributor | viewer
+    #[schema(schema_with = team_role_schema)]
     pub role: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/care-team", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/care-team", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = CareTeam), (status = 404)))]
 pub async fn get_care_team(
     State(state): State<AppState>,
@@ -96,7 +99,7 @@ pub async fn get_care_team(
 
 /// Adds an organisation to the care team (planning organisation only).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/care-team", request_body = AddCareTeamMember,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 201, body = CareTeam), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn add_care_team_member(
     State(state): State<AppState>,
@@ -122,16 +125,19 @@ pub async fn add_care_team_member(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordConsentRequest {
-    /// care_team | listed
+    /// `listed` names the organisations; `care_team` covers the plan's care team.
+    #[schema(schema_with = consent_scope_schema)]
     pub scope: String,
-    /// Organisation codes, with scope `listed`.
+    /// Organisation codes, with scope `listed` only.
     #[serde(default)]
+    #[schema(schema_with = super::openapi::code_array)]
     pub organizations: Vec<String>,
-    /// care | statistics
+    #[schema(schema_with = consent_purposes_schema)]
     pub purposes: Vec<String>,
-    /// paper | electronic
+    #[schema(schema_with = consent_method_schema)]
     pub method: String,
-    /// self | proxy
+    /// With `proxy`, give `proxy_relationship`.
+    #[schema(schema_with = consent_signer_schema)]
     pub signer: String,
     pub proxy_relationship: Option<String>,
     pub obtained_at: DateTime<FixedOffset>,
@@ -181,7 +187,7 @@ pub struct ConsentList {
     pub consents: Vec<ConsentOut>,
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/consents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/consents", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ConsentList), (status = 404)))]
 pub async fn list_consents(
     State(state): State<AppState>,
@@ -198,7 +204,7 @@ pub async fn list_consents(
 
 /// Records the patient's consent (planning organisation only).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/consents", request_body = RecordConsentRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 201, body = ConsentOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn record_consent(
     State(state): State<AppState>,
@@ -232,12 +238,14 @@ pub async fn record_consent(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
+    /// Not blank.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
 /// Withdraws a consent: from now on only the planning organisation sees the plan.
 #[utoipa::path(post, path = "/api/v1/consents/{id}/withdraw", request_body = WithdrawRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ConsentOut), (status = 404), (status = 409), (status = 422)))]
 pub async fn withdraw_consent(
     State(state): State<AppState>,
@@ -289,6 +297,8 @@ pub async fn consent_reminders(
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassRequest {
     pub care_plan: Uuid,
+    /// Why emergency access is needed: at least 4 characters besides surrounding spaces.
+    #[schema(min_length = 4)]
     pub reason: String,
 }
 
@@ -354,7 +364,7 @@ pub async fn list_break_glass(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn review_break_glass(
     State(state): State<AppState>,
@@ -415,6 +425,7 @@ pub struct AuditList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     patient: Option<Uuid>,
@@ -427,7 +438,8 @@ pub struct AuditQuery {
     to: Option<DateTime<FixedOffset>>,
     /// Page backwards: events with seq below this.
     before_seq: Option<i64>,
-    /// At most 1000 (default 100).
+    /// 1–1000 (default 100); a value outside is refused (422).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
@@ -477,7 +489,7 @@ pub async fn audit_log(
 }
 
 /// Who accessed this patient's data and when (disclosure requests).
-#[utoipa::path(get, path = "/api/v1/patients/{id}/access-report", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/patients/{id}/access-report", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = AuditList), (status = 404)))]
 pub async fn access_report(
     State(state): State<AppState>,
@@ -490,4 +502,24 @@ pub async fn access_report(
     Ok(Json(AuditList {
         events: events.into_iter().map(Into::into).collect(),
     }))
+}
+
+fn team_role_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(&["stage_owner", "contributor", "viewer"])
+}
+
+fn consent_scope_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(&["care_team", "listed"])
+}
+
+fn consent_purposes_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum_array(&["care", "statistics"])
+}
+
+fn consent_method_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(&["paper", "electronic"])
+}
+
+fn consent_signer_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(&["self", "proxy"])
 }

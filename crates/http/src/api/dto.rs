@@ -8,12 +8,18 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// Each part 1–100 characters (after trimming); no control, zero-width or
+/// direction-override characters; the kana parts in カタカナ or ひらがな.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientNameIn {
+    #[schema(min_length = 1, max_length = 100)]
     pub family: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub given: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub family_kana: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub given_kana: String,
 }
 
@@ -21,8 +27,10 @@ pub struct PatientNameIn {
 #[serde(deny_unknown_fields)]
 pub struct IdentifierIn {
     /// Organisation code (`acute-1`).
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub organization: String,
-    /// The organisation's own patient number (カルテ番号).
+    /// The organisation's own patient number (カルテ番号), 1–64 printable characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub value: String,
 }
 
@@ -30,9 +38,10 @@ pub struct IdentifierIn {
 #[serde(deny_unknown_fields)]
 pub struct CreatePatientRequest {
     pub name: PatientNameIn,
-    /// YYYY-MM-DD (西暦).
+    /// YYYY-MM-DD (西暦), from 1880-01-01, not in the future.
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub birth_date: String,
-    /// male | female | other | unknown
+    #[schema(schema_with = sex_schema)]
     pub sex: String,
     #[serde(default)]
     pub identifiers: Vec<IdentifierIn>,
@@ -95,11 +104,16 @@ pub struct PatientList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
+    /// 1–64 lowercase letters, digits, `-` or `_`.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub code: String,
+    /// Not blank.
+    #[schema(min_length = 1)]
     pub name: String,
-    /// acute_hospital | recovery_hospital | clinic | home_nursing | care_management | pharmacy | municipality
+    #[schema(schema_with = organization_kind_schema)]
     pub kind: String,
-    /// Secondary medical area (二次保健医療圏).
+    /// Secondary medical area (二次保健医療圏), not blank.
+    #[schema(min_length = 1)]
     pub area: String,
 }
 
@@ -232,6 +246,7 @@ pub struct CarePlanList {
 pub struct VarianceIn {
     /// A variance code of the pinned template (`NEG.VAR.CO.RECEIVE`).
     pub code: String,
+    #[schema(max_length = 10000)]
     pub note: Option<String>,
     /// The goal this variance explains (suppresses the automatic variance for it).
     pub goal: Option<String>,
@@ -241,7 +256,7 @@ pub struct VarianceIn {
 #[serde(deny_unknown_fields)]
 pub struct AppendEntryRequest {
     pub stage: String,
-    /// assessment | note | variance | stage_start | stage_end
+    #[schema(schema_with = entry_kind_schema)]
     pub kind: String,
     /// RFC 3339 with offset.
     pub effective_at: DateTime<chrono::FixedOffset>,
@@ -249,11 +264,13 @@ pub struct AppendEntryRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub values: serde_json::Map<String, Value>,
+    #[schema(max_length = 10000)]
     pub note: Option<String>,
     pub variance: Option<VarianceIn>,
     /// The entry this one corrects.
     pub amends: Option<Uuid>,
     /// Why (required with `amends`).
+    #[schema(max_length = 10000)]
     pub reason: Option<String>,
 }
 
@@ -364,4 +381,16 @@ pub struct GoalList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
+}
+
+fn sex_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(renkei_service::patients::SEXES)
+}
+
+fn organization_kind_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(renkei_service::admin::ORGANIZATION_KINDS)
+}
+
+fn entry_kind_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum(&["assessment", "note", "variance", "stage_start", "stage_end"])
 }

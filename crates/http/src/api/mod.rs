@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod dto;
+pub mod openapi;
 pub mod tokens;
 pub mod workflow;
 
@@ -182,6 +183,7 @@ async fn create_organization(
 }
 
 #[derive(Debug, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PatientSearch {
     /// Kana prefix of family + given name (カタカナ, ひらがな or half-width).
@@ -276,7 +278,7 @@ async fn create_patient(
     Ok((StatusCode::CREATED, Json(patient.into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/patients/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/patients/{id}", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = PatientResponse), (status = 404)))]
 async fn get_patient(
     State(state): State<AppState>,
@@ -318,6 +320,7 @@ async fn add_patient_identifier(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PlanFilter {
     patient_id: String,
@@ -365,7 +368,8 @@ fn idempotency_of(headers: &HeaderMap, raw: &serde_json::Value) -> ApiResult<Opt
 /// Enrols a patient. With `Idempotency-Key`, a retry of the same request returns the
 /// plan the first one created (201 again) and creates nothing.
 #[utoipa::path(post, path = "/api/v1/care-plans", request_body = EnrolRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1–255 visible ASCII characters; a retry with the same key and body answers as the first request did")),
     responses((status = 201, body = CarePlanResponse), (status = 422)))]
 async fn enrol(
     State(state): State<AppState>,
@@ -391,7 +395,7 @@ async fn enrol(
     Ok((StatusCode::CREATED, Json(plan.into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = CarePlanResponse), (status = 404)))]
 async fn get_care_plan(
     State(state): State<AppState>,
@@ -410,7 +414,7 @@ async fn get_care_plan(
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/entries", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/entries", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = EntryList), (status = 404)))]
 async fn list_entries(
     State(state): State<AppState>,
@@ -428,7 +432,8 @@ async fn list_entries(
 /// Appends an entry. With `Idempotency-Key`, a retry of the same request returns the
 /// first answer and writes nothing; the same key with another body is refused (422).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/entries", request_body = AppendEntryRequest,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1–255 visible ASCII characters; a retry with the same key and body answers as the first request did")),
     responses((status = 201, body = EntryResponse), (status = 404), (status = 409), (status = 422)))]
 async fn append_entry(
     State(state): State<AppState>,
@@ -470,13 +475,14 @@ async fn append_entry(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct GoalQuery {
     /// RFC 3339; default now.
     as_of: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/goals", params(("id" = String, Path), GoalQuery),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/goals", params(("id" = uuid::Uuid, Path), GoalQuery),
     responses((status = 200, body = GoalList), (status = 404)))]
 async fn get_goals(
     State(state): State<AppState>,

@@ -81,11 +81,19 @@ pub struct TokenList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueTokenRequest {
+    /// 1–100 characters (after trimming).
+    #[schema(min_length = 1, max_length = 100)]
     pub label: String,
-    /// Subset of the caller's scopes: `read`, `write`, `tokens`.
+    /// Subset of the caller's scopes.
+    #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<String>,
     /// 1–365.
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: i64,
+}
+
+fn scopes_schema() -> utoipa::openapi::schema::Schema {
+    super::openapi::string_enum_array(tokens::SCOPES)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -77,8 +77,11 @@ fn with_etag(version: i32, status: StatusCode, body: impl Serialize) -> Response
 #[serde(deny_unknown_fields)]
 pub struct DeclareRequest {
     pub pathway: String,
+    /// Stage codes of the pathway, at least one.
+    #[schema(min_items = 1)]
     pub stages: Vec<String>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -144,6 +147,7 @@ pub async fn list_declarations(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryQuery {
     pathway: Option<String>,
@@ -204,8 +208,11 @@ pub async fn directory(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeHandoverRequest {
+    /// Organisation code (another organisation).
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub to_organization: String,
     pub stage: String,
+    #[schema(max_length = 10000)]
     pub note: Option<String>,
 }
 
@@ -259,7 +266,7 @@ pub struct HandoverList {
 
 /// Proposes handing the plan over for the next stage (the current stage's owner).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/handovers", request_body = ProposeHandoverRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 201, body = HandoverOut), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn propose_handover(
     State(state): State<AppState>,
@@ -281,7 +288,7 @@ pub async fn propose_handover(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/handovers", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/handovers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = HandoverList), (status = 404)))]
 pub async fn list_handovers(
     State(state): State<AppState>,
@@ -296,7 +303,7 @@ pub async fn list_handovers(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/handovers/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/handovers/{id}", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = HandoverOut), (status = 404)))]
 pub async fn get_handover(
     State(state): State<AppState>,
@@ -335,7 +342,7 @@ async fn answer(
 
 /// Accepts a hand-over (the receiving organisation); needs If-Match.
 #[utoipa::path(post, path = "/api/v1/handovers/{id}/accept",
-    params(("id" = String, Path), ("If-Match" = String, Header)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = HandoverOut), (status = 409), (status = 412), (status = 428)))]
 pub async fn accept_handover(
     State(state): State<AppState>,
@@ -349,7 +356,7 @@ pub async fn accept_handover(
 
 /// Declines a hand-over with a reason (the receiving organisation); needs If-Match.
 #[utoipa::path(post, path = "/api/v1/handovers/{id}/decline", request_body = ReasonRequest,
-    params(("id" = String, Path), ("If-Match" = String, Header)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = HandoverOut), (status = 409), (status = 412), (status = 422), (status = 428)))]
 pub async fn decline_handover(
     State(state): State<AppState>,
@@ -373,7 +380,7 @@ pub async fn decline_handover(
 
 /// Withdraws a proposal (the sending organisation); needs If-Match.
 #[utoipa::path(post, path = "/api/v1/handovers/{id}/withdraw",
-    params(("id" = String, Path), ("If-Match" = String, Header)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = HandoverOut), (status = 409), (status = 412), (status = 428)))]
 pub async fn withdraw_handover(
     State(state): State<AppState>,
@@ -432,7 +439,7 @@ pub struct ReportList {
     pub reports: Vec<ReportOut>,
 }
 
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/reports", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/reports", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ReportList), (status = 404)))]
 pub async fn list_reports(
     State(state): State<AppState>,
@@ -447,7 +454,7 @@ pub async fn list_reports(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/reports/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/reports/{id}", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ReportOut), (status = 404)))]
 pub async fn get_report(
     State(state): State<AppState>,
@@ -470,7 +477,7 @@ pub struct SendReportRequest {
 
 /// Sends the report back to the planning organisation.
 #[utoipa::path(post, path = "/api/v1/reports/{id}/send", request_body = SendReportRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ReportOut), (status = 403), (status = 404), (status = 409)))]
 pub async fn send_report(
     State(state): State<AppState>,
@@ -492,6 +499,7 @@ pub async fn send_report(
 // ------------------------------------------------------------------ schedule, targets
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     /// RFC 3339; default now.
@@ -519,7 +527,7 @@ pub struct ScheduleList {
 }
 
 /// When each scheduled visit or test of a cyclical plan is next due.
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/schedule", params(("id" = String, Path), AsOfQuery),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/schedule", params(("id" = uuid::Uuid, Path), AsOfQuery),
     responses((status = 200, body = ScheduleList), (status = 404)))]
 pub async fn get_schedule(
     State(state): State<AppState>,
@@ -568,13 +576,16 @@ pub struct IndividualizeRequest {
     pub target: Option<Value>,
     /// A schedule rule code, with `interval_days`.
     pub schedule: Option<String>,
+    #[schema(minimum = 1)]
     pub interval_days: Option<u32>,
+    /// Not blank.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
 /// Sets a per-patient goal target or schedule interval, with its reason.
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/individualize", request_body = IndividualizeRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404), (status = 422)))]
 pub async fn individualize(
     State(state): State<AppState>,
@@ -617,7 +628,8 @@ pub async fn individualize(
 // ------------------------------------------------------------------ lifecycle
 
 /// Completes the plan (planning organisation). If-Match with the plan's version is honoured.
-#[utoipa::path(post, path = "/api/v1/care-plans/{id}/complete", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/care-plans/{id}/complete",
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412)))]
 pub async fn complete_plan(
     State(state): State<AppState>,
@@ -644,13 +656,14 @@ pub async fn complete_plan(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawPlanRequest {
-    /// e.g. 死亡, 本人の希望
+    /// e.g. 死亡, 本人の希望; not blank.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
 /// Withdraws the plan with a reason (planning organisation).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/withdraw", request_body = WithdrawPlanRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)))]
 pub async fn withdraw_plan(
     State(state): State<AppState>,
@@ -676,13 +689,14 @@ pub async fn withdraw_plan(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationQuery {
     version: u32,
 }
 
 /// What migrating the plan to another version would change, by code.
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/migration", params(("id" = String, Path), MigrationQuery),
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/migration", params(("id" = uuid::Uuid, Path), MigrationQuery),
     responses((status = 200, body = Object), (status = 404), (status = 422)))]
 pub async fn migration_preview(
     State(state): State<AppState>,
@@ -704,12 +718,14 @@ pub async fn migration_preview(
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     pub version: u32,
+    /// Not blank.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
 /// Moves the plan to a newer version of its pathway (recorded as an entry with its reason).
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/migrate", request_body = MigrateRequest,
-    params(("id" = String, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)))]
 pub async fn migrate_plan(
     State(state): State<AppState>,
@@ -737,12 +753,16 @@ pub async fn migrate_plan(
 // ------------------------------------------------------------------ worklist
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WorklistQuery {
     as_of: Option<DateTime<FixedOffset>>,
-    /// Items per list (default 50, at most 500); counts are always complete.
+    /// Items per list, 1–500 (default 50); counts are always complete.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
-    /// Days without an entry before a plan counts as a dropout (治療中断); default 90.
+    /// Days without an entry before a plan counts as a dropout (治療中断), 1–3650
+    /// (default 90); a value outside is refused (422).
+    #[param(minimum = 1, maximum = 3650)]
     dropout_days: Option<i64>,
 }
 
@@ -762,8 +782,8 @@ pub async fn worklist(
             &actor,
             &meta,
             q.as_of.map(|t| t.with_timezone(&Utc)),
-            q.limit.unwrap_or(50).clamp(1, 500),
-            q.dropout_days.unwrap_or(90).clamp(1, 3650),
+            q.limit.unwrap_or(50),
+            q.dropout_days.unwrap_or(90),
         )
         .await?;
     Ok(Json(list))

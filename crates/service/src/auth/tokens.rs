@@ -141,7 +141,8 @@ pub async fn issue(
 ) -> Result<(TokenInfo, String), ServiceError> {
     let mut errors = Vec::new();
     let label = new.label.trim().to_owned();
-    if label.is_empty() || label.chars().count() > MAX_LABEL {
+    // The limit counts what was sent, surrounding spaces included (as documented).
+    if label.is_empty() || new.label.chars().count() > MAX_LABEL {
         errors.push(FieldError::new(
             "label",
             "length",
