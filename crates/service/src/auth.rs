@@ -271,6 +271,7 @@ pub async fn record_unauthenticated(
             care_plan_id: None,
             outcome: Outcome::Denied,
             detail: Some(format!("unauthenticated: {detail}")),
+            writes: Vec::new(),
         },
     )
     .await
