@@ -117,7 +117,8 @@ impl fantoccini::wd::WebDriverCompatibleCommand for FocusEmulation {
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({"cmd": "Emulation.setFocusEmulationEnabled", "params": {"enabled": true}});
+        let body =
+            json!({"cmd": "Emulation.setFocusEmulationEnabled", "params": {"enabled": true}});
         (http::Method::POST, Some(body.to_string()))
     }
 }
