@@ -102,6 +102,9 @@ impl Renkei {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--pathways")
             .arg(&self.pathways)
+            // The load generator opens all its connections from loopback: no per-address cap.
+            .arg("--max-connections-per-address")
+            .arg("0")
             .args(&self.serve_args)
             .env(
                 "RENKEI_LOG",

@@ -7,7 +7,8 @@
 //! - a write method (POST, PUT, PATCH, DELETE) on an authenticated route: 403 (a `read`
 //!   token may only read);
 //! - a path parameter: 400 (a segment that is not UTF-8), 404 (an id that is not a
-//!   UUID, or names nothing visible);
+//!   UUID, or names nothing visible), 422 (a control or bidirectional override
+//!   character, refused at the edge before any handler);
 //! - a query parameter: 422 (a malformed or out-of-range query);
 //! - a JSON body: 400 (not JSON), 413 (over 1 MiB), 415 (not `application/json`), 422;
 //! - an `Idempotency-Key` header: 400 (malformed key), 422 (reused with another body);
@@ -213,8 +214,9 @@ fn share_responses(op: &mut Operation, write: bool, globally_secured: bool) {
         }
     }
     if has(ParameterIn::Path) {
-        // 400: a segment that is not UTF-8; 404: not a UUID, or nothing visible.
-        statuses.extend([400, 404]);
+        // 400: a segment that is not UTF-8; 404: not a UUID, or nothing visible;
+        // 422: a control or bidirectional override character (crate::edge).
+        statuses.extend([400, 404, 422]);
     }
     if has(ParameterIn::Query) {
         statuses.insert(422);
