@@ -355,6 +355,36 @@ async fn a_changed_patient_name_is_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_patient_number_moved_to_another_organisation_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    // Another namespace's number would show the patient in that organisation's search.
+    let out = tampered(
+        &app,
+        "UPDATE patient_identifiers SET organization_id =
+             (SELECT id FROM organizations WHERE code = 'recovery-1')",
+    )
+    .await;
+    broken_line(&out, &["patient number", "changed outside Renkei"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_patient_number_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let out = tampered(
+        &app,
+        &format!(
+            "INSERT INTO patient_identifiers (id, patient_id, organization_id, value)
+             SELECT {}, patient_id, organization_id, 'planted-1' FROM patient_identifiers",
+            new_uuid(&app)
+        ),
+    )
+    .await;
+    broken_line(&out, &["patient number", "no audit event records this row"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_token_moved_to_another_practitioner_is_reported() {
     let app = app_or_skip!();
     let p = populated(&app).await;

@@ -733,14 +733,20 @@ impl Generator {
             sex: if female { "female" } else { "male" }.to_owned(),
             created_at: start,
         };
-        let mut enrolled = vec![evidence::patient(&patient)];
+        let identifier = patient_identifiers::Model {
+            id: Uuid::now_v7(),
+            patient_id,
+            organization_id: planner.organization,
+            value: format!("{}-{:07}", self.tag, self.patients),
+        };
+        let mut enrolled = vec![
+            evidence::patient(&patient),
+            evidence::patient_identifier(&identifier),
+        ];
         batch.patients.push(patient.into_active_model().reset_all());
-        batch.identifiers.push(patient_identifiers::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            patient_id: Set(patient_id),
-            organization_id: Set(planner.organization),
-            value: Set(format!("{}-{:07}", self.tag, self.patients)),
-        });
+        batch
+            .identifiers
+            .push(identifier.into_active_model().reset_all());
         let template = &published.template;
         let mut sim = PlanSim {
             template,

@@ -1,6 +1,7 @@
 //! Evidence for rows that are not hash-chained themselves: care plans (whose head fixes
-//! their entry chain), care-team members, consents, break-glass grants, API tokens and
-//! patients' demographics — the rows that decide who may see a patient.
+//! their entry chain), care-team members, consents, break-glass grants, API tokens,
+//! patients' demographics and patient numbers — the rows that decide who may see a
+//! patient.
 //!
 //! Every write of such a row records, in its (hash-chained) audit event, the digest of
 //! the row's resulting state. `renkei verify` replays the audit log into a [`Ledger`]
@@ -25,16 +26,18 @@ pub enum EvidenceKind {
     BreakGlass,
     Token,
     Patient,
+    PatientIdentifier,
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 6] = [
+    pub const ALL: [EvidenceKind; 7] = [
         EvidenceKind::CarePlan,
         EvidenceKind::CareTeamMember,
         EvidenceKind::Consent,
         EvidenceKind::BreakGlass,
         EvidenceKind::Token,
         EvidenceKind::Patient,
+        EvidenceKind::PatientIdentifier,
     ];
 
     /// The stable name stored in audit events.
@@ -46,6 +49,7 @@ impl EvidenceKind {
             EvidenceKind::BreakGlass => "break_glass",
             EvidenceKind::Token => "token",
             EvidenceKind::Patient => "patient",
+            EvidenceKind::PatientIdentifier => "patient_identifier",
         }
     }
 
@@ -62,6 +66,7 @@ impl EvidenceKind {
             EvidenceKind::BreakGlass => "break-glass grant",
             EvidenceKind::Token => "API token",
             EvidenceKind::Patient => "patient",
+            EvidenceKind::PatientIdentifier => "patient number",
         }
     }
 }

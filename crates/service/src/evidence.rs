@@ -8,7 +8,8 @@
 use renkei_domain::chain::hash_time;
 use renkei_domain::evidence::{Evidence, EvidenceKind};
 use renkei_store::entity::{
-    api_tokens, break_glass_grants, care_plans, care_team_members, consents, patients,
+    api_tokens, break_glass_grants, care_plans, care_team_members, consents, patient_identifiers,
+    patients,
 };
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -124,6 +125,20 @@ pub fn patient(r: &patients::Model) -> Evidence {
     )
 }
 
+/// A patient number (カルテ番号): which organisation's namespace holds it decides which
+/// organisation finds the patient.
+pub fn patient_identifier(r: &patient_identifiers::Model) -> Evidence {
+    Evidence::of(
+        EvidenceKind::PatientIdentifier,
+        r.id,
+        json!({
+            "patient_id": r.patient_id.to_string(),
+            "organization_id": r.organization_id.to_string(),
+            "value": r.value,
+        }),
+    )
+}
+
 /// The evidence of a row as it now stands in the write's transaction: read back, so the
 /// digest covers exactly what the database keeps (its timestamp precision included).
 pub async fn current<C: ConnectionTrait>(
@@ -165,6 +180,12 @@ pub async fn current<C: ConnectionTrait>(
         ),
         EvidenceKind::Patient => patient(
             &patients::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        EvidenceKind::PatientIdentifier => patient_identifier(
+            &patient_identifiers::Entity::find_by_id(id)
                 .one(c)
                 .await?
                 .ok_or_else(missing)?,

@@ -12,6 +12,7 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
 use renkei_domain::access::GlobalAction;
+use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::identifier::{normalize_identifier, parse_identifier};
 
 pub const SEXES: &[&str] = &["male", "female", "other", "unknown"];
@@ -234,21 +235,21 @@ pub async fn create_patient(
         sex: new.sex,
         created_at: now(),
     };
+    let ident_ids: Vec<Uuid> = idents.iter().map(|i| i.id).collect();
     queries::insert_patient(&txn, row, idents).await?;
-    audit::record(
-        &txn,
-        meta,
-        AuditRecord::by(
-            actor,
-            "patient.create",
-            "patient",
-            Some(id.to_string()),
-            Outcome::Allowed,
-        )
-        .patient(Some(id))
-        .wrote(renkei_domain::evidence::EvidenceKind::Patient, id),
+    let mut record = AuditRecord::by(
+        actor,
+        "patient.create",
+        "patient",
+        Some(id.to_string()),
+        Outcome::Allowed,
     )
-    .await?;
+    .patient(Some(id))
+    .wrote(EvidenceKind::Patient, id);
+    for ident in ident_ids {
+        record = record.wrote(EvidenceKind::PatientIdentifier, ident);
+    }
+    audit::record(&txn, meta, record).await?;
     let patient = load(&txn, id).await?;
     txn.commit().await?;
     Ok(patient)
@@ -374,10 +375,11 @@ pub async fn add_identifier(
     {
         return Err(own_clash(actor, &value));
     }
+    let ident_id = Uuid::now_v7();
     queries::insert_identifier(
         &txn,
         PatientIdentifierRow {
-            id: Uuid::now_v7(),
+            id: ident_id,
             patient_id,
             organization_id: actor.organization_id,
             value,
@@ -394,7 +396,8 @@ pub async fn add_identifier(
             Some(patient_id.to_string()),
             Outcome::Allowed,
         )
-        .patient(Some(patient_id)),
+        .patient(Some(patient_id))
+        .wrote(EvidenceKind::PatientIdentifier, ident_id),
     )
     .await?;
     let patient = load(&txn, patient_id).await?;

@@ -25,7 +25,8 @@ use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, verify_chain};
 use renkei_domain::evidence::{Evidence, EvidenceKind, Finding, Ledger};
 use renkei_domain::template::PathwayTemplate;
 use renkei_store::entity::{
-    api_tokens, break_glass_grants, care_team_members, consents, entries, patients,
+    api_tokens, break_glass_grants, care_team_members, consents, entries, patient_identifiers,
+    patients,
 };
 use renkei_store::queries::{self, EntryRow};
 use sea_orm::{
@@ -124,6 +125,14 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
         db,
         patients::Column::Id,
         |r| (r.id, crate::evidence::patient(r)),
+        &mut ledger,
+        &mut findings,
+    )
+    .await?;
+    rows += check_rows::<patient_identifiers::Entity, _>(
+        db,
+        patient_identifiers::Column::Id,
+        |r| (r.id, crate::evidence::patient_identifier(r)),
         &mut ledger,
         &mut findings,
     )
