@@ -531,3 +531,59 @@ async fn identifiers_stored_before_normalisation_are_migrated() {
         vec![id_of(&q)]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_search_page_shows_every_match_a_page_at_a_time() {
+    use crate::web_client::{Browser, PASSWORD, web_user};
+    let app = app_or_skip!();
+    let acute = app.token().await;
+    for i in 0..53 {
+        create_patient(
+            &app,
+            &acute,
+            ("アア", "ア"),
+            "1940-01-01",
+            &format!("P-{i:04}"),
+        )
+        .await;
+    }
+    web_user(&app, "acute-1", "acute_hospital", "pager").await;
+    let browser = Browser::new(&app);
+    browser.login("pager", PASSWORD).await;
+    let rows = |body: &str| body.matches("<tr>").count() - 1; // less the header row
+    let first = browser.get("/patients?q=%E3%82%A2%E3%82%A2%E3%82%A2").await;
+    first.assert_status(200);
+    assert_eq!(rows(&first.text), 50, "one page of 50");
+    assert!(first.text.contains("続きがあります"), "says more follow");
+    let next = first
+        .text
+        .split("<a href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|href| href.contains("after="))
+        .unwrap_or_else(|| panic!("a link to the next page: {}", first.text))
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let second = browser.get(&next).await;
+    second.assert_status(200);
+    assert_eq!(rows(&second.text), 3, "the three after the first 50");
+    assert!(
+        !second.text.contains("after="),
+        "the last page links no further"
+    );
+    let ids = |body: &str| -> Vec<String> {
+        body.split("<a href=\"/patients/")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut all = ids(&first.text);
+    all.extend(ids(&second.text));
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(
+        (all.len(), distinct.len()),
+        (53, 53),
+        "each match exactly once"
+    );
+}

@@ -28,6 +28,9 @@ use crate::state::AppState;
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
+    /// Where the previous page of results ended (the service's opaque cursor).
+    #[serde(default)]
+    after: String,
 }
 
 /// What the one search box was understood as.
@@ -111,17 +114,22 @@ pub struct SearchPage {
     pub understood: Vec<String>,
     pub errors: Vec<String>,
     pub rows: Vec<ResultRow>,
+    /// The next page of the same search, when there are more patients than one page.
+    pub next_url: Option<String>,
 }
 
+/// The patients of one page of the search, and the cursor of the next page.
 async fn run_search(
     services: &Services,
     ui: &Ui,
     u: &Understood,
-) -> Result<Vec<Patient>, ServiceError> {
+    after: Option<String>,
+) -> Result<(Vec<Patient>, Option<String>), ServiceError> {
     let mut out: Vec<Patient> = Vec::new();
     let mut seen = HashSet::new();
+    let mut next = None;
     if u.kana.is_some() || !u.name.is_empty() || u.birth_date.is_some() {
-        let found = patients::search_patients(
+        let page = patients::search_patients_page(
             services,
             &ui.actor,
             &ui.meta,
@@ -129,11 +137,13 @@ async fn run_search(
                 kana: u.kana.clone(),
                 name: (!u.name.is_empty()).then(|| u.name.join(" ")),
                 birth_date: u.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
+                cursor: after,
                 ..Default::default()
             },
         )
         .await?;
-        for p in found {
+        next = page.next;
+        for p in page.patients {
             if seen.insert(p.id) {
                 out.push(p);
             }
@@ -160,7 +170,7 @@ async fn run_search(
             }
         }
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 pub async fn search_page(
@@ -172,6 +182,7 @@ pub async fn search_page(
     let mut errors = Vec::new();
     let mut understood = Vec::new();
     let mut rows = Vec::new();
+    let mut next_url = None;
     let searched = !text.is_empty();
     if searched {
         let u = understand(&text);
@@ -204,17 +215,25 @@ pub async fn search_page(
                 u.unknown.join(" ")
             ));
         }
-        let found = if u.name.len() > 2 {
-            Vec::new()
+        let after = Some(q.after.trim().to_owned()).filter(|a| !a.is_empty());
+        let (found, next) = if u.name.len() > 2 {
+            (Vec::new(), None)
         } else if u.kana.is_some()
             || !u.name.is_empty()
             || u.birth_date.is_some()
             || u.identifier.is_some()
         {
-            run_search(&state.services, &ui, &u).await?
+            run_search(&state.services, &ui, &u, after).await?
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
+        next_url = next.map(|cursor| {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", &text)
+                .append_pair("after", &cursor)
+                .finish();
+            format!("/patients?{query}")
+        });
         let mut keys: Vec<String> = found
             .iter()
             .map(|p| format!("{}{}", p.name.family_kana, p.name.given_kana))
@@ -257,6 +276,7 @@ pub async fn search_page(
             understood,
             errors,
             rows,
+            next_url,
         },
     ))
 }
