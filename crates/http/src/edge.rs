@@ -19,8 +19,10 @@ use renkei_domain::text::{check_input, is_bidi_control};
 use renkei_service::{ErrorCode, ServiceError};
 
 use crate::error::ApiError;
-use crate::router::BODY_LIMIT;
 use crate::web::pages::{error_response, wants_json};
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Longest accepted `X-Request-Id`.
 pub const REQUEST_ID_MAX: usize = 64;

@@ -15,11 +15,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, dto::Health};
+use crate::edge::BODY_LIMIT;
 use crate::error::{ApiError, ErrorCause};
 use crate::state::AppState;
-
-/// Largest accepted request body.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

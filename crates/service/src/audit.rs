@@ -245,6 +245,12 @@ pub async fn record_now(
     Ok(())
 }
 
+/// What the audit chain check found when intact.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditSummary {
+    pub events: usize,
+}
+
 /// Checks the audit chain from the start and replays the evidence its events recorded
 /// into `ledger`; returns the number of events or the first broken link. A missing head
 /// row is a broken log: every audited write needs it, and only a hand outside Renkei
@@ -252,7 +258,7 @@ pub async fn record_now(
 pub async fn verify_audit(
     db: &DatabaseConnection,
     ledger: &mut Ledger,
-) -> Result<Result<crate::verify::AuditSummary, String>, ServiceError> {
+) -> Result<Result<AuditSummary, String>, ServiceError> {
     let Some(head) = audit_head::Entity::find_by_id(1).one(db).await? else {
         return Ok(Err(HEAD_MISSING.to_owned()));
     };
@@ -311,5 +317,5 @@ pub async fn verify_audit(
             head.last_seq
         )));
     }
-    Ok(Ok(crate::verify::AuditSummary { events: count }))
+    Ok(Ok(AuditSummary { events: count }))
 }

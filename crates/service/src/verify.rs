@@ -35,6 +35,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::ServiceError;
+use crate::audit::AuditSummary;
 
 /// Rows read per query.
 const PAGE: u64 = 5_000;
@@ -154,12 +155,6 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
     }
     report_findings(findings, &mut report.problems);
     Ok(report)
-}
-
-/// What the audit chain check found when intact.
-#[derive(Debug, Clone, Copy)]
-pub struct AuditSummary {
-    pub events: usize,
 }
 
 /// Every entry in (plan, seq) order, a plan's chain at a time: checks the chain and its

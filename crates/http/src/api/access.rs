@@ -130,7 +130,7 @@ pub struct RecordConsentRequest {
     pub scope: String,
     /// Organisation codes, with scope `listed` only.
     #[serde(default)]
-    #[schema(schema_with = super::openapi::code_array)]
+    #[schema(schema_with = super::schema::code_array)]
     pub organizations: Vec<String>,
     #[schema(schema_with = consent_purposes_schema)]
     pub purposes: Vec<String>,
@@ -505,21 +505,21 @@ pub async fn access_report(
 }
 
 fn team_role_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(&["stage_owner", "contributor", "viewer"])
+    super::schema::string_enum(&["stage_owner", "contributor", "viewer"])
 }
 
 fn consent_scope_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(&["care_team", "listed"])
+    super::schema::string_enum(&["care_team", "listed"])
 }
 
 fn consent_purposes_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum_array(&["care", "statistics"])
+    super::schema::string_enum_array(&["care", "statistics"])
 }
 
 fn consent_method_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(&["paper", "electronic"])
+    super::schema::string_enum(&["paper", "electronic"])
 }
 
 fn consent_signer_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(&["self", "proxy"])
+    super::schema::string_enum(&["self", "proxy"])
 }

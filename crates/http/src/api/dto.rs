@@ -384,13 +384,13 @@ pub struct Health {
 }
 
 fn sex_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(renkei_service::patients::SEXES)
+    super::schema::string_enum(renkei_service::patients::SEXES)
 }
 
 fn organization_kind_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(renkei_service::admin::ORGANIZATION_KINDS)
+    super::schema::string_enum(renkei_service::admin::ORGANIZATION_KINDS)
 }
 
 fn entry_kind_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum(&["assessment", "note", "variance", "stage_start", "stage_end"])
+    super::schema::string_enum(&["assessment", "note", "variance", "stage_start", "stage_end"])
 }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod dto;
 pub mod openapi;
+pub mod schema;
 pub mod tokens;
 pub mod workflow;
 

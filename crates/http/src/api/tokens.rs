@@ -93,7 +93,7 @@ pub struct IssueTokenRequest {
 }
 
 fn scopes_schema() -> utoipa::openapi::schema::Schema {
-    super::openapi::string_enum_array(tokens::SCOPES)
+    super::schema::string_enum_array(tokens::SCOPES)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -35,7 +35,7 @@ use renkei_service::{Actor, ErrorCode, ServiceError};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
-use crate::router::BODY_LIMIT;
+use crate::edge::BODY_LIMIT;
 use crate::state::AppState;
 use crate::web::WebSession;
 use crate::web::client::{is_secure, request_meta};

@@ -24,7 +24,7 @@ use renkei_service::auth::{self, Session};
 use super::client::{is_secure, request_meta};
 use super::pages::{WebError, error_response, too_many_requests};
 use super::session::{Resolved, prelogin_cookie_name, read_cookie, resolve};
-use crate::router::BODY_LIMIT;
+use crate::edge::BODY_LIMIT;
 use crate::state::AppState;
 
 /// The audit action a refused POST to `path` is recorded under.
