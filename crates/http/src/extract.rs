@@ -105,17 +105,20 @@ fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
         .map(|_| ())
-        .map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { String::new() } else { path };
-            let message = e.inner().to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            ApiError::field(field, "duplicate_key", message)
-        })
+        .map_err(|e| path_error(&e, "duplicate_key"))
+}
+
+/// A `serde_path_to_error` failure as a field error: the path of the offending field
+/// (none for the whole body) and serde's message without its line and column.
+fn path_error<E: std::fmt::Display>(
+    e: &serde_path_to_error::Error<E>,
+    rule: &'static str,
+) -> ApiError {
+    let path = e.path().to_string();
+    let field = if path == "." { String::new() } else { path };
+    let message = e.inner().to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    ApiError::field(field, rule, message.to_owned())
 }
 
 /// Walks a JSON document checking that no object names a key twice; builds nothing.
@@ -210,17 +213,7 @@ fn check_strings(value: &Value, path: &mut String) -> Result<(), ApiError> {
 
 /// Deserialises with the path of the first offending field in the error.
 pub fn parse_value<T: DeserializeOwned>(raw: &Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        let message = e.inner().to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        ApiError::field(field, "type", message)
-    })
+    serde_path_to_error::deserialize(raw).map_err(|e| path_error(&e, "type"))
 }
 
 /// A UUID path segment; anything that is not a UUID is simply not found.
