@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod goals;
 pub mod handover;
 pub mod identifier;
+pub mod ids;
 pub mod schedule;
 pub mod template;
 pub mod text;
