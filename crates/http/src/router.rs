@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::api::{self, dto::Health};
+use crate::api;
 use crate::edge::BODY_LIMIT;
 use crate::error::{ApiError, ErrorCause};
 use crate::state::AppState;
@@ -23,8 +23,8 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
         .route("/api/openapi.json", get(openapi))
         .nest(
             "/api/v1",
@@ -69,20 +69,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(crate::edge::check_request_text)),
         )
         .with_state(state)
-}
-
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, body = Health)))]
-pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
-}
-
-/// Readiness: the database answers.
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.db.ping().await {
-        Ok(()) => Json(Health { status: "ok" }).into_response(),
-        Err(e) => ApiError::from(renkei_service::ServiceError::from(e)).into_response(),
-    }
 }
 
 async fn openapi() -> impl IntoResponse {

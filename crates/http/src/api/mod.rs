@@ -65,7 +65,7 @@ pub fn routes() -> Router<AppState> {
     paths(
         list_pathways, get_pathway_version, list_organizations, create_organization,
         search_patients, create_patient, get_patient, add_patient_identifier, list_care_plans, enrol, get_care_plan,
-        list_entries, append_entry, get_goals, crate::router::healthz,
+        list_entries, append_entry, get_goals, crate::health::healthz,
         access::get_care_team, access::add_care_team_member, access::list_consents,
         access::record_consent, access::withdraw_consent, access::consent_reminders,
         access::break_glass, access::list_break_glass, access::review_break_glass,
