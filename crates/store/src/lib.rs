@@ -7,5 +7,7 @@ pub mod error;
 pub mod queries;
 pub mod queries_access;
 pub mod queries_auth;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::StoreError;
