@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta, record_now};
-use crate::{Actor, ServiceError, begin_write, now};
+use crate::{Actor, ServiceError, Services, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
 /// Organisation kinds of DESIGN.md §5.1.
@@ -106,12 +106,12 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
 /// Adds an organisation at set-up time (`renkei org add`, the demo region), by the
 /// operator rather than a practitioner, like `renkei user add`.
 pub async fn add_organization(
-    db: &DatabaseConnection,
+    services: &Services,
     new: NewOrganization,
 ) -> Result<Organization, ServiceError> {
     validate_organization(&new)?;
-    let txn = begin_write(db).await?;
-    let row = insert_organization(&txn, new).await?;
+    let txn = begin_write(&services.db).await?;
+    let row = insert_organization(&txn, new, services.now()).await?;
     txn.commit().await?;
     Ok(row.into())
 }
@@ -119,14 +119,14 @@ pub async fn add_organization(
 /// Creates an organisation through the API: only the regional administrator may (a
 /// refusal is a 403, audited); the creation is audited in its own transaction.
 pub async fn create_organization(
-    db: &DatabaseConnection,
+    services: &Services,
     actor: &Actor,
     meta: &RequestMeta,
     new: NewOrganization,
 ) -> Result<Organization, ServiceError> {
     if !actor.has_role("regional_admin") {
         record_now(
-            db,
+            services,
             meta,
             AuditRecord::by(
                 actor,
@@ -141,10 +141,12 @@ pub async fn create_organization(
         return Err(ServiceError::Forbidden);
     }
     validate_organization(&new)?;
-    let txn = begin_write(db).await?;
-    let row = insert_organization(&txn, new).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
+    let row = insert_organization(&txn, new, at).await?;
     crate::audit::record(
         &txn,
+        at,
         meta,
         AuditRecord::by(
             actor,
@@ -164,6 +166,7 @@ pub async fn create_organization(
 async fn insert_organization<C: ConnectionTrait>(
     txn: &C,
     new: NewOrganization,
+    at: DateTime<Utc>,
 ) -> Result<OrganizationRow, ServiceError> {
     let row = OrganizationRow {
         id: Uuid::now_v7(),
@@ -171,7 +174,7 @@ async fn insert_organization<C: ConnectionTrait>(
         name: new.name.trim().to_owned(),
         kind: new.kind,
         area: new.area.trim().to_owned(),
-        created_at: now(),
+        created_at: at,
         require_totp: false,
     };
     if queries::organization_by_code(txn, &row.code)
@@ -211,7 +214,7 @@ pub struct NewPractitioner {
 pub const PRACTITIONER_NAME_MAX: usize = 100;
 
 pub async fn add_practitioner(
-    db: &DatabaseConnection,
+    services: &Services,
     new: NewPractitioner,
 ) -> Result<Uuid, ServiceError> {
     let mut errors = Vec::new();
@@ -254,7 +257,8 @@ pub async fn add_practitioner(
         Some(p) => Some(crate::auth::password::hash(p)?),
         None => None,
     };
-    let txn = begin_write(db).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
     let org = queries::organization_by_code(&txn, &new.organization_code)
         .await?
         .ok_or_else(|| {
@@ -286,7 +290,7 @@ pub async fn add_practitioner(
             must_change_password: true,
             roles: serde_json::to_string(&new.roles).unwrap_or_else(|_| "[]".into()),
             disabled_at: None,
-            created_at: now(),
+            created_at: at,
             failed_logins: 0,
             locked_until: None,
             totp_secret: None,
@@ -309,7 +313,7 @@ fn token_hash(token: &str) -> String {
 
 /// Issues a new API token for `login` and returns it; only its hash is stored.
 pub async fn issue_token(
-    db: &DatabaseConnection,
+    services: &Services,
     login: &str,
     label: &str,
     expires_at: Option<DateTime<Utc>>,
@@ -317,19 +321,20 @@ pub async fn issue_token(
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = format!("rk_{}", hex::encode(bytes));
-    store_token(db, login, label, &token, expires_at).await?;
+    store_token(services, login, label, &token, expires_at).await?;
     Ok(token)
 }
 
 /// Stores a given token (used for the demo region's well-known tokens).
 pub async fn store_token(
-    db: &DatabaseConnection,
+    services: &Services,
     login: &str,
     label: &str,
     token: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(), ServiceError> {
-    let txn = begin_write(db).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
     let p = queries::practitioner_by_login(&txn, login)
         .await?
         .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
@@ -344,7 +349,7 @@ pub async fn store_token(
                 token_hash: hash,
                 label: label.to_owned(),
                 scopes: "[\"api\"]".into(),
-                created_at: now(),
+                created_at: at,
                 expires_at,
                 revoked_at: None,
             },
@@ -353,6 +358,7 @@ pub async fn store_token(
         // Issued by the administration command: no acting practitioner.
         audit::record(
             &txn,
+            at,
             &RequestMeta::default(),
             AuditRecord {
                 practitioner_id: None,
@@ -376,17 +382,15 @@ pub async fn store_token(
 
 /// The actor behind a bearer token, if the token is valid, unexpired and unrevoked and
 /// its practitioner is enabled.
-pub async fn authenticate_token<C: ConnectionTrait>(
-    db: &C,
-    token: &str,
-) -> Result<Actor, ServiceError> {
+pub async fn authenticate_token(services: &Services, token: &str) -> Result<Actor, ServiceError> {
     if !token.starts_with("rk_") || token.len() > 200 {
         return Err(ServiceError::Unauthenticated);
     }
+    let db = &services.db;
     let row = queries::token_by_hash(db, &token_hash(token))
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    let now = Utc::now();
+    let now = services.now();
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
         return Err(ServiceError::Unauthenticated);
     }
@@ -442,17 +446,18 @@ pub struct UserSummary {
 /// organisation's own for an organisation administrator; anyone else is refused (403,
 /// audited). The listing itself is audited as `user.list`.
 pub async fn list_users(
-    db: &DatabaseConnection,
+    services: &Services,
     actor: &Actor,
     meta: &crate::audit::RequestMeta,
 ) -> Result<Vec<UserSummary>, ServiceError> {
     use renkei_store::entity::{practitioners, sessions};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+    let db = &services.db;
     let regional = actor.has_role("regional_admin");
     if !regional && !actor.has_role("org_admin") {
         record_now(
-            db,
+            services,
             meta,
             AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Denied)
                 .detail("role or profession does not allow this"),
@@ -505,7 +510,7 @@ pub async fn list_users(
         .collect();
     out.sort_by(|a, b| (&a.organization_code, &a.login).cmp(&(&b.organization_code, &b.login)));
     record_now(
-        db,
+        services,
         meta,
         AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Allowed),
     )

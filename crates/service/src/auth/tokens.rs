@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, Services, admin, begin_write, now};
+use crate::{Actor, ServiceError, Services, admin, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
@@ -103,7 +103,7 @@ pub async fn authenticate_bearer(
     let row = queries::token_by_hash(db, &token_hash(token))
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= services.now()) {
         return Err(ServiceError::Unauthenticated);
     }
     let actor = admin::actor_of(db, row.practitioner_id).await?;
@@ -134,7 +134,7 @@ pub struct NewToken {
 /// Issues a token for the caller. Its scopes must be a subset of the caller's own, so a
 /// token never mints a stronger one. Returns the listing and the secret.
 pub async fn issue(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     caller: &BearerAuth,
     new: NewToken,
@@ -187,7 +187,7 @@ pub async fn issue(
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret = format!("rk_{}", hex::encode(bytes));
-    let created = now();
+    let created = services.now();
     let row = ApiTokenRow {
         id: Uuid::now_v7(),
         practitioner_id: caller.actor.practitioner_id,
@@ -198,10 +198,11 @@ pub async fn issue(
         expires_at: Some(created + Duration::days(new.expires_in_days)),
         revoked_at: None,
     };
-    let txn = begin_write(db).await?;
+    let txn = begin_write(&services.db).await?;
     queries::insert_token(&txn, row.clone()).await?;
     audit::record(
         &txn,
+        created,
         meta,
         AuditRecord::by(
             &caller.actor,
@@ -221,20 +222,22 @@ pub async fn issue(
 /// Revokes one of the caller's tokens (someone else's is simply not found). Revoking an
 /// already revoked token answers it as it is.
 pub async fn revoke(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     actor: &Actor,
     id: Uuid,
 ) -> Result<TokenInfo, ServiceError> {
-    let txn = begin_write(db).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
     let row = queries_auth::token_by_id(&txn, id)
         .await?
         .filter(|t| t.practitioner_id == actor.practitioner_id)
         .ok_or(ServiceError::NotFound("token"))?;
-    let changed = queries_auth::revoke_token(&txn, id, now()).await?;
+    let changed = queries_auth::revoke_token(&txn, id, at).await?;
     if changed {
         audit::record(
             &txn,
+            at,
             meta,
             AuditRecord::by(
                 actor,
