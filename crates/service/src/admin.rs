@@ -1,18 +1,16 @@
-//! Bootstrap and administration: organisations, practitioners, API tokens, and turning
+//! Bootstrap and administration: organisations, practitioners, operator-issued API tokens
+//! (through [`crate::auth::tokens`], the one place tokens are made and checked), and turning
 //! a bearer token back into an [`Actor`].
 
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use renkei_domain::FieldError;
-use renkei_store::queries::{self, ApiTokenRow, OrganizationRow, PractitionerRow};
+use renkei_store::queries::{self, OrganizationRow, PractitionerRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta, record_now};
+use crate::audit::{AuditRecord, Outcome, RequestMeta, record_now};
 use crate::{Actor, ServiceError, Services, begin_write};
-use renkei_domain::evidence::EvidenceKind;
 
 /// Organisation kinds of DESIGN.md §5.1.
 pub const ORGANIZATION_KINDS: &[&str] = &[
@@ -305,12 +303,6 @@ pub async fn add_practitioner(
     Ok(id)
 }
 
-/// SHA-256 of a token: tokens carry 256 random bits, so a fast hash is enough and lets
-/// every request be checked with one indexed lookup.
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// Issues a new API token for `login` and returns it; only its hash is stored.
 pub async fn issue_token(
     services: &Services,
@@ -318,11 +310,7 @@ pub async fn issue_token(
     label: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let token = format!("rk_{}", hex::encode(bytes));
-    store_token(services, login, label, &token, expires_at).await?;
-    Ok(token)
+    crate::auth::tokens::issue_by_operator(services, login, label, expires_at).await
 }
 
 /// Stores a given token (used for the demo region's well-known tokens).
@@ -333,68 +321,13 @@ pub async fn store_token(
     token: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(), ServiceError> {
-    let at = services.now();
-    let txn = begin_write(&services.db).await?;
-    let p = queries::practitioner_by_login(&txn, login)
-        .await?
-        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
-    let hash = token_hash(token);
-    if queries::token_by_hash(&txn, &hash).await?.is_none() {
-        let id = Uuid::now_v7();
-        queries::insert_token(
-            &txn,
-            ApiTokenRow {
-                id,
-                practitioner_id: p.id,
-                token_hash: hash,
-                label: label.to_owned(),
-                scopes: "[\"api\"]".into(),
-                created_at: at,
-                expires_at,
-                revoked_at: None,
-            },
-        )
-        .await?;
-        // Issued by the administration command: no acting practitioner.
-        audit::record(
-            &txn,
-            at,
-            &RequestMeta::default(),
-            AuditRecord {
-                practitioner_id: None,
-                organization_id: Some(p.organization_id),
-                action: "admin.token_issue",
-                resource_type: "api_token",
-                resource_id: Some(id.to_string()),
-                patient_id: None,
-                care_plan_id: None,
-                outcome: Outcome::Allowed,
-                detail: Some(format!("for {login} by the administration command")),
-                writes: Vec::new(),
-            }
-            .wrote(EvidenceKind::Token, id),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(())
+    crate::auth::tokens::store_by_operator(services, login, label, token, expires_at).await
 }
 
 /// The actor behind a bearer token, if the token is valid, unexpired and unrevoked and
 /// its practitioner is enabled.
 pub async fn authenticate_token(services: &Services, token: &str) -> Result<Actor, ServiceError> {
-    if !token.starts_with("rk_") || token.len() > 200 {
-        return Err(ServiceError::Unauthenticated);
-    }
-    let db = &services.db;
-    let row = queries::token_by_hash(db, &token_hash(token))
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
-    let now = services.now();
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
-        return Err(ServiceError::Unauthenticated);
-    }
-    actor_of(db, row.practitioner_id).await
+    Ok(crate::auth::tokens::resolve(services, token).await?.actor)
 }
 
 /// The [`Actor`] for an enabled practitioner (sessions and tokens both end here).
