@@ -479,22 +479,15 @@ pub async fn liaison_contacts(
     db: &DatabaseConnection,
     organization_code: &str,
 ) -> Result<Vec<(String, String)>, ServiceError> {
-    use renkei_store::entity::practitioners;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-
     let org = queries::organization_by_code(db, organization_code)
         .await?
         .ok_or(ServiceError::NotFound("organization"))?;
-    Ok(practitioners::Entity::find()
-        .filter(practitioners::Column::OrganizationId.eq(org.id))
-        .filter(practitioners::Column::Profession.is_in(["liaison_staff", "msw"]))
-        .filter(practitioners::Column::DisabledAt.is_null())
-        .order_by_asc(practitioners::Column::Login)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.name, p.profession))
-        .collect())
+    Ok(renkei_store::practitioners::enabled_of_professions(
+        db,
+        org.id.into(),
+        &["liaison_staff", "msw"],
+    )
+    .await?)
 }
 
 /// `(id, login, name)` of every practitioner, for naming the people of audit rows and
@@ -502,14 +495,9 @@ pub async fn liaison_contacts(
 pub async fn practitioner_names(
     db: &DatabaseConnection,
 ) -> Result<Vec<(Uuid, String, String)>, ServiceError> {
-    use renkei_store::entity::practitioners;
-    use sea_orm::{EntityTrait, QueryOrder};
-
-    Ok(practitioners::Entity::find()
-        .order_by_asc(practitioners::Column::Login)
-        .all(db)
+    Ok(renkei_store::practitioners::names(db)
         .await?
         .into_iter()
-        .map(|p| (p.id, p.login, p.name))
+        .map(|(id, login, name)| (id.into_uuid(), login, name))
         .collect())
 }
