@@ -5,7 +5,6 @@
 //! (and plain-text ones are sealed on next use), enrolment asks for the password again
 //! and is refused without a key; a break-glass reason counts visible characters only.
 
-use chrono::Utc;
 use renkei_service::Security;
 use renkei_service::auth::totp;
 use renkei_store::entity::{audit_events, practitioners};
@@ -256,8 +255,9 @@ fn secret_of(page: &Page) -> (String, Vec<u8>) {
     (b32, raw)
 }
 
-fn step_now() -> i64 {
-    totp::step_at(Utc::now().timestamp())
+/// The TOTP step the server is in, by its clock.
+fn step_now(app: &TestApp) -> i64 {
+    totp::step_at(app.services.now().timestamp())
 }
 
 /// Logs in with password and a TOTP code; returns where the code step sent us.
@@ -292,7 +292,7 @@ async fn enrolment_asks_for_the_password_and_stores_the_secret_encrypted() {
     assert!(stored.starts_with("enc:dev:"), "{stored}");
 
     // A right code without the password, or with a wrong one, enables nothing.
-    let code = totp::code_at(&raw, step_now());
+    let code = totp::code_at(&raw, step_now(&app));
     b.post("/account/totp", &[("csrf", &csrf), ("code", &code)])
         .await
         .assert_status(422);
@@ -318,7 +318,7 @@ async fn enrolment_asks_for_the_password_and_stores_the_secret_encrypted() {
     );
 
     // With the password: enabled.
-    let code = totp::code_at(&raw, step_now());
+    let code = totp::code_at(&raw, step_now(&app));
     b.post(
         "/account/totp",
         &[("csrf", &csrf), ("password", PASSWORD), ("code", &code)],
@@ -339,7 +339,7 @@ async fn enrolment_asks_for_the_password_and_stores_the_secret_encrypted() {
     );
 
     // Login with TOTP still works (the next step: the enrolment used this one).
-    let next = totp::code_at(&raw, step_now() + 1);
+    let next = totp::code_at(&raw, step_now(&app) + 1);
     let done = login_with_totp(&app, "nakamura", &next).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.location(), Some("/"));
@@ -362,7 +362,7 @@ async fn a_secret_stored_in_plain_text_still_works_and_is_sealed_on_use() {
         .exec(&app.services.db)
         .await
         .expect("plain-text secret from before");
-    let done = login_with_totp(&app, "kimura", &totp::code_at(&raw, step_now())).await;
+    let done = login_with_totp(&app, "kimura", &totp::code_at(&raw, step_now(&app))).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.location(), Some("/"));
     let stored = practitioner(&app, "kimura")

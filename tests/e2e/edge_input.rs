@@ -82,7 +82,7 @@ async fn counts(app: &TestApp) -> Vec<(&'static str, u64)> {
 async fn regional_admin(app: &TestApp) -> String {
     app.ensure_org("acute-1", "acute_hospital").await;
     renkei_service::admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         renkei_service::admin::NewPractitioner {
             organization_code: "acute-1".into(),
             login: "regional".into(),
@@ -94,7 +94,7 @@ async fn regional_admin(app: &TestApp) -> String {
     )
     .await
     .expect("add practitioner");
-    renkei_service::admin::issue_token(&app.services.db, "regional", "test", None)
+    renkei_service::admin::issue_token(&app.services, "regional", "test", None)
         .await
         .expect("token")
 }

@@ -188,7 +188,7 @@ async fn a_receiver_whose_consent_was_withdrawn_cannot_accept_and_learns_nothing
 async fn the_hand_over_screen_shows_the_same_reason() {
     let app = app_or_skip!();
     web_user(&app, "acute-1", "acute_hospital", "kango-web").await;
-    let token = renkei_service::admin::issue_token(&app.services.db, "kango-web", "test", None)
+    let token = renkei_service::admin::issue_token(&app.services, "kango-web", "test", None)
         .await
         .expect("token");
     let plan = stroke_plan(&app, &token, 3).await;

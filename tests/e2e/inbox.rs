@@ -24,7 +24,7 @@ async fn session(app: &TestApp, login: &str) -> String {
         .await
         .expect("skip the password change");
     match auth::login(
-        &app.services.db,
+        &app.services,
         &RequestMeta::default(),
         login,
         DEMO_PASSWORD,

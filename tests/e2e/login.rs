@@ -217,7 +217,7 @@ impl Browser {
 async fn user(app: &TestApp, login: &str, must_change: bool) {
     app.ensure_org("acute-1", "acute_hospital").await;
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: "acute-1".into(),
             login: login.into(),
@@ -293,20 +293,22 @@ fn secret_of(page: &Page) -> Vec<u8> {
     totp::base32_decode(&page.text[start..end]).expect("base32 secret")
 }
 
-fn step_now() -> i64 {
-    totp::step_at(Utc::now().timestamp())
+/// The TOTP step the server is in, by its clock.
+fn step_now(app: &TestApp) -> i64 {
+    totp::step_at(app.services.now().timestamp())
 }
 
-/// Waits until at least 4 s remain in the current 30 s step, so a code computed now is
+/// Moves the server's clock to the start of the next 30 s step, so a code computed now is
 /// still judged against the same step when the server sees it.
-async fn fresh_step() {
-    loop {
-        let into = Utc::now().timestamp().rem_euclid(totp::STEP_SECONDS);
-        if into <= totp::STEP_SECONDS - 5 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+fn fresh_step(app: &TestApp) {
+    let into = app
+        .services
+        .now()
+        .timestamp()
+        .rem_euclid(totp::STEP_SECONDS);
+    app.services
+        .clock
+        .advance(Duration::seconds(totp::STEP_SECONDS - into));
 }
 
 /// `<code>…</code>` contents of a page.
@@ -575,7 +577,7 @@ async fn wrong_passwords_lock_the_account_after_five() {
     practitioners::Entity::update_many()
         .col_expr(
             practitioners::Column::LockedUntil,
-            Expr::value(Some(Utc::now() - Duration::seconds(1))),
+            Expr::value(Some(app.services.now() - Duration::seconds(1))),
         )
         .filter(practitioners::Column::Login.eq("suzuki"))
         .exec(&app.services.db)
@@ -584,7 +586,7 @@ async fn wrong_passwords_lock_the_account_after_five() {
     login_throttle::Entity::update_many()
         .col_expr(
             login_throttle::Column::WindowStart,
-            Expr::value(Utc::now() - Duration::minutes(16)),
+            Expr::value(app.services.now() - Duration::minutes(16)),
         )
         .exec(&app.services.db)
         .await
@@ -942,7 +944,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours() {
     // 29 idle minutes: still in.
     set(
         sessions::Column::LastSeenAt,
-        Utc::now() - Duration::minutes(29),
+        app.services.now() - Duration::minutes(29),
     )
     .await;
     b.get("/").await.assert_redirect("/worklist");
@@ -953,11 +955,11 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours() {
         .expect("query")
         .expect("row")
         .last_seen_at;
-    assert!(seen > Utc::now() - Duration::minutes(1));
+    assert!(seen > app.services.now() - Duration::minutes(1));
     // 31 idle minutes: out.
     set(
         sessions::Column::LastSeenAt,
-        Utc::now() - Duration::minutes(31),
+        app.services.now() - Duration::minutes(31),
     )
     .await;
     b.get("/").await.assert_redirect("/login?expired=1");
@@ -967,7 +969,7 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours() {
     b.login("kimura", INITIAL).await.assert_redirect("/");
     set(
         sessions::Column::ExpiresAt,
-        Utc::now() - Duration::seconds(1),
+        app.services.now() - Duration::seconds(1),
     )
     .await;
     b.get("/").await.assert_redirect("/login?expired=1");
@@ -997,8 +999,8 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
     )
     .await
     .assert_status(422);
-    fresh_step().await;
-    let code = totp::code_at(&secret, step_now());
+    fresh_step(&app);
+    let code = totp::code_at(&secret, step_now(&app));
     let done = b
         .post(
             "/account/totp",
@@ -1022,7 +1024,7 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
     b.logout().await;
 
     // Pretend enrolment was long ago, so earlier steps are not "already used".
-    let long_ago = step_now() - 100;
+    let long_ago = step_now(&app) - 100;
     practitioners::Entity::update_many()
         .col_expr(practitioners::Column::TotpLastStep, Expr::value(long_ago))
         .filter(practitioners::Column::Login.eq("nakamura"))
@@ -1040,8 +1042,8 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
     b.get("/password").await.assert_redirect("/login/totp");
     b.get("/account/totp").await.assert_redirect("/login/totp");
     let csrf = b.csrf_of("/login/totp").await;
-    fresh_step().await;
-    let now = step_now();
+    fresh_step(&app);
+    let now = step_now(&app);
     // Two steps ago: outside the ±1 window.
     b.post(
         "/login/totp",
@@ -1074,8 +1076,8 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
     b.post("/login/totp", &[("csrf", &csrf), ("code", &prev)])
         .await
         .assert_status(401);
-    fresh_step().await;
-    let current = totp::code_at(&secret, step_now());
+    fresh_step(&app);
+    let current = totp::code_at(&secret, step_now(&app));
     b.post("/login/totp", &[("csrf", &csrf), ("code", &current)])
         .await
         .assert_redirect("/");
@@ -1087,7 +1089,7 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
         .await
         .assert_redirect("/login/totp");
     let csrf = b.csrf_of("/login/totp").await;
-    if totp::code_at(&secret, step_now()) == current {
+    if totp::code_at(&secret, step_now(&app)) == current {
         b.post("/login/totp", &[("csrf", &csrf), ("code", &current)])
             .await
             .assert_status(401);
@@ -1151,8 +1153,8 @@ async fn an_organisation_can_require_two_factor() {
     let page = b.get("/account/totp").await;
     assert!(page.text.contains("二要素認証が必須"));
     let secret = secret_of(&page);
-    fresh_step().await;
-    let code = totp::code_at(&secret, step_now());
+    fresh_step(&app);
+    let code = totp::code_at(&secret, step_now(&app));
     let done = b
         .post(
             "/account/totp",
@@ -1218,7 +1220,7 @@ async fn api_tokens_are_scoped_expiring_listed_and_revocable() {
     assert_eq!(issued.body["label"], "連携バッチ");
     let expires = issued.body["expires_at"].as_str().expect("expires_at");
     let expires = chrono::DateTime::parse_from_rfc3339(expires).expect("RFC 3339");
-    let days = (expires.with_timezone(&Utc) - Utc::now()).num_hours();
+    let days = (expires.with_timezone(&Utc) - app.services.now()).num_hours();
     assert!((29 * 24..=30 * 24).contains(&days), "{days} hours");
 
     let list = app.get("/api/v1/tokens", &admin_token).await;

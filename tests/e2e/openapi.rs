@@ -337,7 +337,7 @@ async fn schemathesis_finds_nothing_the_document_does_not_describe() {
     renkei_service::demo::load(&app.services)
         .await
         .expect("load the demo region");
-    let full = renkei_service::admin::issue_token(&app.services.db, "sato", "openapi", None)
+    let full = renkei_service::admin::issue_token(&app.services, "sato", "openapi", None)
         .await
         .expect("token for sato");
     let issued = app
@@ -352,7 +352,7 @@ async fn schemathesis_finds_nothing_the_document_does_not_describe() {
     let read_write = issued.body["token"].as_str().expect("token").to_owned();
     run_schemathesis(&app, &program, &read_write, &[]).await;
 
-    let admin = renkei_service::admin::issue_token(&app.services.db, "kanri", "openapi", None)
+    let admin = renkei_service::admin::issue_token(&app.services, "kanri", "openapi", None)
         .await
         .expect("token for kanri");
     run_schemathesis(

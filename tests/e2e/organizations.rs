@@ -15,7 +15,7 @@ use crate::support::app_or_skip;
 async fn token_with_roles(app: &TestApp, login: &str, roles: &[&str]) -> String {
     app.ensure_org("acute-1", "acute_hospital").await;
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: "acute-1".into(),
             login: login.into(),
@@ -27,7 +27,7 @@ async fn token_with_roles(app: &TestApp, login: &str, roles: &[&str]) -> String 
     )
     .await
     .expect("add practitioner");
-    admin::issue_token(&app.services.db, login, "test", None)
+    admin::issue_token(&app.services, login, "test", None)
         .await
         .expect("issue token")
 }

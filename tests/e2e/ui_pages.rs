@@ -198,7 +198,7 @@ const PASSWORD: &str = "Ui-pages-test-2026";
 async fn web_user(app: &TestApp, org: &str, kind: &str, login: &str, roles: &[&str]) -> Browser {
     app.ensure_org(org, kind).await;
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: org.into(),
             login: login.into(),
@@ -225,7 +225,7 @@ async fn load_demo(app: &TestApp) {
 /// The id of the demo patient found by `kana` and their first plan.
 async fn demo_patient_and_plan(app: &TestApp, kana: &str) -> (uuid::Uuid, uuid::Uuid) {
     let acute = admin::authenticate_token(
-        &app.services.db,
+        &app.services,
         "rk_demo_acute1_0000000000000000000000000000000000",
     )
     .await
@@ -268,7 +268,7 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
 
     // A social worker of the recovery hospital is its liaison contact.
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: "recovery-1".into(),
             login: "msw-ui".into(),

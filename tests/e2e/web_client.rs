@@ -160,7 +160,7 @@ impl Browser {
 pub async fn web_user(app: &TestApp, org: &str, kind: &str, login: &str) {
     app.ensure_org(org, kind).await;
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: org.into(),
             login: login.into(),

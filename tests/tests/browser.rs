@@ -292,7 +292,7 @@ async fn login(app: &TestApp, c: &Client, base: &str, user: &str) -> bool {
     let mut token = None;
     for pw in [DEMO_PASSWORD, NEW_PASSWORD] {
         if let Ok(auth::LoginResult::LoggedIn { session, .. }) =
-            auth::login(&app.services.db, &RequestMeta::default(), user, pw, None).await
+            auth::login(&app.services, &RequestMeta::default(), user, pw, None).await
         {
             token = Some(session.token);
             break;

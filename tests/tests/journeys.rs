@@ -60,7 +60,7 @@ fn assert_chain(entries: &[Value]) {
 /// Adds an organisation in `area`.
 async fn add_org(app: &TestApp, code: &str, kind: &str, area: &str) {
     admin::add_organization(
-        &app.services.db,
+        &app.services,
         NewOrganization {
             code: code.to_owned(),
             name: format!("{code} テスト施設"),
@@ -75,7 +75,7 @@ async fn add_org(app: &TestApp, code: &str, kind: &str, area: &str) {
 /// Adds a practitioner and returns a bearer token for them.
 async fn staff(app: &TestApp, org: &str, login: &str, profession: &str, roles: &[&str]) -> String {
     admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: org.to_owned(),
             login: login.to_owned(),
@@ -87,7 +87,7 @@ async fn staff(app: &TestApp, org: &str, login: &str, profession: &str, roles: &
     )
     .await
     .unwrap_or_else(|e| panic!("add practitioner {login}: {e:?}"));
-    admin::issue_token(&app.services.db, login, "journey", None)
+    admin::issue_token(&app.services, login, "journey", None)
         .await
         .unwrap_or_else(|e| panic!("issue token for {login}: {e:?}"))
 }

@@ -551,7 +551,10 @@ impl Harness {
         );
         let body = r#"{"stage":"intro","kind":"assessment","effective_at":"2026-01-01T00:00:00Z","values":{"hba1c":7.1,"bp_sys":128,"bp_dia":78}}"#;
         // Entries must not predate their plan: use the current time.
-        let body = body.replace("2026-01-01T00:00:00Z", &renkei_service::now().to_rfc3339());
+        let body = body.replace(
+            "2026-01-01T00:00:00Z",
+            &renkei_service::Clock::default().now().to_rfc3339(),
+        );
         // All plans belong to the fixture's clinic; the first client's token may write them.
         let res = self
             .oha(
@@ -1145,7 +1148,8 @@ async fn reader(url: &str) -> anyhow::Result<(String, Vec<String>)> {
         .await?
         .context("no practitioner")?
         .login;
-    let token = renkei_service::admin::issue_token(&db, &login, "bench", None)
+    let services = renkei_service::Services::new(db.clone(), Default::default());
+    let token = renkei_service::admin::issue_token(&services, &login, "bench", None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     db.close().await?;

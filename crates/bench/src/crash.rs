@@ -355,7 +355,7 @@ pub(crate) async fn client_loop(
         let body = json!({
             "stage": "intro",
             "kind": "assessment",
-            "effective_at": renkei_service::now().to_rfc3339(),
+            "effective_at": renkei_service::Clock::default().now().to_rfc3339(),
             "values": {
                 "hba1c": 6.0 + f64::from(n % 30) / 10.0,
                 "bp_sys": 110 + n % 40,

@@ -174,7 +174,7 @@ pub async fn generate(
             for n in 0..spec.orgs_per_area[k] {
                 let code = format!("g{tag}-{}-{a}-{n}", &kind[..5]);
                 let org = admin::add_organization(
-                    db,
+                    services,
                     NewOrganization {
                         code: code.clone(),
                         name: format!("{area}{label}{}", n + 1),
@@ -189,7 +189,7 @@ pub async fn generate(
                 for p in 0..2 {
                     let login = format!("{code}-p{p}");
                     let id = admin::add_practitioner(
-                        db,
+                        services,
                         NewPractitioner {
                             organization_code: code.clone(),
                             login: login.clone(),
@@ -244,7 +244,7 @@ pub async fn generate(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
     let spec2 = spec.clone();
     let staff = Arc::new(staff);
-    let now = renkei_service::now();
+    let now = services.now();
     let generator = std::thread::spawn(move || -> anyhow::Result<(usize, usize, usize)> {
         let mut g = Generator {
             rng: StdRng::seed_from_u64(seed),

@@ -49,7 +49,7 @@ async fn call(
 fn entry_body(i: usize) -> Value {
     json!({
         "stage": "intro", "kind": "assessment",
-        "effective_at": renkei_service::now().to_rfc3339(),
+        "effective_at": renkei_service::Clock::default().now().to_rfc3339(),
         "values": {"hba1c": 6.5 + (i % 20) as f64 / 10.0, "bp_sys": 120 + i % 30, "bp_dia": 70 + i % 15,
                    "weight": 70.5}
     })
@@ -60,9 +60,8 @@ fn entry_body(i: usize) -> Value {
 pub async fn run(database_url: &str, pathways: &Path, op: &str, n: usize) -> anyhow::Result<()> {
     let settings = DbSettings::new(database_url);
     let services = startup::start(&settings, pathways, true).await?;
-    let db = services.db.clone();
     admin::add_organization(
-        &db,
+        &services,
         NewOrganization {
             code: "cg-clinic".into(),
             name: "計測診療所".into(),
@@ -73,7 +72,7 @@ pub async fn run(database_url: &str, pathways: &Path, op: &str, n: usize) -> any
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     admin::add_practitioner(
-        &db,
+        &services,
         NewPractitioner {
             organization_code: "cg-clinic".into(),
             login: "cg-user".into(),
@@ -85,7 +84,7 @@ pub async fn run(database_url: &str, pathways: &Path, op: &str, n: usize) -> any
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = admin::issue_token(&db, "cg-user", "callgrind", None)
+    let token = admin::issue_token(&services, "cg-user", "callgrind", None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let router = renkei_http::router(renkei_http::AppState { services });

@@ -339,9 +339,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kind,
                 area,
             } => {
-                let db = connect_migrated(&cli.database).await?;
+                let services = admin_services(&cli.database).await?;
                 let org = admin::add_organization(
-                    &db,
+                    &services,
                     NewOrganization {
                         code,
                         name,
@@ -375,9 +375,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     None
                 };
-                let db = connect_migrated(&cli.database).await?;
+                let services = admin_services(&cli.database).await?;
                 let id = admin::add_practitioner(
-                    &db,
+                    &services,
                     NewPractitioner {
                         organization_code: org,
                         login,
@@ -399,10 +399,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 label,
                 expires_in_days,
             } => {
-                let db = connect_migrated(&cli.database).await?;
-                let expires =
-                    expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
-                let token = admin::issue_token(&db, &login, &label, expires)
+                let services = admin_services(&cli.database).await?;
+                let expires = expires_in_days.map(|d| services.now() + chrono::Duration::days(d));
+                let token = admin::issue_token(&services, &login, &label, expires)
                     .await
                     .map_err(service_error)?;
                 println!("{token}");
@@ -483,7 +482,8 @@ fn security(
 async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::Result<ExitCode> {
     use renkei_service::backup;
     let result = if restore {
-        backup::restore(url, &file).await.map(|(report, kept)| {
+        let at = renkei_service::Clock::default().now();
+        backup::restore(url, &file, at).await.map(|(report, kept)| {
             if let Some(kept) = kept {
                 println!("previous database kept as {}", kept.display());
             }
@@ -527,14 +527,15 @@ async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::R
     })
 }
 
-async fn connect_migrated(url: &str) -> anyhow::Result<sea_orm_conn::DatabaseConnection> {
+/// The services the administration commands run on: the migrated database, no
+/// pathway templates (they publish none and read none).
+async fn admin_services(url: &str) -> anyhow::Result<renkei_service::Services> {
     let db = renkei_service::connect(&settings(url)).await?;
     renkei_service::migrate(&db).await?;
-    Ok(db)
-}
-
-mod sea_orm_conn {
-    pub use renkei_service::DatabaseConnection;
+    Ok(renkei_service::Services::new(
+        db,
+        renkei_service::PathwayRegistry::default(),
+    ))
 }
 
 async fn shutdown_signal() {

@@ -49,7 +49,7 @@ pub async fn bearer(parts: &Parts, state: &AppState) -> Result<auth::tokens::Bea
         },
     };
     let meta = crate::web::client::request_meta(parts, &state.services.security);
-    auth::record_unauthenticated(&state.services.db, &meta, "auth.bearer", refused).await?;
+    auth::record_unauthenticated(&state.services, &meta, "auth.bearer", refused).await?;
     Err(ServiceError::Unauthenticated.into())
 }
 

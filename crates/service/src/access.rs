@@ -19,7 +19,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
 /// Audit events per page a caller may ask for (default 100).
@@ -111,16 +111,6 @@ pub fn consent_state(rows: &[ConsentRow]) -> ConsentState {
             }
         }
     }
-}
-
-/// Everything the access decision needs about `plan` for `actor`, break-glass grants
-/// judged by the wall clock (use [`plan_access_at`] with the service clock in use cases).
-pub async fn plan_access<C: ConnectionTrait>(
-    c: &C,
-    actor: &Actor,
-    plan: &CarePlanRow,
-) -> Result<PlanAccess, ServiceError> {
-    plan_access_at(c, actor, plan, now()).await
 }
 
 /// Everything the access decision needs about `plan` for `actor`, with break-glass
@@ -250,7 +240,7 @@ impl Services {
         why: &str,
     ) -> Result<(), ServiceError> {
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(
                 actor,
@@ -279,7 +269,7 @@ impl Services {
             return Ok(());
         }
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(actor, audit_action, resource_type, None, Outcome::Denied)
                 .detail("role or profession does not allow this"),
@@ -462,13 +452,14 @@ impl Services {
                 organization_id: org.id,
                 role: role.as_str().to_owned(),
                 stages: serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into()),
-                added_at: now(),
+                added_at: self.now(),
                 added_by: Some(actor.practitioner_id),
             },
         )
         .await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -512,7 +503,7 @@ impl Services {
         plan: &CarePlanRow,
     ) -> Result<(), ServiceError> {
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(
                 actor,
@@ -624,7 +615,7 @@ impl Services {
                 "signer must be self or proxy",
             )),
         }
-        let now = now();
+        let now = self.now();
         let obtained_at = crate::truncate_micros(input.obtained_at);
         if obtained_at > now + chrono::Duration::minutes(5) {
             errors.push(FieldError::new(
@@ -668,6 +659,7 @@ impl Services {
         qa::insert_consent(&txn, row.clone()).await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -716,7 +708,7 @@ impl Services {
                 return Err(not_found_as("consent")(self.deny(actor, meta, d).await));
             }
         };
-        if !qa::withdraw_consent(&txn, consent_id, now(), reason.trim()).await? {
+        if !qa::withdraw_consent(&txn, consent_id, self.now(), reason.trim()).await? {
             return Err(ServiceError::Conflict {
                 code: ErrorCode::Duplicate,
                 message: "this consent was already withdrawn".into(),
@@ -724,6 +716,7 @@ impl Services {
         }
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -831,6 +824,7 @@ impl Services {
         qa::insert_break_glass(&txn, row.clone()).await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -884,11 +878,12 @@ impl Services {
         )
         .await?;
         let txn = begin_write(&self.db).await?;
-        if !qa::review_break_glass(&txn, id, actor.practitioner_id, now()).await? {
+        if !qa::review_break_glass(&txn, id, actor.practitioner_id, self.now()).await? {
             return Err(ServiceError::NotFound("break-glass grant"));
         }
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -930,7 +925,7 @@ impl Services {
         }
         let rows = qa::audit_events(&self.db, &filter, limit).await?;
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(actor, "audit.read", "audit", None, Outcome::Allowed)
                 .patient(filter.patient),
@@ -952,7 +947,7 @@ impl Services {
                 && self.patient_visible(&self.db, actor, patient_id).await?);
         if !allowed {
             audit::record_now(
-                &self.db,
+                self,
                 meta,
                 AuditRecord::by(
                     actor,
@@ -982,7 +977,7 @@ impl Services {
         )
         .await?;
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(
                 actor,

@@ -1,18 +1,16 @@
-//! Bootstrap and administration: organisations, practitioners, API tokens, and turning
+//! Bootstrap and administration: organisations, practitioners, operator-issued API tokens
+//! (through [`crate::auth::tokens`], the one place tokens are made and checked), and turning
 //! a bearer token back into an [`Actor`].
 
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use renkei_domain::FieldError;
-use renkei_store::queries::{self, ApiTokenRow, OrganizationRow, PractitionerRow};
+use renkei_store::queries::{self, OrganizationRow, PractitionerRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta, record_now};
-use crate::{Actor, ServiceError, begin_write, now};
-use renkei_domain::evidence::EvidenceKind;
+use crate::audit::{AuditRecord, Outcome, RequestMeta, record_now};
+use crate::{Actor, ServiceError, Services, begin_write};
 
 /// Organisation kinds of DESIGN.md §5.1.
 pub const ORGANIZATION_KINDS: &[&str] = &[
@@ -106,12 +104,12 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
 /// Adds an organisation at set-up time (`renkei org add`, the demo region), by the
 /// operator rather than a practitioner, like `renkei user add`.
 pub async fn add_organization(
-    db: &DatabaseConnection,
+    services: &Services,
     new: NewOrganization,
 ) -> Result<Organization, ServiceError> {
     validate_organization(&new)?;
-    let txn = begin_write(db).await?;
-    let row = insert_organization(&txn, new).await?;
+    let txn = begin_write(&services.db).await?;
+    let row = insert_organization(&txn, new, services.now()).await?;
     txn.commit().await?;
     Ok(row.into())
 }
@@ -119,14 +117,14 @@ pub async fn add_organization(
 /// Creates an organisation through the API: only the regional administrator may (a
 /// refusal is a 403, audited); the creation is audited in its own transaction.
 pub async fn create_organization(
-    db: &DatabaseConnection,
+    services: &Services,
     actor: &Actor,
     meta: &RequestMeta,
     new: NewOrganization,
 ) -> Result<Organization, ServiceError> {
     if !actor.has_role("regional_admin") {
         record_now(
-            db,
+            services,
             meta,
             AuditRecord::by(
                 actor,
@@ -141,10 +139,12 @@ pub async fn create_organization(
         return Err(ServiceError::Forbidden);
     }
     validate_organization(&new)?;
-    let txn = begin_write(db).await?;
-    let row = insert_organization(&txn, new).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
+    let row = insert_organization(&txn, new, at).await?;
     crate::audit::record(
         &txn,
+        at,
         meta,
         AuditRecord::by(
             actor,
@@ -164,6 +164,7 @@ pub async fn create_organization(
 async fn insert_organization<C: ConnectionTrait>(
     txn: &C,
     new: NewOrganization,
+    at: DateTime<Utc>,
 ) -> Result<OrganizationRow, ServiceError> {
     let row = OrganizationRow {
         id: Uuid::now_v7(),
@@ -171,7 +172,7 @@ async fn insert_organization<C: ConnectionTrait>(
         name: new.name.trim().to_owned(),
         kind: new.kind,
         area: new.area.trim().to_owned(),
-        created_at: now(),
+        created_at: at,
         require_totp: false,
     };
     if queries::organization_by_code(txn, &row.code)
@@ -211,7 +212,7 @@ pub struct NewPractitioner {
 pub const PRACTITIONER_NAME_MAX: usize = 100;
 
 pub async fn add_practitioner(
-    db: &DatabaseConnection,
+    services: &Services,
     new: NewPractitioner,
 ) -> Result<Uuid, ServiceError> {
     let mut errors = Vec::new();
@@ -254,7 +255,8 @@ pub async fn add_practitioner(
         Some(p) => Some(crate::auth::password::hash(p)?),
         None => None,
     };
-    let txn = begin_write(db).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
     let org = queries::organization_by_code(&txn, &new.organization_code)
         .await?
         .ok_or_else(|| {
@@ -286,7 +288,7 @@ pub async fn add_practitioner(
             must_change_password: true,
             roles: serde_json::to_string(&new.roles).unwrap_or_else(|_| "[]".into()),
             disabled_at: None,
-            created_at: now(),
+            created_at: at,
             failed_logins: 0,
             locked_until: None,
             totp_secret: None,
@@ -301,96 +303,31 @@ pub async fn add_practitioner(
     Ok(id)
 }
 
-/// SHA-256 of a token: tokens carry 256 random bits, so a fast hash is enough and lets
-/// every request be checked with one indexed lookup.
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// Issues a new API token for `login` and returns it; only its hash is stored.
 pub async fn issue_token(
-    db: &DatabaseConnection,
+    services: &Services,
     login: &str,
     label: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let token = format!("rk_{}", hex::encode(bytes));
-    store_token(db, login, label, &token, expires_at).await?;
-    Ok(token)
+    crate::auth::tokens::issue_by_operator(services, login, label, expires_at).await
 }
 
 /// Stores a given token (used for the demo region's well-known tokens).
 pub async fn store_token(
-    db: &DatabaseConnection,
+    services: &Services,
     login: &str,
     label: &str,
     token: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(), ServiceError> {
-    let txn = begin_write(db).await?;
-    let p = queries::practitioner_by_login(&txn, login)
-        .await?
-        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
-    let hash = token_hash(token);
-    if queries::token_by_hash(&txn, &hash).await?.is_none() {
-        let id = Uuid::now_v7();
-        queries::insert_token(
-            &txn,
-            ApiTokenRow {
-                id,
-                practitioner_id: p.id,
-                token_hash: hash,
-                label: label.to_owned(),
-                scopes: "[\"api\"]".into(),
-                created_at: now(),
-                expires_at,
-                revoked_at: None,
-            },
-        )
-        .await?;
-        // Issued by the administration command: no acting practitioner.
-        audit::record(
-            &txn,
-            &RequestMeta::default(),
-            AuditRecord {
-                practitioner_id: None,
-                organization_id: Some(p.organization_id),
-                action: "admin.token_issue",
-                resource_type: "api_token",
-                resource_id: Some(id.to_string()),
-                patient_id: None,
-                care_plan_id: None,
-                outcome: Outcome::Allowed,
-                detail: Some(format!("for {login} by the administration command")),
-                writes: Vec::new(),
-            }
-            .wrote(EvidenceKind::Token, id),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(())
+    crate::auth::tokens::store_by_operator(services, login, label, token, expires_at).await
 }
 
 /// The actor behind a bearer token, if the token is valid, unexpired and unrevoked and
 /// its practitioner is enabled.
-pub async fn authenticate_token<C: ConnectionTrait>(
-    db: &C,
-    token: &str,
-) -> Result<Actor, ServiceError> {
-    if !token.starts_with("rk_") || token.len() > 200 {
-        return Err(ServiceError::Unauthenticated);
-    }
-    let row = queries::token_by_hash(db, &token_hash(token))
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
-    let now = Utc::now();
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
-        return Err(ServiceError::Unauthenticated);
-    }
-    actor_of(db, row.practitioner_id).await
+pub async fn authenticate_token(services: &Services, token: &str) -> Result<Actor, ServiceError> {
+    Ok(crate::auth::tokens::resolve(services, token).await?.actor)
 }
 
 /// The [`Actor`] for an enabled practitioner (sessions and tokens both end here).
@@ -442,17 +379,18 @@ pub struct UserSummary {
 /// organisation's own for an organisation administrator; anyone else is refused (403,
 /// audited). The listing itself is audited as `user.list`.
 pub async fn list_users(
-    db: &DatabaseConnection,
+    services: &Services,
     actor: &Actor,
     meta: &crate::audit::RequestMeta,
 ) -> Result<Vec<UserSummary>, ServiceError> {
     use renkei_store::entity::{practitioners, sessions};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+    let db = &services.db;
     let regional = actor.has_role("regional_admin");
     if !regional && !actor.has_role("org_admin") {
         record_now(
-            db,
+            services,
             meta,
             AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Denied)
                 .detail("role or profession does not allow this"),
@@ -505,7 +443,7 @@ pub async fn list_users(
         .collect();
     out.sort_by(|a, b| (&a.organization_code, &a.login).cmp(&(&b.organization_code, &b.login)));
     record_now(
-        db,
+        services,
         meta,
         AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Allowed),
     )
@@ -541,22 +479,15 @@ pub async fn liaison_contacts(
     db: &DatabaseConnection,
     organization_code: &str,
 ) -> Result<Vec<(String, String)>, ServiceError> {
-    use renkei_store::entity::practitioners;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-
     let org = queries::organization_by_code(db, organization_code)
         .await?
         .ok_or(ServiceError::NotFound("organization"))?;
-    Ok(practitioners::Entity::find()
-        .filter(practitioners::Column::OrganizationId.eq(org.id))
-        .filter(practitioners::Column::Profession.is_in(["liaison_staff", "msw"]))
-        .filter(practitioners::Column::DisabledAt.is_null())
-        .order_by_asc(practitioners::Column::Login)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.name, p.profession))
-        .collect())
+    Ok(renkei_store::practitioners::enabled_of_professions(
+        db,
+        org.id.into(),
+        &["liaison_staff", "msw"],
+    )
+    .await?)
 }
 
 /// `(id, login, name)` of every practitioner, for naming the people of audit rows and
@@ -564,14 +495,9 @@ pub async fn liaison_contacts(
 pub async fn practitioner_names(
     db: &DatabaseConnection,
 ) -> Result<Vec<(Uuid, String, String)>, ServiceError> {
-    use renkei_store::entity::practitioners;
-    use sea_orm::{EntityTrait, QueryOrder};
-
-    Ok(practitioners::Entity::find()
-        .order_by_asc(practitioners::Column::Login)
-        .all(db)
+    Ok(renkei_store::practitioners::names(db)
         .await?
         .into_iter()
-        .map(|p| (p.id, p.login, p.name))
+        .map(|(id, login, name)| (id.into_uuid(), login, name))
         .collect())
 }

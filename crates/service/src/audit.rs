@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use renkei_store::entity::{audit_events, audit_head};
 
-use crate::{Actor, ServiceError, begin_write, now};
+use crate::{Actor, ServiceError, Services, begin_write};
 
 /// Why `verify` and start-up refuse a database without the audit head row.
 pub const HEAD_MISSING: &str = "the audit log's head row is missing: the audit log was removed or damaged outside Renkei (restore the database from a backup)";
@@ -157,6 +157,7 @@ pub fn event_hash(
 /// write, so the lock is held for as short a time as possible.
 pub async fn record<C: ConnectionTrait>(
     c: &C,
+    at: DateTime<Utc>,
     meta: &RequestMeta,
     r: AuditRecord,
 ) -> Result<(), ServiceError> {
@@ -164,7 +165,6 @@ pub async fn record<C: ConnectionTrait>(
     for key in &r.writes {
         written.push(crate::evidence::current(c, key.kind, key.id).await?);
     }
-    let at = now();
     // Take the next sequence number: on PostgreSQL this takes the head's row lock until
     // commit, and RETURNING hands back the previous event's hash in the same statement.
     let head = audit_head::Entity::update_many()
@@ -233,14 +233,15 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Records one event in its own write transaction (reads and denials).
+/// Records one event in its own write transaction (reads and denials), at the
+/// service clock's now.
 pub async fn record_now(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     r: AuditRecord,
 ) -> Result<(), ServiceError> {
-    let txn = begin_write(db).await?;
-    record(&txn, meta, r).await?;
+    let txn = begin_write(&services.db).await?;
+    record(&txn, services.now(), meta, r).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -34,7 +34,7 @@ use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, Services, admin, begin_write, now};
+use crate::{Actor, ServiceError, Services, admin, begin_write};
 
 /// A session ends after this long without a request (S5: ≤ 30 min).
 pub const SESSION_IDLE_SECS: i64 = 30 * 60;
@@ -146,10 +146,11 @@ fn blocked_for(row: &ThrottleRow, limit: i32, at: DateTime<Utc>) -> Option<Durat
 /// how long. The first look is a plain read, so an attack that is already throttled
 /// costs one indexed read per bucket and no write.
 async fn reserve(
-    db: &DatabaseConnection,
+    services: &Services,
     buckets: &[Bucket],
 ) -> Result<Result<(), (usize, Duration)>, ServiceError> {
-    let at = now();
+    let db = &services.db;
+    let at = services.now();
     for (i, b) in buckets.iter().enumerate() {
         if let Some(row) = queries_auth::throttle_row(db, &b.key).await?
             && let Some(wait) = blocked_for(&row, b.limit, at)
@@ -162,7 +163,7 @@ async fn reserve(
     let mut tries = 0;
     loop {
         tries += 1;
-        match reserve_once(db, buckets).await {
+        match reserve_once(services, buckets).await {
             Err(ServiceError::Conflict { .. }) if tries < 3 => continue,
             other => return other,
         }
@@ -170,10 +171,11 @@ async fn reserve(
 }
 
 async fn reserve_once(
-    db: &DatabaseConnection,
+    services: &Services,
     buckets: &[Bucket],
 ) -> Result<Result<(), (usize, Duration)>, ServiceError> {
-    let at = now();
+    let db = &services.db;
+    let at = services.now();
     let txn = begin_write(db).await?;
     for (i, b) in buckets.iter().enumerate() {
         match queries_auth::throttle_row_for_update(&txn, &b.key).await? {
@@ -249,17 +251,20 @@ fn unauthenticated_bucket(meta: &RequestMeta) -> Bucket {
 /// the token). At most [`UNAUTHENTICATED_AUDIT_LIMIT`] per address per window are
 /// audited; the rest are counted only.
 pub async fn record_unauthenticated(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     action: &'static str,
     detail: &str,
 ) -> Result<(), ServiceError> {
-    if reserve(db, &[unauthenticated_bucket(meta)]).await?.is_err() {
+    if reserve(services, &[unauthenticated_bucket(meta)])
+        .await?
+        .is_err()
+    {
         tracing::debug!(client = ?meta.client_addr, "unauthenticated request not audited: limit reached");
         return Ok(());
     }
     audit::record_now(
-        db,
+        services,
         meta,
         AuditRecord {
             practitioner_id: None,
@@ -373,16 +378,17 @@ fn next_step(
 /// Resolves a session cookie: `None` when unknown, revoked, idle for more than 30
 /// minutes, older than 12 hours, or its practitioner is disabled. Records activity.
 pub async fn resume_session(
-    db: &DatabaseConnection,
+    services: &Services,
     token: &str,
 ) -> Result<Option<Session>, ServiceError> {
+    let db = &services.db;
     if !is_token_shaped(token) {
         return Ok(None);
     }
     let Some(row) = queries_auth::session_by_token_hash(db, &sha256_hex(token)).await? else {
         return Ok(None);
     };
-    let at = now();
+    let at = services.now();
     if row.revoked_at.is_some()
         || row.expires_at <= at
         || row.last_seen_at + secs(SESSION_IDLE_SECS) <= at
@@ -431,14 +437,17 @@ fn session_of(
 
 /// Ends a session (logout). Audited.
 pub async fn logout(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     session: &Session,
 ) -> Result<(), ServiceError> {
+    let db = &services.db;
     let txn = begin_write(db).await?;
-    queries_auth::revoke_session(&txn, session.id, now()).await?;
+    let at = services.now();
+    queries_auth::revoke_session(&txn, session.id, at).await?;
     audit::record(
         &txn,
+        at,
         meta,
         AuditRecord::by(
             &session.actor,
@@ -455,7 +464,7 @@ pub async fn logout(
 
 /// Audits a form POST refused for a missing or wrong CSRF token (nothing else happens).
 pub async fn record_csrf_rejection(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     action: &'static str,
     session: Option<&Session>,
@@ -471,7 +480,7 @@ pub async fn record_csrf_rejection(
         .detail("csrf"),
         None => audit_login(None, action, None, Outcome::Denied, "csrf"),
     };
-    audit::record_now(db, meta, record).await
+    audit::record_now(services, meta, record).await
 }
 
 /// A `POST /login` refused before it reached the login itself (no valid CSRF token):
@@ -479,13 +488,13 @@ pub async fn record_csrf_rejection(
 /// posts is answered 429 like any other. Returns how long the address must wait when it
 /// is throttled (then the caller answers 429), else records the CSRF refusal.
 pub async fn refuse_login_post(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
 ) -> Result<Option<Duration>, ServiceError> {
-    match reserve(db, &[address_bucket(meta)]).await? {
+    match reserve(services, &[address_bucket(meta)]).await? {
         Err((_, wait)) => {
             audit::record_now(
-                db,
+                services,
                 meta,
                 audit_login(
                     None,
@@ -499,7 +508,7 @@ pub async fn refuse_login_post(
             Ok(Some(wait))
         }
         Ok(()) => {
-            record_csrf_rejection(db, meta, "login.password", None).await?;
+            record_csrf_rejection(services, meta, "login.password", None).await?;
             Ok(None)
         }
     }
@@ -523,19 +532,20 @@ pub enum LoginResult {
 /// Password login. `replaced` is the session cookie the browser presented, if any: it is
 /// revoked on success (the session id always changes at login).
 pub async fn login(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     login: &str,
     password: &str,
     replaced: Option<&str>,
 ) -> Result<LoginResult, ServiceError> {
+    let db = &services.db;
     const ACTION: &str = "login.password";
     let login = normalize_login(login);
     let address = address_bucket(meta);
     let account = login_bucket(&login, meta);
 
     // 1. Throttle, before anything costly.
-    if let Err((which, wait)) = reserve(db, &[address.clone(), account.clone()]).await? {
+    if let Err((which, wait)) = reserve(services, &[address.clone(), account.clone()]).await? {
         let p = queries::practitioner_by_login(db, &login).await?;
         let (detail, result) = if which == 0 {
             (
@@ -546,7 +556,7 @@ pub async fn login(
             ("throttled:login", LoginResult::Locked { retry_after: wait })
         };
         audit::record_now(
-            db,
+            services,
             meta,
             audit_login(p.as_ref(), ACTION, None, Outcome::Denied, detail),
         )
@@ -555,7 +565,7 @@ pub async fn login(
     }
 
     let p = queries::practitioner_by_login(db, &login).await?;
-    let at = now();
+    let at = services.now();
 
     // 2. argon2id, off the async workers.
     let stored = p.as_ref().and_then(|p| p.password_hash.clone());
@@ -587,6 +597,7 @@ pub async fn login(
             queries_auth::add_failed_login(&txn, p.id).await?;
             audit::record(
                 &txn,
+                at,
                 meta,
                 audit_login(Some(p), ACTION, None, Outcome::Denied, detail),
             )
@@ -606,11 +617,12 @@ pub async fn login(
                     ),
                 );
                 lockout.resource_type = "practitioner";
-                audit::record(&txn, meta, lockout).await?;
+                audit::record(&txn, at, meta, lockout).await?;
             }
         } else {
             audit::record(
                 &txn,
+                at,
                 meta,
                 audit_login(p.as_ref(), ACTION, None, Outcome::Denied, detail),
             )
@@ -671,6 +683,7 @@ pub async fn login(
     };
     audit::record(
         &txn,
+        at,
         meta,
         audit_login(
             Some(&p),
@@ -745,8 +758,8 @@ pub async fn second_factor(
         .detail(detail)
     };
     let bucket = second_factor_bucket(session.actor.practitioner_id);
-    if let Err((_, wait)) = reserve(db, std::slice::from_ref(&bucket)).await? {
-        audit::record_now(db, meta, record(Outcome::Denied, "throttled")).await?;
+    if let Err((_, wait)) = reserve(services, std::slice::from_ref(&bucket)).await? {
+        audit::record_now(services, meta, record(Outcome::Denied, "throttled")).await?;
         return Ok(SecondFactorResult::Throttled { retry_after: wait });
     }
     let p = queries::practitioner_by_id(db, session.actor.practitioner_id)
@@ -757,13 +770,13 @@ pub async fn second_factor(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(practitioner = %p.id, error = %e, "cannot read the TOTP secret");
-            audit::record_now(db, meta, record(Outcome::Denied, "secret_unreadable")).await?;
+            audit::record_now(services, meta, record(Outcome::Denied, "secret_unreadable")).await?;
             return Ok(SecondFactorResult::Rejected);
         }
     };
     let secret = secret_b32.as_deref().and_then(totp::base32_decode);
     let Some(secret) = secret else {
-        audit::record_now(db, meta, record(Outcome::Denied, "not_enrolled")).await?;
+        audit::record_now(services, meta, record(Outcome::Denied, "not_enrolled")).await?;
         return Ok(SecondFactorResult::Rejected);
     };
     let code = normalize_code(code);
@@ -771,7 +784,7 @@ pub async fn second_factor(
         token: random_token(),
         csrf_token: random_token(),
     };
-    let at = now();
+    let at = services.now();
     let now_step = totp::step_at(at.timestamp());
     let txn = begin_write(db).await?;
     let passed: Result<&str, &str> = if code.len() == totp::DIGITS as usize {
@@ -806,7 +819,7 @@ pub async fn second_factor(
             {
                 queries_auth::reseal_totp_secret(&txn, p.id, old, &key.seal(p.id, plain)).await?;
             }
-            audit::record(&txn, meta, record(Outcome::Allowed, how)).await?;
+            audit::record(&txn, at, meta, record(Outcome::Allowed, how)).await?;
             txn.commit().await?;
             Ok(SecondFactorResult::Passed {
                 session: issued,
@@ -814,7 +827,7 @@ pub async fn second_factor(
             })
         }
         Err(why) => {
-            audit::record(&txn, meta, record(Outcome::Denied, why)).await?;
+            audit::record(&txn, at, meta, record(Outcome::Denied, why)).await?;
             txn.commit().await?;
             Ok(SecondFactorResult::Rejected)
         }
@@ -995,8 +1008,8 @@ pub async fn confirm_totp(
         .detail(detail)
     };
     let bucket = second_factor_bucket(session.actor.practitioner_id);
-    if let Err((_, wait)) = reserve(db, std::slice::from_ref(&bucket)).await? {
-        audit::record_now(db, meta, record(Outcome::Denied, "throttled")).await?;
+    if let Err((_, wait)) = reserve(services, std::slice::from_ref(&bucket)).await? {
+        audit::record_now(services, meta, record(Outcome::Denied, "throttled")).await?;
         return Ok(ConfirmResult::Throttled { retry_after: wait });
     }
     let p = queries::practitioner_by_id(db, session.actor.practitioner_id)
@@ -1019,7 +1032,7 @@ pub async fn confirm_totp(
     })
     .await?;
     if !password_ok {
-        audit::record_now(db, meta, record(Outcome::Denied, "bad_password")).await?;
+        audit::record_now(services, meta, record(Outcome::Denied, "bad_password")).await?;
         return Ok(ConfirmResult::WrongPassword);
     }
     let Some(sealed) = p.totp_secret.clone().filter(|s| secret_key::is_sealed(s)) else {
@@ -1031,14 +1044,14 @@ pub async fn confirm_totp(
     else {
         return Ok(ConfirmResult::Rejected);
     };
-    let at = now();
+    let at = services.now();
     let Some(step) = totp::matching_step(
         &secret,
         &normalize_code(code),
         totp::step_at(at.timestamp()),
         None,
     ) else {
-        audit::record_now(db, meta, record(Outcome::Denied, "bad_code")).await?;
+        audit::record_now(services, meta, record(Outcome::Denied, "bad_code")).await?;
         return Ok(ConfirmResult::Rejected);
     };
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
@@ -1069,7 +1082,7 @@ pub async fn confirm_totp(
     )
     .await?;
     queries_auth::throttle_clear(&txn, &bucket.key).await?;
-    audit::record(&txn, meta, record(Outcome::Allowed, "enabled")).await?;
+    audit::record(&txn, at, meta, record(Outcome::Allowed, "enabled")).await?;
     txn.commit().await?;
     Ok(ConfirmResult::Enabled {
         recovery_codes: codes,
@@ -1091,13 +1104,14 @@ pub enum PasswordChange {
 /// follow the rules (two-factor users may use 8 characters) and differ from the
 /// current one. Every other session of the user is revoked.
 pub async fn change_password(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     session: &Session,
     current: &str,
     new: &str,
     confirm: &str,
 ) -> Result<PasswordChange, ServiceError> {
+    let db = &services.db;
     const ACTION: &str = "password.change";
     let record = |outcome, detail: &str| {
         AuditRecord::by(
@@ -1129,12 +1143,12 @@ pub async fn change_password(
     }
     // Rule violations are answered before any hashing and cost no attempt.
     if !errors.is_empty() {
-        audit::record_now(db, meta, record(Outcome::Denied, "rules")).await?;
+        audit::record_now(services, meta, record(Outcome::Denied, "rules")).await?;
         return Err(ServiceError::Validation(errors));
     }
     let bucket = password_change_bucket(p.id);
-    if let Err((_, wait)) = reserve(db, std::slice::from_ref(&bucket)).await? {
-        audit::record_now(db, meta, record(Outcome::Denied, "throttled")).await?;
+    if let Err((_, wait)) = reserve(services, std::slice::from_ref(&bucket)).await? {
+        audit::record_now(services, meta, record(Outcome::Denied, "throttled")).await?;
         return Ok(PasswordChange::Throttled { retry_after: wait });
     }
     let stored = p.password_hash.clone();
@@ -1148,7 +1162,12 @@ pub async fn change_password(
     })
     .await?;
     if !ok {
-        audit::record_now(db, meta, record(Outcome::Denied, "bad_current_password")).await?;
+        audit::record_now(
+            services,
+            meta,
+            record(Outcome::Denied, "bad_current_password"),
+        )
+        .await?;
         return Err(ServiceError::field(
             "current_password",
             "wrong",
@@ -1157,13 +1176,14 @@ pub async fn change_password(
     }
     let typed = new.to_owned();
     let hash = blocking(move || password::hash(&typed)).await??;
-    let at = now();
+    let at = services.now();
     let txn = begin_write(db).await?;
     queries_auth::set_password(&txn, p.id, &hash, at).await?;
     let revoked = queries_auth::revoke_other_sessions(&txn, p.id, Some(session.id), at).await?;
     queries_auth::throttle_clear(&txn, &bucket.key).await?;
     audit::record(
         &txn,
+        at,
         meta,
         record(
             Outcome::Allowed,

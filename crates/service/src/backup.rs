@@ -182,8 +182,12 @@ pub async fn backup(
 ///
 /// The backup is first copied next to the database and checked there (integrity, every
 /// chain); then, only if no process has the database open, the current file is renamed
-/// to `<db>.pre-restore-<UTC time>` and the checked copy takes its place.
-pub async fn restore(url: &str, file: &Path) -> Result<(CopyReport, Option<PathBuf>), BackupError> {
+/// to `<db>.pre-restore-<UTC time>` (the time `at`) and the checked copy takes its place.
+pub async fn restore(
+    url: &str,
+    file: &Path,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(CopyReport, Option<PathBuf>), BackupError> {
     let target = refuse_postgres(url)?;
     if !file.is_file() {
         return Err(BackupError::Refused(format!(
@@ -231,7 +235,7 @@ pub async fn restore(url: &str, file: &Path) -> Result<(CopyReport, Option<PathB
             let _ = std::fs::remove_file(&staging);
             return Err(e);
         }
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let stamp = at.format("%Y%m%dT%H%M%SZ");
         let aside = with_suffix(&target, &format!(".pre-restore-{stamp}"));
         std::fs::rename(&target, &aside).map_err(io(&target))?;
         for ext in ["-wal", "-shm"] {

@@ -15,7 +15,7 @@ use crate::admin::{self, NewOrganization, NewPractitioner};
 use crate::audit::RequestMeta;
 use crate::patients::{self, NewPatient};
 use crate::plans::AppendEntry;
-use crate::{Actor, ServiceError, Services, now};
+use crate::{Actor, ServiceError, Services};
 
 /// Password of every demo user (they must change it at first login).
 pub const DEMO_PASSWORD: &str = "Renkei-demo-2026";
@@ -180,7 +180,7 @@ async fn share(
                 method: "paper".into(),
                 signer: "self".into(),
                 proxy_relationship: None,
-                obtained_at: now(),
+                obtained_at: services.now(),
             },
         )
         .await?;
@@ -349,7 +349,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     if !exists {
         for o in &ORGS {
             admin::add_organization(
-                db,
+                services,
                 NewOrganization {
                     code: o.code.into(),
                     name: o.name.into(),
@@ -359,7 +359,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             )
             .await?;
             admin::add_practitioner(
-                db,
+                services,
                 NewPractitioner {
                     organization_code: o.code.into(),
                     login: o.login.into(),
@@ -377,7 +377,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         }
     }
     for o in &ORGS {
-        admin::store_token(db, o.login, "demo", o.token, None).await?;
+        admin::store_token(services, o.login, "demo", o.token, None).await?;
     }
     if exists {
         return Ok(report);
@@ -385,11 +385,11 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     report.created = true;
     let mut actors = Vec::new();
     for o in &ORGS {
-        actors.push(admin::authenticate_token(db, o.token).await?);
+        actors.push(admin::authenticate_token(services, o.token).await?);
     }
     let (acute, recovery, clinic, _home) = (&actors[0], &actors[1], &actors[2], &actors[3]);
     let meta = RequestMeta::default();
-    let today = now();
+    let today = services.now();
     let days = |d: i64| today - Duration::days(d);
 
     // Stroke: acute stay, transfer, recovery in progress.

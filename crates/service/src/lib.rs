@@ -107,7 +107,8 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// Now, at microsecond precision.
+    /// Now, at the microsecond precision both databases store. The only place the
+    /// service reads the wall clock.
     pub fn now(&self) -> DateTime<Utc> {
         let offset = self
             .offset_seconds
@@ -223,11 +224,6 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         })
         .await?;
     Ok(WriteTxn { txn, _turn: turn })
-}
-
-/// The current time at the microsecond precision both databases store.
-pub fn now() -> DateTime<Utc> {
-    truncate_micros(Utc::now())
 }
 
 pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {

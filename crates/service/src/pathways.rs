@@ -230,12 +230,12 @@ pub async fn check_against<C: ConnectionTrait>(
 pub async fn publish(
     db: &DatabaseConnection,
     loaded: &[LoadedTemplate],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PublishReport, Vec<String>> {
     let txn = crate::begin_write(db)
         .await
         .map_err(|e| vec![format!("cannot publish: {e}")])?;
     let report = check_against(&txn, loaded).await?;
-    let now = crate::now();
     for l in loaded {
         let key = (l.template.code.clone(), l.template.version);
         if !report.published.contains(&key) {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
-use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
+use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 use renkei_domain::access::GlobalAction;
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::identifier::{normalize_identifier, parse_identifier};
@@ -103,6 +103,7 @@ pub async fn create_patient(
     meta: &RequestMeta,
     new: NewPatient,
 ) -> Result<Patient, ServiceError> {
+    let at = services.now();
     services
         .authorize_global(
             actor,
@@ -136,7 +137,7 @@ pub async fn create_patient(
     }
     let birth_date = match NaiveDate::parse_from_str(&new.birth_date, "%Y-%m-%d") {
         Ok(d) if new.birth_date.len() == 10 => {
-            let today = chrono::Utc::now().date_naive();
+            let today = at.date_naive();
             if d > today {
                 errors.push(FieldError::new(
                     "birth_date",
@@ -233,7 +234,7 @@ pub async fn create_patient(
         given_kana,
         birth_date,
         sex: new.sex,
-        created_at: now(),
+        created_at: at,
     };
     let ident_ids: Vec<Uuid> = idents.iter().map(|i| i.id).collect();
     queries::insert_patient(&txn, row, idents).await?;
@@ -249,7 +250,7 @@ pub async fn create_patient(
     for ident in ident_ids {
         record = record.wrote(EvidenceKind::PatientIdentifier, ident);
     }
-    audit::record(&txn, meta, record).await?;
+    audit::record(&txn, at, meta, record).await?;
     let patient = load(&txn, id).await?;
     txn.commit().await?;
     Ok(patient)
@@ -297,7 +298,7 @@ pub async fn get_patient(
     let exists = queries::patient_by_id(db, id).await?.is_some();
     let visible = exists && services.patient_visible(db, actor, id).await?;
     audit::record_now(
-        db,
+        services,
         meta,
         AuditRecord::by(
             actor,
@@ -353,7 +354,7 @@ pub async fn add_identifier(
     {
         txn.rollback().await?;
         audit::record_now(
-            &services.db,
+            services,
             meta,
             AuditRecord::by(
                 actor,
@@ -388,6 +389,7 @@ pub async fn add_identifier(
     .await?;
     audit::record(
         &txn,
+        services.now(),
         meta,
         AuditRecord::by(
             actor,
@@ -620,7 +622,7 @@ pub async fn search_patients_page(
         }
     }
     audit::record_now(
-        db,
+        services,
         meta,
         AuditRecord::by(actor, "patient.search", "patient", None, Outcome::Allowed)
             .detail(format!("{} result(s)", out.len())),

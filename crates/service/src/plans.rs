@@ -216,7 +216,7 @@ impl Services {
         if !exists || !self.patient_visible_to_org(&txn, actor, patient_id).await? {
             txn.rollback().await?;
             audit::record_now(
-                &self.db,
+                self,
                 meta,
                 AuditRecord::by(
                     actor,
@@ -248,6 +248,7 @@ impl Services {
                 }
                 audit::record(
                     &txn,
+                    self.now(),
                     meta,
                     AuditRecord::by(
                         actor,
@@ -302,6 +303,7 @@ impl Services {
         .await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -384,7 +386,7 @@ impl Services {
             Outcome::Allowed
         };
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(
                 actor,
@@ -428,7 +430,7 @@ impl Services {
                     .await?
                     .map(|p| p.patient_id);
                 audit::record_now(
-                    &self.db,
+                    self,
                     meta,
                     AuditRecord::by(
                         actor,
@@ -534,6 +536,7 @@ impl Services {
                 .remove(0);
             audit::record(
                 &txn,
+                self.now(),
                 meta,
                 AuditRecord::by(
                     actor,
@@ -654,6 +657,7 @@ impl Services {
             .remove(0);
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::pathways::{self, PathwayRegistry};
-use crate::{DbSettings, Services, connect, migrate};
+use crate::{Clock, DbSettings, Services, connect, migrate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -36,12 +36,15 @@ pub async fn start(
         return Err(StartupError::AuditHeadMissing);
     }
     let loaded = pathways::load_dir(pathways_dir).map_err(StartupError::Templates)?;
-    let report = pathways::publish(&db, &loaded)
+    let clock = Clock::default();
+    let report = pathways::publish(&db, &loaded, clock.now())
         .await
         .map_err(StartupError::Templates)?;
     for (code, version) in &report.published {
         tracing::info!(pathway.code = %code, pathway.version = version, "published pathway version");
     }
     let registry = PathwayRegistry::load(&db).await?;
-    Ok(Services::new(db, registry))
+    let mut services = Services::new(db, registry);
+    services.clock = clock;
+    Ok(services)
 }

@@ -729,6 +729,7 @@ impl Services {
             note.clone()).await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -808,7 +809,7 @@ impl Services {
         }
         let plan = queries::care_plan_by_id(&self.db, read.plan_id).await?;
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(
                 actor,
@@ -923,7 +924,7 @@ impl Services {
                 || h.from_organization_id == actor.organization_id;
             txn.rollback().await?;
             audit::record_now(
-                &self.db,
+                self,
                 meta,
                 AuditRecord::by(
                     actor,
@@ -952,7 +953,7 @@ impl Services {
         {
             txn.rollback().await?;
             audit::record_now(
-                &self.db,
+                self,
                 meta,
                 AuditRecord::by(
                     actor,
@@ -1083,7 +1084,7 @@ impl Services {
         if let Some(member) = team_member {
             record = record.wrote(EvidenceKind::CareTeamMember, member);
         }
-        audit::record(&txn, meta, record).await?;
+        audit::record(&txn, self.now(), meta, record).await?;
         let h = handovers::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -1262,6 +1263,7 @@ impl Services {
         .await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -1457,6 +1459,7 @@ impl Services {
         .await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -1548,6 +1551,7 @@ impl Services {
         .await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -1663,6 +1667,7 @@ impl Services {
             Some(reason.trim().to_owned())).await?;
         audit::record(
             &txn,
+            self.now(),
             meta,
             AuditRecord::by(
                 actor,
@@ -1822,6 +1827,7 @@ impl Services {
             // plan's new head.
             audit::record(
                 &txn,
+                self.now(),
                 &RequestMeta::default(),
                 AuditRecord::by(
                     system,
@@ -2076,7 +2082,7 @@ impl Services {
             }
         }
         audit::record_now(
-            &self.db,
+            self,
             meta,
             AuditRecord::by(actor, "worklist.read", "worklist", None, Outcome::Allowed),
         )

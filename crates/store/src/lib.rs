@@ -4,6 +4,7 @@
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod practitioners;
 pub mod queries;
 pub mod queries_access;
 pub mod queries_auth;

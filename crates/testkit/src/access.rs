@@ -32,7 +32,7 @@ pub async fn practitioner(
     app.ensure_org(org_code, org_kind).await;
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
     let id = admin::add_practitioner(
-        &app.services.db,
+        &app.services,
         NewPractitioner {
             organization_code: org_code.to_owned(),
             login: login.to_owned(),
@@ -44,7 +44,7 @@ pub async fn practitioner(
     )
     .await
     .unwrap_or_else(|e| panic!("add practitioner {login}: {e:?}"));
-    let token = admin::issue_token(&app.services.db, login, "test", None)
+    let token = admin::issue_token(&app.services, login, "test", None)
         .await
         .unwrap_or_else(|e| panic!("issue token for {login}: {e:?}"));
     TestPractitioner {

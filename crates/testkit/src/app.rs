@@ -138,7 +138,7 @@ impl TestApp {
             return;
         }
         admin::add_organization(
-            &self.services.db,
+            &self.services,
             NewOrganization {
                 code: code.to_owned(),
                 name: format!("{code} テスト施設"),
@@ -155,7 +155,7 @@ impl TestApp {
     pub async fn user_token(&self, org_code: &str, kind: &str, login: &str) -> String {
         self.ensure_org(org_code, kind).await;
         admin::add_practitioner(
-            &self.services.db,
+            &self.services,
             NewPractitioner {
                 organization_code: org_code.to_owned(),
                 login: login.to_owned(),
@@ -167,7 +167,7 @@ impl TestApp {
         )
         .await
         .unwrap_or_else(|e| panic!("add practitioner {login}: {e:?}"));
-        admin::issue_token(&self.services.db, login, "test", None)
+        admin::issue_token(&self.services, login, "test", None)
             .await
             .unwrap_or_else(|e| panic!("issue token for {login}: {e:?}"))
     }

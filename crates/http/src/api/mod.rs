@@ -169,7 +169,7 @@ async fn create_organization(
 ) -> ApiResult<(StatusCode, Json<OrganizationResponse>)> {
     let b = body.value;
     let org = admin::create_organization(
-        &state.services.db,
+        &state.services,
         &actor,
         &meta,
         NewOrganization {

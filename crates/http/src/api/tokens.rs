@@ -129,7 +129,7 @@ async fn issue_token(
 ) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let b = body.value;
     let (info, secret) = tokens::issue(
-        &state.services.db,
+        &state.services,
         &request_meta(&parts, &state.services.security),
         &caller,
         NewToken {
@@ -159,7 +159,7 @@ async fn revoke_token(
 ) -> Result<Json<TokenOut>, ApiError> {
     let id = parse_id(&id, "token")?;
     let info = tokens::revoke(
-        &state.services.db,
+        &state.services,
         &request_meta(&parts, &state.services.security),
         &caller.actor,
         id,

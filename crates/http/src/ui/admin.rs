@@ -226,7 +226,7 @@ pub struct UsersPage {
 }
 
 pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
-    let users = renkei_service::admin::list_users(&state.services.db, &ui.actor, &ui.meta).await?;
+    let users = renkei_service::admin::list_users(&state.services, &ui.actor, &ui.meta).await?;
     let now = state.services.now();
     let rows = users
         .into_iter()

@@ -373,7 +373,7 @@ async fn refuse(state: &AppState, parts: &Parts, ui: &Ui, why: &str) -> Response
         "form.post"
     };
     if let Err(e) =
-        auth::record_csrf_rejection(&state.services.db, &ui.meta, action, Some(&ui.session)).await
+        auth::record_csrf_rejection(&state.services, &ui.meta, action, Some(&ui.session)).await
     {
         return crate::web::pages::WebError::from(e).into_response();
     }

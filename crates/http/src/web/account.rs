@@ -95,7 +95,7 @@ pub async fn password_submit(
     };
     let meta = request_meta(&parts, &state.services.security);
     match auth::change_password(
-        &state.services.db,
+        &state.services,
         &meta,
         &s,
         &form.current_password,

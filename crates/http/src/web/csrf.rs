@@ -84,17 +84,17 @@ fn submitted_token(headers: &HeaderMap, body: &[u8]) -> Option<String> {
 
 async fn refuse(state: &AppState, parts: &Parts, session: Option<&Session>, why: &str) -> Response {
     let meta = request_meta(parts, &state.services.security);
-    let db = &state.services.db;
+    let services = &state.services;
     if parts.uri.path() == "/login" {
         // Counted against the address like a failed login: a flood is answered 429.
-        return match auth::refuse_login_post(db, &meta).await {
+        return match auth::refuse_login_post(services, &meta).await {
             Ok(Some(wait)) => too_many_requests(&parts.headers, wait.num_seconds() + 1),
             Ok(None) => error_response(&parts.headers, ErrorCode::Forbidden, why),
             Err(e) => WebError::from(e).into_response(),
         };
     }
     if let Err(e) =
-        auth::record_csrf_rejection(db, &meta, action_of(parts.uri.path()), session).await
+        auth::record_csrf_rejection(services, &meta, action_of(parts.uri.path()), session).await
     {
         return WebError::from(e).into_response();
     }

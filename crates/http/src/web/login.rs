@@ -122,7 +122,7 @@ pub async fn login_submit(
     let secure = is_secure(&parts.headers);
     let presented = session_token(&parts.headers);
     let result = auth::login(
-        &state.services.db,
+        &state.services,
         &meta,
         &form.login,
         &form.password,
@@ -244,7 +244,7 @@ pub async fn logout(
 ) -> WebResult {
     let secure = is_secure(&parts.headers);
     auth::logout(
-        &state.services.db,
+        &state.services,
         &request_meta(&parts, &state.services.security),
         &s,
     )

@@ -88,7 +88,7 @@ pub(crate) async fn resolve(
         return Ok(s.as_deref().cloned());
     }
     match session_token(&parts.headers) {
-        Some(token) => auth::resume_session(&state.services.db, &token).await,
+        Some(token) => auth::resume_session(&state.services, &token).await,
         None => Ok(None),
     }
 }
@@ -110,7 +110,7 @@ async fn to_login(parts: &Parts, state: &AppState) -> Response {
         return Redirect::to("/login").into_response();
     }
     let meta = super::client::request_meta(parts, &state.services.security);
-    match auth::record_unauthenticated(&state.services.db, &meta, "auth.session", "invalid_session")
+    match auth::record_unauthenticated(&state.services, &meta, "auth.session", "invalid_session")
         .await
     {
         Ok(()) => Redirect::to("/login?expired=1").into_response(),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, Services, admin, begin_write, now};
+use crate::{Actor, ServiceError, Services, admin, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
@@ -82,8 +82,17 @@ impl BearerAuth {
     }
 }
 
+/// SHA-256 of a token: tokens carry 256 random bits, so a fast hash is enough and lets
+/// every request be checked with one indexed lookup.
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh secret: `rk_` and 256 random bits in hex.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("rk_{}", hex::encode(bytes))
 }
 
 /// The owner and scopes of a valid (unexpired, unrevoked, enabled owner) bearer token.
@@ -93,17 +102,23 @@ pub async fn authenticate_bearer(
     services: &Services,
     token: &str,
 ) -> Result<BearerAuth, ServiceError> {
-    if !token.starts_with("rk_") || token.len() > 200 {
+    if !services.security.demo && crate::demo::is_demo_token(token) {
         return Err(ServiceError::Unauthenticated);
     }
-    if !services.security.demo && crate::demo::is_demo_token(token) {
+    resolve(services, token).await
+}
+
+/// The owner and scopes of a valid (unexpired, unrevoked, enabled owner) token, the demo
+/// region's included.
+pub async fn resolve(services: &Services, token: &str) -> Result<BearerAuth, ServiceError> {
+    if !token.starts_with("rk_") || token.len() > 200 {
         return Err(ServiceError::Unauthenticated);
     }
     let db = &services.db;
     let row = queries::token_by_hash(db, &token_hash(token))
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= services.now()) {
         return Err(ServiceError::Unauthenticated);
     }
     let actor = admin::actor_of(db, row.practitioner_id).await?;
@@ -134,7 +149,7 @@ pub struct NewToken {
 /// Issues a token for the caller. Its scopes must be a subset of the caller's own, so a
 /// token never mints a stronger one. Returns the listing and the secret.
 pub async fn issue(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     caller: &BearerAuth,
     new: NewToken,
@@ -184,10 +199,8 @@ pub async fn issue(
     if !errors.is_empty() {
         return Err(ServiceError::Validation(errors));
     }
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let secret = format!("rk_{}", hex::encode(bytes));
-    let created = now();
+    let secret = new_secret();
+    let created = services.now();
     let row = ApiTokenRow {
         id: Uuid::now_v7(),
         practitioner_id: caller.actor.practitioner_id,
@@ -198,10 +211,11 @@ pub async fn issue(
         expires_at: Some(created + Duration::days(new.expires_in_days)),
         revoked_at: None,
     };
-    let txn = begin_write(db).await?;
+    let txn = begin_write(&services.db).await?;
     queries::insert_token(&txn, row.clone()).await?;
     audit::record(
         &txn,
+        created,
         meta,
         AuditRecord::by(
             &caller.actor,
@@ -221,20 +235,22 @@ pub async fn issue(
 /// Revokes one of the caller's tokens (someone else's is simply not found). Revoking an
 /// already revoked token answers it as it is.
 pub async fn revoke(
-    db: &DatabaseConnection,
+    services: &Services,
     meta: &RequestMeta,
     actor: &Actor,
     id: Uuid,
 ) -> Result<TokenInfo, ServiceError> {
-    let txn = begin_write(db).await?;
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
     let row = queries_auth::token_by_id(&txn, id)
         .await?
         .filter(|t| t.practitioner_id == actor.practitioner_id)
         .ok_or(ServiceError::NotFound("token"))?;
-    let changed = queries_auth::revoke_token(&txn, id, now()).await?;
+    let changed = queries_auth::revoke_token(&txn, id, at).await?;
     if changed {
         audit::record(
             &txn,
+            at,
             meta,
             AuditRecord::by(
                 actor,
@@ -250,6 +266,75 @@ pub async fn revoke(
     let row = queries_auth::token_by_id(&txn, id).await?.unwrap_or(row);
     txn.commit().await?;
     Ok(row.into())
+}
+
+/// Issues an all-powerful (`api`) token for `login` by the administration command and
+/// returns it; only its hash is stored.
+pub async fn issue_by_operator(
+    services: &Services,
+    login: &str,
+    label: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<String, ServiceError> {
+    let token = new_secret();
+    store_by_operator(services, login, label, &token, expires_at).await?;
+    Ok(token)
+}
+
+/// Stores a given token for `login` (the demo region's well-known tokens); a token
+/// already stored is left as it is.
+pub async fn store_by_operator(
+    services: &Services,
+    login: &str,
+    label: &str,
+    token: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), ServiceError> {
+    let at = services.now();
+    let txn = begin_write(&services.db).await?;
+    let p = queries::practitioner_by_login(&txn, login)
+        .await?
+        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
+    let hash = token_hash(token);
+    if queries::token_by_hash(&txn, &hash).await?.is_none() {
+        let id = Uuid::now_v7();
+        queries::insert_token(
+            &txn,
+            ApiTokenRow {
+                id,
+                practitioner_id: p.id,
+                token_hash: hash,
+                label: label.to_owned(),
+                scopes: serde_json::to_string(&[LEGACY_SCOPE]).unwrap_or_else(|_| "[]".into()),
+                created_at: at,
+                expires_at,
+                revoked_at: None,
+            },
+        )
+        .await?;
+        // Issued by the administration command: no acting practitioner.
+        audit::record(
+            &txn,
+            at,
+            &RequestMeta::default(),
+            AuditRecord {
+                practitioner_id: None,
+                organization_id: Some(p.organization_id),
+                action: "admin.token_issue",
+                resource_type: "api_token",
+                resource_id: Some(id.to_string()),
+                patient_id: None,
+                care_plan_id: None,
+                outcome: Outcome::Allowed,
+                detail: Some(format!("for {login} by the administration command")),
+                writes: Vec::new(),
+            }
+            .wrote(EvidenceKind::Token, id),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]
