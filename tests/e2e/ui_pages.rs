@@ -734,6 +734,40 @@ fn seqs(page: &Page) -> Vec<String> {
         .collect()
 }
 
+/// Every audit event recorded so far, oldest first.
+async fn audit_rows(app: &TestApp) -> Vec<renkei_store::entity::audit_events::Model> {
+    use renkei_store::entity::audit_events;
+    use sea_orm::QueryOrder;
+    audit_events::Entity::find()
+        .order_by_asc(audit_events::Column::Seq)
+        .all(&app.services.db)
+        .await
+        .expect("audit events")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_plan_page_view_is_one_audit_row() {
+    let app = app_or_skip!();
+    load_demo(&app).await;
+    let (patient, plan) = demo_patient_and_plan(&app, "ヤマダ").await;
+    let nurse = demo_user(&app, "sato").await;
+    // Warm the session first, so the count holds the page's own events only.
+    nurse.get("/").await;
+    let before = audit_rows(&app).await.len();
+    let page = nurse.get(&format!("/care-plans/{plan}")).await;
+    page.ok();
+    let new: Vec<_> = audit_rows(&app).await.split_off(before);
+    assert_eq!(
+        new.iter()
+            .map(|e| (e.action.as_str(), e.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("care_plan.read", "allowed")],
+        "one audit row for one plan page"
+    );
+    assert_eq!(new[0].care_plan_id, Some(plan));
+    assert_eq!(new[0].patient_id, Some(patient));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
     let app = app_or_skip!();

@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use crate::entry::EntryKind;
+use crate::entry::{AmendTarget, EntryKind, PlanState, PlanStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profession {
@@ -332,6 +332,127 @@ pub fn decide_global(subject: &Subject, action: GlobalAction) -> bool {
     }
 }
 
+/// An action a read model offers an actor on a plan: what the actor may do now, given
+/// the plan's state, as the write would decide it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlanAction {
+    /// Record the start of a stage (the current one, or a next one after the end).
+    StartStage(String),
+    /// Record the end of the current stage.
+    EndStage(String),
+    /// Record an assessment in the current stage.
+    Assess(String),
+    /// Record a variance in the current stage.
+    RecordVariance(String),
+    /// Add a note.
+    AddNote,
+    /// Propose handing the plan over from the current stage.
+    ProposeHandover,
+    /// Complete, withdraw or migrate the plan.
+    Lifecycle,
+    ManageCareTeam,
+    RecordConsent,
+    Individualize,
+}
+
+/// Whether the subject's profession may answer a hand-over its organisation is a party
+/// to (accept or decline as receiver, withdraw as sender): those who may propose one.
+pub fn may_answer_handover(subject: &Subject) -> bool {
+    may_write(subject.profession, EntryKind::Handover)
+}
+
+/// Whether `decide` allows `action`.
+pub fn allows(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> bool {
+    decide(subject, action, plan) == Decision::Allow
+}
+
+/// The actions `subject` may take on a plan in `state` now, each allowed by [`decide`]
+/// exactly as the write would ask it. `next_stages` are the stages the template allows
+/// after the current one. A plan that is no longer active offers nothing.
+pub fn allowed_actions(
+    subject: &Subject,
+    plan: &PlanAccess,
+    state: &PlanState,
+    next_stages: &[&str],
+) -> Vec<PlanAction> {
+    let mut out = Vec::new();
+    if state.status != PlanStatus::Active {
+        return out;
+    }
+    let cur = state.current_stage.as_str();
+    let append =
+        |kind: EntryKind, stage: &str| allows(subject, Action::Append { kind, stage }, plan);
+    let open = state.stage_started && !state.stage_ended;
+    if !state.stage_started {
+        if append(EntryKind::StageStart, cur) {
+            out.push(PlanAction::StartStage(cur.to_owned()));
+        }
+    } else if state.stage_ended {
+        for n in next_stages {
+            if append(EntryKind::StageStart, n) {
+                out.push(PlanAction::StartStage((*n).to_owned()));
+            }
+        }
+    }
+    if open && append(EntryKind::Assessment, cur) {
+        out.push(PlanAction::Assess(cur.to_owned()));
+    }
+    if open && append(EntryKind::Variance, cur) {
+        out.push(PlanAction::RecordVariance(cur.to_owned()));
+    }
+    if append(EntryKind::Note, cur) {
+        out.push(PlanAction::AddNote);
+    }
+    if open && append(EntryKind::StageEnd, cur) {
+        out.push(PlanAction::EndStage(cur.to_owned()));
+    }
+    if state.stage_started
+        && allows(
+            subject,
+            Action::ProposeHandover { current_stage: cur },
+            plan,
+        )
+    {
+        out.push(PlanAction::ProposeHandover);
+    }
+    for (action, offer) in [
+        (Action::Lifecycle, PlanAction::Lifecycle),
+        (Action::ManageCareTeam, PlanAction::ManageCareTeam),
+        (Action::RecordConsent, PlanAction::RecordConsent),
+        (Action::Individualize, PlanAction::Individualize),
+    ] {
+        if allows(subject, action, plan) {
+            out.push(offer);
+        }
+    }
+    out
+}
+
+/// Whether `subject` may amend an entry of `kind` in `stage` written by
+/// `author_organization` on a plan in `state`: a clinical entry that is neither an
+/// amendment nor amended already, on an active plan, when [`decide`] allows the amend.
+pub fn may_amend_entry(
+    subject: &Subject,
+    plan: &PlanAccess,
+    state: &PlanState,
+    entry: &AmendTarget,
+    author_organization: Uuid,
+) -> bool {
+    state.status == PlanStatus::Active
+        && entry.kind.is_clinical()
+        && !entry.is_amendment
+        && !entry.is_already_amended
+        && allows(
+            subject,
+            Action::Amend {
+                kind: entry.kind,
+                stage: &entry.stage,
+                author_organization,
+            },
+            plan,
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,5 +726,229 @@ mod tests {
         assert!(listed.may_receive(recovery));
         assert!(!listed.may_receive(outsider));
         assert!(listed.may_receive(planner));
+    }
+
+    fn state(stage: &str, started: bool, ended: bool) -> PlanState {
+        PlanState {
+            status: PlanStatus::Active,
+            current_stage: stage.into(),
+            stage_started: started,
+            stage_ended: ended,
+            started_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_stage_owner_is_offered_the_entries_of_its_running_stage() {
+        let (_, recovery, _) = ids();
+        let s = subject(recovery, Profession::Nurse);
+        let got = allowed_actions(
+            &s,
+            &plan(ConsentState::CareTeam),
+            &state("recovery", true, false),
+            &["home"],
+        );
+        assert_eq!(
+            got,
+            vec![
+                PlanAction::Assess("recovery".into()),
+                PlanAction::RecordVariance("recovery".into()),
+                PlanAction::AddNote,
+                PlanAction::EndStage("recovery".into()),
+                PlanAction::ProposeHandover,
+            ]
+        );
+    }
+
+    #[test]
+    fn professions_shape_the_offer_as_they_shape_the_write() {
+        let (_, recovery, _) = ids();
+        let access = plan(ConsentState::CareTeam);
+        let msw = allowed_actions(
+            &subject(recovery, Profession::Msw),
+            &access,
+            &state("recovery", true, false),
+            &[],
+        );
+        assert!(!msw.contains(&PlanAction::Assess("recovery".into())));
+        assert!(msw.contains(&PlanAction::RecordVariance("recovery".into())));
+        assert!(!msw.contains(&PlanAction::EndStage("recovery".into())));
+        let therapist = allowed_actions(
+            &subject(recovery, Profession::Therapist),
+            &access,
+            &state("recovery", false, false),
+            &[],
+        );
+        assert_eq!(therapist, vec![PlanAction::AddNote]);
+    }
+
+    #[test]
+    fn every_offer_is_a_write_the_decision_allows() {
+        let (planner, recovery, outsider) = ids();
+        for org in [planner, recovery, outsider] {
+            for p in Profession::ALL {
+                for consent in [ConsentState::None, ConsentState::CareTeam] {
+                    let s = subject(org, p);
+                    let access = plan(consent);
+                    for (stage, started, ended) in [
+                        ("acute", false, false),
+                        ("acute", true, false),
+                        ("acute", true, true),
+                        ("recovery", true, false),
+                    ] {
+                        let st = state(stage, started, ended);
+                        for a in allowed_actions(&s, &access, &st, &["recovery"]) {
+                            let action = match &a {
+                                PlanAction::StartStage(x) => Action::Append {
+                                    kind: EntryKind::StageStart,
+                                    stage: x,
+                                },
+                                PlanAction::EndStage(x) => Action::Append {
+                                    kind: EntryKind::StageEnd,
+                                    stage: x,
+                                },
+                                PlanAction::Assess(x) => Action::Append {
+                                    kind: EntryKind::Assessment,
+                                    stage: x,
+                                },
+                                PlanAction::RecordVariance(x) => Action::Append {
+                                    kind: EntryKind::Variance,
+                                    stage: x,
+                                },
+                                PlanAction::AddNote => Action::Append {
+                                    kind: EntryKind::Note,
+                                    stage,
+                                },
+                                PlanAction::ProposeHandover => Action::ProposeHandover {
+                                    current_stage: stage,
+                                },
+                                PlanAction::Lifecycle => Action::Lifecycle,
+                                PlanAction::ManageCareTeam => Action::ManageCareTeam,
+                                PlanAction::RecordConsent => Action::RecordConsent,
+                                PlanAction::Individualize => Action::Individualize,
+                            };
+                            assert_eq!(decide(&s, action, &access), Decision::Allow, "{a:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_next_stage_is_offered_once_the_current_one_ended() {
+        let (planner, recovery, _) = ids();
+        let access = plan(ConsentState::CareTeam);
+        let ended = state("acute", true, true);
+        let owner = allowed_actions(
+            &subject(recovery, Profession::Nurse),
+            &access,
+            &ended,
+            &["recovery"],
+        );
+        assert!(owner.contains(&PlanAction::StartStage("recovery".into())));
+        assert!(!owner.contains(&PlanAction::EndStage("acute".into())));
+        let planner_nurse = allowed_actions(
+            &subject(planner, Profession::Nurse),
+            &access,
+            &ended,
+            &["recovery"],
+        );
+        assert!(planner_nurse.contains(&PlanAction::Lifecycle));
+        assert!(planner_nurse.contains(&PlanAction::StartStage("recovery".into())));
+    }
+
+    #[test]
+    fn viewers_break_glass_readers_and_ended_plans_are_offered_nothing_to_write() {
+        let (planner, recovery, outsider) = ids();
+        let mut access = plan(ConsentState::CareTeam);
+        access.team[1].role = TeamRole::Viewer;
+        let running = state("recovery", true, false);
+        assert!(
+            allowed_actions(
+                &subject(recovery, Profession::Physician),
+                &access,
+                &running,
+                &[]
+            )
+            .is_empty()
+        );
+        let mut glass = plan(ConsentState::None);
+        glass.break_glass = true;
+        assert!(
+            allowed_actions(
+                &subject(outsider, Profession::Physician),
+                &glass,
+                &running,
+                &[]
+            )
+            .is_empty()
+        );
+        let mut done = running.clone();
+        done.status = PlanStatus::Completed;
+        assert!(
+            allowed_actions(
+                &subject(planner, Profession::Physician),
+                &plan(ConsentState::CareTeam),
+                &done,
+                &[]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn handovers_are_answered_by_those_who_propose_them() {
+        let (planner, _, _) = ids();
+        let answering: Vec<Profession> = Profession::ALL
+            .into_iter()
+            .filter(|p| may_answer_handover(&subject(planner, *p)))
+            .collect();
+        assert_eq!(
+            answering,
+            vec![
+                Profession::Physician,
+                Profession::Nurse,
+                Profession::Msw,
+                Profession::LiaisonStaff
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_authors_organisation_amends_an_open_entry() {
+        let (planner, recovery, _) = ids();
+        let access = plan(ConsentState::CareTeam);
+        let running = state("recovery", true, false);
+        let target = AmendTarget {
+            stage: "recovery".into(),
+            kind: EntryKind::Assessment,
+            is_amendment: false,
+            is_already_amended: false,
+        };
+        let nurse = subject(recovery, Profession::Nurse);
+        assert!(may_amend_entry(
+            &nurse, &access, &running, &target, recovery
+        ));
+        assert!(!may_amend_entry(
+            &nurse, &access, &running, &target, planner
+        ));
+        let amended = AmendTarget {
+            is_already_amended: true,
+            ..target.clone()
+        };
+        assert!(!may_amend_entry(
+            &nurse, &access, &running, &amended, recovery
+        ));
+        let process = AmendTarget {
+            kind: EntryKind::Handover,
+            ..target.clone()
+        };
+        assert!(!may_amend_entry(
+            &nurse, &access, &running, &process, recovery
+        ));
+        let mut done = running.clone();
+        done.status = PlanStatus::Withdrawn;
+        assert!(!may_amend_entry(&nurse, &access, &done, &target, recovery));
     }
 }

@@ -14,6 +14,7 @@ pub mod kana;
 pub mod pathways;
 pub mod patients;
 pub mod plans;
+pub mod screens;
 pub mod startup;
 pub mod verify;
 pub mod workflow;

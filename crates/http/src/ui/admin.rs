@@ -13,7 +13,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use renkei_service::access::AuditEvent;
+use renkei_domain::ids::AdminRole;
+use renkei_service::access::{AuditEvent, subject};
 use renkei_service::{AuditFilter, ServiceError};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -198,7 +199,7 @@ pub async fn admin_home(ui: Ui) -> UiResult {
     Ok(page(
         StatusCode::OK,
         &AdminHome {
-            regional: ui.actor.has_role("regional_admin"),
+            regional: subject(&ui.actor).is_regional_admin,
             shell: ui.shell("管理・監査", Nav::Admin),
         },
     ))
@@ -234,11 +235,7 @@ pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
             roles: u
                 .roles
                 .iter()
-                .map(|r| match r.as_str() {
-                    "regional_admin" => "地域管理者",
-                    "org_admin" => "施設管理者",
-                    _ => "その他",
-                })
+                .map(|r| AdminRole::parse(r).map(fmt::admin_role).unwrap_or("その他"))
                 .collect::<Vec<_>>()
                 .join("・"),
             locked: if u.disabled {
@@ -259,7 +256,7 @@ pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
     Ok(page(
         StatusCode::OK,
         &UsersPage {
-            regional: ui.actor.has_role("regional_admin"),
+            regional: subject(&ui.actor).is_regional_admin,
             shell: ui.shell("利用者一覧", Nav::Admin),
             rows,
         },
@@ -572,7 +569,7 @@ pub async fn audit_page(
 ) -> UiResult {
     // Only the regional administrator reads the audit log (the service decides and
     // audits a refusal); org admins and others get the 403 page before any lookup.
-    if !ui.actor.has_role("regional_admin") {
+    if !subject(&ui.actor).is_regional_admin {
         state
             .services
             .audit_log(&ui.actor, &ui.meta, AuditFilter::default(), 1)
@@ -764,9 +761,8 @@ pub async fn access_history_page(
             patient,
             patient_url: format!("/patients/{id}"),
             rows,
-            audit_url: ui
-                .actor
-                .has_role("regional_admin")
+            audit_url: subject(&ui.actor)
+                .is_regional_admin
                 .then(|| format!("/admin/audit?patient={id}")),
         },
     ))

@@ -5,8 +5,9 @@
 //! review step (totals computed by the server) before 確定; a hidden per-form
 //! idempotency key so a double click or a resubmit appends one entry only.
 //!
-//! The review step asks the pure rules (`validate_entry`) directly; 確定 goes through
-//! `append_entry` like the JSON API, with the form's key as its `Idempotency-Key`.
+//! The review step asks the service's `check_entry`, the append's own checks without the
+//! write; 確定 goes through `append_entry` like the JSON API, with the form's key as its
+//! `Idempotency-Key`.
 
 use std::collections::HashMap;
 
@@ -14,11 +15,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use renkei_domain::entry::{
-    AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, validate_entry,
-};
+use renkei_domain::FieldError;
+use renkei_domain::entry::{EntryKind, VarianceInput};
 use renkei_domain::template::{Item, ItemType, PathwayTemplate};
-use renkei_domain::{EntryRejection, FieldError};
 use renkei_service::ServiceError;
 use renkei_service::plans::{AppendEntry, CarePlan, Entry, Idempotency};
 use serde::Deserialize;
@@ -461,21 +460,24 @@ struct Context {
     entries: Vec<Entry>,
 }
 
+/// The entry form's read model: the plan's screen (one access decision, one audit event).
 async fn context(state: &AppState, ui: &Ui, plan_id: Uuid) -> Result<Context, ServiceError> {
-    let s = &state.services;
-    let plan = s.get_plan(&ui.actor, &ui.meta, plan_id).await?;
-    let template = s
-        .pathways
-        .find(&plan.pathway.code, plan.pathway.version)
-        .map(|p| p.template.clone())
-        .ok_or(ServiceError::NotFound("pathway version"))?;
-    let (_, _, banner) = views::load_banner(state, ui, plan.patient_id).await?;
-    let entries = s.list_entries(&ui.actor, &ui.meta, plan_id).await?;
+    let s = state
+        .services
+        .plan_screen(&ui.actor, &ui.meta, plan_id)
+        .await?;
+    let banner = views::banner_of(
+        state,
+        ui,
+        &s.patient.patient,
+        &s.patient.plans,
+        s.patient.same_name,
+    );
     Ok(Context {
-        plan,
-        template,
+        template: s.published.template.clone(),
+        plan: s.plan,
         banner,
-        entries,
+        entries: s.entries,
     })
 }
 
@@ -676,17 +678,14 @@ fn read_entry(
     fields: &Fields,
 ) -> Result<(AppendEntry, Value), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let effective_at = match fmt::parse_datetime_local(fields.get("effective_at")) {
-        Some(t) => t,
-        None => {
-            errors.push(FieldError::new(
-                "effective_at",
-                "required",
-                "date-time required",
-            ));
-            Utc::now()
-        }
-    };
+    let effective_at = fmt::parse_datetime_local(fields.get("effective_at"));
+    if effective_at.is_none() {
+        errors.push(FieldError::new(
+            "effective_at",
+            "required",
+            "date-time required",
+        ));
+    }
     let mut values = Map::new();
     for item in &t.items {
         if item.item_type == ItemType::Composite {
@@ -743,9 +742,9 @@ fn read_entry(
             "variance code required",
         ));
     }
-    if !errors.is_empty() {
+    let Some(effective_at) = effective_at.filter(|_| errors.is_empty()) else {
         return Err(errors);
-    }
+    };
     let input = AppendEntry {
         stage: spec.stage.clone(),
         kind: spec.kind,
@@ -771,57 +770,6 @@ fn read_entry(
         "reason": input.reason,
     });
     Ok((input, body))
-}
-
-fn plan_state(plan: &CarePlan) -> PlanState {
-    PlanState {
-        status: PlanStatus::parse(&plan.status).unwrap_or(PlanStatus::Active),
-        current_stage: plan.current_stage.clone(),
-        stage_started: plan.stage_started,
-        stage_ended: plan.stage_ended,
-        started_at: plan.started_at,
-    }
-}
-
-/// The pure rules, as the service will apply them on 確定 (composites computed).
-fn check(
-    ctx: &Context,
-    input: &AppendEntry,
-    now: DateTime<Utc>,
-) -> Result<Map<String, Value>, (Vec<FieldError>, Option<String>)> {
-    let amends = input
-        .amends
-        .and_then(|a| ctx.entries.iter().find(|e| e.id == a))
-        .map(|e| AmendTarget {
-            stage: e.stage.clone(),
-            kind: EntryKind::parse(&e.kind).unwrap_or(EntryKind::Note),
-            is_amendment: e.amends.is_some(),
-            is_already_amended: e.amended_by.is_some(),
-        });
-    if input.amends.is_some() && amends.is_none() {
-        return Err((
-            vec![FieldError::new("amends", "unknown", "no such entry")],
-            None,
-        ));
-    }
-    let new = NewEntry {
-        stage: input.stage.clone(),
-        kind: input.kind,
-        effective_at: input.effective_at,
-        values: input.values.clone(),
-        note: input.note.clone(),
-        variance: input.variance.clone(),
-        amends,
-        reason: input.reason.clone(),
-    };
-    match validate_entry(&ctx.template, &plan_state(&ctx.plan), &new, now) {
-        Ok(v) => Ok(v.values),
-        Err(EntryRejection::Invalid(errors)) => Err((errors, None)),
-        Err(EntryRejection::Conflict { code, .. }) => Err((
-            Vec::new(),
-            Some(explain(renkei_service::ErrorCode::from_conflict(code)).to_owned()),
-        )),
-    }
 }
 
 // ------------------------------------------------------------------ handlers
@@ -992,17 +940,22 @@ pub async fn review_entry(
             return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
         }
     };
-    let values = match check(&ctx, &input, state.services.now()) {
-        Ok(v) => v,
-        Err((errors, message)) => {
-            let form = render_form(&ctx, ui, &spec, &fields, &errors, message);
-            let status = if errors.is_empty() {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            return Ok(page(status, &form));
+    let values = match state
+        .services
+        .check_entry(&ui.actor, &ui.meta, id, &input)
+        .await
+    {
+        Ok(checked) => checked.values,
+        Err(ServiceError::Validation(errors)) => {
+            let form = render_form(&ctx, ui, &spec, &fields, &errors, None);
+            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
         }
+        Err(e @ ServiceError::Conflict { .. }) => {
+            let message = explain(e.code()).to_owned();
+            let form = render_form(&ctx, ui, &spec, &fields, &[], Some(message));
+            return Ok(page(StatusCode::CONFLICT, &form));
+        }
+        Err(e) => return Err(e.into()),
     };
     let mut lines = Vec::new();
     let mut items: Vec<&Item> = t

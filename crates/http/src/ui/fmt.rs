@@ -4,6 +4,9 @@
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use renkei_domain::FieldError;
+use renkei_domain::access::{Profession, TeamRole};
+use renkei_domain::entry::PlanStatus;
+use renkei_domain::ids::AdminRole;
 use renkei_domain::template::{ItemType, PathwayTemplate};
 use serde_json::Value;
 
@@ -102,7 +105,30 @@ pub fn parse_datetime_local(s: &str) -> Option<DateTime<Utc>> {
 // ------------------------------------------------------------------ words for codes
 
 pub fn profession(code: &str) -> &'static str {
-    crate::web::pages::profession_ja(code)
+    Profession::parse(code)
+        .map(profession_label)
+        .unwrap_or("その他")
+}
+
+/// An administrative role in words.
+pub fn admin_role(r: AdminRole) -> &'static str {
+    match r {
+        AdminRole::RegionalAdmin => "地域管理者",
+        AdminRole::OrgAdmin => "施設管理者",
+    }
+}
+
+/// A profession in words.
+pub fn profession_label(p: Profession) -> &'static str {
+    match p {
+        Profession::Physician => "医師",
+        Profession::Nurse => "看護師",
+        Profession::Therapist => "療法士(PT/OT/ST)",
+        Profession::Msw => "医療ソーシャルワーカー",
+        Profession::LiaisonStaff => "地域連携室職員",
+        Profession::CareManager => "介護支援専門員",
+        Profession::Pharmacist => "薬剤師",
+    }
 }
 
 pub fn sex(code: &str) -> &'static str {
@@ -127,13 +153,17 @@ pub fn org_kind(code: &str) -> &'static str {
     }
 }
 
-pub fn plan_status(code: &str) -> &'static str {
-    match code {
-        "active" => "進行中",
-        "completed" => "完了",
-        "withdrawn" => "中止",
-        _ => "不明",
+pub fn plan_status(status: PlanStatus) -> &'static str {
+    match status {
+        PlanStatus::Active => "進行中",
+        PlanStatus::Completed => "完了",
+        PlanStatus::Withdrawn => "中止",
     }
+}
+
+/// The status of a plan as the API shows it (`status` string), in words.
+pub fn plan_status_of(code: &str) -> &'static str {
+    PlanStatus::parse(code).map(plan_status).unwrap_or("不明")
 }
 
 pub fn entry_kind(code: &str) -> &'static str {
@@ -162,13 +192,12 @@ pub fn handover_state(code: &str) -> &'static str {
     }
 }
 
-pub fn team_role(code: &str) -> &'static str {
-    match code {
-        "planner" => "計画管理病院",
-        "stage_owner" => "担当施設",
-        "contributor" => "協力施設",
-        "viewer" => "閲覧のみ",
-        _ => "その他",
+pub fn team_role(role: TeamRole) -> &'static str {
+    match role {
+        TeamRole::Planner => "計画管理病院",
+        TeamRole::StageOwner => "担当施設",
+        TeamRole::Contributor => "協力施設",
+        TeamRole::Viewer => "閲覧のみ",
     }
 }
 

@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use renkei_domain::handover::HandoverEvent;
+use renkei_domain::handover::{HandoverEvent, HandoverState};
 use renkei_domain::template::PathwayTemplate;
 use renkei_service::ServiceError;
-use renkei_service::workflow::{Handover, Report};
+use renkei_service::screens::{HandoverScreen, ReportScreen};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -67,16 +67,24 @@ async fn handover_row(
     unread: &HashSet<Uuid>,
 ) -> Result<Option<BoxRow>, ServiceError> {
     let Ok(id) = id.parse() else { return Ok(None) };
-    let Some(h) = visible(state.services.get_handover(&ui.actor, &ui.meta, id).await)? else {
+    let Some(screen) = visible(
+        state
+            .services
+            .handover_screen(&ui.actor, &ui.meta, id)
+            .await,
+    )?
+    else {
         return Ok(None);
     };
-    let (patient, pathway, template) = patient_and_pathway(state, ui, &h).await?;
-    let class = if h.state == "proposed" { "wait" } else { "ok" };
+    let (patient, pathway, template) = patient_and_pathway(state, &screen);
+    let h = screen.handover;
+    let open = HandoverState::parse(&h.state) == Some(HandoverState::Proposed);
+    let class = if open { "wait" } else { "ok" };
     Ok(Some(BoxRow {
         url: format!("/handovers/{}", h.id),
-        state: if incoming && h.state == "proposed" && unread.contains(&h.id) {
+        state: if incoming && open && unread.contains(&h.id) {
             "未読・未回答"
-        } else if incoming && h.state == "proposed" {
+        } else if incoming && open {
             "未回答"
         } else {
             fmt::handover_state(&h.state)
@@ -95,17 +103,11 @@ async fn handover_row(
 }
 
 /// The patient's name (when this organisation may see it yet) and the pathway title.
-async fn patient_and_pathway(
+fn patient_and_pathway(
     state: &AppState,
-    ui: &Ui,
-    h: &Handover,
-) -> Result<(String, String, Option<PathwayTemplate>), ServiceError> {
-    let plan = visible(
-        state
-            .services
-            .get_plan(&ui.actor, &ui.meta, h.care_plan_id)
-            .await,
-    )?;
+    screen: &HandoverScreen,
+) -> (String, String, Option<PathwayTemplate>) {
+    let h = &screen.handover;
     let code = h.summary["pathway"]["code"].as_str().unwrap_or("");
     let version = h.summary["pathway"]["version"].as_u64().unwrap_or(0) as u32;
     let template = state
@@ -117,25 +119,14 @@ async fn patient_and_pathway(
         .as_ref()
         .map(|t| t.title.ja.clone())
         .unwrap_or_else(|| code.to_owned());
-    let patient = match plan {
-        Some(p) => match visible(
-            renkei_service::patients::get_patient(
-                &state.services,
-                &ui.actor,
-                &ui.meta,
-                p.patient_id,
-            )
-            .await,
-        )? {
-            Some(p) => {
-                let (kana, kanji) = views::names(&p);
-                format!("{kanji}({kana})")
-            }
-            None => "(受入後に表示されます)".to_owned(),
-        },
+    let patient = match &screen.behind {
+        Some(b) => {
+            let (kana, kanji) = views::names(&b.patient.patient);
+            format!("{kanji}({kana})")
+        }
         None => "(受入後に表示されます)".to_owned(),
     };
-    Ok((patient, pathway, template))
+    (patient, pathway, template)
 }
 
 pub async fn inbox_page(State(state): State<AppState>, ui: Ui) -> UiResult {
@@ -299,27 +290,23 @@ fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
     out
 }
 
-async fn handover_page_data(
+fn handover_page_data(
     state: &AppState,
     ui: &Ui,
-    h: Handover,
+    screen: HandoverScreen,
     notice: Option<String>,
     error: Option<String>,
     reason: String,
-) -> Result<HandoverPage, ServiceError> {
-    let names = org_names(state).await?;
-    let (patient, pathway, template) = patient_and_pathway(state, ui, &h).await?;
+) -> HandoverPage {
+    let (patient, pathway, template) = patient_and_pathway(state, &screen);
     let t = template.as_ref();
-    let plan = visible(
-        state
-            .services
-            .get_plan(&ui.actor, &ui.meta, h.care_plan_id)
-            .await,
-    )?;
-    let banner = match &plan {
-        Some(p) => visible(views::load_banner(state, ui, p.patient_id).await)?.map(|x| x.2),
-        None => None,
-    };
+    let banner = screen.behind.as_ref().map(|b| {
+        let c = &b.patient;
+        views::banner_of(state, ui, &c.patient, &c.plans, c.same_name)
+    });
+    let plan = screen.behind.as_ref().map(|b| &b.plan);
+    let names = &screen.org_names;
+    let h = &screen.handover;
     let s = &h.summary;
     let goals = s["goals"]
         .as_array()
@@ -387,20 +374,15 @@ async fn handover_page_data(
                 .collect()
         })
         .unwrap_or_default();
-    let receiver = h.to_organization == ui.actor.organization_code;
-    let sender = h.from_organization == ui.actor.organization_code;
-    let answers = matches!(
-        ui.actor.profession.as_str(),
-        "physician" | "nurse" | "liaison_staff" | "msw"
-    );
+    let open = screen.state == Some(HandoverState::Proposed);
     let facts = vec![
         Line {
             label: "紹介元".into(),
-            value: name_of(&names, &h.from_organization),
+            value: name_of(names, &h.from_organization),
         },
         Line {
             label: "紹介先".into(),
-            value: name_of(&names, &h.to_organization),
+            value: name_of(names, &h.to_organization),
         },
         Line {
             label: "病期".into(),
@@ -422,7 +404,7 @@ async fn handover_page_data(
                 .unwrap_or_else(|| "未回答".into()),
         },
     ];
-    Ok(HandoverPage {
+    HandoverPage {
         shell: ui.shell(
             format!(
                 "紹介・転院 — {}",
@@ -432,7 +414,7 @@ async fn handover_page_data(
         ),
         banner,
         state: fmt::handover_state(&h.state),
-        proposed: h.state == "proposed",
+        proposed: open,
         patient,
         pathway,
         plan_url: plan.map(|p| format!("/care-plans/{}", p.id)),
@@ -444,13 +426,13 @@ async fn handover_page_data(
         note: h.note.clone().filter(|n| !n.trim().is_empty()),
         decline_reason: h.decline_reason.clone(),
         version: h.version,
-        may_answer: receiver && answers && h.state == "proposed",
-        may_withdraw: sender && answers && h.state == "proposed",
+        may_answer: screen.may_answer,
+        may_withdraw: screen.may_withdraw,
         action: format!("/handovers/{}/answer", h.id),
         notice,
         error,
         reason,
-    })
+    }
 }
 
 pub async fn handover_page(
@@ -460,7 +442,10 @@ pub async fn handover_page(
     Query(q): Query<DoneQuery>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let h = state.services.get_handover(&ui.actor, &ui.meta, id).await?;
+    let screen = state
+        .services
+        .handover_screen(&ui.actor, &ui.meta, id)
+        .await?;
     // Opened by this facility: no longer unread (the nav count follows at once).
     state.services.mark_handover_read(&ui.actor, id).await?;
     ui.unread = state.services.unread_handovers(&ui.actor).await?.len();
@@ -472,7 +457,7 @@ pub async fn handover_page(
         "withdraw" => Some("依頼を取り下げました。".to_owned()),
         _ => None,
     };
-    let p = handover_page_data(&state, &ui, h, notice, None, String::new()).await?;
+    let p = handover_page_data(&state, &ui, screen, notice, None, String::new());
     Ok(page(StatusCode::OK, &p))
 }
 
@@ -526,8 +511,11 @@ pub async fn answer_submit(
                 other => explain(other.code()).to_owned(),
             };
             let status = crate::error::status_of(e.code());
-            let h = state.services.get_handover(&ui.actor, &ui.meta, id).await?;
-            let p = handover_page_data(&state, ui, h, None, Some(message), reason).await?;
+            let screen = state
+                .services
+                .handover_screen(&ui.actor, &ui.meta, id)
+                .await?;
+            let p = handover_page_data(&state, ui, screen, None, Some(message), reason);
             Ok(page(status, &p))
         }
         Err(e) => Err(e.into()),
@@ -735,31 +723,20 @@ pub struct ReportPage {
     pub notice: Option<String>,
 }
 
-async fn report_page_data(
+fn report_page_data(
     state: &AppState,
     ui: &Ui,
-    r: Report,
+    screen: ReportScreen,
     notice: Option<String>,
-) -> Result<ReportPage, ServiceError> {
-    let names = org_names(state).await?;
-    let plan = visible(
-        state
-            .services
-            .get_plan(&ui.actor, &ui.meta, r.care_plan_id)
-            .await,
-    )?;
-    let template = plan.as_ref().and_then(|p| {
-        state
-            .services
-            .pathways
-            .find(&p.pathway.code, p.pathway.version)
-            .map(|x| x.template.clone())
+) -> ReportPage {
+    let names = &screen.org_names;
+    let r = &screen.report;
+    let template = screen.behind.as_ref().map(|b| b.published.template.clone());
+    let banner = screen.behind.as_ref().map(|b| {
+        let c = &b.patient;
+        views::banner_of(state, ui, &c.patient, &c.plans, c.same_name)
     });
-    let banner = match &plan {
-        Some(p) => visible(views::load_banner(state, ui, p.patient_id).await)?.map(|x| x.2),
-        None => None,
-    };
-    Ok(ReportPage {
+    ReportPage {
         shell: ui.shell(
             format!(
                 "返書 — {}",
@@ -770,16 +747,16 @@ async fn report_page_data(
         banner,
         plan_url: format!("/care-plans/{}", r.care_plan_id),
         stage: fmt::stage_title(template.as_ref(), &r.stage),
-        from: name_of(&names, &r.from_organization),
-        to: name_of(&names, &r.to_organization),
+        from: name_of(names, &r.from_organization),
+        to: name_of(names, &r.to_organization),
         due: fmt::day_of(r.due_at),
         sent: r.sent_at.map(fmt::datetime),
         overdue: r.overdue,
         outcome: outcome_lines(template.as_ref(), &r.content),
-        may_send: r.sent_at.is_none() && r.from_organization == ui.actor.organization_code,
+        may_send: screen.may_send,
         action: format!("/reports/{}", r.id),
         notice,
-    })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -795,9 +772,12 @@ pub async fn report_page(
     Query(q): Query<SentQuery>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let r = state.services.get_report(&ui.actor, &ui.meta, id).await?;
+    let screen = state
+        .services
+        .report_screen(&ui.actor, &ui.meta, id)
+        .await?;
     let notice = (!q.sent.is_empty()).then(|| "返書を送付しました。".to_owned());
-    let p = report_page_data(&state, &ui, r, notice).await?;
+    let p = report_page_data(&state, &ui, screen, notice);
     Ok(page(StatusCode::OK, &p))
 }
 

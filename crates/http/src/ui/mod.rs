@@ -184,7 +184,8 @@ impl FromRequestParts<AppState> for Ui {
 impl Ui {
     /// A regional or organisation administrator (the S10 link is shown to them only).
     pub fn is_admin(&self) -> bool {
-        self.actor.has_role("regional_admin") || self.actor.has_role("org_admin")
+        let s = renkei_service::access::subject(&self.actor);
+        s.is_regional_admin || s.is_org_admin
     }
 
     /// The header of every page.

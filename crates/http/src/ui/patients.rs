@@ -9,7 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use renkei_domain::FieldError;
-use renkei_service::access::NewConsent;
+use renkei_domain::access::{GlobalAction, decide_global};
+use renkei_service::access::{NewConsent, subject};
 use renkei_service::kana::normalize_kana;
 use renkei_service::patients::{self, Patient, PatientQuery};
 use renkei_service::plans::Idempotency;
@@ -305,10 +306,7 @@ pub struct PatientPage {
 }
 
 pub fn may_enrol(ui: &Ui) -> bool {
-    matches!(
-        ui.actor.profession.as_str(),
-        "physician" | "nurse" | "liaison_staff" | "msw"
-    )
+    decide_global(&subject(&ui.actor), GlobalAction::Enrol)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,7 +341,7 @@ pub async fn patient_page(
                 url: format!("/care-plans/{}", p.id),
                 title: p.pathway.title_ja.clone(),
                 version: p.pathway.version,
-                status: fmt::plan_status(&p.status),
+                status: fmt::plan_status_of(&p.status),
                 stage: fmt::stage_title(t, &p.current_stage),
                 started: fmt::day_of(p.started_at),
                 planner: names

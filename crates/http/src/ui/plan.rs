@@ -4,16 +4,19 @@
 //! profession and stage in the URL; amendments next to what they amend), variances,
 //! hand-overs, reports back, care team and consent. Also the trend table of one item.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
+use renkei_domain::access::PlanAction;
+use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::goals::GoalStatus;
 use renkei_domain::template::{ItemType, PathwayTemplate};
-use renkei_service::access::{CareTeamMember, Consent};
+use renkei_service::access::Consent;
 use renkei_service::plans::{CarePlan, Entry};
+use renkei_service::screens::{PlanScreen, StageDates, TeamRow as TeamMember};
 use renkei_service::workflow::{Handover, Report};
 use serde::Deserialize;
 use serde_json::Value;
@@ -184,52 +187,61 @@ pub struct PlanPage {
     pub print_url: String,
 }
 
-/// Everything the plan page (and the print view) reads, fetched once.
+/// Everything the plan page (and the print view) reads: the service's read model with
+/// the patient banner built from it.
 pub struct PlanData {
     pub plan: CarePlan,
+    pub status: PlanStatus,
     pub template: PathwayTemplate,
     pub banner: Banner,
     pub entries: Vec<Entry>,
     pub goals: Vec<GoalStatus>,
-    pub team: Vec<CareTeamMember>,
+    pub team: Vec<TeamMember>,
     pub consents: Vec<Consent>,
     pub handovers: Vec<Handover>,
     pub reports: Vec<Report>,
     pub org_names: HashMap<String, String>,
+    pub stage_dates: HashMap<String, StageDates>,
+    pub actions: Vec<PlanAction>,
+    pub amendable: HashSet<Uuid>,
 }
 
+/// The plan page's read model (one access decision, one audit event).
 pub async fn load(state: &AppState, ui: &Ui, id: Uuid) -> Result<PlanData, super::UiError> {
-    let s = &state.services;
-    let plan = s.get_plan(&ui.actor, &ui.meta, id).await?;
-    let template = s
-        .pathways
-        .find(&plan.pathway.code, plan.pathway.version)
-        .map(|p| p.template.clone())
-        .ok_or(renkei_service::ServiceError::NotFound("pathway version"))?;
-    let (_, _, banner) = views::load_banner(state, ui, plan.patient_id).await?;
-    let entries = s.list_entries(&ui.actor, &ui.meta, id).await?;
-    let goals = s.goals(&ui.actor, &ui.meta, id, None).await?;
-    let team = s.care_team(&ui.actor, &ui.meta, id).await?;
-    let consents = s.consents(&ui.actor, &ui.meta, id).await?;
-    let handovers = s.handovers_of_plan(&ui.actor, &ui.meta, id).await?;
-    let reports = s.reports_of_plan(&ui.actor, &ui.meta, id).await?;
-    let org_names = renkei_service::admin::list_organizations(&s.db)
-        .await?
-        .into_iter()
-        .map(|o| (o.code, o.name))
-        .collect();
-    Ok(PlanData {
-        plan,
-        template,
+    let screen = state.services.plan_screen(&ui.actor, &ui.meta, id).await?;
+    Ok(from_screen(state, ui, screen))
+}
+
+/// The printed plan's read model (one access decision, audited as a print).
+pub async fn load_print(state: &AppState, ui: &Ui, id: Uuid) -> Result<PlanData, super::UiError> {
+    let screen = state.services.print_screen(&ui.actor, &ui.meta, id).await?;
+    Ok(from_screen(state, ui, screen))
+}
+
+pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
+    let banner = views::banner_of(
+        state,
+        ui,
+        &s.patient.patient,
+        &s.patient.plans,
+        s.patient.same_name,
+    );
+    PlanData {
+        template: s.published.template.clone(),
+        plan: s.plan,
+        status: s.status,
         banner,
-        entries,
-        goals,
-        team,
-        consents,
-        handovers,
-        reports,
-        org_names,
-    })
+        entries: s.entries,
+        goals: s.goals,
+        team: s.team,
+        consents: s.consents,
+        handovers: s.handovers,
+        reports: s.reports,
+        org_names: s.org_names,
+        stage_dates: s.stage_dates,
+        actions: s.actions,
+        amendable: s.amendable,
+    }
 }
 
 impl PlanData {
@@ -260,25 +272,18 @@ impl PlanData {
         v
     }
 
-    /// The last `stage_start` of `stage` and the `stage_end` after it.
+    /// When `stage` started and ended (the service's stage dates).
     pub fn stage_dates(&self, stage: &str) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        let mut start = None;
-        let mut end = None;
-        for e in self
-            .entries
-            .iter()
-            .filter(|e| e.amends.is_none() && e.stage == stage)
-        {
-            match e.kind.as_str() {
-                "stage_start" => {
-                    start = Some(e.effective_at);
-                    end = None;
-                }
-                "stage_end" => end = Some(e.effective_at),
-                _ => {}
-            }
-        }
-        (start, end)
+        let d = self.stage_dates.get(stage).copied().unwrap_or_default();
+        (d.start, d.end)
+    }
+
+    pub fn active(&self) -> bool {
+        self.status == PlanStatus::Active
+    }
+
+    pub fn may(&self, action: &PlanAction) -> bool {
+        self.actions.contains(action)
     }
 
     /// The overview matrix.
@@ -288,7 +293,7 @@ impl PlanData {
         let mut prev_end: Option<DateTime<Utc>> = Some(self.plan.started_at);
         for s in &t.stages {
             let (start, end) = self.stage_dates(&s.code);
-            let current = self.plan.current_stage == s.code && self.plan.status == "active";
+            let current = self.plan.current_stage == s.code && self.active();
             let planned_start = prev_end;
             let base = start.or(planned_start);
             let planned_end = match (base, s.expected_days) {
@@ -659,8 +664,8 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
     let t = Some(&d.template);
     let v = &e.values;
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    match e.kind.as_str() {
-        "handover" => vec![ValueLine {
+    match EntryKind::parse(&e.kind) {
+        Some(EntryKind::Handover) => vec![ValueLine {
             label: "連携".into(),
             value: format!(
                 "{}({}){}",
@@ -673,11 +678,11 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
                 }
             ),
         }],
-        "report" => vec![ValueLine {
+        Some(EntryKind::Report) => vec![ValueLine {
             label: "返書".into(),
             value: "計画管理病院へ診療結果を報告".into(),
         }],
-        "lifecycle" => vec![ValueLine {
+        Some(EntryKind::Lifecycle) => vec![ValueLine {
             label: "状態".into(),
             value: match s("event").as_str() {
                 "completed" => "パス完了".to_owned(),
@@ -686,7 +691,7 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
                 other => other.to_owned(),
             },
         }],
-        "individualize" => vec![ValueLine {
+        Some(EntryKind::Individualize) => vec![ValueLine {
             label: "個別設定".into(),
             value: if v.get("goal").is_some() {
                 format!("達成目標「{}」の目標値を個別に設定", s("goal"))
@@ -702,12 +707,10 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
     }
 }
 
-pub fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
+pub fn card(d: &PlanData, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
     let t = &d.template;
-    let clinical = matches!(
-        e.kind.as_str(),
-        "assessment" | "note" | "variance" | "stage_start" | "stage_end"
-    );
+    let kind = EntryKind::parse(&e.kind);
+    let clinical = kind.is_some_and(EntryKind::is_clinical);
     let folded = components_of(t, &e.values);
     let mut main = Vec::new();
     let mut detail = Vec::new();
@@ -746,7 +749,6 @@ pub fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> En
             format!("{title}〔{dir}・{level}/{cat}〕")
         }
     });
-    let own = e.organization.code == ui.actor.organization_code;
     EntryCard {
         id: e.id.to_string(),
         seq: e.seq,
@@ -763,11 +765,9 @@ pub fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> En
         variance,
         amended: e.amended_by.is_some(),
         reason: e.reason.clone(),
-        amend_url: (own
-            && clinical
-            && e.amends.is_none()
-            && e.amended_by.is_none()
-            && d.plan.status == "active")
+        amend_url: d
+            .amendable
+            .contains(&e.id)
             .then(|| format!("{plan_url}/entries/new?amends={}", e.id)),
         saved: saved == e.id.to_string(),
         amendments: Vec::new(),
@@ -778,7 +778,7 @@ pub fn card(d: &PlanData, ui: &Ui, e: &Entry, saved: &str, plan_url: &str) -> En
 pub fn variance_rows(d: &PlanData) -> Vec<VarianceRow> {
     let t = &d.template;
     d.effective()
-        .filter(|e| e.kind == "variance")
+        .filter(|e| EntryKind::parse(&e.kind) == Some(EntryKind::Variance))
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
@@ -840,9 +840,9 @@ pub async fn plan_page(
         if e.amends.is_some_and(|a| by_id.contains_key(&a)) || !keep(e) {
             continue;
         }
-        let mut c = card(&d, &ui, e, &q.saved, &plan_url);
+        let mut c = card(&d, e, &q.saved, &plan_url);
         for a in d.entries.iter().filter(|a| a.amends == Some(e.id)) {
-            c.amendments.push(card(&d, &ui, a, &q.saved, &plan_url));
+            c.amendments.push(card(&d, a, &q.saved, &plan_url));
         }
         entries.push(c);
     }
@@ -906,7 +906,7 @@ pub async fn plan_page(
         .iter()
         .map(|m| TeamRow {
             name: m.organization_name.clone(),
-            role: fmt::team_role(&m.role),
+            role: fmt::team_role(m.role),
             stages: m
                 .stages
                 .iter()
@@ -969,70 +969,62 @@ pub async fn plan_page(
         ),
     };
 
-    let active = d.plan.status == "active";
-    // Stage events and clinical entries are offered for the stages this
-    // organisation takes part in (the service decides in the end).
-    let mine: Vec<&String> = d
-        .team
-        .iter()
-        .filter(|m| m.organization == ui.actor.organization_code && m.role != "viewer")
-        .flat_map(|m| m.stages.iter())
-        .collect();
-    let writes = |stage: &str| mine.iter().any(|s| *s == stage);
+    let active = d.active();
     let mut record_actions = Vec::new();
-    if active {
-        let new = format!("{plan_url}/entries/new");
-        let cur = &d.plan.current_stage;
-        let next = t.next_stages(cur);
-        if !d.plan.stage_started && writes(cur) {
-            record_actions.push(Action {
-                url: format!("{new}?kind=stage_start&stage={cur}"),
-                label: format!("{}の開始を記録", fmt::stage_title(Some(t), cur)),
-            });
-        } else if d.plan.stage_ended {
-            for n in next.iter().filter(|n| writes(n)) {
+    let new = format!("{plan_url}/entries/new");
+    let cur = &d.plan.current_stage;
+    let stage_items = |pred: &dyn Fn(&str) -> bool| {
+        t.items
+            .iter()
+            .any(|i| i.stages.iter().any(|s| s == cur) && pred(&i.code))
+    };
+    for a in &d.actions {
+        match a {
+            PlanAction::StartStage(stage) if stage == cur => record_actions.push(Action {
+                url: format!("{new}?kind=stage_start&stage={stage}"),
+                label: format!("{}の開始を記録", fmt::stage_title(Some(t), stage)),
+            }),
+            PlanAction::StartStage(stage) => record_actions.push(Action {
+                url: format!("{new}?kind=stage_start&stage={stage}"),
+                label: format!(
+                    "{}の開始(入院・受入)を記録",
+                    fmt::stage_title(Some(t), stage)
+                ),
+            }),
+            PlanAction::Assess(_) => {
+                if stage_items(&|c| c.starts_with("fim_")) {
+                    record_actions.push(Action {
+                        url: format!("{new}?kind=assessment&sheet=fim"),
+                        label: "FIMを評価".into(),
+                    });
+                }
+                if stage_items(&|c| c.starts_with("barthel_")) {
+                    record_actions.push(Action {
+                        url: format!("{new}?kind=assessment&sheet=barthel"),
+                        label: "バーセルインデックスを評価".into(),
+                    });
+                }
                 record_actions.push(Action {
-                    url: format!("{new}?kind=stage_start&stage={n}"),
-                    label: format!("{}の開始(入院・受入)を記録", fmt::stage_title(Some(t), n)),
+                    url: format!("{new}?kind=assessment"),
+                    label: "評価・検査値を記録".into(),
                 });
             }
-        }
-        let stage_items = |pred: &dyn Fn(&str) -> bool| {
-            t.items
-                .iter()
-                .any(|i| i.stages.iter().any(|s| s == cur) && pred(&i.code))
-        };
-        if d.plan.stage_started && !d.plan.stage_ended && writes(cur) {
-            if stage_items(&|c| c.starts_with("fim_")) {
-                record_actions.push(Action {
-                    url: format!("{new}?kind=assessment&sheet=fim"),
-                    label: "FIMを評価".into(),
-                });
-            }
-            if stage_items(&|c| c.starts_with("barthel_")) {
-                record_actions.push(Action {
-                    url: format!("{new}?kind=assessment&sheet=barthel"),
-                    label: "バーセルインデックスを評価".into(),
-                });
-            }
-            record_actions.push(Action {
-                url: format!("{new}?kind=assessment"),
-                label: "評価・検査値を記録".into(),
-            });
-            record_actions.push(Action {
+            PlanAction::RecordVariance(_) => record_actions.push(Action {
                 url: format!("{new}?kind=variance"),
                 label: "バリアンスを記録".into(),
-            });
-        }
-        record_actions.push(Action {
-            url: format!("{new}?kind=note"),
-            label: "記録(メモ)".into(),
-        });
-        if d.plan.stage_started && !d.plan.stage_ended && writes(cur) {
-            record_actions.push(Action {
-                url: format!("{new}?kind=stage_end&stage={cur}"),
-                label: format!("{}の終了(転院・退院)を記録", fmt::stage_title(Some(t), cur)),
-            });
+            }),
+            PlanAction::AddNote => record_actions.push(Action {
+                url: format!("{new}?kind=note"),
+                label: "記録(メモ)".into(),
+            }),
+            PlanAction::EndStage(stage) => record_actions.push(Action {
+                url: format!("{new}?kind=stage_end&stage={stage}"),
+                label: format!(
+                    "{}の終了(転院・退院)を記録",
+                    fmt::stage_title(Some(t), stage)
+                ),
+            }),
+            _ => {}
         }
     }
     let notice = if !q.saved.is_empty() {
@@ -1055,7 +1047,7 @@ pub async fn plan_page(
         ),
         title: d.plan.pathway.title_ja.clone(),
         version: d.plan.pathway.version,
-        status: fmt::plan_status(&d.plan.status),
+        status: fmt::plan_status(d.status),
         active,
         current_stage: fmt::stage_title(Some(t), &d.plan.current_stage),
         started: fmt::day_of(d.plan.started_at),
@@ -1076,7 +1068,8 @@ pub async fn plan_page(
         consent_ok,
         consent_details,
         record_actions,
-        handover_url: (active && d.plan.stage_started && writes(&d.plan.current_stage))
+        handover_url: d
+            .may(&PlanAction::ProposeHandover)
             .then(|| format!("{plan_url}/handovers/new")),
         print_url: format!("{plan_url}/print"),
         banner: d.banner,

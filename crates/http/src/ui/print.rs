@@ -23,7 +23,9 @@ use renkei_domain::template::ItemType;
 use serde::Deserialize;
 
 use super::fmt::{self, When};
-use super::plan::{GoalRow, PlanData, StageCol, VarianceRow, card, goal_rows, load, variance_rows};
+use super::plan::{
+    GoalRow, PlanData, StageCol, VarianceRow, card, goal_rows, load_print, variance_rows,
+};
 use super::views::Banner;
 use super::{Ui, UiResult, page, parse_uuid};
 use crate::state::AppState;
@@ -69,10 +71,9 @@ pub async fn print_page(
     Query(q): Query<PrintQuery>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let d = load(&state, &ui, id).await?;
-    state.services.record_print(&ui.actor, &ui.meta, id).await?;
+    let d = load_print(&state, &ui, id).await?;
     if q.version == "staff" {
-        return Ok(staff_page(&state, &ui, d, id));
+        return Ok(staff_page(&state, d, id));
     }
     let t = &d.template;
     let now = state.services.now();
@@ -155,7 +156,7 @@ pub async fn print_page(
             format!(
                 "{}({}) 地域連携室",
                 m.organization_name,
-                fmt::team_role(&m.role)
+                fmt::team_role(m.role)
             )
         })
         .collect();
@@ -241,7 +242,7 @@ pub struct StaffPrintPage {
     pub plan_url: String,
 }
 
-fn staff_page(state: &AppState, ui: &Ui, d: PlanData, id: uuid::Uuid) -> axum::response::Response {
+fn staff_page(state: &AppState, d: PlanData, id: uuid::Uuid) -> axum::response::Response {
     let t = &d.template;
     let now = state.services.now();
     let plan_url = format!("/care-plans/{id}");
@@ -295,7 +296,7 @@ fn staff_page(state: &AppState, ui: &Ui, d: PlanData, id: uuid::Uuid) -> axum::r
                 .effective()
                 .filter(|e| &e.author.profession == p)
                 .map(|e| {
-                    let c = card(&d, ui, e, "", &plan_url);
+                    let c = card(&d, e, "", &plan_url);
                     let mut content: Vec<String> = c
                         .main
                         .iter()
@@ -326,12 +327,7 @@ fn staff_page(state: &AppState, ui: &Ui, d: PlanData, id: uuid::Uuid) -> axum::r
             title: format!("地域連携診療計画書(医療者用) — {}", d.banner.kanji),
             pathway: format!("{}(第{}版)", t.title.ja, t.version),
             planner: d.org(&d.plan.planner_organization),
-            status: match d.plan.status.as_str() {
-                "active" => "進行中",
-                "completed" => "完了",
-                "withdrawn" => "中止",
-                _ => "—",
-            },
+            status: fmt::plan_status(d.status),
             stages: d.columns(now),
             goals: goal_rows(&d, &plan_url),
             trends,

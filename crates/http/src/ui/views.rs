@@ -1,8 +1,9 @@
 //! Pieces several pages show: the patient banner (two identifiers on every patient
 //! surface: カナ + 漢字 name and birth date, ui.md §3 C2) and a plan's one-line summary.
 
+use renkei_domain::entry::PlanStatus;
 use renkei_service::ServiceError;
-use renkei_service::patients::{self, Patient, PatientQuery};
+use renkei_service::patients::Patient;
 use renkei_service::plans::CarePlan;
 use uuid::Uuid;
 
@@ -98,42 +99,24 @@ pub fn banner_of(
         same_name,
         plans: plans
             .iter()
-            .filter(|x| x.status == "active")
+            .filter(|x| PlanStatus::parse(&x.status) == Some(PlanStatus::Active))
             .map(|x| plan_chip(state, x))
             .collect(),
     }
 }
 
-/// Whether another patient this organisation sees has the same kana name.
-pub async fn has_same_name(state: &AppState, ui: &Ui, p: &Patient) -> Result<bool, ServiceError> {
-    let key = format!("{}{}", p.name.family_kana, p.name.given_kana);
-    let found = patients::search_patients(
-        &state.services,
-        &ui.actor,
-        &ui.meta,
-        PatientQuery {
-            kana: Some(key.clone()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok(found
-        .iter()
-        .any(|o| o.id != p.id && format!("{}{}", o.name.family_kana, o.name.given_kana) == key))
-}
-
-/// Loads the patient, the plans this organisation sees and the banner.
+/// Loads the patient, the plans this organisation sees and the banner: the service's
+/// patient screen (one access decision, one audit event).
 pub async fn load_banner(
     state: &AppState,
     ui: &Ui,
     patient_id: Uuid,
 ) -> Result<(Patient, Vec<CarePlan>, Banner), ServiceError> {
-    let p = patients::get_patient(&state.services, &ui.actor, &ui.meta, patient_id).await?;
-    let plans = state
+    let s = state
         .services
-        .plans_of_patient(&ui.actor, &ui.meta, patient_id)
+        .patient_screen(&ui.actor, &ui.meta, patient_id)
         .await?;
-    let same = has_same_name(state, ui, &p).await?;
-    let banner = banner_of(state, ui, &p, &plans, same);
-    Ok((p, plans, banner))
+    let card = s.card;
+    let banner = banner_of(state, ui, &card.patient, &card.plans, card.same_name);
+    Ok((card.patient, card.plans, banner))
 }

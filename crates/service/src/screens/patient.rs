@@ -1,0 +1,208 @@
+//! The patient a screen is about, as its banner shows it: the patient, the plans the
+//! actor's organisation sees and whether another patient it sees has the same kana name.
+//! Loaded inside a screen whose access decision is already made, so nothing here checks
+//! or audits on its own.
+
+use renkei_store::queries::{self, CarePlanRow, PatientReach, PatientRow};
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use renkei_domain::access::{GlobalAction, decide_global};
+
+use crate::access::subject;
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::kana::normalize_kana;
+use crate::patients::{Patient, PatientIdentifier, PatientName};
+use crate::plans::{CarePlan, PathwayRef};
+use crate::{Actor, ServiceError, Services};
+
+/// A patient with the plans the actor's organisation sees.
+#[derive(Debug, Clone)]
+pub struct PatientCard {
+    pub patient: Patient,
+    /// Visible plans, in the order the store keeps them.
+    pub plans: Vec<CarePlan>,
+    /// Another patient the organisation sees has the same kana name (同姓同名).
+    pub same_name: bool,
+}
+
+pub(crate) async fn patient_of<C: ConnectionTrait>(
+    c: &C,
+    row: PatientRow,
+) -> Result<Patient, ServiceError> {
+    let mut identifiers = Vec::new();
+    for ident in queries::identifiers_of(c, row.id).await? {
+        let org = queries::organization_by_id(c, ident.organization_id).await?;
+        identifiers.push(PatientIdentifier {
+            organization: org.map(|o| o.code).unwrap_or_default(),
+            value: ident.value,
+        });
+    }
+    Ok(Patient {
+        id: row.id,
+        name: PatientName {
+            family: row.family_name,
+            given: row.given_name,
+            family_kana: row.family_kana,
+            given_kana: row.given_kana,
+        },
+        birth_date: row.birth_date,
+        sex: row.sex,
+        identifiers,
+    })
+}
+
+impl Services {
+    /// A stored plan as the API shows it.
+    pub(crate) async fn plan_view<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        row: CarePlanRow,
+    ) -> Result<CarePlan, ServiceError> {
+        let p = self.pathway_of_plan(&row)?;
+        let planner = queries::organization_by_id(c, row.planner_organization_id)
+            .await?
+            .map(|o| o.code)
+            .unwrap_or_default();
+        Ok(CarePlan {
+            id: row.id,
+            patient_id: row.patient_id,
+            pathway: PathwayRef {
+                code: p.template.code.clone(),
+                version: p.template.version,
+                hash: p.hash.clone(),
+                title_ja: p.template.title.ja.clone(),
+                title_en: p.template.title.en.clone(),
+            },
+            status: row.status,
+            current_stage: row.current_stage,
+            stage_started: row.stage_started,
+            stage_ended: row.stage_ended,
+            planner_organization: planner,
+            started_at: row.started_at,
+            entry_count: row.last_seq,
+            head_hash: row.head_hash,
+            created_at: row.created_at,
+            version: row.row_version,
+        })
+    }
+
+    /// The banner's patient, for a screen that has decided the actor may see them.
+    pub(crate) async fn patient_card(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+    ) -> Result<PatientCard, ServiceError> {
+        let db = &self.db;
+        let row = queries::patient_by_id(db, patient_id)
+            .await?
+            .ok_or(ServiceError::NotFound("patient"))?;
+        let key = format!("{}{}", row.family_kana, row.given_kana);
+        let patient = patient_of(db, row).await?;
+        let all = queries::care_plans_of_patient(db, patient_id).await?;
+        let mut plans = Vec::new();
+        for plan in self.visible_plans(db, actor, all).await? {
+            plans.push(self.plan_view(db, plan).await?);
+        }
+        let same_name = self.same_name_seen(actor, patient_id, &key).await?;
+        Ok(PatientCard {
+            patient,
+            plans,
+            same_name,
+        })
+    }
+
+    /// Whether the actor's organisation sees another patient whose kana name is `key`.
+    async fn same_name_seen(
+        &self,
+        actor: &Actor,
+        patient_id: Uuid,
+        key: &str,
+    ) -> Result<bool, ServiceError> {
+        let Some(prefix) = normalize_kana(key).filter(|k| !k.is_empty()) else {
+            return Ok(false);
+        };
+        let criteria = queries::PatientCriteria {
+            kana_prefix: Some(prefix),
+            ..Default::default()
+        };
+        let reach = PatientReach {
+            organization: actor.organization_id,
+            practitioner: actor.practitioner_id,
+            now: self.now(),
+        };
+        const BATCH: u64 = 200;
+        let mut after: Option<(String, Uuid)> = None;
+        loop {
+            let rows = queries::search_patients(
+                &self.db,
+                &criteria,
+                &reach,
+                after.as_ref().map(|(k, id)| (k.as_str(), *id)),
+                BATCH,
+            )
+            .await?;
+            let exhausted = (rows.len() as u64) < BATCH;
+            for row in rows {
+                after = Some((row.kana_key.clone(), row.id));
+                if row.id != patient_id
+                    && format!("{}{}", row.family_kana, row.given_kana) == key
+                    && self.patient_visible(&self.db, actor, row.id).await?
+                {
+                    return Ok(true);
+                }
+            }
+            if exhausted {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// The patient page and the pages under it (enrolment): the patient card and what the
+/// actor may start from it.
+#[derive(Debug, Clone)]
+pub struct PatientScreen {
+    pub card: PatientCard,
+    /// The actor may enrol the patient on a pathway.
+    pub may_enrol: bool,
+}
+
+impl Services {
+    /// One access decision (the organisation sees the patient) and one audit event
+    /// `patient.read`; an unseen patient answers 404 whether or not it exists.
+    pub async fn patient_screen(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        patient_id: Uuid,
+    ) -> Result<PatientScreen, ServiceError> {
+        let db = &self.db;
+        let exists = queries::patient_by_id(db, patient_id).await?.is_some();
+        let visible = exists && self.patient_visible(db, actor, patient_id).await?;
+        audit::record_now(
+            db,
+            meta,
+            AuditRecord::by(
+                actor,
+                "patient.read",
+                "patient",
+                Some(patient_id.to_string()),
+                if visible {
+                    Outcome::Allowed
+                } else {
+                    Outcome::Denied
+                },
+            )
+            .patient(exists.then_some(patient_id)),
+        )
+        .await?;
+        if !visible {
+            return Err(ServiceError::NotFound("patient"));
+        }
+        Ok(PatientScreen {
+            card: self.patient_card(actor, patient_id).await?,
+            may_enrol: decide_global(&subject(actor), GlobalAction::Enrol),
+        })
+    }
+}

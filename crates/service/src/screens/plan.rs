@@ -1,0 +1,349 @@
+//! The care-plan screens (the plan page, its trend table, the printed plan and the entry
+//! form): everything they show about one plan, read after one access decision and
+//! recorded as one audit event, with the actions the actor may take.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
+use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
+use renkei_domain::goals::{GoalStatus, evaluate_goals};
+use renkei_domain::template::PathwayTemplate;
+use renkei_store::entity::{handovers, reports};
+use renkei_store::queries::{self, EntryRow};
+use renkei_store::queries_access as qa;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::patient::PatientCard;
+use crate::access::{Consent, subject};
+use crate::audit::RequestMeta;
+use crate::pathways::PublishedPathway;
+use crate::plans::{AuthorRef, CarePlan, Entry, OrganizationRef, plan_state};
+use crate::workflow::{Handover, Report};
+use crate::{Actor, ServiceError, Services};
+use renkei_domain::access::Action;
+
+/// A care-team organisation as the plan page lists it.
+#[derive(Debug, Clone)]
+pub struct TeamRow {
+    pub organization: String,
+    pub organization_name: String,
+    pub role: TeamRole,
+    pub stages: Vec<String>,
+}
+
+/// When a stage started and ended: its last `stage_start` and the `stage_end` after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageDates {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Everything a care-plan screen shows, with what the actor may do on the plan.
+#[derive(Debug, Clone)]
+pub struct PlanScreen {
+    pub plan: CarePlan,
+    pub status: PlanStatus,
+    pub published: Arc<PublishedPathway>,
+    pub patient: PatientCard,
+    /// Entries in sequence order.
+    pub entries: Vec<Entry>,
+    pub goals: Vec<GoalStatus>,
+    pub team: Vec<TeamRow>,
+    pub consents: Vec<Consent>,
+    pub handovers: Vec<Handover>,
+    pub reports: Vec<Report>,
+    /// Organisation names by code.
+    pub org_names: HashMap<String, String>,
+    /// Start and end of each stage of the template that has begun.
+    pub stage_dates: HashMap<String, StageDates>,
+    /// What the actor may do on the plan now (the access decision of the writes).
+    pub actions: Vec<PlanAction>,
+    /// Entries the actor may amend.
+    pub amendable: HashSet<Uuid>,
+}
+
+impl PlanScreen {
+    pub fn template(&self) -> &PathwayTemplate {
+        &self.published.template
+    }
+
+    pub fn may(&self, action: &PlanAction) -> bool {
+        self.actions.contains(action)
+    }
+
+    pub fn stage(&self, code: &str) -> StageDates {
+        self.stage_dates.get(code).copied().unwrap_or_default()
+    }
+}
+
+/// The last `stage_start` of each stage and the `stage_end` after it (amendments left
+/// out: a stage event is not amended).
+pub fn stage_dates(rows: &[EntryRow]) -> HashMap<String, StageDates> {
+    let mut out: HashMap<String, StageDates> = HashMap::new();
+    for r in rows.iter().filter(|r| r.amends.is_none()) {
+        match EntryKind::parse(&r.kind) {
+            Some(EntryKind::StageStart) => {
+                out.insert(
+                    r.stage.clone(),
+                    StageDates {
+                        start: Some(r.effective_at),
+                        end: None,
+                    },
+                );
+            }
+            Some(EntryKind::StageEnd) => {
+                out.entry(r.stage.clone()).or_default().end = Some(r.effective_at);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Services {
+    /// The care-plan page: one access decision (read), one audit event `care_plan.read`.
+    pub async fn plan_screen(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<PlanScreen, ServiceError> {
+        self.plan_screen_as(actor, meta, plan_id, "care_plan.read")
+            .await
+    }
+
+    /// The printed plan (地域連携診療計画書): as the plan page, recorded as
+    /// `care_plan.print`.
+    pub async fn print_screen(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<PlanScreen, ServiceError> {
+        self.plan_screen_as(actor, meta, plan_id, "care_plan.print")
+            .await
+    }
+
+    async fn plan_screen_as(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        audit_action: &'static str,
+    ) -> Result<PlanScreen, ServiceError> {
+        let (row, access) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        self.audit_read(actor, meta, audit_action, &row).await?;
+        let db = &self.db;
+        let published = self.pathway_of_plan(&row)?;
+        let t = &published.template;
+        let state = plan_state(&row)?;
+        let status = state.status;
+        let who = subject(actor);
+        let next_stages = t.next_stages(&row.current_stage);
+        let next: Vec<&str> = next_stages.iter().map(String::as_str).collect();
+        let actions = allowed_actions(&who, &access, &state, &next);
+
+        let rows = queries::entries_of(db, plan_id).await?;
+        let facts = crate::workflow::plan_facts(&rows);
+        let now = self.now();
+        let goals = evaluate_goals(
+            &facts.individual_template(t, now),
+            row.started_at,
+            &facts.facts,
+            now,
+        );
+        let stage_dates = stage_dates(&rows);
+        let amended: HashSet<Uuid> = rows.iter().filter_map(|r| r.amends).collect();
+        let amendable = rows
+            .iter()
+            .filter(|r| {
+                EntryKind::parse(&r.kind).is_some_and(|kind| {
+                    may_amend_entry(
+                        &who,
+                        &access,
+                        &state,
+                        &AmendTarget {
+                            stage: r.stage.clone(),
+                            kind,
+                            is_amendment: r.amends.is_some(),
+                            is_already_amended: amended.contains(&r.id),
+                        },
+                        r.organization_id,
+                    )
+                })
+            })
+            .map(|r| r.id)
+            .collect();
+        let entries = entries_view(db, rows).await?;
+
+        let mut team = Vec::new();
+        for m in qa::team_of(db, plan_id).await? {
+            let Some(role) = TeamRole::parse(&m.role) else {
+                continue;
+            };
+            let org = queries::organization_by_id(db, m.organization_id).await?;
+            team.push(TeamRow {
+                organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+                organization_name: org.map(|o| o.name).unwrap_or_default(),
+                role,
+                stages: serde_json::from_str(&m.stages).unwrap_or_default(),
+            });
+        }
+        let orgs = queries::list_organizations(db).await?;
+        let code_of: HashMap<Uuid, String> = orgs.iter().map(|o| (o.id, o.code.clone())).collect();
+        let code = |id: Uuid| code_of.get(&id).cloned().unwrap_or_default();
+        let consents = qa::consents_of(db, plan_id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let listed: Vec<Uuid> = serde_json::from_str(&c.organizations).unwrap_or_default();
+                Consent {
+                    id: c.id,
+                    care_plan_id: c.care_plan_id,
+                    scope: c.scope,
+                    organizations: listed
+                        .into_iter()
+                        .filter(|id| code_of.contains_key(id))
+                        .map(code)
+                        .collect(),
+                    purposes: serde_json::from_str(&c.purposes).unwrap_or_default(),
+                    method: c.method,
+                    signer: c.signer,
+                    proxy_relationship: c.proxy_relationship,
+                    obtained_by: code(c.obtained_by_organization_id),
+                    obtained_at: c.obtained_at,
+                    recorded_at: c.recorded_at,
+                    active: c.withdrawn_at.is_none(),
+                    withdrawn_at: c.withdrawn_at,
+                    withdrawal_reason: c.withdrawal_reason,
+                }
+            })
+            .collect();
+        let handovers = handovers::Entity::find()
+            .filter(handovers::Column::CarePlanId.eq(plan_id))
+            .order_by_asc(handovers::Column::ProposedAt)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| Handover {
+                id: h.id,
+                care_plan_id: h.care_plan_id,
+                from_organization: code(h.from_organization_id),
+                to_organization: code(h.to_organization_id),
+                from_stage: h.from_stage,
+                stage: h.stage,
+                state: h.state,
+                note: h.note,
+                summary: serde_json::from_str(&h.summary).unwrap_or(Value::Null),
+                decline_reason: h.decline_reason,
+                version: h.row_version,
+                proposed_at: h.proposed_at,
+                answered_at: h.answered_at,
+                completed_at: h.completed_at,
+            })
+            .collect();
+        let reports = reports::Entity::find()
+            .filter(reports::Column::CarePlanId.eq(plan_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| Report {
+                id: r.id,
+                care_plan_id: r.care_plan_id,
+                stage: r.stage,
+                from_organization: code(r.from_organization_id),
+                to_organization: code(r.to_organization_id),
+                due_at: r.due_at,
+                overdue: r.sent_at.is_none() && now > r.due_at,
+                sent_at: r.sent_at,
+                content: serde_json::from_str(&r.content).unwrap_or(Value::Null),
+            })
+            .collect();
+        let org_names = orgs.into_iter().map(|o| (o.code, o.name)).collect();
+        let patient = self.patient_card(actor, row.patient_id).await?;
+        let plan = self.plan_view(db, row).await?;
+        Ok(PlanScreen {
+            plan,
+            status,
+            published,
+            patient,
+            entries,
+            goals,
+            team,
+            consents,
+            handovers,
+            reports,
+            org_names,
+            stage_dates,
+            actions,
+            amendable,
+        })
+    }
+}
+
+/// Stored entries as the API shows them, authors and organisations resolved once each.
+pub(crate) async fn entries_view<C: ConnectionTrait>(
+    c: &C,
+    rows: Vec<EntryRow>,
+) -> Result<Vec<Entry>, ServiceError> {
+    let amended_by: HashMap<Uuid, Uuid> = rows
+        .iter()
+        .filter_map(|r| r.amends.map(|a| (a, r.id)))
+        .collect();
+    let mut authors: HashMap<Uuid, AuthorRef> = HashMap::new();
+    let mut orgs: HashMap<Uuid, OrganizationRef> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let std::collections::hash_map::Entry::Vacant(slot) = authors.entry(row.author_id) {
+            let p = queries::practitioner_by_id(c, row.author_id).await?;
+            slot.insert(AuthorRef {
+                id: row.author_id,
+                name: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                profession: p.map(|p| p.profession).unwrap_or_default(),
+            });
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(row.organization_id) {
+            let o = queries::organization_by_id(c, row.organization_id).await?;
+            slot.insert(OrganizationRef {
+                id: row.organization_id,
+                code: o.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+                name: o.map(|o| o.name).unwrap_or_default(),
+            });
+        }
+        let values = serde_json::from_str(&row.values_json)
+            .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
+        let variance = match &row.variance {
+            Some(v) => Some(
+                serde_json::from_str(v)
+                    .map_err(|e| anyhow::anyhow!("entry {} variance unreadable: {e}", row.id))?,
+            ),
+            None => None,
+        };
+        out.push(Entry {
+            id: row.id,
+            care_plan_id: row.care_plan_id,
+            seq: row.seq,
+            stage: row.stage,
+            kind: row.kind,
+            effective_at: row.effective_at,
+            recorded_at: row.recorded_at,
+            author: authors[&row.author_id].clone(),
+            organization: orgs[&row.organization_id].clone(),
+            values,
+            note: row.note,
+            variance,
+            amends: row.amends,
+            reason: row.reason,
+            amended_by: amended_by.get(&row.id).copied(),
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        });
+    }
+    Ok(out)
+}
