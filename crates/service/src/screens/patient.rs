@@ -181,7 +181,7 @@ impl Services {
         let exists = queries::patient_by_id(db, patient_id).await?.is_some();
         let visible = exists && self.patient_visible(db, actor, patient_id).await?;
         audit::record_now(
-            db,
+            self,
             meta,
             AuditRecord::by(
                 actor,
