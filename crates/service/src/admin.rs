@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, ApiTokenRow, OrganizationRow, PractitionerRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
@@ -79,7 +80,7 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
     if !is_code(&new.code) {
         errors.push(FieldError::new(
             "code",
-            "format",
+            Rule::Format,
             "code must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
@@ -89,7 +90,7 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
     if !ORGANIZATION_KINDS.contains(&new.kind.as_str()) {
         errors.push(FieldError::new(
             "kind",
-            "allowed",
+            Rule::Allowed,
             format!("kind must be one of {}", ORGANIZATION_KINDS.join(", ")),
         ));
     }
@@ -218,7 +219,7 @@ pub async fn add_practitioner(
     if !is_code(&new.login) {
         errors.push(FieldError::new(
             "login",
-            "format",
+            Rule::Format,
             "login must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
@@ -228,7 +229,7 @@ pub async fn add_practitioner(
     if !PROFESSIONS.contains(&new.profession.as_str()) {
         errors.push(FieldError::new(
             "profession",
-            "allowed",
+            Rule::Allowed,
             format!("profession must be one of {}", PROFESSIONS.join(", ")),
         ));
     }
@@ -236,7 +237,7 @@ pub async fn add_practitioner(
         if !matches!(role.as_str(), "org_admin" | "regional_admin") {
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
-                "allowed",
+                Rule::Allowed,
                 "role must be org_admin or regional_admin",
             ));
         }
@@ -260,7 +261,7 @@ pub async fn add_practitioner(
         .ok_or_else(|| {
             ServiceError::field(
                 "organization",
-                "unknown",
+                Rule::Unknown,
                 format!("organization `{}` does not exist", new.organization_code),
             )
         })?;
@@ -332,7 +333,7 @@ pub async fn store_token(
     let txn = begin_write(db).await?;
     let p = queries::practitioner_by_login(&txn, login)
         .await?
-        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
+        .ok_or_else(|| ServiceError::field("login", Rule::Unknown, format!("no user `{login}`")))?;
     let hash = token_hash(token);
     if queries::token_by_hash(&txn, &hash).await?.is_none() {
         let id = Uuid::now_v7();

@@ -8,6 +8,7 @@
 //! The review step asks the pure rules (`validate_entry`) directly; 確定 goes through
 //! `append_entry` like the JSON API, with the form's key as its `Idempotency-Key`.
 
+use renkei_domain::Rule;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -681,7 +682,7 @@ fn read_entry(
         None => {
             errors.push(FieldError::new(
                 "effective_at",
-                "required",
+                Rule::Required,
                 "date-time required",
             ));
             Utc::now()
@@ -722,7 +723,7 @@ fn read_entry(
             Some(v) => {
                 values.insert(item.code.clone(), v);
             }
-            None => errors.push(FieldError::new(field, "type", "wrong type")),
+            None => errors.push(FieldError::new(field, Rule::Type, "wrong type")),
         }
     }
     let text = |name: &str| {
@@ -739,7 +740,7 @@ fn read_entry(
     {
         errors.push(FieldError::new(
             "variance",
-            "required",
+            Rule::Required,
             "variance code required",
         ));
     }
@@ -800,7 +801,7 @@ fn check(
         });
     if input.amends.is_some() && amends.is_none() {
         return Err((
-            vec![FieldError::new("amends", "unknown", "no such entry")],
+            vec![FieldError::new("amends", Rule::Unknown, "no such entry")],
             None,
         ));
     }

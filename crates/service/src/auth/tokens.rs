@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, ApiTokenRow};
 use renkei_store::queries_auth;
 use sea_orm::DatabaseConnection;
@@ -145,14 +146,14 @@ pub async fn issue(
     if label.is_empty() || new.label.chars().count() > MAX_LABEL {
         errors.push(FieldError::new(
             "label",
-            "length",
+            Rule::Length,
             format!("label must be 1–{MAX_LABEL} characters"),
         ));
     }
     if new.scopes.is_empty() {
         errors.push(FieldError::new(
             "scopes",
-            "required",
+            Rule::Required,
             "give at least one scope",
         ));
     }
@@ -161,13 +162,13 @@ pub async fn issue(
         if !SCOPES.contains(&s.as_str()) {
             errors.push(FieldError::new(
                 format!("scopes[{i}]"),
-                "allowed",
+                Rule::Allowed,
                 format!("scope must be one of {}", SCOPES.join(", ")),
             ));
         } else if !caller.allows(s) {
             errors.push(FieldError::new(
                 format!("scopes[{i}]"),
-                "exceeds_caller",
+                Rule::ExceedsCaller,
                 "a token cannot carry a scope its issuer's token lacks",
             ));
         } else if !scopes.contains(s) {
@@ -177,7 +178,7 @@ pub async fn issue(
     if !(1..=MAX_DAYS).contains(&new.expires_in_days) {
         errors.push(FieldError::new(
             "expires_in_days",
-            "range",
+            Rule::Range,
             format!("expires_in_days must be between 1 and {MAX_DAYS}"),
         ));
     }
