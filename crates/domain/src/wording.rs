@@ -436,7 +436,7 @@ mod tests {
                 let ja = field_message(&e, Lang::Ja, &FieldFacts::default());
                 let en = field_message(&e, Lang::En, &FieldFacts::default());
                 assert!(!ja.trim().is_empty() && !en.trim().is_empty(), "{rule:?}");
-                assert!(ja.chars().any(|c| !c.is_ascii()), "{rule:?}: {ja}");
+                assert!(!ja.is_ascii(), "{rule:?}: {ja}");
                 assert!(en.is_ascii(), "{rule:?}: {en}");
             }
         }

@@ -216,6 +216,15 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    /// (case, headers, over TLS, peer is a trusted proxy, refused).
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        bool,
+        bool,
+        bool,
+    );
+
     /// Every case either old guard covered, in one table: (case, headers, over TLS,
     /// peer is a trusted proxy, refused as cross-site).
     #[test]
@@ -223,7 +232,7 @@ mod tests {
         const HOST: (&str, &str) = ("host", "127.0.0.1:8080");
         const PROXIED: (&str, &str) = ("x-forwarded-host", "renkei.example.jp");
         #[rustfmt::skip]
-        let cases: &[(&str, &[(&str, &str)], bool, bool, bool)] = &[
+        let cases: &[Case] = &[
             ("no Origin, no Fetch metadata: the token decides", &[HOST], false, false, false),
             ("Origin names the host as reached", &[HOST, ("origin", "http://127.0.0.1:8080")], false, false, false),
             ("Origin in upper case", &[HOST, ("origin", "HTTP://127.0.0.1:8080")], false, false, false),
