@@ -839,6 +839,9 @@ async fn form_posts_without_the_csrf_token_are_refused() {
     assert_eq!(refused.iter().filter(|e| e.0 == "logout").count(), 3);
 }
 
+/// Header names and values of one request.
+type Headers = Vec<(&'static str, String)>;
+
 /// The one cross-site rule of every HTML form, over HTTP, on a clinical form (the
 /// login steps' forms are above): each case either refused 403 before the form is read,
 /// or let through to the page (a 404 for a care plan that does not exist). The
@@ -861,7 +864,7 @@ async fn every_form_follows_one_cross_site_rule() {
     let form = format!("/care-plans/{}/entries/review", uuid::Uuid::now_v7());
     // (case, headers, behind the trusted proxy, refused)
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<(&'static str, String)>, bool, bool)> = vec![
+    let cases: Vec<(&str, Headers, bool, bool)> = vec![
         ("no Origin, no Fetch metadata", vec![], false, false),
         ("Origin of this server", vec![("origin", own.clone())], false, false),
         ("Origin of another site", vec![("origin", "https://evil.example".into())], false, true),
