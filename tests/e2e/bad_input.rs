@@ -431,3 +431,50 @@ async fn unknown_stage_is_a_field_error_for_every_kind() {
     }
     assert_eq!(snapshot(&app, &token, &plan).await, before);
 }
+
+/// A field error's `message` is in the request's language (Accept-Language, Japanese
+/// by default) and comes from the same table as the web pages' words; the rule's code
+/// and the precise `detail` do not change with the language.
+#[tokio::test(flavor = "multi_thread")]
+async fn field_messages_follow_accept_language() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let plan = plan_in_acute(&app, &token).await;
+    let body = entry("acute", "assessment", &days_ago(8), json!({"mrs": 9}));
+    let path = format!("/api/v1/care-plans/{plan}/entries");
+    let ask = |lang: Option<&'static str>| {
+        let mut req = app
+            .request(Method::POST, &path)
+            .bearer_auth(&token)
+            .json(&body);
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        send(req)
+    };
+    let mut seen = Vec::new();
+    for (lang, message) in [
+        (None, "「values.mrs」の入力内容を確認してください。"),
+        (Some("ja"), "「values.mrs」の入力内容を確認してください。"),
+        (
+            Some("en-US,en;q=0.9,ja;q=0.5"),
+            "`values.mrs` is out of range.",
+        ),
+        (Some("fr"), "「values.mrs」の入力内容を確認してください。"),
+    ] {
+        let res = ask(lang).await;
+        res.assert_problem(422, Some("values.mrs"));
+        let error = &res.body["errors"][0];
+        assert_eq!(error["code"], "range", "{}", res.text);
+        assert_eq!(error["message"], message, "{lang:?}: {}", res.text);
+        assert!(
+            res.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("values.mrs: must be between")),
+            "{}",
+            res.text
+        );
+        seen.push(res.body["detail"].clone());
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "detail is one text");
+}

@@ -841,6 +841,85 @@ async fn form_posts_without_the_csrf_token_are_refused() {
     assert_eq!(refused.iter().filter(|e| e.0 == "logout").count(), 3);
 }
 
+/// Header names and values of one request.
+type Headers = Vec<(&'static str, String)>;
+
+/// The one cross-site rule of every HTML form, over HTTP, on a clinical form (the
+/// login steps' forms are above): each case either refused 403 before the form is read,
+/// or let through to the page (a 404 for a care plan that does not exist). The
+/// `X-Forwarded-Host` cases run once on a server with no trusted proxy and once behind
+/// a trusted proxy on this machine.
+#[tokio::test]
+async fn every_form_follows_one_cross_site_rule() {
+    let Some(proxied) = TestApp::spawn_with(renkei_service::Security {
+        trusted_proxies: renkei_service::Security::parse_trusted_proxies("127.0.0.1")
+            .expect("proxy"),
+        ..TestApp::test_security()
+    })
+    .await
+    else {
+        return;
+    };
+    let app = app_or_skip!();
+    let own = app.base_url.clone();
+    let own_proxied = proxied.base_url.clone();
+    let form = format!("/care-plans/{}/entries/review", uuid::Uuid::now_v7());
+    // (case, headers, behind the trusted proxy, refused)
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Headers, bool, bool)> = vec![
+        ("no Origin, no Fetch metadata", vec![], false, false),
+        ("Origin of this server", vec![("origin", own.clone())], false, false),
+        ("Origin of another site", vec![("origin", "https://evil.example".into())], false, true),
+        ("cross-site", vec![("sec-fetch-site", "cross-site".into())], false, true),
+        ("same-site", vec![("sec-fetch-site", "same-site".into())], false, true),
+        ("same-origin with this server's Origin", vec![("sec-fetch-site", "same-origin".into()), ("origin", own.clone())], false, false),
+        ("same-origin with another site's Origin", vec![("sec-fetch-site", "same-origin".into()), ("origin", "https://evil.example".into())], false, true),
+        ("Origin null alone", vec![("origin", "null".into())], false, true),
+        ("Origin null, same-origin", vec![("origin", "null".into()), ("sec-fetch-site", "same-origin".into())], false, false),
+        ("Origin null, cross-site", vec![("origin", "null".into()), ("sec-fetch-site", "cross-site".into())], false, true),
+        ("X-Forwarded-Host from a client", vec![("x-forwarded-host", "renkei.example.jp".into()), ("origin", "http://renkei.example.jp".into())], false, true),
+        ("X-Forwarded-Host from the trusted proxy", vec![("x-forwarded-host", "renkei.example.jp".into()), ("origin", "http://renkei.example.jp".into())], true, false),
+        ("behind the proxy, another site", vec![("x-forwarded-host", "renkei.example.jp".into()), ("origin", "https://evil.example".into())], true, true),
+        ("behind the proxy, the host as reached", vec![("x-forwarded-host", "renkei.example.jp".into()), ("origin", own_proxied.clone())], true, false),
+    ];
+    let mut browsers = Vec::new();
+    for server in [&app, &proxied] {
+        user(server, "ito", false).await;
+        let b = Browser::new(server);
+        b.login("ito", INITIAL).await.assert_redirect("/");
+        let csrf = b.csrf_of("/worklist").await;
+        browsers.push((b, csrf));
+    }
+    let mut refusals = [0, 0];
+    for (case, headers, behind_proxy, refused) in &cases {
+        let (b, csrf) = &browsers[usize::from(*behind_proxy)];
+        let mut b = b.clone();
+        for (name, value) in headers {
+            b.extra.insert(
+                header::HeaderName::from_static(name),
+                value.parse().expect("header"),
+            );
+        }
+        let res = b.post(&form, &[("csrf", csrf.as_str())]).await;
+        let want = if *refused { 403 } else { 404 };
+        assert_eq!(res.status.as_u16(), want, "{case}: {}", res.text);
+        if *refused {
+            refusals[usize::from(*behind_proxy)] += 1;
+            assert!(
+                res.text.contains("他のサイトから送信されたフォーム"),
+                "{case}"
+            );
+        }
+    }
+    for (i, server) in [&app, &proxied].into_iter().enumerate() {
+        let audited = summary(&events(server, "form.post").await)
+            .into_iter()
+            .filter(|e| e.1 == "denied" && e.2 == "csrf")
+            .count();
+        assert_eq!(audited, refusals[i], "every refusal audited");
+    }
+}
+
 #[tokio::test]
 async fn a_cookie_planted_before_login_is_not_the_session_after_it() {
     let app = app_or_skip!();

@@ -1,6 +1,7 @@
 //! Entry validation against the pinned template, composite scores, and the stage state
 //! machine of a care plan.
 
+use crate::rules::Rule;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
@@ -168,7 +169,7 @@ pub fn validate_entry(
     if !entry.kind.is_clinical() {
         return Err(EntryRejection::Invalid(vec![FieldError::new(
             "kind",
-            "allowed",
+            Rule::Allowed,
             format!(
                 "{} entries are written through their own endpoint",
                 entry.kind.as_str()
@@ -188,7 +189,7 @@ pub fn validate_entry(
     if !stage_known {
         errors.push(FieldError::new(
             "stage",
-            "unknown_stage",
+            Rule::UnknownStage,
             format!(
                 "stage `{}` is not defined in {} v{}",
                 entry.stage, template.code, template.version
@@ -198,14 +199,14 @@ pub fn validate_entry(
     if entry.effective_at > now + chrono::Duration::minutes(5) {
         errors.push(FieldError::new(
             "effective_at",
-            "in_future",
+            Rule::InFuture,
             "effective_at must not be in the future",
         ));
     }
     if entry.effective_at < state.started_at {
         errors.push(FieldError::new(
             "effective_at",
-            "before_plan_start",
+            Rule::BeforePlanStart,
             "effective_at must not be before the care plan started",
         ));
     }
@@ -218,20 +219,20 @@ pub fn validate_entry(
             if target.is_amendment {
                 errors.push(FieldError::new(
                     "amends",
-                    "amend_amendment",
+                    Rule::AmendAmendment,
                     "an amendment cannot itself be amended; amend the original entry",
                 ));
             } else if target.is_already_amended {
                 errors.push(FieldError::new(
                     "amends",
-                    "already_amended",
+                    Rule::AlreadyAmended,
                     "this entry was already amended; amend the original entry is not possible twice",
                 ));
             }
             if target.kind != entry.kind {
                 errors.push(FieldError::new(
                     "kind",
-                    "amend_kind",
+                    Rule::AmendKind,
                     format!(
                         "an amendment must keep the kind of the amended entry ({})",
                         target.kind.as_str()
@@ -241,7 +242,7 @@ pub fn validate_entry(
             if target.stage != entry.stage {
                 errors.push(FieldError::new(
                     "stage",
-                    "amend_stage",
+                    Rule::AmendStage,
                     format!(
                         "an amendment must keep the stage of the amended entry ({})",
                         target.stage
@@ -251,7 +252,7 @@ pub fn validate_entry(
             if entry.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
                 errors.push(FieldError::new(
                     "reason",
-                    "required",
+                    Rule::Required,
                     "an amendment needs a reason",
                 ));
             } else if let Some(r) = &entry.reason {
@@ -262,7 +263,7 @@ pub fn validate_entry(
             if entry.reason.is_some() {
                 errors.push(FieldError::new(
                     "reason",
-                    "not_allowed",
+                    Rule::NotAllowed,
                     "reason is only for amendments (set `amends`)",
                 ));
             }
@@ -278,19 +279,19 @@ pub fn validate_entry(
             if entry.values.is_empty() {
                 errors.push(FieldError::new(
                     "values",
-                    "required",
+                    Rule::Required,
                     "an assessment must record at least one value",
                 ));
             }
         }
         EntryKind::Note => {
             if entry.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                errors.push(FieldError::new("note", "required", "a note needs text"));
+                errors.push(FieldError::new("note", Rule::Required, "a note needs text"));
             }
             if !entry.values.is_empty() {
                 errors.push(FieldError::new(
                     "values",
-                    "not_allowed",
+                    Rule::NotAllowed,
                     "a note records no values; use an assessment",
                 ));
             }
@@ -298,14 +299,14 @@ pub fn validate_entry(
         EntryKind::Variance => match &entry.variance {
             None => errors.push(FieldError::new(
                 "variance",
-                "required",
+                Rule::Required,
                 "a variance entry needs a variance code",
             )),
             Some(v) => {
                 if template.variance(&v.code).is_none() {
                     errors.push(FieldError::new(
                         "variance.code",
-                        "unknown_variance",
+                        Rule::UnknownVariance,
                         format!(
                             "variance code `{}` is not defined in {} v{}",
                             v.code, template.code, template.version
@@ -320,7 +321,7 @@ pub fn validate_entry(
                 {
                     errors.push(FieldError::new(
                         "variance.goal",
-                        "unknown_goal",
+                        Rule::UnknownGoal,
                         format!(
                             "goal `{g}` is not defined in {} v{}",
                             template.code, template.version
@@ -338,7 +339,7 @@ pub fn validate_entry(
     if entry.kind != EntryKind::Variance && entry.variance.is_some() {
         errors.push(FieldError::new(
             "variance",
-            "not_allowed",
+            Rule::NotAllowed,
             "only variance entries carry a variance",
         ));
     }
@@ -358,7 +359,7 @@ pub fn validate_entry(
             if required && !sent && !values.contains_key(&item.code) {
                 errors.push(FieldError::new(
                     format!("values.{}", item.code),
-                    "required",
+                    Rule::Required,
                     format!(
                         "`{}` ({}) is required when the {} stage {}",
                         item.code,
@@ -386,14 +387,14 @@ fn check_text(field: &str, text: &str, errors: &mut Vec<FieldError>) {
     if text.chars().count() > MAX_TEXT_CHARS {
         errors.push(FieldError::new(
             field,
-            "too_long",
+            Rule::TooLong,
             format!("must be at most {MAX_TEXT_CHARS} characters"),
         ));
     }
     if text.chars().any(|c| c == '\0') {
         errors.push(FieldError::new(
             field,
-            "control_character",
+            Rule::ControlCharacter,
             "must not contain NUL characters",
         ));
     }
@@ -495,7 +496,7 @@ fn check_values(
         let Some(item) = template.item(code) else {
             errors.push(FieldError::new(
                 field,
-                "unknown_item",
+                Rule::UnknownItem,
                 format!(
                     "`{code}` is not an item of {} v{}",
                     template.code, template.version
@@ -506,7 +507,7 @@ fn check_values(
         if template.stage(stage).is_some() && !item.stages.iter().any(|s| s == stage) {
             errors.push(FieldError::new(
                 field.clone(),
-                "not_in_stage",
+                Rule::NotInStage,
                 format!("`{code}` is not recorded in the {stage} stage"),
             ));
         }
@@ -520,18 +521,18 @@ fn check_values(
     out
 }
 
-type Rule = (&'static str, String);
+type Broken = (Rule, String);
 
-fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Rule> {
+fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Broken> {
     if value.is_null() {
-        return Err(("type", "must not be null".into()));
+        return Err((Rule::Type, "must not be null".into()));
     }
     match item.item_type {
         ItemType::Integer | ItemType::Composite => {
             let Some(n) = value.as_i64() else {
                 return Err(match value {
-                    Value::Number(_) => ("type", "must be a whole number".into()),
-                    _ => ("type", "must be an integer".into()),
+                    Value::Number(_) => (Rule::Type, "must be a whole number".into()),
+                    _ => (Rule::Type, "must be an integer".into()),
                 });
             };
             check_number(item, n as f64)?;
@@ -539,30 +540,30 @@ fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Rule> 
                 && !allowed.contains(&n)
             {
                 let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-                return Err(("allowed", format!("must be one of {}", list.join(", "))));
+                return Err((Rule::Allowed, format!("must be one of {}", list.join(", "))));
             }
             Ok(())
         }
         ItemType::Decimal => {
             let Some(n) = value.as_f64().filter(|n| n.is_finite()) else {
-                return Err(("type", "must be a number".into()));
+                return Err((Rule::Type, "must be a number".into()));
             };
             check_number(item, n)
         }
         ItemType::Boolean => value
             .as_bool()
             .map(|_| ())
-            .ok_or(("type", "must be true or false".into())),
+            .ok_or((Rule::Type, "must be true or false".into())),
         ItemType::Choice => {
             let Some(s) = value.as_str() else {
-                return Err(("type", "must be an option code (a string)".into()));
+                return Err((Rule::Type, "must be an option code (a string)".into()));
             };
             let options = item.options.as_deref().unwrap_or_default();
             if options.iter().any(|o| o.code == s) {
                 Ok(())
             } else {
                 let list: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
-                Err(("allowed", format!("must be one of {}", list.join(", "))))
+                Err((Rule::Allowed, format!("must be one of {}", list.join(", "))))
             }
         }
         ItemType::Date => {
@@ -572,7 +573,7 @@ fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Rule> 
             if ok {
                 Ok(())
             } else {
-                Err(("type", "must be a valid date YYYY-MM-DD".into()))
+                Err((Rule::Type, "must be a valid date YYYY-MM-DD".into()))
             }
         }
         ItemType::Datetime => {
@@ -583,25 +584,25 @@ fn check_value(item: &crate::template::Item, value: &Value) -> Result<(), Rule> 
                 Ok(())
             } else {
                 Err((
-                    "type",
+                    Rule::Type,
                     "must be an RFC 3339 date-time with offset, e.g. 2026-11-20T10:00:00+09:00"
                         .into(),
                 ))
             }
         }
         ItemType::Text => match value.as_str() {
-            Some(s) if s.trim().is_empty() => Err(("required", "must not be blank".into())),
+            Some(s) if s.trim().is_empty() => Err((Rule::Required, "must not be blank".into())),
             Some(s) if s.chars().count() > MAX_TEXT_CHARS => Err((
-                "too_long",
+                Rule::TooLong,
                 format!("must be at most {MAX_TEXT_CHARS} characters"),
             )),
             Some(_) => Ok(()),
-            None => Err(("type", "must be text".into())),
+            None => Err((Rule::Type, "must be text".into())),
         },
     }
 }
 
-fn check_number(item: &crate::template::Item, n: f64) -> Result<(), Rule> {
+fn check_number(item: &crate::template::Item, n: f64) -> Result<(), Broken> {
     let unit = item
         .unit
         .as_deref()
@@ -609,13 +610,16 @@ fn check_number(item: &crate::template::Item, n: f64) -> Result<(), Rule> {
         .unwrap_or_default();
     match (item.min, item.max) {
         (Some(min), Some(max)) if n < min || n > max => {
-            return Err(("range", format!("must be between {min} and {max}{unit}")));
+            return Err((
+                Rule::Range,
+                format!("must be between {min} and {max}{unit}"),
+            ));
         }
         (Some(min), None) if n < min => {
-            return Err(("range", format!("must be at least {min}{unit}")));
+            return Err((Rule::Range, format!("must be at least {min}{unit}")));
         }
         (None, Some(max)) if n > max => {
-            return Err(("range", format!("must be at most {max}{unit}")));
+            return Err((Rule::Range, format!("must be at most {max}{unit}")));
         }
         _ => {}
     }
@@ -623,7 +627,7 @@ fn check_number(item: &crate::template::Item, n: f64) -> Result<(), Rule> {
         && step > 0.0
         && ((n / step).round() * step - n).abs() > 1e-9
     {
-        return Err(("step", format!("must be a multiple of {step}")));
+        return Err((Rule::Step, format!("must be a multiple of {step}")));
     }
     Ok(())
 }
@@ -675,7 +679,7 @@ fn compute_composites(
                     .collect();
                 errors.push(FieldError::new(
                     field,
-                    "incomplete",
+                    Rule::Incomplete,
                     format!(
                         "`{}` is computed from all its items; missing: {}",
                         c.code,
@@ -711,7 +715,7 @@ fn compute_composites(
             if !agrees {
                 errors.push(FieldError::new(
                     field,
-                    "composite_mismatch",
+                    Rule::CompositeMismatch,
                     format!(
                         "`{}` is {} but its items add up to {}",
                         c.code, sent_total, computed

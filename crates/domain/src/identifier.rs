@@ -2,6 +2,7 @@
 //! that `0012345`, full-width `００１２３４５` and `0012345` followed by a zero-width space
 //! are the same identifier when stored, compared and searched.
 
+use crate::rules::Rule;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::FieldError;
@@ -47,7 +48,7 @@ pub fn parse_identifier(field: &str, raw: &str) -> Result<String, FieldError> {
     {
         return Err(FieldError::new(
             field,
-            "format",
+            Rule::Format,
             format!("must be 1–{MAX_IDENTIFIER_CHARS} printable characters"),
         ));
     }
@@ -91,7 +92,7 @@ mod tests {
         ] {
             let e = parse_identifier("identifiers[0].value", raw).expect_err(raw);
             assert_eq!(
-                (e.field.as_str(), e.code),
+                (e.field.as_str(), e.code.as_str()),
                 ("identifiers[0].value", "format")
             );
         }

@@ -15,9 +15,12 @@ pub mod goals;
 pub mod handover;
 pub mod identifier;
 pub mod ids;
+pub mod rules;
 pub mod schedule;
 pub mod template;
 pub mod text;
 pub mod variance;
+pub mod wording;
 
-pub use error::{EntryRejection, FieldError};
+pub use error::{EntryRejection, ErrorCode, FieldError};
+pub use rules::Rule;

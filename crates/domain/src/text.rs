@@ -5,6 +5,7 @@
 //! a name display differently from what it is (U+202A–U+202E, U+2066–U+2069).
 
 use crate::FieldError;
+use crate::rules::Rule;
 
 /// Whether `c` is a bidirectional embedding, override or isolate character.
 pub fn is_bidi_control(c: char) -> bool {
@@ -31,7 +32,7 @@ pub fn check_text(field: &str, s: &str) -> Result<(), FieldError> {
     match forbidden_control(s) {
         Some(c) => Err(FieldError::new(
             field,
-            "control_character",
+            Rule::ControlCharacter,
             format!(
                 "must not contain control characters (found U+{:04X}); only tab and line breaks are allowed",
                 u32::from(c)
@@ -49,7 +50,7 @@ pub fn check_input(field: &str, s: &str) -> Result<(), FieldError> {
     match s.chars().find(|c| is_bidi_control(*c)) {
         Some(c) => Err(FieldError::new(
             field,
-            "bidi_control",
+            Rule::BidiControl,
             format!(
                 "must not contain bidirectional override characters (found U+{:04X})",
                 u32::from(c)
@@ -63,19 +64,19 @@ pub fn check_input(field: &str, s: &str) -> Result<(), FieldError> {
 /// characters at all (not even tab or line breaks) and no bidirectional controls.
 pub fn check_name(field: &str, s: &str, max_chars: usize) -> Result<(), FieldError> {
     if s.trim().is_empty() {
-        return Err(FieldError::new(field, "required", "must not be blank"));
+        return Err(FieldError::new(field, Rule::Required, "must not be blank"));
     }
     if s.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
-            "max_length",
+            Rule::MaxLength,
             format!("must be at most {max_chars} characters"),
         ));
     }
     if let Some(c) = s.chars().find(|c| c.is_control()) {
         return Err(FieldError::new(
             field,
-            "control_character",
+            Rule::ControlCharacter,
             format!(
                 "must not contain control characters (found U+{:04X})",
                 u32::from(c)
@@ -85,7 +86,7 @@ pub fn check_name(field: &str, s: &str, max_chars: usize) -> Result<(), FieldErr
     if let Some(c) = s.chars().find(|c| is_bidi_control(*c)) {
         return Err(FieldError::new(
             field,
-            "bidi_control",
+            Rule::BidiControl,
             format!(
                 "must not contain bidirectional override characters (found U+{:04X})",
                 u32::from(c)
@@ -119,11 +120,11 @@ mod tests {
         assert_eq!(forbidden_control("\u{1b}[31m"), Some('\u{1b}'));
         assert!(check_text("note", "ok\r\n").is_ok());
         assert_eq!(
-            check_input("note", "a\u{202E}b").map_err(|e| e.code),
+            check_input("note", "a\u{202E}b").map_err(|e| e.code.as_str()),
             Err("bidi_control")
         );
         assert_eq!(
-            check_text("note", "x\0").map_err(|e| e.code),
+            check_text("note", "x\0").map_err(|e| e.code.as_str()),
             Err("control_character")
         );
     }
@@ -140,13 +141,13 @@ mod tests {
             ("\u{2069}", "bidi_control"),
         ] {
             assert_eq!(
-                check_name("name", bad, 200).map_err(|e| e.code),
+                check_name("name", bad, 200).map_err(|e| e.code.as_str()),
                 Err(rule),
                 "{bad:?}"
             );
         }
         assert_eq!(
-            check_name("name", &"あ".repeat(201), 200).map_err(|e| e.code),
+            check_name("name", &"あ".repeat(201), 200).map_err(|e| e.code.as_str()),
             Err("max_length")
         );
         assert!(check_name("name", &"あ".repeat(200), 200).is_ok());

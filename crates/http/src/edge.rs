@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_domain::text::{check_input, is_bidi_control};
 use renkei_service::{ErrorCode, ServiceError};
 
@@ -59,7 +60,7 @@ pub async fn check_request_text(req: Request, next: Next) -> Response {
     if let Some(c) = path.chars().find(|c| c.is_control() || is_bidi_control(*c)) {
         return refuse(FieldError::new(
             "path",
-            "control_character",
+            Rule::ControlCharacter,
             format!(
                 "the path must not contain control characters (found U+{:04X})",
                 u32::from(c)
@@ -146,11 +147,11 @@ mod tests {
     fn form_pairs() {
         assert!(check_pairs(b"note=%E7%B5%8C%E9%81%8E%0D%0A%09ok&x=1").is_ok());
         assert_eq!(
-            check_pairs(b"a=1&login=sato%00").map_err(|e| (e.field, e.code)),
+            check_pairs(b"a=1&login=sato%00").map_err(|e| (e.field, e.code.as_str())),
             Err(("login".to_owned(), "control_character"))
         );
         assert_eq!(
-            check_pairs(b"q=%E2%80%AEabc").map_err(|e| e.code),
+            check_pairs(b"q=%E2%80%AEabc").map_err(|e| e.code.as_str()),
             Err("bidi_control")
         );
     }

@@ -1,10 +1,15 @@
 //! `ApiError`: every failure leaves as `application/problem+json` (RFC 9457) with the
-//! stable code, a Japanese title, the field errors and the request id. 5xx bodies carry
+//! stable code, a Japanese title, the field errors (each with its message in the
+//! request's language, `Accept-Language`, Japanese by default) and the request id. 5xx bodies carry
 //! no cause; the cause is logged once by the request-log middleware.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
+use renkei_domain::wording::{self, FieldFacts, Lang};
 use renkei_service::{ErrorCode, ServiceError};
 use serde::Serialize;
 
@@ -54,7 +59,7 @@ impl ApiError {
         }
     }
 
-    pub fn field(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<String>, rule: Rule, message: impl Into<String>) -> Self {
         Self {
             code: ErrorCode::Validation,
             detail: None,
@@ -93,7 +98,7 @@ impl From<ServiceError> for ApiError {
                 ),
                 errors: vec![FieldError::new(
                     "Idempotency-Key",
-                    "reused",
+                    Rule::Reused,
                     "already used with a different request body",
                 )],
                 cause: None,
@@ -125,6 +130,36 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+tokio::task_local! {
+    /// The language the request asked for (`Accept-Language`), while it is handled.
+    static LANG: Lang;
+}
+
+/// Handles the request with the language its `Accept-Language` prefers, so every
+/// problem+json built while answering it words its `errors[].message` in that language.
+pub async fn with_request_language(req: Request, next: Next) -> Response {
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    LANG.scope(lang, next.run(req)).await
+}
+
+/// The language of the request being handled (Japanese outside one).
+pub fn request_language() -> Lang {
+    LANG.try_with(|l| *l).unwrap_or_default()
+}
+
+/// One field error as the API sends it: the rule's stable name and its words in the
+/// request's language.
+#[derive(Serialize)]
+struct ProblemField<'a> {
+    field: &'a str,
+    code: Rule,
+    message: String,
+}
+
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
@@ -134,20 +169,30 @@ struct Problem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
     code: &'static str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ProblemField<'a>>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(self.code);
+        let lang = request_language();
+        let errors = self
+            .errors
+            .iter()
+            .map(|e| ProblemField {
+                field: &e.field,
+                code: e.code,
+                message: wording::field_message(e, lang, &FieldFacts::default()),
+            })
+            .collect();
         let body = Problem {
             kind: format!("urn:renkei:error:{}", self.code.slug()),
             title: self.code.title_ja(),
             status: status.as_u16(),
             detail: self.detail.as_deref(),
             code: self.code.slug(),
-            errors: &self.errors,
+            errors,
         };
         let mut res = (status, axum::Json(body)).into_response();
         res.headers_mut().insert(
@@ -194,7 +239,7 @@ mod tests {
     #[test]
     fn every_code_has_a_status_slug_and_title() {
         let mut slugs = std::collections::HashSet::new();
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let status = status_of(code);
             assert!(
                 status.is_client_error() || status.is_server_error(),

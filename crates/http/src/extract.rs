@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
+use renkei_domain::Rule;
 use renkei_service::{Actor, ErrorCode, ServiceError, auth};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -105,15 +106,12 @@ fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize::<_, UniqueKeys>(&mut de)
         .map(|_| ())
-        .map_err(|e| path_error(&e, "duplicate_key"))
+        .map_err(|e| path_error(&e, Rule::DuplicateKey))
 }
 
 /// A `serde_path_to_error` failure as a field error: the path of the offending field
 /// (none for the whole body) and serde's message without its line and column.
-fn path_error<E: std::fmt::Display>(
-    e: &serde_path_to_error::Error<E>,
-    rule: &'static str,
-) -> ApiError {
+fn path_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, rule: Rule) -> ApiError {
     let path = e.path().to_string();
     let field = if path == "." { String::new() } else { path };
     let message = e.inner().to_string();
@@ -213,7 +211,7 @@ fn check_strings(value: &Value, path: &mut String) -> Result<(), ApiError> {
 
 /// Deserialises with the path of the first offending field in the error.
 pub fn parse_value<T: DeserializeOwned>(raw: &Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(raw).map_err(|e| path_error(&e, "type"))
+    serde_path_to_error::deserialize(raw).map_err(|e| path_error(&e, Rule::Type))
 }
 
 /// A UUID path segment; anything that is not a UUID is simply not found.

@@ -31,11 +31,15 @@ pub fn router(state: AppState) -> Router {
             api::routes().layer(middleware::map_response(crate::error::problem_for_bare_errors)),
         )
         .merge(crate::web::routes(state.clone()))
-        .merge(crate::ui::routes())
+        .merge(crate::ui::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::csrf::guard,
+        )))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(crate::edge::sanitize_request_id))
+                .layer(middleware::from_fn(crate::error::with_request_language))
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(middleware::from_fn(log_request))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

@@ -2,6 +2,7 @@
 //! state, asking the pure decision in `renkei_domain::access`, auditing every outcome;
 //! and the use cases that manage care teams, consent, break-glass grants and the audit log.
 
+use renkei_domain::Rule;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -393,7 +394,7 @@ impl Services {
             Some(TeamRole::Planner) | None => {
                 errors.push(FieldError::new(
                     "role",
-                    "allowed",
+                    Rule::Allowed,
                     "role must be stage_owner, contributor or viewer",
                 ));
                 None
@@ -403,7 +404,7 @@ impl Services {
         if stages.is_empty() {
             errors.push(FieldError::new(
                 "stages",
-                "required",
+                Rule::Required,
                 "name at least one stage",
             ));
         }
@@ -411,7 +412,7 @@ impl Services {
             if template.stage(s).is_none() {
                 errors.push(FieldError::new(
                     format!("stages[{i}]"),
-                    "unknown_stage",
+                    Rule::UnknownStage,
                     format!(
                         "stage `{s}` is not defined in {} v{}",
                         template.code, template.version
@@ -423,7 +424,7 @@ impl Services {
         if org.is_none() {
             errors.push(FieldError::new(
                 "organization",
-                "unknown",
+                Rule::Unknown,
                 format!("organization `{organization_code}` does not exist"),
             ));
         }
@@ -542,7 +543,7 @@ impl Services {
         if !matches!(input.scope.as_str(), "care_team" | "listed") {
             errors.push(FieldError::new(
                 "scope",
-                "allowed",
+                Rule::Allowed,
                 "scope must be care_team or listed",
             ));
         }
@@ -552,7 +553,7 @@ impl Services {
                 Some(o) => org_ids.push(o.id),
                 None => errors.push(FieldError::new(
                     format!("organizations[{i}]"),
-                    "unknown",
+                    Rule::Unknown,
                     format!("organization `{code}` does not exist"),
                 )),
             }
@@ -560,14 +561,14 @@ impl Services {
         if input.scope == "listed" && input.organizations.is_empty() {
             errors.push(FieldError::new(
                 "organizations",
-                "required",
+                Rule::Required,
                 "a listed consent names at least one organization",
             ));
         }
         if input.scope == "care_team" && !input.organizations.is_empty() {
             errors.push(FieldError::new(
                 "organizations",
-                "not_allowed",
+                Rule::NotAllowed,
                 "organizations are listed only with scope `listed`",
             ));
         }
@@ -575,14 +576,14 @@ impl Services {
         if purposes.is_empty() || !purposes.iter().all(|p| matches!(*p, "care" | "statistics")) {
             errors.push(FieldError::new(
                 "purposes",
-                "allowed",
+                Rule::Allowed,
                 "purposes are one or both of care, statistics",
             ));
         }
         if !matches!(input.method.as_str(), "paper" | "electronic") {
             errors.push(FieldError::new(
                 "method",
-                "allowed",
+                Rule::Allowed,
                 "method must be paper or electronic",
             ));
         }
@@ -591,7 +592,7 @@ impl Services {
                 if input.proxy_relationship.is_some() {
                     errors.push(FieldError::new(
                         "proxy_relationship",
-                        "not_allowed",
+                        Rule::NotAllowed,
                         "only a proxy signer has a relationship",
                     ));
                 }
@@ -604,14 +605,14 @@ impl Services {
                 {
                     errors.push(FieldError::new(
                         "proxy_relationship",
-                        "required",
+                        Rule::Required,
                         "a proxy signer needs the relationship to the patient (e.g. 長男)",
                     ));
                 }
             }
             _ => errors.push(FieldError::new(
                 "signer",
-                "allowed",
+                Rule::Allowed,
                 "signer must be self or proxy",
             )),
         }
@@ -620,7 +621,7 @@ impl Services {
         if obtained_at > now + chrono::Duration::minutes(5) {
             errors.push(FieldError::new(
                 "obtained_at",
-                "in_future",
+                Rule::InFuture,
                 "must not be in the future",
             ));
         }
@@ -688,7 +689,7 @@ impl Services {
         if reason.trim().is_empty() {
             return Err(ServiceError::field(
                 "reason",
-                "required",
+                Rule::Required,
                 "a withdrawal needs a reason",
             ));
         }
@@ -791,7 +792,7 @@ impl Services {
         if visible_chars(reason) < BREAK_GLASS_REASON_MIN {
             return Err(ServiceError::field(
                 "reason",
-                "required",
+                Rule::Required,
                 format!(
                     "state why emergency access is needed (at least {BREAK_GLASS_REASON_MIN} visible characters)"
                 ),
@@ -915,7 +916,7 @@ impl Services {
         if !AUDIT_LIMIT.contains(&limit) {
             return Err(ServiceError::field(
                 "limit",
-                "range",
+                Rule::Range,
                 format!(
                     "must be between {} and {}",
                     AUDIT_LIMIT.start(),

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, OrganizationRow, PractitionerRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
@@ -77,7 +78,7 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
     if !is_code(&new.code) {
         errors.push(FieldError::new(
             "code",
-            "format",
+            Rule::Format,
             "code must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
@@ -87,7 +88,7 @@ pub fn validate_organization(new: &NewOrganization) -> Result<(), ServiceError> 
     if !ORGANIZATION_KINDS.contains(&new.kind.as_str()) {
         errors.push(FieldError::new(
             "kind",
-            "allowed",
+            Rule::Allowed,
             format!("kind must be one of {}", ORGANIZATION_KINDS.join(", ")),
         ));
     }
@@ -219,7 +220,7 @@ pub async fn add_practitioner(
     if !is_code(&new.login) {
         errors.push(FieldError::new(
             "login",
-            "format",
+            Rule::Format,
             "login must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
@@ -229,7 +230,7 @@ pub async fn add_practitioner(
     if !PROFESSIONS.contains(&new.profession.as_str()) {
         errors.push(FieldError::new(
             "profession",
-            "allowed",
+            Rule::Allowed,
             format!("profession must be one of {}", PROFESSIONS.join(", ")),
         ));
     }
@@ -237,7 +238,7 @@ pub async fn add_practitioner(
         if !matches!(role.as_str(), "org_admin" | "regional_admin") {
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
-                "allowed",
+                Rule::Allowed,
                 "role must be org_admin or regional_admin",
             ));
         }
@@ -262,7 +263,7 @@ pub async fn add_practitioner(
         .ok_or_else(|| {
             ServiceError::field(
                 "organization",
-                "unknown",
+                Rule::Unknown,
                 format!("organization `{}` does not exist", new.organization_code),
             )
         })?;

@@ -25,6 +25,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, OrganizationRow, PractitionerRow};
 use renkei_store::queries_auth::{self, SessionRow, ThrottleRow};
 use sea_orm::DatabaseConnection;
@@ -1130,14 +1131,14 @@ pub async fn change_password(
     if new != confirm {
         errors.push(renkei_domain::FieldError::new(
             "confirm",
-            "mismatch",
+            Rule::Mismatch,
             "確認用のパスワードが一致しません",
         ));
     }
     if new == current {
         errors.push(renkei_domain::FieldError::new(
             "new_password",
-            "unchanged",
+            Rule::Unchanged,
             "現在と同じパスワードは使えません",
         ));
     }
@@ -1170,7 +1171,7 @@ pub async fn change_password(
         .await?;
         return Err(ServiceError::field(
             "current_password",
-            "wrong",
+            Rule::Wrong,
             "現在のパスワードが正しくありません",
         ));
     }

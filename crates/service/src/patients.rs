@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, PatientIdentifierRow, PatientRow};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -56,15 +57,15 @@ fn clean_name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
     use unicode_normalization::UnicodeNormalization;
     let v: String = value.trim().nfc().collect();
     if v.is_empty() {
-        errors.push(FieldError::new(field, "required", "must not be blank"));
+        errors.push(FieldError::new(field, Rule::Required, "must not be blank"));
     } else if v.chars().count() > 100 || value.chars().count() > 100 {
-        errors.push(FieldError::new(field, "too_long", "must be at most 100 characters"));
+        errors.push(FieldError::new(field, Rule::TooLong, "must be at most 100 characters"));
     } else if v.chars().any(|c| {
         c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
     }) {
         errors.push(FieldError::new(
             field,
-            "invalid_character",
+            Rule::InvalidCharacter,
             "must not contain control, zero-width or direction-override characters",
         ));
     }
@@ -79,7 +80,7 @@ fn own_namespace(actor: &Actor, field: &str, org_code: &str) -> Result<(), Field
     }
     Err(FieldError::new(
         field,
-        "own_organization_only",
+        Rule::OwnOrganizationOnly,
         format!(
             "only your own organization's patient numbers may be registered (organization `{}`)",
             actor.organization_code
@@ -124,14 +125,14 @@ pub async fn create_patient(
     if family_kana.is_none() && !family_kana_raw.is_empty() {
         errors.push(FieldError::new(
             "name.family_kana",
-            "kana",
+            Rule::Kana,
             "must be written in kana (カタカナ or ひらがな)",
         ));
     }
     if given_kana.is_none() && !given_kana_raw.is_empty() {
         errors.push(FieldError::new(
             "name.given_kana",
-            "kana",
+            Rule::Kana,
             "must be written in kana (カタカナ or ひらがな)",
         ));
     }
@@ -141,14 +142,14 @@ pub async fn create_patient(
             if d > today {
                 errors.push(FieldError::new(
                     "birth_date",
-                    "in_future",
+                    Rule::InFuture,
                     "must not be in the future",
                 ));
             }
             if d < NaiveDate::from_ymd_opt(1880, 1, 1).unwrap_or(d) {
                 errors.push(FieldError::new(
                     "birth_date",
-                    "range",
+                    Rule::Range,
                     "must be 1880-01-01 or later",
                 ));
             }
@@ -157,7 +158,7 @@ pub async fn create_patient(
         _ => {
             errors.push(FieldError::new(
                 "birth_date",
-                "format",
+                Rule::Format,
                 "must be a valid date YYYY-MM-DD (西暦)",
             ));
             None
@@ -166,7 +167,7 @@ pub async fn create_patient(
     if !SEXES.contains(&new.sex.as_str()) {
         errors.push(FieldError::new(
             "sex",
-            "allowed",
+            Rule::Allowed,
             format!("must be one of {}", SEXES.join(", ")),
         ));
     }
@@ -182,7 +183,7 @@ pub async fn create_patient(
             Err(e) => errors.push(e),
             Ok(v) if values.contains(&v) => errors.push(FieldError::new(
                 format!("identifiers[{i}].value"),
-                "duplicate",
+                Rule::Duplicate,
                 "the same patient number is given twice",
             )),
             Ok(v) => values.push(v),
@@ -191,7 +192,7 @@ pub async fn create_patient(
     if new.identifiers.is_empty() {
         errors.push(FieldError::new(
             "identifiers",
-            "own_identifier_required",
+            Rule::OwnIdentifierRequired,
             format!(
                 "include your organization's patient number (organization `{}`)",
                 actor.organization_code
@@ -476,7 +477,7 @@ pub async fn search_patients_page(
             _ => {
                 errors.push(FieldError::new(
                     "kana",
-                    "kana",
+                    Rule::Kana,
                     "must be 1–50 kana characters",
                 ));
                 None
@@ -498,7 +499,7 @@ pub async fn search_patients_page(
     if name.len() > 2 || name.iter().any(|w| w.chars().count() > 50) {
         errors.push(FieldError::new(
             "name",
-            "format",
+            Rule::Format,
             "one or two words (family, given), up to 50 characters each",
         ));
     }
@@ -508,7 +509,7 @@ pub async fn search_patients_page(
             Err(_) => {
                 errors.push(FieldError::new(
                     "birth_date",
-                    "format",
+                    Rule::Format,
                     "must be YYYY-MM-DD",
                 ));
                 None
@@ -523,7 +524,7 @@ pub async fn search_patients_page(
             None => {
                 errors.push(FieldError::new(
                     "cursor",
-                    "format",
+                    Rule::Format,
                     "must be the `next` cursor of a previous page",
                 ));
                 None
@@ -534,7 +535,7 @@ pub async fn search_patients_page(
     if !(1..=PAGE_MAX).contains(&limit) {
         errors.push(FieldError::new(
             "limit",
-            "range",
+            Rule::Range,
             format!("must be 1–{PAGE_MAX}"),
         ));
     }
@@ -549,7 +550,7 @@ pub async fn search_patients_page(
             None => {
                 errors.push(FieldError::new(
                     "organization",
-                    "unknown",
+                    Rule::Unknown,
                     "unknown organization",
                 ));
                 None
@@ -559,7 +560,7 @@ pub async fn search_patients_page(
         _ => {
             errors.push(FieldError::new(
                 "identifier",
-                "required",
+                Rule::Required,
                 "organization and identifier are given together",
             ));
             None
@@ -571,7 +572,7 @@ pub async fn search_patients_page(
     if kana.is_none() && name.is_empty() && birth_date.is_none() && ids.is_none() {
         return Err(ServiceError::field(
             "kana",
-            "required",
+            Rule::Required,
             "give kana, name, birth_date or organization + identifier",
         ));
     }

@@ -1,6 +1,7 @@
 //! Care plans: enrolment, appending hash-chained entries (with idempotency), listing
 //! entries and evaluating the shared goals.
 
+use renkei_domain::Rule;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -190,7 +191,7 @@ impl Services {
             };
             return Err(ServiceError::field(
                 field,
-                "unknown",
+                Rule::Unknown,
                 match version {
                     Some(v) => format!("pathway `{pathway}` has no published version {v}"),
                     None => format!("no pathway `{pathway}` is published"),
@@ -202,7 +203,7 @@ impl Services {
         if started_at > now + chrono::Duration::minutes(5) {
             return Err(ServiceError::field(
                 "started_at",
-                "in_future",
+                Rule::InFuture,
                 "started_at must not be in the future",
             ));
         }
@@ -231,7 +232,7 @@ impl Services {
             .await?;
             return Err(ServiceError::field(
                 "patient_id",
-                "unknown",
+                Rule::Unknown,
                 "no patient with this id is registered at your organization",
             ));
         }
@@ -573,7 +574,7 @@ impl Services {
                 let target = amends_target.ok_or_else(|| {
                     ServiceError::field(
                         "amends",
-                        "unknown_entry",
+                        Rule::UnknownEntry,
                         "no entry with this id in this care plan",
                     )
                 })?;
@@ -809,7 +810,7 @@ impl Idempotency {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err(ServiceError::Validation(vec![FieldError::new(
                 "Idempotency-Key",
-                "format",
+                Rule::Format,
                 "Idempotency-Key must be 1–255 visible ASCII characters",
             )]));
         }

@@ -2,6 +2,7 @@
 //! optimistic concurrency, reports back to the planning hospital, cyclical schedules,
 //! per-patient targets, plan lifecycle, automatic variances and per-organisation worklists.
 
+use renkei_domain::Rule;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -68,7 +69,7 @@ pub const SYSTEM_ORGANIZATION_ID: Uuid = Uuid::from_u128(0x00000000_0000_7000_80
 
 /// Rule code of a hand-over refused because the patient's consent does not cover the
 /// receiving organisation.
-pub const CONSENT_NOT_COVERING: &str = "consent_not_covering";
+pub const CONSENT_NOT_COVERING: Rule = Rule::ConsentNotCovering;
 const CONSENT_NOT_COVERING_JA: &str = "患者の同意の共有範囲にこの紹介先施設が含まれていません。\
      先に紹介先を含む同意(ケアチーム全体、または紹介先を指定)を記録してください。";
 
@@ -382,7 +383,7 @@ impl Services {
         let Some(published) = self.pathways.latest(pathway) else {
             return Err(ServiceError::field(
                 "pathway",
-                "unknown",
+                Rule::Unknown,
                 format!("no pathway `{pathway}` is published"),
             ));
         };
@@ -390,7 +391,7 @@ impl Services {
         if stages.is_empty() {
             errors.push(FieldError::new(
                 "stages",
-                "required",
+                Rule::Required,
                 "name at least one stage",
             ));
         }
@@ -398,7 +399,7 @@ impl Services {
             if published.template.stage(s).is_none() {
                 errors.push(FieldError::new(
                     format!("stages[{i}]"),
-                    "unknown_stage",
+                    Rule::UnknownStage,
                     format!("`{pathway}` has no stage `{s}`"),
                 ));
             }
@@ -406,7 +407,7 @@ impl Services {
         if note.chars().count() > 2000 {
             errors.push(FieldError::new(
                 "note",
-                "too_long",
+                Rule::TooLong,
                 "must be at most 2000 characters",
             ));
         }
@@ -591,7 +592,7 @@ impl Services {
         {
             errors.push(FieldError::new(
                 "stage",
-                "not_next",
+                Rule::NotNext,
                 format!(
                     "`{stage}` does not follow the current stage `{}` (next: {})",
                     plan.current_stage,
@@ -603,12 +604,12 @@ impl Services {
         match &to {
             None => errors.push(FieldError::new(
                 "to_organization",
-                "unknown",
+                Rule::Unknown,
                 format!("organization `{to_org}` does not exist"),
             )),
             Some(o) if o.id == actor.organization_id => errors.push(FieldError::new(
                 "to_organization",
-                "self",
+                Rule::ToSelf,
                 "a hand-over goes to another organization",
             )),
             Some(o) if !access.may_receive(o.id) => errors.push(FieldError::new(
@@ -623,7 +624,7 @@ impl Services {
         {
             errors.push(FieldError::new(
                 "note",
-                "too_long",
+                Rule::TooLong,
                 "must be at most 10000 characters",
             ));
         }
@@ -978,7 +979,7 @@ impl Services {
         {
             return Err(ServiceError::field(
                 "reason",
-                "required",
+                Rule::Required,
                 "a declined hand-over needs a reason",
             ));
         }
@@ -1362,7 +1363,7 @@ impl Services {
         if reason.trim().is_empty() {
             errors.push(FieldError::new(
                 "reason",
-                "required",
+                Rule::Required,
                 "state why this patient's target differs",
             ));
         }
@@ -1371,11 +1372,13 @@ impl Services {
                 match template.goals.iter().find(|g| &g.code == code) {
                     None => errors.push(FieldError::new(
                         "goal",
-                        "unknown_goal",
+                        Rule::UnknownGoal,
                         format!("no goal `{code}`"),
                     )),
                     Some(g) => match serde_json::from_value::<GoalTarget>(target.clone()) {
-                        Err(e) => errors.push(FieldError::new("target", "format", e.to_string())),
+                        Err(e) => {
+                            errors.push(FieldError::new("target", Rule::Format, e.to_string()))
+                        }
                         // A value target may become a band and back (the elderly HbA1c
                         // range instead of `< 7.0`); every other kind keeps its kind.
                         Ok(t)
@@ -1384,7 +1387,7 @@ impl Services {
                         {
                             errors.push(FieldError::new(
                                 "target.kind",
-                                "same_kind",
+                                Rule::SameKind,
                                 "an individual target keeps the goal's kind",
                             ))
                         }
@@ -1399,7 +1402,7 @@ impl Services {
                             if item_of(&t) != item_of(&g.target) {
                                 errors.push(FieldError::new(
                                     "target.item",
-                                    "same_item",
+                                    Rule::SameItem,
                                     "an individual target keeps the goal's item",
                                 ));
                             }
@@ -1408,7 +1411,7 @@ impl Services {
                             {
                                 errors.push(FieldError::new(
                                     "target.min",
-                                    "range",
+                                    Rule::Range,
                                     "min must be below max",
                                 ));
                             }
@@ -1421,14 +1424,14 @@ impl Services {
                 if !template.schedule.iter().any(|r| &r.code == code) {
                     errors.push(FieldError::new(
                         "schedule",
-                        "unknown",
+                        Rule::Unknown,
                         format!("no schedule rule `{code}`"),
                     ));
                 }
                 if *days == 0 {
                     errors.push(FieldError::new(
                         "interval_days",
-                        "range",
+                        Rule::Range,
                         "must be 1 or more",
                     ));
                 }
@@ -1437,7 +1440,7 @@ impl Services {
             _ => {
                 errors.push(FieldError::new(
                     "goal",
-                    "required",
+                    Rule::Required,
                     "give either goal + target or schedule + interval_days",
                 ));
                 Value::Null
@@ -1516,7 +1519,7 @@ impl Services {
         {
             return Err(ServiceError::field(
                 "reason",
-                "required",
+                Rule::Required,
                 "a withdrawal needs a reason (e.g. death, the patient's wish)",
             ));
         }
@@ -1588,7 +1591,7 @@ impl Services {
             .ok_or_else(|| {
                 ServiceError::field(
                     "version",
-                    "unknown",
+                    Rule::Unknown,
                     format!("{} has no version {version}", current.template.code),
                 )
             })?;
@@ -1630,14 +1633,14 @@ impl Services {
         let Some(target) = self.pathways.find(&current.template.code, version).cloned() else {
             return Err(ServiceError::field(
                 "version",
-                "unknown",
+                Rule::Unknown,
                 format!("{} has no version {version}", current.template.code),
             ));
         };
         if reason.trim().is_empty() {
             return Err(ServiceError::field(
                 "reason",
-                "required",
+                Rule::Required,
                 "a migration needs a reason",
             ));
         }
@@ -1864,7 +1867,7 @@ impl Services {
         if !WORKLIST_LIMIT.contains(&limit) {
             errors.push(FieldError::new(
                 "limit",
-                "range",
+                Rule::Range,
                 format!(
                     "must be between {} and {}",
                     WORKLIST_LIMIT.start(),
@@ -1875,7 +1878,7 @@ impl Services {
         if !DROPOUT_DAYS.contains(&dropout_days) {
             errors.push(FieldError::new(
                 "dropout_days",
-                "range",
+                Rule::Range,
                 format!(
                     "must be between {} and {}",
                     DROPOUT_DAYS.start(),

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
+use renkei_domain::Rule;
 use renkei_service::access::{
     AuditEvent, BreakGlassGrant, CareTeamMember, Consent, ConsentReminder, NewConsent,
 };
@@ -452,7 +453,7 @@ pub async fn audit_log(
     Meta(meta): Meta,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<AuditList>> {
-    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
     let organization = match q.organization {
         Some(code) => Some(
             renkei_service::admin::list_organizations(&state.services.db)
@@ -461,7 +462,7 @@ pub async fn audit_log(
                 .find(|o| o.code == code)
                 .map(|o| o.id)
                 .ok_or_else(|| {
-                    ApiError::field("organization", "unknown", "unknown organization")
+                    ApiError::field("organization", Rule::Unknown, "unknown organization")
                 })?,
         ),
         None => None,

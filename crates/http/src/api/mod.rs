@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use renkei_domain::Rule;
 use renkei_domain::entry::EntryKind;
 use renkei_domain::entry::VarianceInput;
 use renkei_domain::goals::GoalState;
@@ -218,7 +219,7 @@ async fn search_patients(
     Meta(meta): Meta,
     query: Result<Query<PatientSearch>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<PatientList>> {
-    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
     let page = patients::search_patients_page(
         &state.services,
         &actor,
@@ -335,9 +336,10 @@ async fn list_care_plans(
     Meta(meta): Meta,
     query: Result<Query<PlanFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<CarePlanList>> {
-    let Query(q) = query.map_err(|e| ApiError::field("patient_id", "required", e.body_text()))?;
+    let Query(q) =
+        query.map_err(|e| ApiError::field("patient_id", Rule::Required, e.body_text()))?;
     let patient = uuid::Uuid::parse_str(&q.patient_id)
-        .map_err(|_| ApiError::field("patient_id", "format", "must be a UUID"))?;
+        .map_err(|_| ApiError::field("patient_id", Rule::Format, "must be a UUID"))?;
     let plans = state
         .services
         .plans_of_patient(&actor, &meta, patient)
@@ -450,7 +452,7 @@ async fn append_entry(
     let kind = EntryKind::parse(&b.kind).ok_or_else(|| {
         ApiError::field(
             "kind",
-            "allowed",
+            Rule::Allowed,
             "must be one of assessment, note, variance, stage_start, stage_end",
         )
     })?;
@@ -493,11 +495,11 @@ async fn get_goals(
     query: Result<Query<GoalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<GoalList>> {
     let id = parse_id(&id, "care plan")?;
-    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
     let as_of = match q.as_of {
         Some(s) => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| ApiError::field("as_of", "format", "must be RFC 3339 with offset"))?,
+            .map_err(|_| ApiError::field("as_of", Rule::Format, "must be RFC 3339 with offset"))?,
         // The service clock, as every other "now" of the workflow.
         None => state.services.now(),
     };

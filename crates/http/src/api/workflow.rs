@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset, Utc};
+use renkei_domain::Rule;
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::handover::HandoverEvent;
 use renkei_service::ErrorCode;
@@ -181,7 +182,7 @@ pub async fn directory(
     Auth(_actor): Auth,
     query: Result<Query<DirectoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<DirectoryList>> {
-    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
     let list = state
         .services
         .directory(q.pathway.as_deref(), q.stage.as_deref(), q.area.as_deref())
@@ -537,7 +538,7 @@ pub async fn get_schedule(
     query: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ScheduleList>> {
     let id = parse_id(&id, "care plan")?;
-    let Query(q) = query.map_err(|e| ApiError::field("as_of", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("as_of", Rule::Format, e.body_text()))?;
     let list = state
         .services
         .schedule(&actor, &meta, id, q.as_of.map(|t| t.with_timezone(&Utc)))
@@ -602,7 +603,7 @@ pub async fn individualize(
         _ => {
             return Err(ApiError::field(
                 "target",
-                "required",
+                Rule::Required,
                 "goal and target go together",
             ));
         }
@@ -613,7 +614,7 @@ pub async fn individualize(
         _ => {
             return Err(ApiError::field(
                 "interval_days",
-                "required",
+                Rule::Required,
                 "schedule and interval_days go together",
             ));
         }
@@ -706,7 +707,7 @@ pub async fn migration_preview(
     query: Result<Query<MigrationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "care plan")?;
-    let Query(q) = query.map_err(|e| ApiError::field("version", "required", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("version", Rule::Required, e.body_text()))?;
     let diff = state
         .services
         .migration_preview(&actor, &meta, id, q.version)
@@ -775,7 +776,7 @@ pub async fn worklist(
     Meta(meta): Meta,
     query: Result<Query<WorklistQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Worklist>> {
-    let Query(q) = query.map_err(|e| ApiError::field("query", "format", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
     let list = state
         .services
         .worklist(

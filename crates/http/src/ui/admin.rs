@@ -6,6 +6,7 @@
 //! administrator, the access history to the regional administrator or an organisation
 //! administrator whose organisation sees the patient.
 
+use renkei_domain::Rule;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -656,7 +657,7 @@ pub async fn audit_csv(
         Err(errors) => {
             return Err(UiError(ServiceError::field(
                 "query",
-                "format",
+                Rule::Format,
                 errors.join(" "),
             )));
         }

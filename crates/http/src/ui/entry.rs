@@ -9,6 +9,7 @@
 //! write; 確定 goes through `append_entry` like the JSON API, with the form's key as its
 //! `Idempotency-Key`.
 
+use renkei_domain::Rule;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -682,7 +683,7 @@ fn read_entry(
     if effective_at.is_none() {
         errors.push(FieldError::new(
             "effective_at",
-            "required",
+            Rule::Required,
             "date-time required",
         ));
     }
@@ -721,7 +722,7 @@ fn read_entry(
             Some(v) => {
                 values.insert(item.code.clone(), v);
             }
-            None => errors.push(FieldError::new(field, "type", "wrong type")),
+            None => errors.push(FieldError::new(field, Rule::Type, "wrong type")),
         }
     }
     let text = |name: &str| {
@@ -738,7 +739,7 @@ fn read_entry(
     {
         errors.push(FieldError::new(
             "variance",
-            "required",
+            Rule::Required,
             "variance code required",
         ));
     }

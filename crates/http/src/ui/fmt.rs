@@ -1,6 +1,7 @@
 //! How the pages write things: dates and times in Asia/Tokyo (`2026年4月1日(水) 14:05`,
 //! always inside `<time datetime>`), the Japanese words for codes (professions, stages,
-//! states, entry kinds), and the service's field errors rewritten in Japanese.
+//! states, entry kinds), and the service's field errors in Japanese with the template's
+//! labels.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use renkei_domain::FieldError;
@@ -8,6 +9,7 @@ use renkei_domain::access::{Profession, TeamRole};
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::ids::AdminRole;
 use renkei_domain::template::{ItemType, PathwayTemplate};
+use renkei_domain::wording::{self, FieldFacts, Lang};
 use serde_json::Value;
 
 use super::wareki;
@@ -381,8 +383,9 @@ pub fn field_label(t: Option<&PathwayTemplate>, field: &str) -> String {
     .to_owned()
 }
 
-/// One field error in Japanese, with the item's range, unit and options from the
-/// template. The service's English message is never shown.
+/// One field error in Japanese: the wording table's message
+/// ([`renkei_domain::wording::field_message`], the words the API sends), with the item's
+/// label, range, unit and options from the template.
 pub fn error_ja(t: Option<&PathwayTemplate>, e: &FieldError) -> String {
     let label = field_label(t, &e.field);
     let item = e
@@ -393,81 +396,19 @@ pub fn error_ja(t: Option<&PathwayTemplate>, e: &FieldError) -> String {
         .field
         .strip_prefix("values.")
         .and_then(|c| t.and_then(|t| range_hint(t, c)));
-    match e.code {
-        "range" | "allowed" | "step" if range.is_some() => {
-            let r = range.unwrap_or_default();
-            if item.is_some_and(|i| i.allowed.is_some()) {
-                format!("{label}は {r} のいずれかを選んでください。")
-            } else {
-                format!("{label}は {r} の範囲で入力してください。")
-            }
-        }
-        "allowed" => format!("{label}は選択肢の中から選んでください。"),
-        "step" => format!("{label}の値の刻みが正しくありません。"),
-        "type" | "number" => match item.map(|i| i.item_type) {
-            Some(ItemType::Integer | ItemType::Composite) => {
-                format!("{label}は半角の整数で入力してください。")
-            }
-            Some(ItemType::Decimal) => format!("{label}は数値で入力してください。"),
-            Some(ItemType::Date) => format!("{label}は日付(例 2026-04-01)で入力してください。"),
-            Some(ItemType::Datetime) => format!("{label}は日時で入力してください。"),
-            Some(ItemType::Boolean) => format!("{label}は「はい」か「いいえ」を選んでください。"),
-            _ => format!("{label}の形式が正しくありません。"),
-        },
-        "required" => match e.field.as_str() {
-            "values" => "評価項目を1つ以上入力してください。".to_owned(),
-            "note" => "記録(メモ)の本文を入力してください。".to_owned(),
-            "reason" => "理由を入力してください。".to_owned(),
-            "variance" => "バリアンスの種類を選んでください。".to_owned(),
-            f if f.starts_with("values.") => {
-                format!("{label}は必須です(この病期の開始・終了時に記録が必要な項目です)。")
-            }
-            _ => format!("{label}を入力してください。"),
-        },
-        "incomplete" => {
-            format!("{label}は全項目がそろうと自動計算されます。すべての項目を入力してください。")
-        }
-        "composite_mismatch" => {
-            format!("{label}が各項目の合計と一致しません(合計はサーバーで計算します)。")
-        }
-        "in_future" => format!("{label}に未来の日時は指定できません。"),
-        "before_plan_start" => format!("{label}がパスの開始日より前です。"),
-        "too_long" => format!("{label}が長すぎます。"),
-        "control_character" | "invalid_character" => {
-            format!("{label}に使用できない文字が含まれています。")
-        }
-        "unknown_item" | "not_in_stage" => format!("{label}はこの病期では記録できません。"),
-        "unknown_variance" => "バリアンスの種類を一覧から選んでください。".to_owned(),
-        "unknown_goal" => "達成目標を一覧から選んでください。".to_owned(),
-        "amend_amendment" => {
-            "修正記録はさらに修正できません。元の記録を修正してください。".to_owned()
-        }
-        "already_amended" => "この記録はすでに修正されています。".to_owned(),
-        "amend_kind" | "amend_stage" => {
-            "修正記録は元の記録と同じ種類・病期で作成します。".to_owned()
-        }
-        "not_allowed" => format!("{label}はこの種類の記録には入力できません。"),
-        "kana" => format!("{label}はカタカナまたはひらがなで入力してください。"),
-        "format" if e.field == "birth_date" => {
-            "生年月日は西暦(例 1948-05-03、19480503)または和暦(例 S23.5.3)で入力してください。"
-                .to_owned()
-        }
-        "format" => format!("{label}の形式が正しくありません。"),
-        "unknown" => format!("{label}が見つかりません。一覧から選んでください。"),
-        "unknown_stage" | "not_next" => {
-            format!("{label}が正しくありません(次の病期を選んでください)。")
-        }
-        "self" => "自施設には紹介できません。別の施設を選んでください。".to_owned(),
-        // The service words this rule in Japanese already.
-        "consent_not_covering" => e.message.clone(),
-        "own_identifier_required" => "自施設の患者ID(カルテ番号)を入力してください。".to_owned(),
-        _ => format!("{label}の入力内容を確認してください。"),
-    }
+    let facts = FieldFacts {
+        label: Some(&label),
+        range: range.as_deref(),
+        is_list: item.is_some_and(|i| i.allowed.is_some()),
+        item_type: item.map(|i| i.item_type),
+    };
+    wording::field_message(e, Lang::Ja, &facts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use renkei_domain::Rule;
 
     #[test]
     fn japan_time() {
@@ -495,9 +436,9 @@ mod tests {
 
     #[test]
     fn field_errors_in_japanese() {
-        let e = FieldError::new("values.x", "range", "must be between 0 and 42");
+        let e = FieldError::new("values.x", Rule::Range, "must be between 0 and 42");
         assert_eq!(error_ja(None, &e), "xの入力内容を確認してください。");
-        let e = FieldError::new("note", "required", "a note needs text");
+        let e = FieldError::new("note", Rule::Required, "a note needs text");
         assert_eq!(error_ja(None, &e), "記録(メモ)の本文を入力してください。");
     }
 }

@@ -5,8 +5,8 @@
 //! served from `/static/`, and every flow a plain form: GET pages, POST → 303. The small
 //! script (`/static/ui.js`) only adds comfort (IME-safe Enter, live FIM totals, one
 //! submit per click). Pages call the same service functions as the JSON API, as the
-//! logged-in practitioner ([`Ui`]); every POST goes through [`Posted`], which checks the
-//! session's CSRF token and refuses cross-site forms.
+//! logged-in practitioner ([`Ui`]); every POST passes the one CSRF guard of the HTML pages
+//! (`web::csrf::guard`, layered in the router) and reads its form through [`Posted`].
 
 mod admin;
 pub mod csv_export;
@@ -26,11 +26,11 @@ use askama::Template;
 use axum::Router;
 use axum::body::to_bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use renkei_service::audit::RequestMeta;
-use renkei_service::auth::{self, Session};
+use renkei_service::auth::Session;
 use renkei_service::{Actor, ErrorCode, ServiceError};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
@@ -38,7 +38,7 @@ use uuid::Uuid;
 use crate::edge::BODY_LIMIT;
 use crate::state::AppState;
 use crate::web::WebSession;
-use crate::web::client::{is_secure, request_meta};
+use crate::web::client::request_meta;
 use crate::web::pages::{error_response, html};
 
 pub use fmt::When;
@@ -311,7 +311,8 @@ impl Shell {
     }
 }
 
-/// A form POST of a logged-in practitioner: same-site, with the session's CSRF token.
+/// A form POST of a logged-in practitioner that passed the CSRF guard (same-site, with
+/// the session's CSRF token).
 /// The body's fields are kept in order (a field may repeat).
 pub struct Posted {
     pub ui: Ui,
@@ -338,73 +339,25 @@ impl Posted {
     }
 }
 
-/// Whether the form comes from another site. `Sec-Fetch-Site: cross-site` says so; an
-/// `Origin` must name this server (as reached, or as a reverse proxy reports it). A
-/// document whose referrer policy is `no-referrer` sends `Origin: null` even to its own
-/// origin (Fetch, "serializing a request origin"): then `Sec-Fetch-Site: same-origin`
-/// must vouch for it. The session's CSRF token is checked in any case.
-fn cross_site(headers: &HeaderMap, secure: bool) -> bool {
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    if fetch_site.as_deref() == Some("cross-site") {
-        return true;
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    if origin == "null" {
-        return fetch_site.as_deref() != Some("same-origin");
-    }
-    let scheme = if secure { "https" } else { "http" };
-    let same = [header::HOST.as_str(), "x-forwarded-host"]
-        .into_iter()
-        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
-        .filter_map(|v| v.split(',').next().map(str::trim))
-        .any(|host| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")));
-    !same
-}
-
-/// Audits a refused form and answers 403; nothing was changed.
-async fn refuse(state: &AppState, parts: &Parts, ui: &Ui, why: &str) -> Response {
-    let action = if parts.uri.path().ends_with("/entries") {
-        "entry.append"
-    } else {
-        "form.post"
-    };
-    if let Err(e) =
-        auth::record_csrf_rejection(&state.services, &ui.meta, action, Some(&ui.session)).await
-    {
-        return crate::web::pages::WebError::from(e).into_response();
-    }
-    error_response(&parts.headers, ErrorCode::Forbidden, why)
-}
-
 impl FromRequest<AppState> for Posted {
     type Rejection = Response;
 
+    /// The form's fields, after the CSRF guard (`web::csrf::guard`, layered on these
+    /// routes) let the request through; without that guard it refuses to run.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let ui = match Ui::from_request_parts(&mut parts, state).await {
-            Ok(ui) => ui,
-            // No session: nothing will change; to the login page (a 303, not a 307 that
-            // would re-post the form there).
-            Err(_) if crate::web::session::session_token(&parts.headers).is_none() => {
-                return Err(Redirect::to("/login").into_response());
-            }
-            Err(r) => return Err(r),
-        };
-        let secure = is_secure(&parts.headers);
-        if cross_site(&parts.headers, secure) {
-            return Err(refuse(
-                state,
-                &parts,
-                &ui,
-                "他のサイトから送信されたフォームは受け付けません。",
-            )
-            .await);
+        if parts
+            .extensions
+            .get::<crate::web::csrf::Checked>()
+            .is_none()
+        {
+            return Err(error_response(
+                &parts.headers,
+                ErrorCode::Forbidden,
+                "このフォームは受け付けられません。",
+            ));
         }
+        let ui = Ui::from_request_parts(&mut parts, state).await?;
         let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
             return Err(error_response(
                 &parts.headers,
@@ -414,19 +367,6 @@ impl FromRequest<AppState> for Posted {
         };
         let fields: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-        let token_ok = fields
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .is_some_and(|(_, v)| auth::tokens_equal(&ui.csrf, v));
-        if !token_ok {
-            return Err(refuse(
-                state,
-                &parts,
-                &ui,
-                "画面の有効期限が切れたか、不正な送信です。画面を開き直してから、もう一度操作してください。",
-            )
-            .await);
-        }
         Ok(Posted { ui, fields })
     }
 }
@@ -463,36 +403,9 @@ struct ErrorPage<'a> {
     status: u16,
 }
 
-/// The Japanese explanation of an error code, for pages.
+/// The Japanese explanation of an error code, for pages (the wording table's).
 pub fn explain(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::NotFound => {
-            "お探しの情報は見つからないか、閲覧する権限がありません。連携パスは、ケアチームに参加し患者さんの同意がある施設だけが閲覧できます。"
-        }
-        ErrorCode::Forbidden => {
-            "この操作は、あなたの施設または職種には許可されていません。必要な場合は計画管理病院の地域連携室にご相談ください。"
-        }
-        ErrorCode::PreconditionFailed => {
-            "他の利用者が先に更新しました。画面を開き直して最新の内容を確認してから、もう一度操作してください。"
-        }
-        ErrorCode::InvalidTransition => {
-            "現在の状態ではこの操作はできません。画面を開き直して、最新の状態を確認してください。"
-        }
-        ErrorCode::StageOutOfOrder => {
-            "病期の順序に合わない記録です。現在の病期を確認してください(病期の開始前、または終了後です)。"
-        }
-        ErrorCode::PlanNotActive => "この連携パスは終了または中止されているため、記録できません。",
-        ErrorCode::IdempotencyKeyReused => {
-            "この入力画面はすでに確定に使われました。新しい入力画面を開いてから入力してください。"
-        }
-        ErrorCode::Unavailable => {
-            "現在混み合っています。しばらく待ってから、もう一度お試しください。"
-        }
-        ErrorCode::Internal => {
-            "システムエラーが発生しました。時間をおいて再度お試しください。解決しない場合はシステム管理者に連絡してください。"
-        }
-        other => other.title_ja(),
-    }
+    renkei_domain::wording::explanation(code, renkei_domain::wording::Lang::Ja)
 }
 
 impl IntoResponse for UiError {
@@ -532,49 +445,4 @@ pub fn parse_uuid(s: &str) -> Result<Uuid, UiError> {
 /// A fresh idempotency key for one form.
 pub fn new_form_key() -> String {
     Uuid::now_v7().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    #[test]
-    fn same_site_forms_only() {
-        let host = ("host", "127.0.0.1:8080");
-        assert!(!cross_site(&headers(&[host]), false));
-        assert!(!cross_site(
-            &headers(&[host, ("origin", "http://127.0.0.1:8080")]),
-            false
-        ));
-        assert!(cross_site(
-            &headers(&[host, ("origin", "http://127.0.0.1:8080")]),
-            true
-        ));
-        assert!(cross_site(
-            &headers(&[host, ("origin", "https://evil.example")]),
-            false
-        ));
-        assert!(cross_site(
-            &headers(&[host, ("sec-fetch-site", "cross-site")]),
-            false
-        ));
-        // A no-referrer page posting to itself: Origin null, vouched for by Fetch metadata.
-        assert!(!cross_site(
-            &headers(&[host, ("origin", "null"), ("sec-fetch-site", "same-origin")]),
-            false
-        ));
-        assert!(cross_site(&headers(&[host, ("origin", "null")]), false));
-        assert!(cross_site(
-            &headers(&[host, ("origin", "null"), ("sec-fetch-site", "cross-site")]),
-            false
-        ));
-    }
 }

@@ -2,6 +2,7 @@
 //! `1948-05-03` or 和暦 `S23.5.3`, or this facility's patient number), the patient page,
 //! and enrolment on a pathway with consent capture and a confirmation step.
 
+use renkei_domain::Rule;
 use std::collections::HashSet;
 
 use askama::Template;
@@ -1017,7 +1018,7 @@ pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -
         )
     };
     if input.birth_date.is_empty() || birth.is_none() {
-        let e = FieldError::new("birth_date", "format", "");
+        let e = FieldError::new("birth_date", Rule::Format, "");
         return Ok(render(
             StatusCode::UNPROCESSABLE_ENTITY,
             vec![("birth_date".into(), fmt::error_ja(None, &e))],

@@ -6,6 +6,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use renkei_domain::Rule;
 use renkei_domain::diff::{Changes, diff};
 use renkei_domain::template::{
     Comparator, GoalTarget, Item, ItemType, PathwayTemplate, Pick, StageMoment,
@@ -533,7 +534,7 @@ pub async fn diff_page(
     let bad = || {
         UiError(ServiceError::field(
             "version",
-            "unknown",
+            Rule::Unknown,
             "比較する版を正しく指定してください",
         ))
     };

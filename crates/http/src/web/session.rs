@@ -105,7 +105,7 @@ pub fn step_url(step: Step) -> &'static str {
 
 /// No live session: to the login page, saying the session ended if a cookie was sent.
 /// A cookie that no longer opens a session is audited like a refused API token.
-async fn to_login(parts: &Parts, state: &AppState) -> Response {
+pub(crate) async fn to_login(parts: &Parts, state: &AppState) -> Response {
     if session_token(&parts.headers).is_none() {
         return Redirect::to("/login").into_response();
     }

@@ -3,6 +3,7 @@
 //! or at least 8 once two-factor is on; a blocklist of common choices; no forced
 //! rotation.
 
+use renkei_domain::Rule;
 use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -147,7 +148,7 @@ pub fn problems(password: &str, login: &str, two_factor: bool, field: &str) -> V
     if len < min {
         errors.push(FieldError::new(
             field,
-            "too_short",
+            Rule::TooShort,
             if two_factor {
                 format!("パスワードは{min}文字以上にしてください")
             } else {
@@ -160,21 +161,21 @@ pub fn problems(password: &str, login: &str, two_factor: bool, field: &str) -> V
     if len > MAX_LENGTH {
         errors.push(FieldError::new(
             field,
-            "too_long",
+            Rule::TooLong,
             format!("パスワードは{MAX_LENGTH}文字以内にしてください"),
         ));
     }
     if classes(password) < 2 {
         errors.push(FieldError::new(
             field,
-            "classes",
+            Rule::Classes,
             "英小文字・英大文字・数字・記号のうち2種類以上を組み合わせてください",
         ));
     }
     if is_common(password) {
         errors.push(FieldError::new(
             field,
-            "common",
+            Rule::Common,
             "よく使われていて推測されやすいパスワードです。別のものにしてください",
         ));
     }
@@ -182,7 +183,7 @@ pub fn problems(password: &str, login: &str, two_factor: bool, field: &str) -> V
     if login.chars().count() >= 3 && password.to_lowercase().contains(&login) {
         errors.push(FieldError::new(
             field,
-            "contains_login",
+            Rule::ContainsLogin,
             "ログインIDを含むパスワードは使えません",
         ));
     }
@@ -196,7 +197,7 @@ mod tests {
     fn rules(p: &str, totp: bool) -> Vec<&'static str> {
         problems(p, "sato", totp, "new_password")
             .into_iter()
-            .map(|e| e.code)
+            .map(|e| e.code.as_str())
             .collect()
     }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use renkei_domain::FieldError;
+use renkei_domain::Rule;
 use renkei_store::queries::{self, ApiTokenRow};
 use renkei_store::queries_auth;
 use sea_orm::DatabaseConnection;
@@ -160,14 +161,14 @@ pub async fn issue(
     if label.is_empty() || new.label.chars().count() > MAX_LABEL {
         errors.push(FieldError::new(
             "label",
-            "length",
+            Rule::Length,
             format!("label must be 1–{MAX_LABEL} characters"),
         ));
     }
     if new.scopes.is_empty() {
         errors.push(FieldError::new(
             "scopes",
-            "required",
+            Rule::Required,
             "give at least one scope",
         ));
     }
@@ -176,13 +177,13 @@ pub async fn issue(
         if !SCOPES.contains(&s.as_str()) {
             errors.push(FieldError::new(
                 format!("scopes[{i}]"),
-                "allowed",
+                Rule::Allowed,
                 format!("scope must be one of {}", SCOPES.join(", ")),
             ));
         } else if !caller.allows(s) {
             errors.push(FieldError::new(
                 format!("scopes[{i}]"),
-                "exceeds_caller",
+                Rule::ExceedsCaller,
                 "a token cannot carry a scope its issuer's token lacks",
             ));
         } else if !scopes.contains(s) {
@@ -192,7 +193,7 @@ pub async fn issue(
     if !(1..=MAX_DAYS).contains(&new.expires_in_days) {
         errors.push(FieldError::new(
             "expires_in_days",
-            "range",
+            Rule::Range,
             format!("expires_in_days must be between 1 and {MAX_DAYS}"),
         ));
     }
@@ -294,7 +295,7 @@ pub async fn store_by_operator(
     let txn = begin_write(&services.db).await?;
     let p = queries::practitioner_by_login(&txn, login)
         .await?
-        .ok_or_else(|| ServiceError::field("login", "unknown", format!("no user `{login}`")))?;
+        .ok_or_else(|| ServiceError::field("login", Rule::Unknown, format!("no user `{login}`")))?;
     let hash = token_hash(token);
     if queries::token_by_hash(&txn, &hash).await?.is_none() {
         let id = Uuid::now_v7();

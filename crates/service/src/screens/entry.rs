@@ -4,6 +4,7 @@
 //! what 確定 will accept or refuse.
 
 use renkei_domain::EntryRejection;
+use renkei_domain::Rule;
 use renkei_domain::access::Action;
 use renkei_domain::entry::{AmendTarget, EntryKind, NewEntry, validate_entry};
 use renkei_store::queries::{self, CarePlanRow};
@@ -102,7 +103,7 @@ impl Services {
             (Some(_), None) => {
                 return Ok(Err(Refusal::Rejected(ServiceError::field(
                     "amends",
-                    "unknown_entry",
+                    Rule::UnknownEntry,
                     "no entry with this id in this care plan",
                 ))));
             }

@@ -1,0 +1,190 @@
+//! The field rules a request can break, as one closed list. Each rule's stable
+//! snake_case name is what the API sends as `errors[].code`; its words for people, in
+//! Japanese and English, are in [`crate::wording`].
+
+use serde::{Serialize, Serializer};
+
+/// Declares the enum, its `ALL` list and its stable names from one table, so the list
+/// cannot miss a variant.
+macro_rules! closed_list {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $slug:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable snake_case name clients see.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $slug,)+
+                }
+            }
+
+            /// The variant whose stable name is `s`.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($slug => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use closed_list;
+
+closed_list! {
+    /// A rule a field of a request broke (`values.mrs` broke [`Rule::Range`]).
+    Rule {
+        /// Not one of the allowed values or options.
+        Allowed => "allowed",
+        /// The entry to amend was amended already.
+        AlreadyAmended => "already_amended",
+        /// An amendment cannot itself be amended.
+        AmendAmendment => "amend_amendment",
+        /// An amendment keeps the amended entry's kind.
+        AmendKind => "amend_kind",
+        /// An amendment keeps the amended entry's stage.
+        AmendStage => "amend_stage",
+        /// Before the care plan started.
+        BeforePlanStart => "before_plan_start",
+        /// A direction-override or isolate character.
+        BidiControl => "bidi_control",
+        /// A password of too few character classes.
+        Classes => "classes",
+        /// A commonly used password.
+        Common => "common",
+        /// A composite score that is not the sum of its parts.
+        CompositeMismatch => "composite_mismatch",
+        /// The patient's consent does not cover the receiving organisation.
+        ConsentNotCovering => "consent_not_covering",
+        /// A password that contains the login name.
+        ContainsLogin => "contains_login",
+        /// A control character.
+        ControlCharacter => "control_character",
+        /// The same value given twice.
+        Duplicate => "duplicate",
+        /// A JSON object that names a key twice.
+        DuplicateKey => "duplicate_key",
+        /// More than the caller itself may do.
+        ExceedsCaller => "exceeds_caller",
+        /// Not in the expected format.
+        Format => "format",
+        /// A moment in the future.
+        InFuture => "in_future",
+        /// A composite whose parts are not all given.
+        Incomplete => "incomplete",
+        /// A control, zero-width or direction-override character in a name.
+        InvalidCharacter => "invalid_character",
+        /// Not written in kana.
+        Kana => "kana",
+        /// Too short or too long.
+        Length => "length",
+        /// Longer than the field allows.
+        MaxLength => "max_length",
+        /// Two values that must agree do not.
+        Mismatch => "mismatch",
+        /// Not allowed for this kind of entry.
+        NotAllowed => "not_allowed",
+        /// An item not recorded in this stage.
+        NotInStage => "not_in_stage",
+        /// A stage that does not follow the current one.
+        NotNext => "not_next",
+        /// The caller's own organisation's patient number is missing.
+        OwnIdentifierRequired => "own_identifier_required",
+        /// Another organisation's patient number.
+        OwnOrganizationOnly => "own_organization_only",
+        /// Outside the allowed range.
+        Range => "range",
+        /// Missing.
+        Required => "required",
+        /// An Idempotency-Key reused with another request.
+        Reused => "reused",
+        /// An individual target that names another item.
+        SameItem => "same_item",
+        /// An individual target of another kind.
+        SameKind => "same_kind",
+        /// The caller's own organisation where another one is needed.
+        ToSelf => "self",
+        /// Not a multiple of the item's step.
+        Step => "step",
+        /// Longer than allowed.
+        TooLong => "too_long",
+        /// Shorter than allowed.
+        TooShort => "too_short",
+        /// The wrong JSON type.
+        Type => "type",
+        /// A new value equal to the current one.
+        Unchanged => "unchanged",
+        /// Names something that does not exist.
+        Unknown => "unknown",
+        /// Names an entry that is not in this care plan.
+        UnknownEntry => "unknown_entry",
+        /// Names a goal the template does not have.
+        UnknownGoal => "unknown_goal",
+        /// Names an item the template does not have.
+        UnknownItem => "unknown_item",
+        /// Names a stage the template does not have.
+        UnknownStage => "unknown_stage",
+        /// Names a variance code the template does not have.
+        UnknownVariance => "unknown_variance",
+        /// A wrong current password.
+        Wrong => "wrong",
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialised as its stable name, as the API has always sent it.
+impl Serialize for Rule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Rule {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Rule {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in Rule::ALL {
+            let name = rule.as_str();
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+            assert_eq!(Rule::parse(name), Some(*rule));
+            assert_eq!(
+                serde_json::to_value(rule).expect("json"),
+                serde_json::json!(name)
+            );
+        }
+        assert_eq!(Rule::parse("no_such_rule"), None);
+        assert_eq!(Rule::ToSelf.as_str(), "self");
+        assert!(Rule::Range == "range");
+    }
+}

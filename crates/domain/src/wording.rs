@@ -1,0 +1,497 @@
+//! The one wording table: every error code's title and explanation, and every field
+//! rule's message, in Japanese and English. The API's problem+json and the web pages
+//! take their words from here (the pages with the template item's label and range, the
+//! API with the field's path), so both say the same thing.
+//!
+//! Every `match` here is exhaustive with no `_` arm: a new [`ErrorCode`] or [`Rule`]
+//! does not compile until it has words in both languages.
+
+use crate::error::{ErrorCode, FieldError};
+use crate::rules::Rule;
+use crate::template::ItemType;
+
+/// The language of the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Japanese, the default.
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The language an `Accept-Language` header prefers among the two we speak:
+    /// English only when the client ranks English above Japanese (and at q > 0);
+    /// Japanese otherwise, and when the header is absent or names neither.
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.unwrap_or_default().split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or_default().trim();
+            let primary = tag.split('-').next().unwrap_or_default();
+            let lang = if primary.eq_ignore_ascii_case("en") {
+                Lang::En
+            } else if primary.eq_ignore_ascii_case("ja") {
+                Lang::Ja
+            } else {
+                continue;
+            };
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|v| v.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+}
+
+/// The short title of an error code (problem+json `title`, page headings).
+pub fn title(code: ErrorCode, lang: Lang) -> &'static str {
+    let (ja, en) = match code {
+        ErrorCode::NotFound => ("指定されたデータが見つかりません", "Not found"),
+        ErrorCode::Validation => ("入力内容に誤りがあります", "The input is invalid"),
+        ErrorCode::MalformedRequest => (
+            "リクエストの形式が正しくありません",
+            "The request is malformed",
+        ),
+        ErrorCode::PayloadTooLarge => ("送信データが大きすぎます", "The request is too large"),
+        ErrorCode::UnsupportedMediaType => (
+            "送信データの種類が正しくありません",
+            "Unsupported media type",
+        ),
+        ErrorCode::Unauthenticated => {
+            ("ログインまたはトークンが必要です", "Log in or send a token")
+        }
+        ErrorCode::Forbidden => ("この操作を行う権限がありません", "Not allowed"),
+        ErrorCode::Duplicate => ("同じデータが既に登録されています", "Already registered"),
+        ErrorCode::StageOutOfOrder => ("病期の順序に合わない記録です", "Out of stage order"),
+        ErrorCode::PlanNotActive => (
+            "この連携パスは終了しているため記録できません",
+            "The care plan has ended",
+        ),
+        ErrorCode::IdempotencyKeyReused => (
+            "同じ Idempotency-Key が別の内容で使われています",
+            "Idempotency-Key reused with another request",
+        ),
+        ErrorCode::IdempotencyKeyInvalid => (
+            "Idempotency-Key の形式が正しくありません",
+            "Invalid Idempotency-Key",
+        ),
+        ErrorCode::InvalidTransition => (
+            "現在の状態ではこの操作はできません",
+            "Not possible in the current state",
+        ),
+        ErrorCode::PreconditionFailed => (
+            "他の利用者が先に更新しました。最新の内容を確認してください",
+            "Someone else changed it first; read the latest version",
+        ),
+        ErrorCode::PreconditionRequired => ("If-Match ヘッダーが必要です", "If-Match required"),
+        ErrorCode::Unavailable => (
+            "現在混み合っています。しばらくしてから再度お試しください",
+            "Busy; try again shortly",
+        ),
+        ErrorCode::Internal => ("システムエラーが発生しました", "Internal error"),
+        ErrorCode::MethodNotAllowed => (
+            "この URL ではその操作（HTTP メソッド）は使えません",
+            "Method not allowed here",
+        ),
+    };
+    pick(lang, ja, en)
+}
+
+/// What an error code means for the person at the screen, and what to do next (the
+/// error pages). Codes without more to say repeat their title.
+pub fn explanation(code: ErrorCode, lang: Lang) -> &'static str {
+    let (ja, en) = match code {
+        ErrorCode::NotFound => (
+            "お探しの情報は見つからないか、閲覧する権限がありません。連携パスは、ケアチームに参加し患者さんの同意がある施設だけが閲覧できます。",
+            "What you are looking for does not exist or you may not see it. A care plan is visible only to organisations on its care team that the patient's consent covers.",
+        ),
+        ErrorCode::Forbidden => (
+            "この操作は、あなたの施設または職種には許可されていません。必要な場合は計画管理病院の地域連携室にご相談ください。",
+            "Your organisation or profession may not do this. If you need to, ask the planning hospital's regional liaison office.",
+        ),
+        ErrorCode::PreconditionFailed => (
+            "他の利用者が先に更新しました。画面を開き直して最新の内容を確認してから、もう一度操作してください。",
+            "Someone else changed this first. Reopen the page, check the latest version and try again.",
+        ),
+        ErrorCode::InvalidTransition => (
+            "現在の状態ではこの操作はできません。画面を開き直して、最新の状態を確認してください。",
+            "This is not possible in the current state. Reopen the page to see the latest state.",
+        ),
+        ErrorCode::StageOutOfOrder => (
+            "病期の順序に合わない記録です。現在の病期を確認してください(病期の開始前、または終了後です)。",
+            "This entry does not fit the order of stages: check the current stage (it has not started or has ended).",
+        ),
+        ErrorCode::PlanNotActive => (
+            "この連携パスは終了または中止されているため、記録できません。",
+            "This care plan has been completed or withdrawn; nothing more can be recorded.",
+        ),
+        ErrorCode::IdempotencyKeyReused => (
+            "この入力画面はすでに確定に使われました。新しい入力画面を開いてから入力してください。",
+            "This form has already been submitted. Open a new form to enter more.",
+        ),
+        ErrorCode::Unavailable => (
+            "現在混み合っています。しばらく待ってから、もう一度お試しください。",
+            "The system is busy. Wait a moment and try again.",
+        ),
+        ErrorCode::Internal => (
+            "システムエラーが発生しました。時間をおいて再度お試しください。解決しない場合はシステム管理者に連絡してください。",
+            "A system error occurred. Try again later; if it persists, contact your system administrator.",
+        ),
+        ErrorCode::Validation
+        | ErrorCode::MalformedRequest
+        | ErrorCode::PayloadTooLarge
+        | ErrorCode::UnsupportedMediaType
+        | ErrorCode::Unauthenticated
+        | ErrorCode::Duplicate
+        | ErrorCode::IdempotencyKeyInvalid
+        | ErrorCode::PreconditionRequired
+        | ErrorCode::MethodNotAllowed => return title(code, lang),
+    };
+    pick(lang, ja, en)
+}
+
+/// What the message of a field error may say about the field beyond its path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FieldFacts<'a> {
+    /// The field as people know it (a template item's title); the path when `None`.
+    pub label: Option<&'a str>,
+    /// The values allowed (`0〜42`, `0・5・10`), when a template says.
+    pub range: Option<&'a str>,
+    /// Whether `range` lists the allowed values rather than bounds.
+    pub is_list: bool,
+    /// The template item's type, for `type` errors.
+    pub item_type: Option<ItemType>,
+}
+
+/// The message people read for a field error, in `lang`. The API sends it as
+/// `errors[].message` (with the path as label); the web pages show it with the template
+/// item's label and range.
+pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> String {
+    let en = lang == Lang::En;
+    let label = match (facts.label, e.field.as_str()) {
+        (Some(l), _) => l.to_owned(),
+        (None, "") if en => "the request".to_owned(),
+        (None, "") => "リクエスト".to_owned(),
+        (None, f) if en => format!("`{f}`"),
+        (None, f) => format!("「{f}」"),
+    };
+    let l = label.as_str();
+    let field = e.field.as_str();
+    let is_value = field.starts_with("values.");
+    let both = |ja: String, en_text: String| if en { en_text } else { ja };
+    match e.code {
+        Rule::Range | Rule::Allowed | Rule::Step if facts.range.is_some() => {
+            let r = facts.range.unwrap_or_default();
+            if facts.is_list {
+                both(
+                    format!("{l}は {r} のいずれかを選んでください。"),
+                    format!("{l}: choose one of {r}."),
+                )
+            } else {
+                both(
+                    format!("{l}は {r} の範囲で入力してください。"),
+                    format!("{l} must be within {r}."),
+                )
+            }
+        }
+        Rule::Range => both(
+            format!("{l}の入力内容を確認してください。"),
+            format!("{l} is out of range."),
+        ),
+        Rule::Allowed => both(
+            format!("{l}は選択肢の中から選んでください。"),
+            format!("Choose {l} from the options."),
+        ),
+        Rule::Step => both(
+            format!("{l}の値の刻みが正しくありません。"),
+            format!("{l} is not a valid step."),
+        ),
+        Rule::Type => match facts.item_type {
+            Some(ItemType::Integer | ItemType::Composite) => both(
+                format!("{l}は半角の整数で入力してください。"),
+                format!("{l} must be a whole number."),
+            ),
+            Some(ItemType::Decimal) => both(
+                format!("{l}は数値で入力してください。"),
+                format!("{l} must be a number."),
+            ),
+            Some(ItemType::Date) => both(
+                format!("{l}は日付(例 2026-04-01)で入力してください。"),
+                format!("{l} must be a date (e.g. 2026-04-01)."),
+            ),
+            Some(ItemType::Datetime) => both(
+                format!("{l}は日時で入力してください。"),
+                format!("{l} must be a date and time."),
+            ),
+            Some(ItemType::Boolean) => both(
+                format!("{l}は「はい」か「いいえ」を選んでください。"),
+                format!("Answer {l} with yes or no."),
+            ),
+            Some(ItemType::Choice | ItemType::Text) | None => both(
+                format!("{l}の形式が正しくありません。"),
+                format!("{l} has the wrong type."),
+            ),
+        },
+        Rule::Required => match field {
+            "values" => both(
+                "評価項目を1つ以上入力してください。".into(),
+                "Enter at least one assessment item.".into(),
+            ),
+            "note" => both(
+                "記録(メモ)の本文を入力してください。".into(),
+                "Write the text of the note.".into(),
+            ),
+            "reason" => both("理由を入力してください。".into(), "Give a reason.".into()),
+            "variance" => both(
+                "バリアンスの種類を選んでください。".into(),
+                "Choose the kind of variance.".into(),
+            ),
+            _ if is_value => both(
+                format!("{l}は必須です(この病期の開始・終了時に記録が必要な項目です)。"),
+                format!("{l} is required (this stage needs it at its start or end)."),
+            ),
+            _ => both(format!("{l}を入力してください。"), format!("Enter {l}.")),
+        },
+        Rule::Incomplete => both(
+            format!("{l}は全項目がそろうと自動計算されます。すべての項目を入力してください。"),
+            format!("{l} is computed once all its items are given: enter every item."),
+        ),
+        Rule::CompositeMismatch => both(
+            format!("{l}が各項目の合計と一致しません(合計はサーバーで計算します)。"),
+            format!("{l} is not the sum of its items (the server computes the total)."),
+        ),
+        Rule::InFuture => both(
+            format!("{l}に未来の日時は指定できません。"),
+            format!("{l} must not be in the future."),
+        ),
+        Rule::BeforePlanStart => both(
+            format!("{l}がパスの開始日より前です。"),
+            format!("{l} is before the care plan started."),
+        ),
+        Rule::TooLong | Rule::MaxLength => both(
+            format!("{l}が長すぎます。"),
+            format!("{l} is too long."),
+        ),
+        Rule::TooShort => both(
+            format!("{l}が短すぎます。"),
+            format!("{l} is too short."),
+        ),
+        Rule::Length => both(
+            format!("{l}の長さが正しくありません。"),
+            format!("{l} has the wrong length."),
+        ),
+        Rule::ControlCharacter | Rule::InvalidCharacter | Rule::BidiControl => both(
+            format!("{l}に使用できない文字が含まれています。"),
+            format!("{l} contains characters that are not allowed."),
+        ),
+        Rule::UnknownItem | Rule::NotInStage => both(
+            format!("{l}はこの病期では記録できません。"),
+            format!("{l} is not recorded in this stage."),
+        ),
+        Rule::UnknownVariance => both(
+            "バリアンスの種類を一覧から選んでください。".into(),
+            "Choose the kind of variance from the list.".into(),
+        ),
+        Rule::UnknownGoal => both(
+            "達成目標を一覧から選んでください。".into(),
+            "Choose the goal from the list.".into(),
+        ),
+        Rule::AmendAmendment => both(
+            "修正記録はさらに修正できません。元の記録を修正してください。".into(),
+            "An amendment cannot be amended; amend the original entry.".into(),
+        ),
+        Rule::AlreadyAmended => both(
+            "この記録はすでに修正されています。".into(),
+            "This entry has already been amended.".into(),
+        ),
+        Rule::AmendKind | Rule::AmendStage => both(
+            "修正記録は元の記録と同じ種類・病期で作成します。".into(),
+            "An amendment keeps the kind and stage of the original entry.".into(),
+        ),
+        Rule::NotAllowed => both(
+            format!("{l}はこの種類の記録には入力できません。"),
+            format!("{l} is not allowed in this kind of entry."),
+        ),
+        Rule::Kana => both(
+            format!("{l}はカタカナまたはひらがなで入力してください。"),
+            format!("{l} must be written in kana (katakana or hiragana)."),
+        ),
+        Rule::Format if field == "birth_date" => both(
+            "生年月日は西暦(例 1948-05-03、19480503)または和暦(例 S23.5.3)で入力してください。"
+                .into(),
+            "Enter the date of birth as a Western date (e.g. 1948-05-03, 19480503) or a Japanese era date (e.g. S23.5.3).".into(),
+        ),
+        Rule::Format => both(
+            format!("{l}の形式が正しくありません。"),
+            format!("{l} is not in the right format."),
+        ),
+        Rule::Unknown | Rule::UnknownEntry => both(
+            format!("{l}が見つかりません。一覧から選んでください。"),
+            format!("{l} does not exist; choose one from the list."),
+        ),
+        Rule::UnknownStage | Rule::NotNext => both(
+            format!("{l}が正しくありません(次の病期を選んでください)。"),
+            format!("{l} is not right (choose the next stage)."),
+        ),
+        Rule::ToSelf => both(
+            "自施設には紹介できません。別の施設を選んでください。".into(),
+            "You cannot refer to your own organisation; choose another one.".into(),
+        ),
+        Rule::ConsentNotCovering => both(
+            "患者の同意の共有範囲にこの紹介先施設が含まれていません。先に紹介先を含む同意(ケアチーム全体、または紹介先を指定)を記録してください。".into(),
+            "The patient's consent does not cover this receiving organisation. First record a consent that includes it (the whole care team, or naming the receiver).".into(),
+        ),
+        Rule::OwnIdentifierRequired => both(
+            "自施設の患者ID(カルテ番号)を入力してください。".into(),
+            "Enter your own organisation's patient number.".into(),
+        ),
+        Rule::OwnOrganizationOnly => both(
+            format!("{l}には自施設の患者IDだけを登録できます。"),
+            format!("{l}: only your own organisation's patient numbers may be registered."),
+        ),
+        Rule::Duplicate => both(
+            format!("{l}が重複しています。"),
+            format!("{l} is given twice."),
+        ),
+        Rule::DuplicateKey => both(
+            format!("{l}に同じ項目名が2回あります。"),
+            format!("{l} names the same key twice."),
+        ),
+        Rule::ExceedsCaller => both(
+            format!("{l}は、あなた自身のトークンにない権限です。"),
+            format!("{l} exceeds what your own token may do."),
+        ),
+        Rule::Mismatch => both(
+            format!("{l}が一致しません。"),
+            format!("{l} does not match."),
+        ),
+        Rule::Unchanged => both(
+            format!("{l}が現在と同じです。"),
+            format!("{l} is the same as the current one."),
+        ),
+        Rule::Wrong => both(
+            format!("{l}が正しくありません。"),
+            format!("{l} is wrong."),
+        ),
+        Rule::Classes => both(
+            "英小文字・英大文字・数字・記号のうち2種類以上を組み合わせてください。".into(),
+            "Combine at least two of lower-case letters, upper-case letters, digits and symbols.".into(),
+        ),
+        Rule::Common => both(
+            "よく使われていて推測されやすいパスワードです。別のものにしてください。".into(),
+            "This password is common and easy to guess; choose another.".into(),
+        ),
+        Rule::ContainsLogin => both(
+            "ログインIDを含むパスワードは使えません。".into(),
+            "A password must not contain the login name.".into(),
+        ),
+        Rule::Reused => both(
+            format!("{l}はすでに別の内容で使われています。"),
+            format!("{l} was already used with a different request."),
+        ),
+        Rule::SameKind => both(
+            "個別目標は元の目標と同じ種類にしてください。".into(),
+            "An individual target keeps the goal's kind.".into(),
+        ),
+        Rule::SameItem => both(
+            "個別目標は元の目標と同じ評価項目にしてください。".into(),
+            "An individual target keeps the goal's item.".into(),
+        ),
+    }
+}
+
+fn pick(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails when any code or rule has no words in either language (the matches above
+    /// are exhaustive, and `ALL` is generated from the same list as the enums).
+    #[test]
+    fn every_code_and_rule_has_words_in_both_languages() {
+        for code in ErrorCode::ALL {
+            for lang in [Lang::Ja, Lang::En] {
+                assert!(!title(*code, lang).trim().is_empty(), "{code:?} {lang:?}");
+                assert!(
+                    !explanation(*code, lang).trim().is_empty(),
+                    "{code:?} {lang:?}"
+                );
+            }
+            assert_ne!(title(*code, Lang::Ja), title(*code, Lang::En));
+        }
+        for rule in Rule::ALL {
+            for field in ["values.mrs", "note", "birth_date", ""] {
+                let e = FieldError::new(field, *rule, "");
+                let ja = field_message(&e, Lang::Ja, &FieldFacts::default());
+                let en = field_message(&e, Lang::En, &FieldFacts::default());
+                assert!(!ja.trim().is_empty() && !en.trim().is_empty(), "{rule:?}");
+                assert!(!ja.is_ascii(), "{rule:?}: {ja}");
+                assert!(en.is_ascii(), "{rule:?}: {en}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_label_and_range_shape_the_message() {
+        let e = FieldError::new("values.mrs", Rule::Range, "must be between 0 and 5");
+        let facts = FieldFacts {
+            label: Some("mRS"),
+            range: Some("0〜5"),
+            ..FieldFacts::default()
+        };
+        assert_eq!(
+            field_message(&e, Lang::Ja, &facts),
+            "mRSは 0〜5 の範囲で入力してください。"
+        );
+        assert_eq!(
+            field_message(&e, Lang::En, &facts),
+            "mRS must be within 0〜5."
+        );
+        assert_eq!(
+            field_message(&e, Lang::Ja, &FieldFacts::default()),
+            "「values.mrs」の入力内容を確認してください。"
+        );
+        let e = FieldError::new("values.walk", Rule::Type, "");
+        let facts = FieldFacts {
+            label: Some("歩行"),
+            item_type: Some(ItemType::Boolean),
+            ..FieldFacts::default()
+        };
+        assert_eq!(
+            field_message(&e, Lang::Ja, &facts),
+            "歩行は「はい」か「いいえ」を選んでください。"
+        );
+    }
+
+    #[test]
+    fn accept_language_picks_english_only_when_preferred() {
+        let cases = [
+            (None, Lang::Ja),
+            (Some(""), Lang::Ja),
+            (Some("en"), Lang::En),
+            (Some("en-US,en;q=0.9"), Lang::En),
+            (Some("EN-gb"), Lang::En),
+            (Some("ja,en;q=0.8"), Lang::Ja),
+            (Some("en;q=0.5, ja;q=0.9"), Lang::Ja),
+            (Some("fr, en;q=0.7"), Lang::En),
+            (Some("fr, de"), Lang::Ja),
+            (Some("en;q=0"), Lang::Ja),
+            (Some("*"), Lang::Ja),
+            (Some("ja-JP, en"), Lang::Ja),
+        ];
+        for (header, want) in cases {
+            assert_eq!(Lang::from_accept_language(header), want, "{header:?}");
+        }
+    }
+}
