@@ -22,6 +22,18 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, now};
 use renkei_domain::evidence::EvidenceKind;
 
+/// A read of a hand-over or report: its parties, its plan and how it is audited.
+pub(crate) struct PartyRead {
+    pub from: Uuid,
+    pub to: Uuid,
+    pub plan_id: Uuid,
+    pub action: &'static str,
+    pub resource: &'static str,
+    /// What a refusal calls it (`hand-over not found`).
+    pub missing: &'static str,
+    pub id: Uuid,
+}
+
 /// Audit events per page a caller may ask for (default 100).
 pub const AUDIT_LIMIT: std::ops::RangeInclusive<u64> = 1..=1000;
 
@@ -372,6 +384,39 @@ impl Services {
     ) -> Result<bool, ServiceError> {
         Ok(plan.planner_organization_id == actor.organization_id
             || self.party_may_read(&self.db, actor, plan.id).await?)
+    }
+
+    /// Lets a hand-over's or report's sender or receiver read it (while they may read
+    /// the plan as a party), or else whoever may read the plan; a refusal looks like a
+    /// missing one. The read is audited.
+    pub(crate) async fn authorize_party_read(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        read: PartyRead,
+    ) -> Result<(), ServiceError> {
+        let party = (read.from == actor.organization_id || read.to == actor.organization_id)
+            && self.party_may_read(&self.db, actor, read.plan_id).await?;
+        if !party {
+            self.authorize_plan(actor, meta, read.plan_id, Action::ReadPlan)
+                .await
+                .map_err(crate::access::not_found_as(read.missing))?;
+        }
+        let plan = queries::care_plan_by_id(&self.db, read.plan_id).await?;
+        audit::record_now(
+            &self.db,
+            meta,
+            AuditRecord::by(
+                actor,
+                read.action,
+                read.resource,
+                Some(read.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(read.plan_id))
+            .patient(plan.map(|p| p.patient_id)),
+        )
+        .await
     }
 
     // ------------------------------------------------------------ care team

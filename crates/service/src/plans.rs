@@ -2,10 +2,9 @@
 //! entries and evaluating the shared goals.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
+use renkei_domain::chain::canonical;
 use renkei_domain::entry::{
     AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state,
     validate_entry,
@@ -20,7 +19,8 @@ use uuid::Uuid;
 
 use crate::access::Denial;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::pathways::PublishedPathway;
+use crate::plan_chain::{ChainFields, insert_chained};
+use crate::plan_facts::{plan_facts, planner_stages};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_domain::evidence::EvidenceKind;
@@ -90,22 +90,6 @@ pub struct Entry {
 }
 
 impl Services {
-    pub(crate) fn pathway_of_plan(
-        &self,
-        plan: &CarePlanRow,
-    ) -> Result<Arc<PublishedPathway>, ServiceError> {
-        self.pathways
-            .get(plan.pathway_version_id)
-            .cloned()
-            .ok_or_else(|| {
-                ServiceError::Internal(anyhow::anyhow!(
-                    "care plan {} pins unknown pathway version {}",
-                    plan.id,
-                    plan.pathway_version_id
-                ))
-            })
-    }
-
     async fn to_plan<C: ConnectionTrait>(
         &self,
         c: &C,
@@ -768,7 +752,7 @@ impl Services {
         self.audit_read(actor, meta, "goal.read", &plan).await?;
         let published = self.pathway_of_plan(&plan)?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
-        let facts = crate::workflow::plan_facts(&rows);
+        let facts = plan_facts(&rows);
         let as_of = as_of.unwrap_or_else(|| self.now());
         Ok(evaluate_goals(
             &facts.individual_template(&published.template, as_of),
@@ -814,115 +798,4 @@ impl Idempotency {
             request_hash: renkei_domain::canonical::sha256_tagged(canonical(body).as_bytes()),
         })
     }
-}
-
-/// The stages the planning organisation owns at enrolment: the first stage and every
-/// stage run by the same kind of provider (the specialist's stages of a cyclical pathway).
-fn planner_stages(t: &renkei_domain::template::PathwayTemplate) -> Vec<String> {
-    let Some(first) = t.first_stage() else {
-        return Vec::new();
-    };
-    t.stages
-        .iter()
-        .filter(|s| {
-            s.code == first.code
-                || s.provider_kinds
-                    .iter()
-                    .any(|k| first.provider_kinds.contains(k))
-        })
-        .map(|s| s.code.clone())
-        .collect()
-}
-
-/// The fields of a new chained entry.
-pub(crate) struct ChainFields {
-    pub author_id: Uuid,
-    pub organization_id: Uuid,
-    pub stage: String,
-    pub kind: EntryKind,
-    pub effective_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub values: Value,
-    pub note: Option<String>,
-    pub variance: Option<Value>,
-    pub amends: Option<Uuid>,
-    pub reason: Option<String>,
-}
-
-/// Appends one entry to the plan's chain (the caller holds the plan's lock, taken with
-/// `lock_care_plan` in the same transaction, and read `plan` after taking it) and moves
-/// the plan's head and state to `next`.
-pub(crate) async fn insert_chained<C: ConnectionTrait>(
-    txn: &C,
-    plan: &CarePlanRow,
-    f: ChainFields,
-    next: &PlanState,
-) -> Result<EntryRow, ServiceError> {
-    let seq = plan.last_seq + 1;
-    let prev_hash = if plan.last_seq == 0 {
-        GENESIS_HASH.to_owned()
-    } else {
-        plan.head_hash.clone()
-    };
-    let chained = ChainedEntry {
-        id: Uuid::now_v7(),
-        care_plan_id: plan.id,
-        seq,
-        stage: f.stage,
-        kind: f.kind.as_str().to_owned(),
-        effective_at: truncate_micros(f.effective_at),
-        recorded_at: truncate_micros(f.recorded_at),
-        author_id: f.author_id,
-        organization_id: f.organization_id,
-        values_json: canonical(&f.values),
-        note: f.note,
-        variance_json: f.variance.as_ref().map(canonical),
-        amends: f.amends,
-        reason: f.reason,
-        prev_hash,
-    };
-    let hash = chained.compute_hash();
-    let row = EntryRow {
-        id: chained.id,
-        care_plan_id: plan.id,
-        seq,
-        stage: chained.stage,
-        kind: chained.kind,
-        effective_at: chained.effective_at,
-        recorded_at: chained.recorded_at,
-        author_id: chained.author_id,
-        organization_id: chained.organization_id,
-        values_json: chained.values_json,
-        note: chained.note,
-        variance: chained.variance_json,
-        amends: chained.amends,
-        reason: chained.reason,
-        prev_hash: chained.prev_hash,
-        hash: hash.clone(),
-    };
-    queries::insert_entry(txn, row.clone()).await?;
-    queries::advance_care_plan(
-        txn,
-        plan.id,
-        seq,
-        &hash,
-        next.status.as_str(),
-        &next.current_stage,
-        next.stage_started,
-        next.stage_ended,
-    )
-    .await?;
-    Ok(row)
-}
-
-/// The stage state of a stored plan row.
-pub(crate) fn plan_state(plan: &CarePlanRow) -> Result<PlanState, ServiceError> {
-    Ok(PlanState {
-        status: PlanStatus::parse(&plan.status)
-            .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?,
-        current_stage: plan.current_stage.clone(),
-        stage_started: plan.stage_started,
-        stage_ended: plan.stage_ended,
-        started_at: plan.started_at,
-    })
 }

@@ -1,0 +1,189 @@
+//! Reports back (返書) from the organisation that ran a stage to the planning
+//! organisation.
+
+use chrono::{DateTime, Utc};
+use renkei_domain::access::Action;
+use renkei_domain::entry::EntryKind;
+use renkei_domain::evidence::EvidenceKind;
+use renkei_store::entity::reports;
+use renkei_store::queries::{self};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::access::PartyRead;
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::plan_chain::{conflict, org_code};
+use crate::{Actor, ServiceError, Services, begin_write};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub stage: String,
+    pub from_organization: String,
+    pub to_organization: String,
+    pub due_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub content: Value,
+}
+
+async fn report_view<C: ConnectionTrait>(
+    c: &C,
+    r: reports::Model,
+    now: DateTime<Utc>,
+) -> Result<Report, ServiceError> {
+    Ok(Report {
+        id: r.id,
+        care_plan_id: r.care_plan_id,
+        stage: r.stage,
+        from_organization: org_code(c, r.from_organization_id).await?,
+        to_organization: org_code(c, r.to_organization_id).await?,
+        due_at: r.due_at,
+        overdue: r.sent_at.is_none() && now > r.due_at,
+        sent_at: r.sent_at,
+        content: serde_json::from_str(&r.content).unwrap_or(Value::Null),
+    })
+}
+
+impl Services {
+    pub async fn get_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<Report, ServiceError> {
+        let r = reports::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        self.authorize_party_read(
+            actor,
+            meta,
+            PartyRead {
+                from: r.from_organization_id,
+                to: r.to_organization_id,
+                plan_id: r.care_plan_id,
+                action: "report.read",
+                resource: "report",
+                missing: "report",
+                id,
+            },
+        )
+        .await?;
+        report_view(&self.db, r, self.now()).await
+    }
+
+    /// Sends the report back (返書) to the planning organisation.
+    pub async fn send_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+        note: Option<String>,
+    ) -> Result<Report, ServiceError> {
+        let now = self.now();
+        let Some(r) = reports::Entity::find_by_id(id).one(&self.db).await? else {
+            return Err(ServiceError::NotFound("report"));
+        };
+        let txn = begin_write(&self.db).await?;
+        queries::lock_care_plan(&txn, r.care_plan_id, now).await?;
+        let (plan, _) = match self
+            .check_plan(
+                &txn,
+                actor,
+                r.care_plan_id,
+                Action::SendReport { stage: &r.stage },
+            )
+            .await?
+        {
+            Ok(v) => v,
+            Err(d) => {
+                txn.rollback().await?;
+                return Err(crate::access::not_found_as("report")(
+                    self.deny(actor, meta, d).await,
+                ));
+            }
+        };
+        if r.from_organization_id != actor.organization_id {
+            txn.rollback().await?;
+            return Err(ServiceError::Forbidden);
+        }
+        let r = reports::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        if r.sent_at.is_some() {
+            return Err(conflict("this report was already sent"));
+        }
+        reports::Entity::update_many()
+            .col_expr(reports::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(
+                reports::Column::SentBy,
+                Expr::value(Some(actor.practitioner_id)),
+            )
+            .filter(reports::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        let mut values: Value = serde_json::from_str(&r.content).unwrap_or(json!({}));
+        if let Some(obj) = values.as_object_mut() {
+            obj.insert("report_id".into(), json!(id.to_string()));
+        }
+        self.process_entry(
+            &txn,
+            actor,
+            &plan,
+            EntryKind::Report,
+            &r.stage,
+            values,
+            note,
+        )
+        .await?;
+        audit::record(
+            &txn,
+            meta,
+            AuditRecord::by(
+                actor,
+                "report.send",
+                "report",
+                Some(id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan.id),
+        )
+        .await?;
+        let r = reports::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        let view = report_view(&txn, r, now).await?;
+        txn.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn reports_of_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Report>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let rows = reports::Entity::find()
+            .filter(reports::Column::CarePlanId.eq(plan_id))
+            .all(&self.db)
+            .await?;
+        self.audit_read(actor, meta, "report.list", &plan).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(report_view(&self.db, r, self.now()).await?);
+        }
+        Ok(out)
+    }
+}
