@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::access::Profession;
 use renkei_store::entity::declarations;
-use renkei_store::queries::{self};
+use renkei_store::queries;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;

@@ -21,11 +21,11 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::access::{PartyRead, plan_access_at, subject};
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::access::{PartyRead, subject};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{conflict, org_code};
 use crate::plan_facts::{plan_facts, stage_outcome};
-use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
+use crate::{Actor, ErrorCode, ServiceError, Services};
 
 /// Rule code of a hand-over refused because the patient's consent does not cover the
 /// receiving organisation.
@@ -86,51 +86,27 @@ impl Services {
         note: Option<String>,
     ) -> Result<Handover, ServiceError> {
         let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        if !queries::lock_care_plan(&txn, plan_id, now).await? {
-            txn.rollback().await?;
-            return Err(self
-                .deny(
-                    actor,
-                    meta,
-                    crate::access::Denial {
-                        action: "handover.propose",
-                        plan_id,
-                        patient_id: None,
-                        hidden: true,
-                        why: "no such care plan",
-                    },
-                )
-                .await);
-        }
-        let current = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .map(|p| p.current_stage)
+        let write = self.begin_plan_write(actor, meta, plan_id).await?;
+        let current = write
+            .plan()
+            .map(|p| p.current_stage.clone())
             .unwrap_or_default();
-        let (plan, access) = match self
-            .check_plan(
-                &txn,
-                actor,
-                plan_id,
+        let write = write
+            .authorize(
                 Action::ProposeHandover {
                     current_stage: &current,
                 },
+                None,
             )
-            .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
+            .await?;
+        let (txn, plan, access) = (&write.txn, &write.plan, &write.access);
         if plan.status != PlanStatus::Active.as_str() {
             return Err(ServiceError::Conflict {
                 code: ErrorCode::PlanNotActive,
                 message: "the care plan is not active".into(),
             });
         }
-        let template = self.pathway_of_plan(&plan)?.template.clone();
+        let template = self.pathway_of_plan(plan)?.template.clone();
         let mut errors = Vec::new();
         if !template
             .next_stages(&plan.current_stage)
@@ -147,7 +123,7 @@ impl Services {
                 ),
             ));
         }
-        let to = queries::organization_by_code(&txn, to_org).await?;
+        let to = queries::organization_by_code(txn, to_org).await?;
         match &to {
             None => errors.push(FieldError::new(
                 "to_organization",
@@ -183,7 +159,7 @@ impl Services {
         };
         let open = handovers::Entity::find()
             .filter(handovers::Column::CarePlanId.eq(plan_id))
-            .all(&txn)
+            .all(txn)
             .await?
             .into_iter()
             .any(|h| HandoverState::parse(&h.state).is_some_and(HandoverState::is_open));
@@ -191,7 +167,7 @@ impl Services {
             return Err(conflict("this care plan already has an open hand-over"));
         }
         // The referral summary, generated from the plan.
-        let rows = queries::entries_of(&txn, plan_id).await?;
+        let rows = queries::entries_of(txn, plan_id).await?;
         let pf = plan_facts(&rows);
         let goals = evaluate_goals(
             &pf.individual_template(&template, now),
@@ -270,28 +246,23 @@ impl Services {
             completed_at: Set(None),
             updated_at: Set(now),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
-        self.process_entry(&txn, actor, &plan, EntryKind::Handover, &plan.current_stage,
+        self.process_entry(txn, actor, plan, EntryKind::Handover, &plan.current_stage,
             json!({"handover_id": h.id.to_string(), "event": "proposed", "to_organization": to.code, "stage": stage}),
             note.clone()).await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                "handover.propose",
-                "handover",
-                Some(h.id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id),
+        let record = AuditRecord::by(
+            actor,
+            "handover.propose",
+            "handover",
+            Some(h.id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        let view = handover_view(&txn, h).await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        let view = handover_view(txn, h).await?;
+        write.commit(record).await?;
         Ok(view)
     }
 
@@ -363,15 +334,11 @@ impl Services {
         let Some(h) = handovers::Entity::find_by_id(id).one(&self.db).await? else {
             return Err(ServiceError::NotFound("hand-over"));
         };
-        let txn = begin_write(&self.db).await?;
-        queries::lock_care_plan(&txn, h.care_plan_id, now).await?;
+        let write = self.begin_plan_write(actor, meta, h.care_plan_id).await?;
         let h = handovers::Entity::find_by_id(id)
-            .one(&txn)
+            .one(write.txn())
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let plan = queries::care_plan_by_id(&txn, h.care_plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
         let prof = subject(actor).profession;
         let may_answer = matches!(
             prof,
@@ -390,55 +357,51 @@ impl Services {
             HandoverEvent::Withdraw => "handover.withdraw",
             HandoverEvent::Complete => "handover.complete",
         };
-        if !party || !may_answer {
-            let is_party = h.to_organization_id == actor.organization_id
-                || h.from_organization_id == actor.organization_id;
-            txn.rollback().await?;
-            audit::record_now(
-                &self.db,
-                meta,
-                AuditRecord::by(
-                    actor,
-                    action,
-                    "handover",
-                    Some(id.to_string()),
-                    Outcome::Denied,
-                )
-                .plan(Some(h.care_plan_id))
-                .patient(is_party.then_some(plan.patient_id)),
-            )
+        let write = write
+            .authorize_by(|plan, access| {
+                if !party || !may_answer {
+                    let is_party = h.to_organization_id == actor.organization_id
+                        || h.from_organization_id == actor.organization_id;
+                    return Err(Box::new((
+                        AuditRecord::by(
+                            actor,
+                            action,
+                            "handover",
+                            Some(id.to_string()),
+                            Outcome::Denied,
+                        )
+                        .plan(Some(h.care_plan_id))
+                        .patient(is_party.then_some(plan.patient_id)),
+                        if is_party {
+                            ServiceError::Forbidden
+                        } else {
+                            ServiceError::NotFound("hand-over")
+                        },
+                    )));
+                }
+                // The receiver answers only while the consent still covers it: otherwise
+                // it no longer sees the hand-over at all (as when reading it), and
+                // accepting would make it owner of a plan it cannot open.
+                if matches!(event, HandoverEvent::Accept | HandoverEvent::Decline)
+                    && !access.may_receive(actor.organization_id)
+                {
+                    return Err(Box::new((
+                        AuditRecord::by(
+                            actor,
+                            action,
+                            "handover",
+                            Some(id.to_string()),
+                            Outcome::Denied,
+                        )
+                        .plan(Some(h.care_plan_id))
+                        .detail("consent does not cover the receiver"),
+                        ServiceError::NotFound("hand-over"),
+                    )));
+                }
+                Ok(())
+            })
             .await?;
-            return Err(if is_party {
-                ServiceError::Forbidden
-            } else {
-                ServiceError::NotFound("hand-over")
-            });
-        }
-        // The receiver answers only while the consent still covers it: otherwise it no
-        // longer sees the hand-over at all (as when reading it), and accepting would
-        // make it owner of a plan it cannot open.
-        if matches!(event, HandoverEvent::Accept | HandoverEvent::Decline)
-            && !plan_access_at(&txn, actor, &plan, now)
-                .await?
-                .may_receive(actor.organization_id)
-        {
-            txn.rollback().await?;
-            audit::record_now(
-                &self.db,
-                meta,
-                AuditRecord::by(
-                    actor,
-                    action,
-                    "handover",
-                    Some(id.to_string()),
-                    Outcome::Denied,
-                )
-                .plan(Some(h.care_plan_id))
-                .detail("consent does not cover the receiver"),
-            )
-            .await?;
-            return Err(ServiceError::NotFound("hand-over"));
-        }
+        let (txn, plan) = (&write.txn, &write.plan);
         if h.row_version != expected {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -475,7 +438,7 @@ impl Services {
             )
             .filter(handovers::Column::Id.eq(id))
             .filter(handovers::Column::RowVersion.eq(expected))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         if updated.rows_affected != 1 {
             return Err(ServiceError::PreconditionFailed);
@@ -483,7 +446,7 @@ impl Services {
         let mut team_member = None;
         if event == HandoverEvent::Accept {
             // The receiver joins the care team as owner of the new stage.
-            let team = qa::team_of(&txn, plan.id).await?;
+            let team = qa::team_of(txn, plan.id).await?;
             match team
                 .iter()
                 .find(|m| m.organization_id == actor.organization_id)
@@ -508,7 +471,7 @@ impl Services {
                             }),
                         )
                         .filter(renkei_store::entity::care_team_members::Column::Id.eq(m.id))
-                        .exec(&txn)
+                        .exec(txn)
                         .await?;
                     team_member = Some(m.id);
                 }
@@ -516,7 +479,7 @@ impl Services {
                     let id = Uuid::now_v7();
                     team_member = Some(id);
                     qa::insert_team_member(
-                        &txn,
+                        txn,
                         qa::TeamMemberRow {
                             id,
                             care_plan_id: plan.id,
@@ -533,9 +496,9 @@ impl Services {
         }
         let entry_stage = plan.current_stage.clone();
         self.process_entry(
-            &txn,
+            txn,
             actor,
-            &plan,
+            plan,
             EntryKind::Handover,
             &entry_stage,
             json!({"handover_id": id.to_string(), "event": to_state.as_str(), "stage": h.stage}),
@@ -555,13 +518,12 @@ impl Services {
         if let Some(member) = team_member {
             record = record.wrote(EvidenceKind::CareTeamMember, member);
         }
-        audit::record(&txn, meta, record).await?;
         let h = handovers::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let view = handover_view(&txn, h).await?;
-        txn.commit().await?;
+        let view = handover_view(txn, h).await?;
+        write.commit(record).await?;
         Ok(view)
     }
 

@@ -18,6 +18,7 @@ pub mod pathways;
 pub mod patients;
 mod plan_chain;
 mod plan_facts;
+mod plan_write;
 pub mod plans;
 pub mod reports;
 pub mod schedules;

@@ -6,15 +6,14 @@ use renkei_domain::access::Action;
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::template::GoalTarget;
-use renkei_store::queries::{self};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{ChainFields, conflict, insert_chained, plan_state};
-use crate::{Actor, ServiceError, Services, begin_write};
+use crate::{Actor, ServiceError, Services};
 
 impl Services {
     /// Sets a per-patient goal target or schedule interval, with its reason (e.g. the
@@ -28,20 +27,13 @@ impl Services {
         schedule: Option<(String, u32)>,
         reason: &str,
     ) -> Result<(), ServiceError> {
-        let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::Individualize)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        let template = self.pathway_of_plan(&plan)?.template.clone();
+            .authorize(Action::Individualize, None)
+            .await?;
+        let plan = &write.plan;
+        let template = self.pathway_of_plan(plan)?.template.clone();
         let mut errors = Vec::new();
         if reason.trim().is_empty() {
             errors.push(FieldError::new(
@@ -132,32 +124,26 @@ impl Services {
         }
         let stage = plan.current_stage.clone();
         self.process_entry(
-            &txn,
+            &write.txn,
             actor,
-            &plan,
+            plan,
             EntryKind::Individualize,
             &stage,
             values,
             Some(reason.trim().to_owned()),
         )
         .await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                "care_plan.individualize",
-                "care_plan",
-                Some(plan_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id),
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.individualize",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        write.commit(record).await
     }
 
     /// Completes or withdraws a plan (planning organisation), guarded by If-Match on the
@@ -172,21 +158,12 @@ impl Services {
         if_match: Option<i32>,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::Lifecycle)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        if if_match.is_some_and(|v| v != plan.row_version) {
-            return Err(ServiceError::PreconditionFailed);
-        }
+            .authorize(Action::Lifecycle, if_match)
+            .await?;
+        let plan = &write.plan;
         if plan.status != PlanStatus::Active.as_str() {
             return Err(conflict(format!(
                 "the care plan is already {}",
@@ -201,19 +178,16 @@ impl Services {
                 "a withdrawal needs a reason (e.g. death, the patient's wish)",
             ));
         }
-        let mut state = plan_state(&plan)?;
+        let mut state = plan_state(plan)?;
         state.status = status;
         let event = if status == PlanStatus::Completed {
             "completed"
         } else {
             "withdrawn"
         };
-        let fresh = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
         insert_chained(
-            &txn,
-            &fresh,
+            &write.txn,
+            plan,
             ChainFields {
                 author_id: actor.practitioner_id,
                 organization_id: actor.organization_id,
@@ -230,24 +204,18 @@ impl Services {
             &state,
         )
         .await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                "care_plan.lifecycle",
-                "care_plan",
-                Some(plan_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id)
-            .detail(event),
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.lifecycle",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id)
+        .detail(event);
+        write.commit(record).await
     }
 
     /// What migrating the plan to `version` would change (nothing is changed).
@@ -290,23 +258,13 @@ impl Services {
         reason: &str,
         if_match: Option<i32>,
     ) -> Result<(), ServiceError> {
-        let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        queries::lock_care_plan(&txn, plan_id, now).await?;
-        let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::Lifecycle)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        if if_match.is_some_and(|v| v != plan.row_version) {
-            return Err(ServiceError::PreconditionFailed);
-        }
-        let current = self.pathway_of_plan(&plan)?;
+            .authorize(Action::Lifecycle, if_match)
+            .await?;
+        let plan = &write.plan;
+        let current = self.pathway_of_plan(plan)?;
         let Some(target) = self.pathways.find(&current.template.code, version).cloned() else {
             return Err(ServiceError::field(
                 "version",
@@ -339,30 +297,24 @@ impl Services {
                 Expr::value(target.id),
             )
             .filter(renkei_store::entity::care_plans::Column::Id.eq(plan_id))
-            .exec(&txn)
+            .exec(&write.txn)
             .await?;
         let stage = plan.current_stage.clone();
-        self.process_entry(&txn, actor, &plan, EntryKind::Lifecycle, &stage,
+        self.process_entry(&write.txn, actor, plan, EntryKind::Lifecycle, &stage,
             json!({"event": "migrated", "from_version": current.template.version, "to_version": version, "to_hash": target.hash}),
             Some(reason.trim().to_owned())).await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                "care_plan.lifecycle",
-                "care_plan",
-                Some(plan_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id)
-            .detail("migrated"),
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.lifecycle",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id)
+        .detail("migrated");
+        write.commit(record).await
     }
 }
 

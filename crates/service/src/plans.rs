@@ -17,7 +17,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::Denial;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{ChainFields, insert_chained};
 use crate::plan_facts::{plan_facts, planner_stages};
@@ -445,40 +444,25 @@ impl Services {
         idempotency: Option<Idempotency>,
     ) -> Result<(Entry, bool), ServiceError> {
         let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        if !queries::lock_care_plan(&txn, plan_id, now).await? {
-            txn.rollback().await?;
-            return Err(self
-                .deny(
-                    actor,
-                    meta,
-                    Denial {
-                        action: "entry.append",
-                        plan_id,
-                        patient_id: None,
-                        hidden: true,
-                        why: "no such care plan",
-                    },
-                )
-                .await);
-        }
+        let write = self.begin_plan_write(actor, meta, plan_id).await?;
         let amends_target = match input.amends {
-            Some(id) => queries::entry_by_id(&txn, id)
+            Some(id) => queries::entry_by_id(write.txn(), id)
                 .await?
                 .filter(|e| e.care_plan_id == plan_id),
             None => None,
         };
         // A stage the pinned template does not define is a validation error (422), not a
         // refusal: the access decision then looks at the plan's current stage instead.
-        let current_plan = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        let access_stage = match self.pathways.get(current_plan.pathway_version_id) {
-            Some(p) if p.template.stage(&input.stage).is_none() => {
-                current_plan.current_stage.as_str()
+        let access_stage = match write
+            .plan()
+            .map(|p| (p, self.pathways.get(p.pathway_version_id)))
+        {
+            Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
+                current.current_stage.clone()
             }
-            _ => input.stage.as_str(),
+            _ => input.stage.clone(),
         };
+        let access_stage = access_stage.as_str();
         let action = match &amends_target {
             Some(t) => Action::Amend {
                 kind: input.kind,
@@ -490,17 +474,12 @@ impl Services {
                 stage: access_stage,
             },
         };
-        let (locked_plan, _) = match self.check_plan(&txn, actor, plan_id, action).await? {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        let patient_id = locked_plan.patient_id;
+        let write = write.authorize(action, None).await?;
+        let txn = &write.txn;
+        let patient_id = write.plan.patient_id;
         if let Some(idem) = &idempotency
             && let Some(prev) =
-                queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
+                queries::idempotency_key(txn, actor.practitioner_id, &idem.key).await?
         {
             if prev.request_hash != idem.request_hash || prev.care_plan_id != plan_id {
                 return Err(ServiceError::IdempotencyKeyReused);
@@ -509,35 +488,28 @@ impl Services {
                 .response_body
                 .parse()
                 .map_err(|e| anyhow::anyhow!("stored idempotent response unreadable: {e}"))?;
-            let row = queries::entry_by_id(&txn, entry_id)
+            let row = queries::entry_by_id(txn, entry_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("idempotent entry {entry_id} missing"))?;
             let entry = self
-                .to_entries(&txn, vec![row], &HashMap::new())
+                .to_entries(txn, vec![row], &HashMap::new())
                 .await?
                 .remove(0);
-            audit::record(
-                &txn,
-                meta,
-                AuditRecord::by(
-                    actor,
-                    "entry.append",
-                    "entry",
-                    Some(entry_id.to_string()),
-                    Outcome::Allowed,
-                )
-                .plan(Some(plan_id))
-                .patient(Some(patient_id))
-                .detail("idempotent replay"),
+            let record = AuditRecord::by(
+                actor,
+                "entry.append",
+                "entry",
+                Some(entry_id.to_string()),
+                Outcome::Allowed,
             )
-            .await?;
-            txn.commit().await?;
+            .plan(Some(plan_id))
+            .patient(Some(patient_id))
+            .detail("idempotent replay");
+            write.commit(record).await?;
             return Ok((entry, false));
         }
-        let plan = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        let published = self.pathway_of_plan(&plan)?;
+        let plan = &write.plan;
+        let published = self.pathway_of_plan(plan)?;
         let template = &published.template;
         let status = PlanStatus::parse(&plan.status)
             .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?;
@@ -565,7 +537,7 @@ impl Services {
                         kind: EntryKind::parse(&target.kind)
                             .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
                         is_amendment: target.amends.is_some(),
-                        is_already_amended: queries::is_amended(&txn, plan_id, target_id).await?,
+                        is_already_amended: queries::is_amended(txn, plan_id, target_id).await?,
                     },
                 ))
             }
@@ -589,8 +561,8 @@ impl Services {
         })?;
         let next = next_state(template, &state, &new);
         let row = insert_chained(
-            &txn,
-            &plan,
+            txn,
+            plan,
             ChainFields {
                 author_id: actor.practitioner_id,
                 organization_id: actor.organization_id,
@@ -611,12 +583,12 @@ impl Services {
         )
         .await?;
         if new.amends.is_none() {
-            self.after_stage_event(&txn, actor, &plan, &published.template, &row)
+            self.after_stage_event(txn, actor, plan, &published.template, &row)
                 .await?;
         }
         if let Some(idem) = idempotency {
             queries::insert_idempotency_key(
-                &txn,
+                txn,
                 IdempotencyRow {
                     id: Uuid::now_v7(),
                     practitioner_id: actor.practitioner_id,
@@ -633,29 +605,24 @@ impl Services {
         let entry_id = row.id;
         let amendment = row.amends.is_some();
         let entry = self
-            .to_entries(&txn, vec![row], &HashMap::new())
+            .to_entries(txn, vec![row], &HashMap::new())
             .await?
             .remove(0);
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                if amendment {
-                    "entry.amend"
-                } else {
-                    "entry.append"
-                },
-                "entry",
-                Some(entry_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id),
+        let record = AuditRecord::by(
+            actor,
+            if amendment {
+                "entry.amend"
+            } else {
+                "entry.append"
+            },
+            "entry",
+            Some(entry_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        write.commit(record).await?;
         Ok((entry, true))
     }
 

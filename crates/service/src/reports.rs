@@ -6,7 +6,6 @@ use renkei_domain::access::Action;
 use renkei_domain::entry::EntryKind;
 use renkei_domain::evidence::EvidenceKind;
 use renkei_store::entity::reports;
-use renkei_store::queries::{self};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
@@ -14,9 +13,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::access::PartyRead;
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{conflict, org_code};
-use crate::{Actor, ServiceError, Services, begin_write};
+use crate::{Actor, ServiceError, Services};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -89,31 +88,19 @@ impl Services {
         let Some(r) = reports::Entity::find_by_id(id).one(&self.db).await? else {
             return Err(ServiceError::NotFound("report"));
         };
-        let txn = begin_write(&self.db).await?;
-        queries::lock_care_plan(&txn, r.care_plan_id, now).await?;
-        let (plan, _) = match self
-            .check_plan(
-                &txn,
-                actor,
-                r.care_plan_id,
-                Action::SendReport { stage: &r.stage },
-            )
+        let write = self
+            .begin_plan_write(actor, meta, r.care_plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(crate::access::not_found_as("report")(
-                    self.deny(actor, meta, d).await,
-                ));
-            }
-        };
+            .missing_as("report")
+            .authorize(Action::SendReport { stage: &r.stage }, None)
+            .await?;
         if r.from_organization_id != actor.organization_id {
-            txn.rollback().await?;
+            write.txn.rollback().await?;
             return Err(ServiceError::Forbidden);
         }
+        let (txn, plan) = (&write.txn, &write.plan);
         let r = reports::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
         if r.sent_at.is_some() {
@@ -126,43 +113,30 @@ impl Services {
                 Expr::value(Some(actor.practitioner_id)),
             )
             .filter(reports::Column::Id.eq(id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         let mut values: Value = serde_json::from_str(&r.content).unwrap_or(json!({}));
         if let Some(obj) = values.as_object_mut() {
             obj.insert("report_id".into(), json!(id.to_string()));
         }
-        self.process_entry(
-            &txn,
+        self.process_entry(txn, actor, plan, EntryKind::Report, &r.stage, values, note)
+            .await?;
+        let record = AuditRecord::by(
             actor,
-            &plan,
-            EntryKind::Report,
-            &r.stage,
-            values,
-            note,
+            "report.send",
+            "report",
+            Some(id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        audit::record(
-            &txn,
-            meta,
-            AuditRecord::by(
-                actor,
-                "report.send",
-                "report",
-                Some(id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan.id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CarePlan, plan.id),
-        )
-        .await?;
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan.id);
         let r = reports::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
-        let view = report_view(&txn, r, now).await?;
-        txn.commit().await?;
+        let view = report_view(txn, r, now).await?;
+        write.commit(record).await?;
         Ok(view)
     }
 

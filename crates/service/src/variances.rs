@@ -9,10 +9,10 @@ use renkei_store::queries::{self, CarePlanRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{ChainFields, insert_chained, plan_state};
 use crate::plan_facts::plan_facts;
-use crate::{Actor, ServiceError, Services, begin_write};
+use crate::{Actor, ServiceError, Services};
 
 /// Plans per page of the automatic-variance sweep.
 const SWEEP_PAGE: u64 = 500;
@@ -126,15 +126,17 @@ impl Services {
             if findings.is_empty() {
                 return Ok(0);
             }
-            let txn = begin_write(&self.db).await?;
-            queries::lock_care_plan(&txn, plan.id, now).await?;
-            let mut fresh = queries::care_plan_by_id(&txn, plan.id)
+            let meta = RequestMeta::default();
+            let write = self
+                .begin_plan_write(system, &meta, plan.id)
                 .await?
-                .ok_or(ServiceError::NotFound("care plan"))?;
+                .by_system()?;
+            let txn = &write.txn;
+            let mut fresh = write.plan.clone();
             for (goal, why, note) in findings {
                 let state = plan_state(&fresh)?;
                 insert_chained(
-                    &txn,
+                    txn,
                     &fresh,
                     ChainFields {
                         author_id: system.practitioner_id,
@@ -152,30 +154,25 @@ impl Services {
                     &state,
                 )
                 .await?;
-                fresh = queries::care_plan_by_id(&txn, plan.id)
+                fresh = queries::care_plan_by_id(txn, plan.id)
                     .await?
                     .ok_or(ServiceError::NotFound("care plan"))?;
                 written += 1;
             }
             // System-written entries are audited like any other: the event records the
             // plan's new head.
-            audit::record(
-                &txn,
-                &RequestMeta::default(),
-                AuditRecord::by(
-                    system,
-                    "entry.append",
-                    "care_plan",
-                    Some(plan.id.to_string()),
-                    Outcome::Allowed,
-                )
-                .plan(Some(plan.id))
-                .patient(Some(plan.patient_id))
-                .wrote(EvidenceKind::CarePlan, plan.id)
-                .detail("automatic variances"),
+            let record = AuditRecord::by(
+                system,
+                "entry.append",
+                "care_plan",
+                Some(plan.id.to_string()),
+                Outcome::Allowed,
             )
-            .await?;
-            txn.commit().await?;
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id))
+            .wrote(EvidenceKind::CarePlan, plan.id)
+            .detail("automatic variances");
+            write.commit(record).await?;
         }
         Ok(written)
     }
