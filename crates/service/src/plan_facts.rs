@@ -11,21 +11,9 @@ use renkei_domain::template::{GoalTarget, PathwayTemplate, ProviderKind};
 use renkei_store::queries::EntryRow;
 use serde_json::{Map, Value, json};
 
-/// Which provider kinds an organisation kind fills.
+/// Which provider kinds an organisation kind fills (none for an unknown kind).
 pub fn provider_kinds_of(org_kind: &str) -> &'static [ProviderKind] {
-    match org_kind {
-        "acute_hospital" => &[ProviderKind::AcuteHosp, ProviderKind::Specialist],
-        "recovery_hospital" => &[ProviderKind::RecoveryHosp],
-        "clinic" => &[
-            ProviderKind::Clinic,
-            ProviderKind::Ophthal,
-            ProviderKind::Dentist,
-        ],
-        "home_nursing" => &[ProviderKind::VisitNurse],
-        "care_management" => &[ProviderKind::CareManager, ProviderKind::CareFacility],
-        "pharmacy" => &[ProviderKind::Pharmacy],
-        _ => &[],
-    }
+    renkei_domain::ids::OrgKind::parse(org_kind).map_or(&[], |k| k.provider_kinds())
 }
 
 /// The stages the planning organisation owns at enrolment: the first stage and every
