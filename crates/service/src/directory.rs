@@ -4,10 +4,8 @@
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::access::Profession;
-use renkei_store::entity::declarations;
+use renkei_store::declarations::{self, DeclarationRow};
 use renkei_store::queries;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -92,14 +90,7 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         }
         let now = self.now();
-        declarations::Entity::update_many()
-            .col_expr(declarations::Column::SupersededAt, Expr::value(now))
-            .filter(declarations::Column::OrganizationId.eq(org.id))
-            .filter(declarations::Column::Pathway.eq(pathway))
-            .filter(declarations::Column::SupersededAt.is_null())
-            .exec(&txn)
-            .await?;
-        let row = declarations::Model {
+        let row = DeclarationRow {
             id: Uuid::now_v7(),
             organization_id: org.id,
             pathway: pathway.to_owned(),
@@ -109,18 +100,7 @@ impl Services {
             declared_by: actor.practitioner_id,
             superseded_at: None,
         };
-        declarations::Entity::insert(declarations::ActiveModel {
-            id: Set(row.id),
-            organization_id: Set(row.organization_id),
-            pathway: Set(row.pathway.clone()),
-            stages: Set(row.stages.clone()),
-            note: Set(row.note.clone()),
-            declared_at: Set(row.declared_at),
-            declared_by: Set(row.declared_by),
-            superseded_at: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        declarations::supersede_and_insert(&txn, row.clone(), now).await?;
         txn.commit().await?;
         Ok(Declaration {
             id: row.id,
@@ -141,11 +121,7 @@ impl Services {
         let org = queries::organization_by_code(&self.db, organization_code)
             .await?
             .ok_or(ServiceError::NotFound("organization"))?;
-        let rows = declarations::Entity::find()
-            .filter(declarations::Column::OrganizationId.eq(org.id))
-            .order_by_desc(declarations::Column::DeclaredAt)
-            .all(&self.db)
-            .await?;
+        let rows = declarations::declarations_of(&self.db, org.id).await?;
         Ok(rows
             .into_iter()
             .map(|r| Declaration {
@@ -167,15 +143,7 @@ impl Services {
         stage: Option<&str>,
         area: Option<&str>,
     ) -> Result<Vec<DirectoryEntry>, ServiceError> {
-        let mut q =
-            declarations::Entity::find().filter(declarations::Column::SupersededAt.is_null());
-        if let Some(p) = pathway {
-            q = q.filter(declarations::Column::Pathway.eq(p));
-        }
-        let rows = q
-            .order_by_asc(declarations::Column::DeclaredAt)
-            .all(&self.db)
-            .await?;
+        let rows = declarations::current_declarations(&self.db, pathway).await?;
         let mut out = Vec::new();
         for r in rows {
             let stages: Vec<String> = serde_json::from_str(&r.stages).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
 
 pub mod db;
+pub mod declarations;
 pub mod entity;
 pub mod error;
 pub mod queries;
