@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 use renkei_domain::access::Action;
 use renkei_domain::entry::EntryKind;
 use renkei_domain::evidence::EvidenceKind;
-use renkei_store::entity::reports;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use renkei_store::reports::{self, ReportRow};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -32,7 +31,7 @@ pub struct Report {
 
 async fn report_view<C: ConnectionTrait>(
     c: &C,
-    r: reports::Model,
+    r: ReportRow,
     now: DateTime<Utc>,
 ) -> Result<Report, ServiceError> {
     Ok(Report {
@@ -55,8 +54,7 @@ impl Services {
         meta: &RequestMeta,
         id: Uuid,
     ) -> Result<Report, ServiceError> {
-        let r = reports::Entity::find_by_id(id)
-            .one(&self.db)
+        let r = reports::report_by_id(&self.db, id)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
         self.authorize_party_read(
@@ -85,7 +83,7 @@ impl Services {
         note: Option<String>,
     ) -> Result<Report, ServiceError> {
         let now = self.now();
-        let Some(r) = reports::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(r) = reports::report_by_id(&self.db, id).await? else {
             return Err(ServiceError::NotFound("report"));
         };
         let write = self
@@ -99,22 +97,13 @@ impl Services {
             return Err(ServiceError::Forbidden);
         }
         let (txn, plan) = (&write.txn, &write.plan);
-        let r = reports::Entity::find_by_id(id)
-            .one(txn)
+        let r = reports::report_by_id(txn, id)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
         if r.sent_at.is_some() {
             return Err(conflict("this report was already sent"));
         }
-        reports::Entity::update_many()
-            .col_expr(reports::Column::SentAt, Expr::value(Some(now)))
-            .col_expr(
-                reports::Column::SentBy,
-                Expr::value(Some(actor.practitioner_id)),
-            )
-            .filter(reports::Column::Id.eq(id))
-            .exec(txn)
-            .await?;
+        reports::mark_report_sent(txn, id, actor.practitioner_id, now).await?;
         let mut values: Value = serde_json::from_str(&r.content).unwrap_or(json!({}));
         if let Some(obj) = values.as_object_mut() {
             obj.insert("report_id".into(), json!(id.to_string()));
@@ -131,8 +120,7 @@ impl Services {
         .plan(Some(plan.id))
         .patient(Some(plan.patient_id))
         .wrote(EvidenceKind::CarePlan, plan.id);
-        let r = reports::Entity::find_by_id(id)
-            .one(txn)
+        let r = reports::report_by_id(txn, id)
             .await?
             .ok_or(ServiceError::NotFound("report"))?;
         let view = report_view(txn, r, now).await?;
@@ -149,10 +137,7 @@ impl Services {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
-        let rows = reports::Entity::find()
-            .filter(reports::Column::CarePlanId.eq(plan_id))
-            .all(&self.db)
-            .await?;
+        let rows = reports::reports_of_plan(&self.db, plan_id).await?;
         self.audit_read(actor, meta, "report.list", &plan).await?;
         let mut out = Vec::new();
         for r in rows {

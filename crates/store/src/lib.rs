@@ -8,5 +8,6 @@ pub mod error;
 pub mod queries;
 pub mod queries_access;
 pub mod queries_auth;
+pub mod reports;
 
 pub use error::StoreError;
