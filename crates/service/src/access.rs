@@ -23,6 +23,18 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
+/// A read of a hand-over or report: its parties, its plan and how it is audited.
+pub(crate) struct PartyRead {
+    pub from: Uuid,
+    pub to: Uuid,
+    pub plan_id: Uuid,
+    pub action: &'static str,
+    pub resource: &'static str,
+    /// What a refusal calls it (`hand-over not found`).
+    pub missing: &'static str,
+    pub id: Uuid,
+}
+
 /// Audit events per page a caller may ask for (default 100).
 pub const AUDIT_LIMIT: std::ops::RangeInclusive<u64> = 1..=1000;
 
@@ -171,8 +183,21 @@ impl Services {
         plan_id: Uuid,
         action: Action<'_>,
     ) -> Result<Result<(CarePlanRow, PlanAccess), Denial>, ServiceError> {
+        let plan = queries::care_plan_by_id(c, plan_id).await?;
+        self.decide_plan(c, actor, plan_id, plan, action).await
+    }
+
+    /// [`Services::check_plan`] on a plan already read (`None`: there is no such plan).
+    pub(crate) async fn decide_plan<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        actor: &Actor,
+        plan_id: Uuid,
+        plan: Option<CarePlanRow>,
+        action: Action<'_>,
+    ) -> Result<Result<(CarePlanRow, PlanAccess), Denial>, ServiceError> {
         let name = action_name(&action);
-        let Some(plan) = queries::care_plan_by_id(c, plan_id).await? else {
+        let Some(plan) = plan else {
             return Ok(Err(Denial {
                 action: name,
                 plan_id,
@@ -365,6 +390,39 @@ impl Services {
             || self.party_may_read(&self.db, actor, plan.id).await?)
     }
 
+    /// Lets a hand-over's or report's sender or receiver read it (while they may read
+    /// the plan as a party), or else whoever may read the plan; a refusal looks like a
+    /// missing one. The read is audited.
+    pub(crate) async fn authorize_party_read(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        read: PartyRead,
+    ) -> Result<(), ServiceError> {
+        let party = (read.from == actor.organization_id || read.to == actor.organization_id)
+            && self.party_may_read(&self.db, actor, read.plan_id).await?;
+        if !party {
+            self.authorize_plan(actor, meta, read.plan_id, Action::ReadPlan)
+                .await
+                .map_err(crate::access::not_found_as(read.missing))?;
+        }
+        let plan = queries::care_plan_by_id(&self.db, read.plan_id).await?;
+        audit::record_now(
+            self,
+            meta,
+            AuditRecord::by(
+                actor,
+                read.action,
+                read.resource,
+                Some(read.id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(read.plan_id))
+            .patient(plan.map(|p| p.patient_id)),
+        )
+        .await
+    }
+
     // ------------------------------------------------------------ care team
 
     /// Adds an organisation to a plan's care team (the planner's use case).
@@ -377,18 +435,13 @@ impl Services {
         stages: Vec<String>,
         role: &str,
     ) -> Result<Vec<CareTeamMember>, ServiceError> {
-        let txn = begin_write(&self.db).await?;
-        let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::ManageCareTeam)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        let template = &self.pathway_of_plan(&plan)?.template;
+            .authorize(Action::ManageCareTeam, None)
+            .await?;
+        let (txn, plan) = (&write.txn, &write.plan);
+        let template = &self.pathway_of_plan(plan)?.template;
         let mut errors = Vec::new();
         let role = match TeamRole::parse(role) {
             Some(TeamRole::Planner) | None => {
@@ -420,7 +473,7 @@ impl Services {
                 ));
             }
         }
-        let org = queries::organization_by_code(&txn, organization_code).await?;
+        let org = queries::organization_by_code(txn, organization_code).await?;
         if org.is_none() {
             errors.push(FieldError::new(
                 "organization",
@@ -434,7 +487,7 @@ impl Services {
         let (Some(org), Some(role)) = (org, role) else {
             return Err(ServiceError::Validation(errors));
         };
-        if qa::team_of(&txn, plan_id)
+        if qa::team_of(txn, plan_id)
             .await?
             .iter()
             .any(|m| m.organization_id == org.id)
@@ -446,7 +499,7 @@ impl Services {
         }
         let member_id = Uuid::now_v7();
         qa::insert_team_member(
-            &txn,
+            txn,
             TeamMemberRow {
                 id: member_id,
                 care_plan_id: plan_id,
@@ -458,25 +511,19 @@ impl Services {
             },
         )
         .await?;
-        audit::record(
-            &txn,
-            self.now(),
-            meta,
-            AuditRecord::by(
-                actor,
-                "care_team.add",
-                "care_plan",
-                Some(plan_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::CareTeamMember, member_id)
-            .detail(format!("{organization_code} as {}", role.as_str())),
+        let team = team_view(txn, plan_id).await?;
+        let record = AuditRecord::by(
+            actor,
+            "care_team.add",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        let team = team_view(&txn, plan_id).await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CareTeamMember, member_id)
+        .detail(format!("{organization_code} as {}", role.as_str()));
+        write.commit(record).await?;
         Ok(team)
     }
 
@@ -528,17 +575,12 @@ impl Services {
         plan_id: Uuid,
         input: NewConsent,
     ) -> Result<Consent, ServiceError> {
-        let txn = begin_write(&self.db).await?;
-        let (plan, _) = match self
-            .check_plan(&txn, actor, plan_id, Action::RecordConsent)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
+            .authorize(Action::RecordConsent, None)
+            .await?;
+        let (txn, plan) = (&write.txn, &write.plan);
         let mut errors = Vec::new();
         if !matches!(input.scope.as_str(), "care_team" | "listed") {
             errors.push(FieldError::new(
@@ -549,7 +591,7 @@ impl Services {
         }
         let mut org_ids = Vec::new();
         for (i, code) in input.organizations.iter().enumerate() {
-            match queries::organization_by_code(&txn, code).await? {
+            match queries::organization_by_code(txn, code).await? {
                 Some(o) => org_ids.push(o.id),
                 None => errors.push(FieldError::new(
                     format!("organizations[{i}]"),
@@ -628,7 +670,7 @@ impl Services {
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
         }
-        if qa::consents_of(&txn, plan_id)
+        if qa::consents_of(txn, plan_id)
             .await?
             .iter()
             .any(|c| c.withdrawn_at.is_none())
@@ -657,25 +699,19 @@ impl Services {
             withdrawal_reason: None,
             row_version: 1,
         };
-        qa::insert_consent(&txn, row.clone()).await?;
-        audit::record(
-            &txn,
-            self.now(),
-            meta,
-            AuditRecord::by(
-                actor,
-                "consent.record",
-                "consent",
-                Some(row.id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::Consent, row.id),
+        qa::insert_consent(txn, row.clone()).await?;
+        let record = AuditRecord::by(
+            actor,
+            "consent.record",
+            "consent",
+            Some(row.id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        let consent = consent_view(&txn, row).await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::Consent, row.id);
+        let consent = consent_view(txn, row).await?;
+        write.commit(record).await?;
         Ok(consent)
     }
 
@@ -693,49 +729,39 @@ impl Services {
                 "a withdrawal needs a reason",
             ));
         }
-        let txn = begin_write(&self.db).await?;
-        let Some(consent) = qa::consent_by_id(&txn, consent_id).await? else {
+        let Some(consent) = qa::consent_by_id(&self.db, consent_id).await? else {
             return Err(ServiceError::NotFound("consent"));
         };
-        let (plan, _) = match self
-            .check_plan(&txn, actor, consent.care_plan_id, Action::RecordConsent)
+        // A consent of a plan one may not see is answered like an unknown one.
+        let write = self
+            .begin_plan_write(actor, meta, consent.care_plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(mut d) => {
-                txn.rollback().await?;
-                d.action = "consent.withdraw";
-                // A consent of a plan one may not see is answered like an unknown one.
-                return Err(not_found_as("consent")(self.deny(actor, meta, d).await));
-            }
-        };
-        if !qa::withdraw_consent(&txn, consent_id, self.now(), reason.trim()).await? {
+            .denied_as("consent.withdraw")
+            .missing_as("consent")
+            .authorize(Action::RecordConsent, None)
+            .await?;
+        let (txn, plan) = (&write.txn, &write.plan);
+        if !qa::withdraw_consent(txn, consent_id, self.now(), reason.trim()).await? {
             return Err(ServiceError::Conflict {
                 code: ErrorCode::Duplicate,
                 message: "this consent was already withdrawn".into(),
             });
         }
-        audit::record(
-            &txn,
-            self.now(),
-            meta,
-            AuditRecord::by(
-                actor,
-                "consent.withdraw",
-                "consent",
-                Some(consent_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan.id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::Consent, consent_id),
+        let record = AuditRecord::by(
+            actor,
+            "consent.withdraw",
+            "consent",
+            Some(consent_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        let row = qa::consent_by_id(&txn, consent_id)
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::Consent, consent_id);
+        let row = qa::consent_by_id(txn, consent_id)
             .await?
             .ok_or(ServiceError::NotFound("consent"))?;
-        let consent = consent_view(&txn, row).await?;
-        txn.commit().await?;
+        let consent = consent_view(txn, row).await?;
+        write.commit(record).await?;
         Ok(consent)
     }
 
@@ -798,18 +824,11 @@ impl Services {
                 ),
             ));
         }
-        let txn = begin_write(&self.db).await?;
-        let (plan, access) = match self
-            .check_plan(&txn, actor, plan_id, Action::BreakGlass)
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
             .await?
-        {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        let _ = access;
+            .authorize(Action::BreakGlass, None)
+            .await?;
         let now = self.now();
         let row = BreakGlassRow {
             id: Uuid::now_v7(),
@@ -822,25 +841,19 @@ impl Services {
             reviewed_at: None,
             reviewed_by: None,
         };
-        qa::insert_break_glass(&txn, row.clone()).await?;
-        audit::record(
-            &txn,
-            self.now(),
-            meta,
-            AuditRecord::by(
-                actor,
-                "break_glass.grant",
-                "care_plan",
-                Some(plan_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(plan.patient_id))
-            .wrote(EvidenceKind::BreakGlass, row.id)
-            .detail("break-glass"),
+        qa::insert_break_glass(&write.txn, row.clone()).await?;
+        let record = AuditRecord::by(
+            actor,
+            "break_glass.grant",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(write.plan.patient_id))
+        .wrote(EvidenceKind::BreakGlass, row.id)
+        .detail("break-glass");
+        write.commit(record).await?;
         Ok(grant_view(row))
     }
 

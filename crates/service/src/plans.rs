@@ -3,10 +3,9 @@
 
 use renkei_domain::Rule;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
+use renkei_domain::chain::canonical;
 use renkei_domain::entry::{
     AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state,
     validate_entry,
@@ -19,9 +18,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::Denial;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::pathways::PublishedPathway;
+use crate::plan_chain::{ChainFields, insert_chained};
+use crate::plan_facts::{plan_facts, planner_stages};
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_domain::evidence::EvidenceKind;
@@ -91,22 +90,6 @@ pub struct Entry {
 }
 
 impl Services {
-    pub(crate) fn pathway_of_plan(
-        &self,
-        plan: &CarePlanRow,
-    ) -> Result<Arc<PublishedPathway>, ServiceError> {
-        self.pathways
-            .get(plan.pathway_version_id)
-            .cloned()
-            .ok_or_else(|| {
-                ServiceError::Internal(anyhow::anyhow!(
-                    "care plan {} pins unknown pathway version {}",
-                    plan.id,
-                    plan.pathway_version_id
-                ))
-            })
-    }
-
     async fn to_plan<C: ConnectionTrait>(
         &self,
         c: &C,
@@ -464,40 +447,25 @@ impl Services {
         idempotency: Option<Idempotency>,
     ) -> Result<(Entry, bool), ServiceError> {
         let now = self.now();
-        let txn = begin_write(&self.db).await?;
-        if !queries::lock_care_plan(&txn, plan_id, now).await? {
-            txn.rollback().await?;
-            return Err(self
-                .deny(
-                    actor,
-                    meta,
-                    Denial {
-                        action: "entry.append",
-                        plan_id,
-                        patient_id: None,
-                        hidden: true,
-                        why: "no such care plan",
-                    },
-                )
-                .await);
-        }
+        let write = self.begin_plan_write(actor, meta, plan_id).await?;
         let amends_target = match input.amends {
-            Some(id) => queries::entry_by_id(&txn, id)
+            Some(id) => queries::entry_by_id(write.txn(), id)
                 .await?
                 .filter(|e| e.care_plan_id == plan_id),
             None => None,
         };
         // A stage the pinned template does not define is a validation error (422), not a
         // refusal: the access decision then looks at the plan's current stage instead.
-        let current_plan = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        let access_stage = match self.pathways.get(current_plan.pathway_version_id) {
-            Some(p) if p.template.stage(&input.stage).is_none() => {
-                current_plan.current_stage.as_str()
+        let access_stage = match write
+            .plan()
+            .map(|p| (p, self.pathways.get(p.pathway_version_id)))
+        {
+            Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
+                current.current_stage.clone()
             }
-            _ => input.stage.as_str(),
+            _ => input.stage.clone(),
         };
+        let access_stage = access_stage.as_str();
         let action = match &amends_target {
             Some(t) => Action::Amend {
                 kind: input.kind,
@@ -509,17 +477,12 @@ impl Services {
                 stage: access_stage,
             },
         };
-        let (locked_plan, _) = match self.check_plan(&txn, actor, plan_id, action).await? {
-            Ok(v) => v,
-            Err(d) => {
-                txn.rollback().await?;
-                return Err(self.deny(actor, meta, d).await);
-            }
-        };
-        let patient_id = locked_plan.patient_id;
+        let write = write.authorize(action, None).await?;
+        let txn = &write.txn;
+        let patient_id = write.plan.patient_id;
         if let Some(idem) = &idempotency
             && let Some(prev) =
-                queries::idempotency_key(&txn, actor.practitioner_id, &idem.key).await?
+                queries::idempotency_key(txn, actor.practitioner_id, &idem.key).await?
         {
             if prev.request_hash != idem.request_hash || prev.care_plan_id != plan_id {
                 return Err(ServiceError::IdempotencyKeyReused);
@@ -528,36 +491,28 @@ impl Services {
                 .response_body
                 .parse()
                 .map_err(|e| anyhow::anyhow!("stored idempotent response unreadable: {e}"))?;
-            let row = queries::entry_by_id(&txn, entry_id)
+            let row = queries::entry_by_id(txn, entry_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("idempotent entry {entry_id} missing"))?;
             let entry = self
-                .to_entries(&txn, vec![row], &HashMap::new())
+                .to_entries(txn, vec![row], &HashMap::new())
                 .await?
                 .remove(0);
-            audit::record(
-                &txn,
-                self.now(),
-                meta,
-                AuditRecord::by(
-                    actor,
-                    "entry.append",
-                    "entry",
-                    Some(entry_id.to_string()),
-                    Outcome::Allowed,
-                )
-                .plan(Some(plan_id))
-                .patient(Some(patient_id))
-                .detail("idempotent replay"),
+            let record = AuditRecord::by(
+                actor,
+                "entry.append",
+                "entry",
+                Some(entry_id.to_string()),
+                Outcome::Allowed,
             )
-            .await?;
-            txn.commit().await?;
+            .plan(Some(plan_id))
+            .patient(Some(patient_id))
+            .detail("idempotent replay");
+            write.commit(record).await?;
             return Ok((entry, false));
         }
-        let plan = queries::care_plan_by_id(&txn, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("care plan"))?;
-        let published = self.pathway_of_plan(&plan)?;
+        let plan = &write.plan;
+        let published = self.pathway_of_plan(plan)?;
         let template = &published.template;
         let status = PlanStatus::parse(&plan.status)
             .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?;
@@ -585,7 +540,7 @@ impl Services {
                         kind: EntryKind::parse(&target.kind)
                             .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
                         is_amendment: target.amends.is_some(),
-                        is_already_amended: queries::is_amended(&txn, plan_id, target_id).await?,
+                        is_already_amended: queries::is_amended(txn, plan_id, target_id).await?,
                     },
                 ))
             }
@@ -609,8 +564,8 @@ impl Services {
         })?;
         let next = next_state(template, &state, &new);
         let row = insert_chained(
-            &txn,
-            &plan,
+            txn,
+            plan,
             ChainFields {
                 author_id: actor.practitioner_id,
                 organization_id: actor.organization_id,
@@ -631,12 +586,12 @@ impl Services {
         )
         .await?;
         if new.amends.is_none() {
-            self.after_stage_event(&txn, actor, &plan, &published.template, &row)
+            self.after_stage_event(txn, actor, plan, &published.template, &row)
                 .await?;
         }
         if let Some(idem) = idempotency {
             queries::insert_idempotency_key(
-                &txn,
+                txn,
                 IdempotencyRow {
                     id: Uuid::now_v7(),
                     practitioner_id: actor.practitioner_id,
@@ -653,30 +608,24 @@ impl Services {
         let entry_id = row.id;
         let amendment = row.amends.is_some();
         let entry = self
-            .to_entries(&txn, vec![row], &HashMap::new())
+            .to_entries(txn, vec![row], &HashMap::new())
             .await?
             .remove(0);
-        audit::record(
-            &txn,
-            self.now(),
-            meta,
-            AuditRecord::by(
-                actor,
-                if amendment {
-                    "entry.amend"
-                } else {
-                    "entry.append"
-                },
-                "entry",
-                Some(entry_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan_id))
-            .patient(Some(patient_id))
-            .wrote(EvidenceKind::CarePlan, plan_id),
+        let record = AuditRecord::by(
+            actor,
+            if amendment {
+                "entry.amend"
+            } else {
+                "entry.append"
+            },
+            "entry",
+            Some(entry_id.to_string()),
+            Outcome::Allowed,
         )
-        .await?;
-        txn.commit().await?;
+        .plan(Some(plan_id))
+        .patient(Some(patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        write.commit(record).await?;
         Ok((entry, true))
     }
 
@@ -773,7 +722,7 @@ impl Services {
         self.audit_read(actor, meta, "goal.read", &plan).await?;
         let published = self.pathway_of_plan(&plan)?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
-        let facts = crate::workflow::plan_facts(&rows);
+        let facts = plan_facts(&rows);
         let as_of = as_of.unwrap_or_else(|| self.now());
         Ok(evaluate_goals(
             &facts.individual_template(&published.template, as_of),
@@ -819,115 +768,4 @@ impl Idempotency {
             request_hash: renkei_domain::canonical::sha256_tagged(canonical(body).as_bytes()),
         })
     }
-}
-
-/// The stages the planning organisation owns at enrolment: the first stage and every
-/// stage run by the same kind of provider (the specialist's stages of a cyclical pathway).
-fn planner_stages(t: &renkei_domain::template::PathwayTemplate) -> Vec<String> {
-    let Some(first) = t.first_stage() else {
-        return Vec::new();
-    };
-    t.stages
-        .iter()
-        .filter(|s| {
-            s.code == first.code
-                || s.provider_kinds
-                    .iter()
-                    .any(|k| first.provider_kinds.contains(k))
-        })
-        .map(|s| s.code.clone())
-        .collect()
-}
-
-/// The fields of a new chained entry.
-pub(crate) struct ChainFields {
-    pub author_id: Uuid,
-    pub organization_id: Uuid,
-    pub stage: String,
-    pub kind: EntryKind,
-    pub effective_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub values: Value,
-    pub note: Option<String>,
-    pub variance: Option<Value>,
-    pub amends: Option<Uuid>,
-    pub reason: Option<String>,
-}
-
-/// Appends one entry to the plan's chain (the caller holds the plan's lock, taken with
-/// `lock_care_plan` in the same transaction, and read `plan` after taking it) and moves
-/// the plan's head and state to `next`.
-pub(crate) async fn insert_chained<C: ConnectionTrait>(
-    txn: &C,
-    plan: &CarePlanRow,
-    f: ChainFields,
-    next: &PlanState,
-) -> Result<EntryRow, ServiceError> {
-    let seq = plan.last_seq + 1;
-    let prev_hash = if plan.last_seq == 0 {
-        GENESIS_HASH.to_owned()
-    } else {
-        plan.head_hash.clone()
-    };
-    let chained = ChainedEntry {
-        id: Uuid::now_v7(),
-        care_plan_id: plan.id,
-        seq,
-        stage: f.stage,
-        kind: f.kind.as_str().to_owned(),
-        effective_at: truncate_micros(f.effective_at),
-        recorded_at: truncate_micros(f.recorded_at),
-        author_id: f.author_id,
-        organization_id: f.organization_id,
-        values_json: canonical(&f.values),
-        note: f.note,
-        variance_json: f.variance.as_ref().map(canonical),
-        amends: f.amends,
-        reason: f.reason,
-        prev_hash,
-    };
-    let hash = chained.compute_hash();
-    let row = EntryRow {
-        id: chained.id,
-        care_plan_id: plan.id,
-        seq,
-        stage: chained.stage,
-        kind: chained.kind,
-        effective_at: chained.effective_at,
-        recorded_at: chained.recorded_at,
-        author_id: chained.author_id,
-        organization_id: chained.organization_id,
-        values_json: chained.values_json,
-        note: chained.note,
-        variance: chained.variance_json,
-        amends: chained.amends,
-        reason: chained.reason,
-        prev_hash: chained.prev_hash,
-        hash: hash.clone(),
-    };
-    queries::insert_entry(txn, row.clone()).await?;
-    queries::advance_care_plan(
-        txn,
-        plan.id,
-        seq,
-        &hash,
-        next.status.as_str(),
-        &next.current_stage,
-        next.stage_started,
-        next.stage_ended,
-    )
-    .await?;
-    Ok(row)
-}
-
-/// The stage state of a stored plan row.
-pub(crate) fn plan_state(plan: &CarePlanRow) -> Result<PlanState, ServiceError> {
-    Ok(PlanState {
-        status: PlanStatus::parse(&plan.status)
-            .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?,
-        current_stage: plan.current_stage.clone(),
-        stage_started: plan.stage_started,
-        stage_ended: plan.stage_ended,
-        started_at: plan.started_at,
-    })
 }

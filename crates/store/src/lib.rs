@@ -2,12 +2,14 @@
 //! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
 
 pub mod db;
+pub mod declarations;
 pub mod entity;
 pub mod error;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;
 pub mod queries_auth;
+pub mod reports;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::access::Denial;
 use crate::audit::RequestMeta;
-use crate::plans::{AppendEntry, plan_state};
+use crate::plan_chain::plan_state;
+use crate::plans::AppendEntry;
 use crate::{Actor, ErrorCode, ServiceError, Services, truncate_micros};
 
 /// An entry that passed every check of the append.

@@ -21,7 +21,8 @@ use super::patient::PatientCard;
 use crate::access::{Consent, subject};
 use crate::audit::RequestMeta;
 use crate::pathways::PublishedPathway;
-use crate::plans::{AuthorRef, CarePlan, Entry, OrganizationRef, plan_state};
+use crate::plan_chain::plan_state;
+use crate::plans::{AuthorRef, CarePlan, Entry, OrganizationRef};
 use crate::workflow::{Handover, Report};
 use crate::{Actor, ServiceError, Services};
 use renkei_domain::access::Action;
@@ -150,7 +151,7 @@ impl Services {
         let actions = allowed_actions(&who, &access, &state, &next);
 
         let rows = queries::entries_of(db, plan_id).await?;
-        let facts = crate::workflow::plan_facts(&rows);
+        let facts = crate::plan_facts::plan_facts(&rows);
         let now = self.now();
         let goals = evaluate_goals(
             &facts.individual_template(t, now),

@@ -1,0 +1,603 @@
+//! Hand-overs (紹介) of a plan from one organisation to the next, with optimistic
+//! concurrency on the hand-over's version, and what a stage event sets off: completing
+//! an accepted hand-over, making a report back due.
+
+use chrono::{DateTime, Utc};
+use renkei_domain::FieldError;
+use renkei_domain::Rule;
+use renkei_domain::access::{Action, Profession};
+use renkei_domain::entry::{EntryKind, PlanStatus};
+use renkei_domain::evidence::EvidenceKind;
+use renkei_domain::goals::evaluate_goals;
+use renkei_domain::handover::{HandoverEvent, HandoverState, report_due, transition};
+use renkei_domain::template::PathwayTemplate;
+use renkei_store::entity::{handovers, reports};
+use renkei_store::queries::{self, CarePlanRow, EntryRow};
+use renkei_store::queries_access as qa;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::access::{PartyRead, subject};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
+use crate::plan_chain::{conflict, org_code};
+use crate::plan_facts::{plan_facts, stage_outcome};
+use crate::{Actor, ErrorCode, ServiceError, Services};
+
+/// Rule code of a hand-over refused because the patient's consent does not cover the
+/// receiving organisation.
+pub const CONSENT_NOT_COVERING: Rule = Rule::ConsentNotCovering;
+const CONSENT_NOT_COVERING_JA: &str = "患者の同意の共有範囲にこの紹介先施設が含まれていません。\
+     先に紹介先を含む同意(ケアチーム全体、または紹介先を指定)を記録してください。";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Handover {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub from_organization: String,
+    pub to_organization: String,
+    pub from_stage: String,
+    pub stage: String,
+    pub state: String,
+    pub note: Option<String>,
+    pub summary: Value,
+    pub decline_reason: Option<String>,
+    /// The ETag: send it back as If-Match to change the hand-over.
+    pub version: i32,
+    pub proposed_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+async fn handover_view<C: ConnectionTrait>(
+    c: &C,
+    h: handovers::Model,
+) -> Result<Handover, ServiceError> {
+    Ok(Handover {
+        id: h.id,
+        care_plan_id: h.care_plan_id,
+        from_organization: org_code(c, h.from_organization_id).await?,
+        to_organization: org_code(c, h.to_organization_id).await?,
+        from_stage: h.from_stage,
+        stage: h.stage,
+        state: h.state,
+        note: h.note,
+        summary: serde_json::from_str(&h.summary).unwrap_or(Value::Null),
+        decline_reason: h.decline_reason,
+        version: h.row_version,
+        proposed_at: h.proposed_at,
+        answered_at: h.answered_at,
+        completed_at: h.completed_at,
+    })
+}
+
+impl Services {
+    /// Proposes handing the plan over to `to_org` for `stage` (the current stage's owner).
+    pub async fn propose_handover(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        to_org: &str,
+        stage: &str,
+        note: Option<String>,
+    ) -> Result<Handover, ServiceError> {
+        let now = self.now();
+        let write = self.begin_plan_write(actor, meta, plan_id).await?;
+        let current = write
+            .plan()
+            .map(|p| p.current_stage.clone())
+            .unwrap_or_default();
+        let write = write
+            .authorize(
+                Action::ProposeHandover {
+                    current_stage: &current,
+                },
+                None,
+            )
+            .await?;
+        let (txn, plan, access) = (&write.txn, &write.plan, &write.access);
+        if plan.status != PlanStatus::Active.as_str() {
+            return Err(ServiceError::Conflict {
+                code: ErrorCode::PlanNotActive,
+                message: "the care plan is not active".into(),
+            });
+        }
+        let template = self.pathway_of_plan(plan)?.template.clone();
+        let mut errors = Vec::new();
+        if !template
+            .next_stages(&plan.current_stage)
+            .iter()
+            .any(|s| s == stage)
+        {
+            errors.push(FieldError::new(
+                "stage",
+                Rule::NotNext,
+                format!(
+                    "`{stage}` does not follow the current stage `{}` (next: {})",
+                    plan.current_stage,
+                    template.next_stages(&plan.current_stage).join(", ")
+                ),
+            ));
+        }
+        let to = queries::organization_by_code(txn, to_org).await?;
+        match &to {
+            None => errors.push(FieldError::new(
+                "to_organization",
+                Rule::Unknown,
+                format!("organization `{to_org}` does not exist"),
+            )),
+            Some(o) if o.id == actor.organization_id => errors.push(FieldError::new(
+                "to_organization",
+                Rule::ToSelf,
+                "a hand-over goes to another organization",
+            )),
+            Some(o) if !access.may_receive(o.id) => errors.push(FieldError::new(
+                "to_organization",
+                CONSENT_NOT_COVERING,
+                CONSENT_NOT_COVERING_JA,
+            )),
+            _ => {}
+        }
+        if let Some(n) = &note
+            && n.chars().count() > 10_000
+        {
+            errors.push(FieldError::new(
+                "note",
+                Rule::TooLong,
+                "must be at most 10000 characters",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let Some(to) = to else {
+            return Err(ServiceError::Validation(errors));
+        };
+        let open = handovers::Entity::find()
+            .filter(handovers::Column::CarePlanId.eq(plan_id))
+            .all(txn)
+            .await?
+            .into_iter()
+            .any(|h| HandoverState::parse(&h.state).is_some_and(HandoverState::is_open));
+        if open {
+            return Err(conflict("this care plan already has an open hand-over"));
+        }
+        // The referral summary, generated from the plan.
+        let rows = queries::entries_of(txn, plan_id).await?;
+        let pf = plan_facts(&rows);
+        let goals = evaluate_goals(
+            &pf.individual_template(&template, now),
+            plan.started_at,
+            &pf.facts,
+            now,
+        );
+        let mut latest = Map::new();
+        for e in pf.facts.iter() {
+            for (k, v) in &e.values {
+                latest.insert(
+                    k.clone(),
+                    json!({"value": v, "effective_at": e.effective_at, "stage": e.stage}),
+                );
+            }
+        }
+        let variances: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.kind == EntryKind::Variance.as_str())
+            .map(|r| json!({
+                "entry_id": r.id,
+                "stage": r.stage,
+                "effective_at": r.effective_at,
+                "variance": serde_json::from_str::<Value>(r.variance.as_deref().unwrap_or("null")).unwrap_or(Value::Null),
+                "note": r.note,
+            }))
+            .collect();
+        let summary = json!({
+            "pathway": {"code": template.code, "version": template.version, "title_ja": template.title.ja},
+            "from_stage": plan.current_stage,
+            "stage": stage,
+            "goals": goals.iter().map(|g| json!({
+                "code": g.code, "title_ja": g.title.ja, "status": g.status,
+                "latest": g.latest.as_ref().map(|l| &l.value), "due": g.due,
+            })).collect::<Vec<_>>(),
+            "latest_values": latest,
+            "stage_outcome": stage_outcome(&pf.facts, &plan.current_stage),
+            "variances": variances,
+            "note": note,
+        });
+        let h = handovers::Model {
+            id: Uuid::now_v7(),
+            care_plan_id: plan_id,
+            from_organization_id: actor.organization_id,
+            to_organization_id: to.id,
+            from_stage: plan.current_stage.clone(),
+            stage: stage.to_owned(),
+            state: HandoverState::Proposed.as_str().to_owned(),
+            note: note.clone(),
+            summary: renkei_domain::canonical::to_canonical_string(&summary),
+            decline_reason: None,
+            row_version: 1,
+            proposed_by: actor.practitioner_id,
+            proposed_at: now,
+            answered_by: None,
+            answered_at: None,
+            completed_at: None,
+            updated_at: now,
+        };
+        handovers::Entity::insert(handovers::ActiveModel {
+            id: Set(h.id),
+            care_plan_id: Set(h.care_plan_id),
+            from_organization_id: Set(h.from_organization_id),
+            to_organization_id: Set(h.to_organization_id),
+            from_stage: Set(h.from_stage.clone()),
+            stage: Set(h.stage.clone()),
+            state: Set(h.state.clone()),
+            note: Set(h.note.clone()),
+            summary: Set(h.summary.clone()),
+            decline_reason: Set(None),
+            row_version: Set(1),
+            proposed_by: Set(h.proposed_by),
+            proposed_at: Set(h.proposed_at),
+            answered_by: Set(None),
+            answered_at: Set(None),
+            completed_at: Set(None),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(txn)
+        .await?;
+        self.process_entry(txn, actor, plan, EntryKind::Handover, &plan.current_stage,
+            json!({"handover_id": h.id.to_string(), "event": "proposed", "to_organization": to.code, "stage": stage}),
+            note.clone()).await?;
+        let record = AuditRecord::by(
+            actor,
+            "handover.propose",
+            "handover",
+            Some(h.id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        let view = handover_view(txn, h).await?;
+        write.commit(record).await?;
+        Ok(view)
+    }
+
+    /// A hand-over, to its sender, its receiver, or whoever sees the plan.
+    pub async fn get_handover(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<Handover, ServiceError> {
+        let h = handovers::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(ServiceError::NotFound("hand-over"))?;
+        self.authorize_party_read(
+            actor,
+            meta,
+            PartyRead {
+                from: h.from_organization_id,
+                to: h.to_organization_id,
+                plan_id: h.care_plan_id,
+                action: "handover.read",
+                resource: "handover",
+                missing: "hand-over",
+                id,
+            },
+        )
+        .await?;
+        handover_view(&self.db, h).await
+    }
+
+    pub async fn handovers_of_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Handover>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let rows = handovers::Entity::find()
+            .filter(handovers::Column::CarePlanId.eq(plan_id))
+            .order_by_asc(handovers::Column::ProposedAt)
+            .all(&self.db)
+            .await?;
+        self.audit_read(actor, meta, "handover.list", &plan).await?;
+        let mut out = Vec::new();
+        for h in rows {
+            out.push(handover_view(&self.db, h).await?);
+        }
+        Ok(out)
+    }
+
+    /// Accepts, declines or withdraws a hand-over. `if_match` must be the hand-over's
+    /// current version (412 otherwise); moves the state machine refuses answer 409.
+    pub async fn answer_handover(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+        event: HandoverEvent,
+        if_match: Option<i32>,
+        reason: Option<String>,
+    ) -> Result<Handover, ServiceError> {
+        let Some(expected) = if_match else {
+            return Err(ServiceError::PreconditionRequired);
+        };
+        let now = self.now();
+        let Some(h) = handovers::Entity::find_by_id(id).one(&self.db).await? else {
+            return Err(ServiceError::NotFound("hand-over"));
+        };
+        let write = self.begin_plan_write(actor, meta, h.care_plan_id).await?;
+        let h = handovers::Entity::find_by_id(id)
+            .one(write.txn())
+            .await?
+            .ok_or(ServiceError::NotFound("hand-over"))?;
+        let prof = subject(actor).profession;
+        let may_answer = matches!(
+            prof,
+            Profession::Physician | Profession::Nurse | Profession::LiaisonStaff | Profession::Msw
+        );
+        let party = match event {
+            HandoverEvent::Accept | HandoverEvent::Decline => {
+                h.to_organization_id == actor.organization_id
+            }
+            HandoverEvent::Withdraw => h.from_organization_id == actor.organization_id,
+            HandoverEvent::Complete => false,
+        };
+        let action = match event {
+            HandoverEvent::Accept => "handover.accept",
+            HandoverEvent::Decline => "handover.decline",
+            HandoverEvent::Withdraw => "handover.withdraw",
+            HandoverEvent::Complete => "handover.complete",
+        };
+        let write = write
+            .authorize_by(|plan, access| {
+                if !party || !may_answer {
+                    let is_party = h.to_organization_id == actor.organization_id
+                        || h.from_organization_id == actor.organization_id;
+                    return Err(Box::new((
+                        AuditRecord::by(
+                            actor,
+                            action,
+                            "handover",
+                            Some(id.to_string()),
+                            Outcome::Denied,
+                        )
+                        .plan(Some(h.care_plan_id))
+                        .patient(is_party.then_some(plan.patient_id)),
+                        if is_party {
+                            ServiceError::Forbidden
+                        } else {
+                            ServiceError::NotFound("hand-over")
+                        },
+                    )));
+                }
+                // The receiver answers only while the consent still covers it: otherwise
+                // it no longer sees the hand-over at all (as when reading it), and
+                // accepting would make it owner of a plan it cannot open.
+                if matches!(event, HandoverEvent::Accept | HandoverEvent::Decline)
+                    && !access.may_receive(actor.organization_id)
+                {
+                    return Err(Box::new((
+                        AuditRecord::by(
+                            actor,
+                            action,
+                            "handover",
+                            Some(id.to_string()),
+                            Outcome::Denied,
+                        )
+                        .plan(Some(h.care_plan_id))
+                        .detail("consent does not cover the receiver"),
+                        ServiceError::NotFound("hand-over"),
+                    )));
+                }
+                Ok(())
+            })
+            .await?;
+        let (txn, plan) = (&write.txn, &write.plan);
+        if h.row_version != expected {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        let from = HandoverState::parse(&h.state)
+            .ok_or_else(|| anyhow::anyhow!("hand-over {id} has unknown state"))?;
+        let to_state = transition(from, event).map_err(|e| conflict(e.to_string()))?;
+        if event == HandoverEvent::Decline && reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(ServiceError::field(
+                "reason",
+                Rule::Required,
+                "a declined hand-over needs a reason",
+            ));
+        }
+        let updated = handovers::Entity::update_many()
+            .col_expr(handovers::Column::State, Expr::value(to_state.as_str()))
+            .col_expr(
+                handovers::Column::RowVersion,
+                Expr::col(handovers::Column::RowVersion).add(1),
+            )
+            .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                handovers::Column::AnsweredBy,
+                Expr::value(Some(actor.practitioner_id)),
+            )
+            .col_expr(handovers::Column::AnsweredAt, Expr::value(Some(now)))
+            .col_expr(
+                handovers::Column::DeclineReason,
+                Expr::value(if event == HandoverEvent::Decline {
+                    reason.clone()
+                } else {
+                    None
+                }),
+            )
+            .filter(handovers::Column::Id.eq(id))
+            .filter(handovers::Column::RowVersion.eq(expected))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        let mut team_member = None;
+        if event == HandoverEvent::Accept {
+            // The receiver joins the care team as owner of the new stage.
+            let team = qa::team_of(txn, plan.id).await?;
+            match team
+                .iter()
+                .find(|m| m.organization_id == actor.organization_id)
+            {
+                Some(m) => {
+                    let mut stages: Vec<String> =
+                        serde_json::from_str(&m.stages).unwrap_or_default();
+                    if !stages.contains(&h.stage) {
+                        stages.push(h.stage.clone());
+                    }
+                    renkei_store::entity::care_team_members::Entity::update_many()
+                        .col_expr(
+                            renkei_store::entity::care_team_members::Column::Stages,
+                            Expr::value(serde_json::to_string(&stages).unwrap_or_default()),
+                        )
+                        .col_expr(
+                            renkei_store::entity::care_team_members::Column::Role,
+                            Expr::value(if m.role == "planner" {
+                                "planner"
+                            } else {
+                                "stage_owner"
+                            }),
+                        )
+                        .filter(renkei_store::entity::care_team_members::Column::Id.eq(m.id))
+                        .exec(txn)
+                        .await?;
+                    team_member = Some(m.id);
+                }
+                None => {
+                    let id = Uuid::now_v7();
+                    team_member = Some(id);
+                    qa::insert_team_member(
+                        txn,
+                        qa::TeamMemberRow {
+                            id,
+                            care_plan_id: plan.id,
+                            organization_id: actor.organization_id,
+                            role: "stage_owner".into(),
+                            stages: serde_json::to_string(&[&h.stage]).unwrap_or_default(),
+                            added_at: now,
+                            added_by: Some(actor.practitioner_id),
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        let entry_stage = plan.current_stage.clone();
+        self.process_entry(
+            txn,
+            actor,
+            plan,
+            EntryKind::Handover,
+            &entry_stage,
+            json!({"handover_id": id.to_string(), "event": to_state.as_str(), "stage": h.stage}),
+            reason.clone(),
+        )
+        .await?;
+        let mut record = AuditRecord::by(
+            actor,
+            action,
+            "handover",
+            Some(id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan.id);
+        if let Some(member) = team_member {
+            record = record.wrote(EvidenceKind::CareTeamMember, member);
+        }
+        let h = handovers::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or(ServiceError::NotFound("hand-over"))?;
+        let view = handover_view(txn, h).await?;
+        write.commit(record).await?;
+        Ok(view)
+    }
+
+    /// Called inside the append transaction after a stage event: completes an accepted
+    /// hand-over when its receiver starts the stage, and makes a report back due when a
+    /// stage run by another organisation than the planner ends.
+    pub(crate) async fn after_stage_event<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        actor: &Actor,
+        plan: &CarePlanRow,
+        template: &PathwayTemplate,
+        row: &EntryRow,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        if row.kind == EntryKind::StageStart.as_str() {
+            let accepted = handovers::Entity::find()
+                .filter(handovers::Column::CarePlanId.eq(plan.id))
+                .filter(handovers::Column::State.eq(HandoverState::Accepted.as_str()))
+                .filter(handovers::Column::Stage.eq(row.stage.clone()))
+                .filter(handovers::Column::ToOrganizationId.eq(actor.organization_id))
+                .all(txn)
+                .await?;
+            for h in accepted {
+                handovers::Entity::update_many()
+                    .col_expr(
+                        handovers::Column::State,
+                        Expr::value(HandoverState::Completed.as_str()),
+                    )
+                    .col_expr(
+                        handovers::Column::RowVersion,
+                        Expr::col(handovers::Column::RowVersion).add(1),
+                    )
+                    .col_expr(handovers::Column::CompletedAt, Expr::value(Some(now)))
+                    .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
+                    .filter(handovers::Column::Id.eq(h.id))
+                    .exec(txn)
+                    .await?;
+                // Every transition is an entry in the chain, completion included.
+                self.process_entry(
+                    txn,
+                    actor,
+                    plan,
+                    EntryKind::Handover,
+                    &row.stage,
+                    json!({"handover_id": h.id.to_string(), "event": HandoverState::Completed.as_str(), "stage": h.stage}),
+                    None,
+                )
+                .await?;
+            }
+        }
+        if row.kind == EntryKind::StageEnd.as_str()
+            && actor.organization_id != plan.planner_organization_id
+        {
+            let rows = queries::entries_of(txn, plan.id).await?;
+            let pf = plan_facts(&rows);
+            let content = stage_outcome(&pf.facts, &row.stage);
+            reports::Entity::insert(reports::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                care_plan_id: Set(plan.id),
+                stage: Set(row.stage.clone()),
+                from_organization_id: Set(actor.organization_id),
+                to_organization_id: Set(plan.planner_organization_id),
+                due_at: Set(report_due(row.effective_at, template.report_due_days)),
+                sent_at: Set(None),
+                sent_by: Set(None),
+                content: Set(renkei_domain::canonical::to_canonical_string(&content)),
+                stage_end_entry_id: Set(row.id),
+                created_at: Set(now),
+            })
+            .exec_without_returning(txn)
+            .await?;
+        }
+        Ok(())
+    }
+}

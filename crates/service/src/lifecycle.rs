@@ -1,0 +1,327 @@
+//! A plan's lifecycle: individual targets, completion or withdrawal, and migration to a
+//! newer version of its pathway.
+
+use renkei_domain::FieldError;
+use renkei_domain::Rule;
+use renkei_domain::access::Action;
+use renkei_domain::entry::{EntryKind, PlanStatus};
+use renkei_domain::evidence::EvidenceKind;
+use renkei_domain::template::GoalTarget;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
+use crate::plan_chain::{ChainFields, conflict, insert_chained, plan_state};
+use crate::{Actor, ServiceError, Services};
+
+impl Services {
+    /// Sets a per-patient goal target or schedule interval, with its reason (e.g. the
+    /// elderly HbA1c range, the eye-exam interval by retinopathy grade).
+    pub async fn individualize(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        goal: Option<(String, Value)>,
+        schedule: Option<(String, u32)>,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
+            .await?
+            .authorize(Action::Individualize, None)
+            .await?;
+        let plan = &write.plan;
+        let template = self.pathway_of_plan(plan)?.template.clone();
+        let mut errors = Vec::new();
+        if reason.trim().is_empty() {
+            errors.push(FieldError::new(
+                "reason",
+                Rule::Required,
+                "state why this patient's target differs",
+            ));
+        }
+        let values = match (&goal, &schedule) {
+            (Some((code, target)), None) => {
+                match template.goals.iter().find(|g| &g.code == code) {
+                    None => errors.push(FieldError::new(
+                        "goal",
+                        Rule::UnknownGoal,
+                        format!("no goal `{code}`"),
+                    )),
+                    Some(g) => match serde_json::from_value::<GoalTarget>(target.clone()) {
+                        Err(e) => {
+                            errors.push(FieldError::new("target", Rule::Format, e.to_string()))
+                        }
+                        // A value target may become a band and back (the elderly HbA1c
+                        // range instead of `< 7.0`); every other kind keeps its kind.
+                        Ok(t)
+                            if std::mem::discriminant(&t) != std::mem::discriminant(&g.target)
+                                && !(is_value_target(&t) && is_value_target(&g.target)) =>
+                        {
+                            errors.push(FieldError::new(
+                                "target.kind",
+                                Rule::SameKind,
+                                "an individual target keeps the goal's kind",
+                            ))
+                        }
+                        Ok(t) => {
+                            let item_of = |t: &GoalTarget| match t {
+                                GoalTarget::Threshold { item, .. }
+                                | GoalTarget::Range { item, .. }
+                                | GoalTarget::Membership { item, .. }
+                                | GoalTarget::DoneWithin { item, .. } => Some(item.clone()),
+                                _ => None,
+                            };
+                            if item_of(&t) != item_of(&g.target) {
+                                errors.push(FieldError::new(
+                                    "target.item",
+                                    Rule::SameItem,
+                                    "an individual target keeps the goal's item",
+                                ));
+                            }
+                            if let GoalTarget::Range { min, max, .. } = t
+                                && min >= max
+                            {
+                                errors.push(FieldError::new(
+                                    "target.min",
+                                    Rule::Range,
+                                    "min must be below max",
+                                ));
+                            }
+                        }
+                    },
+                }
+                json!({"goal": code, "target": target})
+            }
+            (None, Some((code, days))) => {
+                if !template.schedule.iter().any(|r| &r.code == code) {
+                    errors.push(FieldError::new(
+                        "schedule",
+                        Rule::Unknown,
+                        format!("no schedule rule `{code}`"),
+                    ));
+                }
+                if *days == 0 {
+                    errors.push(FieldError::new(
+                        "interval_days",
+                        Rule::Range,
+                        "must be 1 or more",
+                    ));
+                }
+                json!({"schedule": code, "interval_days": days})
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    "goal",
+                    Rule::Required,
+                    "give either goal + target or schedule + interval_days",
+                ));
+                Value::Null
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let stage = plan.current_stage.clone();
+        self.process_entry(
+            &write.txn,
+            actor,
+            plan,
+            EntryKind::Individualize,
+            &stage,
+            values,
+            Some(reason.trim().to_owned()),
+        )
+        .await?;
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.individualize",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        write.commit(record).await
+    }
+
+    /// Completes or withdraws a plan (planning organisation), guarded by If-Match on the
+    /// plan's version when given.
+    pub async fn end_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        status: PlanStatus,
+        reason: Option<String>,
+        if_match: Option<i32>,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
+            .await?
+            .authorize(Action::Lifecycle, if_match)
+            .await?;
+        let plan = &write.plan;
+        if plan.status != PlanStatus::Active.as_str() {
+            return Err(conflict(format!(
+                "the care plan is already {}",
+                plan.status
+            )));
+        }
+        if status == PlanStatus::Withdrawn && reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(ServiceError::field(
+                "reason",
+                Rule::Required,
+                "a withdrawal needs a reason (e.g. death, the patient's wish)",
+            ));
+        }
+        let mut state = plan_state(plan)?;
+        state.status = status;
+        let event = if status == PlanStatus::Completed {
+            "completed"
+        } else {
+            "withdrawn"
+        };
+        insert_chained(
+            &write.txn,
+            plan,
+            ChainFields {
+                author_id: actor.practitioner_id,
+                organization_id: actor.organization_id,
+                stage: plan.current_stage.clone(),
+                kind: EntryKind::Lifecycle,
+                effective_at: now,
+                recorded_at: now,
+                values: json!({"event": event}),
+                note: reason.clone(),
+                variance: None,
+                amends: None,
+                reason: None,
+            },
+            &state,
+        )
+        .await?;
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.lifecycle",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id)
+        .detail(event);
+        write.commit(record).await
+    }
+
+    /// What migrating the plan to `version` would change (nothing is changed).
+    pub async fn migration_preview(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        version: u32,
+    ) -> Result<renkei_domain::diff::TemplateDiff, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let current = self.pathway_of_plan(&plan)?;
+        let target = self
+            .pathways
+            .find(&current.template.code, version)
+            .ok_or_else(|| {
+                ServiceError::field(
+                    "version",
+                    Rule::Unknown,
+                    format!("{} has no version {version}", current.template.code),
+                )
+            })?;
+        self.audit_read(actor, meta, "care_plan.migration_preview", &plan)
+            .await?;
+        Ok(renkei_domain::diff::diff(
+            &current.template,
+            &target.template,
+        ))
+    }
+
+    /// Moves a running plan to a newer version of its pathway, recorded with its reason.
+    pub async fn migrate_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        version: u32,
+        reason: &str,
+        if_match: Option<i32>,
+    ) -> Result<(), ServiceError> {
+        let write = self
+            .begin_plan_write(actor, meta, plan_id)
+            .await?
+            .authorize(Action::Lifecycle, if_match)
+            .await?;
+        let plan = &write.plan;
+        let current = self.pathway_of_plan(plan)?;
+        let Some(target) = self.pathways.find(&current.template.code, version).cloned() else {
+            return Err(ServiceError::field(
+                "version",
+                Rule::Unknown,
+                format!("{} has no version {version}", current.template.code),
+            ));
+        };
+        if reason.trim().is_empty() {
+            return Err(ServiceError::field(
+                "reason",
+                Rule::Required,
+                "a migration needs a reason",
+            ));
+        }
+        if version <= current.template.version {
+            return Err(conflict("a plan migrates only to a newer version"));
+        }
+        if target.template.stage(&plan.current_stage).is_none() {
+            return Err(conflict(format!(
+                "version {version} has no stage `{}`, the plan's current stage",
+                plan.current_stage
+            )));
+        }
+        if plan.status != PlanStatus::Active.as_str() {
+            return Err(conflict("only an active plan migrates"));
+        }
+        renkei_store::entity::care_plans::Entity::update_many()
+            .col_expr(
+                renkei_store::entity::care_plans::Column::PathwayVersionId,
+                Expr::value(target.id),
+            )
+            .filter(renkei_store::entity::care_plans::Column::Id.eq(plan_id))
+            .exec(&write.txn)
+            .await?;
+        let stage = plan.current_stage.clone();
+        self.process_entry(&write.txn, actor, plan, EntryKind::Lifecycle, &stage,
+            json!({"event": "migrated", "from_version": current.template.version, "to_version": version, "to_hash": target.hash}),
+            Some(reason.trim().to_owned())).await?;
+        let record = AuditRecord::by(
+            actor,
+            "care_plan.lifecycle",
+            "care_plan",
+            Some(plan_id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan_id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id)
+        .detail("migrated");
+        write.commit(record).await
+    }
+}
+
+/// Targets that compare the latest value of one item: a threshold or a band.
+fn is_value_target(t: &GoalTarget) -> bool {
+    matches!(t, GoalTarget::Threshold { .. } | GoalTarget::Range { .. })
+}

@@ -1,0 +1,148 @@
+//! Reports back (返書) from the organisation that ran a stage to the planning
+//! organisation.
+
+use chrono::{DateTime, Utc};
+use renkei_domain::access::Action;
+use renkei_domain::entry::EntryKind;
+use renkei_domain::evidence::EvidenceKind;
+use renkei_store::reports::{self, ReportRow};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::access::PartyRead;
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
+use crate::plan_chain::{conflict, org_code};
+use crate::{Actor, ServiceError, Services};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub stage: String,
+    pub from_organization: String,
+    pub to_organization: String,
+    pub due_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub content: Value,
+}
+
+async fn report_view<C: ConnectionTrait>(
+    c: &C,
+    r: ReportRow,
+    now: DateTime<Utc>,
+) -> Result<Report, ServiceError> {
+    Ok(Report {
+        id: r.id,
+        care_plan_id: r.care_plan_id,
+        stage: r.stage,
+        from_organization: org_code(c, r.from_organization_id).await?,
+        to_organization: org_code(c, r.to_organization_id).await?,
+        due_at: r.due_at,
+        overdue: r.sent_at.is_none() && now > r.due_at,
+        sent_at: r.sent_at,
+        content: serde_json::from_str(&r.content).unwrap_or(Value::Null),
+    })
+}
+
+impl Services {
+    pub async fn get_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+    ) -> Result<Report, ServiceError> {
+        let r = reports::report_by_id(&self.db, id)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        self.authorize_party_read(
+            actor,
+            meta,
+            PartyRead {
+                from: r.from_organization_id,
+                to: r.to_organization_id,
+                plan_id: r.care_plan_id,
+                action: "report.read",
+                resource: "report",
+                missing: "report",
+                id,
+            },
+        )
+        .await?;
+        report_view(&self.db, r, self.now()).await
+    }
+
+    /// Sends the report back (返書) to the planning organisation.
+    pub async fn send_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: Uuid,
+        note: Option<String>,
+    ) -> Result<Report, ServiceError> {
+        let now = self.now();
+        let Some(r) = reports::report_by_id(&self.db, id).await? else {
+            return Err(ServiceError::NotFound("report"));
+        };
+        let write = self
+            .begin_plan_write(actor, meta, r.care_plan_id)
+            .await?
+            .missing_as("report")
+            .authorize(Action::SendReport { stage: &r.stage }, None)
+            .await?;
+        if r.from_organization_id != actor.organization_id {
+            write.txn.rollback().await?;
+            return Err(ServiceError::Forbidden);
+        }
+        let (txn, plan) = (&write.txn, &write.plan);
+        let r = reports::report_by_id(txn, id)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        if r.sent_at.is_some() {
+            return Err(conflict("this report was already sent"));
+        }
+        reports::mark_report_sent(txn, id, actor.practitioner_id, now).await?;
+        let mut values: Value = serde_json::from_str(&r.content).unwrap_or(json!({}));
+        if let Some(obj) = values.as_object_mut() {
+            obj.insert("report_id".into(), json!(id.to_string()));
+        }
+        self.process_entry(txn, actor, plan, EntryKind::Report, &r.stage, values, note)
+            .await?;
+        let record = AuditRecord::by(
+            actor,
+            "report.send",
+            "report",
+            Some(id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .wrote(EvidenceKind::CarePlan, plan.id);
+        let r = reports::report_by_id(txn, id)
+            .await?
+            .ok_or(ServiceError::NotFound("report"))?;
+        let view = report_view(txn, r, now).await?;
+        write.commit(record).await?;
+        Ok(view)
+    }
+
+    pub async fn reports_of_plan(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Vec<Report>, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let rows = reports::reports_of_plan(&self.db, plan_id).await?;
+        self.audit_read(actor, meta, "report.list", &plan).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(report_view(&self.db, r, self.now()).await?);
+        }
+        Ok(out)
+    }
+}
