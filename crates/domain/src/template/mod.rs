@@ -3,9 +3,11 @@
 
 mod model;
 mod parse;
+mod scales;
 
 pub use model::*;
 pub use parse::{Diagnostic, parse_template};
+pub use scales::{BARTHEL_TOTAL, FIM_TOTAL, fit};
 
 use crate::canonical::{sha256_tagged, to_canonical_string};
 
