@@ -15,6 +15,7 @@ mod organizations;
 mod patient_security;
 mod patients;
 mod slow_clients;
+mod snapshots;
 mod system;
 mod tamper;
 mod unavailable;
