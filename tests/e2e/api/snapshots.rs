@@ -23,7 +23,6 @@ use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::support::{app_or_skip, append, post_entry, stroke_plan};
-use crate::web_client::{Browser, PASSWORD, web_user};
 
 /// Replaces what changes from run to run inside strings (UUIDs, RFC 3339 times) with a
 /// fixed marker, everywhere in the body.
@@ -190,20 +189,6 @@ async fn snapshot_problem_bodies_per_error_category() {
     )
     .await;
     assert_problem_snapshot("problem_415_unsupported_media_type", &res, 415);
-
-    // 429: a JSON client locked out after too many failed logins from its address.
-    web_user(&app, "acute-1", "acute_hospital", "snap-lock").await;
-    let client = Browser::new(&app).with_header("accept", "application/json");
-    for _ in 0..renkei_service::auth::LOCKOUT_AFTER {
-        client.try_login("snap-lock", "Machigai-pass-2026").await;
-    }
-    let page = client.try_login("snap-lock", PASSWORD).await;
-    page.assert_status(429);
-    let body: Value = serde_json::from_str(&page.text).expect("a problem+json body");
-    insta::assert_json_snapshot!("problem_429_too_many_requests", scrub(body), {
-        ".instance" => "[instance]",
-        ".request_id" => "[request_id]",
-    });
 }
 
 /// 503: SQLite's write lock held by another connection beyond the busy timeout (SQLite
