@@ -160,11 +160,23 @@ pub async fn record<C: ConnectionTrait>(
     meta: &RequestMeta,
     r: AuditRecord,
 ) -> Result<(), ServiceError> {
+    record_at(c, meta, r, now()).await
+}
+
+/// [`record`] with the event's time given: for a writer that loads recorded history
+/// inside its own open write transaction (the dataset generator batches thousands of
+/// events per transaction). The chain, the evidence and the head are kept exactly as
+/// [`record`] keeps them.
+pub async fn record_at<C: ConnectionTrait>(
+    c: &C,
+    meta: &RequestMeta,
+    r: AuditRecord,
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
     let mut written = Vec::with_capacity(r.writes.len());
     for key in &r.writes {
         written.push(crate::evidence::current(c, key.kind, key.id).await?);
     }
-    let at = now();
     // Take the next sequence number: on PostgreSQL this takes the head's row lock until
     // commit, and RETURNING hands back the previous event's hash in the same statement.
     let head = audit_head::Entity::update_many()

@@ -819,19 +819,7 @@ impl Idempotency {
 /// The stages the planning organisation owns at enrolment: the first stage and every
 /// stage run by the same kind of provider (the specialist's stages of a cyclical pathway).
 fn planner_stages(t: &renkei_domain::template::PathwayTemplate) -> Vec<String> {
-    let Some(first) = t.first_stage() else {
-        return Vec::new();
-    };
-    t.stages
-        .iter()
-        .filter(|s| {
-            s.code == first.code
-                || s.provider_kinds
-                    .iter()
-                    .any(|k| first.provider_kinds.contains(k))
-        })
-        .map(|s| s.code.clone())
-        .collect()
+    t.planner_stages()
 }
 
 /// The fields of a new chained entry.

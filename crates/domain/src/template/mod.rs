@@ -19,6 +19,24 @@ impl PathwayTemplate {
         to_canonical_string(&value)
     }
 
+    /// The stages the planning organisation owns when a plan is enrolled: the first stage
+    /// and every stage its provider kinds also take.
+    pub fn planner_stages(&self) -> Vec<String> {
+        let Some(first) = self.first_stage() else {
+            return Vec::new();
+        };
+        self.stages
+            .iter()
+            .filter(|s| {
+                s.code == first.code
+                    || s.provider_kinds
+                        .iter()
+                        .any(|k| first.provider_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect()
+    }
+
     /// `sha256:<hex>` of the canonical JSON: the version's content hash.
     pub fn content_hash(&self) -> String {
         sha256_tagged(self.canonical_json().as_bytes())
