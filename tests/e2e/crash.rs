@@ -1,15 +1,15 @@
 //! Crash safety (R1, R2, R7) and backup under load (R4), through the harness in
-//! `renkei-bench`: the real `renkei serve` process under concurrent append load.
+//! `renkei_testkit::process`: the real `renkei serve` process under concurrent append load.
 //!
 //! `RENKEI_CRASH_ITERATIONS` sets the kill -9 iterations (3 here by default; the full
 //! run is 20, see README "Operations").
 
 use std::time::Duration;
 
-use renkei_bench::backup_load;
-use renkei_bench::crash::{self, CrashConfig};
-use renkei_bench::server::Renkei;
-use renkei_bench::testdb::{Scratch, renkei_bin, workspace_root};
+use renkei_testkit::process::backup_load;
+use renkei_testkit::process::crash::{self, CrashConfig};
+use renkei_testkit::process::scratch::{Scratch, renkei_bin, workspace_root};
+use renkei_testkit::process::server::Renkei;
 
 fn iterations() -> usize {
     std::env::var("RENKEI_CRASH_ITERATIONS")

@@ -22,20 +22,16 @@ use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
 use renkei_domain::entry::{
     EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
 };
-use renkei_domain::evidence::encode;
-use renkei_domain::template::PathwayTemplate;
+use renkei_domain::evidence::EvidenceKind;
+use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
-use renkei_service::evidence;
+use renkei_service::audit::{self, AuditRecord, Outcome, RequestMeta};
 use renkei_service::{Services, begin_write, truncate_micros};
 use renkei_store::entity::{
-    audit_events, audit_head, care_plans, care_team_members, consents, entries,
-    patient_identifiers, patients,
+    care_plans, care_team_members, consents, entries, patient_identifiers, patients,
 };
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -135,9 +131,8 @@ struct Batch {
     team: Vec<care_team_members::ActiveModel>,
     consents: Vec<consents::ActiveModel>,
     entries: Vec<entries::ActiveModel>,
-    audit: Vec<audit_events::ActiveModel>,
-    /// The audit chain head after this batch.
-    audit_head: Option<(i64, String)>,
+    /// Audit events with their time, recorded after the rows they vouch for.
+    audit: Vec<(AuditRecord, DateTime<Utc>)>,
 }
 
 /// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
@@ -236,10 +231,9 @@ pub async fn generate(
         diabetes: lookup("diabetes")?,
     };
 
-    let head = audit_head::Entity::find_by_id(1)
-        .one(db)
-        .await?
-        .context("the audit head row is missing (migrations not run?)")?;
+    if !audit::head_exists(db).await? {
+        bail!("the audit head row is missing (migrations not run?)");
+    }
     // Generate on a thread of its own; write here. Bounded channel: back-pressure.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
     let spec2 = spec.clone();
@@ -253,8 +247,6 @@ pub async fn generate(
             now,
             tag,
             patients: 0,
-            audit_seq: head.last_seq,
-            audit_hash: head.head_hash,
         };
         g.run(&spec2, entries_per_txn, &tx)
     });
@@ -300,14 +292,11 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: Batch) -> anyhow::
     insert_chunks::<care_team_members::Entity, _>(&txn, batch.team).await?;
     insert_chunks::<consents::Entity, _>(&txn, batch.consents).await?;
     insert_chunks::<entries::Entity, _>(&txn, batch.entries).await?;
-    insert_chunks::<audit_events::Entity, _>(&txn, batch.audit).await?;
-    if let Some((seq, hash)) = batch.audit_head {
-        audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::LastSeq, Expr::value(seq))
-            .col_expr(audit_head::Column::HeadHash, Expr::value(hash))
-            .filter(audit_head::Column::Id.eq(1))
-            .exec(&txn)
-            .await?;
+    // Through the service's audit path: the chain, the head and each event's evidence
+    // (read back from the rows above) exactly as a request records them.
+    let meta = RequestMeta::default();
+    for (record, at) in batch.audit {
+        audit::record(&txn, at, &meta, record).await?;
     }
     txn.commit().await?;
     Ok(())
@@ -343,8 +332,6 @@ struct Generator {
     now: DateTime<Utc>,
     tag: String,
     patients: usize,
-    audit_seq: i64,
-    audit_hash: String,
 }
 
 #[derive(Clone, Copy)]
@@ -463,24 +450,6 @@ impl PlanSim<'_> {
     }
 }
 
-/// The planner's stages, as enrolment sets them: the first stage and every stage its
-/// provider kinds also take.
-fn planner_stages(t: &PathwayTemplate) -> Vec<String> {
-    let Some(first) = t.first_stage() else {
-        return Vec::new();
-    };
-    t.stages
-        .iter()
-        .filter(|s| {
-            s.code == first.code
-                || s.provider_kinds
-                    .iter()
-                    .any(|k| first.provider_kinds.contains(k))
-        })
-        .map(|s| s.code.clone())
-        .collect()
-}
-
 fn team_row(
     plan: Uuid,
     who: &Author,
@@ -506,40 +475,6 @@ fn v(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
-const FIM_ITEMS: [&str; 18] = [
-    "fim_eating",
-    "fim_grooming",
-    "fim_bathing",
-    "fim_dressing_upper",
-    "fim_dressing_lower",
-    "fim_toileting",
-    "fim_bladder",
-    "fim_bowel",
-    "fim_transfer_bed",
-    "fim_transfer_toilet",
-    "fim_transfer_tub",
-    "fim_locomotion",
-    "fim_stairs",
-    "fim_comprehension",
-    "fim_expression",
-    "fim_social",
-    "fim_problem_solving",
-    "fim_memory",
-];
-
-const BARTHEL: [(&str, [i64; 4]); 10] = [
-    ("barthel_feeding", [0, 5, 10, 10]),
-    ("barthel_transfer", [0, 5, 10, 15]),
-    ("barthel_grooming", [0, 0, 5, 5]),
-    ("barthel_toilet", [0, 5, 10, 10]),
-    ("barthel_bathing", [0, 0, 5, 5]),
-    ("barthel_mobility", [0, 5, 10, 15]),
-    ("barthel_stairs", [0, 5, 10, 10]),
-    ("barthel_dressing", [0, 5, 10, 10]),
-    ("barthel_bowels", [0, 5, 10, 10]),
-    ("barthel_bladder", [0, 5, 10, 10]),
-];
-
 const WALK: [&str; 8] = [
     "indep_outdoor",
     "indep_indoor",
@@ -551,26 +486,28 @@ const WALK: [&str; 8] = [
     "bedridden",
 ];
 
-/// FIM item scores around `level` (1–7), with spread.
-fn fim(rng: &mut StdRng, level: f64) -> Map<String, Value> {
-    FIM_ITEMS
-        .iter()
-        .map(|k| {
-            let s = (level + rng.gen_range(-1.5..1.5)).round().clamp(1.0, 7.0) as i64;
-            ((*k).to_owned(), json!(s))
+/// FIM item scores around `level` (1–7), with spread: every item `fim_total` sums in
+/// `template`.
+fn fim(template: &PathwayTemplate, rng: &mut StdRng, level: f64) -> Map<String, Value> {
+    template
+        .scale_values(FIM_TOTAL, |_, _| {
+            (level + rng.gen_range(-1.5..1.5)).round() as i64
         })
-        .collect()
+        .unwrap_or_default()
 }
 
-/// Barthel items at `level` 0–3 (0 dependent … 3 independent).
-fn barthel(rng: &mut StdRng, level: usize) -> Map<String, Value> {
-    BARTHEL
-        .iter()
-        .map(|(k, steps)| {
-            let l = (level as i64 + rng.gen_range(-1..=1)).clamp(0, 3) as usize;
-            ((*k).to_owned(), json!(steps[l]))
+/// Barthel items at `level` 0–3 (0 dependent … 3 independent): for each item `barthel_total`
+/// sums in `template`, the allowed value at that share of its scale.
+fn barthel(template: &PathwayTemplate, rng: &mut StdRng, level: usize) -> Map<String, Value> {
+    template
+        .scale_values(BARTHEL_TOTAL, |_, item| {
+            let l = (level as i64 + rng.gen_range(-1..=1)).clamp(0, 3);
+            let allowed = item.allowed.as_deref().unwrap_or(&[]);
+            let top = allowed.len().saturating_sub(1) as i64;
+            let at = (l * top + 1) / 3;
+            allowed.get(at as usize).copied().unwrap_or(0)
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 fn dec1(x: f64) -> Value {
@@ -598,13 +535,11 @@ impl Generator {
             plans += 1;
             entries += n;
             if batch.entries.len() >= entries_per_txn {
-                batch.audit_head = Some((self.audit_seq, self.audit_hash.clone()));
                 tx.blocking_send(std::mem::take(&mut batch))
                     .map_err(|_| anyhow!("the writer stopped"))?;
             }
         }
         if !batch.plans.is_empty() {
-            batch.audit_head = Some((self.audit_seq, self.audit_hash.clone()));
             tx.blocking_send(batch)
                 .map_err(|_| anyhow!("the writer stopped"))?;
         }
@@ -615,70 +550,38 @@ impl Generator {
         &v[self.rng.gen_range(0..v.len())]
     }
 
-    /// Appends one audit event to the global chain, as `audit::record` does.
+    /// Queues one audit event, recorded by `audit::record` in the batch's transaction;
+    /// `writes` are the rows it vouches for (see `renkei_service::evidence`), as
+    /// `renkei verify` expects.
     #[expect(clippy::too_many_arguments, reason = "an audit event has these fields")]
-    /// `evidence` is what the event records of the rows it wrote (see
-    /// `renkei_service::evidence`), as `renkei verify` expects.
     fn audit(
         &mut self,
         batch: &mut Batch,
         who: &Author,
-        action: &str,
-        resource_type: &str,
+        action: &'static str,
+        resource_type: &'static str,
         resource: Uuid,
         plan: Uuid,
         patient: Uuid,
         at: DateTime<Utc>,
-        evidence: Option<String>,
+        writes: &[(EvidenceKind, Uuid)],
     ) {
-        let seq = self.audit_seq + 1;
-        let prev_hash = if self.audit_seq == 0 {
-            GENESIS_HASH.to_owned()
-        } else {
-            self.audit_hash.clone()
-        };
-        let id = Uuid::now_v7();
-        let mut model = audit_events::Model {
-            id,
-            seq,
-            at,
+        let mut record = AuditRecord {
             practitioner_id: Some(who.practitioner),
             organization_id: Some(who.organization),
-            action: action.to_owned(),
-            resource_type: resource_type.to_owned(),
+            action,
+            resource_type,
             resource_id: Some(resource.to_string()),
             patient_id: Some(patient),
             care_plan_id: Some(plan),
-            outcome: "allowed".to_owned(),
-            request_id: None,
-            client_addr: None,
+            outcome: Outcome::Allowed,
             detail: None,
-            evidence,
-            prev_hash: prev_hash.clone(),
-            hash: String::new(),
+            writes: Vec::new(),
         };
-        model.hash = renkei_service::audit::event_hash(id, seq, &at, &model, &prev_hash);
-        self.audit_seq = seq;
-        self.audit_hash = model.hash.clone();
-        batch.audit.push(audit_events::ActiveModel {
-            id: Set(model.id),
-            seq: Set(model.seq),
-            at: Set(model.at),
-            practitioner_id: Set(model.practitioner_id),
-            organization_id: Set(model.organization_id),
-            action: Set(model.action),
-            resource_type: Set(model.resource_type),
-            resource_id: Set(model.resource_id),
-            patient_id: Set(model.patient_id),
-            care_plan_id: Set(model.care_plan_id),
-            outcome: Set(model.outcome),
-            request_id: Set(None),
-            client_addr: Set(None),
-            detail: Set(None),
-            evidence: Set(model.evidence),
-            prev_hash: Set(model.prev_hash),
-            hash: Set(model.hash),
-        });
+        for (kind, id) in writes {
+            record = record.wrote(*kind, *id);
+        }
+        batch.audit.push((record, at));
     }
 
     /// One patient and one plan of `kind`; returns the number of entries.
@@ -740,8 +643,8 @@ impl Generator {
             value: format!("{}-{:07}", self.tag, self.patients),
         };
         let mut enrolled = vec![
-            evidence::patient(&patient),
-            evidence::patient_identifier(&identifier),
+            (EvidenceKind::Patient, patient.id),
+            (EvidenceKind::PatientIdentifier, identifier.id),
         ];
         batch.patients.push(patient.into_active_model().reset_all());
         batch
@@ -793,11 +696,11 @@ impl Generator {
             created_at: start,
             updated_at: sim.last_at,
         };
-        let plan_evidence = evidence::care_plan(&plan_row);
+        let plan_evidence = (EvidenceKind::CarePlan, plan_row.id);
         batch.plans.push(plan_row.into_active_model().reset_all());
         // The care team as enrolment and hand-overs leave it: the planner, then every
         // other organisation that wrote, owning the stages it wrote in.
-        let planner_stages = planner_stages(template);
+        let planner_stages = template.planner_stages();
         let mut team = vec![team_row(
             sim.id,
             &planner,
@@ -845,15 +748,15 @@ impl Generator {
         };
         // The enrolment event vouches for the patient, team and consent; the plan's
         // final state (its chain head) goes with its last event.
-        enrolled.push(evidence::consent(&consent));
+        enrolled.push((EvidenceKind::Consent, consent.id));
         batch.consents.push(consent.into_active_model().reset_all());
         for m in team {
-            enrolled.push(evidence::care_team_member(&m));
+            enrolled.push((EvidenceKind::CareTeamMember, m.id));
             batch.team.push(m.into_active_model().reset_all());
         }
         let events = std::mem::take(&mut sim.events);
         if events.is_empty() {
-            enrolled.push(plan_evidence.clone());
+            enrolled.push(plan_evidence);
         }
         self.audit(
             batch,
@@ -864,7 +767,7 @@ impl Generator {
             sim.id,
             patient_id,
             start,
-            encode(&enrolled),
+            &enrolled,
         );
         let last = events.len().saturating_sub(1);
         for (i, (entry, at, author)) in events.iter().enumerate() {
@@ -878,9 +781,9 @@ impl Generator {
                 patient_id,
                 *at,
                 if i == last {
-                    encode(std::slice::from_ref(&plan_evidence))
+                    std::slice::from_ref(&plan_evidence)
                 } else {
-                    None
+                    &[]
                 },
             );
         }
@@ -924,8 +827,8 @@ impl Generator {
                 ("bp_dia", json!(r.gen_range(65..100))),
             ]);
             if d == 7 || d == 8 {
-                vals.extend(fim(r, 5.5 - 3.5 * severity));
-                vals.extend(barthel(r, (3.0 - 3.0 * severity) as usize));
+                vals.extend(fim(sim.template, r, 5.5 - 3.5 * severity));
+                vals.extend(barthel(sim.template, r, (3.0 - 3.0 * severity) as usize));
             }
             sim.add(acute, "acute", EntryKind::Assessment, t, vals, None, None)?;
         }
@@ -974,7 +877,7 @@ impl Generator {
         let r = &mut self.rng;
         let rs = end + Duration::days(r.gen_range(0..3));
         let mut level = 5.0 - 3.0 * severity;
-        let mut vals = fim(r, level);
+        let mut vals = fim(sim.template, r, level);
         vals.insert(
             "walk_cat".into(),
             json!(WALK[(4.0 + 3.0 * severity) as usize % 8]),
@@ -997,7 +900,7 @@ impl Generator {
             ]);
             if w % 4 == 0 {
                 level = (level + 0.5).min(7.0);
-                vals.extend(fim(r, level));
+                vals.extend(fim(sim.template, r, level));
             }
             sim.add(
                 &rec,
@@ -1015,8 +918,8 @@ impl Generator {
         } else {
             ["residential", "roken", "tokuyo", "other_hospital"][r.gen_range(0..4)]
         };
-        let mut vals = fim(r, level + 0.5);
-        vals.extend(barthel(r, (level / 2.4) as usize));
+        let mut vals = fim(sim.template, r, level + 0.5);
+        vals.extend(barthel(sim.template, r, (level / 2.4) as usize));
         vals.insert("destination".into(), json!(dest));
         vals.insert("mrs".into(), json!((mrs - 1).max(0)));
         sim.add(&rec, "recovery", EntryKind::StageEnd, re, vals, None, None)?;
@@ -1157,7 +1060,7 @@ impl Generator {
             )?;
         }
         let end = arrival + Duration::days(acute_days);
-        let mut vals = barthel(r, 1);
+        let mut vals = barthel(sim.template, r, 1);
         vals.insert("walk_cat".into(), json!(WALK[(pre + 2).min(7)]));
         vals.insert(
             "osteoporosis_tx".into(),
@@ -1172,7 +1075,7 @@ impl Generator {
             "recovery",
             EntryKind::StageStart,
             rs,
-            barthel(r, 1),
+            barthel(sim.template, r, 1),
             None,
             None,
         )?;
@@ -1183,7 +1086,7 @@ impl Generator {
                 ("walk_cat", json!(WALK[(pre + 1).min(7)])),
             ]);
             if w % 4 == 0 {
-                vals.extend(fim(r, 5.0));
+                vals.extend(fim(sim.template, r, 5.0));
             }
             sim.add(
                 &rec,
@@ -1201,7 +1104,7 @@ impl Generator {
         } else {
             "residential"
         };
-        let mut vals = barthel(r, 2);
+        let mut vals = barthel(sim.template, r, 2);
         vals.insert("destination".into(), json!(dest));
         vals.insert("walk_cat".into(), json!(WALK[(pre + 1).min(7)]));
         sim.add(&rec, "recovery", EntryKind::StageEnd, re, vals, None, None)?;

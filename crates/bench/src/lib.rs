@@ -4,13 +4,12 @@
 //! The generator writes through the same validation and hashing as the API
 //! (`renkei_domain::entry::validate_entry`, `ChainedEntry::compute_hash`) and the same
 //! store inserts, in batched transactions. The harnesses drive the real `renkei`
-//! binary as a child process over loopback HTTP.
+//! binary as a child process over loopback HTTP; they live in
+//! `renkei_testkit::process`, shared with the end-to-end tests.
 
-pub mod backup_load;
 pub mod bench;
-pub mod crash;
 pub mod dataset;
 pub mod inproc;
 pub mod raw;
-pub mod server;
-pub mod testdb;
+
+pub use renkei_testkit::process::{backup_load, crash, server};

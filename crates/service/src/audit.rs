@@ -152,9 +152,10 @@ pub fn event_hash(
     sha256_tagged(to_canonical_string(&doc).as_bytes())
 }
 
-/// Appends an event inside the caller's transaction. Takes the audit head's row lock,
-/// so concurrent transactions append one after another: call it as the last step of a
-/// write, so the lock is held for as short a time as possible.
+/// Appends an event, dated `at` (the service clock's now, or a recorded time when the
+/// dataset generator loads history), inside the caller's transaction. Takes the audit
+/// head's row lock, so concurrent transactions append one after another: call it as the
+/// last step of a write, so the lock is held for as short a time as possible.
 pub async fn record<C: ConnectionTrait>(
     c: &C,
     at: DateTime<Utc>,

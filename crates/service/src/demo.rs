@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use renkei_domain::entry::{EntryKind, VarianceInput};
+use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -199,52 +200,14 @@ fn values(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
-const FIM_ITEMS: [&str; 18] = [
-    "fim_eating",
-    "fim_grooming",
-    "fim_bathing",
-    "fim_dressing_upper",
-    "fim_dressing_lower",
-    "fim_toileting",
-    "fim_bladder",
-    "fim_bowel",
-    "fim_transfer_bed",
-    "fim_transfer_toilet",
-    "fim_transfer_tub",
-    "fim_locomotion",
-    "fim_stairs",
-    "fim_comprehension",
-    "fim_expression",
-    "fim_social",
-    "fim_problem_solving",
-    "fim_memory",
-];
-
-fn fim(scores: [i64; 18]) -> Map<String, Value> {
-    FIM_ITEMS
-        .iter()
-        .zip(scores)
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect()
+/// The 18 FIM items (the components of `fim_total` in `t`) with the given scores.
+fn fim(t: &PathwayTemplate, scores: [i64; 18]) -> Map<String, Value> {
+    t.scale_values_of(FIM_TOTAL, &scores).unwrap_or_default()
 }
 
-fn barthel(s: [i64; 10]) -> Map<String, Value> {
-    [
-        "barthel_feeding",
-        "barthel_transfer",
-        "barthel_grooming",
-        "barthel_toilet",
-        "barthel_bathing",
-        "barthel_mobility",
-        "barthel_stairs",
-        "barthel_dressing",
-        "barthel_bowels",
-        "barthel_bladder",
-    ]
-    .iter()
-    .zip(s)
-    .map(|(k, v)| ((*k).to_owned(), json!(v)))
-    .collect()
+/// The 10 Barthel items (the components of `barthel_total` in `t`) with the given scores.
+fn barthel(t: &PathwayTemplate, s: [i64; 10]) -> Map<String, Value> {
+    t.scale_values_of(BARTHEL_TOTAL, &s).unwrap_or_default()
 }
 
 struct Writer<'a> {
@@ -342,6 +305,12 @@ pub async fn accounts_exist(db: &sea_orm::DatabaseConnection) -> Result<bool, Se
 /// Loads the demo region unless it is already there.
 pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     let db = &services.db;
+    let scales = services
+        .pathways
+        .latest("stroke")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the stroke pathway is not published"))?;
+    let scales = &scales.template;
     let mut report = DemoReport::default();
     let exists = renkei_store::queries::organization_by_code(db, ORGS[0].code)
         .await?
@@ -443,7 +412,10 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         None,
     )
     .await?;
-    let mut v = fim([5, 4, 2, 4, 3, 3, 5, 5, 4, 4, 2, 2, 1, 6, 5, 5, 4, 5]);
+    let mut v = fim(
+        scales,
+        [5, 4, 2, 4, 3, 3, 5, 5, 4, 4, 2, 2, 1, 6, 5, 5, 4, 5],
+    );
     v.insert("nihss_total".into(), json!(6));
     w.add(
         acute,
@@ -478,7 +450,10 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         None,
     )
     .await?;
-    let mut v = fim([5, 4, 2, 4, 3, 4, 5, 5, 4, 4, 2, 3, 1, 6, 5, 5, 4, 5]);
+    let mut v = fim(
+        scales,
+        [5, 4, 2, 4, 3, 4, 5, 5, 4, 4, 2, 3, 1, 6, 5, 5, 4, 5],
+    );
     v.insert("walk_cat".into(), json!("assisted"));
     w.add(
         recovery,
@@ -497,7 +472,10 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         "recovery",
         EntryKind::Assessment,
         days(5),
-        fim([6, 5, 3, 5, 4, 5, 6, 6, 5, 5, 3, 4, 2, 6, 6, 6, 5, 5]),
+        fim(
+            scales,
+            [6, 5, 3, 5, 4, 5, 6, 6, 5, 5, 3, 4, 2, 6, 6, 6, 5, 5],
+        ),
         Some("FIM 月次評価"),
         None,
     )
@@ -629,7 +607,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         None,
     )
     .await?;
-    let mut v = barthel([10, 10, 5, 5, 0, 10, 0, 5, 10, 5]);
+    let mut v = barthel(scales, [10, 10, 5, 5, 0, 10, 0, 5, 10, 5]);
     v.insert("walk_cat".into(), json!("walker"));
     v.insert("osteoporosis_tx".into(), json!("active"));
     w.add(
@@ -649,12 +627,12 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         "recovery",
         EntryKind::StageStart,
         days(16),
-        barthel([10, 10, 5, 5, 0, 10, 0, 5, 10, 5]),
+        barthel(scales, [10, 10, 5, 5, 0, 10, 0, 5, 10, 5]),
         None,
         None,
     )
     .await?;
-    let mut v = barthel([10, 15, 5, 10, 5, 15, 5, 10, 10, 10]);
+    let mut v = barthel(scales, [10, 15, 5, 10, 5, 15, 5, 10, 10, 10]);
     v.insert("walk_cat".into(), json!("cane"));
     v.insert("destination".into(), json!("home"));
     v.insert("osteoporosis_tx".into(), json!("active"));

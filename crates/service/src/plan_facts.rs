@@ -19,19 +19,7 @@ pub fn provider_kinds_of(org_kind: &str) -> &'static [ProviderKind] {
 /// The stages the planning organisation owns at enrolment: the first stage and every
 /// stage run by the same kind of provider (the specialist's stages of a cyclical pathway).
 pub(crate) fn planner_stages(t: &renkei_domain::template::PathwayTemplate) -> Vec<String> {
-    let Some(first) = t.first_stage() else {
-        return Vec::new();
-    };
-    t.stages
-        .iter()
-        .filter(|s| {
-            s.code == first.code
-                || s.provider_kinds
-                    .iter()
-                    .any(|k| first.provider_kinds.contains(k))
-        })
-        .map(|s| s.code.clone())
-        .collect()
+    t.planner_stages()
 }
 
 /// Entries as goal/schedule facts (clinical kinds only) and the per-patient overrides.

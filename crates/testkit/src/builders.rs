@@ -1,37 +1,56 @@
-//! Request bodies the tests build again and again, and time helpers.
+//! Request bodies the tests build again and again (scale values derived from the
+//! published templates), and time helpers.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
+use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate, parse_template};
 use serde_json::{Map, Value, json};
 
-/// The 18 FIM items of the stroke template, motor (13) first, then cognitive (5).
-pub const FIM_ITEMS: [&str; 18] = [
-    "fim_eating",
-    "fim_grooming",
-    "fim_bathing",
-    "fim_dressing_upper",
-    "fim_dressing_lower",
-    "fim_toileting",
-    "fim_bladder",
-    "fim_bowel",
-    "fim_transfer_bed",
-    "fim_transfer_toilet",
-    "fim_transfer_tub",
-    "fim_locomotion",
-    "fim_stairs",
-    "fim_comprehension",
-    "fim_expression",
-    "fim_social",
-    "fim_problem_solving",
-    "fim_memory",
-];
+use crate::app::pathways_dir;
 
-/// The 18 FIM items with the given scores (in [`FIM_ITEMS`] order).
+/// A published template, `pathways/<code>/v1.toml`, parsed once per test process.
+///
+/// # Panics
+/// When the file is missing or does not parse.
+pub fn template(code: &str) -> &'static PathwayTemplate {
+    static TEMPLATES: OnceLock<Mutex<HashMap<String, &'static PathwayTemplate>>> = OnceLock::new();
+    let mut cache = TEMPLATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    cache.entry(code.to_owned()).or_insert_with(|| {
+        let path = pathways_dir().join(code).join("v1.toml");
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let parsed = parse_template(&source, Some((code, 1)))
+            .unwrap_or_else(|d| panic!("{} does not parse: {d:?}", path.display()));
+        Box::leak(Box::new(parsed))
+    })
+}
+
+/// The FIM items of the stroke template (the components of `fim_total`), motor first,
+/// then cognitive, as the template lists them.
+pub fn fim_items() -> &'static [String] {
+    template("stroke")
+        .components(FIM_TOTAL)
+        .expect("the stroke template defines fim_total")
+}
+
+/// The FIM items with the given scores, in [`fim_items`] order (18 items, each 1–7).
 pub fn fim(scores: [i64; 18]) -> Map<String, Value> {
-    FIM_ITEMS
-        .iter()
-        .zip(scores)
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect()
+    template("stroke")
+        .scale_values_of(FIM_TOTAL, &scores)
+        .expect("the stroke template's fim_total sums 18 items")
+}
+
+/// The Barthel Index items with the given scores, in the stroke template's order of
+/// `barthel_total`'s components (10 items, each brought to its nearest allowed value).
+pub fn barthel(scores: [i64; 10]) -> Map<String, Value> {
+    template("stroke")
+        .scale_values_of(BARTHEL_TOTAL, &scores)
+        .expect("the stroke template's barthel_total sums 10 items")
 }
 
 /// A patient registration body (DESIGN.md §5.1).

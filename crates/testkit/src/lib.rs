@@ -1,6 +1,7 @@
 //! renkei-testkit (dev-only): a fresh database per test on SQLite or PostgreSQL
 //! ([`TestDb`]), the real server on a real socket ([`TestApp`]), the `renkei` binary as a
-//! process ([`cli`]), and request builders ([`builders`]).
+//! process ([`cli`]), request builders ([`builders`]), and the crash and backup harness
+//! around a real `renkei serve` process ([`process`]).
 //!
 //! Backend selection: `RENKEI_TEST_DATABASE_URL` unset → SQLite; set to a
 //! `postgres://…` URL → a throw-away schema in that database. `RENKEI_TEST_KEEP_DB=1`
@@ -11,6 +12,7 @@ pub mod app;
 pub mod builders;
 pub mod cli;
 pub mod db;
+pub mod process;
 
 pub use app::{ApiResponse, TestApp, pathways_dir, workspace_root};
 pub use cli::{CliOutput, ServeProcess, renkei_bin, run_renkei};

@@ -3,9 +3,11 @@
 
 mod model;
 mod parse;
+mod scales;
 
 pub use model::*;
 pub use parse::{Diagnostic, parse_template};
+pub use scales::{BARTHEL_TOTAL, FIM_TOTAL, fit};
 
 use crate::canonical::{sha256_tagged, to_canonical_string};
 
@@ -15,6 +17,24 @@ impl PathwayTemplate {
         // A template always serialises: it holds only strings, numbers, bools and lists.
         let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         to_canonical_string(&value)
+    }
+
+    /// The stages the planning organisation owns when a plan is enrolled: the first stage
+    /// and every stage its provider kinds also take.
+    pub fn planner_stages(&self) -> Vec<String> {
+        let Some(first) = self.first_stage() else {
+            return Vec::new();
+        };
+        self.stages
+            .iter()
+            .filter(|s| {
+                s.code == first.code
+                    || s.provider_kinds
+                        .iter()
+                        .any(|k| first.provider_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect()
     }
 
     /// `sha256:<hex>` of the canonical JSON: the version's content hash.

@@ -12,8 +12,8 @@ use anyhow::{Context, bail, ensure};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use tokio::sync::Mutex;
 
-use crate::crash::{Outcome, Record, client_loop, fixture, integrity};
-use crate::server::Renkei;
+use crate::process::crash::{Outcome, Record, client_loop, fixture, integrity, wait_for_acks};
+use crate::process::server::Renkei;
 
 /// What the check saw.
 #[derive(Debug, Default)]
@@ -73,7 +73,6 @@ pub async fn run(
         .timeout(Duration::from_secs(30))
         .build()?;
     let (mut server, clients) = fixture(renkei, &http, clients, "backup", &log).await?;
-    tokio::time::sleep(Duration::from_millis(20)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let records = Arc::new(Mutex::new(Vec::<Record>::new()));
     let mut tasks = Vec::new();
@@ -90,7 +89,8 @@ pub async fn run(
         }));
     }
     // Let the load build up, then back up twice while it runs.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let per_client = 5;
+    wait_for_acks(&records, per_client * clients.len()).await?;
     let live = open(db_file).await?;
     let mut report = BackupLoadReport {
         entries_before: count(&live, "SELECT COUNT(*) FROM entries").await?,
@@ -106,7 +106,14 @@ pub async fn run(
         out.stdout,
         out.stderr
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // More appends acknowledged since the first copy began.
+    let acked = records
+        .lock()
+        .await
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Acked(_)))
+        .count();
+    wait_for_acks(&records, acked + per_client).await?;
     let copy2 = work_dir.join("backup-2.db");
     renkei.run_ok(&["backup", path_str(&copy2)?], None).await?;
     // A second backup to an existing file is refused.
@@ -203,7 +210,7 @@ pub async fn run(
     );
     // The server starts on the restored database.
     let mut again = renkei
-        .serve(crate::server::free_port()?, &log)
+        .serve(crate::process::server::free_port()?, &log)
         .await
         .context("serve after restore")?;
     again.stop().await;

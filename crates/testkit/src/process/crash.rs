@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::server::{Renkei, free_port};
+use crate::process::server::{Renkei, free_port};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -94,23 +94,23 @@ impl CrashReport {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     Acked(String),
     Unknown(String),
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Record {
-    pub(crate) key: String,
-    pub(crate) plan: String,
-    pub(crate) token: String,
-    pub(crate) body: Value,
-    pub(crate) outcome: Outcome,
+pub struct Record {
+    pub key: String,
+    pub plan: String,
+    pub token: String,
+    pub body: Value,
+    pub outcome: Outcome,
 }
 
-pub(crate) struct Client {
-    pub(crate) token: String,
-    pub(crate) plan: String,
+pub struct Client {
+    pub token: String,
+    pub plan: String,
 }
 
 /// Runs the harness; Err only when the harness itself could not run.
@@ -125,8 +125,6 @@ pub async fn run(cfg: &CrashConfig) -> anyhow::Result<CrashReport> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let (mut server, clients) = fixture(r, &http, cfg.clients, &run_id, &log).await?;
-    // Entries must not predate the plan's start.
-    tokio::time::sleep(Duration::from_millis(20)).await;
 
     let mut report = CrashReport::default();
     let mut all: Vec<Record> = Vec::new();
@@ -252,13 +250,13 @@ pub async fn run(cfg: &CrashConfig) -> anyhow::Result<CrashReport> {
 
 /// One clinic, one practitioner and one diabetes care plan per client; returns the
 /// running server and the clients.
-pub(crate) async fn fixture(
+pub async fn fixture(
     r: &Renkei,
     http: &reqwest::Client,
     n_clients: usize,
     run_id: &str,
     log: &std::path::Path,
-) -> anyhow::Result<(crate::server::Server, Vec<Arc<Client>>)> {
+) -> anyhow::Result<(crate::process::server::Server, Vec<Arc<Client>>)> {
     // Fixture: one clinic, one practitioner and one care plan per client.
     r.run_ok(&["migrate"], None).await?;
     let org = format!("crash-{run_id}");
@@ -304,6 +302,7 @@ pub(crate) async fn fixture(
     }
     let server = r.serve(free_port()?, log).await?;
     let mut clients = Vec::new();
+    let mut latest_start = chrono::DateTime::<chrono::Utc>::MIN_UTC;
     for (c, token) in tokens.iter().enumerate() {
         let patient = post_ok(
             http,
@@ -326,6 +325,12 @@ pub(crate) async fn fixture(
             &json!({"patient_id": patient["id"], "pathway": "diabetes"}),
         )
         .await?;
+        if let Some(start) = plan["started_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            latest_start = latest_start.max(start.with_timezone(&chrono::Utc));
+        }
         clients.push(Arc::new(Client {
             token: token.clone(),
             plan: plan["id"]
@@ -334,10 +339,38 @@ pub(crate) async fn fixture(
                 .to_owned(),
         }));
     }
+    // Entries must not predate their plan's start: the clients' clock has passed it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while renkei_service::Clock::default().now() <= latest_start {
+        if Instant::now() > deadline {
+            bail!("the clock did not pass the plans' start ({latest_start})");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     Ok((server, clients))
 }
 
-pub(crate) async fn client_loop(
+/// Waits until at least `n` appends are acknowledged in `records` (60 s at most).
+pub async fn wait_for_acks(records: &Mutex<Vec<Record>>, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let acked = records
+            .lock()
+            .await
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Acked(_)))
+            .count();
+        if acked >= n {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {acked} of {n} appends acknowledged in 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn client_loop(
     http: &reqwest::Client,
     base: &str,
     client: &Client,

@@ -1059,6 +1059,8 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     let ime = c
         .execute(
             "const q = document.getElementById('q'); q.focus(); q.value = 'やまだ';\
+             window.__submitRefused = null;\
+             document.addEventListener('submit', function (e) { window.__submitRefused = e.defaultPrevented; }, {once: true});\
              q.dispatchEvent(new CompositionEvent('compositionstart', {bubbles: true}));\
              const k = new KeyboardEvent('keydown', {key: 'Enter', keyCode: 13, isComposing: true, bubbles: true, cancelable: true});\
              q.dispatchEvent(k);\
@@ -1069,7 +1071,17 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         .await
         .expect("ime script");
     assert_eq!(ime, json!(true), "Enter during composition is prevented");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // `requestSubmit` dispatches the submit event at once: the page refused it (no
+    // navigation was started), read back on the same document.
+    let refused = c
+        .execute("return window.__submitRefused;", vec![])
+        .await
+        .expect("submit outcome");
+    assert_eq!(
+        refused,
+        json!(true),
+        "the submit during composition is refused"
+    );
     assert_eq!(path(&c).await, before, "no search while composing");
     c.execute(
         "document.getElementById('q').dispatchEvent(new CompositionEvent('compositionend', {bubbles: true}))",

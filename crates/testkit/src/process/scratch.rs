@@ -1,4 +1,4 @@
-//! A fresh database and the `renkei` binary for the harness's own tests (tests/e2e/crash.rs),
+//! A fresh database and the `renkei` binary for the harness (tests/e2e/crash.rs, renkei-bench),
 //! following the suite's convention: `RENKEI_TEST_DATABASE_URL` unset → a SQLite file in
 //! a temporary directory; set to `postgres://…` → a new schema in that database, dropped
 //! by [`Scratch::cleanup`]. Unreachable PostgreSQL skips the test, except under `CI=true`.
@@ -38,7 +38,7 @@ impl Scratch {
                         if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
                             bail!("PostgreSQL unreachable under CI: {e}");
                         }
-                        eprintln!("renkei-bench: PostgreSQL unreachable ({e}); SKIPPING");
+                        eprintln!("renkei-testkit: PostgreSQL unreachable ({e}); SKIPPING");
                         return Ok(None);
                     }
                 };
@@ -91,7 +91,7 @@ impl Scratch {
     }
 }
 
-/// The workspace root (this crate sits at crates/bench).
+/// The workspace root (this crate sits at crates/testkit).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()

@@ -3,9 +3,6 @@
 //! targets, worklists and the plan lifecycle — always through the real server over HTTP,
 //! on a fresh database per test (SQLite, or PostgreSQL when `RENKEI_TEST_DATABASE_URL`
 //! is set). Time moves with the service clock (`Services::clock`), never with sleeps.
-//!
-//! A separate test target (`cargo test -p renkei-e2e --test journeys`), so that it does
-//! not depend on the modules of the `e2e` binary compiling; it shares no module with it.
 
 use std::path::Path;
 use std::sync::Arc;

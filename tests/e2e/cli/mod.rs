@@ -1,0 +1,4 @@
+//! The `renkei` command line, run as a process against a test database.
+
+mod commands;
+mod hardening;
