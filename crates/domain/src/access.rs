@@ -332,6 +332,12 @@ pub fn decide_global(subject: &Subject, action: GlobalAction) -> bool {
     }
 }
 
+/// Whether the subject administers anything (its organisation's users, or the region):
+/// the administration pages (S10) are open to it and its menu shows them.
+pub fn may_administer(subject: &Subject) -> bool {
+    subject.is_org_admin || subject.is_regional_admin
+}
+
 /// An action a read model offers an actor on a plan: what the actor may do now, given
 /// the plan's state, as the write would decide it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -359,6 +365,14 @@ pub enum PlanAction {
 /// to (accept or decline as receiver, withdraw as sender): those who may propose one.
 pub fn may_answer_handover(subject: &Subject) -> bool {
     may_write(subject.profession, EntryKind::Handover)
+}
+
+/// Whether the subject's organisation may read a hand-over or report of a plan: as a
+/// party to it (its sender or receiver) while the patient's consent covers the
+/// organisation, or else when it may read the plan itself.
+pub fn may_read_party_record(subject: &Subject, plan: &PlanAccess, is_party: bool) -> bool {
+    (is_party && plan.consent.covers(subject.organization_id))
+        || allows(subject, Action::ReadPlan, plan)
 }
 
 /// Whether `decide` allows `action`.
@@ -950,5 +964,45 @@ mod tests {
         let mut done = running.clone();
         done.status = PlanStatus::Withdrawn;
         assert!(!may_amend_entry(&nurse, &access, &done, &target, recovery));
+    }
+
+    #[test]
+    fn party_record_needs_consent_or_plan_access() {
+        let (planner, recovery, other) = ids();
+        let none = plan(ConsentState::None);
+        // The planner reads its plan's hand-overs, party or not.
+        assert!(may_read_party_record(
+            &subject(planner, Profession::Nurse),
+            &none,
+            false
+        ));
+        // A receiver without consent reads nothing; with consent, as a party only.
+        let receiver = subject(recovery, Profession::Nurse);
+        assert!(!may_read_party_record(&receiver, &none, true));
+        let mut outside = plan(ConsentState::CareTeam);
+        outside.team.retain(|m| m.organization_id != recovery);
+        assert!(may_read_party_record(&receiver, &outside, true));
+        assert!(!may_read_party_record(&receiver, &outside, false));
+        // An organisation that is neither party nor on the team reads nothing.
+        assert!(!may_read_party_record(
+            &subject(other, Profession::Physician),
+            &plan(ConsentState::CareTeam),
+            false
+        ));
+    }
+
+    #[test]
+    fn administration_is_for_org_and_regional_admins_only() {
+        let (planner, _, _) = ids();
+        let mut s = subject(planner, Profession::Physician);
+        assert!(!may_administer(&s));
+        assert!(!decide_global(&s, GlobalAction::ReadAudit));
+        s.is_org_admin = true;
+        assert!(may_administer(&s));
+        assert!(!decide_global(&s, GlobalAction::ReviewBreakGlass));
+        s.is_org_admin = false;
+        s.is_regional_admin = true;
+        assert!(may_administer(&s));
+        assert!(decide_global(&s, GlobalAction::ReviewBreakGlass));
     }
 }

@@ -769,6 +769,27 @@ async fn one_plan_page_view_is_one_audit_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worklist_page_view_is_one_audit_row_whatever_its_rows() {
+    let app = app_or_skip!();
+    load_demo(&app).await;
+    let nurse = demo_user(&app, "sato").await;
+    nurse.get("/").await;
+    let before = audit_rows(&app).await.len();
+    let page = nurse.get("/worklist").await;
+    page.ok();
+    let rows = page.text.matches("<tr>").count() - 1;
+    assert!(rows >= 3, "the demo worklist has several rows: {rows}");
+    let new: Vec<_> = audit_rows(&app).await.split_off(before);
+    assert_eq!(
+        new.iter()
+            .map(|e| (e.action.as_str(), e.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("worklist.read", "allowed")],
+        "one audit row for one worklist page of {rows} rows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
     let app = app_or_skip!();
     load_demo(&app).await;

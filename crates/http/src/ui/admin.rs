@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use renkei_domain::access::{GlobalAction, decide_global};
 use renkei_domain::ids::AdminRole;
 use renkei_service::access::{AuditEvent, subject};
 use renkei_service::{AuditFilter, ServiceError};
@@ -200,7 +201,7 @@ pub async fn admin_home(ui: Ui) -> UiResult {
     Ok(page(
         StatusCode::OK,
         &AdminHome {
-            regional: subject(&ui.actor).is_regional_admin,
+            regional: decide_global(&subject(&ui.actor), GlobalAction::ReadAudit),
             shell: ui.shell("管理・監査", Nav::Admin),
         },
     ))
@@ -257,7 +258,7 @@ pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
     Ok(page(
         StatusCode::OK,
         &UsersPage {
-            regional: subject(&ui.actor).is_regional_admin,
+            regional: decide_global(&subject(&ui.actor), GlobalAction::ReadAudit),
             shell: ui.shell("利用者一覧", Nav::Admin),
             rows,
         },
@@ -570,7 +571,7 @@ pub async fn audit_page(
 ) -> UiResult {
     // Only the regional administrator reads the audit log (the service decides and
     // audits a refusal); org admins and others get the 403 page before any lookup.
-    if !subject(&ui.actor).is_regional_admin {
+    if !decide_global(&subject(&ui.actor), GlobalAction::ReadAudit) {
         state
             .services
             .audit_log(&ui.actor, &ui.meta, AuditFilter::default(), 1)
@@ -762,8 +763,7 @@ pub async fn access_history_page(
             patient,
             patient_url: format!("/patients/{id}"),
             rows,
-            audit_url: subject(&ui.actor)
-                .is_regional_admin
+            audit_url: decide_global(&subject(&ui.actor), GlobalAction::ReadAudit)
                 .then(|| format!("/admin/audit?patient={id}")),
         },
     ))

@@ -1,18 +1,14 @@
 //! S2 — the home page: my facility's worklist (what needs us now), in tabs with counts,
 //! a status badge in every row, and the filters in the URL (`?tab=&pathway=&due=`).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 use renkei_service::ServiceError;
-use renkei_service::patients;
-use renkei_service::plans::CarePlan;
+use renkei_service::screens::WorklistScreen;
 use renkei_service::workflow::{WorkItem, Worklist};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::fmt::{self, When};
 use super::views::{self, PlanChip};
@@ -135,9 +131,10 @@ pub async fn worklist_page(
     Query(q): Query<WorklistQuery>,
 ) -> UiResult {
     let services = &state.services;
-    let w = services
-        .worklist(&ui.actor, &ui.meta, None, 100, 90)
+    let screen = services
+        .worklist_screen(&ui.actor, &ui.meta, 100, 90)
         .await?;
+    let w = &screen.worklist;
     let tab = if TABS.iter().any(|(k, _)| *k == q.tab) {
         q.tab.clone()
     } else {
@@ -158,7 +155,7 @@ pub async fn worklist_page(
     };
     let mut tabs = Vec::new();
     let mut total = 0;
-    for (key, items) in lists(&w) {
+    for (key, items) in lists(w) {
         let n = items.iter().filter(|i| keep(i)).count();
         total += n;
         tabs.push(Tab {
@@ -179,38 +176,13 @@ pub async fn worklist_page(
     );
 
     // The rows of the current tab, with the patient and plan each item is about.
-    let mut patients_seen: HashMap<Uuid, Option<patients::Patient>> = HashMap::new();
-    let mut plans_seen: HashMap<Uuid, Option<CarePlan>> = HashMap::new();
-    let names: HashMap<String, String> = renkei_service::admin::list_organizations(&services.db)
-        .await?
-        .into_iter()
-        .map(|o| (o.code, o.name))
-        .collect();
     let mut rows = Vec::new();
-    for (key, items) in lists(&w) {
+    for (key, items) in lists(w) {
         if tab != "all" && tab != key {
             continue;
         }
         for item in items.iter().filter(|i| keep(i)) {
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                patients_seen.entry(item.patient_id)
-            {
-                slot.insert(visible(
-                    patients::get_patient(services, &ui.actor, &ui.meta, item.patient_id).await,
-                )?);
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                plans_seen.entry(item.care_plan_id)
-            {
-                slot.insert(visible(
-                    services
-                        .get_plan(&ui.actor, &ui.meta, item.care_plan_id)
-                        .await,
-                )?);
-            }
-            let patient = patients_seen.get(&item.patient_id).and_then(Option::as_ref);
-            let plan = plans_seen.get(&item.care_plan_id).and_then(Option::as_ref);
-            rows.push(row(&state, &ui, &names, key, item, patient, plan).await?);
+            rows.push(row(&state, &screen, key, item));
         }
     }
     rows.sort_by(|a, b| {
@@ -265,16 +237,10 @@ pub async fn worklist_page(
     Ok(page(StatusCode::OK, &page_data))
 }
 
-async fn row(
-    state: &AppState,
-    ui: &Ui,
-    names: &HashMap<String, String>,
-    key: &'static str,
-    item: &WorkItem,
-    patient: Option<&patients::Patient>,
-    plan: Option<&CarePlan>,
-) -> Result<Row, ServiceError> {
+fn row(state: &AppState, screen: &WorklistScreen, key: &'static str, item: &WorkItem) -> Row {
     let services = &state.services;
+    let patient = screen.patient(item);
+    let plan = screen.plan(item);
     let template = plan
         .and_then(|p| services.pathways.find(&p.pathway.code, p.pathway.version))
         .or_else(|| services.pathways.latest(&item.pathway))
@@ -282,31 +248,20 @@ async fn row(
     let plan_url = format!("/care-plans/{}", item.care_plan_id);
     let (what, url) = match key {
         "incoming" | "outgoing" => {
-            let h = visible(
-                services
-                    .get_handover(
-                        &ui.actor,
-                        &ui.meta,
-                        item.subject.parse().unwrap_or_default(),
-                    )
-                    .await,
-            )?;
             let url = format!("/handovers/{}", item.subject);
-            match h {
+            match screen.handover(item) {
                 Some(h) if key == "incoming" => (
                     format!(
                         "{}の受入依頼({}から)",
                         fmt::stage_title(template, &h.stage),
-                        names
-                            .get(&h.from_organization)
-                            .unwrap_or(&h.from_organization)
+                        h.from_organization_name
                     ),
                     url,
                 ),
                 Some(h) => (
                     format!(
                         "{}への紹介({}の受入)",
-                        names.get(&h.to_organization).unwrap_or(&h.to_organization),
+                        h.to_organization_name,
                         fmt::stage_title(template, &h.stage)
                     ),
                     url,
@@ -363,7 +318,7 @@ async fn row(
             None,
         ),
     };
-    Ok(Row {
+    Row {
         patient_kana: kana,
         patient_name: name,
         patient_url: purl,
@@ -378,5 +333,5 @@ async fn row(
         due: item.due.map(fmt::day_of),
         badge,
         badge_class,
-    })
+    }
 }

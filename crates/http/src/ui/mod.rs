@@ -184,8 +184,7 @@ impl FromRequestParts<AppState> for Ui {
 impl Ui {
     /// A regional or organisation administrator (the S10 link is shown to them only).
     pub fn is_admin(&self) -> bool {
-        let s = renkei_service::access::subject(&self.actor);
-        s.is_regional_admin || s.is_org_admin
+        renkei_domain::access::may_administer(&renkei_service::access::subject(&self.actor))
     }
 
     /// The header of every page.

@@ -7,8 +7,10 @@ pub mod entry;
 pub mod handover;
 pub mod patient;
 pub mod plan;
+pub mod worklist;
 
 pub use entry::EntryCheck;
 pub use handover::{HandoverScreen, PlanBehind, ReportScreen};
 pub use patient::{PatientCard, PatientScreen};
 pub use plan::{PlanScreen, StageDates, TeamRow};
+pub use worklist::{HandoverParties, WorklistScreen};
