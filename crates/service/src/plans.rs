@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{ChainFields, insert_chained};
-use crate::plan_facts::{plan_facts, planner_stages};
+use crate::plan_facts::plan_facts;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_domain::evidence::EvidenceKind;
@@ -278,7 +278,7 @@ impl Services {
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
-                stages: serde_json::to_string(&planner_stages(&published.template))
+                stages: serde_json::to_string(&published.template.planner_stages())
                     .unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),

@@ -5,10 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
 use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+pub use renkei_domain::plan::StageDates;
+use renkei_domain::plan::stage_dates;
 use renkei_domain::template::PathwayTemplate;
 use renkei_store::entity::{handovers, reports};
 use renkei_store::queries::{self, EntryRow};
@@ -34,13 +35,6 @@ pub struct TeamRow {
     pub organization_name: String,
     pub role: TeamRole,
     pub stages: Vec<String>,
-}
-
-/// When a stage started and ended: its last `stage_start` and the `stage_end` after it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StageDates {
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
 }
 
 /// Everything a care-plan screen shows, with what the actor may do on the plan.
@@ -79,30 +73,6 @@ impl PlanScreen {
     pub fn stage(&self, code: &str) -> StageDates {
         self.stage_dates.get(code).copied().unwrap_or_default()
     }
-}
-
-/// The last `stage_start` of each stage and the `stage_end` after it (amendments left
-/// out: a stage event is not amended).
-pub fn stage_dates(rows: &[EntryRow]) -> HashMap<String, StageDates> {
-    let mut out: HashMap<String, StageDates> = HashMap::new();
-    for r in rows.iter().filter(|r| r.amends.is_none()) {
-        match EntryKind::parse(&r.kind) {
-            Some(EntryKind::StageStart) => {
-                out.insert(
-                    r.stage.clone(),
-                    StageDates {
-                        start: Some(r.effective_at),
-                        end: None,
-                    },
-                );
-            }
-            Some(EntryKind::StageEnd) => {
-                out.entry(r.stage.clone()).or_default().end = Some(r.effective_at);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 impl Services {
@@ -151,7 +121,9 @@ impl Services {
         let actions = allowed_actions(&who, &access, &state, &next);
 
         let rows = queries::entries_of(db, plan_id).await?;
-        let facts = crate::plan_facts::plan_facts(&rows);
+        let entry_facts = crate::plan_facts::entry_facts(&rows);
+        let stage_dates = stage_dates(&entry_facts);
+        let facts = renkei_domain::plan::plan_facts(entry_facts);
         let now = self.now();
         let goals = evaluate_goals(
             &facts.individual_template(t, now),
@@ -159,7 +131,6 @@ impl Services {
             &facts.facts,
             now,
         );
-        let stage_dates = stage_dates(&rows);
         let amended: HashSet<Uuid> = rows.iter().filter_map(|r| r.amends).collect();
         let amendable = rows
             .iter()
