@@ -15,6 +15,7 @@ pub mod goals;
 pub mod handover;
 pub mod identifier;
 pub mod ids;
+pub mod plan;
 pub mod rules;
 pub mod schedule;
 pub mod template;

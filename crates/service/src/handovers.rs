@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::Rule;
-use renkei_domain::access::{Action, Profession};
+use renkei_domain::access::{Action, may_answer_handover};
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::goals::evaluate_goals;
@@ -340,11 +340,7 @@ impl Services {
             .one(write.txn())
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let prof = subject(actor).profession;
-        let may_answer = matches!(
-            prof,
-            Profession::Physician | Profession::Nurse | Profession::LiaisonStaff | Profession::Msw
-        );
+        let may_answer = may_answer_handover(&subject(actor));
         let party = match event {
             HandoverEvent::Accept | HandoverEvent::Decline => {
                 h.to_organization_id == actor.organization_id

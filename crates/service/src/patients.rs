@@ -264,7 +264,11 @@ async fn load<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<Patient, ServiceErr
     to_patient(c, row).await
 }
 
-async fn to_patient<C: ConnectionTrait>(c: &C, row: PatientRow) -> Result<Patient, ServiceError> {
+/// A stored patient as the API shows it, identifiers with their organisation codes.
+pub(crate) async fn to_patient<C: ConnectionTrait>(
+    c: &C,
+    row: PatientRow,
+) -> Result<Patient, ServiceError> {
     let mut identifiers = Vec::new();
     for ident in queries::identifiers_of(c, row.id).await? {
         let org = queries::organization_by_id(c, ident.organization_id).await?;

@@ -3,6 +3,7 @@
 
 use renkei_domain::Rule;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use renkei_domain::chain::canonical;
@@ -19,8 +20,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::plan_chain::{ChainFields, insert_chained};
-use crate::plan_facts::{plan_facts, planner_stages};
+use crate::pathways::PublishedPathway;
+use crate::plan_chain::{ChainFields, insert_chained, plan_state};
+use crate::plan_facts::plan_facts;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_domain::evidence::EvidenceKind;
@@ -90,7 +92,8 @@ pub struct Entry {
 }
 
 impl Services {
-    async fn to_plan<C: ConnectionTrait>(
+    /// A stored plan as the API shows it.
+    pub(crate) async fn plan_view<C: ConnectionTrait>(
         &self,
         c: &C,
         row: CarePlanRow,
@@ -250,7 +253,7 @@ impl Services {
                 let row = queries::care_plan_by_id(&self.db, prev.care_plan_id)
                     .await?
                     .ok_or(ServiceError::NotFound("care plan"))?;
-                return Ok((self.to_plan(&self.db, row).await?, false));
+                return Ok((self.plan_view(&self.db, row).await?, false));
             }
         }
         let row = CarePlanRow {
@@ -278,7 +281,7 @@ impl Services {
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
-                stages: serde_json::to_string(&planner_stages(&published.template))
+                stages: serde_json::to_string(&published.template.planner_stages())
                     .unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
@@ -319,7 +322,7 @@ impl Services {
             .await?;
         }
         txn.commit().await?;
-        Ok((self.to_plan(&self.db, row).await?, true))
+        Ok((self.plan_view(&self.db, row).await?, true))
     }
 
     pub async fn get_plan(
@@ -331,7 +334,7 @@ impl Services {
         let (row, _) = self
             .authorize_plan(actor, meta, id, Action::ReadPlan)
             .await?;
-        let plan = self.to_plan(&self.db, row.clone()).await?;
+        let plan = self.plan_view(&self.db, row.clone()).await?;
         self.audit_read(actor, meta, "care_plan.read", &row).await?;
         Ok(plan)
     }
@@ -362,7 +365,7 @@ impl Services {
         let visible = self.visible_plans(&self.db, actor, all).await?;
         let mut out = Vec::new();
         for row in visible {
-            out.push(self.to_plan(&self.db, row).await?);
+            out.push(self.plan_view(&self.db, row).await?);
         }
         let outcome = if out.is_empty() {
             Outcome::Denied
@@ -448,35 +451,10 @@ impl Services {
     ) -> Result<(Entry, bool), ServiceError> {
         let now = self.now();
         let write = self.begin_plan_write(actor, meta, plan_id).await?;
-        let amends_target = match input.amends {
-            Some(id) => queries::entry_by_id(write.txn(), id)
-                .await?
-                .filter(|e| e.care_plan_id == plan_id),
-            None => None,
-        };
-        // A stage the pinned template does not define is a validation error (422), not a
-        // refusal: the access decision then looks at the plan's current stage instead.
-        let access_stage = match write
-            .plan()
-            .map(|p| (p, self.pathways.get(p.pathway_version_id)))
-        {
-            Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
-                current.current_stage.clone()
-            }
-            _ => input.stage.clone(),
-        };
-        let access_stage = access_stage.as_str();
-        let action = match &amends_target {
-            Some(t) => Action::Amend {
-                kind: input.kind,
-                stage: access_stage,
-                author_organization: t.organization_id,
-            },
-            None => Action::Append {
-                kind: input.kind,
-                stage: access_stage,
-            },
-        };
+        let (amends_target, access_stage) = self
+            .append_access(write.txn(), write.plan(), plan_id, &input)
+            .await?;
+        let action = append_action(input.kind, &access_stage, amends_target.as_ref());
         let write = write.authorize(action, None).await?;
         let txn = &write.txn;
         let patient_id = write.plan.patient_id;
@@ -512,56 +490,16 @@ impl Services {
             return Ok((entry, false));
         }
         let plan = &write.plan;
-        let published = self.pathway_of_plan(plan)?;
+        let CheckedAppend {
+            published,
+            state,
+            new,
+            amends,
+            values,
+        } = self
+            .validate_append(txn, plan, input, amends_target, now)
+            .await?;
         let template = &published.template;
-        let status = PlanStatus::parse(&plan.status)
-            .ok_or_else(|| anyhow::anyhow!("care plan {} has unknown status", plan.id))?;
-        let state = PlanState {
-            status,
-            current_stage: plan.current_stage.clone(),
-            stage_started: plan.stage_started,
-            stage_ended: plan.stage_ended,
-            started_at: plan.started_at,
-        };
-        let amends = match input.amends {
-            None => None,
-            Some(target_id) => {
-                let target = amends_target.ok_or_else(|| {
-                    ServiceError::field(
-                        "amends",
-                        Rule::UnknownEntry,
-                        "no entry with this id in this care plan",
-                    )
-                })?;
-                Some((
-                    target_id,
-                    AmendTarget {
-                        stage: target.stage.clone(),
-                        kind: EntryKind::parse(&target.kind)
-                            .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
-                        is_amendment: target.amends.is_some(),
-                        is_already_amended: queries::is_amended(txn, plan_id, target_id).await?,
-                    },
-                ))
-            }
-        };
-        let new = NewEntry {
-            stage: input.stage,
-            kind: input.kind,
-            effective_at: truncate_micros(input.effective_at),
-            values: input.values,
-            note: input.note,
-            variance: input.variance,
-            amends: amends.as_ref().map(|(_, t)| t.clone()),
-            reason: input.reason,
-        };
-        let validated = validate_entry(template, &state, &new, now).map_err(|r| match r {
-            EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
-            EntryRejection::Conflict { code, message } => ServiceError::Conflict {
-                code: ErrorCode::from_conflict(code),
-                message,
-            },
-        })?;
         let next = next_state(template, &state, &new);
         let row = insert_chained(
             txn,
@@ -573,13 +511,13 @@ impl Services {
                 kind: new.kind,
                 effective_at: new.effective_at,
                 recorded_at: now,
-                values: Value::Object(validated.values),
+                values: Value::Object(values),
                 note: new.note.clone(),
                 variance: new
                     .variance
                     .as_ref()
                     .map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
-                amends: amends.as_ref().map(|(id, _)| *id),
+                amends,
                 reason: new.reason.clone(),
             },
             &next,
@@ -629,8 +567,100 @@ impl Services {
         Ok((entry, true))
     }
 
+    /// What the access decision of an append looks at: the amended entry (when it is an
+    /// entry of this plan) and the stage. A stage the pinned template does not define is a
+    /// validation error (422), not a refusal: the decision then looks at the plan's current
+    /// stage instead.
+    pub(crate) async fn append_access<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        plan: Option<&CarePlanRow>,
+        plan_id: Uuid,
+        input: &AppendEntry,
+    ) -> Result<(Option<EntryRow>, String), ServiceError> {
+        let amends_target = match input.amends {
+            Some(id) => queries::entry_by_id(c, id)
+                .await?
+                .filter(|e| e.care_plan_id == plan_id),
+            None => None,
+        };
+        let access_stage = match plan.map(|p| (p, self.pathways.get(p.pathway_version_id))) {
+            Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
+                current.current_stage.clone()
+            }
+            _ => input.stage.clone(),
+        };
+        Ok((amends_target, access_stage))
+    }
+
+    /// The append's rules once access is allowed: the plan's state, the amended entry and
+    /// the template's entry validation (422 field errors, 409 state conflicts). The review
+    /// step runs it without writing; the append runs it in its locked transaction.
+    pub(crate) async fn validate_append<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        plan: &CarePlanRow,
+        input: AppendEntry,
+        amends_target: Option<EntryRow>,
+        now: DateTime<Utc>,
+    ) -> Result<CheckedAppend, ServiceError> {
+        let published = self.pathway_of_plan(plan)?;
+        let state = plan_state(plan)?;
+        let amends = match input.amends {
+            None => None,
+            Some(target_id) => {
+                let target = amends_target.ok_or_else(|| {
+                    ServiceError::field(
+                        "amends",
+                        Rule::UnknownEntry,
+                        "no entry with this id in this care plan",
+                    )
+                })?;
+                Some((
+                    target_id,
+                    AmendTarget {
+                        stage: target.stage.clone(),
+                        kind: EntryKind::parse(&target.kind)
+                            .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
+                        is_amendment: target.amends.is_some(),
+                        is_already_amended: queries::is_amended(c, plan.id, target_id).await?,
+                    },
+                ))
+            }
+        };
+        let (amends, amend_target) = match amends {
+            Some((id, t)) => (Some(id), Some(t)),
+            None => (None, None),
+        };
+        let new = NewEntry {
+            stage: input.stage,
+            kind: input.kind,
+            effective_at: truncate_micros(input.effective_at),
+            values: input.values,
+            note: input.note,
+            variance: input.variance,
+            amends: amend_target,
+            reason: input.reason,
+        };
+        let validated =
+            validate_entry(&published.template, &state, &new, now).map_err(|r| match r {
+                EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
+                EntryRejection::Conflict { code, message } => ServiceError::Conflict {
+                    code: ErrorCode::from_conflict(code),
+                    message,
+                },
+            })?;
+        Ok(CheckedAppend {
+            published,
+            state,
+            new,
+            amends,
+            values: validated.values,
+        })
+    }
+
     /// Maps stored rows to API entries, resolving authors and organisations once each.
-    async fn to_entries<C: ConnectionTrait>(
+    pub(crate) async fn to_entries<C: ConnectionTrait>(
         &self,
         c: &C,
         rows: Vec<EntryRow>,
@@ -731,6 +761,34 @@ impl Services {
             as_of,
         ))
     }
+}
+
+/// The access decision's action for appending (or, with the amended entry, amending) an
+/// entry of `kind` at `stage`.
+pub(crate) fn append_action<'a>(
+    kind: EntryKind,
+    stage: &'a str,
+    amends_target: Option<&EntryRow>,
+) -> Action<'a> {
+    match amends_target {
+        Some(t) => Action::Amend {
+            kind,
+            stage,
+            author_organization: t.organization_id,
+        },
+        None => Action::Append { kind, stage },
+    }
+}
+
+/// An entry that passed the append's rules, as it would be stored.
+pub(crate) struct CheckedAppend {
+    pub published: Arc<PublishedPathway>,
+    pub state: PlanState,
+    pub new: NewEntry,
+    /// The amended entry.
+    pub amends: Option<Uuid>,
+    /// The values to store, composites computed.
+    pub values: Map<String, Value>,
 }
 
 /// An entry as a client sends it.

@@ -9,6 +9,7 @@ use renkei_domain::FieldError;
 use renkei_domain::access::Action;
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::goals::{GoalState, evaluate_goals};
+use renkei_domain::ids::OrgKind;
 use renkei_domain::schedule::{ScheduleState, ScheduleStatus, evaluate_schedule};
 use renkei_store::entity::{handovers, reports};
 use renkei_store::queries::{self, CarePlanRow};
@@ -18,7 +19,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::plan_facts::{plan_facts, provider_kinds_of};
+use crate::plan_facts::plan_facts;
 use crate::{Actor, ServiceError, Services};
 
 use crate::variances::SYSTEM_PRACTITIONER_ID;
@@ -136,7 +137,7 @@ impl Services {
         let as_of = as_of.unwrap_or_else(|| self.now());
         let org = actor.organization_id;
         let my_kinds = match queries::organization_by_id(&self.db, org).await? {
-            Some(o) => provider_kinds_of(&o.kind),
+            Some(o) => OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds()),
             None => &[],
         };
         let mut lists: [Vec<WorkItem>; 8] = Default::default();

@@ -3,8 +3,7 @@
 //! Loaded inside a screen whose access decision is already made, so nothing here checks
 //! or audits on its own.
 
-use renkei_store::queries::{self, CarePlanRow, PatientReach, PatientRow};
-use sea_orm::ConnectionTrait;
+use renkei_store::queries::{self, PatientReach};
 use uuid::Uuid;
 
 use renkei_domain::access::{GlobalAction, decide_global};
@@ -12,8 +11,8 @@ use renkei_domain::access::{GlobalAction, decide_global};
 use crate::access::subject;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
-use crate::patients::{Patient, PatientIdentifier, PatientName};
-use crate::plans::{CarePlan, PathwayRef};
+use crate::patients::{Patient, to_patient};
+use crate::plans::CarePlan;
 use crate::{Actor, ServiceError, Services};
 
 /// A patient with the plans the actor's organisation sees.
@@ -26,67 +25,7 @@ pub struct PatientCard {
     pub same_name: bool,
 }
 
-pub(crate) async fn patient_of<C: ConnectionTrait>(
-    c: &C,
-    row: PatientRow,
-) -> Result<Patient, ServiceError> {
-    let mut identifiers = Vec::new();
-    for ident in queries::identifiers_of(c, row.id).await? {
-        let org = queries::organization_by_id(c, ident.organization_id).await?;
-        identifiers.push(PatientIdentifier {
-            organization: org.map(|o| o.code).unwrap_or_default(),
-            value: ident.value,
-        });
-    }
-    Ok(Patient {
-        id: row.id,
-        name: PatientName {
-            family: row.family_name,
-            given: row.given_name,
-            family_kana: row.family_kana,
-            given_kana: row.given_kana,
-        },
-        birth_date: row.birth_date,
-        sex: row.sex,
-        identifiers,
-    })
-}
-
 impl Services {
-    /// A stored plan as the API shows it.
-    pub(crate) async fn plan_view<C: ConnectionTrait>(
-        &self,
-        c: &C,
-        row: CarePlanRow,
-    ) -> Result<CarePlan, ServiceError> {
-        let p = self.pathway_of_plan(&row)?;
-        let planner = queries::organization_by_id(c, row.planner_organization_id)
-            .await?
-            .map(|o| o.code)
-            .unwrap_or_default();
-        Ok(CarePlan {
-            id: row.id,
-            patient_id: row.patient_id,
-            pathway: PathwayRef {
-                code: p.template.code.clone(),
-                version: p.template.version,
-                hash: p.hash.clone(),
-                title_ja: p.template.title.ja.clone(),
-                title_en: p.template.title.en.clone(),
-            },
-            status: row.status,
-            current_stage: row.current_stage,
-            stage_started: row.stage_started,
-            stage_ended: row.stage_ended,
-            planner_organization: planner,
-            started_at: row.started_at,
-            entry_count: row.last_seq,
-            head_hash: row.head_hash,
-            created_at: row.created_at,
-            version: row.row_version,
-        })
-    }
-
     /// The banner's patient, for a screen that has decided the actor may see them.
     pub(crate) async fn patient_card(
         &self,
@@ -98,7 +37,7 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("patient"))?;
         let key = format!("{}{}", row.family_kana, row.given_kana);
-        let patient = patient_of(db, row).await?;
+        let patient = to_patient(db, row).await?;
         let all = queries::care_plans_of_patient(db, patient_id).await?;
         let mut plans = Vec::new();
         for plan in self.visible_plans(db, actor, all).await? {

@@ -5,15 +5,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
 use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+pub use renkei_domain::plan::StageDates;
+use renkei_domain::plan::stage_dates;
 use renkei_domain::template::PathwayTemplate;
 use renkei_store::entity::{handovers, reports};
-use renkei_store::queries::{self, EntryRow};
+use renkei_store::queries;
 use renkei_store::queries_access as qa;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -22,7 +23,7 @@ use crate::access::{Consent, subject};
 use crate::audit::RequestMeta;
 use crate::pathways::PublishedPathway;
 use crate::plan_chain::plan_state;
-use crate::plans::{AuthorRef, CarePlan, Entry, OrganizationRef};
+use crate::plans::{CarePlan, Entry};
 use crate::workflow::{Handover, Report};
 use crate::{Actor, ServiceError, Services};
 use renkei_domain::access::Action;
@@ -34,13 +35,6 @@ pub struct TeamRow {
     pub organization_name: String,
     pub role: TeamRole,
     pub stages: Vec<String>,
-}
-
-/// When a stage started and ended: its last `stage_start` and the `stage_end` after it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StageDates {
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
 }
 
 /// Everything a care-plan screen shows, with what the actor may do on the plan.
@@ -79,30 +73,6 @@ impl PlanScreen {
     pub fn stage(&self, code: &str) -> StageDates {
         self.stage_dates.get(code).copied().unwrap_or_default()
     }
-}
-
-/// The last `stage_start` of each stage and the `stage_end` after it (amendments left
-/// out: a stage event is not amended).
-pub fn stage_dates(rows: &[EntryRow]) -> HashMap<String, StageDates> {
-    let mut out: HashMap<String, StageDates> = HashMap::new();
-    for r in rows.iter().filter(|r| r.amends.is_none()) {
-        match EntryKind::parse(&r.kind) {
-            Some(EntryKind::StageStart) => {
-                out.insert(
-                    r.stage.clone(),
-                    StageDates {
-                        start: Some(r.effective_at),
-                        end: None,
-                    },
-                );
-            }
-            Some(EntryKind::StageEnd) => {
-                out.entry(r.stage.clone()).or_default().end = Some(r.effective_at);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 impl Services {
@@ -151,7 +121,9 @@ impl Services {
         let actions = allowed_actions(&who, &access, &state, &next);
 
         let rows = queries::entries_of(db, plan_id).await?;
-        let facts = crate::plan_facts::plan_facts(&rows);
+        let entry_facts = crate::plan_facts::entry_facts(&rows);
+        let stage_dates = stage_dates(&entry_facts);
+        let facts = renkei_domain::plan::plan_facts(entry_facts);
         let now = self.now();
         let goals = evaluate_goals(
             &facts.individual_template(t, now),
@@ -159,8 +131,10 @@ impl Services {
             &facts.facts,
             now,
         );
-        let stage_dates = stage_dates(&rows);
-        let amended: HashSet<Uuid> = rows.iter().filter_map(|r| r.amends).collect();
+        let amended_by: HashMap<Uuid, Uuid> = rows
+            .iter()
+            .filter_map(|r| r.amends.map(|a| (a, r.id)))
+            .collect();
         let amendable = rows
             .iter()
             .filter(|r| {
@@ -173,7 +147,7 @@ impl Services {
                             stage: r.stage.clone(),
                             kind,
                             is_amendment: r.amends.is_some(),
-                            is_already_amended: amended.contains(&r.id),
+                            is_already_amended: amended_by.contains_key(&r.id),
                         },
                         r.organization_id,
                     )
@@ -181,7 +155,7 @@ impl Services {
             })
             .map(|r| r.id)
             .collect();
-        let entries = entries_view(db, rows).await?;
+        let entries = self.to_entries(db, rows, &amended_by).await?;
 
         let mut team = Vec::new();
         for m in qa::team_of(db, plan_id).await? {
@@ -286,65 +260,4 @@ impl Services {
             amendable,
         })
     }
-}
-
-/// Stored entries as the API shows them, authors and organisations resolved once each.
-pub(crate) async fn entries_view<C: ConnectionTrait>(
-    c: &C,
-    rows: Vec<EntryRow>,
-) -> Result<Vec<Entry>, ServiceError> {
-    let amended_by: HashMap<Uuid, Uuid> = rows
-        .iter()
-        .filter_map(|r| r.amends.map(|a| (a, r.id)))
-        .collect();
-    let mut authors: HashMap<Uuid, AuthorRef> = HashMap::new();
-    let mut orgs: HashMap<Uuid, OrganizationRef> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let std::collections::hash_map::Entry::Vacant(slot) = authors.entry(row.author_id) {
-            let p = queries::practitioner_by_id(c, row.author_id).await?;
-            slot.insert(AuthorRef {
-                id: row.author_id,
-                name: p.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
-                profession: p.map(|p| p.profession).unwrap_or_default(),
-            });
-        }
-        if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(row.organization_id) {
-            let o = queries::organization_by_id(c, row.organization_id).await?;
-            slot.insert(OrganizationRef {
-                id: row.organization_id,
-                code: o.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
-                name: o.map(|o| o.name).unwrap_or_default(),
-            });
-        }
-        let values = serde_json::from_str(&row.values_json)
-            .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
-        let variance = match &row.variance {
-            Some(v) => Some(
-                serde_json::from_str(v)
-                    .map_err(|e| anyhow::anyhow!("entry {} variance unreadable: {e}", row.id))?,
-            ),
-            None => None,
-        };
-        out.push(Entry {
-            id: row.id,
-            care_plan_id: row.care_plan_id,
-            seq: row.seq,
-            stage: row.stage,
-            kind: row.kind,
-            effective_at: row.effective_at,
-            recorded_at: row.recorded_at,
-            author: authors[&row.author_id].clone(),
-            organization: orgs[&row.organization_id].clone(),
-            values,
-            note: row.note,
-            variance,
-            amends: row.amends,
-            reason: row.reason,
-            amended_by: amended_by.get(&row.id).copied(),
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-        });
-    }
-    Ok(out)
 }
