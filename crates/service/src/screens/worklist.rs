@@ -11,10 +11,10 @@ use renkei_store::queries;
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
-use super::patient::patient_of;
 use crate::access::{plan_access_at, subject};
 use crate::audit::RequestMeta;
 use crate::patients::Patient;
+use crate::patients::to_patient;
 use crate::plans::CarePlan;
 use crate::schedules::{WorkItem, Worklist};
 use crate::{Actor, ServiceError, Services};
@@ -91,7 +91,7 @@ impl Services {
                     && self.patient_visible(db, actor, item.patient_id).await?
                     && let Some(row) = queries::patient_by_id(db, item.patient_id).await?
                 {
-                    patients.insert(item.patient_id, patient_of(db, row).await?);
+                    patients.insert(item.patient_id, to_patient(db, row).await?);
                 }
                 if let std::collections::hash_map::Entry::Vacant(slot) =
                     access.entry(item.care_plan_id)
