@@ -10,10 +10,9 @@ use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_ent
 use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
 use renkei_domain::template::PathwayTemplate;
-use renkei_store::entity::{handovers, reports};
 use renkei_store::queries::{self, EntryRow};
 use renkei_store::queries_access as qa;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -226,20 +225,17 @@ impl Services {
                 }
             })
             .collect();
-        let handovers = handovers::Entity::find()
-            .filter(handovers::Column::CarePlanId.eq(plan_id))
-            .order_by_asc(handovers::Column::ProposedAt)
-            .all(db)
+        let handovers = renkei_store::handovers::handovers_of_plan(db, plan_id.into())
             .await?
             .into_iter()
             .map(|h| Handover {
                 id: h.id,
-                care_plan_id: h.care_plan_id,
-                from_organization: code(h.from_organization_id),
-                to_organization: code(h.to_organization_id),
+                care_plan_id: h.care_plan_id.0,
+                from_organization: code(h.from_organization_id.0),
+                to_organization: code(h.to_organization_id.0),
                 from_stage: h.from_stage,
                 stage: h.stage,
-                state: h.state,
+                state: h.state.as_str().to_owned(),
                 note: h.note,
                 summary: serde_json::from_str(&h.summary).unwrap_or(Value::Null),
                 decline_reason: h.decline_reason,
@@ -249,17 +245,15 @@ impl Services {
                 completed_at: h.completed_at,
             })
             .collect();
-        let reports = reports::Entity::find()
-            .filter(reports::Column::CarePlanId.eq(plan_id))
-            .all(db)
+        let reports = renkei_store::reports::reports_of_plan(db, plan_id.into())
             .await?
             .into_iter()
             .map(|r| Report {
                 id: r.id,
-                care_plan_id: r.care_plan_id,
+                care_plan_id: r.care_plan_id.0,
                 stage: r.stage,
-                from_organization: code(r.from_organization_id),
-                to_organization: code(r.to_organization_id),
+                from_organization: code(r.from_organization_id.0),
+                to_organization: code(r.to_organization_id.0),
                 due_at: r.due_at,
                 overdue: r.sent_at.is_none() && now > r.due_at,
                 sent_at: r.sent_at,
