@@ -1170,76 +1170,35 @@ impl Services {
     /// The incoming hand-overs still awaiting an answer that nobody of the actor's
     /// organisation has opened yet (the 未読 of the 連携受信箱).
     pub async fn unread_handovers(&self, actor: &Actor) -> Result<HashSet<Uuid>, ServiceError> {
-        use renkei_store::entity::{handover_reads, handovers};
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-        let pending: Vec<Uuid> = handovers::Entity::find()
-            .select_only()
-            .column(handovers::Column::Id)
-            .filter(handovers::Column::ToOrganizationId.eq(actor.organization_id))
-            .filter(handovers::Column::State.eq("proposed"))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        if pending.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let read: HashSet<Uuid> = handover_reads::Entity::find()
-            .select_only()
-            .column(handover_reads::Column::HandoverId)
-            .filter(handover_reads::Column::OrganizationId.eq(actor.organization_id))
-            .filter(handover_reads::Column::HandoverId.is_in(pending.clone()))
-            .into_tuple()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
-        Ok(pending
-            .into_iter()
-            .filter(|id| !read.contains(id))
-            .collect())
+        Ok(
+            renkei_store::handovers::unread_handovers(&self.db, actor.organization_id.into())
+                .await?
+                .into_iter()
+                .collect(),
+        )
     }
 
     /// Marks a hand-over as opened by the actor's organisation, if it is addressed to
     /// it (the first opening counts; later ones change nothing). Call it after the
     /// hand-over was shown (`get_handover` checked the access and audited the read).
     pub async fn mark_handover_read(&self, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
-        use renkei_store::entity::{handover_reads, handovers};
-        use sea_orm::{ActiveValue::Set, EntityTrait};
-        let Some(h) = handovers::Entity::find_by_id(id).one(&self.db).await? else {
+        use renkei_store::handovers as store;
+        let Some(h) = store::handover_by_id(&self.db, id).await? else {
             return Err(ServiceError::NotFound("hand-over"));
         };
-        if h.to_organization_id != actor.organization_id {
+        if h.to_organization_id.0 != actor.organization_id {
             return Ok(());
         }
-        if handover_reads::Entity::find_by_id((id, actor.organization_id))
-            .one(&self.db)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let row = handover_reads::ActiveModel {
-            handover_id: Set(id),
-            organization_id: Set(actor.organization_id),
-            read_by: Set(actor.practitioner_id),
-            read_at: Set(self.now()),
-        };
-        match handover_reads::Entity::insert(row)
-            .exec_without_returning(&self.db)
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Two people of the same facility opened it at once: the first mark stays.
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
+        // Two people of the same facility may open it at once: the first mark stays.
+        store::mark_handover_read(
+            &self.db,
+            id,
+            h.to_organization_id,
+            actor.practitioner_id.into(),
+            self.now(),
+        )
+        .await?;
+        Ok(())
     }
 }
 

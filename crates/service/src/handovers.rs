@@ -5,19 +5,19 @@
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::Rule;
+use renkei_domain::access::TeamRole;
 use renkei_domain::access::{Action, may_answer_handover};
+
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::goals::evaluate_goals;
 use renkei_domain::handover::{HandoverEvent, HandoverState, report_due, transition};
 use renkei_domain::template::PathwayTemplate;
-use renkei_store::entity::{handovers, reports};
+use renkei_store::care_teams::{self, CareTeamMember};
+use renkei_store::handovers::{self as store, Answer, HandoverRow};
 use renkei_store::queries::{self, CarePlanRow, EntryRow};
-use renkei_store::queries_access as qa;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use renkei_store::reports::{self, ReportRow};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -55,16 +55,16 @@ pub struct Handover {
 
 async fn handover_view<C: ConnectionTrait>(
     c: &C,
-    h: handovers::Model,
+    h: HandoverRow,
 ) -> Result<Handover, ServiceError> {
     Ok(Handover {
         id: h.id,
-        care_plan_id: h.care_plan_id,
-        from_organization: org_code(c, h.from_organization_id).await?,
-        to_organization: org_code(c, h.to_organization_id).await?,
+        care_plan_id: h.care_plan_id.0,
+        from_organization: org_code(c, h.from_organization_id.0).await?,
+        to_organization: org_code(c, h.to_organization_id.0).await?,
         from_stage: h.from_stage,
         stage: h.stage,
-        state: h.state,
+        state: h.state.as_str().to_owned(),
         note: h.note,
         summary: serde_json::from_str(&h.summary).unwrap_or(Value::Null),
         decline_reason: h.decline_reason,
@@ -158,12 +158,10 @@ impl Services {
         let Some(to) = to else {
             return Err(ServiceError::Validation(errors));
         };
-        let open = handovers::Entity::find()
-            .filter(handovers::Column::CarePlanId.eq(plan_id))
-            .all(txn)
+        let open = store::handovers_of_plan(txn, plan_id.into())
             .await?
             .into_iter()
-            .any(|h| HandoverState::parse(&h.state).is_some_and(HandoverState::is_open));
+            .any(|h| h.state.is_open());
         if open {
             return Err(conflict("this care plan already has an open hand-over"));
         }
@@ -209,46 +207,26 @@ impl Services {
             "variances": variances,
             "note": note,
         });
-        let h = handovers::Model {
+        let h = HandoverRow {
             id: Uuid::now_v7(),
-            care_plan_id: plan_id,
-            from_organization_id: actor.organization_id,
-            to_organization_id: to.id,
+            care_plan_id: plan_id.into(),
+            from_organization_id: actor.organization_id.into(),
+            to_organization_id: to.id.into(),
             from_stage: plan.current_stage.clone(),
             stage: stage.to_owned(),
-            state: HandoverState::Proposed.as_str().to_owned(),
+            state: HandoverState::Proposed,
             note: note.clone(),
             summary: renkei_domain::canonical::to_canonical_string(&summary),
             decline_reason: None,
             row_version: 1,
-            proposed_by: actor.practitioner_id,
+            proposed_by: actor.practitioner_id.into(),
             proposed_at: now,
             answered_by: None,
             answered_at: None,
             completed_at: None,
             updated_at: now,
         };
-        handovers::Entity::insert(handovers::ActiveModel {
-            id: Set(h.id),
-            care_plan_id: Set(h.care_plan_id),
-            from_organization_id: Set(h.from_organization_id),
-            to_organization_id: Set(h.to_organization_id),
-            from_stage: Set(h.from_stage.clone()),
-            stage: Set(h.stage.clone()),
-            state: Set(h.state.clone()),
-            note: Set(h.note.clone()),
-            summary: Set(h.summary.clone()),
-            decline_reason: Set(None),
-            row_version: Set(1),
-            proposed_by: Set(h.proposed_by),
-            proposed_at: Set(h.proposed_at),
-            answered_by: Set(None),
-            answered_at: Set(None),
-            completed_at: Set(None),
-            updated_at: Set(now),
-        })
-        .exec_without_returning(txn)
-        .await?;
+        store::insert_handover(txn, &h).await?;
         self.process_entry(txn, actor, plan, EntryKind::Handover, &plan.current_stage,
             json!({"handover_id": h.id.to_string(), "event": "proposed", "to_organization": to.code, "stage": stage}),
             note.clone()).await?;
@@ -274,17 +252,16 @@ impl Services {
         meta: &RequestMeta,
         id: Uuid,
     ) -> Result<Handover, ServiceError> {
-        let h = handovers::Entity::find_by_id(id)
-            .one(&self.db)
+        let h = store::handover_by_id(&self.db, id)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
         self.authorize_party_read(
             actor,
             meta,
             PartyRead {
-                from: h.from_organization_id,
-                to: h.to_organization_id,
-                plan_id: h.care_plan_id,
+                from: h.from_organization_id.0,
+                to: h.to_organization_id.0,
+                plan_id: h.care_plan_id.0,
                 action: "handover.read",
                 resource: "handover",
                 missing: "hand-over",
@@ -304,11 +281,7 @@ impl Services {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
-        let rows = handovers::Entity::find()
-            .filter(handovers::Column::CarePlanId.eq(plan_id))
-            .order_by_asc(handovers::Column::ProposedAt)
-            .all(&self.db)
-            .await?;
+        let rows = store::handovers_of_plan(&self.db, plan_id.into()).await?;
         self.audit_read(actor, meta, "handover.list", &plan).await?;
         let mut out = Vec::new();
         for h in rows {
@@ -332,20 +305,19 @@ impl Services {
             return Err(ServiceError::PreconditionRequired);
         };
         let now = self.now();
-        let Some(h) = handovers::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(h) = store::handover_by_id(&self.db, id).await? else {
             return Err(ServiceError::NotFound("hand-over"));
         };
-        let write = self.begin_plan_write(actor, meta, h.care_plan_id).await?;
-        let h = handovers::Entity::find_by_id(id)
-            .one(write.txn())
+        let write = self.begin_plan_write(actor, meta, h.care_plan_id.0).await?;
+        let h = store::handover_by_id(write.txn(), id)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
         let may_answer = may_answer_handover(&subject(actor));
         let party = match event {
             HandoverEvent::Accept | HandoverEvent::Decline => {
-                h.to_organization_id == actor.organization_id
+                h.to_organization_id.0 == actor.organization_id
             }
-            HandoverEvent::Withdraw => h.from_organization_id == actor.organization_id,
+            HandoverEvent::Withdraw => h.from_organization_id.0 == actor.organization_id,
             HandoverEvent::Complete => false,
         };
         let action = match event {
@@ -357,8 +329,8 @@ impl Services {
         let write = write
             .authorize_by(|plan, access| {
                 if !party || !may_answer {
-                    let is_party = h.to_organization_id == actor.organization_id
-                        || h.from_organization_id == actor.organization_id;
+                    let is_party = h.to_organization_id.0 == actor.organization_id
+                        || h.from_organization_id.0 == actor.organization_id;
                     return Err(Box::new((
                         AuditRecord::by(
                             actor,
@@ -367,7 +339,7 @@ impl Services {
                             Some(id.to_string()),
                             Outcome::Denied,
                         )
-                        .plan(Some(h.care_plan_id))
+                        .plan(Some(h.care_plan_id.0))
                         .patient(is_party.then_some(plan.patient_id)),
                         if is_party {
                             ServiceError::Forbidden
@@ -390,7 +362,7 @@ impl Services {
                             Some(id.to_string()),
                             Outcome::Denied,
                         )
-                        .plan(Some(h.care_plan_id))
+                        .plan(Some(h.care_plan_id.0))
                         .detail("consent does not cover the receiver"),
                         ServiceError::NotFound("hand-over"),
                     )));
@@ -402,9 +374,7 @@ impl Services {
         if h.row_version != expected {
             return Err(ServiceError::PreconditionFailed);
         }
-        let from = HandoverState::parse(&h.state)
-            .ok_or_else(|| anyhow::anyhow!("hand-over {id} has unknown state"))?;
-        let to_state = transition(from, event).map_err(|e| conflict(e.to_string()))?;
+        let to_state = transition(h.state, event).map_err(|e| conflict(e.to_string()))?;
         if event == HandoverEvent::Decline && reason.as_deref().is_none_or(|r| r.trim().is_empty())
         {
             return Err(ServiceError::field(
@@ -413,78 +383,49 @@ impl Services {
                 "a declined hand-over needs a reason",
             ));
         }
-        let updated = handovers::Entity::update_many()
-            .col_expr(handovers::Column::State, Expr::value(to_state.as_str()))
-            .col_expr(
-                handovers::Column::RowVersion,
-                Expr::col(handovers::Column::RowVersion).add(1),
-            )
-            .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                handovers::Column::AnsweredBy,
-                Expr::value(Some(actor.practitioner_id)),
-            )
-            .col_expr(handovers::Column::AnsweredAt, Expr::value(Some(now)))
-            .col_expr(
-                handovers::Column::DeclineReason,
-                Expr::value(if event == HandoverEvent::Decline {
-                    reason.clone()
-                } else {
-                    None
-                }),
-            )
-            .filter(handovers::Column::Id.eq(id))
-            .filter(handovers::Column::RowVersion.eq(expected))
-            .exec(txn)
-            .await?;
-        if updated.rows_affected != 1 {
+        let answer = Answer {
+            state: to_state,
+            by: actor.practitioner_id.into(),
+            at: now,
+            decline_reason: if event == HandoverEvent::Decline {
+                reason.clone()
+            } else {
+                None
+            },
+        };
+        if !store::answer_handover(txn, id, expected, answer).await? {
             return Err(ServiceError::PreconditionFailed);
         }
         let mut team_member = None;
         if event == HandoverEvent::Accept {
             // The receiver joins the care team as owner of the new stage.
-            let team = qa::team_of(txn, plan.id).await?;
-            match team
-                .iter()
-                .find(|m| m.organization_id == actor.organization_id)
-            {
+            match care_teams::member_of(txn, plan.id.into(), actor.organization_id.into()).await? {
                 Some(m) => {
-                    let mut stages: Vec<String> =
-                        serde_json::from_str(&m.stages).unwrap_or_default();
+                    let mut stages = m.stages;
                     if !stages.contains(&h.stage) {
                         stages.push(h.stage.clone());
                     }
-                    renkei_store::entity::care_team_members::Entity::update_many()
-                        .col_expr(
-                            renkei_store::entity::care_team_members::Column::Stages,
-                            Expr::value(serde_json::to_string(&stages).unwrap_or_default()),
-                        )
-                        .col_expr(
-                            renkei_store::entity::care_team_members::Column::Role,
-                            Expr::value(if m.role == "planner" {
-                                "planner"
-                            } else {
-                                "stage_owner"
-                            }),
-                        )
-                        .filter(renkei_store::entity::care_team_members::Column::Id.eq(m.id))
-                        .exec(txn)
-                        .await?;
+                    let role = if m.role == TeamRole::Planner {
+                        TeamRole::Planner
+                    } else {
+                        TeamRole::StageOwner
+                    };
+                    care_teams::update_member(txn, m.id, role, &stages).await?;
                     team_member = Some(m.id);
                 }
                 None => {
                     let id = Uuid::now_v7();
                     team_member = Some(id);
-                    qa::insert_team_member(
+                    care_teams::add_member(
                         txn,
-                        qa::TeamMemberRow {
+                        &CareTeamMember {
                             id,
-                            care_plan_id: plan.id,
-                            organization_id: actor.organization_id,
-                            role: "stage_owner".into(),
-                            stages: serde_json::to_string(&[&h.stage]).unwrap_or_default(),
+                            care_plan_id: plan.id.into(),
+                            organization_id: actor.organization_id.into(),
+                            role: TeamRole::StageOwner,
+                            stages: vec![h.stage.clone()],
                             added_at: now,
-                            added_by: Some(actor.practitioner_id),
+                            added_by: Some(actor.practitioner_id.into()),
                         },
                     )
                     .await?;
@@ -515,8 +456,7 @@ impl Services {
         if let Some(member) = team_member {
             record = record.wrote(EvidenceKind::CareTeamMember, member);
         }
-        let h = handovers::Entity::find_by_id(id)
-            .one(txn)
+        let h = store::handover_by_id(txn, id)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
         let view = handover_view(txn, h).await?;
@@ -537,28 +477,16 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let now = self.now();
         if row.kind == EntryKind::StageStart.as_str() {
-            let accepted = handovers::Entity::find()
-                .filter(handovers::Column::CarePlanId.eq(plan.id))
-                .filter(handovers::Column::State.eq(HandoverState::Accepted.as_str()))
-                .filter(handovers::Column::Stage.eq(row.stage.clone()))
-                .filter(handovers::Column::ToOrganizationId.eq(actor.organization_id))
-                .all(txn)
-                .await?;
+            let accepted = store::handovers_to_stage(
+                txn,
+                plan.id.into(),
+                &row.stage,
+                actor.organization_id.into(),
+                HandoverState::Accepted,
+            )
+            .await?;
             for h in accepted {
-                handovers::Entity::update_many()
-                    .col_expr(
-                        handovers::Column::State,
-                        Expr::value(HandoverState::Completed.as_str()),
-                    )
-                    .col_expr(
-                        handovers::Column::RowVersion,
-                        Expr::col(handovers::Column::RowVersion).add(1),
-                    )
-                    .col_expr(handovers::Column::CompletedAt, Expr::value(Some(now)))
-                    .col_expr(handovers::Column::UpdatedAt, Expr::value(now))
-                    .filter(handovers::Column::Id.eq(h.id))
-                    .exec(txn)
-                    .await?;
+                store::complete_handover(txn, h.id, now).await?;
                 // Every transition is an entry in the chain, completion included.
                 self.process_entry(
                     txn,
@@ -578,20 +506,22 @@ impl Services {
             let rows = queries::entries_of(txn, plan.id).await?;
             let pf = plan_facts(&rows);
             let content = stage_outcome(&pf.facts, &row.stage);
-            reports::Entity::insert(reports::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                care_plan_id: Set(plan.id),
-                stage: Set(row.stage.clone()),
-                from_organization_id: Set(actor.organization_id),
-                to_organization_id: Set(plan.planner_organization_id),
-                due_at: Set(report_due(row.effective_at, template.report_due_days)),
-                sent_at: Set(None),
-                sent_by: Set(None),
-                content: Set(renkei_domain::canonical::to_canonical_string(&content)),
-                stage_end_entry_id: Set(row.id),
-                created_at: Set(now),
-            })
-            .exec_without_returning(txn)
+            reports::insert_report(
+                txn,
+                &ReportRow {
+                    id: Uuid::now_v7(),
+                    care_plan_id: plan.id.into(),
+                    stage: row.stage.clone(),
+                    from_organization_id: actor.organization_id.into(),
+                    to_organization_id: plan.planner_organization_id.into(),
+                    due_at: report_due(row.effective_at, template.report_due_days),
+                    sent_at: None,
+                    sent_by: None,
+                    content: renkei_domain::canonical::to_canonical_string(&content),
+                    stage_end_entry_id: row.id.into(),
+                    created_at: now,
+                },
+            )
             .await?;
         }
         Ok(())

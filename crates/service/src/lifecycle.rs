@@ -7,8 +7,6 @@ use renkei_domain::access::Action;
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::template::GoalTarget;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -294,13 +292,7 @@ impl Services {
         if plan.status != PlanStatus::Active.as_str() {
             return Err(conflict("only an active plan migrates"));
         }
-        renkei_store::entity::care_plans::Entity::update_many()
-            .col_expr(
-                renkei_store::entity::care_plans::Column::PathwayVersionId,
-                Expr::value(target.id),
-            )
-            .filter(renkei_store::entity::care_plans::Column::Id.eq(plan_id))
-            .exec(&write.txn)
+        renkei_store::care_plans::set_pathway_version(&write.txn, plan_id.into(), target.id)
             .await?;
         let stage = plan.current_stage.clone();
         self.process_entry(&write.txn, actor, plan, EntryKind::Lifecycle, &stage,

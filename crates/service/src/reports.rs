@@ -36,10 +36,10 @@ async fn report_view<C: ConnectionTrait>(
 ) -> Result<Report, ServiceError> {
     Ok(Report {
         id: r.id,
-        care_plan_id: r.care_plan_id,
+        care_plan_id: r.care_plan_id.0,
         stage: r.stage,
-        from_organization: org_code(c, r.from_organization_id).await?,
-        to_organization: org_code(c, r.to_organization_id).await?,
+        from_organization: org_code(c, r.from_organization_id.0).await?,
+        to_organization: org_code(c, r.to_organization_id.0).await?,
         due_at: r.due_at,
         overdue: r.sent_at.is_none() && now > r.due_at,
         sent_at: r.sent_at,
@@ -61,9 +61,9 @@ impl Services {
             actor,
             meta,
             PartyRead {
-                from: r.from_organization_id,
-                to: r.to_organization_id,
-                plan_id: r.care_plan_id,
+                from: r.from_organization_id.0,
+                to: r.to_organization_id.0,
+                plan_id: r.care_plan_id.0,
                 action: "report.read",
                 resource: "report",
                 missing: "report",
@@ -87,12 +87,12 @@ impl Services {
             return Err(ServiceError::NotFound("report"));
         };
         let write = self
-            .begin_plan_write(actor, meta, r.care_plan_id)
+            .begin_plan_write(actor, meta, r.care_plan_id.0)
             .await?
             .missing_as("report")
             .authorize(Action::SendReport { stage: &r.stage }, None)
             .await?;
-        if r.from_organization_id != actor.organization_id {
+        if r.from_organization_id.0 != actor.organization_id {
             write.txn.rollback().await?;
             return Err(ServiceError::Forbidden);
         }
@@ -103,7 +103,7 @@ impl Services {
         if r.sent_at.is_some() {
             return Err(conflict("this report was already sent"));
         }
-        reports::mark_report_sent(txn, id, actor.practitioner_id, now).await?;
+        reports::mark_report_sent(txn, id, actor.practitioner_id.into(), now).await?;
         let mut values: Value = serde_json::from_str(&r.content).unwrap_or(json!({}));
         if let Some(obj) = values.as_object_mut() {
             obj.insert("report_id".into(), json!(id.to_string()));
@@ -137,7 +137,7 @@ impl Services {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
-        let rows = reports::reports_of_plan(&self.db, plan_id).await?;
+        let rows = reports::reports_of_plan(&self.db, plan_id.into()).await?;
         self.audit_read(actor, meta, "report.list", &plan).await?;
         let mut out = Vec::new();
         for r in rows {

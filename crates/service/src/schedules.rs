@@ -9,12 +9,13 @@ use renkei_domain::FieldError;
 use renkei_domain::access::Action;
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::goals::{GoalState, evaluate_goals};
+use renkei_domain::handover::HandoverState;
 use renkei_domain::ids::OrgKind;
 use renkei_domain::schedule::{ScheduleState, ScheduleStatus, evaluate_schedule};
-use renkei_store::entity::{handovers, reports};
+use renkei_store::handovers as store_handovers;
 use renkei_store::queries::{self, CarePlanRow};
 use renkei_store::queries_access as qa;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use renkei_store::reports::{self, ReportSide};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -152,13 +153,10 @@ impl Services {
             )
         };
         // Hand-overs.
-        for h in handovers::Entity::find()
-            .filter(handovers::Column::ToOrganizationId.eq(org))
-            .filter(handovers::Column::State.eq("proposed"))
-            .all(&self.db)
+        for h in store_handovers::handovers_to_org(&self.db, org.into(), &[HandoverState::Proposed])
             .await?
         {
-            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await?
+            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id.0).await?
                 && self.party_may_list(actor, &p).await?
             {
                 let (id, pat, pw) = plan_info(&p);
@@ -167,18 +165,19 @@ impl Services {
                     patient_id: pat,
                     pathway: pw,
                     subject: h.id.to_string(),
-                    state: h.state,
+                    state: h.state.as_str().to_owned(),
                     due: None,
                 });
             }
         }
-        for h in handovers::Entity::find()
-            .filter(handovers::Column::FromOrganizationId.eq(org))
-            .filter(handovers::Column::State.is_in(["proposed", "accepted"]))
-            .all(&self.db)
-            .await?
+        for h in store_handovers::handovers_from_org(
+            &self.db,
+            org.into(),
+            &[HandoverState::Proposed, HandoverState::Accepted],
+        )
+        .await?
         {
-            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id).await?
+            if let Some(p) = queries::care_plan_by_id(&self.db, h.care_plan_id.0).await?
                 && self.party_may_list(actor, &p).await?
             {
                 let (id, pat, pw) = plan_info(&p);
@@ -187,23 +186,15 @@ impl Services {
                     patient_id: pat,
                     pathway: pw,
                     subject: h.id.to_string(),
-                    state: h.state,
+                    state: h.state.as_str().to_owned(),
                     due: None,
                 });
             }
         }
         // Reports.
-        for (i, col) in [
-            (2usize, reports::Column::FromOrganizationId),
-            (3, reports::Column::ToOrganizationId),
-        ] {
-            for r in reports::Entity::find()
-                .filter(col.eq(org))
-                .filter(reports::Column::SentAt.is_null())
-                .all(&self.db)
-                .await?
-            {
-                if let Some(p) = queries::care_plan_by_id(&self.db, r.care_plan_id).await?
+        for (i, side) in [(2usize, ReportSide::From), (3, ReportSide::To)] {
+            for r in reports::unsent_reports(&self.db, org.into(), side).await? {
+                if let Some(p) = queries::care_plan_by_id(&self.db, r.care_plan_id.0).await?
                     && self.party_may_list(actor, &p).await?
                 {
                     let (id, pat, pw) = plan_info(&p);

@@ -44,3 +44,11 @@ impl From<DbErr> for StoreError {
         }
     }
 }
+
+impl StoreError {
+    /// A stored value outside its closed vocabulary: the row cannot be read as the
+    /// domain type, and the caller sees an internal error rather than a guess.
+    pub fn unparsable(what: &str, value: &str) -> Self {
+        StoreError::Db(DbErr::Type(format!("stored {what} `{value}` is not valid")))
+    }
+}

@@ -1,10 +1,13 @@
 //! renkei-store: sea-orm entities and the queries of Renkei, generic over the connection
 //! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
 
+pub mod care_plans;
+pub mod care_teams;
 pub mod db;
 pub mod declarations;
 pub mod entity;
 pub mod error;
+pub mod handovers;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;

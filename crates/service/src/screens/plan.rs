@@ -11,10 +11,8 @@ use renkei_domain::goals::{GoalStatus, evaluate_goals};
 pub use renkei_domain::plan::StageDates;
 use renkei_domain::plan::stage_dates;
 use renkei_domain::template::PathwayTemplate;
-use renkei_store::entity::{handovers, reports};
 use renkei_store::queries;
 use renkei_store::queries_access as qa;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -200,20 +198,17 @@ impl Services {
                 }
             })
             .collect();
-        let handovers = handovers::Entity::find()
-            .filter(handovers::Column::CarePlanId.eq(plan_id))
-            .order_by_asc(handovers::Column::ProposedAt)
-            .all(db)
+        let handovers = renkei_store::handovers::handovers_of_plan(db, plan_id.into())
             .await?
             .into_iter()
             .map(|h| Handover {
                 id: h.id,
-                care_plan_id: h.care_plan_id,
-                from_organization: code(h.from_organization_id),
-                to_organization: code(h.to_organization_id),
+                care_plan_id: h.care_plan_id.0,
+                from_organization: code(h.from_organization_id.0),
+                to_organization: code(h.to_organization_id.0),
                 from_stage: h.from_stage,
                 stage: h.stage,
-                state: h.state,
+                state: h.state.as_str().to_owned(),
                 note: h.note,
                 summary: serde_json::from_str(&h.summary).unwrap_or(Value::Null),
                 decline_reason: h.decline_reason,
@@ -223,17 +218,15 @@ impl Services {
                 completed_at: h.completed_at,
             })
             .collect();
-        let reports = reports::Entity::find()
-            .filter(reports::Column::CarePlanId.eq(plan_id))
-            .all(db)
+        let reports = renkei_store::reports::reports_of_plan(db, plan_id.into())
             .await?
             .into_iter()
             .map(|r| Report {
                 id: r.id,
-                care_plan_id: r.care_plan_id,
+                care_plan_id: r.care_plan_id.0,
                 stage: r.stage,
-                from_organization: code(r.from_organization_id),
-                to_organization: code(r.to_organization_id),
+                from_organization: code(r.from_organization_id.0),
+                to_organization: code(r.to_organization_id.0),
                 due_at: r.due_at,
                 overdue: r.sent_at.is_none() && now > r.due_at,
                 sent_at: r.sent_at,

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use renkei_domain::access::{Action, allows, may_read_party_record};
-use renkei_store::entity::handovers;
 use renkei_store::queries;
-use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::access::{plan_access_at, subject};
@@ -112,17 +110,17 @@ impl Services {
                     let Ok(id) = item.subject.parse::<Uuid>() else {
                         continue;
                     };
-                    let Some(h) = handovers::Entity::find_by_id(id).one(db).await? else {
+                    let Some(h) = renkei_store::handovers::handover_by_id(db, id).await? else {
                         continue;
                     };
-                    let is_party = h.from_organization_id == actor.organization_id
-                        || h.to_organization_id == actor.organization_id;
+                    let (from, to) = (h.from_organization_id.0, h.to_organization_id.0);
+                    let is_party = from == actor.organization_id || to == actor.organization_id;
                     let readable = access
-                        .get(&h.care_plan_id)
+                        .get(&h.care_plan_id.0)
                         .and_then(Option::as_ref)
                         .is_some_and(|a| may_read_party_record(&who, a, is_party));
                     if readable {
-                        for org in [h.from_organization_id, h.to_organization_id] {
+                        for org in [from, to] {
                             if let std::collections::hash_map::Entry::Vacant(slot) =
                                 names.entry(org)
                             {
@@ -136,8 +134,8 @@ impl Services {
                         handover_rows.insert(
                             item.subject.clone(),
                             HandoverParties {
-                                from_organization_name: names[&h.from_organization_id].clone(),
-                                to_organization_name: names[&h.to_organization_id].clone(),
+                                from_organization_name: names[&from].clone(),
+                                to_organization_name: names[&to].clone(),
                                 stage: h.stage,
                             },
                         );

@@ -1,0 +1,26 @@
+//! Changes to a care plan's row beyond the append path.
+
+use renkei_domain::ids::PlanId;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entity::care_plans;
+use crate::error::StoreError;
+
+/// Moves the plan onto another published version of its pathway.
+pub async fn set_pathway_version<C: ConnectionTrait>(
+    c: &C,
+    plan: PlanId,
+    pathway_version: Uuid,
+) -> Result<(), StoreError> {
+    care_plans::Entity::update_many()
+        .col_expr(
+            care_plans::Column::PathwayVersionId,
+            Expr::value(pathway_version),
+        )
+        .filter(care_plans::Column::Id.eq(plan.0))
+        .exec(c)
+        .await?;
+    Ok(())
+}
