@@ -13,6 +13,10 @@ pub enum StoreError {
     /// exhausted, connection refused): retry later.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// A stored value is not one the schema allows (a status, kind or role that does not
+    /// parse): the row was written outside Renkei or is damaged.
+    #[error("stored value does not parse: {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Db(DbErr),
 }
