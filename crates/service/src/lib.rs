@@ -31,7 +31,6 @@ pub mod workflow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Timelike, Utc};
-use sea_orm::DbErr;
 use uuid::Uuid;
 
 pub use sea_orm::DatabaseConnection;
@@ -151,12 +150,6 @@ impl Services {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
-}
-
-/// Runs the migrations.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    use renkei_migration::MigratorTrait;
-    renkei_migration::Migrator::up(db, None).await
 }
 
 pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
