@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use axum::body::Body;
 use axum::http::{Request, header};
+use renkei_service::DbSettings;
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
-use renkei_service::{DbSettings, startup};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -59,7 +59,7 @@ fn entry_body(i: usize) -> Value {
 /// requests of `op` (`append` or `goals`).
 pub async fn run(database_url: &str, pathways: &Path, op: &str, n: usize) -> anyhow::Result<()> {
     let settings = DbSettings::new(database_url);
-    let services = startup::start(&settings, pathways, true).await?;
+    let services = renkei_testkit::start(&settings, pathways, true).await?;
     admin::add_organization(
         &services,
         NewOrganization {

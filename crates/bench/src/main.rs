@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             // One connection: the page-cache setting below applies to every batch.
             settings.max_connections = 1;
-            let services = renkei_service::startup::start(&settings, &pathways, true).await?;
+            let services = renkei_testkit::start(&settings, &pathways, true).await?;
             if settings.is_sqlite() {
                 // Bulk loading keeps inserting into large, random-keyed index B-trees
                 // (audit events by patient, practitioner, organisation): SQLite's default

@@ -242,7 +242,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SyncLevel::Full => SqliteSync::Full,
                 SyncLevel::Normal => SqliteSync::Normal,
             };
-            let services = startup::start(&s, &pathways, true)
+            let db = renkei_service::connect(&s)
+                .await
+                .map_err(startup::StartupError::Database)?;
+            migrate(&db)
+                .await
+                .map_err(startup::StartupError::Database)?;
+            let services = startup::start_on(db, &pathways)
                 .await?
                 .with_security(security);
             if !demo && renkei_service::demo::accounts_exist(&services.db).await? {
@@ -289,7 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let db = renkei_service::connect(&settings(&cli.database)).await?;
-            renkei_service::migrate(&db).await?;
+            migrate(&db).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
@@ -527,11 +533,17 @@ async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::R
     })
 }
 
+/// Brings the schema up to date: every migration not yet applied, in order.
+async fn migrate(db: &renkei_service::DatabaseConnection) -> Result<(), renkei_migration::DbErr> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::up(db, None).await
+}
+
 /// The services the administration commands run on: the migrated database, no
 /// pathway templates (they publish none and read none).
 async fn admin_services(url: &str) -> anyhow::Result<renkei_service::Services> {
     let db = renkei_service::connect(&settings(url)).await?;
-    renkei_service::migrate(&db).await?;
+    migrate(&db).await?;
     Ok(renkei_service::Services::new(
         db,
         renkei_service::PathwayRegistry::default(),

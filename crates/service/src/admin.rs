@@ -384,9 +384,6 @@ pub async fn list_users(
     actor: &Actor,
     meta: &crate::audit::RequestMeta,
 ) -> Result<Vec<UserSummary>, ServiceError> {
-    use renkei_store::entity::{practitioners, sessions};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-
     let db = &services.db;
     let regional = actor.has_role("regional_admin");
     if !regional && !actor.has_role("org_admin") {
@@ -399,47 +396,33 @@ pub async fn list_users(
         .await?;
         return Err(ServiceError::Forbidden);
     }
-    let mut q = practitioners::Entity::find();
-    if !regional {
-        q = q.filter(practitioners::Column::OrganizationId.eq(actor.organization_id));
-    }
-    let rows = q
-        .order_by_asc(practitioners::Column::OrganizationId)
-        .order_by_asc(practitioners::Column::Login)
-        .all(db)
-        .await?;
+    let organization = (!regional).then(|| actor.organization_id.into());
+    let rows = renkei_store::practitioners::listing(db, organization).await?;
     let orgs: std::collections::HashMap<Uuid, OrganizationRow> = queries::list_organizations(db)
         .await?
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
-    let mut last: std::collections::HashMap<Uuid, DateTime<Utc>> = Default::default();
-    for s in sessions::Entity::find().all(db).await? {
-        let e = last.entry(s.practitioner_id).or_insert(s.created_at);
-        if s.created_at > *e {
-            *e = s.created_at;
-        }
-    }
+    let last = renkei_store::queries_auth::last_session_starts(db).await?;
     let mut out: Vec<UserSummary> = rows
         .into_iter()
         // The system practitioner (automatic variances) is nobody's user.
-        .filter(|p| orgs.contains_key(&p.organization_id))
-        .map(|p| {
-            let org = &orgs[&p.organization_id];
-            UserSummary {
-                id: p.id,
+        .filter_map(|p| {
+            let org = orgs.get(p.organization_id.as_uuid())?;
+            Some(UserSummary {
+                id: p.id.into_uuid(),
                 login: p.login,
                 name: p.name,
-                profession: p.profession,
+                profession: p.profession.as_str().to_owned(),
                 organization_code: org.code.clone(),
                 organization_name: org.name.clone(),
-                roles: serde_json::from_str(&p.roles).unwrap_or_default(),
+                roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
                 totp_enabled: p.totp_enabled,
                 last_login: last.get(&p.id).copied(),
                 locked_until: p.locked_until,
-                disabled: p.disabled_at.is_some(),
+                disabled: p.disabled,
                 must_change_password: p.must_change_password,
-            }
+            })
         })
         .collect();
     out.sort_by(|a, b| (&a.organization_code, &a.login).cmp(&(&b.organization_code, &b.login)));
@@ -457,21 +440,7 @@ pub async fn list_users(
 pub async fn active_plans_per_version(
     db: &DatabaseConnection,
 ) -> Result<std::collections::HashMap<Uuid, u64>, ServiceError> {
-    use renkei_store::entity::care_plans;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-
-    let ids: Vec<Uuid> = care_plans::Entity::find()
-        .select_only()
-        .column(care_plans::Column::PathwayVersionId)
-        .filter(care_plans::Column::Status.eq("active"))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut out = std::collections::HashMap::new();
-    for id in ids {
-        *out.entry(id).or_insert(0) += 1;
-    }
-    Ok(out)
+    Ok(renkei_store::admin::active_plans_per_version(db).await?)
 }
 
 /// The people an organisation's 地域連携室 can be reached through: its active liaison

@@ -6,16 +6,11 @@ use chrono::{DateTime, Utc};
 use renkei_domain::canonical::{sha256_tagged, to_canonical_string};
 use renkei_domain::chain::{GENESIS_HASH, hash_time};
 use renkei_domain::evidence::{self, EvidenceKey, EvidenceKind, Ledger};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use renkei_store::audit::{self as store, AuditEvent};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
-
-use renkei_store::entity::{audit_events, audit_head};
 
 use crate::{Actor, ServiceError, Services, begin_write};
 
@@ -24,7 +19,7 @@ pub const HEAD_MISSING: &str = "the audit log's head row is missing: the audit l
 
 /// Whether the audit head row exists: every audited request needs it.
 pub async fn head_exists<C: ConnectionTrait>(c: &C) -> Result<bool, ServiceError> {
-    Ok(audit_head::Entity::find_by_id(1).one(c).await?.is_some())
+    Ok(store::head(c).await?.is_some())
 }
 
 /// Allowed or denied.
@@ -121,7 +116,7 @@ pub fn event_hash(
     id: Uuid,
     seq: i64,
     at: &DateTime<Utc>,
-    r: &audit_events::Model,
+    r: &AuditEvent,
     prev_hash: &str,
 ) -> String {
     let doc = json!({
@@ -168,34 +163,27 @@ pub async fn record<C: ConnectionTrait>(
     }
     // Take the next sequence number: on PostgreSQL this takes the head's row lock until
     // commit, and RETURNING hands back the previous event's hash in the same statement.
-    let head = audit_head::Entity::update_many()
-        .col_expr(
-            audit_head::Column::LastSeq,
-            Expr::col(audit_head::Column::LastSeq).add(1),
-        )
-        .filter(audit_head::Column::Id.eq(1))
-        .exec_with_returning(c)
+    let head = store::take_next_seq(c)
         .await?
-        .pop()
         .ok_or_else(|| anyhow::anyhow!("audit head row missing"))?;
     let seq = head.last_seq;
     let prev_hash = if seq == 1 {
         GENESIS_HASH.to_owned()
     } else {
-        head.head_hash.clone()
+        head.head_hash
     };
     let id = Uuid::now_v7();
-    let mut model = audit_events::Model {
+    let mut event = AuditEvent {
         id,
         seq,
         at,
-        practitioner_id: r.practitioner_id,
-        organization_id: r.organization_id,
+        practitioner_id: r.practitioner_id.map(Into::into),
+        organization_id: r.organization_id.map(Into::into),
         action: r.action.to_owned(),
         resource_type: r.resource_type.to_owned(),
         resource_id: r.resource_id,
-        patient_id: r.patient_id,
-        care_plan_id: r.care_plan_id,
+        patient_id: r.patient_id.map(Into::into),
+        care_plan_id: r.care_plan_id.map(Into::into),
         outcome: r.outcome.as_str().to_owned(),
         request_id: meta.request_id.clone(),
         client_addr: meta.client_addr.clone(),
@@ -204,33 +192,9 @@ pub async fn record<C: ConnectionTrait>(
         prev_hash: prev_hash.clone(),
         hash: String::new(),
     };
-    model.hash = event_hash(id, seq, &at, &model, &prev_hash);
-    audit_events::Entity::insert(audit_events::ActiveModel {
-        id: Set(model.id),
-        seq: Set(model.seq),
-        at: Set(model.at),
-        practitioner_id: Set(model.practitioner_id),
-        organization_id: Set(model.organization_id),
-        action: Set(model.action),
-        resource_type: Set(model.resource_type),
-        resource_id: Set(model.resource_id),
-        patient_id: Set(model.patient_id),
-        care_plan_id: Set(model.care_plan_id),
-        outcome: Set(model.outcome),
-        request_id: Set(model.request_id),
-        client_addr: Set(model.client_addr),
-        detail: Set(model.detail),
-        evidence: Set(model.evidence),
-        prev_hash: Set(model.prev_hash),
-        hash: Set(model.hash.clone()),
-    })
-    .exec_without_returning(c)
-    .await?;
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::HeadHash, Expr::value(model.hash))
-        .filter(audit_head::Column::Id.eq(1))
-        .exec(c)
-        .await?;
+    event.hash = event_hash(id, seq, &at, &event, &prev_hash);
+    store::insert_event(c, &event).await?;
+    store::set_head_hash(c, &event.hash).await?;
     Ok(())
 }
 
@@ -261,18 +225,14 @@ pub async fn verify_audit(
     db: &DatabaseConnection,
     ledger: &mut Ledger,
 ) -> Result<Result<AuditSummary, String>, ServiceError> {
-    let Some(head) = audit_head::Entity::find_by_id(1).one(db).await? else {
+    let Some(head) = store::head(db).await? else {
         return Ok(Err(HEAD_MISSING.to_owned()));
     };
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_seq = 1i64;
     let mut last_id: Option<i64> = None;
     loop {
-        let mut q = audit_events::Entity::find().order_by_asc(audit_events::Column::Seq);
-        if let Some(after) = last_id {
-            q = q.filter(audit_events::Column::Seq.gt(after));
-        }
-        let batch = q.limit(5_000).all(db).await?;
+        let batch = store::events_page(db, last_id, 5_000).await?;
         if batch.is_empty() {
             break;
         }

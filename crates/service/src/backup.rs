@@ -14,9 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::verify::{VerifyReport, verify};
 use crate::{DbSettings, ServiceError, connect};
@@ -86,11 +84,6 @@ fn refuse_postgres(url: &str) -> Result<PathBuf, BackupError> {
         .ok_or_else(|| BackupError::Refused(format!("not a SQLite database file URL: {url}")))
 }
 
-/// A SQL string literal.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Fsyncs a file and the directory that names it.
 fn sync_file_and_dir(path: &Path) -> Result<(), BackupError> {
     std::fs::File::open(path)
@@ -124,20 +117,7 @@ pub async fn check_copy(path: &Path) -> Result<CopyReport, BackupError> {
     })
 }
 
-/// `PRAGMA integrity_check`: "ok", or the problems it found, one per line.
-pub async fn integrity_check<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            DatabaseBackend::Sqlite,
-            "PRAGMA integrity_check".to_owned(),
-        ))
-        .await?;
-    let mut lines = Vec::new();
-    for row in rows {
-        lines.push(row.try_get_by_index::<String>(0)?);
-    }
-    Ok(lines.join("\n"))
-}
+pub use renkei_store::backup::integrity_check;
 
 /// Writes a consistent copy of the live SQLite database `db` (opened from `url`) to
 /// `target`, which must not exist, then checks the copy. Writers are not stopped.
@@ -166,10 +146,7 @@ pub async fn backup(
     // Owner-only from the start (VACUUM INTO fills an empty file and keeps its mode).
     renkei_store::db::create_private_file(target).map_err(io(target))?;
     // One statement, one read transaction: a snapshot of every commit before it began.
-    if let Err(e) = db
-        .execute_unprepared(&format!("VACUUM INTO {}", quote(target_str)))
-        .await
-    {
+    if let Err(e) = renkei_store::backup::vacuum_into(db, target_str).await {
         let _ = std::fs::remove_file(target);
         return Err(e.into());
     }
@@ -259,30 +236,14 @@ pub async fn restore(
 /// access (SQLite answers "database is locked" otherwise), and on the way out SQLite
 /// checkpoints the WAL into the main file, so the file renamed aside is complete.
 async fn take_exclusive(path: &Path) -> Result<(), BackupError> {
-    let mut opts = ConnectOptions::new(format!("sqlite://{}?mode=rw", path.display()));
-    opts.max_connections(1)
-        .min_connections(1)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_millis(500)));
-    let in_use = |e: DbErr| {
-        BackupError::Refused(format!(
-            "{} is in use ({e}); stop `renkei serve` (and every other process using it) first",
-            path.display()
-        ))
-    };
-    let db = Database::connect(opts).await.map_err(in_use)?;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            DatabaseBackend::Sqlite,
-            "PRAGMA journal_mode=DELETE".to_owned(),
-        ))
+    let mode = renkei_store::backup::leave_wal(path, Duration::from_millis(500))
         .await
-        .map_err(in_use)?;
-    let mode = row
-        .map(|r| r.try_get_by_index::<String>(0))
-        .transpose()?
-        .unwrap_or_default();
-    db.close().await?;
+        .map_err(|e| {
+            BackupError::Refused(format!(
+                "{} is in use ({e}); stop `renkei serve` (and every other process using it) first",
+                path.display()
+            ))
+        })?;
     if !mode.eq_ignore_ascii_case("delete") {
         return Err(BackupError::Refused(format!(
             "{} is in use (cannot leave WAL mode, journal_mode is {mode}); stop `renkei serve` first",
@@ -314,6 +275,5 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
-        assert_eq!(quote("a'b"), "'a''b'");
     }
 }

@@ -66,6 +66,7 @@ impl From<StoreError> for ServiceError {
             },
             StoreError::Unavailable(_) => ServiceError::Unavailable(err),
             StoreError::Db(e) => ServiceError::Internal(anyhow::Error::new(e)),
+            e @ StoreError::Corrupt(_) => ServiceError::Internal(anyhow::Error::new(e)),
         }
     }
 }

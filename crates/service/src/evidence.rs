@@ -7,17 +7,16 @@
 
 use renkei_domain::chain::hash_time;
 use renkei_domain::evidence::{Evidence, EvidenceKind};
-use renkei_store::entity::{
-    api_tokens, break_glass_grants, care_plans, care_team_members, consents, patient_identifiers,
-    patients,
-};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use renkei_store::evidence::EvidencedRow;
+use renkei_store::queries::{ApiTokenRow, CarePlanRow, PatientIdentifierRow, PatientRow};
+use renkei_store::queries_access::{BreakGlassRow, ConsentRow, TeamMemberRow};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::ServiceError;
 
-pub fn care_plan(r: &care_plans::Model) -> Evidence {
+pub fn care_plan(r: &CarePlanRow) -> Evidence {
     Evidence::of(
         EvidenceKind::CarePlan,
         r.id,
@@ -37,7 +36,7 @@ pub fn care_plan(r: &care_plans::Model) -> Evidence {
     )
 }
 
-pub fn care_team_member(r: &care_team_members::Model) -> Evidence {
+pub fn care_team_member(r: &TeamMemberRow) -> Evidence {
     Evidence::of(
         EvidenceKind::CareTeamMember,
         r.id,
@@ -52,7 +51,7 @@ pub fn care_team_member(r: &care_team_members::Model) -> Evidence {
     )
 }
 
-pub fn consent(r: &consents::Model) -> Evidence {
+pub fn consent(r: &ConsentRow) -> Evidence {
     Evidence::of(
         EvidenceKind::Consent,
         r.id,
@@ -74,7 +73,7 @@ pub fn consent(r: &consents::Model) -> Evidence {
     )
 }
 
-pub fn break_glass(r: &break_glass_grants::Model) -> Evidence {
+pub fn break_glass(r: &BreakGlassRow) -> Evidence {
     Evidence::of(
         EvidenceKind::BreakGlass,
         r.id,
@@ -91,7 +90,7 @@ pub fn break_glass(r: &break_glass_grants::Model) -> Evidence {
     )
 }
 
-pub fn token(r: &api_tokens::Model) -> Evidence {
+pub fn token(r: &ApiTokenRow) -> Evidence {
     Evidence::of(
         EvidenceKind::Token,
         r.id,
@@ -108,7 +107,7 @@ pub fn token(r: &api_tokens::Model) -> Evidence {
 }
 
 /// A patient's demographics (identifiers are separate rows).
-pub fn patient(r: &patients::Model) -> Evidence {
+pub fn patient(r: &PatientRow) -> Evidence {
     Evidence::of(
         EvidenceKind::Patient,
         r.id,
@@ -127,7 +126,7 @@ pub fn patient(r: &patients::Model) -> Evidence {
 
 /// A patient number (カルテ番号): which organisation's namespace holds it decides which
 /// organisation finds the patient.
-pub fn patient_identifier(r: &patient_identifiers::Model) -> Evidence {
+pub fn patient_identifier(r: &PatientIdentifierRow) -> Evidence {
     Evidence::of(
         EvidenceKind::PatientIdentifier,
         r.id,
@@ -139,6 +138,19 @@ pub fn patient_identifier(r: &patient_identifiers::Model) -> Evidence {
     )
 }
 
+/// The evidence of a stored row of any kind.
+pub fn of(row: &EvidencedRow) -> Evidence {
+    match row {
+        EvidencedRow::CarePlan(r) => care_plan(r),
+        EvidencedRow::CareTeamMember(r) => care_team_member(r),
+        EvidencedRow::Consent(r) => consent(r),
+        EvidencedRow::BreakGlass(r) => break_glass(r),
+        EvidencedRow::Token(r) => token(r),
+        EvidencedRow::Patient(r) => patient(r),
+        EvidencedRow::PatientIdentifier(r) => patient_identifier(r),
+    }
+}
+
 /// The evidence of a row as it now stands in the write's transaction: read back, so the
 /// digest covers exactly what the database keeps (its timestamp precision included).
 pub async fn current<C: ConnectionTrait>(
@@ -146,49 +158,8 @@ pub async fn current<C: ConnectionTrait>(
     kind: EvidenceKind,
     id: Uuid,
 ) -> Result<Evidence, ServiceError> {
-    let missing = || anyhow::anyhow!("{} {id} vanished inside its own write", kind.label());
-    Ok(match kind {
-        EvidenceKind::CarePlan => care_plan(
-            &care_plans::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::CareTeamMember => care_team_member(
-            &care_team_members::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::Consent => consent(
-            &consents::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::BreakGlass => break_glass(
-            &break_glass_grants::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::Token => token(
-            &api_tokens::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::Patient => patient(
-            &patients::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-        EvidenceKind::PatientIdentifier => patient_identifier(
-            &patient_identifiers::Entity::find_by_id(id)
-                .one(c)
-                .await?
-                .ok_or_else(missing)?,
-        ),
-    })
+    let row = renkei_store::evidence::row_by_id(c, kind, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{} {id} vanished inside its own write", kind.label()))?;
+    Ok(of(&row))
 }

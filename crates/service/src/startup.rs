@@ -1,9 +1,12 @@
-//! Start-up: connect, migrate, check and publish the template files, load the registry.
+//! Start-up: connect, check and publish the template files, load the registry. The
+//! schema is migrated by the caller (the CLI's `migrate` and `serve`) before this runs.
 
 use std::path::Path;
 
 use crate::pathways::{self, PathwayRegistry};
-use crate::{Clock, DbSettings, Services, connect, migrate};
+use sea_orm::DatabaseConnection;
+
+use crate::{Clock, DbSettings, Services, connect};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -20,18 +23,18 @@ pub enum StartupError {
     Service(#[from] crate::ServiceError),
 }
 
-/// Connects, runs the migrations when `run_migrations`, publishes every new template
-/// version under `pathways_dir` and refuses to start if a published version's file changed
-/// or the audit log's head row is missing.
-pub async fn start(
-    settings: &DbSettings,
-    pathways_dir: &Path,
-    run_migrations: bool,
-) -> Result<Services, StartupError> {
+/// Connects, publishes every new template version under `pathways_dir` and refuses to
+/// start if a published version's file changed or the audit log's head row is missing.
+pub async fn start(settings: &DbSettings, pathways_dir: &Path) -> Result<Services, StartupError> {
     let db = connect(settings).await?;
-    if run_migrations {
-        migrate(&db).await?;
-    }
+    start_on(db, pathways_dir).await
+}
+
+/// [`start`] on a pool already open (and migrated by the caller).
+pub async fn start_on(
+    db: DatabaseConnection,
+    pathways_dir: &Path,
+) -> Result<Services, StartupError> {
     if !crate::audit::head_exists(&db).await? {
         return Err(StartupError::AuditHeadMissing);
     }

@@ -22,16 +22,10 @@
 use std::collections::HashMap;
 
 use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, verify_chain};
-use renkei_domain::evidence::{Evidence, EvidenceKind, Finding, Ledger};
+use renkei_domain::evidence::{EvidenceKind, Finding, Ledger};
 use renkei_domain::template::PathwayTemplate;
-use renkei_store::entity::{
-    api_tokens, break_glass_grants, care_team_members, consents, entries, patient_identifiers,
-    patients,
-};
 use renkei_store::queries::{self, EntryRow};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::ServiceError;
@@ -90,54 +84,16 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
     verify_entries(db, &mut heads, &mut report).await?;
 
     let mut rows = report.care_plans;
-    rows += check_rows::<care_team_members::Entity, _>(
-        db,
-        care_team_members::Column::Id,
-        |r| (r.id, crate::evidence::care_team_member(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
-    rows += check_rows::<consents::Entity, _>(
-        db,
-        consents::Column::Id,
-        |r| (r.id, crate::evidence::consent(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
-    rows += check_rows::<break_glass_grants::Entity, _>(
-        db,
-        break_glass_grants::Column::Id,
-        |r| (r.id, crate::evidence::break_glass(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
-    rows += check_rows::<api_tokens::Entity, _>(
-        db,
-        api_tokens::Column::Id,
-        |r| (r.id, crate::evidence::token(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
-    rows += check_rows::<patients::Entity, _>(
-        db,
-        patients::Column::Id,
-        |r| (r.id, crate::evidence::patient(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
-    rows += check_rows::<patient_identifiers::Entity, _>(
-        db,
-        patient_identifiers::Column::Id,
-        |r| (r.id, crate::evidence::patient_identifier(r)),
-        &mut ledger,
-        &mut findings,
-    )
-    .await?;
+    for kind in [
+        EvidenceKind::CareTeamMember,
+        EvidenceKind::Consent,
+        EvidenceKind::BreakGlass,
+        EvidenceKind::Token,
+        EvidenceKind::Patient,
+        EvidenceKind::PatientIdentifier,
+    ] {
+        rows += check_rows(db, kind, &mut ledger, &mut findings).await?;
+    }
     report.evidenced_rows = rows;
     for kind in EvidenceKind::ALL {
         findings.extend(ledger.missing(kind));
@@ -167,21 +123,7 @@ async fn verify_entries(
     let mut chain: Vec<EntryRow> = Vec::new();
     let mut after: Option<(Uuid, i64)> = None;
     loop {
-        let mut q = entries::Entity::find()
-            .order_by_asc(entries::Column::CarePlanId)
-            .order_by_asc(entries::Column::Seq);
-        if let Some((plan, seq)) = after {
-            q = q.filter(
-                Condition::any()
-                    .add(entries::Column::CarePlanId.gt(plan))
-                    .add(
-                        Condition::all()
-                            .add(entries::Column::CarePlanId.eq(plan))
-                            .add(entries::Column::Seq.gt(seq)),
-                    ),
-            );
-        }
-        let page = q.limit(PAGE).all(db).await?;
+        let page = renkei_store::chains::entries_page(db, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.care_plan_id, last.seq));
         for row in page {
@@ -274,36 +216,25 @@ fn head_mismatch(plan: Uuid, n: usize, last_seq: i64, head: &str) -> String {
     )
 }
 
-/// Checks every row of one table against the ledger, a page at a time in id order;
+/// Checks every row of one kind against the ledger, a page at a time in id order;
 /// returns how many rows there were.
-async fn check_rows<E, F>(
+async fn check_rows(
     db: &DatabaseConnection,
-    id_column: E::Column,
-    evidence: F,
+    kind: EvidenceKind,
     ledger: &mut Ledger,
     findings: &mut Vec<Finding>,
-) -> Result<usize, ServiceError>
-where
-    E: EntityTrait,
-    E::Column: ColumnTrait,
-    F: Fn(&E::Model) -> (Uuid, Evidence),
-{
+) -> Result<usize, ServiceError> {
     let mut count = 0;
     let mut after: Option<Uuid> = None;
     loop {
-        let mut q = E::find().order_by_asc(id_column);
-        if let Some(after) = after {
-            q = q.filter(id_column.gt(after));
-        }
-        let page = q.limit(PAGE).all(db).await?;
+        let page = renkei_store::evidence::rows_page(db, kind, after, PAGE).await?;
         if page.is_empty() {
             break;
         }
         for row in &page {
-            let (id, current) = evidence(row);
-            after = Some(id);
+            after = Some(row.id());
             count += 1;
-            findings.extend(ledger.check(&current));
+            findings.extend(ledger.check(&crate::evidence::of(row)));
         }
     }
     Ok(count)

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// exhausted, connection refused): retry later.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// A stored value is not one the schema allows (a status, kind or role that does not
+    /// parse): the row was written outside Renkei or is damaged.
+    #[error("stored value does not parse: {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Db(DbErr),
 }
@@ -49,6 +53,6 @@ impl StoreError {
     /// A stored value outside its closed vocabulary: the row cannot be read as the
     /// domain type, and the caller sees an internal error rather than a guess.
     pub fn unparsable(what: &str, value: &str) -> Self {
-        StoreError::Db(DbErr::Type(format!("stored {what} `{value}` is not valid")))
+        StoreError::Corrupt(format!("stored {what} `{value}` is not valid"))
     }
 }

@@ -138,6 +138,20 @@ pub async fn purge_sessions_of<C: ConnectionTrait>(
         .rows_affected)
 }
 
+/// When each practitioner's newest browser session started (their last login).
+pub async fn last_session_starts<C: ConnectionTrait>(
+    c: &C,
+) -> R<std::collections::HashMap<renkei_domain::ids::PractitionerId, DateTime<Utc>>> {
+    let mut last = std::collections::HashMap::new();
+    for s in sessions::Entity::find().all(c).await? {
+        let e = last.entry(s.practitioner_id.into()).or_insert(s.created_at);
+        if s.created_at > *e {
+            *e = s.created_at;
+        }
+    }
+    Ok(last)
+}
+
 // ---------------------------------------------------------------- login throttle
 
 pub async fn throttle_row<C: ConnectionTrait>(c: &C, key: &str) -> R<Option<ThrottleRow>> {

@@ -25,6 +25,28 @@ pub fn workspace_root() -> PathBuf {
         .expect("crates/testkit sits two levels below the workspace root")
 }
 
+/// Brings the schema of `db` up to date, as `renkei migrate` does.
+pub async fn migrate(
+    db: &renkei_service::DatabaseConnection,
+) -> Result<(), renkei_migration::DbErr> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::up(db, None).await
+}
+
+/// Start-up as `renkei serve` does it: connect, migrate when `run_migrations`, then
+/// [`startup::start_on`] (publish the templates under `pathways_dir`, load the registry).
+pub async fn start(
+    settings: &renkei_service::DbSettings,
+    pathways_dir: &std::path::Path,
+    run_migrations: bool,
+) -> Result<Services, startup::StartupError> {
+    let db = renkei_service::connect(settings).await?;
+    if run_migrations {
+        migrate(&db).await?;
+    }
+    startup::start_on(db, pathways_dir).await
+}
+
 /// The published templates of the repository.
 pub fn pathways_dir() -> PathBuf {
     workspace_root().join("pathways")
@@ -97,7 +119,7 @@ impl TestApp {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
-        let services = startup::start(db.settings(), &pathways_dir(), true)
+        let services = start(db.settings(), &pathways_dir(), true)
             .await
             .unwrap_or_else(|e| panic!("start on {}: {e}", db.describe()))
             .with_security(security);

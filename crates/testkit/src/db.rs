@@ -126,7 +126,7 @@ impl TestDb {
         })
     }
 
-    /// Settings for `renkei_service::connect` / `startup::start` (the schema included).
+    /// Settings for `renkei_service::connect` / [`crate::start`] (the schema included).
     pub fn settings(&self) -> &DbSettings {
         &self.settings
     }

@@ -517,7 +517,7 @@ async fn identifiers_stored_before_normalisation_are_migrated() {
         )
         .await;
     assert_eq!(undone, 1, "the normalising migration ran at start-up");
-    renkei_service::migrate(&app.db.connect().await)
+    renkei_testkit::migrate(&app.db.connect().await)
         .await
         .expect("migrate");
 

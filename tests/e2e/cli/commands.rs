@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use renkei_service::startup::{self, StartupError};
+use renkei_service::startup::StartupError;
 use renkei_testkit::builders::{days_ago, entry};
 use renkei_testkit::{TestApp, pathways_dir, run_renkei};
 use serde_json::{Value, json};
@@ -357,11 +357,11 @@ async fn a_changed_published_template_is_refused() {
     copy_dir(&pathways_dir(), &pathways);
 
     // Publish, then start again unchanged: fine.
-    let services = startup::start(db.settings(), &pathways, true)
+    let services = renkei_testkit::start(db.settings(), &pathways, true)
         .await
         .expect("first start publishes");
     drop(services);
-    startup::start(db.settings(), &pathways, true)
+    renkei_testkit::start(db.settings(), &pathways, true)
         .await
         .expect("unchanged restart");
 
@@ -376,7 +376,7 @@ async fn a_changed_published_template_is_refused() {
     assert_ne!(text, edited);
     std::fs::write(&file, edited).expect("write");
 
-    let err = match startup::start(db.settings(), &pathways, true).await {
+    let err = match renkei_testkit::start(db.settings(), &pathways, true).await {
         Ok(_) => panic!("start accepted a changed published template"),
         Err(e) => e,
     };
@@ -426,4 +426,28 @@ async fn a_changed_published_template_is_refused() {
         "{}",
         serve.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_creates_the_schema_and_runs_again_harmlessly() {
+    let db = db_or_skip!();
+    let url = db.cli_url();
+    let pool = db.connect().await;
+    assert!(
+        renkei_service::audit::head_exists(&pool).await.is_err(),
+        "a fresh database has no schema yet"
+    );
+    for _ in 0..2 {
+        let out = run_renkei(&["migrate", "--database", &url], None).await;
+        out.assert_code(0);
+        assert!(out.stdout.contains("migrations applied"), "{}", out.stdout);
+    }
+    assert!(
+        renkei_service::audit::head_exists(&pool)
+            .await
+            .expect("the audit head table exists"),
+        "the migrations create the audit head row"
+    );
+    let out = run_renkei(&["verify", "--database", &url], None).await;
+    out.assert_code(0);
 }

@@ -1764,7 +1764,7 @@ stages = ["acute", "recovery"]
 /// nothing new from the repository and loads every stored version).
 async fn spawn_with_pathways(dir: &Path) -> Option<TestApp> {
     let db = TestDb::new().await?;
-    let first = renkei_service::startup::start(db.settings(), dir, true)
+    let first = renkei_testkit::start(db.settings(), dir, true)
         .await
         .unwrap_or_else(|e| panic!("publish from {}: {e}", dir.display()));
     let _ = first.db.close().await;
