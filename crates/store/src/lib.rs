@@ -1,6 +1,7 @@
 //! renkei-store: sea-orm entities and the queries of Renkei, generic over the connection
 //! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
 
+pub mod bench;
 pub mod db;
 pub mod declarations;
 pub mod entity;
