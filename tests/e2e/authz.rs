@@ -19,13 +19,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use renkei_store::entity::audit_events;
 use renkei_testkit::access::{TestPractitioner, disable_practitioner, practitioner};
 use renkei_testkit::app::send;
 use renkei_testkit::builders::days_ago;
-use renkei_testkit::{ApiResponse, TestApp, run_renkei};
+use renkei_testkit::{ApiResponse, TestApp, rows, run_renkei};
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -1337,12 +1335,13 @@ struct Audited<'a> {
 /// Makes the call and asserts it left exactly one audit event, the right one.
 async fn audited(w: &World, orgs: &HashMap<String, Uuid>, a: Audited<'_>) -> ApiResponse {
     let db = &w.app.services.db;
-    let before = audit_events::Entity::find().count(db).await.expect("count");
-    let last_seq = audit_events::Entity::find()
-        .order_by_desc(audit_events::Column::Seq)
-        .one(db)
+    let before = rows::count(db, rows::Table::AuditEvents)
+        .await
+        .expect("count");
+    let last_seq = rows::audit_events(db)
         .await
         .expect("last event")
+        .last()
         .map_or(0, |e| e.seq);
     let res = call(&w.app, &a.who.token, &a.req).await;
     assert_eq!(
@@ -1354,12 +1353,15 @@ async fn audited(w: &World, orgs: &HashMap<String, Uuid>, a: Audited<'_>) -> Api
         a.req.path,
         res.text
     );
-    let after = audit_events::Entity::find().count(db).await.expect("count");
-    let new = audit_events::Entity::find()
-        .filter(audit_events::Column::Seq.gt(last_seq))
-        .all(db)
+    let after = rows::count(db, rows::Table::AuditEvents)
         .await
-        .expect("new events");
+        .expect("count");
+    let new: Vec<_> = rows::audit_events(db)
+        .await
+        .expect("new events")
+        .into_iter()
+        .filter(|e| e.seq > last_seq)
+        .collect();
     assert_eq!(
         after - before,
         1,
@@ -1977,12 +1979,12 @@ async fn tampering_with_the_audit_log_is_caught_by_verify() {
     .await
     .assert_status(404);
     let db = &app.services.db;
-    let denied = audit_events::Entity::find()
-        .filter(audit_events::Column::Outcome.eq("denied"))
-        .order_by_desc(audit_events::Column::Seq)
-        .one(db)
+    let denied = rows::audit_events(db)
         .await
         .expect("query")
+        .into_iter()
+        .rev()
+        .find(|e| e.outcome == "denied")
         .expect("the denial was audited");
     for ep in [Ep::GetPlan, Ep::GetEntries, Ep::GetGoals] {
         call(app, &w.acute.token, &request(ep, &main, None, false))

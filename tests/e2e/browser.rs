@@ -35,10 +35,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use renkei_service::audit::RequestMeta;
 use renkei_service::auth;
-use renkei_store::entity::practitioners;
-use renkei_testkit::{TestApp, workspace_root};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use renkei_testkit::{TestApp, rows, workspace_root};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -280,15 +277,16 @@ async fn login(app: &TestApp, c: &Client, base: &str, user: &str) -> bool {
         "LOGIN FORM REFUSED for {user}: {}",
         text(c, "main").await.replace('\n', " ")
     );
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::MustChangePassword,
-            Expr::value(false),
-        )
-        .filter(practitioners::Column::Login.eq(user))
-        .exec(&app.services.db)
-        .await
-        .expect("skip the password change");
+    rows::edit_practitioner(
+        &app.services.db,
+        user,
+        rows::PractitionerEdit {
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("skip the password change");
     let mut token = None;
     for pw in [DEMO_PASSWORD, NEW_PASSWORD] {
         if let Ok(auth::LoginResult::LoggedIn { session, .. }) =
@@ -767,9 +765,7 @@ async fn the_web_ui_in_a_real_browser() {
 /// nurse: the variant-kanji pair's second half (渡邊; the demo has 渡辺 京子), a 同姓同名
 /// pair, and births on the era boundaries. Returns (name, birth date, id).
 async fn extra_patients(app: &TestApp) -> Vec<(&'static str, &'static str, Uuid)> {
-    let sato = practitioners::Entity::find()
-        .filter(practitioners::Column::Login.eq("sato"))
-        .one(&app.services.db)
+    let sato = rows::practitioner(&app.services.db, "sato")
         .await
         .expect("query")
         .expect("the demo's acute nurse");

@@ -5,12 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use renkei_service::admin::{self, NewPractitioner};
-use renkei_store::entity::practitioners;
-use renkei_testkit::TestApp;
+use renkei_testkit::{TestApp, rows};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, redirect};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::Mutex;
 
 /// The password of every practitioner made by [`web_user`].
@@ -172,13 +169,14 @@ pub async fn web_user(app: &TestApp, org: &str, kind: &str, login: &str) {
     )
     .await
     .expect("add practitioner");
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::MustChangePassword,
-            Expr::value(false),
-        )
-        .filter(practitioners::Column::Login.eq(login))
-        .exec(&app.services.db)
-        .await
-        .expect("clear must_change_password");
+    rows::edit_practitioner(
+        &app.services.db,
+        login,
+        rows::PractitionerEdit {
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("clear must_change_password");
 }

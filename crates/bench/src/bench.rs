@@ -1118,36 +1118,20 @@ async fn psql(u: &PgUrl, sql: &str) -> anyhow::Result<()> {
 /// A token of a practitioner of the hospital that plans the most care plans, and up to
 /// 400 of its plans (so every read is allowed: a planner always sees its own plans).
 async fn reader(url: &str) -> anyhow::Result<(String, Vec<String>)> {
-    use renkei_store::entity::{care_plans, practitioners};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
     let mut s = renkei_service::DbSettings::new(url);
     s.max_connections = 1;
     let db = renkei_service::connect(&s).await?;
-    let some: Vec<care_plans::Model> = care_plans::Entity::find().limit(2000).all(&db).await?;
-    let mut counts = std::collections::HashMap::new();
-    for p in &some {
-        *counts.entry(p.planner_organization_id).or_insert(0) += 1;
-    }
-    let org = counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(o, _)| o)
+    let org = renkei_store::bench::busiest_planner(&db, 2000)
+        .await?
         .context("no care plans")?;
-    let plans: Vec<String> = care_plans::Entity::find()
-        .filter(care_plans::Column::PlannerOrganizationId.eq(org))
-        .filter(care_plans::Column::LastSeq.gt(0))
-        .limit(400)
-        .all(&db)
+    let plans: Vec<String> = renkei_store::bench::written_plans_of(&db, org, 400)
         .await?
         .into_iter()
-        .map(|p| p.id.to_string())
+        .map(|p| p.to_string())
         .collect();
-    let login = practitioners::Entity::find()
-        .filter(practitioners::Column::OrganizationId.eq(org))
-        .one(&db)
+    let login = renkei_store::bench::a_login_of(&db, org)
         .await?
-        .context("no practitioner")?
-        .login;
+        .context("no practitioner")?;
     let services = renkei_service::Services::new(db.clone(), Default::default());
     let token = renkei_service::admin::issue_token(&services, &login, "bench", None)
         .await

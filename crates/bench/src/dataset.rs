@@ -2,7 +2,7 @@
 //! the API — every entry is checked by `renkei_domain::entry::validate_entry` against
 //! the pinned template and the plan's stage state, its composites are computed there,
 //! the state moves by `next_state`, and it is chained with `ChainedEntry::compute_hash`
-//! exactly as `Services::append_entry` does — then written with the store's entities in
+//! exactly as `Services::append_entry` does — then written by the store's bulk insert in
 //! batched transactions (multi-row inserts).
 //!
 //! Named datasets (../shared/quality.md): `region-1y/10` (≈ 0.8 M entries),
@@ -27,11 +27,9 @@ use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::audit::{self, AuditRecord, Outcome, RequestMeta};
 use renkei_service::{Services, begin_write, truncate_micros};
-use renkei_store::entity::{
-    care_plans, care_team_members, consents, entries, patient_identifiers, patients,
+use renkei_store::bench::{
+    CarePlanRow, CareTeamRow, ConsentRow, DatasetRows, EntryRow, PatientIdentifierRow, PatientRow,
 };
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -125,19 +123,15 @@ struct AreaStaff {
 /// Rows of a batch, in foreign-key order.
 #[derive(Default)]
 struct Batch {
-    patients: Vec<patients::ActiveModel>,
-    identifiers: Vec<patient_identifiers::ActiveModel>,
-    plans: Vec<care_plans::ActiveModel>,
-    team: Vec<care_team_members::ActiveModel>,
-    consents: Vec<consents::ActiveModel>,
-    entries: Vec<entries::ActiveModel>,
+    patients: Vec<PatientRow>,
+    identifiers: Vec<PatientIdentifierRow>,
+    plans: Vec<CarePlanRow>,
+    team: Vec<CareTeamRow>,
+    consents: Vec<ConsentRow>,
+    entries: Vec<EntryRow>,
     /// Audit events with their time, recorded after the rows they vouch for.
     audit: Vec<(AuditRecord, DateTime<Utc>)>,
 }
-
-/// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
-/// bind-parameter limits.
-const ROWS_PER_INSERT: usize = 500;
 
 /// Builds `spec` into the (migrated, templates published) database of `services`.
 /// `entries_per_txn` sets the batch (transaction) size.
@@ -284,14 +278,21 @@ pub async fn generate(
     Ok(report)
 }
 
-async fn write_batch(db: &sea_orm::DatabaseConnection, batch: Batch) -> anyhow::Result<()> {
+async fn write_batch(db: &renkei_service::DatabaseConnection, batch: Batch) -> anyhow::Result<()> {
     let txn = begin_write(db).await?;
-    insert_chunks::<patients::Entity, _>(&txn, batch.patients).await?;
-    insert_chunks::<patient_identifiers::Entity, _>(&txn, batch.identifiers).await?;
-    insert_chunks::<care_plans::Entity, _>(&txn, batch.plans).await?;
-    insert_chunks::<care_team_members::Entity, _>(&txn, batch.team).await?;
-    insert_chunks::<consents::Entity, _>(&txn, batch.consents).await?;
-    insert_chunks::<entries::Entity, _>(&txn, batch.entries).await?;
+    renkei_store::bench::insert_dataset_rows(
+        &txn,
+        DatasetRows {
+            patients: batch.patients,
+            identifiers: batch.identifiers,
+            plans: batch.plans,
+            team: batch.team,
+            consents: batch.consents,
+            entries: batch.entries,
+        },
+    )
+    .await
+    .context("bulk insert")?;
     // Through the service's audit path: the chain, the head and each event's evidence
     // (read back from the rows above) exactly as a request records them.
     let meta = RequestMeta::default();
@@ -299,23 +300,6 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: Batch) -> anyhow::
         audit::record(&txn, at, &meta, record).await?;
     }
     txn.commit().await?;
-    Ok(())
-}
-
-async fn insert_chunks<E, C>(c: &C, mut rows: Vec<E::ActiveModel>) -> anyhow::Result<()>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
-{
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
-        let chunk = std::mem::replace(&mut rows, rest);
-        E::insert_many(chunk)
-            .exec_without_returning(c)
-            .await
-            .context("bulk insert")?;
-    }
     Ok(())
 }
 
@@ -348,7 +332,7 @@ struct PlanSim<'a> {
     state: PlanState,
     seq: i64,
     head: String,
-    rows: Vec<entries::ActiveModel>,
+    rows: Vec<EntryRow>,
     last_at: DateTime<Utc>,
     cutoff: DateTime<Utc>,
     rng: StdRng,
@@ -423,23 +407,23 @@ impl PlanSim<'_> {
             prev_hash,
         };
         let hash = chained.compute_hash();
-        self.rows.push(entries::ActiveModel {
-            id: Set(chained.id),
-            care_plan_id: Set(chained.care_plan_id),
-            seq: Set(chained.seq),
-            stage: Set(chained.stage.clone()),
-            kind: Set(chained.kind),
-            effective_at: Set(chained.effective_at),
-            recorded_at: Set(chained.recorded_at),
-            author_id: Set(chained.author_id),
-            organization_id: Set(chained.organization_id),
-            values_json: Set(chained.values_json),
-            note: Set(chained.note),
-            variance: Set(chained.variance_json),
-            amends: Set(None),
-            reason: Set(None),
-            prev_hash: Set(chained.prev_hash),
-            hash: Set(hash.clone()),
+        self.rows.push(EntryRow {
+            id: chained.id,
+            care_plan_id: chained.care_plan_id,
+            seq: chained.seq,
+            stage: chained.stage.clone(),
+            kind: chained.kind,
+            effective_at: chained.effective_at,
+            recorded_at: chained.recorded_at,
+            author_id: chained.author_id,
+            organization_id: chained.organization_id,
+            values_json: chained.values_json,
+            note: chained.note,
+            variance: chained.variance_json,
+            amends: None,
+            reason: None,
+            prev_hash: chained.prev_hash,
+            hash: hash.clone(),
         });
         self.events.push((chained.id, recorded, author.clone()));
         self.stages.push(chained.stage.clone());
@@ -456,8 +440,8 @@ fn team_row(
     role: &str,
     stages: &[String],
     at: DateTime<Utc>,
-) -> care_team_members::Model {
-    care_team_members::Model {
+) -> CareTeamRow {
+    CareTeamRow {
         id: Uuid::now_v7(),
         care_plan_id: plan,
         organization_id: who.organization,
@@ -625,7 +609,7 @@ impl Generator {
             self.rng.gen_range(1..=28),
         )
         .context("birth date")?;
-        let patient = patients::Model {
+        let patient = PatientRow {
             id: patient_id,
             family_name: family.to_owned(),
             given_name: given.to_owned(),
@@ -636,7 +620,7 @@ impl Generator {
             sex: if female { "female" } else { "male" }.to_owned(),
             created_at: start,
         };
-        let identifier = patient_identifiers::Model {
+        let identifier = PatientIdentifierRow {
             id: Uuid::now_v7(),
             patient_id,
             organization_id: planner.organization,
@@ -646,10 +630,8 @@ impl Generator {
             (EvidenceKind::Patient, patient.id),
             (EvidenceKind::PatientIdentifier, identifier.id),
         ];
-        batch.patients.push(patient.into_active_model().reset_all());
-        batch
-            .identifiers
-            .push(identifier.into_active_model().reset_all());
+        batch.patients.push(patient);
+        batch.identifiers.push(identifier);
         let template = &published.template;
         let mut sim = PlanSim {
             template,
@@ -680,7 +662,7 @@ impl Generator {
             Kind::Diabetes => self.diabetes(&mut sim, s, &planner, start)?,
         }
         let n = sim.rows.len();
-        let plan_row = care_plans::Model {
+        let plan_row = CarePlanRow {
             id: sim.id,
             patient_id,
             pathway_version_id: published.id,
@@ -697,7 +679,7 @@ impl Generator {
             updated_at: sim.last_at,
         };
         let plan_evidence = (EvidenceKind::CarePlan, plan_row.id);
-        batch.plans.push(plan_row.into_active_model().reset_all());
+        batch.plans.push(plan_row);
         // The care team as enrolment and hand-overs leave it: the planner, then every
         // other organisation that wrote, owning the stages it wrote in.
         let planner_stages = template.planner_stages();
@@ -729,7 +711,7 @@ impl Generator {
         for (_, author, stages) in &others {
             team.push(team_row(sim.id, author, "stage_owner", stages, start));
         }
-        let consent = consents::Model {
+        let consent = ConsentRow {
             id: Uuid::now_v7(),
             care_plan_id: sim.id,
             scope: "care_team".into(),
@@ -749,10 +731,10 @@ impl Generator {
         // The enrolment event vouches for the patient, team and consent; the plan's
         // final state (its chain head) goes with its last event.
         enrolled.push((EvidenceKind::Consent, consent.id));
-        batch.consents.push(consent.into_active_model().reset_all());
+        batch.consents.push(consent);
         for m in team {
             enrolled.push((EvidenceKind::CareTeamMember, m.id));
-            batch.team.push(m.into_active_model().reset_all());
+            batch.team.push(m);
         }
         let events = std::mem::take(&mut sim.events);
         if events.is_empty() {

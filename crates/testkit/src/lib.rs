@@ -17,3 +17,7 @@ pub mod process;
 pub use app::{ApiResponse, TestApp, migrate, pathways_dir, start, workspace_root};
 pub use cli::{CliOutput, ServeProcess, renkei_bin, run_renkei};
 pub use db::TestDb;
+
+/// Raw rows for tests: counts, audit events, practitioners and sessions as plain structs,
+/// and the edits that stage a situation no use case creates.
+pub use renkei_store::testing as rows;

@@ -7,12 +7,9 @@
 
 use renkei_service::Security;
 use renkei_service::auth::totp;
-use renkei_store::entity::{audit_events, practitioners};
-use renkei_testkit::TestApp;
 use renkei_testkit::app::send;
+use renkei_testkit::{TestApp, rows};
 use reqwest::{Method, StatusCode};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 use crate::support::{app_or_skip, stroke_plan};
@@ -20,19 +17,17 @@ use crate::web_client::{Browser, PASSWORD, Page, web_user};
 
 const WRONG: &str = "Machigai-pass-2026";
 
-async fn events(app: &TestApp, action: &str) -> Vec<audit_events::Model> {
-    audit_events::Entity::find()
-        .filter(audit_events::Column::Action.eq(action))
-        .order_by_asc(audit_events::Column::Seq)
-        .all(&app.services.db)
+async fn events(app: &TestApp, action: &str) -> Vec<rows::AuditRow> {
+    rows::audit_events(&app.services.db)
         .await
         .expect("audit events")
+        .into_iter()
+        .filter(|e| e.action == action)
+        .collect()
 }
 
-async fn practitioner(app: &TestApp, login: &str) -> practitioners::Model {
-    practitioners::Entity::find()
-        .filter(practitioners::Column::Login.eq(login))
-        .one(&app.services.db)
+async fn practitioner(app: &TestApp, login: &str) -> rows::PractitionerRow {
+    rows::practitioner(&app.services.db, login)
         .await
         .expect("practitioner")
         .expect("exists")
@@ -355,13 +350,17 @@ async fn a_secret_stored_in_plain_text_still_works_and_is_sealed_on_use() {
     web_user(&app, "acute-1", "acute_hospital", "kimura").await;
     let raw = totp::new_secret();
     let b32 = totp::base32_encode(&raw);
-    practitioners::Entity::update_many()
-        .col_expr(practitioners::Column::TotpSecret, Expr::value(b32.clone()))
-        .col_expr(practitioners::Column::TotpEnabled, Expr::value(true))
-        .filter(practitioners::Column::Login.eq("kimura"))
-        .exec(&app.services.db)
-        .await
-        .expect("plain-text secret from before");
+    rows::edit_practitioner(
+        &app.services.db,
+        "kimura",
+        rows::PractitionerEdit {
+            totp_secret: Some(b32.clone()),
+            totp_enabled: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("plain-text secret from before");
     let done = login_with_totp(&app, "kimura", &totp::code_at(&raw, step_now(&app))).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.location(), Some("/"));

@@ -3,22 +3,23 @@
 //! a facility whose names begin with `=`, `+`, `-`, `@` and a tab acted; every such
 //! cell comes back prefixed with a single quote, and no cell begins a formula.
 
-use renkei_store::entity::{organizations, practitioners};
-use renkei_testkit::TestApp;
+use renkei_testkit::{TestApp, rows};
 use reqwest::header;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::support::app_or_skip;
 use crate::web_client::{Browser, PASSWORD, web_user};
 
 async fn rename_practitioner(app: &TestApp, login: &str, name: &str) {
-    practitioners::Entity::update_many()
-        .col_expr(practitioners::Column::Name, Expr::value(name))
-        .filter(practitioners::Column::Login.eq(login))
-        .exec(&app.services.db)
-        .await
-        .expect("rename practitioner");
+    rows::edit_practitioner(
+        &app.services.db,
+        login,
+        rows::PractitionerEdit {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("rename practitioner");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,12 +45,16 @@ async fn the_audit_log_export_neutralises_formula_cells() {
     }
     // A facility whose name is a formula.
     let token = app.user_token("clinic-9", "clinic", "clinic-9-ns").await;
-    organizations::Entity::update_many()
-        .col_expr(organizations::Column::Name, Expr::value("=1+1"))
-        .filter(organizations::Column::Code.eq("clinic-9"))
-        .exec(&app.services.db)
-        .await
-        .expect("rename organisation");
+    rows::edit_organization(
+        &app.services.db,
+        "clinic-9",
+        rows::OrganizationEdit {
+            name: Some("=1+1".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("rename organisation");
     app.get(
         &format!("/api/v1/care-plans/{}", uuid::Uuid::now_v7()),
         &token,
@@ -58,15 +63,16 @@ async fn the_audit_log_export_neutralises_formula_cells() {
     .assert_status(404);
 
     web_user(&app, "region-1", "municipality", "kansa").await;
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::Roles,
-            Expr::value("[\"regional_admin\"]"),
-        )
-        .filter(practitioners::Column::Login.eq("kansa"))
-        .exec(&app.services.db)
-        .await
-        .expect("regional admin");
+    rows::edit_practitioner(
+        &app.services.db,
+        "kansa",
+        rows::PractitionerEdit {
+            roles: Some("[\"regional_admin\"]".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("regional admin");
     let b = Browser::new(&app);
     b.login("kansa", PASSWORD).await;
     let csv = b.get("/admin/audit.csv").await;

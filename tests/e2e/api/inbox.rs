@@ -5,24 +5,22 @@
 use renkei_service::audit::RequestMeta;
 use renkei_service::auth;
 use renkei_service::demo::DEMO_PASSWORD;
-use renkei_store::entity::practitioners;
-use renkei_testkit::TestApp;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use renkei_testkit::{TestApp, rows};
 
 use crate::support::app_or_skip;
 
 /// A ready web session for a demo user (the first-login password change skipped).
 async fn session(app: &TestApp, login: &str) -> String {
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::MustChangePassword,
-            Expr::value(false),
-        )
-        .filter(practitioners::Column::Login.eq(login))
-        .exec(&app.services.db)
-        .await
-        .expect("skip the password change");
+    rows::edit_practitioner(
+        &app.services.db,
+        login,
+        rows::PractitionerEdit {
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("skip the password change");
     match auth::login(
         &app.services,
         &RequestMeta::default(),

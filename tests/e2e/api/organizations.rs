@@ -3,10 +3,8 @@
 //! the API and `renkei org add` alike.
 
 use renkei_service::admin::{self, NewPractitioner};
-use renkei_store::entity::{audit_events, organizations};
-use renkei_testkit::TestApp;
 use renkei_testkit::cli::run_renkei;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use renkei_testkit::{TestApp, rows};
 use serde_json::{Value, json};
 
 use crate::support::app_or_skip;
@@ -33,18 +31,18 @@ async fn token_with_roles(app: &TestApp, login: &str, roles: &[&str]) -> String 
 }
 
 async fn org_count(app: &TestApp) -> u64 {
-    organizations::Entity::find()
-        .count(&app.services.db)
+    rows::count(&app.services.db, rows::Table::Organizations)
         .await
         .expect("count organizations")
 }
 
-async fn org_events(app: &TestApp) -> Vec<audit_events::Model> {
-    audit_events::Entity::find()
-        .filter(audit_events::Column::Action.eq("organization.create"))
-        .all(&app.services.db)
+async fn org_events(app: &TestApp) -> Vec<rows::AuditRow> {
+    rows::audit_events(&app.services.db)
         .await
         .expect("audit events")
+        .into_iter()
+        .filter(|e| e.action == "organization.create")
+        .collect()
 }
 
 fn org(code: &str, name: &str, area: &str) -> Value {

@@ -11,12 +11,9 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use renkei_service::admin::{self, NewPractitioner};
 use renkei_service::auth::{password, totp};
-use renkei_store::entity::{audit_events, login_throttle, organizations, practitioners, sessions};
-use renkei_testkit::TestApp;
+use renkei_testkit::{TestApp, rows};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode, redirect};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -230,38 +227,37 @@ async fn user(app: &TestApp, login: &str, must_change: bool) {
     .await
     .expect("add practitioner");
     if !must_change {
-        practitioners::Entity::update_many()
-            .col_expr(
-                practitioners::Column::MustChangePassword,
-                Expr::value(false),
-            )
-            .filter(practitioners::Column::Login.eq(login))
-            .exec(&app.services.db)
-            .await
-            .expect("clear must_change_password");
+        rows::edit_practitioner(
+            &app.services.db,
+            login,
+            rows::PractitionerEdit {
+                must_change_password: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("clear must_change_password");
     }
 }
 
-async fn practitioner(app: &TestApp, login: &str) -> practitioners::Model {
-    practitioners::Entity::find()
-        .filter(practitioners::Column::Login.eq(login))
-        .one(&app.services.db)
+async fn practitioner(app: &TestApp, login: &str) -> rows::PractitionerRow {
+    rows::practitioner(&app.services.db, login)
         .await
         .expect("query")
         .expect("practitioner exists")
 }
 
 /// Audit events whose action starts with `prefix`, in order.
-async fn events(app: &TestApp, prefix: &str) -> Vec<audit_events::Model> {
-    audit_events::Entity::find()
-        .filter(audit_events::Column::Action.starts_with(prefix))
-        .order_by_asc(audit_events::Column::Seq)
-        .all(&app.services.db)
+async fn events(app: &TestApp, prefix: &str) -> Vec<rows::AuditRow> {
+    rows::audit_events(&app.services.db)
         .await
         .expect("audit events")
+        .into_iter()
+        .filter(|e| e.action.starts_with(prefix))
+        .collect()
 }
 
-fn summary(events: &[audit_events::Model]) -> Vec<(String, String, String)> {
+fn summary(events: &[rows::AuditRow]) -> Vec<(String, String, String)> {
     events
         .iter()
         .map(|e| {
@@ -279,11 +275,12 @@ fn ev(action: &str, outcome: &str, detail: &str) -> (String, String, String) {
 }
 
 async fn live_sessions(app: &TestApp) -> u64 {
-    sessions::Entity::find()
-        .filter(sessions::Column::RevokedAt.is_null())
-        .count(&app.services.db)
+    rows::sessions(&app.services.db)
         .await
         .expect("count sessions")
+        .iter()
+        .filter(|s| s.revoked_at.is_none())
+        .count() as u64
 }
 
 /// The secret of the enrolment page (from its otpauth URI).
@@ -504,15 +501,16 @@ async fn weaker_hashes_are_upgraded_at_login() {
     // An argon2id hash at m=8 MiB, t=1 (from before the parameters were raised).
     let weak_hash = password::hash_with_params(INITIAL, 8 * 1024, 1).expect("weak hash");
     assert!(weak_hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::PasswordHash,
-            Expr::value(weak_hash.clone()),
-        )
-        .filter(practitioners::Column::Login.eq("old-hash"))
-        .exec(&app.services.db)
-        .await
-        .expect("store weak hash");
+    rows::edit_practitioner(
+        &app.services.db,
+        "old-hash",
+        rows::PractitionerEdit {
+            password_hash: Some(weak_hash.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("store weak hash");
     Browser::new(&app)
         .login("old-hash", INITIAL)
         .await
@@ -573,24 +571,8 @@ async fn wrong_passwords_lock_the_account_after_five() {
     expected.push(ev("login.password", "denied", "throttled:login"));
     assert_eq!(logins, expected);
 
-    // Fifteen minutes later (moved in the database): the lock and the window are over.
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::LockedUntil,
-            Expr::value(Some(app.services.now() - Duration::seconds(1))),
-        )
-        .filter(practitioners::Column::Login.eq("suzuki"))
-        .exec(&app.services.db)
-        .await
-        .expect("expire lock");
-    login_throttle::Entity::update_many()
-        .col_expr(
-            login_throttle::Column::WindowStart,
-            Expr::value(app.services.now() - Duration::minutes(16)),
-        )
-        .exec(&app.services.db)
-        .await
-        .expect("age the throttle window");
+    // Sixteen minutes later (on the service clock): the lock and the window are over.
+    app.services.clock.advance(Duration::minutes(16));
     b.login("suzuki", INITIAL).await.assert_redirect("/");
     let p = practitioner(&app, "suzuki").await;
     assert_eq!(p.failed_logins, 0);
@@ -1001,56 +983,43 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours() {
     user(&app, "kimura", false).await;
     let b = Browser::new(&app);
     b.login("kimura", INITIAL).await.assert_redirect("/");
-    let row = sessions::Entity::find()
-        .one(&app.services.db)
+    let row = rows::sessions(&app.services.db)
         .await
         .expect("query")
+        .into_iter()
+        .next()
         .expect("session row");
     assert_eq!(row.expires_at - row.created_at, Duration::hours(12));
     let token = b.cookie("renkei_session").await.expect("cookie");
     assert_ne!(row.token_hash, token, "only the hash is stored");
 
-    let set = |col: sessions::Column, at: chrono::DateTime<Utc>| {
-        let db = app.services.db.clone();
-        async move {
-            sessions::Entity::update_many()
-                .col_expr(col, Expr::value(at))
-                .exec(&db)
-                .await
-                .expect("move the clock")
-        }
-    };
+    // The service clock moves; the session rows stay as the server wrote them.
+    let clock = &app.services.clock;
     // 29 idle minutes: still in.
-    set(
-        sessions::Column::LastSeenAt,
-        app.services.now() - Duration::minutes(29),
-    )
-    .await;
+    clock.advance(Duration::minutes(29));
     b.get("/").await.assert_redirect("/worklist");
     // Activity moved last_seen_at forward.
-    let seen = sessions::Entity::find()
-        .one(&app.services.db)
+    let seen = rows::sessions(&app.services.db)
         .await
         .expect("query")
+        .into_iter()
+        .next()
         .expect("row")
         .last_seen_at;
     assert!(seen > app.services.now() - Duration::minutes(1));
     // 31 idle minutes: out.
-    set(
-        sessions::Column::LastSeenAt,
-        app.services.now() - Duration::minutes(31),
-    )
-    .await;
+    clock.advance(Duration::minutes(31));
     b.get("/").await.assert_redirect("/login?expired=1");
 
-    // Absolute limit: active all along, but 12 hours are over.
+    // Absolute limit: active all along (never 30 minutes idle), but 12 hours are over.
     let b = Browser::new(&app);
     b.login("kimura", INITIAL).await.assert_redirect("/");
-    set(
-        sessions::Column::ExpiresAt,
-        app.services.now() - Duration::seconds(1),
-    )
-    .await;
+    let started = app.services.now();
+    while app.services.now() + Duration::minutes(29) < started + Duration::hours(12) {
+        clock.advance(Duration::minutes(29));
+        b.get("/").await.assert_redirect("/worklist");
+    }
+    clock.advance(Duration::minutes(29));
     b.get("/").await.assert_redirect("/login?expired=1");
 }
 
@@ -1104,12 +1073,16 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
 
     // Pretend enrolment was long ago, so earlier steps are not "already used".
     let long_ago = step_now(&app) - 100;
-    practitioners::Entity::update_many()
-        .col_expr(practitioners::Column::TotpLastStep, Expr::value(long_ago))
-        .filter(practitioners::Column::Login.eq("nakamura"))
-        .exec(&app.services.db)
-        .await
-        .expect("age the last step");
+    rows::edit_practitioner(
+        &app.services.db,
+        "nakamura",
+        rows::PractitionerEdit {
+            totp_last_step: Some(long_ago),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("age the last step");
 
     // Login now needs the second factor; the half-done session gives no access.
     let b = Browser::new(&app);
@@ -1216,12 +1189,16 @@ async fn totp_enrolment_window_replay_and_recovery_codes() {
 async fn an_organisation_can_require_two_factor() {
     let app = app_or_skip!();
     user(&app, "mori", true).await;
-    organizations::Entity::update_many()
-        .col_expr(organizations::Column::RequireTotp, Expr::value(true))
-        .filter(organizations::Column::Code.eq("acute-1"))
-        .exec(&app.services.db)
-        .await
-        .expect("require TOTP");
+    rows::edit_organization(
+        &app.services.db,
+        "acute-1",
+        rows::OrganizationEdit {
+            require_totp: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("require TOTP");
     let b = Browser::new(&app);
     // Enrolment comes before everything, even the password change.
     b.login("mori", INITIAL)

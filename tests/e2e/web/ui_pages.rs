@@ -12,12 +12,9 @@ use std::sync::Arc;
 
 use renkei_service::admin::{self, NewPractitioner};
 use renkei_service::demo::DEMO_PASSWORD;
-use renkei_store::entity::practitioners;
-use renkei_testkit::{TestApp, TestDb, pathways_dir};
+use renkei_testkit::{TestApp, TestDb, pathways_dir, rows};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode, redirect};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -173,15 +170,16 @@ impl Browser {
 
 /// Lets `login` log in without the first-login password change.
 async fn skip_password_change(app: &TestApp, login: &str) {
-    practitioners::Entity::update_many()
-        .col_expr(
-            practitioners::Column::MustChangePassword,
-            Expr::value(false),
-        )
-        .filter(practitioners::Column::Login.eq(login))
-        .exec(&app.services.db)
-        .await
-        .expect("clear must_change_password");
+    rows::edit_practitioner(
+        &app.services.db,
+        login,
+        rows::PractitionerEdit {
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("clear must_change_password");
 }
 
 /// A demo user, logged in.
@@ -735,12 +733,8 @@ fn seqs(page: &Page) -> Vec<String> {
 }
 
 /// Every audit event recorded so far, oldest first.
-async fn audit_rows(app: &TestApp) -> Vec<renkei_store::entity::audit_events::Model> {
-    use renkei_store::entity::audit_events;
-    use sea_orm::QueryOrder;
-    audit_events::Entity::find()
-        .order_by_asc(audit_events::Column::Seq)
-        .all(&app.services.db)
+async fn audit_rows(app: &TestApp) -> Vec<rows::AuditRow> {
+    rows::audit_events(&app.services.db)
         .await
         .expect("audit events")
 }

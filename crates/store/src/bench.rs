@@ -1,0 +1,332 @@
+//! Storage for the benchmark tool: multi-row inserts of a generated dataset (rows
+//! computed and chained by the domain's rules before they reach here) and the reads
+//! that pick a reader for the read benchmarks. Rows come in and go out as plain structs.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entity::{
+    care_plans, care_team_members, consents, entries, patient_identifiers, patients, practitioners,
+};
+
+/// A patient to insert.
+#[derive(Debug, Clone)]
+pub struct PatientRow {
+    pub id: Uuid,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub kana_key: String,
+    pub birth_date: NaiveDate,
+    pub sex: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A patient's identifier at an organisation, to insert.
+#[derive(Debug, Clone)]
+pub struct PatientIdentifierRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub organization_id: Uuid,
+    pub value: String,
+}
+
+/// A care plan to insert.
+#[derive(Debug, Clone)]
+pub struct CarePlanRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub pathway_version_id: Uuid,
+    pub planner_organization_id: Uuid,
+    pub status: String,
+    pub current_stage: String,
+    pub stage_started: bool,
+    pub stage_ended: bool,
+    pub started_at: DateTime<Utc>,
+    pub last_seq: i64,
+    pub head_hash: String,
+    pub row_version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A care team member to insert.
+#[derive(Debug, Clone)]
+pub struct CareTeamRow {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub organization_id: Uuid,
+    pub role: String,
+    /// JSON array of stage codes, as text.
+    pub stages: String,
+    pub added_at: DateTime<Utc>,
+    pub added_by: Option<Uuid>,
+}
+
+/// A consent to insert.
+#[derive(Debug, Clone)]
+pub struct ConsentRow {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub scope: String,
+    /// JSON array of organisation ids, as text.
+    pub organizations: String,
+    /// JSON array of purposes, as text.
+    pub purposes: String,
+    pub method: String,
+    pub signer: String,
+    pub proxy_relationship: Option<String>,
+    pub obtained_by_organization_id: Uuid,
+    pub obtained_by: Uuid,
+    pub obtained_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawal_reason: Option<String>,
+    pub row_version: i32,
+}
+
+/// A chained entry to insert (hash computed by the caller).
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub id: Uuid,
+    pub care_plan_id: Uuid,
+    pub seq: i64,
+    pub stage: String,
+    pub kind: String,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub author_id: Uuid,
+    pub organization_id: Uuid,
+    pub values_json: String,
+    pub note: Option<String>,
+    pub variance: Option<String>,
+    pub amends: Option<Uuid>,
+    pub reason: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Rows of one batch, inserted in foreign-key order.
+#[derive(Debug, Default)]
+pub struct DatasetRows {
+    pub patients: Vec<PatientRow>,
+    pub identifiers: Vec<PatientIdentifierRow>,
+    pub plans: Vec<CarePlanRow>,
+    pub team: Vec<CareTeamRow>,
+    pub consents: Vec<ConsentRow>,
+    pub entries: Vec<EntryRow>,
+}
+
+/// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
+/// bind-parameter limits.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts every row of `rows` (in chunks of multi-row INSERTs) on `c`, usually an open
+/// write transaction.
+pub async fn insert_dataset_rows<C: ConnectionTrait>(
+    c: &C,
+    rows: DatasetRows,
+) -> Result<(), DbErr> {
+    insert_chunks::<patients::Entity, _>(
+        c,
+        rows.patients
+            .into_iter()
+            .map(|r| {
+                patients::Model {
+                    id: r.id,
+                    family_name: r.family_name,
+                    given_name: r.given_name,
+                    family_kana: r.family_kana,
+                    given_kana: r.given_kana,
+                    kana_key: r.kana_key,
+                    birth_date: r.birth_date,
+                    sex: r.sex,
+                    created_at: r.created_at,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks::<patient_identifiers::Entity, _>(
+        c,
+        rows.identifiers
+            .into_iter()
+            .map(|r| {
+                patient_identifiers::Model {
+                    id: r.id,
+                    patient_id: r.patient_id,
+                    organization_id: r.organization_id,
+                    value: r.value,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks::<care_plans::Entity, _>(
+        c,
+        rows.plans
+            .into_iter()
+            .map(|r| {
+                care_plans::Model {
+                    id: r.id,
+                    patient_id: r.patient_id,
+                    pathway_version_id: r.pathway_version_id,
+                    planner_organization_id: r.planner_organization_id,
+                    status: r.status,
+                    current_stage: r.current_stage,
+                    stage_started: r.stage_started,
+                    stage_ended: r.stage_ended,
+                    started_at: r.started_at,
+                    last_seq: r.last_seq,
+                    head_hash: r.head_hash,
+                    row_version: r.row_version,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks::<care_team_members::Entity, _>(
+        c,
+        rows.team
+            .into_iter()
+            .map(|r| {
+                care_team_members::Model {
+                    id: r.id,
+                    care_plan_id: r.care_plan_id,
+                    organization_id: r.organization_id,
+                    role: r.role,
+                    stages: r.stages,
+                    added_at: r.added_at,
+                    added_by: r.added_by,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks::<consents::Entity, _>(
+        c,
+        rows.consents
+            .into_iter()
+            .map(|r| {
+                consents::Model {
+                    id: r.id,
+                    care_plan_id: r.care_plan_id,
+                    scope: r.scope,
+                    organizations: r.organizations,
+                    purposes: r.purposes,
+                    method: r.method,
+                    signer: r.signer,
+                    proxy_relationship: r.proxy_relationship,
+                    obtained_by_organization_id: r.obtained_by_organization_id,
+                    obtained_by: r.obtained_by,
+                    obtained_at: r.obtained_at,
+                    recorded_at: r.recorded_at,
+                    withdrawn_at: r.withdrawn_at,
+                    withdrawal_reason: r.withdrawal_reason,
+                    row_version: r.row_version,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    insert_chunks::<entries::Entity, _>(
+        c,
+        rows.entries
+            .into_iter()
+            .map(|r| {
+                entries::Model {
+                    id: r.id,
+                    care_plan_id: r.care_plan_id,
+                    seq: r.seq,
+                    stage: r.stage,
+                    kind: r.kind,
+                    effective_at: r.effective_at,
+                    recorded_at: r.recorded_at,
+                    author_id: r.author_id,
+                    organization_id: r.organization_id,
+                    values_json: r.values_json,
+                    note: r.note,
+                    variance: r.variance,
+                    amends: r.amends,
+                    reason: r.reason,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                }
+                .into_active_model()
+                .reset_all()
+            })
+            .collect(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_chunks<E, C>(c: &C, mut rows: Vec<E::ActiveModel>) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
+        let chunk = std::mem::replace(&mut rows, rest);
+        E::insert_many(chunk).exec_without_returning(c).await?;
+    }
+    Ok(())
+}
+
+/// The organisation planning the most of the first `sample` care plans, if any.
+pub async fn busiest_planner<C: ConnectionTrait>(
+    c: &C,
+    sample: u64,
+) -> Result<Option<Uuid>, DbErr> {
+    let some = care_plans::Entity::find().limit(sample).all(c).await?;
+    let mut counts = std::collections::HashMap::new();
+    for p in &some {
+        *counts.entry(p.planner_organization_id).or_insert(0usize) += 1;
+    }
+    Ok(counts.into_iter().max_by_key(|(_, n)| *n).map(|(o, _)| o))
+}
+
+/// Up to `limit` care plans planned by `org` that have at least one entry.
+pub async fn written_plans_of<C: ConnectionTrait>(
+    c: &C,
+    org: Uuid,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(care_plans::Entity::find()
+        .filter(care_plans::Column::PlannerOrganizationId.eq(org))
+        .filter(care_plans::Column::LastSeq.gt(0))
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect())
+}
+
+/// The login of some practitioner of `org`, if it has one.
+pub async fn a_login_of<C: ConnectionTrait>(c: &C, org: Uuid) -> Result<Option<String>, DbErr> {
+    Ok(practitioners::Entity::find()
+        .filter(practitioners::Column::OrganizationId.eq(org))
+        .one(c)
+        .await?
+        .map(|p| p.login))
+}
