@@ -26,7 +26,6 @@ pub mod screens;
 pub mod startup;
 pub mod variances;
 pub mod verify;
-pub mod workflow;
 
 use std::sync::Arc;
 

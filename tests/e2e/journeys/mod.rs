@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
-use renkei_service::workflow::SYSTEM_PRACTITIONER_ID;
+use renkei_service::variances::SYSTEM_PRACTITIONER_ID;
 use renkei_testkit::app::send;
 use renkei_testkit::builders::{fim, jst, patient};
 use renkei_testkit::{ApiResponse, TestApp, TestDb, pathways_dir};

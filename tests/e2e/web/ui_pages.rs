@@ -260,7 +260,7 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
         .await
         .expect("organizations")
         .into_iter()
-        .filter(|o| o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
+        .filter(|o| o.id != renkei_service::variances::SYSTEM_ORGANIZATION_ID)
         .collect();
     assert!(orgs.len() >= 5, "demo organisations: {orgs:?}");
 

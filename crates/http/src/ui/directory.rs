@@ -117,7 +117,7 @@ pub async fn directory_page(
     let orgs: Vec<_> = renkei_service::admin::list_organizations(&state.services.db)
         .await?
         .into_iter()
-        .filter(|o| o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
+        .filter(|o| o.id != renkei_service::variances::SYSTEM_ORGANIZATION_ID)
         .collect();
 
     let mut rows = Vec::new();
@@ -249,7 +249,7 @@ pub async fn organization_page(
     let org = renkei_service::admin::list_organizations(&state.services.db)
         .await?
         .into_iter()
-        .find(|o| o.code == code && o.id != renkei_service::workflow::SYSTEM_ORGANIZATION_ID)
+        .find(|o| o.code == code && o.id != renkei_service::variances::SYSTEM_ORGANIZATION_ID)
         .ok_or(ServiceError::NotFound("organization"))?;
     let contacts = renkei_service::admin::liaison_contacts(&state.services.db, &org.code)
         .await?

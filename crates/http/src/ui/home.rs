@@ -6,8 +6,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 use renkei_service::ServiceError;
+use renkei_service::schedules::{WorkItem, Worklist};
 use renkei_service::screens::WorklistScreen;
-use renkei_service::workflow::{WorkItem, Worklist};
 use serde::Deserialize;
 
 use super::fmt::{self, When};

@@ -14,9 +14,10 @@ use uuid::Uuid;
 use super::patient::PatientCard;
 use crate::access::subject;
 use crate::audit::RequestMeta;
+use crate::handovers::Handover;
 use crate::pathways::PublishedPathway;
 use crate::plans::CarePlan;
-use crate::workflow::{Handover, Report};
+use crate::reports::Report;
 use crate::{Actor, ServiceError, Services};
 
 /// The plan behind a hand-over or report, when the actor sees it.

@@ -19,10 +19,11 @@ use uuid::Uuid;
 use super::patient::PatientCard;
 use crate::access::{Consent, subject};
 use crate::audit::RequestMeta;
+use crate::handovers::Handover;
 use crate::pathways::PublishedPathway;
 use crate::plan_chain::plan_state;
 use crate::plans::{CarePlan, Entry};
-use crate::workflow::{Handover, Report};
+use crate::reports::Report;
 use crate::{Actor, ServiceError, Services};
 use renkei_domain::access::Action;
 
