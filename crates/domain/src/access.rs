@@ -32,6 +32,17 @@ impl Profession {
         Profession::Pharmacist,
     ];
 
+    /// The stored codes, in the order of [`Profession::ALL`].
+    pub const CODES: [&'static str; 7] = [
+        "physician",
+        "nurse",
+        "therapist",
+        "msw",
+        "liaison_staff",
+        "care_manager",
+        "pharmacist",
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "physician" => Profession::Physician,

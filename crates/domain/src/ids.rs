@@ -93,16 +93,30 @@ pub enum OrgKind {
     HomeNursing,
     CareManagement,
     Pharmacy,
+    /// 市区町村: takes part in the region's directory, fills no provider kind.
+    Municipality,
 }
 
 impl OrgKind {
-    pub const ALL: [OrgKind; 6] = [
+    pub const ALL: [OrgKind; 7] = [
         OrgKind::AcuteHospital,
         OrgKind::RecoveryHospital,
         OrgKind::Clinic,
         OrgKind::HomeNursing,
         OrgKind::CareManagement,
         OrgKind::Pharmacy,
+        OrgKind::Municipality,
+    ];
+
+    /// The stored codes, in the order of [`OrgKind::ALL`].
+    pub const CODES: [&'static str; 7] = [
+        "acute_hospital",
+        "recovery_hospital",
+        "clinic",
+        "home_nursing",
+        "care_management",
+        "pharmacy",
+        "municipality",
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -110,14 +124,7 @@ impl OrgKind {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            OrgKind::AcuteHospital => "acute_hospital",
-            OrgKind::RecoveryHospital => "recovery_hospital",
-            OrgKind::Clinic => "clinic",
-            OrgKind::HomeNursing => "home_nursing",
-            OrgKind::CareManagement => "care_management",
-            OrgKind::Pharmacy => "pharmacy",
-        }
+        Self::CODES[self as usize]
     }
 
     /// Which provider kinds of domain.md §9.0 an organisation of this kind fills.
@@ -133,6 +140,7 @@ impl OrgKind {
             OrgKind::HomeNursing => &[ProviderKind::VisitNurse],
             OrgKind::CareManagement => &[ProviderKind::CareManager, ProviderKind::CareFacility],
             OrgKind::Pharmacy => &[ProviderKind::Pharmacy],
+            OrgKind::Municipality => &[],
         }
     }
 }
@@ -170,6 +178,14 @@ mod tests {
         for k in OrgKind::ALL {
             assert_eq!(OrgKind::parse(k.as_str()), Some(k));
         }
+        assert_eq!(OrgKind::ALL.map(OrgKind::as_str), OrgKind::CODES);
+        for p in crate::access::Profession::ALL {
+            assert_eq!(crate::access::Profession::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(
+            crate::access::Profession::ALL.map(crate::access::Profession::as_str),
+            crate::access::Profession::CODES
+        );
         for r in AdminRole::ALL {
             assert_eq!(AdminRole::parse(r.as_str()), Some(r));
         }

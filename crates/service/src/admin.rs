@@ -13,27 +13,11 @@ use uuid::Uuid;
 use crate::audit::{AuditRecord, Outcome, RequestMeta, record_now};
 use crate::{Actor, ServiceError, Services, begin_write};
 
-/// Organisation kinds of DESIGN.md §5.1.
-pub const ORGANIZATION_KINDS: &[&str] = &[
-    "acute_hospital",
-    "recovery_hospital",
-    "clinic",
-    "home_nursing",
-    "care_management",
-    "pharmacy",
-    "municipality",
-];
+/// Organisation kinds of DESIGN.md §5.1 (the domain's closed list).
+pub const ORGANIZATION_KINDS: &[&str] = &renkei_domain::ids::OrgKind::CODES;
 
-/// Professions a practitioner may have.
-pub const PROFESSIONS: &[&str] = &[
-    "physician",
-    "nurse",
-    "therapist",
-    "msw",
-    "liaison_staff",
-    "care_manager",
-    "pharmacist",
-];
+/// Professions a practitioner may have (the domain's closed list).
+pub const PROFESSIONS: &[&str] = &renkei_domain::access::Profession::CODES;
 
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
@@ -235,7 +219,7 @@ pub async fn add_practitioner(
         ));
     }
     for (i, role) in new.roles.iter().enumerate() {
-        if !matches!(role.as_str(), "org_admin" | "regional_admin") {
+        if renkei_domain::ids::AdminRole::parse(role).is_none() {
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
                 Rule::Allowed,

@@ -215,16 +215,3 @@ pub struct PasswordPage<'a> {
     pub errors: Vec<String>,
 }
 
-/// The Japanese name of a profession code.
-pub fn profession_ja(code: &str) -> &'static str {
-    match code {
-        "physician" => "医師",
-        "nurse" => "看護師",
-        "therapist" => "療法士(PT/OT/ST)",
-        "msw" => "医療ソーシャルワーカー",
-        "liaison_staff" => "地域連携室職員",
-        "care_manager" => "介護支援専門員",
-        "pharmacist" => "薬剤師",
-        _ => "その他",
-    }
-}
