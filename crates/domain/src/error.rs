@@ -38,11 +38,6 @@ impl ErrorCode {
         self.as_str()
     }
 
-    /// The Japanese title (problem+json `title`, page headings).
-    pub fn title_ja(self) -> &'static str {
-        crate::wording::title(self, crate::wording::Lang::Ja)
-    }
-
     /// Maps a domain conflict code to the client-visible code.
     pub fn from_conflict(code: &str) -> ErrorCode {
         match code {
@@ -61,7 +56,7 @@ pub struct FieldError {
     /// The rule broken, sent as its stable name (`range`, `unknown_item`, `required` …).
     pub code: Rule,
     /// What exactly is wrong, for developers and logs (the API's `detail`); the words
-    /// people see come from [`crate::wording::field_message`].
+    /// people see come from the wording module's `field_message`.
     pub message: String,
 }
 

@@ -412,6 +412,13 @@ fn pick(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
     }
 }
 
+impl ErrorCode {
+    /// The Japanese title (problem+json `title`, page headings).
+    pub fn title_ja(self) -> &'static str {
+        title(self, Lang::Ja)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

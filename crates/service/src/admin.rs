@@ -315,30 +315,7 @@ pub async fn authenticate_token(services: &Services, token: &str) -> Result<Acto
     Ok(crate::auth::tokens::resolve(services, token).await?.actor)
 }
 
-/// The [`Actor`] for an enabled practitioner (sessions and tokens both end here).
-pub async fn actor_of<C: ConnectionTrait>(
-    db: &C,
-    practitioner_id: Uuid,
-) -> Result<Actor, ServiceError> {
-    let p = queries::practitioner_by_id(db, practitioner_id)
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
-    if p.disabled_at.is_some() {
-        return Err(ServiceError::Unauthenticated);
-    }
-    let org = queries::organization_by_id(db, p.organization_id)
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
-    Ok(Actor {
-        practitioner_id: p.id,
-        login: p.login,
-        name: p.name,
-        profession: p.profession,
-        organization_id: org.id,
-        organization_code: org.code,
-        roles: serde_json::from_str(&p.roles).unwrap_or_default(),
-    })
-}
+pub use crate::actors::actor_of;
 
 // ------------------------------------------------------------------ users (S10)
 

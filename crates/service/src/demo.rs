@@ -5,6 +5,7 @@
 //! The demo tokens are fixed, well-known strings: never load the demo into a database
 //! that holds real patients.
 
+use crate::auth::tokens::DEMO_TOKENS;
 use chrono::{DateTime, Duration, Utc};
 use renkei_domain::entry::{EntryKind, VarianceInput};
 use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
@@ -43,7 +44,7 @@ const ORGS: [DemoOrg; 5] = [
         login: "sato",
         user: "佐藤 花子",
         profession: "nurse",
-        token: "rk_demo_acute1_0000000000000000000000000000000000",
+        token: DEMO_TOKENS[0],
         regional_admin: false,
     },
     DemoOrg {
@@ -53,7 +54,7 @@ const ORGS: [DemoOrg; 5] = [
         login: "tanaka",
         user: "田中 一郎",
         profession: "nurse",
-        token: "rk_demo_recovery1_000000000000000000000000000000",
+        token: DEMO_TOKENS[1],
         regional_admin: false,
     },
     DemoOrg {
@@ -63,7 +64,7 @@ const ORGS: [DemoOrg; 5] = [
         login: "suzuki",
         user: "鈴木 健",
         profession: "physician",
-        token: "rk_demo_clinic1_00000000000000000000000000000000",
+        token: DEMO_TOKENS[2],
         regional_admin: false,
     },
     DemoOrg {
@@ -73,7 +74,7 @@ const ORGS: [DemoOrg; 5] = [
         login: "takahashi",
         user: "高橋 由美",
         profession: "nurse",
-        token: "rk_demo_homecare1_000000000000000000000000000000",
+        token: DEMO_TOKENS[3],
         regional_admin: false,
     },
     DemoOrg {
@@ -83,7 +84,7 @@ const ORGS: [DemoOrg; 5] = [
         login: "kanri",
         user: "県 管理者",
         profession: "liaison_staff",
-        token: "rk_demo_region1_00000000000000000000000000000000",
+        token: DEMO_TOKENS[4],
         regional_admin: true,
     },
 ];
@@ -281,11 +282,6 @@ fn patient(
         sex: sex.into(),
         identifiers: vec![(org.into(), id.into())],
     }
-}
-
-/// Whether `token` is one of the demo region's well-known API tokens.
-pub fn is_demo_token(token: &str) -> bool {
-    ORGS.iter().any(|o| o.token == token)
 }
 
 /// Whether the demo accounts exist in this database (then `serve` without `--demo`

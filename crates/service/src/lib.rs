@@ -3,6 +3,7 @@
 //! through `renkei-store`. The HTTP server and the CLI both call these functions.
 
 pub mod access;
+pub mod actors;
 pub mod admin;
 pub mod audit;
 pub mod auth;

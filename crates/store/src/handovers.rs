@@ -320,7 +320,7 @@ mod tests {
         }
         assert!(matches!(
             HandoverRow::try_from(model("pending")),
-            Err(StoreError::Db(_))
+            Err(StoreError::Corrupt(_))
         ));
     }
 }

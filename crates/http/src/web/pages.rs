@@ -214,4 +214,3 @@ pub struct PasswordPage<'a> {
     pub two_factor: bool,
     pub errors: Vec<String>,
 }
-

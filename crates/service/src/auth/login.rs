@@ -2,7 +2,7 @@
 //! audit event and a new session in one transaction.
 
 use chrono::Duration;
-use renkei_store::queries::{self, PractitionerRow};
+use renkei_store::queries;
 use renkei_store::queries_auth::{self, SessionRow};
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::password;
 use super::sessions::*;
 use super::throttle::*;
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{self, Outcome, RequestMeta};
 use crate::{ServiceError, Services, begin_write};
 
 /// The CSRF token of the login form, bound to the pre-login cookie `prelogin`: the form
@@ -27,27 +27,6 @@ pub fn new_prelogin() -> String {
 /// Login ids as typed: NFKC (full-width letters become ASCII), trimmed, lowercase.
 pub fn normalize_login(login: &str) -> String {
     login.nfkc().collect::<String>().trim().to_lowercase()
-}
-
-pub(super) fn audit_login(
-    p: Option<&PractitionerRow>,
-    action: &'static str,
-    resource_id: Option<String>,
-    outcome: Outcome,
-    detail: &str,
-) -> AuditRecord {
-    AuditRecord {
-        practitioner_id: p.map(|p| p.id),
-        organization_id: p.map(|p| p.organization_id),
-        action,
-        resource_type: "session",
-        resource_id,
-        patient_id: None,
-        care_plan_id: None,
-        outcome,
-        detail: Some(detail.to_owned()),
-        writes: Vec::new(),
-    }
 }
 
 /// A `POST /login` refused before it reached the login itself (no valid CSRF token):

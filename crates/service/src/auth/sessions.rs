@@ -12,9 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::login::*;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, Services, admin, begin_write};
+use crate::{Actor, ServiceError, Services, begin_write};
 
 pub(super) fn secs(n: i64) -> Duration {
     Duration::seconds(n)
@@ -147,7 +146,7 @@ pub async fn resume_session(
     let Some(org) = queries::organization_by_id(db, p.organization_id).await? else {
         return Ok(None);
     };
-    let actor = match admin::actor_of(db, p.id).await {
+    let actor = match crate::actors::actor_of(db, p.id).await {
         Ok(a) => a,
         Err(ServiceError::Unauthenticated) => return Ok(None),
         Err(e) => return Err(e),
@@ -224,4 +223,25 @@ pub async fn record_csrf_rejection(
         None => audit_login(None, action, None, Outcome::Denied, "csrf"),
     };
     audit::record_now(services, meta, record).await
+}
+
+pub(super) fn audit_login(
+    p: Option<&PractitionerRow>,
+    action: &'static str,
+    resource_id: Option<String>,
+    outcome: Outcome,
+    detail: &str,
+) -> AuditRecord {
+    AuditRecord {
+        practitioner_id: p.map(|p| p.id),
+        organization_id: p.map(|p| p.organization_id),
+        action,
+        resource_type: "session",
+        resource_id,
+        patient_id: None,
+        care_plan_id: None,
+        outcome,
+        detail: Some(detail.to_owned()),
+        writes: Vec::new(),
+    }
 }

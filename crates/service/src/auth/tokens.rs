@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::{Actor, ServiceError, Services, admin, begin_write};
+use crate::{Actor, ServiceError, Services, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
 /// `read`: GET and HEAD only. `write`: every method. `tokens`: list, issue and revoke
@@ -96,6 +96,21 @@ fn new_secret() -> String {
     format!("rk_{}", hex::encode(bytes))
 }
 
+/// The demo region's well-known API tokens (`serve --demo` prints them). They are
+/// accepted only on a server started with `--demo`.
+pub const DEMO_TOKENS: [&str; 5] = [
+    "rk_demo_acute1_0000000000000000000000000000000000",
+    "rk_demo_recovery1_000000000000000000000000000000",
+    "rk_demo_clinic1_00000000000000000000000000000000",
+    "rk_demo_homecare1_000000000000000000000000000000",
+    "rk_demo_region1_00000000000000000000000000000000",
+];
+
+/// Whether `token` is one of the demo region's well-known API tokens.
+pub fn is_demo_token(token: &str) -> bool {
+    DEMO_TOKENS.contains(&token)
+}
+
 /// The owner and scopes of a valid (unexpired, unrevoked, enabled owner) bearer token.
 /// The demo region's well-known tokens are valid only on a server started with
 /// `--demo`.
@@ -103,7 +118,7 @@ pub async fn authenticate_bearer(
     services: &Services,
     token: &str,
 ) -> Result<BearerAuth, ServiceError> {
-    if !services.security.demo && crate::demo::is_demo_token(token) {
+    if !services.security.demo && is_demo_token(token) {
         return Err(ServiceError::Unauthenticated);
     }
     resolve(services, token).await
@@ -122,7 +137,7 @@ pub async fn resolve(services: &Services, token: &str) -> Result<BearerAuth, Ser
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= services.now()) {
         return Err(ServiceError::Unauthenticated);
     }
-    let actor = admin::actor_of(db, row.practitioner_id).await?;
+    let actor = crate::actors::actor_of(db, row.practitioner_id).await?;
     Ok(BearerAuth {
         actor,
         token_id: row.id,
