@@ -1,12 +1,4 @@
-//! Database migrations for Renkei.
-//!
-//! The schema is restricted to a subset that is portable between SQLite and
-//! PostgreSQL: foreign keys are declared inside `CREATE TABLE`, columns are
-//! never altered (a later migration may only add a nullable one), enums are stored as strings, UUIDs use the `uuid` column
-//! type, timestamps are `timestamp with time zone`, and JSON payloads whose
-//! exact bytes are hashed are stored as `text`.
-//!
-//! Each migration declares its own identifiers and never imports entities.
+#![doc = include_str!("../README.md")]
 
 pub use sea_orm_migration::prelude::*;
 

@@ -1,5 +1,4 @@
-//! `renkei`: the one binary — serve, migrate, pathways, org/user/token administration,
-//! verify. Every subcommand calls the service layer; none goes through HTTP.
+#![doc = include_str!("../README.md")]
 
 use std::io::Read;
 use std::net::SocketAddr;

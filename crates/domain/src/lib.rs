@@ -1,7 +1,4 @@
-//! renkei-domain: the pure rules of Renkei — the pathway template language, entry
-//! validation, composite scores, goal evaluation and the hash chain. No I/O, no async,
-//! no database or web types.
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod access;

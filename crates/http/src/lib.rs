@@ -1,5 +1,4 @@
-//! renkei-http: the axum server — the JSON API under `/api/v1`, problem+json errors,
-//! bearer-token authentication, request ids and one log line per request.
+#![doc = include_str!("../README.md")]
 
 pub mod api;
 pub mod edge;

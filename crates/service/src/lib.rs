@@ -1,6 +1,4 @@
-//! renkei-service: the use cases of Renkei. Each use case is one transaction, takes an
-//! explicit [`Actor`], asks the pure rules in `renkei-domain` and reads and writes
-//! through `renkei-store`. The HTTP server and the CLI both call these functions.
+#![doc = include_str!("../README.md")]
 
 pub mod access;
 pub mod actors;

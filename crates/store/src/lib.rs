@@ -1,5 +1,4 @@
-//! renkei-store: sea-orm entities and the queries of Renkei, generic over the connection
-//! so every function runs on the pool or inside a transaction, on SQLite or PostgreSQL.
+#![doc = include_str!("../README.md")]
 
 pub mod admin;
 pub mod audit;

@@ -1,11 +1,4 @@
-//! renkei-testkit (dev-only): a fresh database per test on SQLite or PostgreSQL
-//! ([`TestDb`]), the real server on a real socket ([`TestApp`]), the `renkei` binary as a
-//! process ([`cli`]), request builders ([`builders`]), and the crash and backup harness
-//! around a real `renkei serve` process ([`process`]).
-//!
-//! Backend selection: `RENKEI_TEST_DATABASE_URL` unset → SQLite; set to a
-//! `postgres://…` URL → a throw-away schema in that database. `RENKEI_TEST_KEEP_DB=1`
-//! keeps the databases; `CI=true` turns an unreachable PostgreSQL into a failure.
+#![doc = include_str!("../README.md")]
 
 pub mod access;
 pub mod app;
