@@ -6,49 +6,33 @@
 //! patient's access history. Expectations come from the service (demo data, the
 //! template registry), not from the pages.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use renkei_service::admin::{self, NewPractitioner};
 use renkei_service::demo::DEMO_PASSWORD;
 use renkei_testkit::{TestApp, TestDb, pathways_dir, rows};
-use reqwest::header::{self, HeaderMap};
-use reqwest::{Method, StatusCode, redirect};
+use reqwest::StatusCode;
+use reqwest::header;
 use serde_json::json;
-use tokio::sync::Mutex;
 
 use crate::support::app_or_skip;
+use crate::web_client::{Browser, Page};
 
 // ---------------------------------------------------------------- a small browser
 
-#[derive(Clone)]
-struct Browser {
-    base: String,
-    http: reqwest::Client,
-    cookies: Arc<Mutex<BTreeMap<String, String>>>,
+/// What these tests read from a page besides the shared client's accessors.
+trait PageView {
+    fn ok(&self) -> &Self;
+    fn main(&self) -> &str;
+    fn nav(&self) -> &str;
+    fn rows(&self, id: &str) -> Vec<String>;
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-    text: String,
-}
-
-impl Page {
+impl PageView for Page {
     #[track_caller]
     fn ok(&self) -> &Self {
         assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
         self
-    }
-
-    #[track_caller]
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.text.find(marker).expect("csrf field") + marker.len();
-        let end = self.text[start..].find('"').expect("end of csrf") + start;
-        self.text[start..end].to_owned()
     }
 
     /// The `<main>` of the page (without header and navigation).
@@ -84,87 +68,6 @@ impl Page {
             .filter(|r| !r.contains("<th scope=\"col\""))
             .map(|r| r.split("</tr>").next().unwrap_or("").to_owned())
             .collect()
-    }
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            base: app.base_url.clone(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(redirect::Policy::none())
-                .build()
-                .expect("client"),
-            cookies: Arc::default(),
-        }
-    }
-
-    async fn send(&self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header(header::ACCEPT, "text/html,application/xhtml+xml");
-        let jar = self.cookies.lock().await.clone();
-        if !jar.is_empty() {
-            let cookie = jar
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            req = req.header(header::COOKIE, cookie);
-        }
-        if let Some(form) = form {
-            req = req.form(form);
-        }
-        let res = req.send().await.expect("HTTP request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        {
-            let mut jar = self.cookies.lock().await;
-            for c in headers.get_all(header::SET_COOKIE).iter() {
-                let c = c.to_str().unwrap_or("");
-                let pair = c.split(';').next().unwrap_or("");
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                if c.to_ascii_lowercase().contains("max-age=0") || value.is_empty() {
-                    jar.remove(name.trim());
-                } else {
-                    jar.insert(name.trim().to_owned(), value.trim().to_owned());
-                }
-            }
-        }
-        let bytes = res.bytes().await.expect("body").to_vec();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Page {
-            status,
-            headers,
-            bytes,
-            text,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.send(Method::POST, path, Some(form)).await
-    }
-
-    /// Logs in through the form; panics unless the session is established.
-    async fn login(&self, login: &str, password: &str) {
-        let form = self.get("/login").await;
-        form.ok();
-        let csrf = form.csrf();
-        let res = self
-            .post(
-                "/login",
-                &[("login", login), ("password", password), ("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::SEE_OTHER, "login: {}", res.text);
-        let home = self.get("/worklist").await;
-        home.ok();
     }
 }
 
