@@ -291,6 +291,23 @@ fn evaluate_goal(
                 ),
             }
         }
+        GoalTarget::DaysBetween {
+            from_item,
+            to_item,
+            op,
+            days,
+        } => {
+            // Judged by the goal engine's calendar rules (Asia/Tokyo days); until then the
+            // goal waits for its due time like any goal without values.
+            let target = json!({"from_item": from_item, "to_item": to_item, "op": op.symbol(), "days": days});
+            (
+                "days_between",
+                Some(to_item),
+                target,
+                None,
+                waiting(due, as_of),
+            )
+        }
         GoalTarget::DoneWithin { item, months } => {
             let target = json!({"months": months});
             match latest_value(view, item) {

@@ -120,6 +120,8 @@ stages = ["clinic"]
             interval_days: 365,
             grace_days: 30,
             owner: ProviderKind::Ophthal,
+            interval_by: None,
+            applies_when: Vec::new(),
         });
         t
     }

@@ -144,6 +144,26 @@ pub struct Item {
     /// Stages whose `stage_end` entry must record this item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_at_end: Vec<String>,
+    /// Standard codes of the item (LOINC, JLAC10), so that imports and exports can tell,
+    /// say, an NGSP HbA1c from a legacy JDS value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<Coding>,
+    /// A new entry form starts with the last value recorded in the previous stage
+    /// (marked as prefilled until confirmed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carry_over: bool,
+}
+
+/// A code of a standard code system, e.g. `{ system = "http://loinc.org", code = "4548-4" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Coding {
+    /// The code system's URI (`http://loinc.org`, `urn:oid:1.2.392.200119.4.504` for JLAC10).
+    pub system: String,
+    pub code: String,
+    /// The code system's own display text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
 }
 
 /// Comparison of a goal.
@@ -257,7 +277,17 @@ pub enum GoalTarget {
         max_hours: u32,
     },
     /// `item` recorded at least once every `months` months (eye exam every 12 months).
+    /// A boolean item counts only when it is `true`.
     DoneWithin { item: String, months: u32 },
+    /// Calendar days (Asia/Tokyo) from the date of `from_item` to the date of `to_item`,
+    /// the day of `from_item` being day 0 (術後日数: the day of surgery is post-operative
+    /// day 0), compared with `days` (loading from post-operative day < 3).
+    DaysBetween {
+        from_item: String,
+        to_item: String,
+        op: Comparator,
+        days: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -270,6 +300,116 @@ pub struct Goal {
     /// When the goal is judged; absent for goals judged continuously.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Due>,
+    /// Where the goal's values come from. Absent: the stage of `due` (`during`) when the
+    /// goal has one, else the whole plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// How the values in scope are judged (default: the latest value).
+    #[serde(default, skip_serializing_if = "GoalMode::is_latest")]
+    pub mode: GoalMode,
+    /// Conditions on recorded items (all must hold) for the goal to apply; a goal that does
+    /// not apply is `not_applicable`, never overdue, and raises no variance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies_when: Vec<Condition>,
+    /// The goal's target value follows another goal's (individual) target plus `offset`
+    /// (non-HDL = LDL + 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<Follows>,
+    /// The variance code raised automatically when the goal is missed (absent: the shared
+    /// scheme's unclassified code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance: Option<String>,
+    /// The goal in words a patient understands, for the patient's copy of the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_title: Option<Title>,
+}
+
+/// A part of a stage a goal reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StagePart {
+    /// Values recorded in the stage on its first calendar day (admission values).
+    Start,
+    /// Values recorded in the stage up to its end, judged once the stage has ended.
+    End,
+    /// Values recorded in the stage, from its start to its end (or now).
+    During,
+}
+
+/// Where a goal's values come from: a stage, or a window of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Scope {
+    /// Values recorded in `stage` (`at` start, end or during).
+    Stage { stage: String, at: StagePart },
+    /// Values from the last `months` and `days` before the moment judged.
+    Rolling {
+        #[serde(default)]
+        months: u32,
+        #[serde(default)]
+        days: u32,
+    },
+    /// Values from `months` and `days` before the goal's due time up to it (or now).
+    BeforeDue {
+        #[serde(default)]
+        months: u32,
+        #[serde(default)]
+        days: u32,
+    },
+    /// Values recorded since the last time the schedule rule `schedule` was done (the
+    /// plan's start when never).
+    SinceVisit { schedule: String },
+}
+
+/// How the values in a goal's scope are judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalMode {
+    /// The latest value meets the target.
+    #[default]
+    Latest,
+    /// Any value in scope meets the target.
+    Any,
+    /// No value in scope meets the target (no severe hypoglycaemia: `severe_hypo >= 1`).
+    None,
+}
+
+impl GoalMode {
+    pub fn is_latest(&self) -> bool {
+        *self == GoalMode::Latest
+    }
+}
+
+/// A condition on recorded items for a goal or schedule rule to apply. An item is read
+/// as its latest value as of the moment judged; a condition on an item recorded in the
+/// same entry as the value judged (a fasting flag) reads that entry's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// A choice item's value is one of `in`.
+    Choice {
+        item: String,
+        #[serde(rename = "in")]
+        values: Vec<String>,
+    },
+    /// A boolean item has `value`.
+    Flag { item: String, value: bool },
+    /// A numeric item's value `<op> value`.
+    Number {
+        item: String,
+        op: Comparator,
+        value: f64,
+    },
+    /// The patient's age in whole years (Asia/Tokyo calendar) `<op> value`.
+    Age { op: Comparator, value: u32 },
+}
+
+/// A goal target that follows another goal's target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Follows {
+    pub goal: String,
+    pub offset: f64,
 }
 
 /// A variance code of the shared scheme `DIRECTION.LEVEL.CATEGORY.DETAIL` (domain.md §9.0).
@@ -294,6 +434,30 @@ pub struct ScheduleRule {
     #[serde(default)]
     pub grace_days: u32,
     pub owner: ProviderKind,
+    /// The interval chosen by the latest value of a choice item (eye exams by retinopathy
+    /// grade); `interval_days` when the item is unrecorded or its value in no band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_by: Option<IntervalBy>,
+    /// Conditions for the rule to apply (UACR for kidney-disease stages 1–2 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies_when: Vec<Condition>,
+}
+
+/// Intervals by the value of a choice item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct IntervalBy {
+    pub item: String,
+    pub bands: Vec<IntervalBand>,
+}
+
+/// The interval for the listed values of an `IntervalBy` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct IntervalBand {
+    #[serde(rename = "in")]
+    pub values: Vec<String>,
+    pub days: u32,
 }
 
 impl PathwayTemplate {

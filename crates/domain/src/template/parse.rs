@@ -654,6 +654,13 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
                     );
                 }
             }
+            GoalTarget::DaysBetween {
+                from_item, to_item, ..
+            } => {
+                const WHEN: &[ItemType] = &[ItemType::Date, ItemType::Datetime];
+                need_item("from_item", from_item, WHEN, "a date or datetime");
+                need_item("to_item", to_item, WHEN, "a date or datetime");
+            }
             GoalTarget::DoneWithin { item, months } => {
                 if item_of(item).is_none() {
                     err(

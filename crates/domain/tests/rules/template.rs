@@ -128,6 +128,7 @@ fn fixture_parses_with_every_part() {
             GoalTarget::StageLength { .. } => "stage_length",
             GoalTarget::TimeBetween { .. } => "time_between",
             GoalTarget::DoneWithin { .. } => "done_within",
+            GoalTarget::DaysBetween { .. } => "days_between",
         })
         .collect();
     assert_eq!(

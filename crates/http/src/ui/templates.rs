@@ -89,6 +89,17 @@ pub fn target_words(t: &PathwayTemplate, target: &GoalTarget) -> String {
         GoalTarget::DoneWithin { item: i, months } => {
             format!("{}を {months}か月ごとに実施", item(i))
         }
+        GoalTarget::DaysBetween {
+            from_item,
+            to_item,
+            op,
+            days,
+        } => format!(
+            "{}の日を0日目として{}まで {days}日{}",
+            item(from_item),
+            item(to_item),
+            op_ja(*op)
+        ),
     }
 }
 
