@@ -62,30 +62,12 @@ pub fn evaluate_goals(
     entries: &[EntryFacts],
     as_of: DateTime<Utc>,
 ) -> Vec<GoalStatus> {
-    let view = effective_view(entries, as_of);
+    let view = crate::corrections::current_view(entries, as_of, as_of);
     template
         .goals
         .iter()
         .map(|g| evaluate_goal(g, plan_started_at, &view, as_of))
         .collect()
-}
-
-/// Entries known and effective at `as_of`, with amended originals replaced by their
-/// amendments, ordered by `effective_at` then sequence.
-fn effective_view(entries: &[EntryFacts], as_of: DateTime<Utc>) -> Vec<&EntryFacts> {
-    let known: Vec<&EntryFacts> = entries.iter().filter(|e| e.recorded_at <= as_of).collect();
-    // An amendment replaces its original only once the amendment itself is in view.
-    let amended: std::collections::HashSet<Uuid> = known
-        .iter()
-        .filter(|e| e.effective_at <= as_of)
-        .filter_map(|e| e.amends)
-        .collect();
-    let mut view: Vec<&EntryFacts> = known
-        .into_iter()
-        .filter(|e| !amended.contains(&e.id) && e.effective_at <= as_of)
-        .collect();
-    view.sort_by_key(|e| (e.effective_at, e.seq));
-    view
 }
 
 /// Latest stage event of `kind` for `stage`.

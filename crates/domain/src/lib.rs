@@ -4,6 +4,7 @@
 pub mod access;
 pub mod canonical;
 pub mod chain;
+pub mod corrections;
 pub mod diff;
 pub mod entry;
 pub mod error;
