@@ -1,24 +1,46 @@
 //! Cyclical schedules (循環型): when each scheduled visit or test of a plan is next due,
 //! from the template's schedule, the entries recorded so far and per-patient intervals.
+//!
+//! Entries are read through [`crate::corrections::current_view`]: an amended or voided
+//! original never counts. A visit counts when the entry records one of the rule's items;
+//! a boolean item counts only when it is `true` (`eye_exam_done: false` is not an exam).
+//! Days are Asia/Tokyo calendar days: the due date is the Tokyo date of the last visit
+//! plus the interval, and a visit is overdue when the Tokyo date of the moment judged is
+//! after the due date plus the grace days.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::goals::EntryFacts;
-use crate::template::{PathwayTemplate, ProviderKind};
+use crate::template::{Condition, ItemType, PathwayTemplate, ProviderKind, ScheduleRule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleState {
     /// Next due date still ahead.
     Scheduled,
-    /// Past the due date, within the grace period.
+    /// On or past the due date, within the grace period.
     Due,
     /// Past the due date and the grace period.
     Overdue,
+    /// The rule's `applies_when` conditions do not hold for this patient.
+    NotApplicable,
+}
+
+/// Where a rule's interval came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalSource {
+    /// The template's `interval_days`.
+    Template,
+    /// The band of the latest value of the rule's `interval_by` item.
+    Item,
+    /// A per-patient interval (individualisation).
+    Individual,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,40 +52,158 @@ pub struct ScheduleStatus {
     pub interval_days: u32,
     /// The interval was individualised for this patient.
     pub individualised: bool,
+    pub interval_source: IntervalSource,
     pub grace_days: u32,
     pub last_done: Option<DateTime<Utc>>,
     pub last_entry_id: Option<Uuid>,
+    /// The due date (Asia/Tokyo calendar).
+    pub due_date: NaiveDate,
+    /// 00:00 Asia/Tokyo of `due_date`.
     pub due: DateTime<Utc>,
     pub state: ScheduleState,
 }
 
-/// Evaluates every schedule rule as of `as_of`. `intervals` holds per-patient interval
+/// The moment a schedule is judged and what it is judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleContext {
+    pub plan_started_at: DateTime<Utc>,
+    /// For `age` conditions; unknown → such a rule does not apply.
+    pub birth_date: Option<NaiveDate>,
+    /// Clinical time: entries effective at or before it count.
+    pub as_of: DateTime<Utc>,
+    /// The record as it stood then: entries recorded at or before it.
+    pub known_at: DateTime<Utc>,
+}
+
+impl ScheduleContext {
+    /// Judged at `at`, as known at `at`.
+    pub fn at(plan_started_at: DateTime<Utc>, at: DateTime<Utc>) -> Self {
+        ScheduleContext {
+            plan_started_at,
+            birth_date: None,
+            as_of: at,
+            known_at: at,
+        }
+    }
+}
+
+fn tokyo() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("+09:00")
+}
+
+/// The Asia/Tokyo calendar date of `t`.
+pub fn tokyo_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&tokyo()).date_naive()
+}
+
+/// 00:00 Asia/Tokyo of `d`.
+pub fn tokyo_midnight(d: NaiveDate) -> DateTime<Utc> {
+    tokyo()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("a fixed offset has one local time")
+        .with_timezone(&Utc)
+}
+
+/// Whether the entry counts as the item having been done: a boolean only when `true`,
+/// any other item when it carries a value.
+fn counts(template: &PathwayTemplate, item: &str, value: &Value) -> bool {
+    match template.item(item).map(|i| i.item_type) {
+        Some(ItemType::Boolean) => value == &Value::Bool(true),
+        _ => !value.is_null(),
+    }
+}
+
+/// The latest value of `item` in the view.
+fn latest<'a>(view: &[&'a EntryFacts], item: &str) -> Option<&'a Value> {
+    view.iter()
+        .rev()
+        .find_map(|e| e.values.get(item).filter(|v| !v.is_null()))
+}
+
+/// Whether a condition holds on the latest values in `view` (an unrecorded item or an
+/// unknown birth date: it does not).
+pub fn condition_holds(
+    cond: &Condition,
+    view: &[&EntryFacts],
+    birth_date: Option<NaiveDate>,
+    at: DateTime<Utc>,
+) -> bool {
+    match cond {
+        Condition::Choice { item, values } => latest(view, item)
+            .and_then(Value::as_str)
+            .is_some_and(|v| values.iter().any(|x| x == v)),
+        Condition::Flag { item, value } => {
+            latest(view, item).and_then(Value::as_bool) == Some(*value)
+        }
+        Condition::Number { item, op, value } => latest(view, item)
+            .and_then(Value::as_f64)
+            .is_some_and(|v| op.holds(v, *value)),
+        Condition::Age { op, value } => birth_date.is_some_and(|b| {
+            let today = tokyo_date(at);
+            let mut age = today.year() - b.year();
+            if (today.month(), today.day()) < (b.month(), b.day()) {
+                age -= 1;
+            }
+            op.holds(f64::from(age), f64::from(*value))
+        }),
+    }
+}
+
+/// The interval of `rule` for this patient: an individual interval wins, then the band of
+/// the latest value of the `interval_by` item, then the template's interval.
+fn interval_of(
+    rule: &ScheduleRule,
+    view: &[&EntryFacts],
+    intervals: &HashMap<String, u32>,
+) -> (u32, IntervalSource) {
+    if let Some(days) = intervals.get(&rule.code) {
+        return (*days, IntervalSource::Individual);
+    }
+    if let Some(by) = &rule.interval_by
+        && let Some(v) = latest(view, &by.item).and_then(Value::as_str)
+        && let Some(band) = by.bands.iter().find(|b| b.values.iter().any(|x| x == v))
+    {
+        return (band.days, IntervalSource::Item);
+    }
+    (rule.interval_days, IntervalSource::Template)
+}
+
+/// Evaluates every schedule rule at `ctx`. `intervals` holds per-patient interval
 /// overrides by rule code. A rule never done is due one interval after the plan started.
 pub fn evaluate_schedule(
     template: &PathwayTemplate,
-    plan_started_at: DateTime<Utc>,
+    ctx: &ScheduleContext,
     entries: &[EntryFacts],
     intervals: &HashMap<String, u32>,
-    as_of: DateTime<Utc>,
 ) -> Vec<ScheduleStatus> {
+    let view = crate::corrections::current_view(entries, ctx.as_of, ctx.known_at);
+    let today = tokyo_date(ctx.as_of);
     template
         .schedule
         .iter()
         .map(|rule| {
-            let interval = intervals
-                .get(&rule.code)
-                .copied()
-                .unwrap_or(rule.interval_days);
-            let last = entries
+            let (interval, source) = interval_of(rule, &view, intervals);
+            let last = view
                 .iter()
-                .filter(|e| e.effective_at <= as_of && e.recorded_at <= as_of)
-                .filter(|e| rule.items.iter().any(|i| e.values.contains_key(i)))
-                .max_by_key(|e| (e.effective_at, e.seq));
-            let base = last.map(|e| e.effective_at).unwrap_or(plan_started_at);
-            let due = base + Duration::days(interval.into());
-            let state = if as_of <= due {
+                .rev()
+                .find(|e| {
+                    rule.items
+                        .iter()
+                        .any(|i| e.values.get(i).is_some_and(|v| counts(template, i, v)))
+                })
+                .copied();
+            let base = tokyo_date(last.map(|e| e.effective_at).unwrap_or(ctx.plan_started_at));
+            let due_date = base + Duration::days(interval.into());
+            let applies = rule
+                .applies_when
+                .iter()
+                .all(|c| condition_holds(c, &view, ctx.birth_date, ctx.as_of));
+            let state = if !applies {
+                ScheduleState::NotApplicable
+            } else if today < due_date {
                 ScheduleState::Scheduled
-            } else if as_of <= due + Duration::days(rule.grace_days.into()) {
+            } else if today <= due_date + Duration::days(rule.grace_days.into()) {
                 ScheduleState::Due
             } else {
                 ScheduleState::Overdue
@@ -74,11 +214,13 @@ pub fn evaluate_schedule(
                 title_en: rule.title.en.clone(),
                 owner: rule.owner,
                 interval_days: interval,
-                individualised: intervals.contains_key(&rule.code),
+                individualised: source == IntervalSource::Individual,
+                interval_source: source,
                 grace_days: rule.grace_days,
                 last_done: last.map(|e| e.effective_at),
                 last_entry_id: last.map(|e| e.id),
-                due,
+                due_date,
+                due: tokyo_midnight(due_date),
                 state,
             }
         })
@@ -89,7 +231,8 @@ pub fn evaluate_schedule(
 mod tests {
     use super::*;
     use crate::entry::EntryKind;
-    use crate::template::{ScheduleRule, Title};
+    use crate::template::{Comparator, IntervalBand, IntervalBy, Title};
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn template() -> PathwayTemplate {
@@ -108,6 +251,30 @@ code = "eye_exam_done"
 title = { ja = "眼科受診", en = "Eye exam" }
 type = "boolean"
 stages = ["clinic"]
+[[items]]
+code = "retinopathy"
+title = { ja = "網膜症", en = "Retinopathy" }
+type = "choice"
+stages = ["clinic"]
+options = [
+  { code = "none", title = { ja = "なし", en = "None" } },
+  { code = "simple", title = { ja = "単純", en = "Simple" } },
+  { code = "pre_proliferative", title = { ja = "増殖前", en = "Pre-proliferative" } },
+]
+[[items]]
+code = "uacr"
+title = { ja = "尿中アルブミン", en = "UACR" }
+type = "decimal"
+stages = ["clinic"]
+[[items]]
+code = "dkd_stage"
+title = { ja = "腎症病期", en = "DKD stage" }
+type = "choice"
+stages = ["clinic"]
+options = [
+  { code = "stage_1", title = { ja = "1期", en = "Stage 1" } },
+  { code = "stage_3", title = { ja = "3期", en = "Stage 3" } },
+]
 "#;
         let mut t = crate::template::parse_template(src, None).unwrap();
         t.schedule.push(ScheduleRule {
@@ -120,8 +287,36 @@ stages = ["clinic"]
             interval_days: 365,
             grace_days: 30,
             owner: ProviderKind::Ophthal,
-            interval_by: None,
+            interval_by: Some(IntervalBy {
+                item: "retinopathy".into(),
+                bands: vec![
+                    IntervalBand {
+                        values: vec!["none".into(), "simple".into()],
+                        days: 365,
+                    },
+                    IntervalBand {
+                        values: vec!["pre_proliferative".into()],
+                        days: 30,
+                    },
+                ],
+            }),
             applies_when: Vec::new(),
+        });
+        t.schedule.push(ScheduleRule {
+            code: "uacr".into(),
+            title: Title {
+                ja: "尿中アルブミン".into(),
+                en: "UACR".into(),
+            },
+            items: vec!["uacr".into()],
+            interval_days: 182,
+            grace_days: 0,
+            owner: ProviderKind::Clinic,
+            interval_by: None,
+            applies_when: vec![Condition::Choice {
+                item: "dkd_stage".into(),
+                values: vec!["stage_1".into()],
+            }],
         });
         t
     }
@@ -133,7 +328,7 @@ stages = ["clinic"]
             + Duration::days(days)
     }
 
-    fn exam(day: i64, seq: i64) -> EntryFacts {
+    fn entry(day: i64, seq: i64, values: serde_json::Value) -> EntryFacts {
         EntryFacts {
             id: Uuid::from_u128(seq as u128),
             seq,
@@ -141,36 +336,192 @@ stages = ["clinic"]
             kind: EntryKind::Assessment,
             effective_at: at(day),
             recorded_at: at(day),
-            values: json!({"eye_exam_done": true}).as_object().unwrap().clone(),
+            values: values.as_object().unwrap().clone(),
             amends: None,
         }
     }
 
+    fn exam(day: i64, seq: i64) -> EntryFacts {
+        entry(day, seq, json!({"eye_exam_done": true}))
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn eye(entries: &[EntryFacts], ctx: ScheduleContext) -> ScheduleStatus {
+        evaluate_schedule(&template(), &ctx, entries, &HashMap::new()).remove(0)
+    }
+
     #[test]
-    fn due_one_interval_after_the_last_exam_then_overdue_after_grace() {
-        let t = template();
+    fn due_one_interval_after_the_tokyo_date_of_the_last_exam_then_overdue_after_grace() {
         let entries = vec![exam(10, 1)];
-        let none = HashMap::new();
-        let s = |day| evaluate_schedule(&t, at(0), &entries, &none, at(day)).remove(0);
+        let s = |day| eye(&entries, ScheduleContext::at(at(0), at(day)));
+        // 2025-01-11 09:00 JST + 365 days.
+        assert_eq!(s(100).due_date, date("2026-01-11"));
+        assert_eq!(s(100).due, tokyo_midnight(date("2026-01-11")));
         assert_eq!(s(100).state, ScheduleState::Scheduled);
-        assert_eq!(s(100).due, at(375));
-        assert_eq!(s(380).state, ScheduleState::Due);
+        assert_eq!(s(374).state, ScheduleState::Scheduled);
+        assert_eq!(s(375).state, ScheduleState::Due);
+        assert_eq!(s(405).state, ScheduleState::Due);
         assert_eq!(s(406).state, ScheduleState::Overdue);
         // An exam recorded later resets the clock.
         let entries = vec![exam(10, 1), exam(370, 2)];
-        let st = evaluate_schedule(&t, at(0), &entries, &none, at(406)).remove(0);
+        let st = eye(&entries, ScheduleContext::at(at(0), at(406)));
         assert_eq!(st.state, ScheduleState::Scheduled);
         assert_eq!(st.last_entry_id, Some(Uuid::from_u128(2)));
     }
 
     #[test]
     fn never_done_counts_from_the_plan_start_and_overrides_apply() {
-        let t = template();
         let mut iv = HashMap::new();
         iv.insert("eye_exam".to_owned(), 60);
-        let st = evaluate_schedule(&t, at(0), &[], &iv, at(100)).remove(0);
+        let ctx = ScheduleContext::at(at(0), at(100));
+        let st = evaluate_schedule(&template(), &ctx, &[], &iv).remove(0);
         assert!(st.individualised);
-        assert_eq!(st.due, at(60));
+        assert_eq!(st.interval_source, IntervalSource::Individual);
+        assert_eq!(st.due_date, date("2025-03-02"));
         assert_eq!(st.state, ScheduleState::Overdue);
+    }
+
+    #[test]
+    fn an_exam_recorded_as_not_done_does_not_restart_the_clock() {
+        let entries = vec![exam(10, 1), entry(300, 2, json!({"eye_exam_done": false}))];
+        let st = eye(&entries, ScheduleContext::at(at(0), at(406)));
+        assert_eq!(st.last_entry_id, Some(Uuid::from_u128(1)));
+        assert_eq!(st.state, ScheduleState::Overdue);
+    }
+
+    #[test]
+    fn an_amended_exam_counts_once_at_its_corrected_date_and_not_before_it_was_known() {
+        let mut fix = exam(20, 2);
+        fix.recorded_at = at(200);
+        fix.amends = Some(Uuid::from_u128(1));
+        let entries = vec![exam(100, 1), fix];
+        let now = eye(&entries, ScheduleContext::at(at(0), at(300)));
+        assert_eq!(now.last_entry_id, Some(Uuid::from_u128(2)));
+        assert_eq!(now.last_done, Some(at(20)));
+        assert_eq!(now.due_date, date("2026-01-21"));
+        // As the record stood before the correction: the original date.
+        let mut before = ScheduleContext::at(at(0), at(300));
+        before.known_at = at(150);
+        let then = eye(&entries, before);
+        assert_eq!(then.last_entry_id, Some(Uuid::from_u128(1)));
+        assert_eq!(then.last_done, Some(at(100)));
+        // Clinical time before the exam: not done yet.
+        let early = eye(&entries, ScheduleContext::at(at(0), at(10)));
+        assert_eq!(early.last_done, None);
+    }
+
+    #[test]
+    fn a_uacr_measured_at_0800_jst_on_1_december_is_due_on_1_june() {
+        let started = DateTime::parse_from_rfc3339("2026-10-01T09:00:00+09:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let measured = DateTime::parse_from_rfc3339("2026-12-01T08:00:00+09:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut e = entry(0, 1, json!({"uacr": 25.0, "dkd_stage": "stage_1"}));
+        e.effective_at = measured;
+        e.recorded_at = measured;
+        let ctx = ScheduleContext::at(started, measured + Duration::days(10));
+        let st = evaluate_schedule(&template(), &ctx, &[e], &HashMap::new()).remove(1);
+        assert_eq!(st.due_date, date("2027-06-01"));
+        assert_eq!(st.state, ScheduleState::Scheduled);
+    }
+
+    #[test]
+    fn the_retinopathy_grade_sets_the_eye_exam_interval_unless_individualised() {
+        let entries = vec![exam(10, 1), entry(11, 2, json!({"retinopathy": "pre_proliferative"}))];
+        let st = eye(&entries, ScheduleContext::at(at(0), at(20)));
+        assert_eq!(st.interval_days, 30);
+        assert_eq!(st.interval_source, IntervalSource::Item);
+        assert_eq!(st.due_date, date("2025-02-10"));
+        let entries = vec![exam(10, 1), entry(11, 2, json!({"retinopathy": "simple"}))];
+        assert_eq!(eye(&entries, ScheduleContext::at(at(0), at(20))).interval_days, 365);
+        let mut iv = HashMap::new();
+        iv.insert("eye_exam".to_owned(), 90);
+        let ctx = ScheduleContext::at(at(0), at(20));
+        let st = evaluate_schedule(&template(), &ctx, &entries, &iv).remove(0);
+        assert_eq!(st.interval_days, 90);
+    }
+
+    #[test]
+    fn a_rule_applies_only_when_its_conditions_hold() {
+        let t = template();
+        let ctx = ScheduleContext::at(at(0), at(400));
+        let uacr = |entries: &[EntryFacts]| {
+            evaluate_schedule(&t, &ctx, entries, &HashMap::new()).remove(1)
+        };
+        assert_eq!(uacr(&[]).state, ScheduleState::NotApplicable);
+        assert_eq!(
+            uacr(&[entry(1, 1, json!({"dkd_stage": "stage_3"}))]).state,
+            ScheduleState::NotApplicable
+        );
+        assert_eq!(
+            uacr(&[entry(1, 1, json!({"dkd_stage": "stage_1"}))]).state,
+            ScheduleState::Overdue
+        );
+    }
+
+    #[test]
+    fn age_conditions_count_whole_years_in_tokyo() {
+        let cond = Condition::Age {
+            op: Comparator::Ge,
+            value: 75,
+        };
+        let birth = Some(date("1950-06-02"));
+        // 2025-06-01 15:00 UTC is 2025-06-02 00:00 JST: the 75th birthday.
+        let t = DateTime::parse_from_rfc3339("2025-06-01T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(condition_holds(&cond, &[], birth, t));
+        assert!(!condition_holds(&cond, &[], birth, t - Duration::minutes(1)));
+        assert!(!condition_holds(&cond, &[], None, t));
+    }
+
+    proptest! {
+        #[test]
+        fn the_due_date_is_never_before_the_last_exam(
+            days in prop::collection::vec((0i64..800, 0u32..24, any::<bool>()), 0..12),
+            judged in 0i64..1200,
+        ) {
+            let entries: Vec<EntryFacts> = days
+                .iter()
+                .enumerate()
+                .map(|(i, (d, h, done))| {
+                    let mut e = entry(*d, i as i64 + 1, json!({"eye_exam_done": done}));
+                    e.effective_at += Duration::hours((*h).into());
+                    e.recorded_at = e.effective_at;
+                    e
+                })
+                .collect();
+            let st = eye(&entries, ScheduleContext::at(at(0), at(judged)));
+            if let Some(last) = st.last_done {
+                prop_assert!(st.due_date > tokyo_date(last));
+                prop_assert!(st.due >= last - Duration::hours(24));
+            }
+            prop_assert!(st.due_date > tokyo_date(at(0)));
+        }
+
+        #[test]
+        fn an_exam_recorded_as_not_done_never_changes_the_schedule(
+            done in prop::collection::vec(0i64..800, 0..6),
+            not_done in prop::collection::vec(0i64..800, 1..6),
+            judged in 0i64..1200,
+        ) {
+            let mut entries: Vec<EntryFacts> = done
+                .iter()
+                .enumerate()
+                .map(|(i, d)| exam(*d, i as i64 + 1))
+                .collect();
+            let ctx = ScheduleContext::at(at(0), at(judged));
+            let before = eye(&entries, ctx);
+            for (i, d) in not_done.iter().enumerate() {
+                entries.push(entry(*d, 100 + i as i64, json!({"eye_exam_done": false})));
+            }
+            let after = eye(&entries, ctx);
+            prop_assert_eq!(before, after);
+        }
     }
 }
