@@ -41,6 +41,8 @@ pub(crate) use closed_list;
 closed_list! {
     /// A rule a field of a request broke (`values.mrs` broke [`Rule::Range`]).
     Rule {
+        /// A stage would start after its end (an amended `stage_start`).
+        AfterStageEnd => "after_stage_end",
         /// Not one of the allowed values or options.
         Allowed => "allowed",
         /// The entry to amend was amended already.
@@ -53,6 +55,8 @@ closed_list! {
         AmendStage => "amend_stage",
         /// Before the care plan started.
         BeforePlanStart => "before_plan_start",
+        /// A stage would end before it started (a `stage_end` or its amendment).
+        BeforeStageStart => "before_stage_start",
         /// A direction-override or isolate character.
         BidiControl => "bidi_control",
         /// A password of too few character classes.

@@ -10,11 +10,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::calendar::{age_years, is_overdue, tokyo_date, tokyo_midnight};
 use crate::goals::EntryFacts;
 use crate::template::{Condition, ItemType, PathwayTemplate, ProviderKind, ScheduleRule};
 
@@ -87,24 +88,6 @@ impl ScheduleContext {
     }
 }
 
-fn tokyo() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("+09:00")
-}
-
-/// The Asia/Tokyo calendar date of `t`.
-pub fn tokyo_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&tokyo()).date_naive()
-}
-
-/// 00:00 Asia/Tokyo of `d`.
-pub fn tokyo_midnight(d: NaiveDate) -> DateTime<Utc> {
-    tokyo()
-        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("a fixed offset has one local time")
-        .with_timezone(&Utc)
-}
-
 /// Whether the entry counts as the item having been done: a boolean only when `true`,
 /// any other item when it carries a value.
 fn counts(template: &PathwayTemplate, item: &str, value: &Value) -> bool {
@@ -139,14 +122,9 @@ pub fn condition_holds(
         Condition::Number { item, op, value } => latest(view, item)
             .and_then(Value::as_f64)
             .is_some_and(|v| op.holds(v, *value)),
-        Condition::Age { op, value } => birth_date.is_some_and(|b| {
-            let today = tokyo_date(at);
-            let mut age = today.year() - b.year();
-            if (today.month(), today.day()) < (b.month(), b.day()) {
-                age -= 1;
-            }
-            op.holds(f64::from(age), f64::from(*value))
-        }),
+        Condition::Age { op, value } => birth_date
+            .and_then(|b| age_years(b, tokyo_date(at)))
+            .is_some_and(|age| op.holds(f64::from(age), f64::from(*value))),
     }
 }
 
@@ -203,7 +181,7 @@ pub fn evaluate_schedule(
                 ScheduleState::NotApplicable
             } else if today < due_date {
                 ScheduleState::Scheduled
-            } else if today <= due_date + Duration::days(rule.grace_days.into()) {
+            } else if !is_overdue(ctx.as_of, due_date, rule.grace_days) {
                 ScheduleState::Due
             } else {
                 ScheduleState::Overdue
@@ -432,13 +410,19 @@ options = [
 
     #[test]
     fn the_retinopathy_grade_sets_the_eye_exam_interval_unless_individualised() {
-        let entries = vec![exam(10, 1), entry(11, 2, json!({"retinopathy": "pre_proliferative"}))];
+        let entries = vec![
+            exam(10, 1),
+            entry(11, 2, json!({"retinopathy": "pre_proliferative"})),
+        ];
         let st = eye(&entries, ScheduleContext::at(at(0), at(20)));
         assert_eq!(st.interval_days, 30);
         assert_eq!(st.interval_source, IntervalSource::Item);
         assert_eq!(st.due_date, date("2025-02-10"));
         let entries = vec![exam(10, 1), entry(11, 2, json!({"retinopathy": "simple"}))];
-        assert_eq!(eye(&entries, ScheduleContext::at(at(0), at(20))).interval_days, 365);
+        assert_eq!(
+            eye(&entries, ScheduleContext::at(at(0), at(20))).interval_days,
+            365
+        );
         let mut iv = HashMap::new();
         iv.insert("eye_exam".to_owned(), 90);
         let ctx = ScheduleContext::at(at(0), at(20));
@@ -476,7 +460,12 @@ options = [
             .unwrap()
             .with_timezone(&Utc);
         assert!(condition_holds(&cond, &[], birth, t));
-        assert!(!condition_holds(&cond, &[], birth, t - Duration::minutes(1)));
+        assert!(!condition_holds(
+            &cond,
+            &[],
+            birth,
+            t - Duration::minutes(1)
+        ));
         assert!(!condition_holds(&cond, &[], None, t));
     }
 

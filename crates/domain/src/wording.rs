@@ -273,6 +273,14 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l}がパスの開始日より前です。"),
             format!("{l} is before the care plan started."),
         ),
+        Rule::BeforeStageStart => both(
+            format!("{l}がこの病期の開始日時より前です。"),
+            format!("{l} is before the stage started."),
+        ),
+        Rule::AfterStageEnd => both(
+            format!("{l}がこの病期の終了日時より後です。"),
+            format!("{l} is after the stage ended."),
+        ),
         Rule::TooLong | Rule::MaxLength => both(
             format!("{l}が長すぎます。"),
             format!("{l} is too long."),

@@ -15,8 +15,10 @@ use crate::plan_chain::{ChainFields, conflict, insert_chained, plan_state};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {
-    /// Sets a per-patient goal target or schedule interval, with its reason (e.g. the
-    /// elderly HbA1c range, the eye-exam interval by retinopathy grade).
+    /// Sets a per-patient goal target, schedule interval or stage limit (`max_days`), with
+    /// its reason (e.g. the elderly HbA1c range, the eye-exam interval by retinopathy
+    /// grade, 180 recovery days for severe stroke with higher brain dysfunction).
+    #[allow(clippy::too_many_arguments)]
     pub async fn individualize(
         &self,
         actor: &Actor,
@@ -24,6 +26,7 @@ impl Services {
         plan_id: Uuid,
         goal: Option<(String, Value)>,
         schedule: Option<(String, u32)>,
+        stage_limit: Option<(String, u32)>,
         reason: &str,
     ) -> Result<(), ServiceError> {
         let write = self
@@ -41,8 +44,8 @@ impl Services {
                 "state why this patient's target differs",
             ));
         }
-        let values = match (&goal, &schedule) {
-            (Some((code, target)), None) => {
+        let values = match (&goal, &schedule, &stage_limit) {
+            (Some((code, target)), None, None) => {
                 match template.goals.iter().find(|g| &g.code == code) {
                     None => errors.push(FieldError::new(
                         "goal",
@@ -94,7 +97,7 @@ impl Services {
                 }
                 json!({"goal": code, "target": target})
             }
-            (None, Some((code, days))) => {
+            (None, Some((code, days)), None) => {
                 if !template.schedule.iter().any(|r| &r.code == code) {
                     errors.push(FieldError::new(
                         "schedule",
@@ -111,11 +114,38 @@ impl Services {
                 }
                 json!({"schedule": code, "interval_days": days})
             }
+            (None, None, Some((code, days))) => {
+                match template.stage(code) {
+                    None => errors.push(FieldError::new(
+                        "stage",
+                        Rule::UnknownStage,
+                        format!("no stage `{code}`"),
+                    )),
+                    Some(s) => {
+                        if *days == 0 {
+                            errors.push(FieldError::new(
+                                "max_days",
+                                Rule::Range,
+                                "must be 1 or more",
+                            ));
+                        } else if let Some(expected) = s.expected_days
+                            && *days < expected
+                        {
+                            errors.push(FieldError::new(
+                                "max_days",
+                                Rule::Range,
+                                format!("must not be below the stage's expected {expected} days"),
+                            ));
+                        }
+                    }
+                }
+                json!({"stage": code, "max_days": days})
+            }
             _ => {
                 errors.push(FieldError::new(
                     "goal",
                     Rule::Required,
-                    "give either goal + target or schedule + interval_days",
+                    "give one of goal + target, schedule + interval_days or stage + max_days",
                 ));
                 Value::Null
             }

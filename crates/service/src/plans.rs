@@ -650,6 +650,23 @@ impl Services {
                     message,
                 },
             })?;
+        if matches!(new.kind, EntryKind::StageStart | EntryKind::StageEnd) {
+            let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
+            let candidate = renkei_domain::goals::EntryFacts {
+                id: Uuid::max(),
+                seq: facts.iter().map(|e| e.seq).max().unwrap_or(0) + 1,
+                stage: new.stage.clone(),
+                kind: new.kind,
+                effective_at: new.effective_at,
+                recorded_at: now,
+                values: validated.values.clone(),
+                amends,
+            };
+            let errors = renkei_domain::plan::stage_order_errors(&facts, &candidate);
+            if !errors.is_empty() {
+                return Err(ServiceError::Validation(errors));
+            }
+        }
         Ok(CheckedAppend {
             published,
             state,
@@ -738,13 +755,15 @@ impl Services {
         self.to_entries(&self.db, rows, &amended_by).await
     }
 
-    /// The status of every shared goal as of `as_of` (default now).
+    /// The status of every shared goal at clinical time `as_of` (default now) as the
+    /// record stood at `known_at` (default now).
     pub async fn goals(
         &self,
         actor: &Actor,
         meta: &RequestMeta,
         plan_id: Uuid,
         as_of: Option<DateTime<Utc>>,
+        known_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<GoalStatus>, ServiceError> {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
@@ -753,11 +772,19 @@ impl Services {
         let published = self.pathway_of_plan(&plan)?;
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let facts = plan_facts(&rows);
-        let as_of = as_of.unwrap_or_else(|| self.now());
+        let now = self.now();
+        let as_of = as_of.unwrap_or(now);
+        let known_at = known_at.unwrap_or(now);
+        let known: Vec<_> = facts
+            .facts
+            .iter()
+            .filter(|e| e.recorded_at <= known_at)
+            .cloned()
+            .collect();
         Ok(evaluate_goals(
-            &facts.individual_template(&published.template, as_of),
+            &facts.individual_template_at(&published.template, as_of, known_at),
             plan.started_at,
-            &facts.facts,
+            &known,
             as_of,
         ))
     }

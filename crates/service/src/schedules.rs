@@ -11,7 +11,7 @@ use renkei_domain::entry::PlanStatus;
 use renkei_domain::goals::{GoalState, evaluate_goals};
 use renkei_domain::handover::HandoverState;
 use renkei_domain::ids::OrgKind;
-use renkei_domain::schedule::{ScheduleState, ScheduleStatus, evaluate_schedule};
+use renkei_domain::schedule::{ScheduleContext, ScheduleState, ScheduleStatus, evaluate_schedule};
 use renkei_store::handovers as store_handovers;
 use renkei_store::queries::{self, CarePlanRow};
 use renkei_store::queries_access as qa;
@@ -74,12 +74,15 @@ pub struct Worklist {
 }
 
 impl Services {
+    /// When each scheduled visit or test is next due at clinical time `as_of` (default
+    /// now) as the record stood at `known_at` (default now).
     pub async fn schedule(
         &self,
         actor: &Actor,
         meta: &RequestMeta,
         plan_id: Uuid,
         as_of: Option<DateTime<Utc>>,
+        known_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<ScheduleStatus>, ServiceError> {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
@@ -88,13 +91,23 @@ impl Services {
         let template = &self.pathway_of_plan(&plan)?.template;
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let pf = plan_facts(&rows);
-        let as_of = as_of.unwrap_or_else(|| self.now());
+        let now = self.now();
+        let as_of = as_of.unwrap_or(now);
+        let known_at = known_at.unwrap_or(now);
+        let birth_date = queries::patient_by_id(&self.db, plan.patient_id)
+            .await?
+            .map(|p| p.birth_date);
+        let ctx = ScheduleContext {
+            plan_started_at: plan.started_at,
+            birth_date,
+            as_of,
+            known_at,
+        };
         Ok(evaluate_schedule(
             template,
-            plan.started_at,
+            &ctx,
             &pf.facts,
-            &pf.intervals(as_of),
-            as_of,
+            &pf.intervals_at(as_of, known_at),
         ))
     }
 
@@ -257,14 +270,14 @@ impl Services {
                 let (id, pat, pw) = plan_info(&plan);
                 for s in evaluate_schedule(
                     &published.template,
-                    plan.started_at,
+                    &ScheduleContext::at(plan.started_at, as_of),
                     &pf.facts,
                     &pf.intervals(as_of),
-                    as_of,
                 ) {
                     let mine = my_kinds.contains(&s.owner);
                     let soon = s.due <= as_of + Duration::days(30);
-                    if mine && (soon || s.state != ScheduleState::Scheduled) {
+                    let applies = s.state != ScheduleState::NotApplicable;
+                    if mine && applies && (soon || s.state != ScheduleState::Scheduled) {
                         lists[4].push(WorkItem {
                             care_plan_id: id,
                             patient_id: pat,

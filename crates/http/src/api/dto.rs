@@ -374,7 +374,10 @@ pub struct GoalOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalList {
+    /// Clinical time judged at.
     pub as_of: DateTime<Utc>,
+    /// The record as it stood at this moment.
+    pub known_at: DateTime<Utc>,
     pub goals: Vec<GoalOut>,
 }
 

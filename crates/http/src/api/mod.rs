@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod dto;
+pub mod moments;
 pub mod openapi;
 pub mod schema;
 pub mod tokens;
@@ -12,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use renkei_domain::Rule;
 use renkei_domain::entry::EntryKind;
 use renkei_domain::entry::VarianceInput;
@@ -477,35 +478,28 @@ async fn append_entry(
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct GoalQuery {
-    /// RFC 3339; default now.
-    as_of: Option<String>,
-}
-
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/goals", params(("id" = uuid::Uuid, Path), GoalQuery),
-    responses((status = 200, body = GoalList), (status = 404)))]
+/// The status of every shared goal at clinical time `as_of` as the record stood at
+/// `known_at` (both default now).
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/goals", params(("id" = uuid::Uuid, Path), moments::MomentQuery),
+    responses((status = 200, body = GoalList), (status = 404), (status = 422, description = "as_of or known_at malformed")))]
 async fn get_goals(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    query: Result<Query<GoalQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<moments::MomentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<GoalList>> {
     let id = parse_id(&id, "care plan")?;
     let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
-    let as_of = match q.as_of {
-        Some(s) => DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| ApiError::field("as_of", Rule::Format, "must be RFC 3339 with offset"))?,
-        // The service clock, as every other "now" of the workflow.
-        None => state.services.now(),
-    };
-    let goals = state.services.goals(&actor, &meta, id, Some(as_of)).await?;
+    // The service clock, as every other "now" of the workflow.
+    let (as_of, known_at) = moments::moments(&q, state.services.now())?;
+    let goals = state
+        .services
+        .goals(&actor, &meta, id, Some(as_of), Some(known_at))
+        .await?;
     Ok(Json(GoalList {
         as_of,
+        known_at,
         goals: goals
             .into_iter()
             .map(|g| GoalOut {

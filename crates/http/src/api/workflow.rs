@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use renkei_domain::Rule;
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::handover::HandoverEvent;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::moments::{MomentQuery, moments};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Auth, Meta, parse_id};
 use crate::state::AppState;
@@ -502,14 +503,6 @@ pub async fn send_report(
 
 // ------------------------------------------------------------------ schedule, targets
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AsOfQuery {
-    /// RFC 3339; default now.
-    as_of: Option<DateTime<FixedOffset>>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScheduleOut {
     pub code: String,
@@ -518,35 +511,52 @@ pub struct ScheduleOut {
     pub owner: String,
     pub interval_days: u32,
     pub individualised: bool,
+    /// Where the interval came from: template | item (the band of the latest value of
+    /// the rule's `interval_by` item, e.g. the retinopathy grade) | individual.
+    pub interval_source: String,
     pub grace_days: u32,
+    /// When the visit or test was last done (a boolean item counts only when true).
     pub last_done: Option<DateTime<Utc>>,
+    /// The due date (Asia/Tokyo calendar): the Tokyo date of the last done plus the
+    /// interval.
+    pub due_date: NaiveDate,
+    /// 00:00 Asia/Tokyo of `due_date`.
     pub due: DateTime<Utc>,
-    /// scheduled | due | overdue
+    /// scheduled | due (on or past the due date, within grace) | overdue (the Tokyo date
+    /// is after the due date plus grace) | not_applicable (`applies_when` does not hold)
     pub state: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScheduleList {
+    /// Clinical time judged at.
+    pub as_of: DateTime<Utc>,
+    /// The record as it stood at this moment.
+    pub known_at: DateTime<Utc>,
     pub schedule: Vec<ScheduleOut>,
 }
 
-/// When each scheduled visit or test of a cyclical plan is next due.
-#[utoipa::path(get, path = "/api/v1/care-plans/{id}/schedule", params(("id" = uuid::Uuid, Path), AsOfQuery),
-    responses((status = 200, body = ScheduleList), (status = 404)))]
+/// When each scheduled visit or test of a cyclical plan is next due, at clinical time
+/// `as_of` as the record stood at `known_at` (both default now).
+#[utoipa::path(get, path = "/api/v1/care-plans/{id}/schedule", params(("id" = uuid::Uuid, Path), MomentQuery),
+    responses((status = 200, body = ScheduleList), (status = 404), (status = 422, description = "as_of or known_at malformed")))]
 pub async fn get_schedule(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    query: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<MomentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ScheduleList>> {
     let id = parse_id(&id, "care plan")?;
-    let Query(q) = query.map_err(|e| ApiError::field("as_of", Rule::Format, e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", Rule::Format, e.body_text()))?;
+    let (as_of, known_at) = moments(&q, state.services.now())?;
     let list = state
         .services
-        .schedule(&actor, &meta, id, q.as_of.map(|t| t.with_timezone(&Utc)))
+        .schedule(&actor, &meta, id, Some(as_of), Some(known_at))
         .await?;
     Ok(Json(ScheduleList {
+        as_of,
+        known_at,
         schedule: list
             .into_iter()
             .map(|s| ScheduleOut {
@@ -559,8 +569,13 @@ pub async fn get_schedule(
                     .unwrap_or_default(),
                 interval_days: s.interval_days,
                 individualised: s.individualised,
+                interval_source: serde_json::to_value(s.interval_source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 grace_days: s.grace_days,
                 last_done: s.last_done,
+                due_date: s.due_date,
                 due: s.due,
                 state: serde_json::to_value(s.state)
                     .ok()
@@ -582,12 +597,17 @@ pub struct IndividualizeRequest {
     pub schedule: Option<String>,
     #[schema(minimum = 1)]
     pub interval_days: Option<u32>,
+    /// A stage code, with `max_days`: the stage's individual limit in days (its
+    /// `stage_length` goals and the stage-overrun variance follow it).
+    pub stage: Option<String>,
+    #[schema(minimum = 1)]
+    pub max_days: Option<u32>,
     /// Not blank.
     #[schema(min_length = 1)]
     pub reason: String,
 }
 
-/// Sets a per-patient goal target or schedule interval, with its reason.
+/// Sets a per-patient goal target, schedule interval or stage limit, with its reason.
 #[utoipa::path(post, path = "/api/v1/care-plans/{id}/individualize", request_body = IndividualizeRequest,
     params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404), (status = 422)))]
@@ -622,9 +642,20 @@ pub async fn individualize(
             ));
         }
     };
+    let stage_limit = match (b.stage, b.max_days) {
+        (Some(s), Some(d)) => Some((s, d)),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::field(
+                "max_days",
+                Rule::Required,
+                "stage and max_days go together",
+            ));
+        }
+    };
     state
         .services
-        .individualize(&actor, &meta, id, goal, schedule, &b.reason)
+        .individualize(&actor, &meta, id, goal, schedule, stage_limit, &b.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

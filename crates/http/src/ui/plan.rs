@@ -42,6 +42,9 @@ pub struct PlanQuery {
     proposed: String,
     #[serde(default)]
     accepted: String,
+    /// The day (YYYY-MM-DD, Asia/Tokyo) the goals and stages are shown at; empty: now.
+    #[serde(default)]
+    as_of: String,
 }
 
 /// One column of the overview matrix.
@@ -186,6 +189,10 @@ pub struct PlanPage {
     pub record_actions: Vec<Action>,
     pub handover_url: Option<String>,
     pub print_url: String,
+    /// The `as_of` day shown (YYYY-MM-DD), empty for now.
+    pub as_of: String,
+    /// The words saying the page shows a past day.
+    pub as_of_text: Option<String>,
 }
 
 /// Everything the plan page (and the print view) reads: the service's read model with
@@ -228,7 +235,7 @@ pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
         s.patient.same_name,
     );
     PlanData {
-        template: s.published.template.clone(),
+        template: s.individual.clone(),
         plan: s.plan,
         status: s.status,
         banner,
@@ -825,8 +832,14 @@ pub async fn plan_page(
     Query(q): Query<PlanQuery>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let d = load(&state, &ui, id).await?;
-    let now = state.services.now();
+    let as_of_day = as_of_day(&q.as_of)?;
+    let as_of = as_of_day.map(renkei_domain::calendar::tokyo_end_of_day);
+    let screen = state
+        .services
+        .plan_screen_at(&ui.actor, &ui.meta, id, as_of)
+        .await?;
+    let d = from_screen(&state, &ui, screen);
+    let now = as_of.unwrap_or_else(|| state.services.now());
     let t = &d.template;
     let plan_url = format!("/care-plans/{id}");
 
@@ -1074,8 +1087,32 @@ pub async fn plan_page(
             .then(|| format!("{plan_url}/handovers/new")),
         print_url: format!("{plan_url}/print"),
         banner: d.banner,
+        as_of: as_of_day.map(|d| d.to_string()).unwrap_or_default(),
+        as_of_text: as_of_day.map(|d| {
+            format!(
+                "{}時点の記録(その日までに効力のある記録)で目標と病期を表示しています。",
+                d.format("%Y年%-m月%-d日")
+            )
+        }),
     };
     Ok(page(StatusCode::OK, &page_data))
+}
+
+/// The plan page's `?as_of=YYYY-MM-DD` (empty: now); a malformed day is a 422.
+fn as_of_day(raw: &str) -> Result<Option<chrono::NaiveDate>, super::UiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            super::UiError(renkei_service::ServiceError::field(
+                "as_of",
+                renkei_domain::Rule::Format,
+                "must be a date YYYY-MM-DD",
+            ))
+        })
 }
 
 // ------------------------------------------------------------------ trend (推移表)

@@ -5,11 +5,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
 use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
 pub use renkei_domain::plan::StageDates;
-use renkei_domain::plan::stage_dates;
+use renkei_domain::plan::stage_dates_at;
 use renkei_domain::template::PathwayTemplate;
 use renkei_store::queries;
 use renkei_store::queries_access as qa;
@@ -58,6 +60,11 @@ pub struct PlanScreen {
     pub actions: Vec<PlanAction>,
     /// Entries the actor may amend.
     pub amendable: HashSet<Uuid>,
+    /// The template with this patient's individual settings (stage limits, targets) at
+    /// the moment shown.
+    pub individual: PathwayTemplate,
+    /// The clinical time the goals and stage dates are shown at (`None`: now).
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl PlanScreen {
@@ -82,7 +89,20 @@ impl Services {
         meta: &RequestMeta,
         plan_id: Uuid,
     ) -> Result<PlanScreen, ServiceError> {
-        self.plan_screen_as(actor, meta, plan_id, "care_plan.read")
+        self.plan_screen_as(actor, meta, plan_id, "care_plan.read", None)
+            .await
+    }
+
+    /// The care-plan page at clinical time `as_of` (goals, stage dates and individual
+    /// settings from entries effective by then, as known now); `None`: now.
+    pub async fn plan_screen_at(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<PlanScreen, ServiceError> {
+        self.plan_screen_as(actor, meta, plan_id, "care_plan.read", as_of)
             .await
     }
 
@@ -94,7 +114,7 @@ impl Services {
         meta: &RequestMeta,
         plan_id: Uuid,
     ) -> Result<PlanScreen, ServiceError> {
-        self.plan_screen_as(actor, meta, plan_id, "care_plan.print")
+        self.plan_screen_as(actor, meta, plan_id, "care_plan.print", None)
             .await
     }
 
@@ -104,6 +124,7 @@ impl Services {
         meta: &RequestMeta,
         plan_id: Uuid,
         audit_action: &'static str,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<PlanScreen, ServiceError> {
         let (row, access) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
@@ -121,15 +142,11 @@ impl Services {
 
         let rows = queries::entries_of(db, plan_id).await?;
         let entry_facts = crate::plan_facts::entry_facts(&rows);
-        let stage_dates = stage_dates(&entry_facts);
+        let now = as_of.unwrap_or_else(|| self.now());
+        let stage_dates = stage_dates_at(&entry_facts, now, DateTime::<Utc>::MAX_UTC);
         let facts = renkei_domain::plan::plan_facts(entry_facts);
-        let now = self.now();
-        let goals = evaluate_goals(
-            &facts.individual_template(t, now),
-            row.started_at,
-            &facts.facts,
-            now,
-        );
+        let individual = facts.individual_template(t, now);
+        let goals = evaluate_goals(&individual, row.started_at, &facts.facts, now);
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
@@ -252,6 +269,8 @@ impl Services {
             stage_dates,
             actions,
             amendable,
+            individual,
+            as_of,
         })
     }
 }
