@@ -123,7 +123,7 @@ impl PlanFacts {
     /// `as_of` as the record stood at `known_at`: a stage's individual `max_days` sets the
     /// stage's limit and every `stage_length` goal on that stage; an individual goal target
     /// replaces the goal's; a goal that `follows` another takes that goal's (individual)
-    /// target value plus its offset, unless it has an individual target of its own.
+    /// target value plus its offset.
     pub fn individual_template_at(
         &self,
         t: &PathwayTemplate,
@@ -169,9 +169,6 @@ impl PlanFacts {
                 let Some(follows) = t.goals[i].follows.clone() else {
                     continue;
                 };
-                if targets.contains_key(&t.goals[i].code) {
-                    continue;
-                }
                 let Some(base) = t
                     .goals
                     .iter()
@@ -482,29 +479,6 @@ mod tests {
         let it = pf.individual_template(&t, at(2));
         assert_eq!(value(&it, "m3_ldl"), Some(70.0));
         assert_eq!(value(&it, "m4_nonhdl"), Some(100.0));
-        // An individual target of the follower itself wins.
-        let pf = plan_facts(vec![
-            entry(
-                1,
-                "intro",
-                EntryKind::Individualize,
-                2,
-                json!({"goal": "m3_ldl",
-                       "target": {"kind": "threshold", "item": "ldl", "op": "<", "value": 70.0}}),
-            ),
-            entry(
-                2,
-                "intro",
-                EntryKind::Individualize,
-                2,
-                json!({"goal": "m4_nonhdl",
-                       "target": {"kind": "threshold", "item": "nonhdl", "op": "<", "value": 110.0}}),
-            ),
-        ]);
-        assert_eq!(
-            value(&pf.individual_template(&t, at(3)), "m4_nonhdl"),
-            Some(110.0)
-        );
     }
 
     #[test]

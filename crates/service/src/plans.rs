@@ -775,18 +775,17 @@ impl Services {
         let now = self.now();
         let as_of = as_of.unwrap_or(now);
         let known_at = known_at.unwrap_or(now);
-        let known: Vec<_> = facts
-            .facts
-            .iter()
-            .filter(|e| e.recorded_at <= known_at)
-            .cloned()
-            .collect();
-        Ok(evaluate_goals(
-            &facts.individual_template_at(&published.template, as_of, known_at),
+        let template = facts.individual_template_at(&published.template, as_of, known_at);
+        let ctx = crate::goal_context::goal_context(
+            &self.db,
+            &template,
+            plan.patient_id,
             plan.started_at,
-            &known,
             as_of,
-        ))
+            known_at,
+        )
+        .await?;
+        Ok(evaluate_goals(&template, &ctx, &facts.facts))
     }
 }
 

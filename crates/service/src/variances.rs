@@ -81,7 +81,16 @@ impl Services {
                 .collect();
             let mut findings: Vec<(String, String, String)> = Vec::new();
             let template = pf.individual_template(&published.template, now);
-            for g in evaluate_goals(&template, plan.started_at, &pf.facts, now) {
+            let ctx = crate::goal_context::goal_context(
+                &self.db,
+                &template,
+                plan.patient_id,
+                plan.started_at,
+                now,
+                now,
+            )
+            .await?;
+            for g in evaluate_goals(&template, &ctx, &pf.facts) {
                 let due_passed = g.due.is_some_and(|d| d < now);
                 let missed = g.status == GoalState::Overdue
                     || (g.status == GoalState::NotMet && due_passed && is_one_shot(&g));

@@ -146,7 +146,16 @@ impl Services {
         let stage_dates = stage_dates_at(&entry_facts, now, DateTime::<Utc>::MAX_UTC);
         let facts = renkei_domain::plan::plan_facts(entry_facts);
         let individual = facts.individual_template(t, now);
-        let goals = evaluate_goals(&individual, row.started_at, &facts.facts, now);
+        let ctx = crate::goal_context::goal_context(
+            db,
+            &individual,
+            row.patient_id,
+            row.started_at,
+            now,
+            self.now(),
+        )
+        .await?;
+        let goals = evaluate_goals(&individual, &ctx, &facts.facts);
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
