@@ -746,7 +746,7 @@ fn v2_femur_clocks_run_from_arrival_injury_and_surgery() {
             max_hours: 48
         }
     );
-    assert_eq!(h1.applies_when, [age_75.clone()]);
+    assert_eq!(h1.applies_when, std::slice::from_ref(&age_75));
     let addon = goal(&t, "h1_fixation_within_48h_of_injury");
     assert_eq!(
         addon.target,
