@@ -3,6 +3,7 @@
 mod auth_hardening;
 mod bad_input;
 mod care_plans;
+mod clinical_time;
 mod concurrency;
 mod csv_export;
 mod demo;
