@@ -315,6 +315,12 @@ async fn assert_verified(app: &TestApp, token: &str, plan: &str) {
 
 /// When a report back for a stage that ended at `ended` is due by default: the last
 /// second of the following month, Japan time.
+/// The Asia/Tokyo calendar date of a moment.
+fn tokyo_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&FixedOffset::east_opt(9 * 3600).expect("+09:00"))
+        .date_naive()
+}
+
 fn end_of_following_month_jst(ended: DateTime<Utc>) -> DateTime<Utc> {
     let tz = FixedOffset::east_opt(9 * 3600).expect("JST");
     let d = ended.with_timezone(&tz).date_naive();
@@ -546,7 +552,8 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
         "{summary}"
     );
     assert_eq!(summary["stage_outcome"]["stage"], "acute");
-    assert_eq!(summary["stage_outcome"]["length_of_stay_days"], 14);
+    // The admission day is day 1.
+    assert_eq!(summary["stage_outcome"]["length_of_stay_days"], 15);
     assert_eq!(summary["note"], "ADL評価・嚥下評価済み");
 
     let wl_r = worklist(&app, &r).await;
@@ -711,7 +718,9 @@ async fn stroke_journey_from_acute_through_recovery_to_home() {
         "{content}"
     );
     assert_eq!(content["fim_total_gain"].as_f64(), Some(36.0), "{content}");
-    assert_eq!(content["length_of_stay_days"], 60, "{content}");
+    // Tokyo calendar days, the admission day being day 1.
+    let stay = (tokyo_day(recovery_end) - tokyo_day(recovery_start)).num_days() + 1;
+    assert_eq!(content["length_of_stay_days"], stay, "{content}");
     assert_eq!(content["destination"], "home");
 
     assert_eq!(
@@ -1548,8 +1557,12 @@ async fn diabetes_eighteen_months_schedule_individual_targets_and_dropout() {
             assert_eq!(e["grace_days"], 30);
             assert_eq!(e["owner"], "ophthal");
             assert_eq!(
-                parse_time(&e["due"]),
-                parse_time(&e["last_done"]) + Duration::days(365)
+                e["due_date"].as_str(),
+                Some(
+                    (tokyo_day(parse_time(&e["last_done"])) + Duration::days(365))
+                        .to_string()
+                        .as_str()
+                )
             );
         }
         match month {
@@ -1595,8 +1608,12 @@ async fn diabetes_eighteen_months_schedule_individual_targets_and_dropout() {
                     "180 + 30 days have passed since month 1: {b}"
                 );
                 assert_eq!(
-                    parse_time(&b["due"]),
-                    parse_time(&b["last_done"]) + Duration::days(180)
+                    b["due_date"].as_str(),
+                    Some(
+                        (tokyo_day(parse_time(&b["last_done"])) + Duration::days(180))
+                            .to_string()
+                            .as_str()
+                    )
                 );
                 let a = eye(&pa).await;
                 assert_eq!(a["state"], "scheduled", "plan A keeps 365 days: {a}");
