@@ -230,6 +230,24 @@ fn an_acute_destination_does_not_judge_the_recovery_discharge() {
     );
 }
 
+#[test]
+fn a_cyclical_pathways_goal_without_a_scope_reads_the_whole_plan() {
+    let mut tpl = template(HOME_HBA1C.replace("scope = ", "# scope = ").as_str());
+    let mut log = Log::default();
+    log.start("acute", "2027-01-01T10:00:00+09:00");
+    log.value("acute", "2027-01-02T10:00:00+09:00", json!({"hba1c": 6.5}));
+    log.start("home", "2027-01-10T15:00:00+09:00");
+    let g = judge(&tpl, &log, "home_hba1c", "2027-02-01T00:00:00+09:00", None);
+    assert_eq!(
+        g.status,
+        GoalState::Pending,
+        "linear: the stage of the due date"
+    );
+    tpl.cyclical = true;
+    let g = judge(&tpl, &log, "home_hba1c", "2027-02-01T00:00:00+09:00", None);
+    assert_eq!(g.status, GoalState::Met, "cyclical: the whole plan");
+}
+
 const AT_START_AND_END: &str = r#"
 [[goals]]
 code = "admission_mrs"
