@@ -518,7 +518,54 @@ fn check_values(
         out.insert(code.clone(), value.clone());
     }
     compute_composites(template, values, &mut out, errors);
+    check_subtotals(template, &out, errors);
     out
+}
+
+/// A composite total stored with every one of its subtotals (FIM total with motor and
+/// cognitive) must equal their sum, also when the subtotals were sent without their items.
+fn check_subtotals(
+    template: &PathwayTemplate,
+    out: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) {
+    for item in &template.items {
+        let Some(total) = out.get(&item.code).and_then(Value::as_f64) else {
+            continue;
+        };
+        let Some(parts) = template.subtotals(&item.code) else {
+            continue;
+        };
+        let values: Option<Vec<f64>> = parts
+            .iter()
+            .map(|p| out.get(&p.code).and_then(Value::as_f64))
+            .collect();
+        let Some(values) = values else {
+            continue;
+        };
+        let sum: f64 = values.iter().sum();
+        let field = format!("values.{}", item.code);
+        let reported = errors.iter().any(|e| {
+            e.field == field
+                || parts
+                    .iter()
+                    .any(|p| e.field == format!("values.{}", p.code))
+        });
+        if (total - sum).abs() >= 1e-9 && !reported {
+            let names: Vec<&str> = parts.iter().map(|p| p.code.as_str()).collect();
+            errors.push(FieldError::new(
+                field,
+                Rule::CompositeMismatch,
+                format!(
+                    "`{}` is {} but {} add up to {}",
+                    item.code,
+                    out[&item.code],
+                    names.join(" + "),
+                    sum
+                ),
+            ));
+        }
+    }
 }
 
 type Broken = (Rule, String);

@@ -476,12 +476,14 @@ impl<'e, 'a> Eval<'e, 'a> {
     /// The window a goal reads; `None` while it does not exist yet (its stage not
     /// entered, its due time unknown).
     fn window<'g>(&self, goal: &'g Goal, due: Option<NaiveDate>) -> Option<Window<'g>> {
+        // Without a scope a goal reads the stay in the stage of its due date; in a cyclical
+        // pathway, whose stages recur, the whole plan.
         let scope = match (&goal.scope, &goal.due) {
             (Some(s), _) => s,
-            (None, Some(d)) => {
+            (None, Some(d)) if !self.t.cyclical => {
                 return self.stage_window(&d.stage, StagePart::During);
             }
-            (None, None) => return Some(Window::ALL),
+            (None, _) => return Some(Window::ALL),
         };
         match scope {
             Scope::Stage { stage, at } => self.stage_window(stage, *at),

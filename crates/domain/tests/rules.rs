@@ -8,6 +8,7 @@ mod rules {
     mod chain;
     mod entry;
     mod fixture;
+    mod goal_semantics;
     mod goals;
     mod pathways;
     mod state;

@@ -8,6 +8,7 @@ mod concurrency;
 mod csv_export;
 mod demo;
 mod edge_input;
+mod goal_semantics;
 mod handover_consent;
 mod idempotency;
 mod inbox;

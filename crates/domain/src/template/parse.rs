@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::model::{Condition, GoalTarget, ItemType, PathwayTemplate, Point};
+use super::model::{GoalMode, Scope};
 use crate::variance::parse_variance_code;
 
 /// One problem found in a template file.
@@ -684,6 +685,7 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
                 format!("due names unknown stage `{}`", due.stage),
             );
         }
+        check_goal_semantics(t, i, &mut err);
     }
 
     // Variance codes.
@@ -929,5 +931,125 @@ fn check_point(
             p!["goals", goal, "target", key, "stage"],
             format!("unknown stage `{}`", point.stage),
         );
+    }
+}
+
+/// The goal `goals[goal]`'s scope, mode, conditions and followed goal name what the
+/// template defines.
+fn check_goal_semantics(t: &PathwayTemplate, goal: usize, err: &mut impl FnMut(Path, String)) {
+    let g = &t.goals[goal];
+    match &g.scope {
+        Some(Scope::Stage { stage, .. }) if t.stage(stage).is_none() => err(
+            p!["goals", goal, "scope", "stage"],
+            format!("goal `{}` names unknown stage `{stage}`", g.code),
+        ),
+        Some(Scope::SinceVisit { schedule }) if !t.schedule.iter().any(|r| &r.code == schedule) => {
+            err(
+                p!["goals", goal, "scope", "schedule"],
+                format!("goal `{}` names unknown schedule rule `{schedule}`", g.code),
+            )
+        }
+        Some(Scope::BeforeDue { .. }) if g.due.is_none() => err(
+            p!["goals", goal, "scope"],
+            format!(
+                "goal `{}` reads the window before its due date but has no `due`",
+                g.code
+            ),
+        ),
+        _ => {}
+    }
+    let reads_values = matches!(
+        g.target,
+        GoalTarget::Threshold { .. } | GoalTarget::Range { .. } | GoalTarget::Membership { .. }
+    );
+    if g.mode != GoalMode::Latest && !reads_values {
+        err(
+            p!["goals", goal, "mode"],
+            format!(
+                "goal `{}`: only threshold, range and membership goals take a mode",
+                g.code
+            ),
+        );
+    }
+    for (j, c) in g.applies_when.iter().enumerate() {
+        check_condition(t, p!["goals", goal, "applies_when", j], c, err);
+    }
+    if let Some(f) = &g.follows {
+        let leader = t.goals.iter().find(|l| l.code == f.goal);
+        match leader {
+            None => err(
+                p!["goals", goal, "follows", "goal"],
+                format!("goal `{}` follows unknown goal `{}`", g.code, f.goal),
+            ),
+            Some(l) if l.code == g.code || l.follows.is_some() => err(
+                p!["goals", goal, "follows", "goal"],
+                format!("goal `{}` must follow a goal that follows none", g.code),
+            ),
+            Some(l) if !matches!(l.target, GoalTarget::Threshold { .. }) => err(
+                p!["goals", goal, "follows", "goal"],
+                format!(
+                    "goal `{}` follows `{}`, which is not a threshold goal",
+                    g.code, f.goal
+                ),
+            ),
+            Some(_) => {}
+        }
+        if !matches!(g.target, GoalTarget::Threshold { .. }) {
+            err(
+                p!["goals", goal, "follows"],
+                format!(
+                    "goal `{}` follows a target but is not a threshold goal",
+                    g.code
+                ),
+            );
+        }
+    }
+}
+
+/// A condition names an item of the right type (and a choice condition its options).
+fn check_condition(
+    t: &PathwayTemplate,
+    path: Path,
+    c: &Condition,
+    err: &mut impl FnMut(Path, String),
+) {
+    let at = |key: &str| {
+        let mut p = path.clone();
+        p.push(Seg::from(key));
+        p
+    };
+    let (item, want, what) = match c {
+        Condition::Choice { item, .. } => (item, &[ItemType::Choice][..], "a choice"),
+        Condition::Flag { item, .. } => (item, &[ItemType::Boolean][..], "a boolean"),
+        Condition::Number { item, .. } => (
+            item,
+            &[ItemType::Integer, ItemType::Decimal, ItemType::Composite][..],
+            "a numeric",
+        ),
+        Condition::Age { .. } => return,
+    };
+    let Some(it) = t.item(item) else {
+        err(at("item"), format!("condition names unknown item `{item}`"));
+        return;
+    };
+    if !want.contains(&it.item_type) {
+        err(
+            at("item"),
+            format!("condition needs {what} item, `{item}` is not"),
+        );
+        return;
+    }
+    if let Condition::Choice { values, .. } = c {
+        let options = it.options.as_deref().unwrap_or_default();
+        for (k, v) in values.iter().enumerate() {
+            if !options.iter().any(|o| &o.code == v) {
+                let mut p = at("in");
+                p.push(Seg::from(k));
+                err(p, format!("`{v}` is not an option of `{item}`"));
+            }
+        }
+        if values.is_empty() {
+            err(at("in"), "no values listed".into());
+        }
     }
 }

@@ -761,6 +761,33 @@ fn a_composite_sent_with_its_items_must_agree() {
 }
 
 #[test]
+fn subtotals_sent_without_items_must_agree_with_the_total() {
+    let v = ok(
+        &acute(),
+        &assessment(json!({"fim_motor": 11, "fim_cognitive": 9, "fim_total": 20})),
+    );
+    assert_eq!(v.values["fim_total"], json!(20));
+    only(
+        &invalid(
+            &acute(),
+            &assessment(json!({"fim_motor": 11, "fim_cognitive": 9, "fim_total": 22})),
+        ),
+        "values.fim_total",
+        "composite_mismatch",
+        "`fim_total` is 22 but fim_motor + fim_cognitive add up to 20",
+    );
+    // Without the total, or with only one subtotal, there is nothing to compare.
+    ok(
+        &acute(),
+        &assessment(json!({"fim_motor": 11, "fim_cognitive": 9})),
+    );
+    ok(
+        &acute(),
+        &assessment(json!({"fim_motor": 11, "fim_total": 22})),
+    );
+}
+
+#[test]
 fn partial_components_are_rejected_unless_they_complete_another_composite() {
     // One motor item alone: neither fim_motor nor fim_total can be computed.
     let e = invalid(&acute(), &assessment(json!({"fim_eating": 5})));
