@@ -1178,6 +1178,15 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     c.set_window_size(1280, 900).await.expect("window");
     // The README's picture of the care-plan page: the first screen at 1280 px.
     screenshot(&c, "care-plan-top").await;
+    // The plan as of a past day: the date field keeps the day, a notice says so.
+    let day = (app.services.now() + chrono::Duration::hours(9) - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    c.goto(&format!("{base}/care-plans/{yamada}?as_of={day}"))
+        .await
+        .expect("plan as of a day");
+    assert!(text(&c, "form.as-of .notice").await.contains("時点の記録"));
+    audit_page(&c, "care-plan-as-of", &mut found).await;
     c.goto(&format!("{base}/care-plans/{yamada}/trend?item=fim_total"))
         .await
         .expect("trend");
