@@ -225,16 +225,24 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
                 format!("{l} must be a date (e.g. 2026-04-01)."),
             ),
             Some(ItemType::Datetime) => both(
-                format!("{l}は日時で入力してください。"),
-                format!("{l} must be a date and time."),
+                format!("{l}は日時(例 2026-04-01 09:30)で入力してください。"),
+                format!("{l} must be a date and time (e.g. 2026-04-01 09:30)."),
             ),
             Some(ItemType::Boolean) => both(
                 format!("{l}は「はい」か「いいえ」を選んでください。"),
                 format!("Answer {l} with yes or no."),
             ),
-            Some(ItemType::Choice | ItemType::Text) | None => both(
-                format!("{l}の形式が正しくありません。"),
-                format!("{l} has the wrong type."),
+            Some(ItemType::Choice) => both(
+                format!("{l}は選択肢の中から選んでください。"),
+                format!("Choose {l} from the options."),
+            ),
+            Some(ItemType::Text) => both(
+                format!("{l}は文字で入力してください。"),
+                format!("{l} must be text."),
+            ),
+            None => both(
+                format!("{l}の形式が正しくありません。項目の説明に沿って入力してください。"),
+                format!("{l} has the wrong type: enter it as the field describes."),
             ),
         },
         Rule::Required => match field {
@@ -266,12 +274,28 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l} is not the sum of its items (the server computes the total)."),
         ),
         Rule::InFuture => both(
-            format!("{l}に未来の日時は指定できません。"),
-            format!("{l} must not be in the future."),
+            format!("{l}に未来の日時は指定できません。現在までの日時を入力してください。"),
+            format!("{l} must not be in the future: enter a time up to now."),
         ),
         Rule::BeforePlanStart => both(
-            format!("{l}がパスの開始日より前です。"),
-            format!("{l} is before the care plan started."),
+            format!("{l}がパスの開始日より前です。パスの開始日以降の日時を入力してください。"),
+            format!("{l} is before the care plan started: enter a time on or after its start."),
+        ),
+        Rule::AfterAdmission => both(
+            format!("{l}が入院(病期の開始)より後になっています。入院日時以前の日時を入力してください。"),
+            format!("{l} is after the admission (the stage start): enter a time on or before the admission."),
+        ),
+        Rule::BeforeOnset => both(
+            "病期の開始日時が発症(受傷)日時より前です。発症日時以降の日時を入力してください。".into(),
+            "The stage starts before the onset (injury): enter a time on or after the onset.".into(),
+        ),
+        Rule::Implausible if field == "birth_date" => both(
+            "この生年月日では年齢が120歳を超えます。生年月日(西暦)を確認し、正しければ「この内容で登録する」にチェックしてください。".into(),
+            "This date of birth makes the patient older than 120: check it, and if it is right tick \"register as entered\".".into(),
+        ),
+        Rule::Implausible => both(
+            format!("{l}はまれな値です。確認し、正しければ「この内容で登録する」にチェックしてください。"),
+            format!("{l} is unusual: check it, and if it is right tick \"register as entered\"."),
         ),
         Rule::TooLong | Rule::MaxLength => both(
             format!("{l}が長すぎます。"),

@@ -642,14 +642,31 @@ impl Services {
             amends: amend_target,
             reason: input.reason,
         };
+        // Plausibility of the stated times, reported with every other field error.
+        let implausible = crate::plausibility::entry_findings(
+            c,
+            plan.id,
+            new.kind,
+            new.effective_at,
+            &new.values,
+            amends,
+            now,
+        )
+        .await?;
         let validated =
             validate_entry(&published.template, &state, &new, now).map_err(|r| match r {
-                EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
+                EntryRejection::Invalid(mut errors) => {
+                    errors.extend(implausible.iter().cloned());
+                    ServiceError::Validation(errors)
+                }
                 EntryRejection::Conflict { code, message } => ServiceError::Conflict {
                     code: ErrorCode::from_conflict(code),
                     message,
                 },
             })?;
+        if !implausible.is_empty() {
+            return Err(ServiceError::Validation(implausible));
+        }
         Ok(CheckedAppend {
             published,
             state,
