@@ -245,6 +245,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
                 format!("{l} has the wrong type: enter it as the field describes."),
             ),
         },
+        Rule::Required | Rule::Format if field == "effective_at" => both(
+            format!("{l}を日時(例 2026-04-01 09:30、日本時間)で入力してください。"),
+            format!("Enter {l} as a date and time (e.g. 2026-04-01 09:30, Japan time)."),
+        ),
         Rule::Required => match field {
             "values" => both(
                 "評価項目を1つ以上入力してください。".into(),
@@ -349,6 +353,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "生年月日は西暦(例 1948-05-03、19480503)または和暦(例 S23.5.3)で入力してください。"
                 .into(),
             "Enter the date of birth as a Western date (e.g. 1948-05-03, 19480503) or a Japanese era date (e.g. S23.5.3).".into(),
+        ),
+        Rule::Format if field.starts_with("identifier") => both(
+            "患者ID(カルテ番号)を1〜64文字(制御文字を除く)で入力してください。".into(),
+            "Enter the patient number as 1 to 64 printable characters.".into(),
         ),
         Rule::Format => both(
             format!("{l}の形式が正しくありません。"),

@@ -1076,7 +1076,19 @@ pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -
         Err(ServiceError::Validation(errs)) => {
             let errors = errs
                 .iter()
-                .map(|e| (patient_field(&e.field), fmt::error_ja(None, e)))
+                .map(|e| {
+                    let field = patient_field(&e.field);
+                    // The form's one patient number field, named as the form names it.
+                    let named = FieldError {
+                        field: if field == "identifier" {
+                            "identifier".to_owned()
+                        } else {
+                            e.field.clone()
+                        },
+                        ..e.clone()
+                    };
+                    (field, fmt::error_ja(None, &named))
+                })
                 .collect();
             let ask_confirm = errs.iter().any(|e| e.code == Rule::Implausible);
             Ok(page(
