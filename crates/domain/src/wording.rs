@@ -168,6 +168,22 @@ pub struct FieldFacts<'a> {
     pub item_type: Option<ItemType>,
 }
 
+/// The bounds a range error's detail states (`must be between 0 and 6`, `must be at
+/// least 1 mmHg`), as Japanese (`0〜6`, `1 mmHg以上`) and English words.
+fn range_of_detail(detail: &str) -> Option<(String, String)> {
+    if let Some(rest) = detail.strip_prefix("must be between ") {
+        let (min, max) = rest.split_once(" and ")?;
+        return Some((format!("{min}〜{max}"), format!("between {min} and {max}")));
+    }
+    if let Some(min) = detail.strip_prefix("must be at least ") {
+        return Some((format!("{min}以上"), format!("at least {min}")));
+    }
+    if let Some(max) = detail.strip_prefix("must be at most ") {
+        return Some((format!("{max}以下"), format!("at most {max}")));
+    }
+    None
+}
+
 /// The message people read for a field error, in `lang`. The API sends it as
 /// `errors[].message` (with the path as label); the web pages show it with the template
 /// item's label and range.
@@ -199,10 +215,16 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
                 )
             }
         }
-        Rule::Range => both(
-            format!("{l}の入力内容を確認してください。"),
-            format!("{l} is out of range."),
-        ),
+        Rule::Range => match range_of_detail(&e.message) {
+            Some((ja, en_range)) => both(
+                format!("{l}は {ja} の範囲で入力してください。"),
+                format!("{l} must be {en_range}."),
+            ),
+            None => both(
+                format!("{l}の入力内容を確認してください。"),
+                format!("{l} is out of range."),
+            ),
+        },
         Rule::Allowed => both(
             format!("{l}は選択肢の中から選んでください。"),
             format!("Choose {l} from the options."),
@@ -482,6 +504,23 @@ mod tests {
     }
 
     #[test]
+    fn a_range_error_without_a_template_states_the_bounds_of_its_detail() {
+        let e = FieldError::new("values.mrs", Rule::Range, "must be between 0 and 6");
+        let ja = field_message(&e, Lang::Ja, &FieldFacts::default());
+        assert_eq!(ja, "「values.mrs」は 0〜6 の範囲で入力してください。");
+        let e = FieldError::new("values.sbp", Rule::Range, "must be at least 40 mmHg");
+        assert_eq!(
+            field_message(&e, Lang::En, &FieldFacts::default()),
+            "`values.sbp` must be at least 40 mmHg."
+        );
+        let e = FieldError::new("values.x", Rule::Range, "odd");
+        assert_eq!(
+            field_message(&e, Lang::Ja, &FieldFacts::default()),
+            "「values.x」の入力内容を確認してください。"
+        );
+    }
+
+    #[test]
     fn a_template_label_and_range_shape_the_message() {
         let e = FieldError::new("values.mrs", Rule::Range, "must be between 0 and 5");
         let facts = FieldFacts {
@@ -499,7 +538,7 @@ mod tests {
         );
         assert_eq!(
             field_message(&e, Lang::Ja, &FieldFacts::default()),
-            "「values.mrs」の入力内容を確認してください。"
+            "「values.mrs」は 0〜5 の範囲で入力してください。"
         );
         let e = FieldError::new("values.walk", Rule::Type, "");
         let facts = FieldFacts {
