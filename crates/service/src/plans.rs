@@ -169,13 +169,15 @@ impl Services {
             None => self.pathways.latest(pathway),
         }
         .cloned();
-        let Some(published) = published else {
+        // Every field error of the request at once.
+        let mut errors = Vec::new();
+        if published.is_none() {
             let field = if version.is_some() && self.pathways.latest(pathway).is_some() {
                 "version"
             } else {
                 "pathway"
             };
-            return Err(ServiceError::field(
+            errors.push(FieldError::new(
                 field,
                 Rule::Unknown,
                 match version {
@@ -183,16 +185,19 @@ impl Services {
                     None => format!("no pathway `{pathway}` is published"),
                 },
             ));
-        };
+        }
         let now = self.now();
         let started_at = started_at.map(truncate_micros).unwrap_or(now);
         if started_at > now + chrono::Duration::minutes(5) {
-            return Err(ServiceError::field(
+            errors.push(FieldError::new(
                 "started_at",
                 Rule::InFuture,
                 "started_at must not be in the future",
             ));
         }
+        let Some(published) = published.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Validation(errors));
+        };
         let first = published
             .template
             .first_stage()

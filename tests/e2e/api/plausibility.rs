@@ -294,3 +294,31 @@ async fn a_birth_date_over_120_years_ago_needs_confirmation() {
     );
     has(&r, "birth_date", "in_future");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enrolment_reports_an_unknown_pathway_and_a_future_start_at_once() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let ident = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let p = app
+        .post_json(
+            "/api/v1/patients",
+            &token,
+            &patient("ヤマダ", "ハナ", "1950-02-03", "acute-1", &ident),
+            None,
+        )
+        .await;
+    p.assert_status(201);
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &token,
+            &json!({"patient_id": p.body["id"], "pathway": "no-such-pathway", "started_at": from_now_secs(3 * 86_400)}),
+            None,
+        )
+        .await;
+    let r = rules(&res);
+    has(&r, "pathway", "unknown");
+    has(&r, "started_at", "in_future");
+    messages_say_what_is_expected(&res);
+}

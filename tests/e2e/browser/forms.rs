@@ -28,6 +28,15 @@ async fn press_and_wait(c: &Client, sel: &str) {
     wait_gone(c, old).await;
 }
 
+/// Logs in through the login form as a test nurse (no first-login password change).
+async fn sign_in(c: &Client, base: &str, login: &str) {
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    fill(c, "#login", login).await;
+    fill(c, "#password", crate::web_client::PASSWORD).await;
+    submit(c, "form.stack button[type=submit]").await;
+    assert!(!path(c).await.starts_with("/login"), "logged in as {login}");
+}
+
 async fn visible(c: &Client, sel: &str) -> bool {
     c.execute(
         "const e = document.querySelector(arguments[0]); return !!e && !e.closest('[hidden]') && e.offsetParent !== null;",
@@ -101,9 +110,6 @@ async fn entry_sheets_keep_typed_values_and_every_error_comes_at_once() {
         eprintln!("NOTICE: browser form tests skipped — the test database is unreachable");
         return;
     };
-    renkei_service::demo::load(&app.services)
-        .await
-        .expect("demo region");
     let driver = Driver::start(&chromedriver).await;
     let profiles = tempfile::tempdir().expect("profiles");
     tokio::time::timeout(
@@ -118,10 +124,18 @@ async fn forms(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     let base = app.base_url.clone();
     let mut found = Findings::default();
 
+    // An acute-hospital nurse and a stroke plan of the hospital, made for this test.
+    let nurse = format!("e-forms-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    crate::web_client::web_user(app, "acute-1", "acute_hospital", &nurse).await;
+    let token = app.token().await;
+    let sasaki: Uuid = crate::support::stroke_plan(app, &token, 5)
+        .await
+        .parse()
+        .expect("plan id");
+
     // ------------------------------------------------ with JavaScript
     let c = browser(driver, chromium, &profiles.join("js"), true).await;
-    login(app, &c, &base, "sato").await;
-    let sasaki = open_plan_of(&c, &base, "ササキ", "佐々木 花子").await;
+    sign_in(&c, &base, &nurse).await;
     let n0 = entry_count(app, sasaki).await;
     c.goto(&format!(
         "{base}/care-plans/{sasaki}/entries/new?kind=assessment"
@@ -242,6 +256,61 @@ async fn forms(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     .expect("FIM form");
     screenshot(&c, "entry-form-fim").await;
 
+    // Prefill: the recovery admission form starts with the acute stage's carried-over
+    // values, marked 前回値; a changed value loses its mark.
+    let second = crate::support::stroke_plan(app, &token, 5).await;
+    crate::support::append(
+        app,
+        &token,
+        &second,
+        renkei_testkit::builders::entry(
+            "acute",
+            "stage_start",
+            &renkei_testkit::builders::days_ago(4),
+            json!({"stroke_subtype": "cardioembolic", "paralysis_side": "right"}),
+        ),
+    )
+    .await;
+    crate::support::append(
+        app,
+        &token,
+        &second,
+        renkei_testkit::builders::entry(
+            "acute",
+            "stage_end",
+            &renkei_testkit::builders::days_ago(1),
+            json!({"mrs": 3}),
+        ),
+    )
+    .await;
+    c.goto(&format!(
+        "{base}/care-plans/{second}/entries/new?kind=stage_start&stage=recovery"
+    ))
+    .await
+    .expect("recovery admission form");
+    let marks = c
+        .find_all(Locator::Css(".prefilled .prefill-mark"))
+        .await
+        .expect("marks");
+    assert_eq!(marks.len(), 2, "two carried-over values are marked");
+    assert_eq!(value(&c, "#f-v-stroke_subtype").await, "cardioembolic");
+    screenshot(&c, "entry-form-prefilled").await;
+    audit_page(&c, "entry form with prefilled values", &mut found).await;
+    css(&c, "#f-v-stroke_subtype")
+        .await
+        .select_by_value("lacunar")
+        .await
+        .expect("another subtype");
+    let marks = c
+        .find_all(Locator::Css(".prefilled .prefill-mark"))
+        .await
+        .expect("marks");
+    assert_eq!(marks.len(), 1, "the changed value is the user's own");
+    assert!(
+        leaving_warns(&c).await,
+        "changed and not saved: leaving asks"
+    );
+
     // Registration: an empty form names every missing field at once.
     c.goto(&format!("{base}/patients/new"))
         .await
@@ -277,7 +346,7 @@ async fn forms(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
 
     // ------------------------------------------------ without JavaScript
     let n = browser(driver, chromium, &profiles.join("nojs"), false).await;
-    login(app, &n, &base, "sato").await;
+    sign_in(&n, &base, &nurse).await;
     n.goto(&format!(
         "{base}/care-plans/{sasaki}/entries/new?kind=assessment"
     ))
