@@ -1,9 +1,13 @@
 //! S5 — entry forms generated from the plan's pinned template version: the right control
 //! per item type with units and ranges, the FIM grid (18 items 1–7, grouped, previous
 //! score per row) and the Barthel grid, variance with a code picker, notes, stage start
-//! and end, amendments with a reason. Inline Japanese errors with an error summary; a
-//! review step (totals computed by the server) before 確定; a hidden per-form
-//! idempotency key so a double click or a resubmit appends one entry only.
+//! and end, amendments with a reason. One form holds every sheet of the event
+//! (評価・検査値, FIM, バーセル): `/static/form.js` shows one sheet at a time, and without
+//! it the tabs send the form back to be shown again with every value kept. Every error at
+//! once, beside its field and in the summary (a partly filled FIM names its missing rows);
+//! the previous stage's carried-over values prefilled and marked 前回値; a review step
+//! (totals computed by the server) before 確定; a hidden per-form idempotency key so a
+//! double click or a resubmit appends one entry only.
 //!
 //! The review step asks the service's `check_entry`, the append's own checks without the
 //! write; 確定 goes through `append_entry` like the JSON API, with the form's key as its
