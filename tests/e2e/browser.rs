@@ -1329,8 +1329,9 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     ))
     .await
     .expect("FIM form");
+    // Every sheet is in the one form; the FIM sheet is the one shown.
     let rows = c
-        .find_all(Locator::Css("fieldset.scale-row"))
+        .find_all(Locator::Css("#sheet-fim fieldset.scale-row"))
         .await
         .expect("rows");
     assert_eq!(rows.len(), 18, "the FIM grid has 18 items");
@@ -1536,10 +1537,11 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     // Admission to the recovery ward with the admission FIM (no JavaScript: the totals
     // come from the server on the review step).
     click_link(&n, "回復期の開始(入院・受入)を記録").await;
-    click_link(&n, "FIM").await;
+    // The FIM tab sends the form back (no script) and the FIM sheet comes up.
+    submit(&n, "button.sheet-tab[data-sheet=fim]").await;
     n.set_window_size(1280, 4200).await.expect("tall window");
     let rows = n
-        .find_all(Locator::Css("fieldset.scale-row"))
+        .find_all(Locator::Css("#sheet-fim fieldset.scale-row"))
         .await
         .expect("rows");
     assert_eq!(rows.len(), 18);
@@ -1702,3 +1704,5 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         found.axe.join("\n")
     );
 }
+
+mod forms;

@@ -15,6 +15,7 @@ pub mod handover;
 pub mod identifier;
 pub mod ids;
 pub mod plan;
+pub mod plausibility;
 pub mod rules;
 pub mod schedule;
 pub mod stages;

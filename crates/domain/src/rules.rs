@@ -53,6 +53,10 @@ closed_list! {
         AmendKind => "amend_kind",
         /// An amendment keeps the amended entry's stage.
         AmendStage => "amend_stage",
+        /// After the admission (an onset stated later than the first stage start).
+        AfterAdmission => "after_admission",
+        /// Before the onset (a stage start earlier than the recorded onset).
+        BeforeOnset => "before_onset",
         /// Before the care plan started.
         BeforePlanStart => "before_plan_start",
         /// A stage would end before it started (a `stage_end` or its amendment).
@@ -81,6 +85,8 @@ closed_list! {
         Format => "format",
         /// A moment in the future.
         InFuture => "in_future",
+        /// Possible but unusual: accepted once confirmed.
+        Implausible => "implausible",
         /// A composite whose parts are not all given.
         Incomplete => "incomplete",
         /// A control, zero-width or direction-override character in a name.

@@ -168,6 +168,22 @@ pub struct FieldFacts<'a> {
     pub item_type: Option<ItemType>,
 }
 
+/// The bounds a range error's detail states (`must be between 0 and 6`, `must be at
+/// least 1 mmHg`), as Japanese (`0〜6`, `1 mmHg以上`) and English words.
+fn range_of_detail(detail: &str) -> Option<(String, String)> {
+    if let Some(rest) = detail.strip_prefix("must be between ") {
+        let (min, max) = rest.split_once(" and ")?;
+        return Some((format!("{min}〜{max}"), format!("between {min} and {max}")));
+    }
+    if let Some(min) = detail.strip_prefix("must be at least ") {
+        return Some((format!("{min}以上"), format!("at least {min}")));
+    }
+    if let Some(max) = detail.strip_prefix("must be at most ") {
+        return Some((format!("{max}以下"), format!("at most {max}")));
+    }
+    None
+}
+
 /// The message people read for a field error, in `lang`. The API sends it as
 /// `errors[].message` (with the path as label); the web pages show it with the template
 /// item's label and range.
@@ -199,10 +215,16 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
                 )
             }
         }
-        Rule::Range => both(
-            format!("{l}の入力内容を確認してください。"),
-            format!("{l} is out of range."),
-        ),
+        Rule::Range => match range_of_detail(&e.message) {
+            Some((ja, en_range)) => both(
+                format!("{l}は {ja} の範囲で入力してください。"),
+                format!("{l} must be {en_range}."),
+            ),
+            None => both(
+                format!("{l}の入力内容を確認してください。"),
+                format!("{l} is out of range."),
+            ),
+        },
         Rule::Allowed => both(
             format!("{l}は選択肢の中から選んでください。"),
             format!("Choose {l} from the options."),
@@ -225,18 +247,30 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
                 format!("{l} must be a date (e.g. 2026-04-01)."),
             ),
             Some(ItemType::Datetime) => both(
-                format!("{l}は日時で入力してください。"),
-                format!("{l} must be a date and time."),
+                format!("{l}は日時(例 2026-04-01 09:30)で入力してください。"),
+                format!("{l} must be a date and time (e.g. 2026-04-01 09:30)."),
             ),
             Some(ItemType::Boolean) => both(
                 format!("{l}は「はい」か「いいえ」を選んでください。"),
                 format!("Answer {l} with yes or no."),
             ),
-            Some(ItemType::Choice | ItemType::Text) | None => both(
-                format!("{l}の形式が正しくありません。"),
-                format!("{l} has the wrong type."),
+            Some(ItemType::Choice) => both(
+                format!("{l}は選択肢の中から選んでください。"),
+                format!("Choose {l} from the options."),
+            ),
+            Some(ItemType::Text) => both(
+                format!("{l}は文字で入力してください。"),
+                format!("{l} must be text."),
+            ),
+            None => both(
+                format!("{l}の形式が正しくありません。項目の説明に沿って入力してください。"),
+                format!("{l} has the wrong type: enter it as the field describes."),
             ),
         },
+        Rule::Required | Rule::Format if field == "effective_at" => both(
+            format!("{l}を日時(例 2026-04-01 09:30、日本時間)で入力してください。"),
+            format!("Enter {l} as a date and time (e.g. 2026-04-01 09:30, Japan time)."),
+        ),
         Rule::Required => match field {
             "values" => both(
                 "評価項目を1つ以上入力してください。".into(),
@@ -266,12 +300,28 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l} is not the sum of its items (the server computes the total)."),
         ),
         Rule::InFuture => both(
-            format!("{l}に未来の日時は指定できません。"),
-            format!("{l} must not be in the future."),
+            format!("{l}に未来の日時は指定できません。現在までの日時を入力してください。"),
+            format!("{l} must not be in the future: enter a time up to now."),
         ),
         Rule::BeforePlanStart => both(
-            format!("{l}がパスの開始日より前です。"),
-            format!("{l} is before the care plan started."),
+            format!("{l}がパスの開始日より前です。パスの開始日以降の日時を入力してください。"),
+            format!("{l} is before the care plan started: enter a time on or after its start."),
+        ),
+        Rule::AfterAdmission => both(
+            format!("{l}が入院(病期の開始)より後になっています。入院日時以前の日時を入力してください。"),
+            format!("{l} is after the admission (the stage start): enter a time on or before the admission."),
+        ),
+        Rule::BeforeOnset => both(
+            "病期の開始日時が発症(受傷)日時より前です。発症日時以降の日時を入力してください。".into(),
+            "The stage starts before the onset (injury): enter a time on or after the onset.".into(),
+        ),
+        Rule::Implausible if field == "birth_date" => both(
+            "この生年月日では年齢が120歳を超えます。生年月日(西暦)を確認し、正しければ「この内容で登録する」にチェックしてください。".into(),
+            "This date of birth makes the patient older than 120: check it, and if it is right tick \"register as entered\".".into(),
+        ),
+        Rule::Implausible => both(
+            format!("{l}はまれな値です。確認し、正しければ「この内容で登録する」にチェックしてください。"),
+            format!("{l} is unusual: check it, and if it is right tick \"register as entered\"."),
         ),
         Rule::BeforeStageStart => both(
             format!("{l}がこの病期の開始日時より前です。"),
@@ -333,6 +383,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "生年月日は西暦(例 1948-05-03、19480503)または和暦(例 S23.5.3)で入力してください。"
                 .into(),
             "Enter the date of birth as a Western date (e.g. 1948-05-03, 19480503) or a Japanese era date (e.g. S23.5.3).".into(),
+        ),
+        Rule::Format if field.starts_with("identifier") => both(
+            "患者ID(カルテ番号)を1〜64文字(制御文字を除く)で入力してください。".into(),
+            "Enter the patient number as 1 to 64 printable characters.".into(),
         ),
         Rule::Format => both(
             format!("{l}の形式が正しくありません。"),
@@ -458,6 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn a_range_error_without_a_template_states_the_bounds_of_its_detail() {
+        let e = FieldError::new("values.mrs", Rule::Range, "must be between 0 and 6");
+        let ja = field_message(&e, Lang::Ja, &FieldFacts::default());
+        assert_eq!(ja, "「values.mrs」は 0〜6 の範囲で入力してください。");
+        let e = FieldError::new("values.sbp", Rule::Range, "must be at least 40 mmHg");
+        assert_eq!(
+            field_message(&e, Lang::En, &FieldFacts::default()),
+            "`values.sbp` must be at least 40 mmHg."
+        );
+        let e = FieldError::new("values.x", Rule::Range, "odd");
+        assert_eq!(
+            field_message(&e, Lang::Ja, &FieldFacts::default()),
+            "「values.x」の入力内容を確認してください。"
+        );
+    }
+
+    #[test]
     fn a_template_label_and_range_shape_the_message() {
         let e = FieldError::new("values.mrs", Rule::Range, "must be between 0 and 5");
         let facts = FieldFacts {
@@ -475,7 +546,7 @@ mod tests {
         );
         assert_eq!(
             field_message(&e, Lang::Ja, &FieldFacts::default()),
-            "「values.mrs」の入力内容を確認してください。"
+            "「values.mrs」は 0〜5 の範囲で入力してください。"
         );
         let e = FieldError::new("values.walk", Rule::Type, "");
         let facts = FieldFacts {

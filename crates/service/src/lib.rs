@@ -20,6 +20,7 @@ mod plan_chain;
 mod plan_facts;
 mod plan_write;
 pub mod plans;
+pub mod plausibility;
 pub mod reports;
 pub mod schedules;
 pub mod screens;

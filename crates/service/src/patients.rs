@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use renkei_domain::FieldError;
 use renkei_domain::Rule;
+use renkei_domain::plausibility;
 use renkei_store::queries::{self, PatientIdentifierRow, PatientRow};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -104,6 +105,19 @@ pub async fn create_patient(
     meta: &RequestMeta,
     new: NewPatient,
 ) -> Result<Patient, ServiceError> {
+    create_patient_confirmed(services, actor, meta, new, false).await
+}
+
+/// Registers a patient; `confirmed` accepts the unusual findings of the plausibility
+/// rules (a birth date over 120 years ago), which are otherwise reported as field
+/// errors with every other error of the request.
+pub async fn create_patient_confirmed(
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    new: NewPatient,
+    confirmed: bool,
+) -> Result<Patient, ServiceError> {
     let at = services.now();
     services
         .authorize_global(
@@ -151,6 +165,11 @@ pub async fn create_patient(
                     "birth_date",
                     Rule::Range,
                     "must be 1880-01-01 or later",
+                ));
+            } else if d <= today {
+                errors.extend(plausibility::blocking(
+                    plausibility::check_birth_date(d, today),
+                    confirmed,
                 ));
             }
             Some(d)

@@ -169,13 +169,15 @@ impl Services {
             None => self.pathways.latest(pathway),
         }
         .cloned();
-        let Some(published) = published else {
+        // Every field error of the request at once.
+        let mut errors = Vec::new();
+        if published.is_none() {
             let field = if version.is_some() && self.pathways.latest(pathway).is_some() {
                 "version"
             } else {
                 "pathway"
             };
-            return Err(ServiceError::field(
+            errors.push(FieldError::new(
                 field,
                 Rule::Unknown,
                 match version {
@@ -183,16 +185,19 @@ impl Services {
                     None => format!("no pathway `{pathway}` is published"),
                 },
             ));
-        };
+        }
         let now = self.now();
         let started_at = started_at.map(truncate_micros).unwrap_or(now);
         if started_at > now + chrono::Duration::minutes(5) {
-            return Err(ServiceError::field(
+            errors.push(FieldError::new(
                 "started_at",
                 Rule::InFuture,
                 "started_at must not be in the future",
             ));
         }
+        let Some(published) = published.filter(|_| errors.is_empty()) else {
+            return Err(ServiceError::Validation(errors));
+        };
         let first = published
             .template
             .first_stage()
@@ -642,14 +647,29 @@ impl Services {
             amends: amend_target,
             reason: input.reason,
         };
+        // Plausibility of the stated times, reported with every other field error.
+        let implausible = crate::plausibility::entry_findings(
+            c,
+            plan.id,
+            new.kind,
+            new.effective_at,
+            &new.values,
+            amends,
+            now,
+        )
+        .await?;
         let validated =
             validate_entry(&published.template, &state, &new, now).map_err(|r| match r {
-                EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
+                EntryRejection::Invalid(mut errors) => {
+                    errors.extend(implausible.iter().cloned());
+                    ServiceError::Validation(errors)
+                }
                 EntryRejection::Conflict { code, message } => ServiceError::Conflict {
                     code: ErrorCode::from_conflict(code),
                     message,
                 },
             })?;
+        let mut errors = implausible;
         if matches!(new.kind, EntryKind::StageStart | EntryKind::StageEnd) {
             let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
             let candidate = renkei_domain::goals::EntryFacts {
@@ -662,10 +682,10 @@ impl Services {
                 values: validated.values.clone(),
                 amends,
             };
-            let errors = renkei_domain::plan::stage_order_errors(&facts, &candidate);
-            if !errors.is_empty() {
-                return Err(ServiceError::Validation(errors));
-            }
+            errors.extend(renkei_domain::plan::stage_order_errors(&facts, &candidate));
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
         }
         Ok(CheckedAppend {
             published,

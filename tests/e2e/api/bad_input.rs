@@ -454,13 +454,19 @@ async fn field_messages_follow_accept_language() {
     };
     let mut seen = Vec::new();
     for (lang, message) in [
-        (None, "「values.mrs」の入力内容を確認してください。"),
-        (Some("ja"), "「values.mrs」の入力内容を確認してください。"),
+        (None, "「values.mrs」は 0〜6 の範囲で入力してください。"),
+        (
+            Some("ja"),
+            "「values.mrs」は 0〜6 の範囲で入力してください。",
+        ),
         (
             Some("en-US,en;q=0.9,ja;q=0.5"),
-            "`values.mrs` is out of range.",
+            "`values.mrs` must be between 0 and 6.",
         ),
-        (Some("fr"), "「values.mrs」の入力内容を確認してください。"),
+        (
+            Some("fr"),
+            "「values.mrs」は 0〜6 の範囲で入力してください。",
+        ),
     ] {
         let res = ask(lang).await;
         res.assert_problem(422, Some("values.mrs"));

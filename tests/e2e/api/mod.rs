@@ -16,6 +16,7 @@ mod openapi;
 mod organizations;
 mod patient_security;
 mod patients;
+mod plausibility;
 mod slow_clients;
 mod snapshots;
 mod system;

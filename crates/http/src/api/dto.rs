@@ -45,6 +45,11 @@ pub struct CreatePatientRequest {
     pub sex: String,
     #[serde(default)]
     pub identifiers: Vec<IdentifierIn>,
+    /// Registers despite unusual findings (rule `implausible`: a birth date making the
+    /// patient over 120), as 「この内容で登録する」 does on the form. Impossible findings
+    /// are refused whatever this says.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

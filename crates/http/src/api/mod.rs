@@ -258,7 +258,7 @@ async fn create_patient(
     body: ApiJson<CreatePatientRequest>,
 ) -> ApiResult<(StatusCode, Json<PatientResponse>)> {
     let b = body.value;
-    let patient = patients::create_patient(
+    let patient = patients::create_patient_confirmed(
         &state.services,
         &actor,
         &meta,
@@ -275,6 +275,7 @@ async fn create_patient(
                 .map(|i| (i.organization, i.value))
                 .collect(),
         },
+        b.confirm,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(patient.into())))

@@ -1,9 +1,13 @@
 //! S5 — entry forms generated from the plan's pinned template version: the right control
 //! per item type with units and ranges, the FIM grid (18 items 1–7, grouped, previous
 //! score per row) and the Barthel grid, variance with a code picker, notes, stage start
-//! and end, amendments with a reason. Inline Japanese errors with an error summary; a
-//! review step (totals computed by the server) before 確定; a hidden per-form
-//! idempotency key so a double click or a resubmit appends one entry only.
+//! and end, amendments with a reason. One form holds every sheet of the event
+//! (評価・検査値, FIM, バーセル): `/static/form.js` shows one sheet at a time, and without
+//! it the tabs send the form back to be shown again with every value kept. Every error at
+//! once, beside its field and in the summary (a partly filled FIM names its missing rows);
+//! the previous stage's carried-over values prefilled and marked 前回値; a review step
+//! (totals computed by the server) before 確定; a hidden per-form idempotency key so a
+//! double click or a resubmit appends one entry only.
 //!
 //! The review step asks the service's `check_entry`, the append's own checks without the
 //! write; 確定 goes through `append_entry` like the JSON API, with the form's key as its
@@ -117,6 +121,8 @@ pub struct Control {
     pub options: Vec<Opt>,
     pub error: Option<String>,
     pub previous: Option<String>,
+    /// The value was filled in from the previous stage (carry-over) and not changed yet.
+    pub prefilled: bool,
 }
 
 pub struct GridGroup {
@@ -140,10 +146,17 @@ pub struct Grid {
     pub totals: Vec<Total>,
 }
 
-pub struct SheetLink {
+/// One sheet of the entry form (評価・検査値, FIM, バーセル): all sheets are in the one form,
+/// the current one shown, the others hidden until their tab is chosen.
+pub struct Sheet {
+    pub key: String,
     pub label: String,
-    pub url: String,
     pub current: bool,
+    /// Shown on load: the current sheet, or every sheet while errors are listed.
+    pub shown: bool,
+    pub grid: Option<Grid>,
+    pub controls: Vec<Control>,
+    pub error_count: usize,
 }
 
 pub struct VarianceGroup {
@@ -166,12 +179,13 @@ pub struct FormPage {
     pub stage_title: String,
     pub plan_url: String,
     pub review_url: String,
+    pub edit_url: String,
     pub hidden: Vec<(String, String)>,
-    pub sheets: Vec<SheetLink>,
+    /// Tabs are shown when the form has more than one sheet.
+    pub sheets: Vec<Sheet>,
     pub effective_at: String,
     pub effective_error: Option<String>,
-    pub grid: Option<Grid>,
-    pub controls: Vec<Control>,
+    pub any_prefilled: bool,
     pub is_variance: bool,
     pub variance_groups: Vec<VarianceGroup>,
     pub variance_error: Option<String>,
@@ -274,10 +288,12 @@ fn control(
     fields: &Fields,
     errors: &HashMap<String, String>,
     previous: &HashMap<String, Value>,
+    carried: &HashMap<String, String>,
 ) -> Control {
     let name = format!("v.{}", i.code);
     let id = id_of(&name);
     let value = fields.get(&name).to_owned();
+    let prefilled = !value.is_empty() && carried.get(&i.code) == Some(&value);
     let required = match spec.kind {
         EntryKind::StageStart => spec.amends.is_none() && i.required_at_start.contains(&spec.stage),
         EntryKind::StageEnd => spec.amends.is_none() && i.required_at_end.contains(&spec.stage),
@@ -361,6 +377,7 @@ fn control(
         value,
         required,
         options,
+        prefilled,
     }
 }
 
@@ -494,6 +511,152 @@ fn heading(kind: EntryKind, amend: bool) -> &'static str {
     }
 }
 
+/// The sheets a new entry of this kind offers: every sheet with items in the stage.
+fn offered_sheets(t: &PathwayTemplate, spec: &Spec) -> Vec<(&'static str, &'static str)> {
+    let multi = matches!(
+        spec.kind,
+        EntryKind::Assessment | EntryKind::StageStart | EntryKind::StageEnd
+    ) && spec.amends.is_none();
+    let all = [
+        ("general", "評価・検査値"),
+        ("fim", "FIM"),
+        ("barthel", "バーセルインデックス"),
+    ];
+    if !multi {
+        return vec![
+            all.into_iter()
+                .find(|(k, _)| *k == spec.sheet)
+                .unwrap_or(all[0]),
+        ];
+    }
+    let has = |s: &str| {
+        t.items.iter().any(|i| {
+            i.stages.contains(&spec.stage)
+                && i.item_type != ItemType::Composite
+                && sheet_of(&i.code) == s
+        })
+    };
+    all.into_iter()
+        .filter(|(s, _)| *s == "general" || has(s))
+        .collect()
+}
+
+/// A stored value as the form shows it (datetimes in Japan time for `datetime-local`).
+fn form_value(t: &PathwayTemplate, code: &str, v: &Value) -> String {
+    match v {
+        Value::String(s)
+            if t.item(code)
+                .is_some_and(|i| i.item_type == ItemType::Datetime) =>
+        {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| fmt::datetime_local(t.with_timezone(&Utc)))
+                .unwrap_or_else(|_| s.clone())
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The form value of every carried-over item (`carry_over = true`) of `stage` whose
+/// latest value was recorded in an earlier stage: what a new form of the stage starts
+/// with, marked 前回値 until it is changed or saved.
+fn carried_values(t: &PathwayTemplate, stage: &str, entries: &[Entry]) -> HashMap<String, String> {
+    let mut latest: HashMap<&str, &Entry> = HashMap::new();
+    for e in entries.iter().filter(|e| e.amended_by.is_none()) {
+        let Some(m) = e.values.as_object() else {
+            continue;
+        };
+        for k in m.keys() {
+            let Some(item) = t.item(k) else { continue };
+            if !item.carry_over || !item.stages.iter().any(|s| s == stage) {
+                continue;
+            }
+            let newer = latest
+                .get(item.code.as_str())
+                .is_none_or(|p| (p.effective_at, p.seq) < (e.effective_at, e.seq));
+            if newer {
+                latest.insert(item.code.as_str(), e);
+            }
+        }
+    }
+    latest
+        .into_iter()
+        .filter(|(_, e)| e.stage != stage)
+        .map(|(k, e)| (k.to_owned(), form_value(t, k, &e.values[k])))
+        .collect()
+}
+
+/// A (form field or link, message) pair.
+type Pair = (String, String);
+
+/// Field errors of every row a composite misses: a partly filled FIM or Barthel names
+/// and marks each missing row (only for the smallest incomplete composite, so a
+/// motor-only FIM does not mark the cognitive rows).
+fn missing_rows(
+    t: &PathwayTemplate,
+    fields: &Fields,
+    errors: &[FieldError],
+) -> (Vec<Pair>, Vec<Pair>) {
+    let incomplete: Vec<&Item> = errors
+        .iter()
+        .filter(|e| e.code == Rule::Incomplete)
+        .filter_map(|e| e.field.strip_prefix("values.").and_then(|c| t.item(c)))
+        .collect();
+    let components = |i: &Item| i.components.clone().unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut summary = Vec::new();
+    for c in &incomplete {
+        let mine = components(c);
+        let has_smaller = incomplete.iter().any(|d| {
+            d.code != c.code
+                && components(d).len() < mine.len()
+                && components(d).iter().all(|k| mine.contains(k))
+        });
+        if has_smaller {
+            continue;
+        }
+        let missing: Vec<&String> = mine
+            .iter()
+            .filter(|k| fields.get(&format!("v.{k}")).trim().is_empty())
+            .collect();
+        let Some(first) = missing.first() else {
+            continue;
+        };
+        let label = |k: &str| {
+            fmt::item_title(Some(t), k)
+                .trim_start_matches("FIM ")
+                .trim_start_matches("BI ")
+                .to_owned()
+        };
+        for k in &missing {
+            let range = fmt::range_hint(t, k).unwrap_or_default();
+            rows.push((
+                format!("v.{k}"),
+                format!(
+                    "「{}」が未評価です。{}の計算にはすべての項目が必要です。{} から選んでください。",
+                    label(k),
+                    c.title.ja,
+                    range
+                ),
+            ));
+        }
+        summary.push((
+            format!("#{}-0", id_of(&format!("v.{first}"))),
+            format!(
+                "{}: 未評価の項目が{}件あります({})。すべての項目を評価するか、この評価表の入力をすべて「未評価」に戻してください。",
+                c.title.ja,
+                missing.len(),
+                missing
+                    .iter()
+                    .map(|k| label(k))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+        ));
+    }
+    (rows, summary)
+}
+
 fn render_form(
     ctx: &Context,
     ui: &Ui,
@@ -507,49 +670,111 @@ fn render_form(
     let target = spec
         .amends
         .and_then(|a| ctx.entries.iter().find(|e| e.id == a));
-    let by_name: HashMap<String, String> = errors
+    let mut by_name: HashMap<String, String> = errors
         .iter()
         .map(|e| (form_name(&e.field), fmt::error_ja(Some(t), e)))
         .collect();
+    let (row_errors, incomplete_summary) = missing_rows(t, fields, errors);
+    for (name, message) in &row_errors {
+        by_name.insert(name.clone(), message.clone());
+    }
     let previous = previous_values(&ctx.entries);
-    let (grid_items, general_items) = items_for(t, spec, target);
-    let grid_controls: Vec<Control> = grid_items
-        .iter()
-        .map(|i| control(t, i, spec, fields, &by_name, &previous))
-        .collect();
-    let controls: Vec<Control> = general_items
-        .iter()
-        .map(|i| control(t, i, spec, fields, &by_name, &previous))
-        .collect();
-    let field_ids: Vec<String> = grid_controls
-        .iter()
-        .chain(controls.iter())
-        .map(|c| c.name.clone())
-        .collect();
-    let mut summary: Vec<SummaryError> = errors
-        .iter()
-        .map(|e| {
-            let name = form_name(&e.field);
-            let known = field_ids.contains(&name)
-                || matches!(
-                    name.as_str(),
-                    "effective_at" | "note" | "reason" | "variance_code" | "variance_note"
-                );
-            let href = if known {
-                if grid_controls.iter().any(|c| c.name == name) {
-                    format!("#{}-0", id_of(&name))
-                } else {
-                    format!("#{}", id_of(&name))
-                }
+    let carried = if spec.amends.is_none() {
+        carried_values(t, &spec.stage, &ctx.entries)
+    } else {
+        HashMap::new()
+    };
+    let offered = offered_sheets(t, spec);
+    let multi = spec.amends.is_none()
+        && matches!(
+            spec.kind,
+            EntryKind::Assessment | EntryKind::StageStart | EntryKind::StageEnd
+        );
+    let current = if offered.iter().any(|(k, _)| *k == spec.sheet) {
+        spec.sheet.clone()
+    } else {
+        offered[0].0.to_owned()
+    };
+    let has_errors = !errors.is_empty() || extra_message.is_some();
+    let in_stage =
+        |i: &&Item| i.stages.iter().any(|s| s == &spec.stage) && i.item_type != ItemType::Composite;
+    let mut sheets: Vec<Sheet> = Vec::new();
+    for (key, label) in &offered {
+        let (grid_items, general_items): (Vec<&Item>, Vec<&Item>) = if multi {
+            let mine: Vec<&Item> = t
+                .items
+                .iter()
+                .filter(in_stage)
+                .filter(|i| sheet_of(&i.code) == *key)
+                .collect();
+            if *key == "general" {
+                (Vec::new(), mine)
             } else {
-                "#entry-form".to_owned()
-            };
-            SummaryError {
-                href,
-                message: fmt::error_ja(Some(t), e),
+                (mine, Vec::new())
             }
+        } else {
+            items_for(t, spec, target)
+        };
+        let make = |i: &&Item| control(t, i, spec, fields, &by_name, &previous, &carried);
+        let grid_controls: Vec<Control> = grid_items.iter().map(make).collect();
+        let controls: Vec<Control> = general_items.iter().map(make).collect();
+        let error_count = grid_controls
+            .iter()
+            .chain(controls.iter())
+            .filter(|c| c.error.is_some())
+            .count();
+        let grid_sheet = if multi { key } else { spec.sheet.as_str() };
+        let grid =
+            (!grid_controls.is_empty()).then(|| grid_of(t, grid_sheet, grid_controls, &Map::new()));
+        sheets.push(Sheet {
+            key: (*key).to_owned(),
+            label: (*label).to_owned(),
+            current: current == *key,
+            shown: current == *key || has_errors,
+            grid,
+            controls,
+            error_count,
+        });
+    }
+    let control_of = |name: &str| {
+        sheets.iter().find_map(|s| {
+            s.grid
+                .iter()
+                .flat_map(|g| g.groups.iter().flat_map(|grp| grp.rows.iter()))
+                .map(|c| (c, true))
+                .chain(s.controls.iter().map(|c| (c, false)))
+                .find(|(c, _)| c.name == name)
         })
-        .collect();
+    };
+    let mut summary: Vec<SummaryError> = Vec::new();
+    for e in errors {
+        if e.code == Rule::Incomplete {
+            continue;
+        }
+        let name = form_name(&e.field);
+        let href = match control_of(&name) {
+            Some((c, true)) => format!("#{}-0", c.id),
+            Some((c, false)) if c.control == "bool" || c.control == "radios" => {
+                format!("#{}-0", c.id)
+            }
+            Some((c, false)) => format!("#{}", c.id),
+            None if matches!(
+                name.as_str(),
+                "effective_at" | "note" | "reason" | "variance_code" | "variance_note"
+            ) =>
+            {
+                format!("#{}", id_of(&name))
+            }
+            None => "#entry-form".to_owned(),
+        };
+        summary.push(SummaryError {
+            href,
+            message: fmt::error_ja(Some(t), e),
+        });
+    }
+    for (href, message) in incomplete_summary {
+        summary.push(SummaryError { href, message });
+    }
     if let Some(m) = extra_message {
         summary.insert(
             0,
@@ -559,39 +784,6 @@ fn render_form(
             },
         );
     }
-    let grid =
-        (!grid_controls.is_empty()).then(|| grid_of(t, &spec.sheet, grid_controls, &Map::new()));
-    let new_url = format!("{plan_url}/entries/new");
-    let sheets = if matches!(
-        spec.kind,
-        EntryKind::Assessment | EntryKind::StageStart | EntryKind::StageEnd
-    ) && spec.amends.is_none()
-    {
-        let has = |s: &str| {
-            t.items
-                .iter()
-                .any(|i| i.stages.contains(&spec.stage) && sheet_of(&i.code) == s)
-        };
-        [
-            ("general", "評価・検査値"),
-            ("fim", "FIM"),
-            ("barthel", "バーセルインデックス"),
-        ]
-        .iter()
-        .filter(|(s, _)| *s == "general" || has(s))
-        .map(|(s, l)| SheetLink {
-            label: (*l).to_owned(),
-            url: format!(
-                "{new_url}?kind={}&stage={}&sheet={s}",
-                spec.kind.as_str(),
-                spec.stage
-            ),
-            current: spec.sheet == *s,
-        })
-        .collect()
-    } else {
-        Vec::new()
-    };
     let mut variance_groups: Vec<VarianceGroup> = Vec::new();
     if spec.kind == EntryKind::Variance {
         let chosen = fields.get("variance_code");
@@ -627,12 +819,19 @@ fn render_form(
     let mut hidden = vec![
         ("kind".to_owned(), spec.kind.as_str().to_owned()),
         ("stage".to_owned(), spec.stage.clone()),
-        ("sheet".to_owned(), spec.sheet.clone()),
+        ("sheet".to_owned(), current.clone()),
         ("idem".to_owned(), spec.idem.clone()),
     ];
     if let Some(a) = spec.amends {
         hidden.push(("amends".to_owned(), a.to_string()));
     }
+    let any_prefilled = sheets.iter().any(|s| {
+        s.controls.iter().any(|c| c.prefilled)
+            || s.grid
+                .iter()
+                .flat_map(|g| g.groups.iter().flat_map(|grp| grp.rows.iter()))
+                .any(|c| c.prefilled)
+    });
     FormPage {
         shell: ui.shell(
             format!(
@@ -646,13 +845,13 @@ fn render_form(
         pathway: format!("{}(第{}版)", t.title.ja, t.version),
         stage_title: fmt::stage_title(Some(t), &spec.stage),
         review_url: format!("{plan_url}/entries/review"),
+        edit_url: format!("{plan_url}/entries/new"),
         plan_url,
         hidden,
         sheets,
         effective_at: fields.get("effective_at").to_owned(),
         effective_error: by_name.get("effective_at").cloned(),
-        grid,
-        controls,
+        any_prefilled,
         is_variance: spec.kind == EntryKind::Variance,
         variance_groups,
         variance_error: by_name.get("variance_code").cloned(),
@@ -677,14 +876,19 @@ fn read_entry(
     t: &PathwayTemplate,
     spec: &Spec,
     fields: &Fields,
-) -> Result<(AppendEntry, Value), Vec<FieldError>> {
+    now: DateTime<Utc>,
+) -> (AppendEntry, Value, Vec<FieldError>) {
     let mut errors = Vec::new();
     let effective_at = fmt::parse_datetime_local(fields.get("effective_at"));
     if effective_at.is_none() {
         errors.push(FieldError::new(
             "effective_at",
-            Rule::Required,
-            "date-time required",
+            if fields.get("effective_at").trim().is_empty() {
+                Rule::Required
+            } else {
+                Rule::Format
+            },
+            "date-time required (YYYY-MM-DDTHH:MM, Japan time)",
         ));
     }
     let mut values = Map::new();
@@ -743,9 +947,8 @@ fn read_entry(
             "variance code required",
         ));
     }
-    let Some(effective_at) = effective_at.filter(|_| errors.is_empty()) else {
-        return Err(errors);
-    };
+    // A missing time is reported above; the rules still check everything else.
+    let effective_at = effective_at.unwrap_or(now);
     let input = AppendEntry {
         stage: spec.stage.clone(),
         kind: spec.kind,
@@ -770,7 +973,18 @@ fn read_entry(
         "amends": input.amends,
         "reason": input.reason,
     });
-    Ok((input, body))
+    (input, body, errors)
+}
+
+/// The form's own reading errors, then the service's errors of other fields: every
+/// error of the form at once.
+fn merge_errors(mut read: Vec<FieldError>, service: Vec<FieldError>) -> Vec<FieldError> {
+    for e in service {
+        if !read.iter().any(|r| r.field == e.field) {
+            read.push(e);
+        }
+    }
+    read
 }
 
 // ------------------------------------------------------------------ handlers
@@ -818,21 +1032,7 @@ pub async fn new_entry_form(
             )];
             if let Some(m) = e.values.as_object() {
                 for (k, v) in m {
-                    let s = match v {
-                        Value::String(s)
-                            if ctx
-                                .template
-                                .item(k)
-                                .is_some_and(|i| i.item_type == ItemType::Datetime) =>
-                        {
-                            DateTime::parse_from_rfc3339(s)
-                                .map(|t| fmt::datetime_local(t.with_timezone(&Utc)))
-                                .unwrap_or_else(|_| s.clone())
-                        }
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    pairs.push((format!("v.{k}"), s));
+                    pairs.push((format!("v.{k}"), form_value(&ctx.template, k, v)));
                 }
             }
             if let Some(n) = &e.note {
@@ -870,6 +1070,14 @@ pub async fn new_entry_form(
                 "fim" | "barthel" => q.sheet.clone(),
                 _ => "general".to_owned(),
             };
+            // What the plan already knows: carried-over values of the previous stage.
+            let mut carried: Vec<(String, String)> =
+                carried_values(&ctx.template, &stage, &ctx.entries)
+                    .into_iter()
+                    .map(|(k, v)| (format!("v.{k}"), v))
+                    .collect();
+            carried.sort();
+            pairs.extend(carried);
             Spec {
                 kind,
                 stage,
@@ -893,7 +1101,12 @@ pub async fn edit_entry_form(
     let id = parse_uuid(&id)?;
     let ctx = context(&state, &posted.ui, id).await?;
     let fields = Fields(posted.fields.clone());
-    let spec = spec_from(&fields).ok_or(ServiceError::NotFound("form"))?;
+    let mut spec = spec_from(&fields).ok_or(ServiceError::NotFound("form"))?;
+    // A sheet tab without JavaScript: the same form again, every value kept.
+    let show = fields.get("show_sheet");
+    if matches!(show, "general" | "fim" | "barthel") {
+        spec.sheet = show.to_owned();
+    }
     let form = render_form(&ctx, &posted.ui, &spec, &fields, &[], None);
     Ok(page(StatusCode::OK, &form))
 }
@@ -934,26 +1147,25 @@ pub async fn review_entry(
     let fields = Fields(posted.fields.clone());
     let spec = spec_from(&fields).ok_or(ServiceError::NotFound("form"))?;
     let t = &ctx.template;
-    let (input, _) = match read_entry(t, &spec, &fields) {
-        Ok(v) => v,
-        Err(errors) => {
-            let form = render_form(&ctx, ui, &spec, &fields, &errors, None);
-            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
-        }
-    };
+    let (input, _, read_errors) = read_entry(t, &spec, &fields, state.services.now());
     let values = match state
         .services
         .check_entry(&ui.actor, &ui.meta, id, &input)
         .await
     {
-        Ok(checked) => checked.values,
+        Ok(checked) if read_errors.is_empty() => checked.values,
+        Ok(_) => {
+            let form = render_form(&ctx, ui, &spec, &fields, &read_errors, None);
+            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
+        }
         Err(ServiceError::Validation(errors)) => {
+            let errors = merge_errors(read_errors, errors);
             let form = render_form(&ctx, ui, &spec, &fields, &errors, None);
             return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
         }
         Err(e @ ServiceError::Conflict { .. }) => {
             let message = explain(e.code()).to_owned();
-            let form = render_form(&ctx, ui, &spec, &fields, &[], Some(message));
+            let form = render_form(&ctx, ui, &spec, &fields, &read_errors, Some(message));
             return Ok(page(StatusCode::CONFLICT, &form));
         }
         Err(e) => return Err(e.into()),
@@ -1027,14 +1239,21 @@ pub async fn submit_entry(
         .find(&plan.pathway.code, plan.pathway.version)
         .map(|p| p.template.clone())
         .ok_or(ServiceError::NotFound("pathway version"))?;
-    let (input, body) = match read_entry(&template, &spec, &fields) {
-        Ok(v) => v,
-        Err(errors) => {
-            let ctx = context(&state, ui, id).await?;
-            let form = render_form(&ctx, ui, &spec, &fields, &errors, None);
-            return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
-        }
-    };
+    let (input, body, read_errors) = read_entry(&template, &spec, &fields, state.services.now());
+    if !read_errors.is_empty() {
+        // Nothing is written: the append's own checks only add their errors.
+        let errors = match state
+            .services
+            .check_entry(&ui.actor, &ui.meta, id, &input)
+            .await
+        {
+            Err(ServiceError::Validation(errors)) => merge_errors(read_errors, errors),
+            _ => read_errors,
+        };
+        let ctx = context(&state, ui, id).await?;
+        let form = render_form(&ctx, ui, &spec, &fields, &errors, None);
+        return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &form));
+    }
     let idem = Idempotency::new(&spec.idem, &body)?;
     match state
         .services

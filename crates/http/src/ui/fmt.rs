@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn field_errors_in_japanese() {
         let e = FieldError::new("values.x", Rule::Range, "must be between 0 and 42");
-        assert_eq!(error_ja(None, &e), "xの入力内容を確認してください。");
+        assert_eq!(error_ja(None, &e), "xは 0〜42 の範囲で入力してください。");
         let e = FieldError::new("note", Rule::Required, "a note needs text");
         assert_eq!(error_ja(None, &e), "記録(メモ)の本文を入力してください。");
     }

@@ -107,6 +107,32 @@ pub fn routes() -> Router<AppState> {
         .route("/lang", get(switch_language))
         .route("/static/ui.css", get(stylesheet))
         .route("/static/ui.js", get(script))
+        .route("/static/form.css", get(form_stylesheet))
+        .route("/static/form.js", get(form_script))
+}
+
+/// The entry and registration forms' stylesheet (sheet tabs, prefilled values).
+async fn form_stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/form.css"),
+    )
+        .into_response()
+}
+
+/// The entry and registration forms' script (sheet tabs, unsaved-input warning).
+async fn form_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/form.js"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

@@ -949,6 +949,9 @@ pub struct NewPatientPage {
     pub birth_hint: String,
     pub errors: Vec<(String, String)>,
     pub similar: Vec<Similar>,
+    /// An unusual value was found: the form offers 「この内容で登録する」.
+    pub ask_confirm: bool,
+    pub confirmed: bool,
 }
 
 impl NewPatientPage {
@@ -972,6 +975,8 @@ pub async fn new_patient_form(ui: Ui) -> UiResult {
             birth_hint: String::new(),
             errors: Vec::new(),
             similar: Vec::new(),
+            ask_confirm: false,
+            confirmed: false,
         },
     ))
 }
@@ -1005,6 +1010,7 @@ pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -
             )
         })
         .unwrap_or_default();
+    let confirmed = posted.get("confirm") == "yes";
     let render = |status, errors: Vec<(String, String)>, similar: Vec<Similar>| {
         page(
             status,
@@ -1014,17 +1020,11 @@ pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -
                 birth_hint: birth_hint.clone(),
                 errors,
                 similar,
+                ask_confirm: false,
+                confirmed,
             },
         )
     };
-    if input.birth_date.is_empty() || birth.is_none() {
-        let e = FieldError::new("birth_date", Rule::Format, "");
-        return Ok(render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            vec![("birth_date".into(), fmt::error_ja(None, &e))],
-            Vec::new(),
-        ));
-    }
     // The same kana name and birth date already registered (and visible): say so first.
     let kana = format!("{}{}", input.family_kana, input.given_kana);
     if posted.get("not_duplicate") != "yes"
@@ -1062,20 +1062,47 @@ pub async fn new_patient_submit(State(state): State<AppState>, posted: Posted) -
         given: input.given.clone(),
         family_kana: input.family_kana.clone(),
         given_kana: input.given_kana.clone(),
+        // An unreadable date goes as typed: the service reports it with every other error.
         birth_date: birth
             .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default(),
+            .unwrap_or_else(|| input.birth_date.trim().to_owned()),
         sex: input.sex.clone(),
         identifiers: vec![(ui.actor.organization_code.clone(), input.identifier.clone())],
     };
-    match patients::create_patient(&state.services, &ui.actor, &ui.meta, new).await {
+    match patients::create_patient_confirmed(&state.services, &ui.actor, &ui.meta, new, confirmed)
+        .await
+    {
         Ok(p) => Ok(see_other(&format!("/patients/{}?registered=1", p.id))),
         Err(ServiceError::Validation(errs)) => {
             let errors = errs
                 .iter()
-                .map(|e| (patient_field(&e.field), fmt::error_ja(None, e)))
+                .map(|e| {
+                    let field = patient_field(&e.field);
+                    // The form's one patient number field, named as the form names it.
+                    let named = FieldError {
+                        field: if field == "identifier" {
+                            "identifier".to_owned()
+                        } else {
+                            e.field.clone()
+                        },
+                        ..e.clone()
+                    };
+                    (field, fmt::error_ja(None, &named))
+                })
                 .collect();
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()))
+            let ask_confirm = errs.iter().any(|e| e.code == Rule::Implausible);
+            Ok(page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewPatientPage {
+                    shell: ui.shell("新規患者の登録", Nav::Patients),
+                    input: input.clone(),
+                    birth_hint: birth_hint.clone(),
+                    errors,
+                    similar: Vec::new(),
+                    ask_confirm,
+                    confirmed,
+                },
+            ))
         }
         Err(ServiceError::Conflict { .. }) => Ok(render(
             StatusCode::CONFLICT,
