@@ -107,6 +107,20 @@ pub fn routes() -> Router<AppState> {
         .route("/lang", get(switch_language))
         .route("/static/ui.css", get(stylesheet))
         .route("/static/ui.js", get(script))
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
+}
+
+/// The site icon (browsers ask for `/favicon.ico` by themselves; an SVG answers both).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../static/favicon.svg"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {
@@ -147,6 +161,8 @@ pub struct Ui {
     pub here: String,
     /// Incoming hand-overs nobody of this facility has opened yet (the nav badge).
     pub unread: usize,
+    /// Reports back (返書) sent here that nobody of this facility has opened yet.
+    pub unread_reports: usize,
 }
 
 /// The cookie of the shell language.
@@ -163,8 +179,14 @@ impl FromRequestParts<AppState> for Ui {
             .await
             .map_err(|e| UiError(e).into_response())?
             .len();
+        let unread_reports = state
+            .services
+            .unread_reports(&ws.actor)
+            .await
+            .map_err(|e| UiError(e).into_response())?;
         Ok(Ui {
             unread,
+            unread_reports,
             organization_name: ws.session.organization_name.clone(),
             actor: ws.actor,
             csrf: ws.csrf_token,
@@ -198,6 +220,7 @@ impl Ui {
             nav,
             admin: self.is_admin(),
             unread: self.unread,
+            unread_reports: self.unread_reports,
             en: self.english,
             lang_url: format!(
                 "/lang?set={}&back={}",
@@ -290,6 +313,8 @@ pub struct Shell {
     pub admin: bool,
     /// Unread incoming hand-overs of this facility.
     pub unread: usize,
+    /// Unread reports back sent to this facility.
+    pub unread_reports: usize,
     /// Header and navigation in English.
     pub en: bool,
     /// The link that switches the shell language and comes back here.
@@ -297,6 +322,30 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// A fixed screen word in the shell language (`renkei_domain::wording::ui_text`);
+    /// clinical content never goes through here. In debug builds (the tests) a word
+    /// without English fails loudly.
+    pub fn t(&self, ja: &'static str) -> &'static str {
+        debug_assert!(
+            renkei_domain::wording::ui_text_known(ja),
+            "no English for the screen word {ja:?}"
+        );
+        renkei_domain::wording::ui_text(ja, self.lang())
+    }
+
+    fn lang(&self) -> renkei_domain::wording::Lang {
+        if self.en {
+            renkei_domain::wording::Lang::En
+        } else {
+            renkei_domain::wording::Lang::Ja
+        }
+    }
+
+    /// `en` or `ja`: the `lang` of an element holding fixed words.
+    pub fn l(&self) -> &'static str {
+        if self.en { "en" } else { "ja" }
+    }
+
     pub fn current(&self, item: &str) -> bool {
         matches!(
             (self.nav, item),
