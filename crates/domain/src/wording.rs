@@ -488,6 +488,15 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("—", "—"),
     ("作業一覧(すべて)", "Worklist (all)"),
     ("パスワードを変更しました。", "Your password was changed."),
+    ("患者ID", "Patient ID"),
+    (
+        "患者画面のURL(/patients/…)にあるIDです。",
+        "The ID in the patient page's address (/patients/...).",
+    ),
+    ("利用者(ログインID)", "User (login)"),
+    ("開始日", "From"),
+    ("終了日", "To"),
+    ("条件を解除", "Clear the search"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -163,6 +163,18 @@ pub struct Ui {
     pub unread: usize,
     /// Reports back (返書) sent here that nobody of this facility has opened yet.
     pub unread_reports: usize,
+    /// Organisation names by code, so pages never show a code (`acute-1`).
+    pub organization_names: std::collections::HashMap<String, String>,
+}
+
+impl Ui {
+    /// The name of the organisation with `code` (the code when unknown).
+    pub fn organization_name_of(&self, code: &str) -> String {
+        self.organization_names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    }
 }
 
 /// The cookie of the shell language.
@@ -184,9 +196,16 @@ impl FromRequestParts<AppState> for Ui {
             .unread_reports(&ws.actor)
             .await
             .map_err(|e| UiError(e).into_response())?;
+        let organization_names = renkei_service::admin::list_organizations(&state.services.db)
+            .await
+            .map_err(|e| UiError(e).into_response())?
+            .into_iter()
+            .map(|o| (o.code, o.name))
+            .collect();
         Ok(Ui {
             unread,
             unread_reports,
+            organization_names,
             organization_name: ws.session.organization_name.clone(),
             actor: ws.actor,
             csrf: ws.csrf_token,

@@ -96,7 +96,7 @@ pub fn banner_of(
             .identifiers
             .iter()
             .filter(|i| i.organization != ui.actor.organization_code)
-            .map(|i| format!("{}: {}", i.organization, i.value))
+            .map(|i| format!("{}: {}", ui.organization_name_of(&i.organization), i.value))
             .collect(),
         same_name,
         same_name_url: format!(
