@@ -953,9 +953,11 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         path(&c).await.contains("pathway=stroke"),
         "back on the same page"
     );
+    // The fixed words are English; the facility's name (content) stays Japanese.
+    let heading = text(&c, "h1").await;
     assert!(
-        text(&c, "h1").await.contains("作業一覧"),
-        "content stays Japanese"
+        heading.contains("Worklist") && heading.contains("千葉中央総合病院"),
+        "{heading}"
     );
     audit_page(&c, "worklist (English shell)", &mut found).await;
     submit(&c, "header a.lang").await;
@@ -1633,11 +1635,39 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     audit_page(&f, "hand-overs (family physician)", &mut found).await;
     f.close().await.expect("close");
 
+    // ------------------------------------------------ the report back arrives (返書)
+    // The planning hospital sees the report the recovery ward sent above: an unread
+    // count, the 到着 list naming the patient, the covering note on the report page.
+    let r = browser(driver, chromium, &profiles.join("planner"), true).await;
+    form_logins.push(("sato (report)", login(app, &r, &base, "sato").await));
+    r.goto(&format!("{base}/worklist?tab=arrived"))
+        .await
+        .expect("arrived reports");
+    assert!(text(&r, "nav.mainnav").await.contains("返書1件未読"));
+    assert!(text(&r, "#reports-unread").await.contains("未読の返書"));
+    let arrived = text(&r, "main table.worklist").await;
+    assert!(
+        arrived.contains("未読") && arrived.contains("返書が到着"),
+        "{arrived}"
+    );
+    audit_page(&r, "worklist (arrived reports)", &mut found).await;
+    submit(&r, "main table.worklist a[href^='/reports/']").await;
+    assert!(text(&r, "#report-note").await.contains("自宅退院。"));
+    audit_page(&r, "report (arrived)", &mut found).await;
+    r.goto(&format!("{base}/worklist?tab=arrived"))
+        .await
+        .expect("arrived reports");
+    assert!(text(&r, "main table.worklist").await.contains("既読"));
+    assert!(!text(&r, "nav.mainnav").await.contains("未読"));
+    r.close().await.expect("close");
+
     // ------------------------------------------------ the regional administrator
     // The shared screens (facility directory, template browser and diff) and the
     // administration screens get the same page checks and axe-core.
     let a = browser(driver, chromium, &profiles.join("region"), true).await;
     form_logins.push(("kanri", login(app, &a, &base, "kanri").await));
+    // Signed in, the regional administrator lands on the administration home.
+    assert!(path(&a).await.starts_with("/admin"), "{}", path(&a).await);
     for (path, name, h1) in [
         ("/directory", "directory", "施設一覧"),
         (

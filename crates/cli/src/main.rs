@@ -37,12 +37,24 @@ enum SyncLevel {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Migrate, publish the templates and serve the API.
+    /// Migrate, publish the templates and serve the web UI and the API.
+    ///
+    /// The web UI (worklist, patients, care plans, hand-overs, printing, administration)
+    /// is at http://LISTEN/ — log in there; the first login asks for a new password. The
+    /// JSON API is under /api/v1 (its OpenAPI document at /api/openapi.json).
+    #[command(
+        after_help = "Web UI: open http://127.0.0.1:8080/ in a browser (the address of --listen).\n\
+                      Pathway templates: --pathways DIR, else ./pathways, else the templates \
+                      installed with renkei (next to the executable or in ../share/renkei/pathways)."
+    )]
     Serve {
+        /// Address of the web UI and the API.
         #[arg(long, env = "RENKEI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        #[arg(long, env = "RENKEI_PATHWAYS", default_value = "pathways")]
-        pathways: PathBuf,
+        /// Directory of the pathway templates (default: ./pathways, else the templates
+        /// installed with renkei).
+        #[arg(long, env = "RENKEI_PATHWAYS")]
+        pathways: Option<PathBuf>,
         /// Load the demo region first (idempotent) and print how to use it.
         #[arg(long)]
         demo: bool,
@@ -167,6 +179,57 @@ enum TokenCommand {
     },
 }
 
+/// The directory of pathway templates `serve` uses: the one named (`--pathways` or
+/// `RENKEI_PATHWAYS`), which must exist; else the first that exists of `./pathways`,
+/// `pathways` next to the executable, `../share/renkei/pathways` from the executable's
+/// directory, and the templates of the source tree it was built from.
+fn pathways_to_serve(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = named {
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        bail!(
+            "no pathway template directory at {}: name the directory of the templates with \
+             --pathways DIR (or RENKEI_PATHWAYS); nothing was created",
+            dir.display()
+        );
+    }
+    let candidates = default_pathway_dirs();
+    match candidates.iter().find(|d| d.is_dir()) {
+        Some(dir) => {
+            tracing::info!(pathways = %dir.display(), "pathway templates");
+            Ok(dir.clone())
+        }
+        None => bail!(
+            "no pathway templates found (looked in {}): name their directory with \
+             --pathways DIR (or RENKEI_PATHWAYS); nothing was created",
+            candidates
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Where the templates are looked for when no directory is named, in order.
+fn default_pathway_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("pathways")];
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
+        dirs.push(exe_dir.join("pathways"));
+        dirs.push(exe_dir.join("../share/renkei/pathways"));
+    }
+    dirs.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../pathways"
+    )));
+    dirs
+}
+
 fn settings(url: &str) -> DbSettings {
     DbSettings::new(url)
 }
@@ -235,6 +298,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             secret_key_file,
         } => {
             let security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
+            // Found and readable before the database is created or opened.
+            let pathways = pathways_to_serve(pathways)?;
+            if let Err(errors) = pathways::load_dir(&pathways) {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                bail!(
+                    "the pathway templates in {} have {} error(s); fix them or name another \
+                     directory with --pathways DIR",
+                    pathways.display(),
+                    errors.len()
+                );
+            }
             let mut s = settings(&cli.database);
             s.max_connections = db_connections;
             s.sqlite_sync = match sqlite_sync {

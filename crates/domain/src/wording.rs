@@ -481,6 +481,104 @@ impl ErrorCode {
     }
 }
 
+/// The fixed words of the web screens (headings, labels, buttons, column heads), in
+/// Japanese with their English. Clinical content (template titles, values, notes) is
+/// not here: it stays Japanese in both languages.
+const UI_TEXT: &[(&str, &str)] = &[
+    ("作業一覧", "Worklist"),
+    ("患者検索", "Patients"),
+    ("連携受信箱・送信箱", "Hand-overs"),
+    ("施設一覧", "Facilities"),
+    ("パステンプレート", "Pathways"),
+    ("管理・監査", "Admin & audit"),
+    ("メインメニュー", "Main menu"),
+    ("本文へ移動", "Skip to content"),
+    ("ログアウト", "Log out"),
+    ("すべて", "All"),
+    ("受入依頼", "Incoming requests"),
+    ("紹介中", "Referred"),
+    ("返書の送付", "Reports to send"),
+    ("返書待ち", "Reports awaited"),
+    ("予定・期限", "Visits and deadlines"),
+    ("目標の期限超過", "Goals overdue"),
+    ("同意未取得", "Consent missing"),
+    ("記録途絶", "No recent records"),
+    ("返書の到着", "Reports arrived"),
+    ("作業の種類", "Kind of work"),
+    ("作業一覧の絞り込み", "Filter the worklist"),
+    ("連携パス", "Pathway"),
+    ("期限", "Due"),
+    ("絞り込む", "Filter"),
+    ("該当する作業はありません。", "Nothing to do here."),
+    ("状態", "Status"),
+    ("患者", "Patient"),
+    ("連携パス・病期", "Pathway and stage"),
+    ("作業", "Work"),
+    (
+        "自施設で対応が必要な連携・期限・記録の一覧です",
+        "What this facility needs to act on: hand-overs, deadlines and records",
+    ),
+    ("時点", "as of"),
+    ("未読の返書", "Unread reports back"),
+    ("件", "items"),
+    ("パスワードを変更する", "Change password"),
+    ("二要素認証が未設定です", "Two-factor login is not set up"),
+    ("設定する", "Set it up"),
+    ("利用者一覧", "Users"),
+    ("監査ログ", "Audit log"),
+    ("監査ログの検索", "Audit log"),
+    ("緊急アクセスの確認", "Emergency access review"),
+    ("日時", "Time"),
+    ("利用者", "User"),
+    ("施設", "Facility"),
+    ("操作", "Action"),
+    ("対象", "Target"),
+    ("IPアドレス", "IP address"),
+    ("検索", "Search"),
+    ("すべての連携パス", "All pathways"),
+    ("期限: すべて", "Due: any"),
+    ("今日まで", "Due today"),
+    ("今週(7日以内)", "Within 7 days"),
+    ("回答待ち", "Awaiting answer"),
+    ("受入済", "Accepted"),
+    ("期限内", "Due"),
+    ("期限超過", "Overdue"),
+    ("予定", "Scheduled"),
+    ("未取得", "Missing"),
+    ("未読", "Unread"),
+    ("既読", "Read"),
+    ("—", "—"),
+    ("作業一覧(すべて)", "Worklist (all)"),
+    ("パスワードを変更しました。", "Your password was changed."),
+    ("患者ID", "Patient ID"),
+    (
+        "患者画面のURL(/patients/…)にあるIDです。",
+        "The ID in the patient page's address (/patients/...).",
+    ),
+    ("利用者(ログインID)", "User (login)"),
+    ("開始日", "From"),
+    ("終了日", "To"),
+    ("条件を解除", "Clear the search"),
+];
+
+/// The English of a fixed screen word when `lang` is English and the table has it;
+/// else the Japanese as given.
+pub fn ui_text(ja: &'static str, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => UI_TEXT
+            .iter()
+            .find(|(j, _)| *j == ja)
+            .map(|(_, e)| *e)
+            .unwrap_or(ja),
+    }
+}
+
+/// Whether the table has English for `ja`.
+pub fn ui_text_known(ja: &str) -> bool {
+    UI_TEXT.iter().any(|(j, _)| *j == ja)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,5 +677,18 @@ mod tests {
         for (header, want) in cases {
             assert_eq!(Lang::from_accept_language(header), want, "{header:?}");
         }
+    }
+
+    #[test]
+    fn every_fixed_screen_word_has_one_english_wording() {
+        let mut seen = std::collections::HashSet::new();
+        for (ja, en) in UI_TEXT {
+            assert!(seen.insert(*ja), "{ja} twice");
+            assert!(!en.trim().is_empty(), "{ja} has no English");
+            assert!(en.is_ascii() || *en == "—", "{ja}: {en}");
+            assert_eq!(ui_text(ja, Lang::En), *en);
+            assert_eq!(ui_text(ja, Lang::Ja), *ja);
+        }
+        assert_eq!(ui_text("未登録の語", Lang::En), "未登録の語");
     }
 }

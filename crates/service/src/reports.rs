@@ -14,7 +14,9 @@ use uuid::Uuid;
 use crate::access::PartyRead;
 use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{conflict, org_code};
+use crate::schedules::WorkItem;
 use crate::{Actor, ServiceError, Services};
+use renkei_store::queries;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -144,5 +146,77 @@ impl Services {
             out.push(report_view(&self.db, r, self.now()).await?);
         }
         Ok(out)
+    }
+}
+
+/// A report back that arrived at the actor's organisation (the planning organisation),
+/// as a worklist row: `item.subject` is the report id, `item.state` `unread` or `read`,
+/// `item.due` the time it was sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivedReport {
+    pub item: WorkItem,
+    pub stage: String,
+    pub from_organization_id: Uuid,
+    pub unread: bool,
+}
+
+/// Reports listed at most on the home page.
+const ARRIVED_LIMIT: u64 = 100;
+
+impl Services {
+    /// The reports sent to the actor's organisation, newest first, each marked unread
+    /// until a user of the organisation opens it (the audit log of report reads), for the
+    /// plans the organisation may list. Not audited: the worklist read that shows them is.
+    pub async fn arrived_reports(&self, actor: &Actor) -> Result<Vec<ArrivedReport>, ServiceError> {
+        let rows =
+            reports::arrived_reports(&self.db, actor.organization_id.into(), ARRIVED_LIMIT).await?;
+        let mut out = Vec::new();
+        for a in rows {
+            let r = a.report;
+            let Some(p) = queries::care_plan_by_id(&self.db, r.care_plan_id.0).await? else {
+                continue;
+            };
+            if !self.party_may_list(actor, &p).await? {
+                continue;
+            }
+            out.push(ArrivedReport {
+                item: WorkItem {
+                    care_plan_id: p.id,
+                    patient_id: p.patient_id,
+                    pathway: self
+                        .pathways
+                        .get(p.pathway_version_id)
+                        .map(|x| x.template.code.clone())
+                        .unwrap_or_default(),
+                    subject: r.id.to_string(),
+                    state: if a.unread { "unread" } else { "read" }.into(),
+                    due: r.sent_at,
+                },
+                stage: r.stage,
+                from_organization_id: r.from_organization_id.0,
+                unread: a.unread,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many reports sent to the actor's organisation nobody of it has opened yet.
+    pub async fn unread_reports(&self, actor: &Actor) -> Result<usize, ServiceError> {
+        Ok(self
+            .arrived_reports(actor)
+            .await?
+            .iter()
+            .filter(|r| r.unread)
+            .count())
+    }
+
+    /// The covering note (添え書き) sent with report `id` of `plan`, if any. The caller
+    /// has read the report (its access decision and audit event).
+    pub(crate) async fn report_note(
+        &self,
+        plan: Uuid,
+        id: Uuid,
+    ) -> Result<Option<String>, ServiceError> {
+        Ok(reports::report_note(&self.db, plan.into(), id).await?)
     }
 }

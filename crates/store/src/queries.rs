@@ -290,7 +290,12 @@ pub async fn search_patients<C: ConnectionTrait>(
             q = q.filter(
                 Condition::any()
                     .add(Expr::col(patients::Column::FamilyName).like(like_prefix(one)))
-                    .add(Expr::col(patients::Column::GivenName).like(like_prefix(one))),
+                    .add(Expr::col(patients::Column::GivenName).like(like_prefix(one)))
+                    // The full name typed without a space (山田太郎).
+                    .add(
+                        Expr::cust(r#"("patients"."family_name" || "patients"."given_name")"#)
+                            .like(like_prefix(one)),
+                    ),
             );
         }
         [family, given, ..] => {

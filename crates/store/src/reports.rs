@@ -127,3 +127,83 @@ pub async fn mark_report_sent<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// A report sent to an organisation, and whether anyone of it has opened it since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrivedReport {
+    pub report: ReportRow,
+    /// No `report.read` of a user of the receiving organisation at or after `sent_at`
+    /// in the audit log.
+    pub unread: bool,
+}
+
+/// The reports sent to `org` (newest first, at most `limit`), each with its unread mark,
+/// read from the audit log of report reads (`report.read`, allowed, by a user of `org`).
+pub async fn arrived_reports<C: ConnectionTrait>(
+    c: &C,
+    org: OrgId,
+    limit: u64,
+) -> R<Vec<ArrivedReport>> {
+    use crate::entity::audit_events;
+    use sea_orm::{QueryOrder, QuerySelect};
+    let sent: Vec<ReportRow> = reports::Entity::find()
+        .filter(reports::Column::ToOrganizationId.eq(org.0))
+        .filter(reports::Column::SentAt.is_not_null())
+        .order_by_desc(reports::Column::SentAt)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(ReportRow::from)
+        .collect();
+    if sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = sent.iter().map(|r| r.id.to_string()).collect();
+    let reads: Vec<(Option<String>, DateTime<Utc>)> = audit_events::Entity::find()
+        .select_only()
+        .column(audit_events::Column::ResourceId)
+        .column(audit_events::Column::At)
+        .filter(audit_events::Column::Action.eq("report.read"))
+        .filter(audit_events::Column::Outcome.eq("allowed"))
+        .filter(audit_events::Column::OrganizationId.eq(org.0))
+        .filter(audit_events::Column::ResourceId.is_in(ids))
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(sent
+        .into_iter()
+        .map(|r| {
+            let id = r.id.to_string();
+            let sent_at = r.sent_at;
+            let opened = reads.iter().any(|(rid, at)| {
+                rid.as_deref() == Some(id.as_str()) && sent_at.is_some_and(|s| *at >= s)
+            });
+            ArrivedReport {
+                report: r,
+                unread: !opened,
+            }
+        })
+        .collect())
+}
+
+/// The report entry (`kind = report`) written when report `id` was sent: its covering
+/// note, if any.
+pub async fn report_note<C: ConnectionTrait>(c: &C, plan: PlanId, id: Uuid) -> R<Option<String>> {
+    use crate::entity::entries;
+    let rows = entries::Entity::find()
+        .filter(entries::Column::CarePlanId.eq(plan.0))
+        .filter(entries::Column::Kind.eq("report"))
+        .all(c)
+        .await?;
+    let id = id.to_string();
+    Ok(rows
+        .into_iter()
+        .find(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.values_json)
+                .ok()
+                .and_then(|v| v.get("report_id").and_then(|x| x.as_str()).map(|s| s == id))
+                .unwrap_or(false)
+        })
+        .and_then(|e| e.note))
+}

@@ -164,12 +164,18 @@ impl ServeProcess {
     /// Starts `renkei serve --listen 127.0.0.1:<free port> --database <url> <extra…>` and
     /// waits until `/healthz` answers (polling, at most 60 s).
     pub async fn start(database_url: &str, extra: &[&str]) -> ServeProcess {
+        Self::start_in(&workspace_root(), database_url, extra).await
+    }
+
+    /// [`ServeProcess::start`] with `dir` as the working directory.
+    pub async fn start_in(dir: &Path, database_url: &str, extra: &[&str]) -> ServeProcess {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", &listen, "--database", database_url];
         args.extend_from_slice(extra);
         let mut cmd = renkei_command(&args);
-        cmd.stdin(Stdio::null())
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = cmd.spawn().expect("spawn renkei serve");

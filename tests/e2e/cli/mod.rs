@@ -2,3 +2,4 @@
 
 mod commands;
 mod hardening;
+mod serve_defaults;

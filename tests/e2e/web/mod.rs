@@ -2,6 +2,7 @@
 //! forms, the language switch.
 
 mod entry_forms;
+mod inbox_admin;
 mod lang_redirect;
 mod login;
 mod ui_pages;

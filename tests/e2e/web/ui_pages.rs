@@ -746,7 +746,11 @@ async fn audit_search_finds_a_plan_view_and_a_failed_login_and_exports_them() {
     assert!(row.contains("閲覧"), "action in words: {row}");
     assert!(row.contains("(sato)"), "user: {row}");
     assert!(row.contains(&acute_name), "facility: {row}");
-    assert!(row.contains(&plan.to_string()), "target: {row}");
+    // The target in words: the plan and whose it is (not its id).
+    assert!(
+        row.contains("連携パス — 山田 太郎(ヤマダ タロウ)"),
+        "target: {row}"
+    );
     // 日時 to the second: 2026年4月1日(水) 14:05:09.
     let t = row.split("<time").nth(1).expect("time");
     let text = t

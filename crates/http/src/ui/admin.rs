@@ -192,9 +192,18 @@ fn seconds(t: DateTime<Utc>) -> When {
 pub struct AdminHome {
     pub shell: Shell,
     pub regional: bool,
+    pub notice: Option<&'static str>,
 }
 
-pub async fn admin_home(ui: Ui) -> UiResult {
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminHomeQuery {
+    /// Set after a password change (the regional administrator lands here from `/`).
+    #[serde(default)]
+    password_changed: String,
+}
+
+/// `GET /admin` — the administration home: the regional administrator's landing page.
+pub async fn admin_home(ui: Ui, Query(q): Query<AdminHomeQuery>) -> UiResult {
     if !ui.is_admin() {
         return Err(forbidden());
     }
@@ -202,6 +211,7 @@ pub async fn admin_home(ui: Ui) -> UiResult {
         StatusCode::OK,
         &AdminHome {
             regional: decide_global(&subject(&ui.actor), GlobalAction::ReadAudit),
+            notice: (!q.password_changed.is_empty()).then_some("パスワードを変更しました。"),
             shell: ui.shell("管理・監査", Nav::Admin),
         },
     ))
@@ -514,24 +524,44 @@ async fn filter_of(state: &AppState, q: &AuditQuery) -> Result<AuditFilter, Vec<
 
 async fn audit_rows(
     state: &AppState,
+    ui: &Ui,
     events: Vec<AuditEvent>,
 ) -> Result<Vec<AuditRow>, ServiceError> {
     let (people, orgs) = names(state).await?;
+    let patient_ids: Vec<Uuid> = events.iter().filter_map(|e| e.patient_id).collect();
+    let patients = state
+        .services
+        .audit_patient_names(&ui.actor, &patient_ids)
+        .await?;
     Ok(events
         .into_iter()
         .map(|e| {
-            let target = match &e.resource_id {
-                Some(id) => format!("{} {}", resource_ja(&e.resource_type), id),
-                None => resource_ja(&e.resource_type).to_owned(),
+            let patient = e.patient_id.map(|p| {
+                patients
+                    .get(&p)
+                    .cloned()
+                    .unwrap_or_else(|| format!("患者ID {p}"))
+            });
+            // The target in words: what was touched, and whose record it is.
+            let what = resource_ja(&e.resource_type);
+            let target = match (&patient, e.resource_type.as_str()) {
+                (Some(p), "patient") => format!("患者 {p}"),
+                (Some(p), _) => format!("{what} — {p}"),
+                (None, _) => what.to_owned(),
             };
             AuditRow {
                 seq: e.seq,
                 at: seconds(e.at),
-                user: e
-                    .practitioner_id
-                    .and_then(|id| people.get(&id))
-                    .map(|(l, n)| format!("{n}({l})"))
-                    .unwrap_or_else(|| "—".to_owned()),
+                user: match e.practitioner_id {
+                    Some(id) if id == renkei_service::variances::SYSTEM_PRACTITIONER_ID => {
+                        "システム".to_owned()
+                    }
+                    Some(id) => people
+                        .get(&id)
+                        .map(|(l, n)| format!("{n}({l})"))
+                        .unwrap_or_else(|| "—".to_owned()),
+                    None => "—".to_owned(),
+                },
                 facility: e
                     .organization_id
                     .and_then(|id| orgs.get(&id).cloned())
@@ -613,7 +643,7 @@ pub async fn audit_page(
                 )),
                 _ => None,
             };
-            (audit_rows(&state, events).await?, Vec::new(), next)
+            (audit_rows(&state, &ui, events).await?, Vec::new(), next)
         }
     };
     let first_url = (!q.before.trim().is_empty()).then(|| format!("/admin/audit?{base}"));
@@ -667,7 +697,7 @@ pub async fn audit_csv(
         .services
         .audit_log(&ui.actor, &ui.meta, f, CSV_LIMIT)
         .await?;
-    let rows = audit_rows(&state, events).await?;
+    let rows = audit_rows(&state, &ui, events).await?;
     let mut csv = CsvExport::new();
     csv.row([
         "通番",
@@ -755,7 +785,7 @@ pub async fn access_history_page(
     } else {
         by_id
     };
-    let rows = audit_rows(&state, events).await?;
+    let rows = audit_rows(&state, &ui, events).await?;
     Ok(page(
         StatusCode::OK,
         &AccessHistoryPage {

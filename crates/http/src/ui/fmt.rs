@@ -28,6 +28,12 @@ pub fn today_jst(now: DateTime<Utc>) -> NaiveDate {
     to_jst(now).date_naive()
 }
 
+/// Days of a stay in whole Japan calendar days, the first day counted as day 1
+/// (入院日を1日目): the same count as the goal engine's `calendar::stay_days`.
+pub fn stay_days(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    (today_jst(end) - today_jst(start)).num_days() + 1
+}
+
 const WEEKDAYS: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
 
 pub fn weekday(d: NaiveDate) -> &'static str {
@@ -110,6 +116,16 @@ pub fn profession(code: &str) -> &'static str {
     Profession::parse(code)
         .map(profession_label)
         .unwrap_or("その他")
+}
+
+/// The profession shown beside an author: 「システム」 for entries the server writes by
+/// itself (automatic variances), else the profession in words.
+pub fn author_profession(author_id: uuid::Uuid, code: &str) -> &'static str {
+    if author_id == renkei_service::variances::SYSTEM_PRACTITIONER_ID {
+        "システム"
+    } else {
+        profession(code)
+    }
 }
 
 /// An administrative role in words.
@@ -223,6 +239,8 @@ pub fn work_state(code: &str) -> (&'static str, &'static str) {
         "scheduled" => ("予定", "info"),
         "missing" => ("未取得", "bad"),
         "dropout" => ("記録途絶", "bad"),
+        "unread" => ("未読", "warn"),
+        "read" => ("既読", "info"),
         _ => ("—", "info"),
     }
 }
@@ -290,10 +308,55 @@ pub fn value_text(t: Option<&PathwayTemplate>, code: &str, v: &Value) -> String 
             .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
             .map(date_text)
             .unwrap_or(raw),
-        _ => match &item.unit {
-            Some(u) => format!("{raw} {}", unit(u)),
-            None => raw,
+        ItemType::Integer | ItemType::Decimal | ItemType::Composite => match v.as_f64() {
+            Some(x) => with_unit(item, &item_number(item, x)),
+            None => with_unit(item, &raw),
         },
+        _ => with_unit(item, &raw),
+    }
+}
+
+fn with_unit(item: &renkei_domain::template::Item, number: &str) -> String {
+    match &item.unit {
+        Some(u) => format!("{number} {}", unit(u)),
+        None => number.to_owned(),
+    }
+}
+
+/// The decimals an item's values are read with: the template's `step` (0.1 → 1), whole
+/// numbers for integers and blood pressure, one decimal for HbA1c (%), body measures
+/// (kg, cm, kg/m²), eGFR and UACR; `None`: as recorded (without a needless `.0`).
+pub fn decimals(item: &renkei_domain::template::Item) -> Option<usize> {
+    if let Some(step) = item.step.filter(|s| *s > 0.0) {
+        let text = num(step);
+        return Some(text.split_once('.').map(|(_, f)| f.len()).unwrap_or(0));
+    }
+    match item.item_type {
+        ItemType::Integer | ItemType::Composite => return Some(0),
+        ItemType::Decimal => {}
+        _ => return None,
+    }
+    match item.unit.as_deref() {
+        Some("mm[Hg]") => Some(0),
+        Some("%" | "kg" | "cm" | "kg/m2" | "mL/min/{1.73_m2}" | "mg/g{creat}") => Some(1),
+        _ => None,
+    }
+}
+
+/// A number of `item` as clinicians read it: `152` (not `152.0`) for blood pressure,
+/// `7.0` for HbA1c — the item's [`decimals`].
+pub fn item_number(item: &renkei_domain::template::Item, x: f64) -> String {
+    match decimals(item) {
+        Some(d) => format!("{x:.d$}"),
+        None => num(x),
+    }
+}
+
+/// [`item_number`] by item code (the plain number when the template lacks the item).
+pub fn number_of(t: Option<&PathwayTemplate>, code: &str, x: f64) -> String {
+    match t.and_then(|t| t.item(code)) {
+        Some(item) => item_number(item, x),
+        None => num(x),
     }
 }
 
@@ -424,6 +487,39 @@ mod tests {
     }
 
     #[test]
+    fn stays_count_whole_tokyo_days_from_day_one() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        // The spec's example: 01-01 15:00 → 05-31 10:00 JST is 151 days.
+        assert_eq!(
+            stay_days(
+                at("2027-01-01T15:00:00+09:00"),
+                at("2027-05-31T10:00:00+09:00")
+            ),
+            151
+        );
+        // Admitted late in the evening, counted the next morning: day 2, not day 0.
+        assert_eq!(
+            stay_days(
+                at("2027-01-01T23:30:00+09:00"),
+                at("2027-01-02T08:00:00+09:00")
+            ),
+            2
+        );
+        // A Tokyo day spans two UTC dates.
+        assert_eq!(
+            stay_days(
+                at("2027-01-01T00:30:00+09:00"),
+                at("2027-01-01T23:30:00+09:00")
+            ),
+            1
+        );
+    }
+
+    #[test]
     fn birth_dates_show_era_and_age() {
         let now = DateTime::parse_from_rfc3339("2026-05-03T00:00:00+09:00")
             .expect("time")
@@ -432,6 +528,48 @@ mod tests {
         assert_eq!(b.when.text, "1948年5月3日");
         assert_eq!(b.era, "昭和23年");
         assert_eq!(b.age, 78);
+    }
+
+    fn item(unit: Option<&str>, ty: ItemType, step: Option<f64>) -> renkei_domain::template::Item {
+        let mut t: renkei_domain::template::Item = serde_json::from_value(serde_json::json!({
+            "code": "x", "title": {"ja": "x", "en": "x"}, "type": "decimal", "stages": []
+        }))
+        .expect("item");
+        t.unit = unit.map(str::to_owned);
+        t.item_type = ty;
+        t.step = step;
+        t
+    }
+
+    #[test]
+    fn numbers_have_the_precision_and_unit_clinicians_read() {
+        let bp = item(Some("mm[Hg]"), ItemType::Decimal, None);
+        assert_eq!(item_number(&bp, 152.0), "152");
+        assert_eq!(item_number(&bp, 151.6), "152");
+        let a1c = item(Some("%"), ItemType::Decimal, None);
+        assert_eq!(item_number(&a1c, 7.0), "7.0");
+        assert_eq!(item_number(&a1c, 6.95), "7.0");
+        assert_eq!(item_number(&a1c, 8.25), "8.2");
+        let cre = item(Some("mg/dL"), ItemType::Decimal, None);
+        assert_eq!(item_number(&cre, 0.85), "0.85");
+        assert_eq!(item_number(&cre, 1.0), "1");
+        let stepped = item(None, ItemType::Decimal, Some(0.01));
+        assert_eq!(item_number(&stepped, 1.1), "1.10");
+        let fim = item(None, ItemType::Integer, None);
+        assert_eq!(item_number(&fim, 54.0), "54");
+        let t: PathwayTemplate = renkei_domain::template::parse_template(
+            include_str!("../../../../pathways/diabetes/v1.toml"),
+            None,
+        )
+        .expect("diabetes template");
+        assert_eq!(
+            value_text(Some(&t), "bp_sys", &serde_json::json!(152.0)),
+            "152 mmHg"
+        );
+        assert_eq!(
+            value_text(Some(&t), "hba1c", &serde_json::json!(7)),
+            "7.0 %"
+        );
     }
 
     #[test]

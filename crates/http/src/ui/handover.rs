@@ -721,6 +721,8 @@ pub struct ReportPage {
     pub may_send: bool,
     pub action: String,
     pub notice: Option<String>,
+    /// The covering note sent with the report.
+    pub note: Option<String>,
 }
 
 fn report_page_data(
@@ -756,6 +758,7 @@ fn report_page_data(
         may_send: screen.may_send,
         action: format!("/reports/{}", r.id),
         notice,
+        note: screen.note.clone(),
     }
 }
 

@@ -29,7 +29,7 @@ pub struct WorklistQuery {
 }
 
 /// The tabs: query key, label, and which list of the service's worklist.
-const TABS: [(&str, &str); 9] = [
+const TABS: [(&str, &str); 10] = [
     ("all", "すべて"),
     ("incoming", "受入依頼"),
     ("outgoing", "紹介中"),
@@ -39,9 +39,13 @@ const TABS: [(&str, &str); 9] = [
     ("goals", "目標の期限超過"),
     ("consent", "同意未取得"),
     ("dropouts", "記録途絶"),
+    ("arrived", "返書の到着"),
 ];
 
-fn lists(w: &Worklist) -> [(&'static str, &Vec<WorkItem>); 8] {
+fn lists<'a>(
+    w: &'a Worklist,
+    arrived: &'a Vec<WorkItem>,
+) -> [(&'static str, &'a Vec<WorkItem>); 9] {
     [
         ("incoming", &w.handovers_incoming.items),
         ("outgoing", &w.handovers_outgoing.items),
@@ -51,6 +55,7 @@ fn lists(w: &Worklist) -> [(&'static str, &Vec<WorkItem>); 8] {
         ("goals", &w.goals_overdue.items),
         ("consent", &w.consent_missing.items),
         ("dropouts", &w.dropouts.items),
+        ("arrived", arrived),
     ]
 }
 
@@ -79,6 +84,8 @@ pub struct Row {
 pub struct Choice {
     pub value: String,
     pub label: String,
+    /// The fixed word of a choice that is not clinical content ("" otherwise).
+    pub label_static: &'static str,
     pub selected: bool,
 }
 
@@ -96,6 +103,10 @@ pub struct WorklistPage {
     pub notice: Option<&'static str>,
     /// The second factor is not set up yet: the page offers it.
     pub totp_missing: bool,
+    /// Reports back that arrived and nobody here has opened yet.
+    pub unread_reports: usize,
+    /// The tab of arrived reports.
+    pub arrived_url: String,
 }
 
 /// NotFound/Forbidden as "not visible to us"; other errors stay errors.
@@ -135,6 +146,12 @@ pub async fn worklist_page(
         .worklist_screen(&ui.actor, &ui.meta, 100, 90)
         .await?;
     let w = &screen.worklist;
+    let arrived: Vec<WorkItem> = screen
+        .reports_arrived
+        .iter()
+        .map(|r| r.item.clone())
+        .collect();
+    let unread_reports = screen.reports_arrived.iter().filter(|r| r.unread).count();
     let tab = if TABS.iter().any(|(k, _)| *k == q.tab) {
         q.tab.clone()
     } else {
@@ -155,9 +172,17 @@ pub async fn worklist_page(
     };
     let mut tabs = Vec::new();
     let mut total = 0;
-    for (key, items) in lists(w) {
+    for (key, items) in lists(w, &arrived) {
         let n = items.iter().filter(|i| keep(i)).count();
-        total += n;
+        // "All" holds the arrived reports not yet opened, the tab every one.
+        total += if key == "arrived" {
+            items
+                .iter()
+                .filter(|i| keep(i) && i.state == "unread")
+                .count()
+        } else {
+            n
+        };
         tabs.push(Tab {
             label: category(key),
             url: tab_url(key, &q),
@@ -177,11 +202,14 @@ pub async fn worklist_page(
 
     // The rows of the current tab, with the patient and plan each item is about.
     let mut rows = Vec::new();
-    for (key, items) in lists(w) {
+    for (key, items) in lists(w, &arrived) {
         if tab != "all" && tab != key {
             continue;
         }
-        for item in items.iter().filter(|i| keep(i)) {
+        for item in items
+            .iter()
+            .filter(|i| keep(i) && (tab != "all" || key != "arrived" || i.state == "unread"))
+        {
             rows.push(row(&state, &screen, key, item));
         }
     }
@@ -194,6 +222,7 @@ pub async fn worklist_page(
     let mut pathways = vec![Choice {
         value: String::new(),
         label: "すべての連携パス".into(),
+        label_static: "すべての連携パス",
         selected: q.pathway.is_empty(),
     }];
     let mut codes: Vec<(String, String)> = services
@@ -208,6 +237,7 @@ pub async fn worklist_page(
             selected: q.pathway == code,
             value: code,
             label: title,
+            label_static: "",
         });
     }
     let dues = [
@@ -219,6 +249,7 @@ pub async fn worklist_page(
     .map(|(v, l)| Choice {
         value: (*v).to_owned(),
         label: (*l).to_owned(),
+        label_static: l,
         selected: q.due == *v,
     })
     .collect();
@@ -233,6 +264,8 @@ pub async fn worklist_page(
         as_of: fmt::datetime(w.as_of),
         notice: (!q.password_changed.is_empty()).then_some("パスワードを変更しました。"),
         totp_missing: !ui.session.totp_enabled,
+        unread_reports,
+        arrived_url: tab_url("arrived", &q),
     };
     Ok(page(StatusCode::OK, &page_data))
 }
@@ -277,6 +310,24 @@ fn row(state: &AppState, screen: &WorklistScreen, key: &'static str, item: &Work
             "返書の到着待ち".to_owned(),
             format!("/reports/{}", item.subject),
         ),
+        "arrived" => {
+            let r = screen
+                .reports_arrived
+                .iter()
+                .find(|r| r.item.subject == item.subject);
+            let from = r
+                .and_then(|r| screen.organization_names.get(&r.from_organization_id))
+                .cloned()
+                .unwrap_or_default();
+            let stage = r
+                .map(|r| fmt::stage_title(template, &r.stage))
+                .unwrap_or_default();
+            let sent = item.due.map(|t| fmt::datetime(t).text).unwrap_or_default();
+            (
+                format!("返書が到着({from}、{stage}) {sent}"),
+                format!("/reports/{}", item.subject),
+            )
+        }
         "schedule" => (
             template
                 .and_then(|t| t.schedule.iter().find(|s| s.code == item.subject))
@@ -330,7 +381,8 @@ fn row(state: &AppState, screen: &WorklistScreen, key: &'static str, item: &Work
         category: category(key),
         what,
         url,
-        due: item.due.map(fmt::day_of),
+        // An arrived report's time is when it was sent, not a deadline.
+        due: item.due.filter(|_| key != "arrived").map(fmt::day_of),
         badge,
         badge_class,
     }

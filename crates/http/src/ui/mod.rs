@@ -109,52 +109,63 @@ pub fn routes() -> Router<AppState> {
         .route("/static/ui.js", get(script))
         .route("/static/form.css", get(form_stylesheet))
         .route("/static/form.js", get(form_script))
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
+}
+
+/// A file built into the binary, with its type and how long browsers may keep it.
+fn static_asset(content_type: &'static str, max_age: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, max_age),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The entry and registration forms' stylesheet (sheet tabs, prefilled values).
 async fn form_stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    static_asset(
+        "text/css; charset=utf-8",
+        "public, max-age=3600",
         include_str!("../../static/form.css"),
     )
-        .into_response()
 }
 
 /// The entry and registration forms' script (sheet tabs, unsaved-input warning).
 async fn form_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    static_asset(
+        "text/javascript; charset=utf-8",
+        "public, max-age=3600",
         include_str!("../../static/form.js"),
     )
-        .into_response()
+}
+
+/// The site icon (browsers ask for `/favicon.ico` by themselves; an SVG answers both).
+async fn favicon() -> Response {
+    static_asset(
+        "image/svg+xml",
+        "public, max-age=86400",
+        include_str!("../../static/favicon.svg"),
+    )
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    static_asset(
+        "text/css; charset=utf-8",
+        "public, max-age=3600",
         include_str!("../../static/ui.css"),
     )
-        .into_response()
 }
 
 async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    static_asset(
+        "text/javascript; charset=utf-8",
+        "public, max-age=3600",
         include_str!("../../static/ui.js"),
     )
-        .into_response()
 }
 
 // ------------------------------------------------------------------ who is asking
@@ -173,6 +184,20 @@ pub struct Ui {
     pub here: String,
     /// Incoming hand-overs nobody of this facility has opened yet (the nav badge).
     pub unread: usize,
+    /// Reports back (返書) sent here that nobody of this facility has opened yet.
+    pub unread_reports: usize,
+    /// Organisation names by code, so pages never show a code (`acute-1`).
+    pub organization_names: std::collections::HashMap<String, String>,
+}
+
+impl Ui {
+    /// The name of the organisation with `code` (the code when unknown).
+    pub fn organization_name_of(&self, code: &str) -> String {
+        self.organization_names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    }
 }
 
 /// The cookie of the shell language.
@@ -189,8 +214,21 @@ impl FromRequestParts<AppState> for Ui {
             .await
             .map_err(|e| UiError(e).into_response())?
             .len();
+        let unread_reports = state
+            .services
+            .unread_reports(&ws.actor)
+            .await
+            .map_err(|e| UiError(e).into_response())?;
+        let organization_names = renkei_service::admin::list_organizations(&state.services.db)
+            .await
+            .map_err(|e| UiError(e).into_response())?
+            .into_iter()
+            .map(|o| (o.code, o.name))
+            .collect();
         Ok(Ui {
             unread,
+            unread_reports,
+            organization_names,
             organization_name: ws.session.organization_name.clone(),
             actor: ws.actor,
             csrf: ws.csrf_token,
@@ -224,6 +262,7 @@ impl Ui {
             nav,
             admin: self.is_admin(),
             unread: self.unread,
+            unread_reports: self.unread_reports,
             en: self.english,
             lang_url: format!(
                 "/lang?set={}&back={}",
@@ -316,6 +355,8 @@ pub struct Shell {
     pub admin: bool,
     /// Unread incoming hand-overs of this facility.
     pub unread: usize,
+    /// Unread reports back sent to this facility.
+    pub unread_reports: usize,
     /// Header and navigation in English.
     pub en: bool,
     /// The link that switches the shell language and comes back here.
@@ -323,6 +364,30 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// A fixed screen word in the shell language (`renkei_domain::wording::ui_text`);
+    /// clinical content never goes through here. In debug builds (the tests) a word
+    /// without English fails loudly.
+    pub fn t(&self, ja: &'static str) -> &'static str {
+        debug_assert!(
+            renkei_domain::wording::ui_text_known(ja),
+            "no English for the screen word {ja:?}"
+        );
+        renkei_domain::wording::ui_text(ja, self.lang())
+    }
+
+    fn lang(&self) -> renkei_domain::wording::Lang {
+        if self.en {
+            renkei_domain::wording::Lang::En
+        } else {
+            renkei_domain::wording::Lang::Ja
+        }
+    }
+
+    /// `en` or `ja`: the `lang` of an element holding fixed words.
+    pub fn l(&self) -> &'static str {
+        if self.en { "en" } else { "ja" }
+    }
+
     pub fn current(&self, item: &str) -> bool {
         matches!(
             (self.nav, item),

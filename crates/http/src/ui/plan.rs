@@ -317,7 +317,7 @@ impl PlanData {
             let (length, length_class) = match start {
                 Some(a) => {
                     let b = end.unwrap_or(now);
-                    let days = (b - a).num_days();
+                    let days = fmt::stay_days(a, b);
                     let word = if s.max_days.is_some_and(|m| days > i64::from(m)) {
                         ("上限超過", "bad")
                     } else if s.expected_days.is_some_and(|x| days > i64::from(x)) {
@@ -605,7 +605,12 @@ pub fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
                 (g.kind == "change")
                     .then(|| series.last())
                     .flatten()
-                    .map(|p| format!("現在 {}(判定前)", fmt::num(p.1)))
+                    .map(|p| {
+                        format!(
+                            "現在 {}(判定前)",
+                            fmt::number_of(Some(t), item.as_deref().unwrap_or(""), p.1)
+                        )
+                    })
             });
             let target = target_text(t, g);
             let sparkline = item.as_deref().and_then(|c| {
@@ -619,7 +624,7 @@ pub fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
                         fmt::item_title(Some(t), c),
                         series
                             .last()
-                            .map(|p| fmt::num(p.1))
+                            .map(|p| fmt::number_of(Some(t), c, p.1))
                             .unwrap_or_else(|| "—".into()),
                         target
                     ),
@@ -647,7 +652,12 @@ pub fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
                 due: g.due.map(fmt::day_of),
                 points: series
                     .iter()
-                    .map(|(at, v)| (fmt::day_of(*at), fmt::num(*v)))
+                    .map(|(at, v)| {
+                        (
+                            fmt::day_of(*at),
+                            fmt::number_of(Some(t), item.as_deref().unwrap_or(""), *v),
+                        )
+                    })
                     .collect(),
                 trend_url: item.map(|c| format!("{plan_url}/trend?item={c}")),
                 sparkline,
@@ -765,7 +775,7 @@ pub fn card(d: &PlanData, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
         effective: fmt::datetime(e.effective_at),
         recorded: fmt::datetime(e.recorded_at),
         author: e.author.name.clone(),
-        profession: fmt::profession(&e.author.profession),
+        profession: fmt::author_profession(e.author.id, &e.author.profession),
         facility: e.organization.name.clone(),
         main,
         detail,

@@ -49,6 +49,8 @@ pub struct Banner {
     pub other_ids: Vec<String>,
     /// Another visible patient has the same kana name (同姓同名).
     pub same_name: bool,
+    /// The search listing every visible patient of this kana name.
+    pub same_name_url: String,
     pub plans: Vec<PlanChip>,
 }
 
@@ -94,9 +96,16 @@ pub fn banner_of(
             .identifiers
             .iter()
             .filter(|i| i.organization != ui.actor.organization_code)
-            .map(|i| format!("{}: {}", i.organization, i.value))
+            .map(|i| format!("{}: {}", ui.organization_name_of(&i.organization), i.value))
             .collect(),
         same_name,
+        same_name_url: format!(
+            "/patients?q={}",
+            url::form_urlencoded::byte_serialize(
+                format!("{}{}", p.name.family_kana, p.name.given_kana).as_bytes()
+            )
+            .collect::<String>()
+        ),
         plans: plans
             .iter()
             .filter(|x| PlanStatus::parse(&x.status) == Some(PlanStatus::Active))

@@ -53,13 +53,20 @@ pub fn routes(state: AppState) -> Router<AppState> {
 /// `/`: the worklist is the home page (ui.md S2). The session is still checked here, so
 /// a visitor without one gets the login page (and a lapsed session "expired"). A
 /// password-change notice travels along.
-async fn home(_: WebSession, uri: axum::http::Uri) -> Response {
+/// The regional administrator, who works on no patient, lands on the administration
+/// home instead.
+async fn home(ws: WebSession, uri: axum::http::Uri) -> Response {
+    let regional = renkei_domain::access::decide_global(
+        &renkei_service::access::subject(&ws.actor),
+        renkei_domain::access::GlobalAction::ReadAudit,
+    );
+    let base = if regional { "/admin" } else { "/worklist" };
     let to = if uri.query().is_some_and(|q| q.contains("password_changed")) {
-        "/worklist?password_changed=1"
+        format!("{base}?password_changed=1")
     } else {
-        "/worklist"
+        base.to_owned()
     };
-    Redirect::to(to).into_response()
+    Redirect::to(&to).into_response()
 }
 
 async fn stylesheet() -> Response {

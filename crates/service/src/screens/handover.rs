@@ -48,6 +48,8 @@ pub struct ReportScreen {
     pub org_names: HashMap<String, String>,
     /// The actor may send the report now.
     pub may_send: bool,
+    /// The covering note (添え書き) sent with the report.
+    pub note: Option<String>,
 }
 
 impl Services {
@@ -98,6 +100,10 @@ impl Services {
                 None => false,
             };
         Ok(ReportScreen {
+            note: match report.sent_at {
+                Some(_) => self.report_note(report.care_plan_id, report.id).await?,
+                None => None,
+            },
             behind: self.plan_behind(actor, report.care_plan_id).await?,
             org_names: self.org_names().await?,
             may_send,

@@ -3,6 +3,7 @@
 //! the actions the actor may take on it (decided by `renkei_domain::access`, the same
 //! decision the writes ask). The pages hold no rules of their own.
 
+pub mod audit;
 pub mod entry;
 pub mod handover;
 pub mod patient;

@@ -35,6 +35,10 @@ pub struct WorklistScreen {
     pub plans: HashMap<Uuid, CarePlan>,
     /// Hand-overs by id (the `subject` of an incoming or outgoing item).
     pub handovers: HashMap<String, HandoverParties>,
+    /// Reports back (返書) that arrived here, newest first (read or not).
+    pub reports_arrived: Vec<crate::reports::ArrivedReport>,
+    /// Organisation names by id (the senders of arrived reports).
+    pub organization_names: HashMap<Uuid, String>,
 }
 
 impl WorklistScreen {
@@ -67,6 +71,11 @@ impl Services {
             .await?;
         let db = &self.db;
         let who = subject(actor);
+        let reports_arrived = self.arrived_reports(actor).await?;
+        let arrived = crate::schedules::WorkList {
+            count: reports_arrived.len(),
+            items: reports_arrived.iter().map(|r| r.item.clone()).collect(),
+        };
         let items = [
             &worklist.handovers_incoming,
             &worklist.handovers_outgoing,
@@ -76,6 +85,7 @@ impl Services {
             &worklist.goals_overdue,
             &worklist.consent_missing,
             &worklist.dropouts,
+            &arrived,
         ];
         let mut patients = HashMap::new();
         let mut patients_seen = std::collections::HashSet::new();
@@ -143,11 +153,24 @@ impl Services {
                 }
             }
         }
+        for r in &reports_arrived {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                names.entry(r.from_organization_id)
+            {
+                let name = queries::organization_by_id(db, r.from_organization_id)
+                    .await?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                slot.insert(name);
+            }
+        }
         Ok(WorklistScreen {
             worklist,
             patients,
             plans,
             handovers: handover_rows,
+            reports_arrived,
+            organization_names: names,
         })
     }
 }
