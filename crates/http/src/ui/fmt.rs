@@ -29,10 +29,8 @@ pub fn today_jst(now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Days of a stay in whole Japan calendar days, the first day counted as day 1
-/// (入院日を1日目): the same count as the goal engine's `calendar::stay_days`.
-pub fn stay_days(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
-    (today_jst(end) - today_jst(start)).num_days() + 1
-}
+/// (入院日を1日目): the goal engine's own count.
+pub use renkei_domain::calendar::stay_days;
 
 const WEEKDAYS: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
 
