@@ -45,7 +45,8 @@ pub fn plan_facts(entries: Vec<EntryFacts>) -> PlanFacts {
             }
             continue;
         }
-        if entry.kind.is_clinical() {
+        // Voids go with the facts so that `current_view` leaves their chains out.
+        if entry.kind.is_clinical() || entry.kind == EntryKind::EnteredInError {
             out.facts.push(entry);
         }
     }

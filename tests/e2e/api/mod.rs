@@ -4,6 +4,7 @@ mod auth_hardening;
 mod bad_input;
 mod care_plans;
 mod concurrency;
+mod corrections;
 mod csv_export;
 mod demo;
 mod edge_input;

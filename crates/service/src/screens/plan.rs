@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
-use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
+use renkei_domain::entry::PlanStatus;
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
 pub use renkei_domain::plan::StageDates;
 use renkei_domain::plan::stage_dates;
@@ -58,6 +58,10 @@ pub struct PlanScreen {
     pub actions: Vec<PlanAction>,
     /// Entries the actor may amend.
     pub amendable: HashSet<Uuid>,
+    /// The history of every corrected or voided entry, by the chain's original.
+    pub histories: HashMap<Uuid, crate::corrections::EntryHistory>,
+    /// The open amendment notices of the actor's organisation on this plan.
+    pub notices: Vec<crate::notices::AmendmentNotice>,
 }
 
 impl PlanScreen {
@@ -137,24 +141,17 @@ impl Services {
         let amendable = rows
             .iter()
             .filter(|r| {
-                EntryKind::parse(&r.kind).is_some_and(|kind| {
-                    may_amend_entry(
-                        &who,
-                        &access,
-                        &state,
-                        &AmendTarget {
-                            stage: r.stage.clone(),
-                            kind,
-                            is_amendment: r.amends.is_some(),
-                            is_already_amended: amended_by.contains_key(&r.id),
-                        },
-                        r.organization_id,
-                    )
+                crate::corrections::amend_target(&facts.facts, r).is_ok_and(|target| {
+                    may_amend_entry(&who, &access, &state, &target, r.organization_id)
                 })
             })
             .map(|r| r.id)
             .collect();
-        let entries = self.to_entries(db, rows, &amended_by).await?;
+        let voided = crate::corrections::voided_by(&rows);
+        let mut entries = self.to_entries(db, rows, &amended_by).await?;
+        crate::corrections::mark_voided(&mut entries, &voided);
+        let histories = crate::corrections::histories(&entries);
+        let notices = self.readable_notices(actor, Some(plan_id)).await?;
 
         let mut team = Vec::new();
         for m in qa::team_of(db, plan_id).await? {
@@ -252,6 +249,8 @@ impl Services {
             stage_dates,
             actions,
             amendable,
+            histories,
+            notices,
         })
     }
 }

@@ -35,6 +35,9 @@ pub struct WorklistScreen {
     pub plans: HashMap<Uuid, CarePlan>,
     /// Hand-overs by id (the `subject` of an incoming or outgoing item).
     pub handovers: HashMap<String, HandoverParties>,
+    /// The organisation's open amendment notices (修正のお知らせ), with the patient of each
+    /// in `patients`.
+    pub notices: Vec<crate::notices::AmendmentNotice>,
 }
 
 impl WorklistScreen {
@@ -143,11 +146,21 @@ impl Services {
                 }
             }
         }
+        let notices = self.readable_notices(actor, None).await?;
+        for n in &notices {
+            if !patients.contains_key(&n.patient_id)
+                && self.patient_visible(db, actor, n.patient_id).await?
+                && let Some(row) = queries::patient_by_id(db, n.patient_id).await?
+            {
+                patients.insert(n.patient_id, to_patient(db, row).await?);
+            }
+        }
         Ok(WorklistScreen {
             worklist,
             patients,
             plans,
             handovers: handover_rows,
+            notices,
         })
     }
 }
