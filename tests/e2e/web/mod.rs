@@ -1,6 +1,7 @@
 //! The server-rendered pages over HTTP: login and sessions, the main pages and their
 //! forms, the language switch.
 
+mod corrections;
 mod lang_redirect;
 mod login;
 mod ui_pages;

@@ -168,8 +168,11 @@ pub struct NoticeList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct NoticeQuery {
     /// Only the notices of this care plan.
+    #[param(value_type = Option<uuid::Uuid>)]
     care_plan_id: Option<String>,
 }
 

@@ -200,3 +200,25 @@ pub async fn acknowledge_submit(
         .unwrap_or_else(|| "/worklist".to_owned());
     Ok(see_other(&back))
 }
+
+/// The worklist's notice rows, each naming its patient.
+pub fn worklist_notices(
+    state: &AppState,
+    screen: &renkei_service::screens::worklist::WorklistScreen,
+) -> Vec<NoticeRow> {
+    let template = |plan: Uuid| {
+        let p = screen.plans.get(&plan)?;
+        state
+            .services
+            .pathways
+            .find(&p.pathway.code, p.pathway.version)
+            .map(|p| p.template.clone())
+    };
+    let mut rows = notice_rows(&template, &screen.notices, "/worklist");
+    for (row, n) in rows.iter_mut().zip(&screen.notices) {
+        if let Some(p) = screen.patients.get(&n.patient_id) {
+            row.text = format!("{} {}様: {}", p.name.family, p.name.given, row.text);
+        }
+    }
+    rows
+}

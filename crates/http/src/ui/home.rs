@@ -96,6 +96,8 @@ pub struct WorklistPage {
     pub notice: Option<&'static str>,
     /// The second factor is not set up yet: the page offers it.
     pub totp_missing: bool,
+    /// Open amendment notices (修正のお知らせ) of the organisation.
+    pub amendment_notices: Vec<super::corrections::NoticeRow>,
 }
 
 /// NotFound/Forbidden as "not visible to us"; other errors stay errors.
@@ -233,6 +235,7 @@ pub async fn worklist_page(
         as_of: fmt::datetime(w.as_of),
         notice: (!q.password_changed.is_empty()).then_some("パスワードを変更しました。"),
         totp_missing: !ui.session.totp_enabled,
+        amendment_notices: super::corrections::worklist_notices(&state, &screen),
     };
     Ok(page(StatusCode::OK, &page_data))
 }

@@ -148,6 +148,11 @@ impl Services {
         }
         let notices = self.readable_notices(actor, None).await?;
         for n in &notices {
+            if !plans.contains_key(&n.care_plan_id)
+                && let Some(row) = queries::care_plan_by_id(db, n.care_plan_id).await?
+            {
+                plans.insert(row.id, self.plan_view(db, row).await?);
+            }
             if !patients.contains_key(&n.patient_id)
                 && self.patient_visible(db, actor, n.patient_id).await?
                 && let Some(row) = queries::patient_by_id(db, n.patient_id).await?
