@@ -1854,7 +1854,7 @@ async fn corrections_journey(app: &TestApp, driver: &Driver, chromium: &Path, pr
     );
     let history = text(
         &acute,
-        &format!("#entry-{} details.history", mrs["id"].as_str().unwrap()),
+        &format!("#entry-{} details.history", mrs["id"].as_str().expect("id")),
     )
     .await;
     assert!(history.contains("修正履歴"), "{history}");

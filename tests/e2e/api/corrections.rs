@@ -125,7 +125,7 @@ async fn a_correction_is_corrected_in_turn_and_a_superseded_version_is_refused_n
         assert!(
             res.body["detail"]
                 .as_str()
-                .is_some_and(|d| d.contains(second["id"].as_str().unwrap())),
+                .is_some_and(|d| d.contains(second["id"].as_str().expect("id"))),
             "the error names the head: {}",
             res.text
         );
@@ -227,9 +227,9 @@ async fn a_voided_stage_end_needs_a_reason_counts_for_nothing_and_the_chain_stil
     let res = post_entry(&app, &token, &plan, &void(&start, Some("誤登録"))).await;
     res.assert_problem(409, None);
     assert!(
-        res.body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("depends on it") && d.contains(end["id"].as_str().unwrap())),
+        res.body["detail"].as_str().is_some_and(
+            |d| d.contains("depends on it") && d.contains(end["id"].as_str().expect("id"))
+        ),
         "{}",
         res.text
     );
