@@ -92,7 +92,7 @@ impl Services {
         Ok(evaluate_schedule(
             template,
             plan.started_at,
-            &pf.facts,
+            &pf.standing(),
             &pf.intervals(as_of),
             as_of,
         ))
@@ -258,7 +258,7 @@ impl Services {
                 for s in evaluate_schedule(
                     &published.template,
                     plan.started_at,
-                    &pf.facts,
+                    &pf.standing(),
                     &pf.intervals(as_of),
                     as_of,
                 ) {

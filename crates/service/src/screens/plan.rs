@@ -125,8 +125,8 @@ impl Services {
 
         let rows = queries::entries_of(db, plan_id).await?;
         let entry_facts = crate::plan_facts::entry_facts(&rows);
-        let stage_dates = stage_dates(&entry_facts);
         let facts = renkei_domain::plan::plan_facts(entry_facts);
+        let stage_dates = stage_dates(&facts.standing());
         let now = self.now();
         let goals = evaluate_goals(
             &facts.individual_template(t, now),
