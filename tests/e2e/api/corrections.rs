@@ -394,8 +394,7 @@ async fn a_notice_reaches_an_organisation_that_read_the_old_version_until_it_ack
     )
     .await
     .assert_status(204);
-    let db = app.db.connect().await;
-    let acks = renkei_store::testing::audit_events(&db)
+    let acks = renkei_testkit::rows::audit_events(&app.services.db)
         .await
         .expect("audit events")
         .into_iter()
