@@ -1736,3 +1736,206 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
 }
 
 mod forms;
+/// A voided entry (取消) and the amendment notices in a real browser: the acute nurse
+/// voids an entry through the form on the plan page and sees it struck through with its
+/// reason; the recovery nurse, who read the plan before, sees the notices on the plan
+/// page and the worklist and acknowledges them; axe-core finds no violation on any of
+/// these pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voided_entry_and_the_amendment_notices_in_a_real_browser() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(chromedriver), Some(chromium)) = (
+        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        binary("CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        assert!(
+            !ci,
+            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("NOTICE: browser tests skipped — chromedriver or chromium is missing");
+        return;
+    };
+    let Some(app) = TestApp::spawn().await else {
+        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+        return;
+    };
+    renkei_service::demo::load(&app.services)
+        .await
+        .expect("demo region");
+    let driver = Driver::start(&chromedriver).await;
+    let profiles = tempfile::tempdir().expect("profiles");
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        corrections_journey(&app, &driver, &chromium, profiles.path()),
+    )
+    .await
+    .expect("the corrections journey finishes within 5 minutes");
+}
+
+async fn corrections_journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path) {
+    use renkei_testkit::builders::{days_ago, entry};
+    let base = app.base_url.clone();
+    let token = app.token().await;
+    let post = |body: Value, plan: String| {
+        let token = token.clone();
+        async move {
+            let res = app
+                .post_json(
+                    &format!("/api/v1/care-plans/{plan}/entries"),
+                    &token,
+                    &body,
+                    None,
+                )
+                .await;
+            res.assert_status(201);
+            res.body
+        }
+    };
+    let ident = Uuid::new_v4().simple().to_string();
+    let patient = app
+        .post_json(
+            "/api/v1/patients",
+            &token,
+            &renkei_testkit::builders::patient(
+                "カワセ",
+                "ミドリ",
+                "1950-05-05",
+                "acute-1",
+                &ident[..12],
+            ),
+            None,
+        )
+        .await;
+    patient.assert_status(201);
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &token,
+            &json!({"patient_id": patient.body["id"], "pathway": "stroke", "started_at": days_ago(10)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    let plan = res.body["id"].as_str().expect("plan").to_owned();
+    app.post_json(
+        &format!("/api/v1/care-plans/{plan}/consents"),
+        &token,
+        &json!({"scope": "care_team", "purposes": ["care"], "method": "paper", "signer": "self",
+                "obtained_at": days_ago(0)}),
+        None,
+    )
+    .await
+    .assert_status(201);
+    app.post_json(
+        &format!("/api/v1/care-plans/{plan}/care-team"),
+        &token,
+        &json!({"organization": "recovery-1", "stages": ["recovery"], "role": "stage_owner"}),
+        None,
+    )
+    .await
+    .assert_status(201);
+    post(
+        entry("acute", "stage_start", &days_ago(10), json!({})),
+        plan.clone(),
+    )
+    .await;
+    let mrs = post(
+        entry("acute", "assessment", &days_ago(9), json!({"mrs": 4})),
+        plan.clone(),
+    )
+    .await;
+    let wrong = post(
+        entry("acute", "assessment", &days_ago(8), json!({"mrs": 5})),
+        plan.clone(),
+    )
+    .await;
+    let wrong_id = wrong["id"].as_str().expect("id").to_owned();
+    let plan_url = format!("{base}/care-plans/{plan}");
+    let mut found = Findings::default();
+
+    // The recovery nurse reads the plan before anything is corrected.
+    let rec = browser(driver, chromium, &profiles.join("tanaka"), true).await;
+    emulate_focus(&rec).await;
+    login(app, &rec, &base, "tanaka").await;
+    rec.goto(&plan_url).await.expect("plan page");
+    css(&rec, "table.matrix").await;
+
+    // A correction (over the API), then a void through the form on the plan page.
+    let mut fix = entry("acute", "assessment", &days_ago(9), json!({"mrs": 3}));
+    fix["amends"] = mrs["id"].clone();
+    fix["reason"] = json!("入力誤り");
+    post(fix, plan.clone()).await;
+    let acute = browser(driver, chromium, &profiles.join("sato"), true).await;
+    emulate_focus(&acute).await;
+    login(app, &acute, &base, "sato").await;
+    acute.goto(&plan_url).await.expect("plan page");
+    click(&acute, &format!("#entry-{wrong_id} details.void summary")).await;
+    fill(&acute, &format!("#void-reason-{wrong_id}"), "別患者に記載").await;
+    submit(
+        &acute,
+        &format!("#entry-{wrong_id} details.void button[type=submit]"),
+    )
+    .await;
+    let card = text(&acute, &format!("#entry-{wrong_id}")).await;
+    assert!(card.contains("取消"), "{card}");
+    assert!(card.contains("取消理由: 別患者に記載"), "{card}");
+    let struck = acute
+        .execute(
+            &format!(
+                "const e = document.querySelector('#entry-{wrong_id}');\
+                 return [e.classList.contains('is-voided'), getComputedStyle(e.querySelector('.entry-body')).textDecorationLine];"
+            ),
+            vec![],
+        )
+        .await
+        .expect("style");
+    assert_eq!(
+        struck,
+        json!([true, "line-through"]),
+        "the voided entry is struck through"
+    );
+    let history = text(
+        &acute,
+        &format!("#entry-{} details.history", mrs["id"].as_str().expect("id")),
+    )
+    .await;
+    assert!(history.contains("修正履歴"), "{history}");
+    audit_page(&acute, "plan-voided-entry", &mut found).await;
+    screenshot(&acute, "plan-voided-entry").await;
+
+    // The recovery nurse now sees both notices, on the plan page and the worklist.
+    rec.goto(&plan_url).await.expect("plan page");
+    let notices = text(&rec, "section.amendment-notices").await;
+    assert!(notices.contains("修正のお知らせ(2件)"), "{notices}");
+    assert!(
+        notices.contains("修正されました: 修正ランキンスケール(mRS) 4 → 3, 理由 入力誤り"),
+        "{notices}"
+    );
+    assert!(notices.contains("取消されました"), "{notices}");
+    audit_page(&rec, "plan-amendment-notices", &mut found).await;
+    screenshot(&rec, "plan-amendment-notices").await;
+    rec.goto(&format!("{base}/worklist"))
+        .await
+        .expect("worklist");
+    let notices = text(&rec, "section.amendment-notices").await;
+    assert!(notices.contains("修正のお知らせ(2件)"), "{notices}");
+    audit_page(&rec, "worklist-amendment-notices", &mut found).await;
+    // Acknowledged one by one, they are gone.
+    for left in [1, 0] {
+        submit(&rec, "section.amendment-notices button[type=submit]").await;
+        let page = body(&rec).await;
+        if left == 0 {
+            assert!(!page.contains("修正のお知らせ"), "{page}");
+        } else {
+            assert!(page.contains("修正のお知らせ(1件)"), "{page}");
+        }
+    }
+    assert!(
+        found.problems.is_empty() && found.axe.is_empty(),
+        "page checks: {:#?}\naxe-core: {:#?}",
+        found.problems,
+        found.axe
+    );
+    let _ = acute.close().await;
+    let _ = rec.close().await;
+}

@@ -244,6 +244,8 @@ fn may_write(profession: Profession, kind: EntryKind) -> bool {
             matches!(profession, Physician | Nurse | LiaisonStaff | Msw)
         }
         EntryKind::Individualize => matches!(profession, Physician),
+        // A void is decided as an amend of the entry it voids (that entry's kind).
+        EntryKind::EnteredInError => true,
     }
 }
 
@@ -453,9 +455,10 @@ pub fn allowed_actions(
     out
 }
 
-/// Whether `subject` may amend an entry of `kind` in `stage` written by
-/// `author_organization` on a plan in `state`: a clinical entry that is neither an
-/// amendment nor amended already, on an active plan, when [`decide`] allows the amend.
+/// Whether `subject` may amend (correct or void) an entry of `kind` in `stage` written by
+/// `author_organization` on a plan in `state`: a clinical entry that is the current head
+/// of its chain (not superseded by a later correction) and not voided, on an active plan,
+/// when [`decide`] allows the amend. Voiding follows the same rule as correcting.
 pub fn may_amend_entry(
     subject: &Subject,
     plan: &PlanAccess,
@@ -465,8 +468,8 @@ pub fn may_amend_entry(
 ) -> bool {
     state.status == PlanStatus::Active
         && entry.kind.is_clinical()
-        && !entry.is_amendment
         && !entry.is_already_amended
+        && !entry.is_voided
         && allows(
             subject,
             Action::Amend {
@@ -950,6 +953,8 @@ mod tests {
             kind: EntryKind::Assessment,
             is_amendment: false,
             is_already_amended: false,
+            head: None,
+            is_voided: false,
         };
         let nurse = subject(recovery, Profession::Nurse);
         assert!(may_amend_entry(
@@ -964,6 +969,25 @@ mod tests {
         };
         assert!(!may_amend_entry(
             &nurse, &access, &running, &amended, recovery
+        ));
+        // A correction is the head of its chain and is corrected (or voided) in turn.
+        let head_correction = AmendTarget {
+            is_amendment: true,
+            ..target.clone()
+        };
+        assert!(may_amend_entry(
+            &nurse,
+            &access,
+            &running,
+            &head_correction,
+            recovery
+        ));
+        let voided = AmendTarget {
+            is_voided: true,
+            ..target.clone()
+        };
+        assert!(!may_amend_entry(
+            &nurse, &access, &running, &voided, recovery
         ));
         let process = AmendTarget {
             kind: EntryKind::Handover,

@@ -27,6 +27,9 @@ pub enum EntryKind {
     Lifecycle,
     /// A per-patient target or interval, with its reason.
     Individualize,
+    /// Voids the chain it `amends` (記録の取消: e.g. written on the wrong patient); it
+    /// stays in the hash chain and counts for nothing, nor does the chain it voids.
+    EnteredInError,
 }
 
 impl EntryKind {
@@ -41,6 +44,7 @@ impl EntryKind {
             EntryKind::Report => "report",
             EntryKind::Lifecycle => "lifecycle",
             EntryKind::Individualize => "individualize",
+            EntryKind::EnteredInError => "entered_in_error",
         }
     }
 
@@ -68,6 +72,7 @@ impl EntryKind {
             "report" => EntryKind::Report,
             "lifecycle" => EntryKind::Lifecycle,
             "individualize" => EntryKind::Individualize,
+            "entered_in_error" => EntryKind::EnteredInError,
             _ => return None,
         })
     }
@@ -138,15 +143,21 @@ pub struct NewEntry {
     pub reason: Option<String>,
 }
 
-/// What an amendment needs to know about the entry it corrects.
+/// What an amendment (or a void) needs to know about the entry it names: a correction
+/// names the current head of its chain, so a superseded version or a voided chain is
+/// refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmendTarget {
     pub stage: String,
     pub kind: EntryKind,
-    /// The target is itself an amendment.
+    /// The target is itself an amendment (a later version of its chain).
     pub is_amendment: bool,
-    /// The target was already amended by another entry.
+    /// The target was superseded: a later correction of its chain exists.
     pub is_already_amended: bool,
+    /// The current head of the target's chain, when the target was superseded.
+    pub head: Option<uuid::Uuid>,
+    /// The target is a void or belongs to a voided chain.
+    pub is_voided: bool,
 }
 
 /// The values to store: the client's values plus every composite the server computed.
@@ -166,7 +177,8 @@ pub fn validate_entry(
     now: DateTime<Utc>,
 ) -> Result<ValidatedEntry, EntryRejection> {
     let mut errors = Vec::new();
-    if !entry.kind.is_clinical() {
+    let is_void = entry.kind == EntryKind::EnteredInError;
+    if !entry.kind.is_clinical() && !is_void {
         return Err(EntryRejection::Invalid(vec![FieldError::new(
             "kind",
             Rule::Allowed,
@@ -216,20 +228,36 @@ pub fn validate_entry(
 
     match &entry.amends {
         Some(target) => {
-            if target.is_amendment {
+            if target.is_voided {
                 errors.push(FieldError::new(
                     "amends",
-                    Rule::AmendAmendment,
-                    "an amendment cannot itself be amended; amend the original entry",
+                    Rule::Voided,
+                    "this entry was entered in error (voided); a voided entry is neither corrected nor voided again",
                 ));
             } else if target.is_already_amended {
                 errors.push(FieldError::new(
                     "amends",
                     Rule::AlreadyAmended,
-                    "this entry was already amended; amend the original entry is not possible twice",
+                    match target.head {
+                        Some(head) => format!(
+                            "this version was superseded; a correction names the current head of its chain ({head})"
+                        ),
+                        None => "this version was superseded; a correction names the current head of its chain".to_owned(),
+                    },
                 ));
             }
-            if target.kind != entry.kind {
+            if is_void {
+                if !target.kind.is_clinical() {
+                    errors.push(FieldError::new(
+                        "amends",
+                        Rule::NotAllowed,
+                        format!(
+                            "{} entries are not voided; only clinical entries are",
+                            target.kind.as_str()
+                        ),
+                    ));
+                }
+            } else if target.kind != entry.kind {
                 errors.push(FieldError::new(
                     "kind",
                     Rule::AmendKind,
@@ -253,13 +281,24 @@ pub fn validate_entry(
                 errors.push(FieldError::new(
                     "reason",
                     Rule::Required,
-                    "an amendment needs a reason",
+                    if is_void {
+                        "voiding an entry needs a reason"
+                    } else {
+                        "an amendment needs a reason"
+                    },
                 ));
             } else if let Some(r) = &entry.reason {
                 check_text("reason", r, &mut errors);
             }
         }
         None => {
+            if is_void {
+                errors.push(FieldError::new(
+                    "amends",
+                    Rule::Required,
+                    "an entered-in-error entry names in `amends` the entry it voids",
+                ));
+            }
             if entry.reason.is_some() {
                 errors.push(FieldError::new(
                     "reason",
@@ -331,6 +370,15 @@ pub fn validate_entry(
             }
         },
         EntryKind::StageStart | EntryKind::StageEnd => {}
+        EntryKind::EnteredInError => {
+            if !entry.values.is_empty() {
+                errors.push(FieldError::new(
+                    "values",
+                    Rule::NotAllowed,
+                    "an entered-in-error entry records no values",
+                ));
+            }
+        }
         EntryKind::Handover
         | EntryKind::Report
         | EntryKind::Lifecycle
@@ -443,7 +491,7 @@ fn check_stage_transition(
                 entry.stage
             )))
         }
-        EntryKind::Note => Ok(()),
+        EntryKind::Note | EntryKind::EnteredInError => Ok(()),
         EntryKind::Handover
         | EntryKind::Report
         | EntryKind::Lifecycle

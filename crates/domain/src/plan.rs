@@ -77,7 +77,8 @@ pub fn plan_facts(entries: Vec<EntryFacts>) -> PlanFacts {
             }
             continue;
         }
-        if entry.kind.is_clinical() {
+        // Voids go with the facts so that `current_view` leaves their chains out.
+        if entry.kind.is_clinical() || entry.kind == EntryKind::EnteredInError {
             out.facts.push(entry);
         }
     }
@@ -110,6 +111,26 @@ fn target_value(t: &GoalTarget) -> Option<f64> {
 }
 
 impl PlanFacts {
+    /// The facts without the entries voided as entered in error (every version of a
+    /// voided chain) and without the voids themselves, for the readers that do not go
+    /// through [`crate::corrections::current_view`] (stage timeline, stage outcome,
+    /// referral summary, schedules).
+    pub fn standing(&self) -> Vec<EntryFacts> {
+        let voided: std::collections::HashSet<uuid::Uuid> = self
+            .facts
+            .iter()
+            .filter(|e| e.kind == EntryKind::EnteredInError)
+            .filter_map(|e| e.amends)
+            .flat_map(|t| crate::corrections::chain_of(&self.facts, t))
+            .map(|e| e.id)
+            .collect();
+        self.facts
+            .iter()
+            .filter(|e| e.kind != EntryKind::EnteredInError && !voided.contains(&e.id))
+            .cloned()
+            .collect()
+    }
+
     /// The template with this patient's individual settings as of `as_of`, as known now.
     pub fn individual_template(
         &self,
@@ -369,6 +390,27 @@ mod tests {
 
     fn goal<'a>(t: &'a PathwayTemplate, code: &str) -> &'a crate::template::Goal {
         t.goals.iter().find(|g| g.code == code).unwrap()
+    }
+
+    #[test]
+    fn a_voided_chain_is_not_standing_and_reaches_no_stage_date() {
+        let mut fix = entry(3, "acute", EntryKind::StageEnd, 6, json!({}));
+        fix.amends = Some(Uuid::from_u128(3));
+        let mut void = entry(4, "acute", EntryKind::EnteredInError, 6, json!({}));
+        void.amends = Some(fix.id);
+        let pf = plan_facts(vec![
+            entry(1, "acute", EntryKind::StageStart, 0, json!({})),
+            entry(2, "acute", EntryKind::StageEnd, 5, json!({"mrs": 3})),
+            fix,
+            void,
+        ]);
+        // The void reaches the facts (for `current_view`), but nothing of its chain stands.
+        assert_eq!(pf.facts.len(), 4);
+        let standing: Vec<i64> = pf.standing().iter().map(|e| e.seq).collect();
+        assert_eq!(standing, vec![1]);
+        let dates = stage_dates(&pf.standing());
+        assert_eq!(dates["acute"].start, Some(at(0)));
+        assert_eq!(dates["acute"].end, None);
     }
 
     #[test]

@@ -45,9 +45,10 @@ closed_list! {
         AfterStageEnd => "after_stage_end",
         /// Not one of the allowed values or options.
         Allowed => "allowed",
-        /// The entry to amend was amended already.
+        /// The entry to amend was superseded by a later correction of its chain.
         AlreadyAmended => "already_amended",
-        /// An amendment cannot itself be amended.
+        /// An amendment cannot itself be amended (no longer raised: a correction names
+        /// the head of its chain; kept so the name stays known).
         AmendAmendment => "amend_amendment",
         /// An amendment keeps the amended entry's kind.
         AmendKind => "amend_kind",
@@ -121,6 +122,8 @@ closed_list! {
         SameKind => "same_kind",
         /// The caller's own organisation where another one is needed.
         ToSelf => "self",
+        /// An entry entered in error (voided), or one of its voided chain.
+        Voided => "voided",
         /// Not a multiple of the item's step.
         Step => "step",
         /// Longer than allowed.

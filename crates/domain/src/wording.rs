@@ -364,8 +364,12 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "An amendment cannot be amended; amend the original entry.".into(),
         ),
         Rule::AlreadyAmended => both(
-            "この記録はすでに修正されています。".into(),
-            "This entry has already been amended.".into(),
+            "この版はすでに修正されています。最新の版を修正してください。".into(),
+            "This version has already been corrected; correct the latest version.".into(),
+        ),
+        Rule::Voided => both(
+            "取消された記録は修正・取消できません。".into(),
+            "An entry entered in error can be neither corrected nor voided.".into(),
         ),
         Rule::AmendKind | Rule::AmendStage => both(
             "修正記録は元の記録と同じ種類・病期で作成します。".into(),

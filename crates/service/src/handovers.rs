@@ -180,7 +180,7 @@ impl Services {
         .await?;
         let goals = evaluate_goals(&individual, &ctx, &pf.facts);
         let mut latest = Map::new();
-        for e in pf.facts.iter() {
+        for e in pf.standing().iter() {
             for (k, v) in &e.values {
                 latest.insert(
                     k.clone(),
@@ -188,9 +188,11 @@ impl Services {
                 );
             }
         }
+        let standing: std::collections::HashSet<Uuid> =
+            pf.standing().iter().map(|e| e.id).collect();
         let variances: Vec<Value> = rows
             .iter()
-            .filter(|r| r.kind == EntryKind::Variance.as_str())
+            .filter(|r| r.kind == EntryKind::Variance.as_str() && standing.contains(&r.id))
             .map(|r| json!({
                 "entry_id": r.id,
                 "stage": r.stage,
@@ -208,7 +210,7 @@ impl Services {
                 "latest": g.latest.as_ref().map(|l| &l.value), "due": g.due,
             })).collect::<Vec<_>>(),
             "latest_values": latest,
-            "stage_outcome": stage_outcome(&pf.facts, &plan.current_stage),
+            "stage_outcome": stage_outcome(&pf.standing(), &plan.current_stage),
             "variances": variances,
             "note": note,
         });
@@ -510,7 +512,7 @@ impl Services {
         {
             let rows = queries::entries_of(txn, plan.id).await?;
             let pf = plan_facts(&rows);
-            let content = stage_outcome(&pf.facts, &row.stage);
+            let content = stage_outcome(&pf.standing(), &row.stage);
             reports::insert_report(
                 txn,
                 &ReportRow {

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use renkei_domain::chain::canonical;
 use renkei_domain::entry::{
-    AmendTarget, EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state,
-    validate_entry,
+    EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
 };
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
 use renkei_domain::{EntryRejection, FieldError};
@@ -87,6 +86,9 @@ pub struct Entry {
     pub reason: Option<String>,
     /// The entry that amends this one, if any (this one is then shown as amended).
     pub amended_by: Option<Uuid>,
+    /// The `entered_in_error` entry that voided this entry's chain, if any (every version
+    /// of a voided chain, and the void itself, carry it).
+    pub voided_by: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -501,11 +503,12 @@ impl Services {
             new,
             amends,
             values,
+            void_state,
         } = self
             .validate_append(txn, plan, input, amends_target, now)
             .await?;
         let template = &published.template;
-        let next = next_state(template, &state, &new);
+        let next = void_state.unwrap_or_else(|| next_state(template, &state, &new));
         let row = insert_chained(
             txn,
             plan,
@@ -531,6 +534,8 @@ impl Services {
         if new.amends.is_none() {
             self.after_stage_event(txn, actor, plan, &published.template, &row)
                 .await?;
+        } else if let Some(target) = row.amends {
+            crate::notices::notify_readers(txn, actor, plan_id, target, row.id, now).await?;
         }
         if let Some(idem) = idempotency {
             queries::insert_idempotency_key(
@@ -550,13 +555,16 @@ impl Services {
         }
         let entry_id = row.id;
         let amendment = row.amends.is_some();
+        let void = new.kind == EntryKind::EnteredInError;
         let entry = self
             .to_entries(txn, vec![row], &HashMap::new())
             .await?
             .remove(0);
         let record = AuditRecord::by(
             actor,
-            if amendment {
+            if void {
+                "entry.void"
+            } else if amendment {
                 "entry.amend"
             } else {
                 "entry.append"
@@ -611,6 +619,7 @@ impl Services {
     ) -> Result<CheckedAppend, ServiceError> {
         let published = self.pathway_of_plan(plan)?;
         let state = plan_state(plan)?;
+        let mut void_state = None;
         let amends = match input.amends {
             None => None,
             Some(target_id) => {
@@ -621,16 +630,25 @@ impl Services {
                         "no entry with this id in this care plan",
                     )
                 })?;
-                Some((
-                    target_id,
-                    AmendTarget {
-                        stage: target.stage.clone(),
-                        kind: EntryKind::parse(&target.kind)
-                            .ok_or_else(|| anyhow::anyhow!("entry {target_id} has unknown kind"))?,
-                        is_amendment: target.amends.is_some(),
-                        is_already_amended: queries::is_amended(c, plan.id, target_id).await?,
-                    },
-                ))
+                let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
+                let amend_target = crate::corrections::amend_target(&facts, &target)?;
+                if input.kind == EntryKind::EnteredInError
+                    && matches!(
+                        amend_target.kind,
+                        EntryKind::StageStart | EntryKind::StageEnd
+                    )
+                    && !amend_target.is_already_amended
+                    && !amend_target.is_voided
+                {
+                    void_state = Some(
+                        renkei_domain::corrections::state_after_void(&state, &facts, target_id)
+                            .map_err(|message| ServiceError::Conflict {
+                                code: ErrorCode::StageOutOfOrder,
+                                message,
+                            })?,
+                    );
+                }
+                Some((target_id, amend_target))
             }
         };
         let (amends, amend_target) = match amends {
@@ -693,6 +711,7 @@ impl Services {
             new,
             amends,
             values: validated.values,
+            void_state,
         })
     }
 
@@ -749,6 +768,7 @@ impl Services {
                 amends: row.amends,
                 reason: row.reason,
                 amended_by: amended_by.get(&row.id).copied(),
+                voided_by: None,
                 prev_hash: row.prev_hash,
                 hash: row.hash,
             });
@@ -772,7 +792,10 @@ impl Services {
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
             .collect();
-        self.to_entries(&self.db, rows, &amended_by).await
+        let voided = crate::corrections::voided_by(&rows);
+        let mut out = self.to_entries(&self.db, rows, &amended_by).await?;
+        crate::corrections::mark_voided(&mut out, &voided);
+        Ok(out)
     }
 
     /// The status of every shared goal at clinical time `as_of` (default now) as the
@@ -818,7 +841,11 @@ pub(crate) fn append_action<'a>(
 ) -> Action<'a> {
     match amends_target {
         Some(t) => Action::Amend {
-            kind,
+            // A void is decided as an amend of the entry it voids.
+            kind: match kind {
+                EntryKind::EnteredInError => EntryKind::parse(&t.kind).unwrap_or(kind),
+                _ => kind,
+            },
             stage,
             author_organization: t.organization_id,
         },
@@ -835,6 +862,8 @@ pub(crate) struct CheckedAppend {
     pub amends: Option<Uuid>,
     /// The values to store, composites computed.
     pub values: Map<String, Value>,
+    /// The plan's stage state once a voided stage event no longer counts.
+    pub void_state: Option<PlanState>,
 }
 
 /// An entry as a client sends it.

@@ -13,6 +13,7 @@ pub mod entity;
 pub mod error;
 pub mod evidence;
 pub mod handovers;
+pub mod notices;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;

@@ -394,7 +394,7 @@ async fn stage_length_goal_is_pending_then_overdue() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn amendments_correct_an_entry_once_with_a_reason() {
+async fn amendments_correct_the_head_of_an_entry_with_a_reason() {
     let app = app_or_skip!();
     let token = app.token().await;
     let plan = stroke_plan(&app, &token, 10).await;
@@ -432,18 +432,19 @@ async fn amendments_correct_an_entry_once_with_a_reason() {
     assert!(list[2]["amended_by"].is_null());
 
     let before = snapshot(&app, &token, &plan).await;
-    // An amendment cannot be amended.
+    // The original cannot be amended twice: a correction names the head of its chain
+    // (the amendment), which the refusal names (a correction of the amendment itself is
+    // allowed, see api::corrections).
     let mut again = entry("acute", "assessment", &days_ago(9), json!({"mrs": 2}));
-    again["amends"] = amendment["id"].clone();
     again["reason"] = json!("再修正");
-    post_entry(&app, &token, &plan, &again)
-        .await
-        .assert_problem(422, Some("amends"));
-    // The original cannot be amended twice.
     again["amends"] = original["id"].clone();
-    post_entry(&app, &token, &plan, &again)
-        .await
-        .assert_problem(422, Some("amends"));
+    let res = post_entry(&app, &token, &plan, &again).await;
+    res.assert_problem(422, Some("amends"));
+    assert!(
+        res.text.contains(amendment["id"].as_str().expect("id")),
+        "{}",
+        res.text
+    );
     // An unknown entry.
     again["amends"] = json!(uuid::Uuid::now_v7());
     post_entry(&app, &token, &plan, &again)

@@ -5,6 +5,7 @@ mod bad_input;
 mod care_plans;
 mod clinical_time;
 mod concurrency;
+mod corrections;
 mod csv_export;
 mod demo;
 mod edge_input;

@@ -3,6 +3,7 @@
 
 mod entry_forms;
 mod inbox_admin;
+mod corrections;
 mod lang_redirect;
 mod login;
 mod ui_pages;

@@ -564,6 +564,8 @@ fn target(stage: &str, kind: EntryKind) -> AmendTarget {
         kind,
         is_amendment: false,
         is_already_amended: false,
+        head: None,
+        is_voided: false,
     }
 }
 
@@ -609,24 +611,97 @@ fn an_amendment_needs_a_reason() {
 }
 
 #[test]
-fn an_amendment_cannot_amend_an_amendment_or_twice() {
+fn a_correction_corrects_the_head_of_its_chain_never_a_superseded_version() {
+    // The head of a chain is itself a correction: it is corrected in turn.
     let mut tg = target("acute", EntryKind::Assessment);
     tg.is_amendment = true;
-    let a = amendment(json!({"mrs": 2}), tg, Some("r"));
-    only(
-        &invalid(&acute(), &a),
-        "amends",
-        "amend_amendment",
-        "amend the original entry",
-    );
+    ok(&acute(), &amendment(json!({"mrs": 2}), tg, Some("r")));
+    // A superseded version is refused, naming the head.
+    let head = uuid::Uuid::from_u128(42);
     let mut tg = target("acute", EntryKind::Assessment);
     tg.is_already_amended = true;
+    tg.head = Some(head);
     let a = amendment(json!({"mrs": 2}), tg, Some("r"));
     only(
         &invalid(&acute(), &a),
         "amends",
         "already_amended",
-        "already amended",
+        &head.to_string(),
+    );
+    // A voided chain is neither corrected nor voided again.
+    let mut tg = target("acute", EntryKind::Assessment);
+    tg.is_voided = true;
+    only(
+        &invalid(&acute(), &amendment(json!({"mrs": 2}), tg, Some("r"))),
+        "amends",
+        "voided",
+        "entered in error",
+    );
+}
+
+fn void(target: AmendTarget, reason: Option<&str>) -> NewEntry {
+    let mut e = assessment(json!({}));
+    e.kind = EntryKind::EnteredInError;
+    e.values = serde_json::Map::new();
+    e.amends = Some(target);
+    e.reason = reason.map(str::to_owned);
+    e
+}
+
+#[test]
+fn a_void_names_a_clinical_entry_and_gives_a_reason() {
+    ok(
+        &acute(),
+        &void(target("acute", EntryKind::Assessment), Some("別患者に記載")),
+    );
+    // Any clinical kind of the same stage, stage events included.
+    ok(
+        &acute(),
+        &void(target("acute", EntryKind::StageStart), Some("誤登録")),
+    );
+    only(
+        &invalid(
+            &acute(),
+            &void(target("acute", EntryKind::Assessment), None),
+        ),
+        "reason",
+        "required",
+        "voiding an entry needs a reason",
+    );
+    only(
+        &invalid(
+            &acute(),
+            &void(target("acute", EntryKind::Assessment), Some("  ")),
+        ),
+        "reason",
+        "required",
+        "needs a reason",
+    );
+    let mut orphan = void(target("acute", EntryKind::Assessment), Some("r"));
+    orphan.amends = None;
+    orphan.reason = None;
+    only(
+        &invalid(&acute(), &orphan),
+        "amends",
+        "required",
+        "names in `amends`",
+    );
+    only(
+        &invalid(
+            &acute(),
+            &void(target("acute", EntryKind::Handover), Some("r")),
+        ),
+        "amends",
+        "not_allowed",
+        "only clinical entries",
+    );
+    let mut with_values = void(target("acute", EntryKind::Assessment), Some("r"));
+    with_values.values.insert("mrs".into(), json!(1));
+    only(
+        &invalid(&acute(), &with_values),
+        "values",
+        "not_allowed",
+        "records no values",
     );
 }
 

@@ -124,6 +124,8 @@ fn other_entries_and_amendments_leave_the_state_alone() {
         kind: EntryKind::StageEnd,
         is_amendment: false,
         is_already_amended: false,
+        head: None,
+        is_voided: false,
     });
     amend.reason = Some("r".into());
     let home = state("home", true, false);

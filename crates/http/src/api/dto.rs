@@ -272,7 +272,10 @@ pub struct AppendEntryRequest {
     #[schema(max_length = 10000)]
     pub note: Option<String>,
     pub variance: Option<VarianceIn>,
-    /// The entry this one corrects.
+    /// The entry this one corrects: the current head of its chain of corrections (a
+    /// superseded version is refused, 422 on `amends`, naming the head). With kind
+    /// `entered_in_error` (取消), the entry whose chain is voided: the chain then counts
+    /// for nothing; `values` stays empty, `stage` is the voided entry's.
     pub amends: Option<Uuid>,
     /// Why (required with `amends`).
     #[schema(max_length = 10000)]
@@ -312,6 +315,9 @@ pub struct EntryResponse {
     pub amends: Option<Uuid>,
     pub reason: Option<String>,
     pub amended_by: Option<Uuid>,
+    /// The `entered_in_error` entry that voided this entry's chain (取消): the entry then
+    /// counts for nothing. Set on every version of the chain and on the void itself.
+    pub voided_by: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -342,6 +348,7 @@ impl From<Entry> for EntryResponse {
             amends: e.amends,
             reason: e.reason,
             amended_by: e.amended_by,
+            voided_by: e.voided_by,
             prev_hash: e.prev_hash,
             hash: e.hash,
         }
@@ -414,5 +421,12 @@ fn organization_kind_schema() -> utoipa::openapi::schema::Schema {
 }
 
 fn entry_kind_schema() -> utoipa::openapi::schema::Schema {
-    super::schema::string_enum(&["assessment", "note", "variance", "stage_start", "stage_end"])
+    super::schema::string_enum(&[
+        "assessment",
+        "note",
+        "variance",
+        "stage_start",
+        "stage_end",
+        "entered_in_error",
+    ])
 }

@@ -2,6 +2,7 @@
 //! and map the result; they hold no business rules.
 
 pub mod access;
+pub mod corrections;
 pub mod dto;
 pub mod moments;
 pub mod openapi;
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/care-plans/{id}/goals", get(get_goals))
         .merge(access::routes())
+        .merge(corrections::routes())
         .merge(workflow::routes())
         .merge(tokens::routes())
 }
@@ -77,7 +79,8 @@ pub fn routes() -> Router<AppState> {
         workflow::list_reports, workflow::get_report, workflow::send_report,
         workflow::get_schedule, workflow::individualize, workflow::complete_plan,
         workflow::withdraw_plan, workflow::migration_preview, workflow::migrate_plan,
-        workflow::worklist
+        workflow::worklist,
+        corrections::entry_history, corrections::list_notices, corrections::acknowledge_notice
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -454,7 +457,7 @@ async fn append_entry(
         ApiError::field(
             "kind",
             Rule::Allowed,
-            "must be one of assessment, note, variance, stage_start, stage_end",
+            "must be one of assessment, note, variance, stage_start, stage_end, entered_in_error",
         )
     })?;
     let input = AppendEntry {

@@ -59,6 +59,8 @@ const CATEGORIES: &[(&str, &str, &[&str], Option<&str>)] = &[
             "report.list",
             "worklist.read",
             "care_plan.migration_preview",
+            "entry.history",
+            "notice.list",
         ],
         None,
     ),
@@ -79,6 +81,7 @@ const CATEGORIES: &[(&str, &str, &[&str], Option<&str>)] = &[
         "修正",
         &[
             "entry.amend",
+            "entry.void",
             "care_plan.individualize",
             "care_plan.lifecycle",
             "consent.withdraw",
@@ -133,6 +136,7 @@ pub fn action_ja(action: &str, outcome: &str) -> String {
         "token.revoke" => "APIトークン失効",
         "form.post" => "不正な送信",
         "handover.decline" => "受領(辞退)",
+        "notice.acknowledge" => "修正のお知らせを確認",
         _ => CATEGORIES
             .iter()
             .find(|c| c.2.contains(&action))
@@ -168,6 +172,7 @@ fn resource_ja(t: &str) -> &str {
         "practitioner" => "利用者",
         "session" | "login" => "ログイン",
         "worklist" => "作業一覧",
+        "amendment_notice" => "修正のお知らせ",
         other => other,
     }
 }

@@ -107,6 +107,8 @@ pub struct WorklistPage {
     pub unread_reports: usize,
     /// The tab of arrived reports.
     pub arrived_url: String,
+    /// Open amendment notices (修正のお知らせ) of the organisation.
+    pub amendment_notices: Vec<super::corrections::NoticeRow>,
 }
 
 /// NotFound/Forbidden as "not visible to us"; other errors stay errors.
@@ -266,6 +268,7 @@ pub async fn worklist_page(
         totp_missing: !ui.session.totp_enabled,
         unread_reports,
         arrived_url: tab_url("arrived", &q),
+        amendment_notices: super::corrections::worklist_notices(&state, &screen),
     };
     Ok(page(StatusCode::OK, &page_data))
 }

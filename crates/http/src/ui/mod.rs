@@ -9,6 +9,7 @@
 //! (`web::csrf::guard`, layered in the router) and reads its form through [`Posted`].
 
 mod admin;
+mod corrections;
 pub mod csv_export;
 mod directory;
 mod entry;
@@ -71,6 +72,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/care-plans/{id}/entries/review", post(entry::review_entry))
         .route("/care-plans/{id}/entries", post(entry::submit_entry))
+        .route(
+            "/care-plans/{id}/entries/{entry}/void",
+            post(corrections::void_submit),
+        )
+        .route(
+            "/notices/{id}/acknowledge",
+            post(corrections::acknowledge_submit),
+        )
         .route(
             "/care-plans/{id}/handovers/new",
             get(handover::propose_form).post(handover::propose_submit),

@@ -108,6 +108,14 @@ pub struct EntryCard {
     pub amend_url: Option<String>,
     pub saved: bool,
     pub amendments: Vec<EntryCard>,
+    /// The entry's chain was voided (取消): shown struck through, with the reason.
+    pub voided: bool,
+    pub void_reason: Option<String>,
+    /// This entry is the void itself.
+    pub is_void: bool,
+    pub void_form: Option<super::corrections::VoidForm>,
+    /// The versions of a corrected or voided entry (on the original's card).
+    pub history: Vec<super::corrections::HistoryRow>,
 }
 
 pub struct VarianceRow {
@@ -193,6 +201,8 @@ pub struct PlanPage {
     pub as_of: String,
     /// The words saying the page shows a past day.
     pub as_of_text: Option<String>,
+    /// Open amendment notices of the viewer's organisation on this plan.
+    pub amendment_notices: Vec<super::corrections::NoticeRow>,
 }
 
 /// Everything the plan page (and the print view) reads: the service's read model with
@@ -212,6 +222,8 @@ pub struct PlanData {
     pub stage_dates: HashMap<String, StageDates>,
     pub actions: Vec<PlanAction>,
     pub amendable: HashSet<Uuid>,
+    pub histories: HashMap<Uuid, renkei_service::corrections::EntryHistory>,
+    pub notices: Vec<renkei_service::notices::AmendmentNotice>,
 }
 
 /// The plan page's read model (one access decision, one audit event).
@@ -249,6 +261,8 @@ pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
         stage_dates: s.stage_dates,
         actions: s.actions,
         amendable: s.amendable,
+        histories: s.histories,
+        notices: s.notices,
     }
 }
 
@@ -260,9 +274,11 @@ impl PlanData {
             .unwrap_or_else(|| code.to_owned())
     }
 
-    /// Entries that count: not replaced by an amendment.
+    /// Entries that count: not replaced by an amendment, not voided (nor a void).
     pub fn effective(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| e.amended_by.is_none())
+        self.entries
+            .iter()
+            .filter(|e| e.amended_by.is_none() && e.voided_by.is_none())
     }
 
     /// (time, value) of every recorded numeric value of `item`, oldest first.
@@ -789,6 +805,11 @@ pub fn card(d: &PlanData, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
             .then(|| format!("{plan_url}/entries/new?amends={}", e.id)),
         saved: saved == e.id.to_string(),
         amendments: Vec::new(),
+        voided: e.voided_by.is_some(),
+        void_reason: super::corrections::void_reason(&d.entries, e),
+        is_void: kind == Some(EntryKind::EnteredInError),
+        void_form: super::corrections::void_form(e, d.amendable.contains(&e.id), plan_url),
+        history: Vec::new(),
     }
 }
 
@@ -865,8 +886,19 @@ pub async fn plan_page(
             continue;
         }
         let mut c = card(&d, e, &q.saved, &plan_url);
-        for a in d.entries.iter().filter(|a| a.amends == Some(e.id)) {
-            c.amendments.push(card(&d, a, &q.saved, &plan_url));
+        match d.histories.get(&e.id) {
+            // A chain of corrections (and a void): every later version under the original.
+            Some(h) => {
+                for v in h.versions.iter().skip(1) {
+                    c.amendments.push(card(&d, &v.entry, &q.saved, &plan_url));
+                }
+                c.history = super::corrections::history_rows(t, h);
+            }
+            None => {
+                for a in d.entries.iter().filter(|a| a.amends == Some(e.id)) {
+                    c.amendments.push(card(&d, a, &q.saved, &plan_url));
+                }
+            }
         }
         entries.push(c);
     }
@@ -1096,6 +1128,11 @@ pub async fn plan_page(
             .may(&PlanAction::ProposeHandover)
             .then(|| format!("{plan_url}/handovers/new")),
         print_url: format!("{plan_url}/print"),
+        amendment_notices: super::corrections::notice_rows(
+            &|_| Some(t.clone()),
+            &d.notices,
+            &plan_url,
+        ),
         banner: d.banner,
         as_of: as_of_day.map(|d| d.to_string()).unwrap_or_default(),
         as_of_text: as_of_day.map(|d| {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
-use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
+use renkei_domain::entry::PlanStatus;
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
 pub use renkei_domain::plan::StageDates;
 use renkei_domain::plan::stage_dates_at;
@@ -65,6 +65,10 @@ pub struct PlanScreen {
     pub individual: PathwayTemplate,
     /// The clinical time the goals and stage dates are shown at (`None`: now).
     pub as_of: Option<DateTime<Utc>>,
+    /// The history of every corrected or voided entry, by the chain's original.
+    pub histories: HashMap<Uuid, crate::corrections::EntryHistory>,
+    /// The open amendment notices of the actor's organisation on this plan.
+    pub notices: Vec<crate::notices::AmendmentNotice>,
 }
 
 impl PlanScreen {
@@ -163,24 +167,17 @@ impl Services {
         let amendable = rows
             .iter()
             .filter(|r| {
-                EntryKind::parse(&r.kind).is_some_and(|kind| {
-                    may_amend_entry(
-                        &who,
-                        &access,
-                        &state,
-                        &AmendTarget {
-                            stage: r.stage.clone(),
-                            kind,
-                            is_amendment: r.amends.is_some(),
-                            is_already_amended: amended_by.contains_key(&r.id),
-                        },
-                        r.organization_id,
-                    )
+                crate::corrections::amend_target(&facts.facts, r).is_ok_and(|target| {
+                    may_amend_entry(&who, &access, &state, &target, r.organization_id)
                 })
             })
             .map(|r| r.id)
             .collect();
-        let entries = self.to_entries(db, rows, &amended_by).await?;
+        let voided = crate::corrections::voided_by(&rows);
+        let mut entries = self.to_entries(db, rows, &amended_by).await?;
+        crate::corrections::mark_voided(&mut entries, &voided);
+        let histories = crate::corrections::histories(&entries);
+        let notices = self.readable_notices(actor, Some(plan_id)).await?;
 
         let mut team = Vec::new();
         for m in qa::team_of(db, plan_id).await? {
@@ -280,6 +277,8 @@ impl Services {
             amendable,
             individual,
             as_of,
+            histories,
+            notices,
         })
     }
 }

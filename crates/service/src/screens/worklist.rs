@@ -39,6 +39,9 @@ pub struct WorklistScreen {
     pub reports_arrived: Vec<crate::reports::ArrivedReport>,
     /// Organisation names by id (the senders of arrived reports).
     pub organization_names: HashMap<Uuid, String>,
+    /// The organisation's open amendment notices (修正のお知らせ), with the patient of each
+    /// in `patients`.
+    pub notices: Vec<crate::notices::AmendmentNotice>,
 }
 
 impl WorklistScreen {
@@ -164,6 +167,20 @@ impl Services {
                 slot.insert(name);
             }
         }
+        let notices = self.readable_notices(actor, None).await?;
+        for n in &notices {
+            if !plans.contains_key(&n.care_plan_id)
+                && let Some(row) = queries::care_plan_by_id(db, n.care_plan_id).await?
+            {
+                plans.insert(row.id, self.plan_view(db, row).await?);
+            }
+            if !patients.contains_key(&n.patient_id)
+                && self.patient_visible(db, actor, n.patient_id).await?
+                && let Some(row) = queries::patient_by_id(db, n.patient_id).await?
+            {
+                patients.insert(n.patient_id, to_patient(db, row).await?);
+            }
+        }
         Ok(WorklistScreen {
             worklist,
             patients,
@@ -171,6 +188,7 @@ impl Services {
             handovers: handover_rows,
             reports_arrived,
             organization_names: names,
+            notices,
         })
     }
 }

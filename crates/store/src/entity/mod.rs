@@ -3,6 +3,7 @@
 //! Enums are stored as strings, JSON payloads whose exact bytes are hashed are
 //! stored as text, and timestamps use [`sea_orm::prelude::DateTimeUtc`].
 
+pub mod amendment_notices;
 pub mod api_tokens;
 pub mod audit_events;
 pub mod audit_head;
