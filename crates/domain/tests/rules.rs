@@ -12,4 +12,5 @@ mod rules {
     mod pathways;
     mod state;
     mod template;
+    mod variances;
 }
