@@ -19,3 +19,4 @@ mod snapshots;
 mod system;
 mod tamper;
 mod unavailable;
+mod variances;

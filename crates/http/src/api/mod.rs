@@ -6,6 +6,7 @@ pub mod dto;
 pub mod openapi;
 pub mod schema;
 pub mod tokens;
+pub mod variances;
 pub mod workflow;
 
 use axum::extract::{Path, Query, State};
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/care-plans/{id}/goals", get(get_goals))
         .merge(access::routes())
         .merge(workflow::routes())
+        .merge(variances::routes())
         .merge(tokens::routes())
 }
 
@@ -77,7 +79,8 @@ pub fn routes() -> Router<AppState> {
         workflow::list_reports, workflow::get_report, workflow::send_report,
         workflow::get_schedule, workflow::individualize, workflow::complete_plan,
         workflow::withdraw_plan, workflow::migration_preview, workflow::migrate_plan,
-        workflow::worklist
+        workflow::worklist,
+        variances::classify_variance, variances::dismiss_variance
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
