@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod calendar;
 pub mod canonical;
 pub mod chain;
 pub mod corrections;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod plan;
 pub mod rules;
 pub mod schedule;
+pub mod stages;
 pub mod template;
 pub mod text;
 pub mod variance;

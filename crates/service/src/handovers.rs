@@ -168,12 +168,17 @@ impl Services {
         // The referral summary, generated from the plan.
         let rows = queries::entries_of(txn, plan_id).await?;
         let pf = plan_facts(&rows);
-        let goals = evaluate_goals(
-            &pf.individual_template(&template, now),
+        let individual = pf.individual_template(&template, now);
+        let ctx = crate::goal_context::goal_context(
+            txn,
+            &individual,
+            plan.patient_id,
             plan.started_at,
-            &pf.facts,
             now,
-        );
+            now,
+        )
+        .await?;
+        let goals = evaluate_goals(&individual, &ctx, &pf.facts);
         let mut latest = Map::new();
         for e in pf.facts.iter() {
             for (k, v) in &e.values {

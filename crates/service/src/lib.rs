@@ -10,6 +10,7 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod evidence;
+mod goal_context;
 pub mod handovers;
 pub mod kana;
 pub mod lifecycle;

@@ -754,12 +754,17 @@ impl Services {
         let rows = queries::entries_of(&self.db, plan_id).await?;
         let facts = plan_facts(&rows);
         let as_of = as_of.unwrap_or_else(|| self.now());
-        Ok(evaluate_goals(
-            &facts.individual_template(&published.template, as_of),
+        let template = facts.individual_template(&published.template, as_of);
+        let ctx = crate::goal_context::goal_context(
+            &self.db,
+            &template,
+            plan.patient_id,
             plan.started_at,
-            &facts.facts,
             as_of,
-        ))
+            as_of,
+        )
+        .await?;
+        Ok(evaluate_goals(&template, &ctx, &facts.facts))
     }
 }
 

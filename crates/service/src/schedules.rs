@@ -276,7 +276,16 @@ impl Services {
                     }
                 }
                 let template = pf.individual_template(&published.template, as_of);
-                for g in evaluate_goals(&template, plan.started_at, &pf.facts, as_of) {
+                let ctx = crate::goal_context::goal_context(
+                    &self.db,
+                    &template,
+                    plan.patient_id,
+                    plan.started_at,
+                    as_of,
+                    as_of,
+                )
+                .await?;
+                for g in evaluate_goals(&template, &ctx, &pf.facts) {
                     if g.status == GoalState::Overdue {
                         lists[5].push(WorkItem {
                             care_plan_id: id,

@@ -7,9 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use renkei_domain::access::{Decision, may_classify_variance};
+use renkei_domain::calendar::tokyo_date;
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
-use renkei_domain::goals::{GoalState, GoalStatus, evaluate_goals};
+use renkei_domain::goals::{DeviationDirection, GoalState, GoalStatus, evaluate_goals};
 use renkei_domain::rules::Rule;
 use renkei_domain::variance::{
     automatic_code, cause_of, default_automatic_code, is_classification, parse_variance_code,
@@ -92,7 +93,16 @@ impl Services {
                 .collect();
             let mut findings: Vec<(Value, String)> = Vec::new();
             let template = pf.individual_template(&published.template, now);
-            for g in evaluate_goals(&template, plan.started_at, &pf.facts, now) {
+            let ctx = crate::goal_context::goal_context(
+                &self.db,
+                &template,
+                plan.patient_id,
+                plan.started_at,
+                now,
+                now,
+            )
+            .await?;
+            for g in evaluate_goals(&template, &ctx, &pf.facts) {
                 if !is_missed(&g, now) || explained.contains(&g.code) {
                     continue;
                 }
@@ -206,27 +216,27 @@ impl Services {
     }
 }
 
-/// Whether a goal is a finding at `now`: overdue, or not met once its due time has
-/// passed — whatever its kind, a value below or above its range included. A pending goal
-/// and a goal that does not apply are never findings.
+/// Whether a goal is a finding at `now`: overdue, or not met once its due date (a Tokyo
+/// date: the last day still on time) has passed — whatever its kind, a value below or
+/// above its range included. A pending goal and a goal that does not apply are never
+/// findings.
 fn is_missed(g: &GoalStatus, now: DateTime<Utc>) -> bool {
     match g.status {
         GoalState::Overdue => true,
-        GoalState::NotMet => g.due.is_some_and(|d| d < now),
-        _ => false,
+        GoalState::NotMet => match (g.due_date, g.due) {
+            (Some(d), _) => tokyo_date(now) > d,
+            (None, Some(t)) => t < now,
+            (None, None) => false,
+        },
+        GoalState::Met | GoalState::Pending | GoalState::NotApplicable => false,
     }
 }
 
 /// The below/above-range result of a numeric goal not met: (below, bound).
 fn deviation_of(g: &GoalStatus) -> Option<(bool, f64)> {
-    let v = serde_json::to_value(g).ok()?;
-    let d = v.get("deviation")?;
-    let below = match d.get("direction")?.as_str()? {
-        "below_range" => true,
-        "above_range" => false,
-        _ => return None,
-    };
-    Some((below, d.get("bound")?.as_f64()?))
+    g.deviation
+        .as_ref()
+        .map(|d| (d.direction == DeviationDirection::BelowRange, d.bound))
 }
 
 /// The `variance` of an automatic entry: the goal (or `stage_overrun:<stage>`) it is

@@ -40,6 +40,30 @@ impl PathwayTemplate {
         Some(values)
     }
 
+    /// The composite items that together sum the composite `code` (FIM total = motor +
+    /// cognitive): other composites whose items are disjoint and cover exactly the items
+    /// of `code`, in the template's order. `None` when no such split exists.
+    pub fn subtotals(&self, code: &str) -> Option<Vec<&Item>> {
+        let total = self.components(code)?;
+        let mut covered: Vec<&str> = Vec::new();
+        let mut parts = Vec::new();
+        for item in &self.items {
+            if item.code == code || item.item_type != ItemType::Composite {
+                continue;
+            }
+            let Some(components) = item.components.as_deref() else {
+                continue;
+            };
+            let inside = components.iter().all(|c| total.contains(c));
+            let disjoint = components.iter().all(|c| !covered.contains(&c.as_str()));
+            if inside && disjoint && components.len() < total.len() {
+                covered.extend(components.iter().map(String::as_str));
+                parts.push(item);
+            }
+        }
+        (parts.len() > 1 && covered.len() == total.len()).then_some(parts)
+    }
+
     /// [`PathwayTemplate::scale_values`] with the given scores in component order; `None`
     /// also when the number of scores differs from the number of components.
     pub fn scale_values_of(&self, code: &str, scores: &[i64]) -> Option<Map<String, Value>> {

@@ -1,9 +1,9 @@
 //! Goal evaluation over a plan's entries as of a moment.
 
-use chrono::{DateTime, Duration, Months, Utc};
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use proptest::prelude::*;
 use renkei_domain::entry::EntryKind;
-use renkei_domain::goals::{EntryFacts, GoalState, GoalStatus, evaluate_goals};
+use renkei_domain::goals::{EntryFacts, GoalContext, GoalState, GoalStatus, evaluate_goals};
 use renkei_domain::template::{Due, PathwayTemplate, StageMoment};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -69,7 +69,11 @@ fn goal_in(
     code: &str,
     as_of: DateTime<Utc>,
 ) -> GoalStatus {
-    let all = evaluate_goals(template, t(PLAN_START), entries, as_of);
+    let all = evaluate_goals(
+        template,
+        &GoalContext::at(t(PLAN_START), None, as_of),
+        entries,
+    );
     assert_eq!(all.len(), template.goals.len());
     all.into_iter()
         .find(|g| g.code == code)
@@ -85,6 +89,10 @@ fn day(n: i64) -> DateTime<Utc> {
     d0() + Duration::days(n)
 }
 
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
 fn latest(g: &GoalStatus) -> (Value, Uuid, DateTime<Utc>) {
     let l = g
         .latest
@@ -95,7 +103,11 @@ fn latest(g: &GoalStatus) -> (Value, Uuid, DateTime<Utc>) {
 
 #[test]
 fn goals_come_back_in_template_order_with_their_targets() {
-    let all = evaluate_goals(&linear(), t(PLAN_START), &[], day(1));
+    let all = evaluate_goals(
+        &linear(),
+        &GoalContext::at(t(PLAN_START), None, day(1)),
+        &[],
+    );
     let codes: Vec<&str> = all.iter().map(|g| g.code.as_str()).collect();
     assert_eq!(
         codes,
@@ -174,18 +186,27 @@ fn threshold_is_pending_then_overdue_around_its_due_time() {
     let g = log.goal("mrs_good", day(100));
     assert_eq!((g.status, g.due), (GoalState::Pending, None));
     log.start("acute", d0());
+    // Due on the Tokyo date 21 days after the start (2026-11-22); overdue from the next day.
     let g = log.goal("mrs_good", day(20));
-    assert_eq!((g.status, g.due), (GoalState::Pending, Some(day(21))));
+    let due = t("2026-11-22T00:00:00+09:00");
+    assert_eq!(
+        (g.status, g.due, g.due_date),
+        (GoalState::Pending, Some(due), Some(date(2026, 11, 22)))
+    );
     assert_eq!(log.goal("mrs_good", day(21)).status, GoalState::Pending);
     assert_eq!(
-        log.goal("mrs_good", day(21) + Duration::seconds(1)).status,
+        log.goal("mrs_good", t("2026-11-22T23:59:59+09:00")).status,
+        GoalState::Pending
+    );
+    assert_eq!(
+        log.goal("mrs_good", t("2026-11-23T00:00:00+09:00")).status,
         GoalState::Overdue
     );
     // A value recorded late still judges the goal.
     log.value("acute", day(25), json!({"mrs": 2}));
     let g = log.goal("mrs_good", day(26));
     assert_eq!(g.status, GoalState::Met);
-    assert_eq!(g.due, Some(day(21)));
+    assert_eq!(g.due, Some(due));
 }
 
 #[test]
@@ -262,7 +283,8 @@ fn due_may_count_months_and_days_from_a_stage_end() {
     let end = t("2026-11-30T10:00:00+09:00");
     log.end("acute", end);
     let g = goal_in(&template, &log.entries, "mrs_good", end);
-    assert_eq!(g.due, Some(t("2027-01-01T10:00:00+09:00")));
+    assert_eq!(g.due, Some(t("2027-01-01T00:00:00+09:00")));
+    assert_eq!(g.due_date, Some(date(2027, 1, 1)));
     assert_eq!(g.status, GoalState::Pending);
     let g = goal_in(
         &template,
@@ -309,9 +331,13 @@ fn membership_is_judged_on_the_latest_choice_and_due_at_recovery_end() {
     );
     assert_eq!(log.goal("discharge_home", day(100)).due, None);
     log.end("recovery", day(90));
+    // Due on the Tokyo date of the recovery end (2027-01-30), overdue from the next day.
     let g = log.goal("discharge_home", day(90));
-    assert_eq!((g.status, g.due), (GoalState::Pending, Some(day(90))));
-    let g = log.goal("discharge_home", day(90) + Duration::seconds(1));
+    let due = t("2027-01-30T00:00:00+09:00");
+    assert_eq!((g.status, g.due), (GoalState::Pending, Some(due)));
+    let g = log.goal("discharge_home", t("2027-01-30T23:59:59+09:00"));
+    assert_eq!(g.status, GoalState::Pending);
+    let g = log.goal("discharge_home", t("2027-01-31T00:00:00+09:00"));
     assert_eq!(g.status, GoalState::Overdue);
 
     let mut log = Log::default();
@@ -380,15 +406,19 @@ fn change_goal_without_values_is_overdue_once_the_stage_ended() {
     let mut log = Log::default();
     log.start("recovery", d0());
     log.end("recovery", day(60));
+    let end_day = t("2026-12-31T00:00:00+09:00");
     let g = log.goal("fim_gain", day(60));
-    assert_eq!((g.status, g.due), (GoalState::Pending, Some(day(60))));
+    assert_eq!((g.status, g.due), (GoalState::Pending, Some(end_day)));
     let g = log.goal("fim_gain", day(61));
-    assert_eq!((g.status, g.due), (GoalState::Overdue, Some(day(60))));
-    // One value only: the first and the last are the same, the gain is 0.
+    assert_eq!((g.status, g.due), (GoalState::Overdue, Some(end_day)));
+    // One value only: the discharge value is missing, so there is no gain to judge
+    // (never not met on a missing value; overdue once the end's day is over).
     let (mut log, _) = recovery_with_fim(8, &[]);
     log.end("recovery", day(70));
+    let g = log.goal("fim_gain", day(70));
+    assert_eq!((g.status, g.latest.clone()), (GoalState::Pending, None));
     let g = log.goal("fim_gain", day(71));
-    assert_eq!((g.status, latest(&g).0), (GoalState::NotMet, json!(0)));
+    assert_eq!((g.status, g.latest), (GoalState::Overdue, None));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -396,18 +426,25 @@ fn change_goal_without_values_is_overdue_once_the_stage_ended() {
 
 #[test]
 fn stage_length_from_stage_events() {
+    // Calendar days in Tokyo, the day of the start being day 1 (d0 is 2026-11-01 10:00).
     for (end_after, want, shown) in [
-        (Duration::days(14), GoalState::Met, json!(14.0)),
-        (Duration::days(21), GoalState::Met, json!(21.0)),
+        (Duration::days(14), GoalState::Met, json!(15)),
+        (Duration::days(20), GoalState::Met, json!(21)),
         (
-            Duration::days(21) + Duration::hours(1),
-            GoalState::NotMet,
-            json!(21.0),
+            Duration::days(20) + Duration::hours(13) + Duration::minutes(59),
+            GoalState::Met,
+            json!(21),
         ),
+        (
+            Duration::days(20) + Duration::hours(14),
+            GoalState::NotMet,
+            json!(22),
+        ),
+        (Duration::days(21), GoalState::NotMet, json!(22)),
         (
             Duration::days(30) + Duration::hours(12),
             GoalState::NotMet,
-            json!(30.5),
+            json!(31),
         ),
     ] {
         let mut log = Log::default();
@@ -416,7 +453,8 @@ fn stage_length_from_stage_events() {
         let g = log.goal("acute_length", d0() + end_after + Duration::seconds(1));
         assert_eq!(g.status, want, "{end_after}");
         assert_eq!(latest(&g), (shown, end, d0() + end_after));
-        assert_eq!(g.due, Some(day(21)));
+        // The last day on which a stay is still 21 days long.
+        assert_eq!(g.due_date, Some(date(2026, 11, 21)));
     }
 }
 
@@ -427,7 +465,20 @@ fn stage_length_is_pending_then_overdue_while_the_stage_runs() {
     assert_eq!((g.status, g.due), (GoalState::Pending, None));
     log.start("acute", d0());
     let g = log.goal("acute_length", day(10));
-    assert_eq!((g.status, g.due), (GoalState::Pending, Some(day(21))));
+    assert_eq!(
+        (g.status, g.due),
+        (GoalState::Pending, Some(t("2026-11-21T00:00:00+09:00")))
+    );
+    assert_eq!(
+        log.goal("acute_length", t("2026-11-21T23:59:59+09:00"))
+            .status,
+        GoalState::Pending
+    );
+    assert_eq!(
+        log.goal("acute_length", t("2026-11-22T00:00:00+09:00"))
+            .status,
+        GoalState::Overdue
+    );
     assert_eq!(log.goal("acute_length", day(22)).status, GoalState::Overdue);
     // An end recorded later does not count as of earlier moments.
     log.add_full(
@@ -440,7 +491,7 @@ fn stage_length_is_pending_then_overdue_while_the_stage_runs() {
     );
     assert_eq!(log.goal("acute_length", day(22)).status, GoalState::Overdue);
     let g = log.goal("acute_length", day(25));
-    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(18.0)));
+    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(19)));
 }
 
 #[test]
@@ -451,7 +502,7 @@ fn stage_length_ignores_events_of_other_stages() {
     log.start("recovery", day(10));
     log.end("recovery", day(100));
     let g = log.goal("acute_length", day(101));
-    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(10.0)));
+    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(11)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -507,29 +558,37 @@ fn time_between_is_overdue_when_the_second_time_is_missing_past_the_limit() {
 #[test]
 fn done_within_counts_from_the_plan_start_then_from_the_last_record() {
     let start = t(PLAN_START);
-    let year = start.checked_add_months(Months::new(12)).unwrap();
+    // Due on the Tokyo date twelve months after the plan's start, overdue from the next day.
+    let year = t("2027-11-01T00:00:00+09:00");
     let mut log = Log::default();
     let g = log.goal(
         "eye_yearly",
         start.checked_add_months(Months::new(11)).unwrap(),
     );
     assert_eq!((g.status, g.due), (GoalState::Pending, Some(year)));
-    assert_eq!(log.goal("eye_yearly", year).status, GoalState::Pending);
     assert_eq!(
-        log.goal("eye_yearly", year + Duration::seconds(1)).status,
+        log.goal("eye_yearly", t("2027-11-01T23:59:59+09:00"))
+            .status,
+        GoalState::Pending
+    );
+    assert_eq!(
+        log.goal("eye_yearly", t("2027-11-02T00:00:00+09:00"))
+            .status,
         GoalState::Overdue
     );
     let exam = t("2027-03-15T09:00:00+09:00");
     let id = log.value("home", exam, json!({"eye_exam": true}));
-    let next = t("2028-03-15T09:00:00+09:00");
+    let next = t("2028-03-15T00:00:00+09:00");
     let g = log.goal("eye_yearly", exam + Duration::days(1));
     assert_eq!((g.status, g.due), (GoalState::Met, Some(next)));
     assert_eq!(latest(&g), (json!(true), id, exam));
-    assert_eq!(log.goal("eye_yearly", next).status, GoalState::Met);
     assert_eq!(
-        log.goal("eye_yearly", next + Duration::seconds(1)).status,
-        GoalState::Overdue
+        log.goal("eye_yearly", t("2028-03-15T23:59:59+09:00"))
+            .status,
+        GoalState::Met
     );
+    let next = t("2028-03-16T00:00:00+09:00");
+    assert_eq!(log.goal("eye_yearly", next).status, GoalState::Overdue);
     log.value("home", next + Duration::days(10), json!({"eye_exam": true}));
     assert_eq!(
         log.goal("eye_yearly", next + Duration::days(11)).status,
@@ -602,7 +661,7 @@ fn an_amended_stage_event_moves_the_stage_length() {
         GoalState::NotMet
     );
     let g = log.goal("acute_length", day(32));
-    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(20.0)));
+    assert_eq!((g.status, latest(&g).0), (GoalState::Met, json!(21)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -703,8 +762,8 @@ proptest! {
         let entries = build(&raw);
         let as_of = d0() + Duration::hours(as_of_h);
         let known: Vec<EntryFacts> = entries.iter().filter(|e| e.recorded_at <= as_of).cloned().collect();
-        let with_all = evaluate_goals(&template, t(PLAN_START), &entries, as_of);
-        let with_known = evaluate_goals(&template, t(PLAN_START), &known, as_of);
+        let with_all = evaluate_goals(&template, &GoalContext::at(t(PLAN_START), None, as_of), &entries);
+        let with_known = evaluate_goals(&template, &GoalContext::at(t(PLAN_START), None, as_of), &known);
         prop_assert_eq!(with_all, with_known);
     }
 
@@ -724,8 +783,8 @@ proptest! {
             let delay = as_of_h - eff + 1;
             after.push((stage, kind, eff, delay, values, amends));
         }
-        let a = evaluate_goals(&template, t(PLAN_START), &build(&before), as_of);
-        let b = evaluate_goals(&template, t(PLAN_START), &build(&after), as_of);
+        let a = evaluate_goals(&template, &GoalContext::at(t(PLAN_START), None, as_of), &build(&before));
+        let b = evaluate_goals(&template, &GoalContext::at(t(PLAN_START), None, as_of), &build(&after));
         prop_assert_eq!(a, b);
     }
 }

@@ -367,9 +367,23 @@ pub struct GoalOut {
     #[schema(value_type = Object)]
     pub target: Value,
     pub latest: Option<LatestOut>,
-    /// met | not_met | pending | overdue
+    /// met | not_met | pending | overdue | not_applicable
     pub status: String,
+    /// With `not_met` on a threshold or range goal: on which side of the target the
+    /// value lies and the bound it crossed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deviation: Option<DeviationOut>,
+    /// 00:00 Asia/Tokyo of `due_date`.
     pub due: Option<DateTime<Utc>>,
+    /// The last Tokyo calendar day on which the goal is on time.
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviationOut {
+    /// below_range | above_range
+    pub direction: String,
+    pub bound: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use renkei_domain::Rule;
 use renkei_domain::entry::EntryKind;
 use renkei_domain::entry::VarianceInput;
-use renkei_domain::goals::GoalState;
 use renkei_service::ErrorCode;
 use renkei_service::admin::{self, NewOrganization};
 use renkei_service::patients::{self, NewPatient, PatientQuery};
@@ -523,14 +522,13 @@ async fn get_goals(
                     entry_id: l.entry_id,
                     effective_at: l.effective_at,
                 }),
-                status: match g.status {
-                    GoalState::Met => "met",
-                    GoalState::NotMet => "not_met",
-                    GoalState::Pending => "pending",
-                    GoalState::Overdue => "overdue",
-                }
-                .to_owned(),
+                status: g.status.as_str().to_owned(),
+                deviation: g.deviation.map(|d| DeviationOut {
+                    direction: d.direction.as_str().to_owned(),
+                    bound: d.bound,
+                }),
                 due: g.due,
+                due_date: g.due_date,
             })
             .collect(),
     }))

@@ -124,12 +124,17 @@ impl Services {
         let stage_dates = stage_dates(&entry_facts);
         let facts = renkei_domain::plan::plan_facts(entry_facts);
         let now = self.now();
-        let goals = evaluate_goals(
-            &facts.individual_template(t, now),
+        let individual = facts.individual_template(t, now);
+        let ctx = crate::goal_context::goal_context(
+            db,
+            &individual,
+            row.patient_id,
             row.started_at,
-            &facts.facts,
             now,
-        );
+            now,
+        )
+        .await?;
+        let goals = evaluate_goals(&individual, &ctx, &facts.facts);
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
