@@ -12,5 +12,6 @@ mod rules {
     mod pathways;
     mod state;
     mod template;
+    mod template_codes;
     mod variances;
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::model::{GoalTarget, ItemType, PathwayTemplate, Point};
+use super::model::{Condition, GoalTarget, ItemType, PathwayTemplate, Point};
 use crate::variance::parse_variance_code;
 
 /// One problem found in a template file.
@@ -759,6 +759,164 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
             }
         }
     }
+
+    check_codes_and_schedule_rules(t, &mut err);
+}
+
+/// Item `codes` and `carry_over`, schedule `interval_by` and `applies_when`.
+fn check_codes_and_schedule_rules(t: &PathwayTemplate, err: &mut impl FnMut(Path, String)) {
+    for (i, item) in t.items.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for (j, c) in item.codes.iter().enumerate() {
+            if !is_uri(&c.system) {
+                err(
+                    p!["items", i, "codes", j, "system"],
+                    format!(
+                        "code system `{}` of item `{}` must be a URI (`http://loinc.org`, `urn:oid:…`)",
+                        c.system, item.code
+                    ),
+                );
+            }
+            if c.code.trim().is_empty() || c.code.trim() != c.code {
+                err(
+                    p!["items", i, "codes", j, "code"],
+                    format!(
+                        "code of item `{}` must be non-empty, without surrounding spaces",
+                        item.code
+                    ),
+                );
+            }
+            if !seen.insert((c.system.as_str(), c.code.as_str())) {
+                err(
+                    p!["items", i, "codes", j, "code"],
+                    format!("duplicate code `{}` of item `{}`", c.code, item.code),
+                );
+            }
+        }
+        if item.carry_over && item.stages.len() < 2 {
+            err(
+                p!["items", i, "carry_over"],
+                format!(
+                    "item `{}` is carried over but recordable in one stage only",
+                    item.code
+                ),
+            );
+        }
+    }
+    for (i, r) in t.schedule.iter().enumerate() {
+        if let Some(by) = &r.interval_by {
+            match t.item(&by.item) {
+                None => err(
+                    p!["schedule", i, "interval_by", "item"],
+                    format!("schedule `{}` names unknown item `{}`", r.code, by.item),
+                ),
+                Some(it) => match (&it.options, it.item_type) {
+                    (Some(opts), ItemType::Choice) => {
+                        let mut banded = HashSet::new();
+                        for (j, band) in by.bands.iter().enumerate() {
+                            if band.days == 0 {
+                                err(
+                                    p!["schedule", i, "interval_by", "bands", j, "days"],
+                                    "an interval must be 1 day or more".into(),
+                                );
+                            }
+                            if band.values.is_empty() {
+                                err(
+                                    p!["schedule", i, "interval_by", "bands", j, "in"],
+                                    "a band lists no values".into(),
+                                );
+                            }
+                            for (k, v) in band.values.iter().enumerate() {
+                                if !opts.iter().any(|o| &o.code == v) {
+                                    err(
+                                        p!["schedule", i, "interval_by", "bands", j, "in", k],
+                                        format!("`{v}` is not an option of `{}`", by.item),
+                                    );
+                                } else if !banded.insert(v.as_str()) {
+                                    err(
+                                        p!["schedule", i, "interval_by", "bands", j, "in", k],
+                                        format!("`{v}` is in more than one band"),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    _ => err(
+                        p!["schedule", i, "interval_by", "item"],
+                        format!(
+                            "schedule `{}` needs a choice item for its interval, `{}` is not",
+                            r.code, by.item
+                        ),
+                    ),
+                },
+            }
+            if by.bands.is_empty() {
+                err(
+                    p!["schedule", i, "interval_by", "bands"],
+                    "interval_by lists no bands".into(),
+                );
+            }
+        }
+        for (j, cond) in r.applies_when.iter().enumerate() {
+            if let Some(msg) = schedule_condition_problem(t, cond) {
+                err(
+                    p!["schedule", i, "applies_when", j],
+                    format!("schedule `{}`: {msg}", r.code),
+                );
+            }
+        }
+    }
+}
+
+/// What is wrong with a schedule rule's condition, if anything: the item must exist and be
+/// of the kind the condition reads, and choice values must be options of it.
+fn schedule_condition_problem(t: &PathwayTemplate, cond: &Condition) -> Option<String> {
+    let (code, want): (&str, &[ItemType]) = match cond {
+        Condition::Age { .. } => return None,
+        Condition::Choice { item, .. } => (item, &[ItemType::Choice]),
+        Condition::Flag { item, .. } => (item, &[ItemType::Boolean]),
+        Condition::Number { item, .. } => (
+            item,
+            &[ItemType::Integer, ItemType::Decimal, ItemType::Composite],
+        ),
+    };
+    let Some(it) = t.item(code) else {
+        return Some(format!("condition names unknown item `{code}`"));
+    };
+    if !want.contains(&it.item_type) {
+        return Some(format!(
+            "condition needs {} item, `{code}` is {}",
+            match cond {
+                Condition::Choice { .. } => "a choice",
+                Condition::Flag { .. } => "a boolean",
+                _ => "a numeric",
+            },
+            format!("{:?}", it.item_type).to_lowercase()
+        ));
+    }
+    if let Condition::Choice { values, .. } = cond {
+        if values.is_empty() {
+            return Some("condition lists no values".into());
+        }
+        let opts = it.options.as_deref().unwrap_or_default();
+        if let Some(v) = values.iter().find(|v| !opts.iter().any(|o| &o.code == *v)) {
+            return Some(format!("`{v}` is not an option of `{code}`"));
+        }
+    }
+    None
+}
+
+/// A URI as code systems are named: a scheme (`http`, `urn` …), a colon and no whitespace.
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    !rest.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !s.chars().any(char::is_whitespace)
 }
 
 fn check_point(

@@ -345,3 +345,432 @@ fn diabetes_has_the_canonical_codes() {
     let too_high = new_entry("clinic", EntryKind::Assessment, json!({"hba1c": 20.1}));
     assert!(validate_entry(&t, &state("clinic", true, false), &too_high, t0_now()).is_err());
 }
+
+// ---------------------------------------------------------------------------------------
+// Version 2 of the three templates (issue 12 points 14–16).
+
+use renkei_domain::template::{Condition, Goal, GoalMode, GoalTarget, Scope, StagePart};
+use sha2::{Digest, Sha256};
+
+fn goal<'a>(t: &'a PathwayTemplate, code: &str) -> &'a Goal {
+    t.goals
+        .iter()
+        .find(|g| g.code == code)
+        .unwrap_or_else(|| panic!("{} v{} lacks goal `{code}`", t.code, t.version))
+}
+
+fn threshold(g: &Goal) -> (&str, f64) {
+    match &g.target {
+        GoalTarget::Threshold { item, value, .. } => (item.as_str(), *value),
+        other => panic!("goal `{}` is not a threshold: {other:?}", g.code),
+    }
+}
+
+fn choice_condition<'a>(g: &'a Goal, item: &str) -> Vec<&'a str> {
+    g.applies_when
+        .iter()
+        .find_map(|c| match c {
+            Condition::Choice { item: i, values } if i == item => {
+                Some(values.iter().map(String::as_str).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("goal `{}` does not apply by `{item}`", g.code))
+}
+
+/// The published v1 files, as bytes and as meaning: plans enrolled on them are pinned.
+#[test]
+fn published_v1_files_are_unchanged() {
+    for (code, file_sha256, content_hash) in [
+        (
+            "stroke",
+            "abd1500e3c844d4f59cd275cf83ddd1aa878922a76a8a1c352e0a7c042e915c1",
+            "sha256:cda92acdb9ceae35c366be51c4cd50b827a3c9923e0acd36c1ed3aedd933aef0",
+        ),
+        (
+            "femur-fracture",
+            "68a2223f9b271600e5ff13a9a3817c3868bc832d7c33bf6d855fbcb757352cef",
+            "sha256:7869852f8c19d991399d6aa4ee0a39d53f96c300db7e0f4f14c8f77abd4ebf28",
+        ),
+        (
+            "diabetes",
+            "e9259d7e99e321c2777569c6bc30ac2fe57689d6e782029fc523c0d5aa309270",
+            "sha256:928325df7162907d25f892aaa4e943d31147f946c01f0d186d02db64392a9f13",
+        ),
+    ] {
+        let bytes = std::fs::read(pathways_dir().join(code).join("v1.toml")).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            file_sha256,
+            "pathways/{code}/v1.toml changed: a published version is immutable"
+        );
+        assert_eq!(load(code, 1).content_hash(), content_hash, "{code} v1");
+    }
+}
+
+#[test]
+fn v2_of_every_template_parses_clean_and_keeps_the_canonical_codes() {
+    for code in ["stroke", "femur-fracture", "diabetes"] {
+        let v1 = load(code, 1);
+        let v2 = load(code, 2);
+        assert_eq!(v2.version, 2);
+        assert_ne!(
+            v2.content_hash(),
+            v1.content_hash(),
+            "{code}: v2 changes meaning"
+        );
+        // Every v1 item is still there with its type (v2 only adds, except femur's renamed clocks).
+        for i in &v1.items {
+            if code == "femur-fracture" && ["injury_date", "arrival_at"].contains(&i.code.as_str())
+            {
+                continue;
+            }
+            assert_eq!(
+                item(&v2, &i.code).item_type,
+                i.item_type,
+                "{code}: {}",
+                i.code
+            );
+        }
+        // Every goal speaks to the patient too.
+        for g in &v2.goals {
+            let p = g
+                .patient_title
+                .as_ref()
+                .unwrap_or_else(|| panic!("{code}: goal `{}` has no patient_title", g.code));
+            assert!(!p.ja.is_empty() && !p.en.is_empty(), "{code}: {}", g.code);
+            assert!(
+                !p.ja.contains("FIM") && !p.ja.contains('>') && !p.ja.contains("mmHg"),
+                "{code}: patient wording of `{}` reads like a staff target: {}",
+                g.code,
+                p.ja
+            );
+        }
+    }
+    let stroke = load("stroke", 2);
+    assert_three_linear_stages(&stroke);
+    numeric(&stroke, "mrs", ItemType::Integer, 0.0, 6.0);
+    numeric(&stroke, "nihss_total", ItemType::Integer, 0.0, 42.0);
+    assert_fim_and_barthel(&stroke);
+    assert_discharge_items(&stroke);
+    let femur = load("femur-fracture", 2);
+    assert_three_linear_stages(&femur);
+    assert_fim_and_barthel(&femur);
+    assert_discharge_items(&femur);
+}
+
+#[test]
+fn v2_has_no_two_month_admission_rule_and_v1_still_has_it() {
+    for code in ["stroke", "femur-fracture"] {
+        let v1 = load(code, 1);
+        let v2 = load(code, 2);
+        let text = |t: &PathwayTemplate| {
+            let mut s = t.description.clone();
+            for st in &t.stages {
+                s.push_str(st.exit_criteria.as_deref().unwrap_or_default());
+            }
+            s
+        };
+        assert!(
+            v1.stages.iter().any(|s| s
+                .exit_criteria
+                .as_deref()
+                .unwrap_or_default()
+                .contains("2か月以内")),
+            "{code} v1 is expected to carry the old rule"
+        );
+        for st in &v2.stages {
+            assert!(
+                !st.exit_criteria
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("2か月以内"),
+                "{code} v2 stage `{}` still limits admission to 2 months",
+                st.code
+            );
+        }
+        assert!(
+            text(&v2).contains("廃止"),
+            "{code} v2 says the rule was removed"
+        );
+    }
+}
+
+#[test]
+fn v2_blood_pressure_targets_are_jsh2025_for_every_adult() {
+    for (code, office, home) in [
+        (
+            "stroke",
+            ["g5_bp_sys", "g5_bp_dia"],
+            ["g5_bp_sys_home", "g5_bp_dia_home"],
+        ),
+        (
+            "diabetes",
+            ["m2_bp_sys", "m2_bp_dia"],
+            ["m2_bp_sys_home", "m2_bp_dia_home"],
+        ),
+    ] {
+        let t = load(code, 2);
+        assert_eq!(threshold(goal(&t, office[0])), ("bp_sys", 130.0), "{code}");
+        assert_eq!(threshold(goal(&t, office[1])), ("bp_dia", 80.0), "{code}");
+        assert_eq!(
+            threshold(goal(&t, home[0])),
+            ("bp_sys_home", 125.0),
+            "{code}"
+        );
+        assert_eq!(
+            threshold(goal(&t, home[1])),
+            ("bp_dia_home", 75.0),
+            "{code}"
+        );
+        for g in office.iter().chain(home.iter()) {
+            let g = goal(&t, g);
+            assert!(
+                g.applies_when.is_empty(),
+                "{code}: `{}` has no exceptions",
+                g.code
+            );
+            assert!(!g.title.ja.contains("140") && !g.title.ja.contains("頸動脈"));
+        }
+    }
+    // The life-stage BP goal reads life-stage values only.
+    let stroke = load("stroke", 2);
+    assert_eq!(
+        goal(&stroke, "g5_bp_sys").scope,
+        Some(Scope::Stage {
+            stage: "home".into(),
+            at: StagePart::During
+        })
+    );
+}
+
+#[test]
+fn v2_stroke_ldl_and_hba1c_apply_by_subtype_and_diabetes() {
+    let t = load("stroke", 2);
+    let subtype = item(&t, "stroke_subtype");
+    let opts: Vec<&str> = subtype
+        .options
+        .as_deref()
+        .unwrap()
+        .iter()
+        .map(|o| o.code.as_str())
+        .collect();
+    assert_eq!(
+        opts,
+        [
+            "atherothrombotic",
+            "cardioembolic",
+            "lacunar",
+            "other_infarction",
+            "ich",
+            "sah"
+        ]
+    );
+    assert!(subtype.carry_over);
+    assert_eq!(item(&t, "diabetes").item_type, ItemType::Boolean);
+    let ldl = goal(&t, "g6_ldl");
+    assert_eq!(threshold(ldl), ("ldl", 100.0));
+    assert_eq!(
+        choice_condition(ldl, "stroke_subtype"),
+        ["atherothrombotic"]
+    );
+    assert!(ldl.applies_when.contains(&Condition::Flag {
+        item: "diabetes".into(),
+        value: false
+    }));
+    let ldl_dm = goal(&t, "g6_ldl_diabetes");
+    assert_eq!(threshold(ldl_dm), ("ldl", 70.0));
+    assert!(ldl_dm.applies_when.contains(&Condition::Flag {
+        item: "diabetes".into(),
+        value: true
+    }));
+    let hba1c = goal(&t, "g7_hba1c");
+    assert_eq!(threshold(hba1c), ("hba1c", 7.0));
+    assert_eq!(
+        hba1c.applies_when,
+        [Condition::Flag {
+            item: "diabetes".into(),
+            value: true
+        }]
+    );
+    // The return-home goal reads the recovery stage's end, never the acute transfer.
+    assert_eq!(
+        goal(&t, "g3_return_home").scope,
+        Some(Scope::Stage {
+            stage: "recovery".into(),
+            at: StagePart::End
+        })
+    );
+}
+
+#[test]
+fn v2_diabetes_kidney_monitoring_by_dkd_stage() {
+    let t = load("diabetes", 2);
+    let uacr = goal(&t, "m9_uacr");
+    assert_eq!(
+        uacr.target,
+        GoalTarget::DoneWithin {
+            item: "uacr".into(),
+            months: 3
+        }
+    );
+    assert_eq!(choice_condition(uacr, "dkd_stage"), ["stage_1", "stage_2"]);
+    let upcr = goal(&t, "m9_upcr");
+    assert_eq!(
+        upcr.target,
+        GoalTarget::DoneWithin {
+            item: "upcr".into(),
+            months: 3
+        }
+    );
+    assert_eq!(choice_condition(upcr, "dkd_stage"), ["stage_3", "stage_4"]);
+    let rule = t.schedule.iter().find(|r| r.code == "uacr_test").unwrap();
+    assert_eq!(
+        (rule.items.as_slice(), rule.interval_days),
+        (&["uacr".to_owned()][..], 90)
+    );
+    assert_eq!(
+        rule.applies_when,
+        [Condition::Choice {
+            item: "dkd_stage".into(),
+            values: vec!["stage_1".into(), "stage_2".into()]
+        }]
+    );
+    // UACR left the 6-monthly panel that applied to everyone.
+    let panel = t.schedule.iter().find(|r| r.code == "lab_panel").unwrap();
+    assert!(!panel.items.iter().any(|i| i == "uacr"));
+}
+
+#[test]
+fn v2_diabetes_targets_eye_interval_and_codes() {
+    let t = load("diabetes", 2);
+    // TG by fasting state (JAS 2022).
+    for (code, value, fasting) in [("m5_tg", 150.0, true), ("m5_tg_nonfasting", 175.0, false)] {
+        let g = goal(&t, code);
+        assert_eq!(threshold(g), ("tg", value));
+        assert_eq!(
+            g.applies_when,
+            [Condition::Flag {
+                item: "tg_fasting".into(),
+                value: fasting
+            }]
+        );
+    }
+    // Non-HDL follows the LDL goal (+30).
+    let nonhdl = goal(&t, "m4_nonhdl");
+    let f = nonhdl.follows.as_ref().unwrap();
+    assert_eq!((f.goal.as_str(), f.offset), ("m3_ldl", 30.0));
+    assert_eq!(threshold(nonhdl).1, threshold(goal(&t, "m3_ldl")).1 + 30.0);
+    // Elderly bands with a lower bound when hypoglycaemia-risk drugs are used (JDS/JGS 2016).
+    for (code, min, max) in [
+        ("m1_hba1c_elderly_drugs_1_65_74", 6.5, 7.5),
+        ("m1_hba1c_elderly_drugs_1_75", 7.0, 8.0),
+        ("m1_hba1c_elderly_drugs_2", 7.0, 8.0),
+        ("m1_hba1c_elderly_drugs_3", 7.5, 8.5),
+    ] {
+        let g = goal(&t, code);
+        assert_eq!(
+            g.target,
+            GoalTarget::Range {
+                item: "hba1c".into(),
+                min,
+                max
+            }
+        );
+        assert!(g.applies_when.contains(&Condition::Flag {
+            item: "hypo_risk_drugs".into(),
+            value: true
+        }));
+    }
+    // No severe hypoglycaemia over a window.
+    let hypo = goal(&t, "m11_no_severe_hypo");
+    assert_eq!(hypo.mode, GoalMode::None);
+    assert_eq!(
+        hypo.scope,
+        Some(Scope::Rolling {
+            months: 12,
+            days: 0
+        })
+    );
+    // Eye exams by retinopathy grade.
+    let eye = t.schedule.iter().find(|r| r.code == "eye_exam").unwrap();
+    let by = eye.interval_by.as_ref().unwrap();
+    assert_eq!(by.item, "retinopathy_grade");
+    let days = |grade: &str| {
+        by.bands
+            .iter()
+            .find(|b| b.values.iter().any(|v| v == grade))
+            .map(|b| b.days)
+    };
+    assert_eq!(days("none"), Some(365));
+    assert_eq!(days("mild_simple"), Some(365));
+    assert_eq!(days("moderate_simple"), Some(180));
+    assert_eq!(days("pre_proliferative"), Some(60));
+    assert_eq!(days("proliferative"), Some(30));
+    // HbA1c is coded as the NGSP-era LOINC, never the JDS one.
+    let codes: Vec<&str> = item(&t, "hba1c")
+        .codes
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect();
+    assert_eq!(codes, ["4548-4"]);
+    assert!(
+        item(&t, "egfr")
+            .codes
+            .iter()
+            .all(|c| c.system != "http://loinc.org")
+    );
+}
+
+#[test]
+fn v2_femur_clocks_run_from_arrival_injury_and_surgery() {
+    let t = load("femur-fracture", 2);
+    for code in [
+        "injury_at",
+        "er_arrival_at",
+        "surgery_at",
+        "loading_started_at",
+    ] {
+        assert_eq!(item(&t, code).item_type, ItemType::Datetime, "{code}");
+    }
+    let age_75 = Condition::Age {
+        op: renkei_domain::template::Comparator::Ge,
+        value: 75,
+    };
+    let h1 = goal(&t, "h1_early_surgery");
+    assert_eq!(
+        h1.target,
+        GoalTarget::TimeBetween {
+            from_item: "er_arrival_at".into(),
+            to_item: "surgery_at".into(),
+            max_hours: 48
+        }
+    );
+    assert_eq!(h1.applies_when, std::slice::from_ref(&age_75));
+    let addon = goal(&t, "h1_fixation_within_48h_of_injury");
+    assert_eq!(
+        addon.target,
+        GoalTarget::TimeBetween {
+            from_item: "injury_at".into(),
+            to_item: "surgery_at".into(),
+            max_hours: 48
+        }
+    );
+    assert_eq!(addon.applies_when, [age_75]);
+    assert_eq!(
+        goal(&t, "h2_early_loading").target,
+        GoalTarget::DaysBetween {
+            from_item: "surgery_at".into(),
+            to_item: "loading_started_at".into(),
+            op: renkei_domain::template::Comparator::Lt,
+            days: 3
+        }
+    );
+    assert_eq!(
+        goal(&t, "h8_osteoporosis_acute").scope,
+        Some(Scope::Stage {
+            stage: "acute".into(),
+            at: StagePart::End
+        })
+    );
+}
