@@ -471,3 +471,105 @@ async fn another_organisation_or_profession_may_not_review_and_only_automatic_va
         .await
         .assert_status(201);
 }
+
+/// An 82-year-old on diabetes v2 (the latest) with hypoglycaemia-risk drugs, category I:
+/// HbA1c 6.6 % is below the lower limit 7.0 % of the JDS/JGS 2016 band for 75 and over.
+/// The sweep raises that goal once, with its deviation; the bands of other ages and
+/// categories do not apply and raise nothing, nor does a goal still waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_below_range_elderly_hba1c_raises_one_variance_and_goals_not_applicable_or_pending_raise_none()
+ {
+    let app = app_or_skip!();
+    let nurse = app.token().await;
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let res = app
+        .post_json(
+            "/api/v1/patients",
+            &nurse,
+            &patient("タナカ", "イチロウ", "1944-02-11", "acute-1", &ident[..12]),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    let t0 = now(&app) - Duration::days(200);
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &nurse,
+            &json!({"patient_id": res.body["id"], "pathway": "diabetes", "started_at": jst(t0)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    assert_eq!(res.body["pathway"]["version"], 2, "{}", res.body);
+    let plan = res.body["id"].as_str().expect("plan id").to_owned();
+    add(
+        &app,
+        &nurse,
+        &plan,
+        json!({"stage": "intro", "kind": "stage_start", "effective_at": jst(t0 + Duration::hours(1)),
+               "values": {}}),
+    )
+    .await;
+    add(
+        &app,
+        &nurse,
+        &plan,
+        json!({"stage": "intro", "kind": "assessment",
+               "effective_at": jst(now(&app) - Duration::days(10)),
+               "values": {"hba1c": 6.6, "hypo_risk_drugs": true, "elderly_category": "category_1"}}),
+    )
+    .await;
+
+    let goals = app
+        .get(&format!("/api/v1/care-plans/{plan}/goals"), &nurse)
+        .await;
+    goals.assert_status(200);
+    let goal = |code: &str| -> Value {
+        goals.body["goals"]
+            .as_array()
+            .expect("goals")
+            .iter()
+            .find(|g| g["code"] == code)
+            .unwrap_or_else(|| panic!("goal {code}: {}", goals.body))
+            .clone()
+    };
+    let band = goal("m1_hba1c_elderly_drugs_1_75");
+    assert_eq!(band["status"], "not_met", "{band}");
+    assert_eq!(band["deviation"]["direction"], "below_range", "{band}");
+    assert_eq!(band["deviation"]["bound"].as_f64(), Some(7.0), "{band}");
+    let not_applicable = [
+        "m1_hba1c",
+        "m1_hba1c_elderly_1_2",
+        "m1_hba1c_elderly_drugs_1_65_74",
+        "m1_hba1c_elderly_drugs_2",
+        "m1_hba1c_elderly_drugs_3",
+    ];
+    for code in not_applicable {
+        assert_eq!(goal(code)["status"], "not_applicable", "{code}");
+    }
+    assert_eq!(goal("m11_no_severe_hypo")["status"], "pending");
+
+    assert!(sweep(&app).await >= 1);
+    let auto = automatic_for(&app, &nurse, &plan, "m1_hba1c_elderly_drugs_1_75").await;
+    let v = &auto["variance"];
+    assert_eq!(v["code"], "NEG.DEV.UN.UNCLASSIFIED", "{auto}");
+    assert_eq!(v["cause"], "unknown", "{auto}");
+    assert_eq!(v["reason"], "goal_not_met", "{auto}");
+    assert_eq!(v["deviation"]["direction"], "below_range", "{auto}");
+    assert_eq!(v["deviation"]["bound"].as_f64(), Some(7.0), "{auto}");
+    assert!(
+        auto["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("下限 7 未満")),
+        "{auto}"
+    );
+    let raised: Vec<Value> = automatic(&entries(&app, &nurse, &plan).await)
+        .iter()
+        .map(|e| e["variance"]["goal"].clone())
+        .collect();
+    for code in not_applicable.iter().chain(&["m11_no_severe_hypo"]) {
+        assert!(!raised.contains(&json!(code)), "{code} raised: {raised:?}");
+    }
+    assert_eq!(sweep(&app).await, 0, "raised once");
+}
