@@ -449,3 +449,28 @@ impl Services {
         Ok(entry)
     }
 }
+
+impl Services {
+    /// The stages of `plan_id` in which `actor` may classify or dismiss automatic
+    /// variances (for offering the form; the write decides again). Read after the page's
+    /// own access decision, so it records no audit event of its own.
+    pub async fn variance_review_stages(
+        &self,
+        actor: &Actor,
+        plan_id: Uuid,
+    ) -> Result<Vec<String>, ServiceError> {
+        let Some(plan) = queries::care_plan_by_id(&self.db, plan_id).await? else {
+            return Ok(Vec::new());
+        };
+        let access = crate::access::plan_access_at(&self.db, actor, &plan, self.now()).await?;
+        let published = self.pathway_of_plan(&plan)?;
+        let who = subject(actor);
+        Ok(published
+            .template
+            .stages
+            .iter()
+            .filter(|s| may_classify_variance(&who, &access, &s.code) == Decision::Allow)
+            .map(|s| s.code.clone())
+            .collect())
+    }
+}

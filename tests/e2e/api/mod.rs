@@ -19,4 +19,4 @@ mod snapshots;
 mod system;
 mod tamper;
 mod unavailable;
-mod variances;
+pub(crate) mod variances;

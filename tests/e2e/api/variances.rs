@@ -54,7 +54,12 @@ async fn add(app: &TestApp, token: &str, plan: &str, body: Value) -> Value {
 
 /// A femur-fracture plan (version `version`) whose operation came `surgery_after_h`
 /// hours after arrival, five days ago.
-async fn femur_plan(app: &TestApp, token: &str, version: u32, surgery_after_h: i64) -> String {
+pub(crate) async fn femur_plan(
+    app: &TestApp,
+    token: &str,
+    version: u32,
+    surgery_after_h: i64,
+) -> String {
     let ident = uuid::Uuid::new_v4().simple().to_string();
     let res = app
         .post_json(
@@ -112,7 +117,7 @@ fn automatic(entries: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-async fn sweep(app: &TestApp) -> usize {
+pub(crate) async fn sweep(app: &TestApp) -> usize {
     app.services
         .sweep_automatic_variances()
         .await
@@ -137,7 +142,7 @@ async fn review(
 }
 
 /// The one automatic variance of `plan` for `goal`.
-async fn automatic_for(app: &TestApp, token: &str, plan: &str, goal: &str) -> Value {
+pub(crate) async fn automatic_for(app: &TestApp, token: &str, plan: &str, goal: &str) -> Value {
     let all = automatic(&entries(app, token, plan).await);
     let found: Vec<&Value> = all
         .iter()
@@ -481,45 +486,7 @@ async fn a_below_range_elderly_hba1c_raises_one_variance_and_goals_not_applicabl
  {
     let app = app_or_skip!();
     let nurse = app.token().await;
-    let ident = uuid::Uuid::new_v4().simple().to_string();
-    let res = app
-        .post_json(
-            "/api/v1/patients",
-            &nurse,
-            &patient("タナカ", "イチロウ", "1944-02-11", "acute-1", &ident[..12]),
-            None,
-        )
-        .await;
-    res.assert_status(201);
-    let t0 = now(&app) - Duration::days(200);
-    let res = app
-        .post_json(
-            "/api/v1/care-plans",
-            &nurse,
-            &json!({"patient_id": res.body["id"], "pathway": "diabetes", "started_at": jst(t0)}),
-            None,
-        )
-        .await;
-    res.assert_status(201);
-    assert_eq!(res.body["pathway"]["version"], 2, "{}", res.body);
-    let plan = res.body["id"].as_str().expect("plan id").to_owned();
-    add(
-        &app,
-        &nurse,
-        &plan,
-        json!({"stage": "intro", "kind": "stage_start", "effective_at": jst(t0 + Duration::hours(1)),
-               "values": {}}),
-    )
-    .await;
-    add(
-        &app,
-        &nurse,
-        &plan,
-        json!({"stage": "intro", "kind": "assessment",
-               "effective_at": jst(now(&app) - Duration::days(10)),
-               "values": {"hba1c": 6.6, "hypo_risk_drugs": true, "elderly_category": "category_1"}}),
-    )
-    .await;
+    let plan = elderly_diabetes_plan(&app, &nurse).await;
 
     let goals = app
         .get(&format!("/api/v1/care-plans/{plan}/goals"), &nurse)
@@ -572,4 +539,50 @@ async fn a_below_range_elderly_hba1c_raises_one_variance_and_goals_not_applicabl
         assert!(!raised.contains(&json!(code)), "{code} raised: {raised:?}");
     }
     assert_eq!(sweep(&app).await, 0, "raised once");
+}
+
+/// An 82-year-old (born 1944-02-11) enrolled on diabetes (v2, the latest) 200 days ago at
+/// acute-1, with hypoglycaemia-risk drugs, category I and HbA1c 6.6 % ten days ago.
+pub(crate) async fn elderly_diabetes_plan(app: &TestApp, token: &str) -> String {
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let res = app
+        .post_json(
+            "/api/v1/patients",
+            token,
+            &patient("タナカ", "イチロウ", "1944-02-11", "acute-1", &ident[..12]),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    let t0 = now(app) - Duration::days(200);
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            token,
+            &json!({"patient_id": res.body["id"], "pathway": "diabetes", "started_at": jst(t0)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    assert_eq!(res.body["pathway"]["version"], 2, "{}", res.body);
+    let plan = res.body["id"].as_str().expect("plan id").to_owned();
+    add(
+        app,
+        token,
+        &plan,
+        json!({"stage": "intro", "kind": "stage_start", "effective_at": jst(t0 + Duration::hours(1)),
+               "values": {}}),
+    )
+    .await;
+    add(
+        app,
+        token,
+        &plan,
+        json!({"stage": "intro", "kind": "assessment",
+               "effective_at": jst(now(app) - Duration::days(10)),
+               "values": {"hba1c": 6.6, "hypo_risk_drugs": true, "elderly_category": "category_1"}}),
+    )
+    .await;
+
+    plan
 }

@@ -4,3 +4,4 @@
 mod lang_redirect;
 mod login;
 mod ui_pages;
+mod variances;

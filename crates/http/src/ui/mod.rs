@@ -19,6 +19,7 @@ mod patients;
 mod plan;
 mod print;
 mod templates;
+mod variances;
 mod views;
 pub mod wareki;
 
@@ -71,6 +72,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/care-plans/{id}/entries/review", post(entry::review_entry))
         .route("/care-plans/{id}/entries", post(entry::submit_entry))
+        .route(
+            "/care-plans/{id}/variances/{entry}/review",
+            post(variances::review_submit),
+        )
         .route(
             "/care-plans/{id}/handovers/new",
             get(handover::propose_form).post(handover::propose_submit),
