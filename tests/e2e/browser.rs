@@ -1939,3 +1939,103 @@ async fn corrections_journey(app: &TestApp, driver: &Driver, chromium: &Path, pr
     let _ = acute.close().await;
     let _ = rec.close().await;
 }
+
+/// Goal statuses and automatic variances on the plan page in Chromium: an 82-year-old's
+/// HbA1c 6.6 % shows 「下限未満(下限 7 …)」 on the band for 75 and over and 「対象外」 on
+/// the band for 65–74; a late femur operation's automatic variance shows cause 「未分類」,
+/// and the acute nurse classifies it through the form on the variance list. Both pages,
+/// before and after, pass the page checks and axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goal_statuses_and_the_variance_review_form_in_a_real_browser() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(chromedriver), Some(chromium)) = (
+        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        binary("CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        assert!(
+            !ci,
+            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("NOTICE: browser tests skipped — chromium or chromedriver is missing");
+        return;
+    };
+    let Some(app) = TestApp::spawn().await else {
+        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+        return;
+    };
+    crate::web_client::web_user(&app, "acute-1", "acute_hospital", "gv-nurse").await;
+    let token = renkei_service::admin::issue_token(&app.services, "gv-nurse", "browser", None)
+        .await
+        .expect("token");
+    let diabetes = crate::api::variances::elderly_diabetes_plan(&app, &token).await;
+    let femur = crate::api::variances::femur_plan(&app, &token, 1, 60).await;
+    assert!(crate::api::variances::sweep(&app).await >= 2);
+    let auto = crate::api::variances::automatic_for(&app, &token, &femur, "h1_early_surgery").await;
+
+    let driver = Driver::start(&chromedriver).await;
+    let profiles = tempfile::tempdir().expect("profiles");
+    let c = browser(&driver, &chromium, profiles.path(), true).await;
+    let base = app.base_url.clone();
+    let mut found = Findings::default();
+    let run = async {
+        c.goto(&format!("{base}/login")).await.expect("login page");
+        fill(&c, "#login", "gv-nurse").await;
+        fill(&c, "#password", crate::web_client::PASSWORD).await;
+        submit(&c, "form.stack button[type=submit]").await;
+        assert!(!path(&c).await.starts_with("/login"), "{}", body(&c).await);
+
+        c.goto(&format!("{base}/care-plans/{diabetes}"))
+            .await
+            .expect("plan page");
+        let band = text(&c, "#goal-m1_hba1c_elderly_drugs_1_75").await;
+        assert!(band.contains("下限未満(下限 7"), "{band}");
+        let young = text(&c, "#goal-m1_hba1c_elderly_drugs_1_65_74").await;
+        assert!(young.contains("対象外"), "{young}");
+        audit_page(&c, "plan-goal-statuses", &mut found).await;
+        screenshot(&c, "plan-goal-statuses").await;
+
+        c.goto(&format!("{base}/care-plans/{femur}"))
+            .await
+            .expect("plan page");
+        let list = text(&c, "#variances").await;
+        assert!(list.contains("未分類"), "{list}");
+        let id = auto["id"].as_str().expect("id");
+        audit_page(&c, "plan-variance-review", &mut found).await;
+        click(&c, "#variances details.variance-review summary").await;
+        let code = css(&c, &format!("#vr-code-{id}")).await;
+        code.select_by_value("NEG.VAR.SY.SCHED")
+            .await
+            .expect("choose a cause");
+        fill(&c, &format!("#vr-reason-{id}"), "手術枠の空きがなかった").await;
+        audit_page(&c, "plan-variance-review-open", &mut found).await;
+        screenshot(&c, "plan-variance-review").await;
+        submit(&c, "#variances button[value=classify]").await;
+        assert!(
+            body(&c).await.contains("バリアンスの要因を分類しました。"),
+            "{}",
+            body(&c).await
+        );
+        let list = text(&c, "#variances").await;
+        assert!(list.contains("施設・システム要因"), "{list}");
+        assert!(list.contains("分類済み"), "{list}");
+        assert!(!list.contains("未分類"), "{list}");
+        audit_page(&c, "plan-variance-classified", &mut found).await;
+    };
+    tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser checks finish within 3 minutes");
+    let _ = c.close().await;
+    assert!(
+        found.problems.is_empty(),
+        "page checks:\n{}",
+        found.problems.join("\n")
+    );
+    assert!(
+        found.axe.is_empty(),
+        "axe-core (WCAG 2.0 A/AA) violations:\n{}",
+        found.axe.join("\n")
+    );
+    let after =
+        crate::api::variances::automatic_for(&app, &token, &femur, "h1_early_surgery").await;
+    assert!(after["amended_by"].is_string(), "{after}");
+}

@@ -481,6 +481,34 @@ pub fn may_amend_entry(
         )
 }
 
+/// Whether `subject` may classify or dismiss an automatic variance raised in `stage`:
+/// the variance is a clinical judgement of the stage's care, so a physician, nurse or
+/// therapist of an organisation owning the stage (the planner or the stage owner taking
+/// part in it; not a contributor or a viewer). `Hidden` when the plan is not visible to
+/// the subject's organisation, `Forbidden` when it is but the rule does not hold.
+pub fn may_classify_variance(subject: &Subject, plan: &PlanAccess, stage: &str) -> Decision {
+    if !plan.is_visible_to(subject.organization_id) {
+        return if plan.break_glass {
+            Decision::Forbidden
+        } else {
+            Decision::Hidden
+        };
+    }
+    let owns_stage = plan.member(subject.organization_id).is_some_and(|m| {
+        matches!(m.role, TeamRole::Planner | TeamRole::StageOwner)
+            && m.stages.iter().any(|s| s == stage)
+    });
+    let clinical = matches!(
+        subject.profession,
+        Profession::Physician | Profession::Nurse | Profession::Therapist
+    );
+    if owns_stage && clinical {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

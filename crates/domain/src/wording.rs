@@ -478,6 +478,88 @@ fn pick(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
     }
 }
 
+// ------------------------------------------------------------------ goals and variances
+
+/// A goal's status in words (the badges of the plan page, the print and the hand-over):
+/// a numeric target not met says whether the value is below or above its range.
+pub fn goal_state(
+    state: crate::goals::GoalState,
+    deviation: Option<crate::goals::DeviationDirection>,
+    lang: Lang,
+) -> &'static str {
+    use crate::goals::{DeviationDirection, GoalState};
+    let (ja, en) = match (state, deviation) {
+        (GoalState::NotMet, Some(DeviationDirection::BelowRange)) => ("下限未満", "Below range"),
+        (GoalState::NotMet, Some(DeviationDirection::AboveRange)) => ("上限超過", "Above range"),
+        (GoalState::NotMet, None) => ("未達", "Not met"),
+        (GoalState::Met, _) => ("達成", "Met"),
+        (GoalState::Pending, _) => ("評価待ち", "Pending"),
+        (GoalState::Overdue, _) => ("期限超過", "Overdue"),
+        (GoalState::NotApplicable, _) => ("対象外", "Not applicable"),
+    };
+    pick(lang, ja, en)
+}
+
+/// The bound a value fell below or rose above, in words (`bound` already formatted).
+pub fn goal_bound(direction: crate::goals::DeviationDirection, bound: &str, lang: Lang) -> String {
+    use crate::goals::DeviationDirection;
+    match (direction, lang) {
+        (DeviationDirection::BelowRange, Lang::Ja) => format!("下限 {bound}"),
+        (DeviationDirection::BelowRange, Lang::En) => format!("lower limit {bound}"),
+        (DeviationDirection::AboveRange, Lang::Ja) => format!("上限 {bound}"),
+        (DeviationDirection::AboveRange, Lang::En) => format!("upper limit {bound}"),
+    }
+}
+
+/// The directions of the variance code scheme: (code part, Japanese, English).
+pub const VARIANCE_DIRECTIONS: &[(&str, &str, &str)] =
+    &[("POS", "正", "Positive"), ("NEG", "負", "Negative")];
+/// The levels of the variance code scheme.
+pub const VARIANCE_LEVELS: &[(&str, &str, &str)] = &[
+    ("VAR", "変動", "Variation"),
+    ("DEV", "逸脱", "Deviation"),
+    ("DROP", "脱落", "Dropout"),
+];
+/// The cause categories of the variance code scheme; `UN` until a person classifies an
+/// automatic variance.
+pub const VARIANCE_CAUSES: &[(&str, &str, &str)] = &[
+    ("PT", "患者・家族要因", "Patient or family"),
+    ("ST", "医療者要因", "Staff"),
+    ("SY", "施設・システム要因", "System"),
+    ("CO", "地域・社会要因", "Community or social"),
+    ("UN", "未分類", "Unclassified"),
+];
+
+/// The words of `part` in one of the tables above.
+pub fn variance_part(
+    table: &[(&str, &'static str, &'static str)],
+    part: &str,
+    lang: Lang,
+) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(code, _, _)| *code == part)
+        .map(|(_, ja, en)| pick(lang, ja, en))
+}
+
+/// How a person reviewed an automatic variance, in words.
+pub fn variance_review(dismissed: bool, lang: Lang) -> &'static str {
+    if dismissed {
+        pick(
+            lang,
+            "取消(バリアンスではない)",
+            "Dismissed (not a variance)",
+        )
+    } else {
+        pick(lang, "分類済み", "Classified")
+    }
+}
+
+/// The title of an automatic variance.
+pub fn automatic_variance(lang: Lang) -> &'static str {
+    pick(lang, "自動検出", "Detected automatically")
+}
+
 impl ErrorCode {
     /// The Japanese title (problem+json `title`, page headings).
     pub fn title_ja(self) -> &'static str {
@@ -660,6 +742,71 @@ mod tests {
             field_message(&e, Lang::Ja, &facts),
             "歩行は「はい」か「いいえ」を選んでください。"
         );
+    }
+
+    #[test]
+    fn goal_states_and_variance_parts_have_words_in_both_languages() {
+        use crate::goals::{DeviationDirection, GoalState};
+        for state in [
+            GoalState::Met,
+            GoalState::NotMet,
+            GoalState::Pending,
+            GoalState::Overdue,
+            GoalState::NotApplicable,
+        ] {
+            for d in [
+                None,
+                Some(DeviationDirection::BelowRange),
+                Some(DeviationDirection::AboveRange),
+            ] {
+                let (ja, en) = (
+                    goal_state(state, d, Lang::Ja),
+                    goal_state(state, d, Lang::En),
+                );
+                assert!(
+                    !ja.is_ascii() && en.is_ascii() && !en.is_empty(),
+                    "{state:?}"
+                );
+            }
+        }
+        assert_eq!(
+            goal_state(GoalState::NotApplicable, None, Lang::Ja),
+            "対象外"
+        );
+        assert_eq!(
+            goal_state(
+                GoalState::NotMet,
+                Some(DeviationDirection::BelowRange),
+                Lang::Ja
+            ),
+            "下限未満"
+        );
+        assert_eq!(
+            goal_state(
+                GoalState::NotMet,
+                Some(DeviationDirection::AboveRange),
+                Lang::Ja
+            ),
+            "上限超過"
+        );
+        assert_eq!(
+            goal_bound(DeviationDirection::BelowRange, "7.0", Lang::Ja),
+            "下限 7.0"
+        );
+        assert_eq!(
+            variance_part(VARIANCE_CAUSES, "UN", Lang::Ja),
+            Some("未分類")
+        );
+        assert_eq!(
+            variance_part(VARIANCE_CAUSES, "UN", Lang::En),
+            Some("Unclassified")
+        );
+        assert_eq!(variance_part(VARIANCE_LEVELS, "XX", Lang::Ja), None);
+        for table in [VARIANCE_DIRECTIONS, VARIANCE_LEVELS, VARIANCE_CAUSES] {
+            for (code, _, _) in table {
+                assert!(variance_part(table, code, Lang::En).is_some_and(str::is_ascii));
+            }
+        }
     }
 
     #[test]

@@ -14,4 +14,5 @@ mod rules {
     mod state;
     mod template;
     mod template_codes;
+    mod variances;
 }

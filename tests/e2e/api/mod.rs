@@ -23,3 +23,4 @@ mod snapshots;
 mod system;
 mod tamper;
 mod unavailable;
+pub(crate) mod variances;

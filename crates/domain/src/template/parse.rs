@@ -702,6 +702,29 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
         }
     }
 
+    // A goal's automatic variance code: a code of the scheme, listed in `[[variances]]`,
+    // with a cause the system can know (system or unknown).
+    for (i, g) in t.goals.iter().enumerate() {
+        let Some(code) = g.variance.as_deref() else {
+            continue;
+        };
+        if let Err(msg) = parse_variance_code(code) {
+            err(p!["goals", i, "variance"], msg);
+        } else if t.variance(code).is_none() {
+            err(
+                p!["goals", i, "variance"],
+                format!("variance code `{code}` is not listed in [[variances]]"),
+            );
+        } else if !crate::variance::is_automatic_cause(code) {
+            err(
+                p!["goals", i, "variance"],
+                format!(
+                    "automatic variance code `{code}` must have cause category SY or UN (a person gives other causes when classifying it)"
+                ),
+            );
+        }
+    }
+
     // Schedule.
     let mut seen = HashSet::new();
     for (i, r) in t.schedule.iter().enumerate() {

@@ -1313,3 +1313,41 @@ fn json_schema_describes_the_template() {
         assert!(text.contains(word), "schema lacks {word}");
     }
 }
+
+#[test]
+fn a_goals_automatic_variance_code_is_of_the_scheme_listed_and_of_a_system_or_unknown_cause() {
+    let goal_line = "target = { kind = \"threshold\", item = \"mrs\", op = \"<=\", value = 2 }\n";
+    let with = |code: &str| {
+        let src = replace_once(
+            LINEAR,
+            goal_line,
+            &format!("{goal_line}variance = \"{code}\"\n"),
+        );
+        insert_before(
+            &src,
+            "[[schedule]]",
+            "[[variances]]\ncode = \"NEG.VAR.SY.BED\"\ntitle = { ja = \"空床待ち\", en = \"Waiting for a bed\" }\n\n",
+        )
+    };
+    let ok = parse_template(&with("NEG.VAR.SY.BED"), None).expect("a listed system code");
+    assert_eq!(ok.goals[0].variance.as_deref(), Some("NEG.VAR.SY.BED"));
+
+    for (code, text) in [
+        ("NEG.VAR.SY", "four parts"),
+        ("NEG.VAR.SY.SCHED", "not listed in [[variances]]"),
+        (
+            "NEG.VAR.PT.COMPLICATION",
+            "must have cause category SY or UN",
+        ),
+    ] {
+        let src = with(code);
+        let d = errors(&src);
+        assert_eq!(d.len(), 1, "{code}: {}", show(&d));
+        expect(
+            &d,
+            "goals[0].variance",
+            line_of(&src, &format!("variance = \"{code}\"")),
+            text,
+        );
+    }
+}

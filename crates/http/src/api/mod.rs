@@ -8,6 +8,7 @@ pub mod moments;
 pub mod openapi;
 pub mod schema;
 pub mod tokens;
+pub mod variances;
 pub mod workflow;
 
 use axum::extract::{Path, Query, State};
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .merge(access::routes())
         .merge(corrections::routes())
         .merge(workflow::routes())
+        .merge(variances::routes())
         .merge(tokens::routes())
 }
 
@@ -80,7 +82,8 @@ pub fn routes() -> Router<AppState> {
         workflow::get_schedule, workflow::individualize, workflow::complete_plan,
         workflow::withdraw_plan, workflow::migration_preview, workflow::migrate_plan,
         workflow::worklist,
-        corrections::entry_history, corrections::list_notices, corrections::acknowledge_notice
+        corrections::entry_history, corrections::list_notices, corrections::acknowledge_notice,
+        variances::classify_variance, variances::dismiss_variance
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -217,13 +217,56 @@ pub fn team_role(role: TeamRole) -> &'static str {
     }
 }
 
-/// The badge of a goal state: word, symbol (never colour alone) and CSS class.
+/// The badge of a goal state: word, symbol (never colour alone) and CSS class. Besides
+/// the API's statuses, `below_range` and `above_range` name a numeric target not met.
 pub fn goal_state(code: &str) -> (&'static str, &'static str, &'static str) {
+    use renkei_domain::goals::{DeviationDirection, GoalState};
+    let words = |state, d| wording::goal_state(state, d, Lang::Ja);
     match code {
-        "met" => ("達成", "✓", "ok"),
-        "not_met" => ("未達", "✗", "bad"),
-        "overdue" => ("期限超過", "!", "bad"),
-        _ => ("評価待ち", "…", "wait"),
+        "met" => (words(GoalState::Met, None), "✓", "ok"),
+        "not_met" => (words(GoalState::NotMet, None), "✗", "bad"),
+        "below_range" => (
+            words(GoalState::NotMet, Some(DeviationDirection::BelowRange)),
+            "↓",
+            "bad",
+        ),
+        "above_range" => (
+            words(GoalState::NotMet, Some(DeviationDirection::AboveRange)),
+            "↑",
+            "bad",
+        ),
+        "overdue" => (words(GoalState::Overdue, None), "!", "bad"),
+        "not_applicable" => (words(GoalState::NotApplicable, None), "–", "muted"),
+        _ => (words(GoalState::Pending, None), "…", "wait"),
+    }
+}
+
+/// The badge code of a goal's status (see [`goal_state`]).
+pub fn goal_code(g: &renkei_domain::goals::GoalStatus) -> &'static str {
+    use renkei_domain::goals::{DeviationDirection, GoalState};
+    match (g.status, g.deviation.as_ref().map(|d| d.direction)) {
+        (GoalState::NotMet, Some(DeviationDirection::BelowRange)) => "below_range",
+        (GoalState::NotMet, Some(DeviationDirection::AboveRange)) => "above_range",
+        (state, _) => state.as_str(),
+    }
+}
+
+/// A goal's status word with the bound of a value below or above its range
+/// (「下限未満(下限 7.0 %)」).
+pub fn goal_words(t: &PathwayTemplate, g: &renkei_domain::goals::GoalStatus) -> String {
+    let (word, _, _) = goal_state(goal_code(g));
+    match (&g.deviation, g.status) {
+        (Some(d), renkei_domain::goals::GoalState::NotMet) => {
+            let bound = match g.item.as_deref() {
+                Some(item) => value_text(Some(t), item, &Value::from(d.bound)),
+                None => num(d.bound),
+            };
+            format!(
+                "{word}({})",
+                wording::goal_bound(d.direction, &bound, Lang::Ja)
+            )
+        }
+        _ => word.to_owned(),
     }
 }
 
@@ -243,28 +286,20 @@ pub fn work_state(code: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Direction, level and cause category of a variance code, in words.
+/// Direction, level and cause category of a variance code, in words (cause 「未分類」
+/// for an automatic variance nobody has classified).
 pub fn variance_parts(code: &str) -> (String, String, String) {
     let mut p = code.split('.');
-    let dir = match p.next() {
-        Some("POS") => "正",
-        Some("NEG") => "負",
-        _ => "—",
+    let mut words = |table| {
+        p.next()
+            .and_then(|part| wording::variance_part(table, part, Lang::Ja))
+            .unwrap_or("—")
+            .to_owned()
     };
-    let level = match p.next() {
-        Some("VAR") => "変動",
-        Some("DEV") => "逸脱",
-        Some("DROP") => "脱落",
-        _ => "—",
-    };
-    let cat = match p.next() {
-        Some("PT") => "患者・家族要因",
-        Some("ST") => "医療者要因",
-        Some("SY") => "施設・システム要因",
-        Some("CO") => "地域・社会要因",
-        _ => "—",
-    };
-    (dir.to_owned(), level.to_owned(), cat.to_owned())
+    let dir = words(wording::VARIANCE_DIRECTIONS);
+    let level = words(wording::VARIANCE_LEVELS);
+    let cat = words(wording::VARIANCE_CAUSES);
+    (dir, level, cat)
 }
 
 /// The Japanese title of a stage of `t` (the code when unknown).

@@ -20,6 +20,7 @@ mod patients;
 mod plan;
 mod print;
 mod templates;
+mod variances;
 mod views;
 pub mod wareki;
 
@@ -79,6 +80,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/notices/{id}/acknowledge",
             post(corrections::acknowledge_submit),
+        )
+        .route(
+            "/care-plans/{id}/variances/{entry}/review",
+            post(variances::review_submit),
         )
         .route(
             "/care-plans/{id}/handovers/new",

@@ -45,6 +45,9 @@ pub struct PlanQuery {
     /// The day (YYYY-MM-DD, Asia/Tokyo) the goals and stages are shown at; empty: now.
     #[serde(default)]
     as_of: String,
+    /// The outcome of classifying or dismissing an automatic variance.
+    #[serde(default)]
+    variance: String,
 }
 
 /// One column of the overview matrix.
@@ -75,7 +78,8 @@ pub struct GoalRow {
     pub target: String,
     pub latest: Option<String>,
     pub latest_at: Option<When>,
-    pub status: &'static str,
+    /// The status in words, with the bound of a value below or above its range.
+    pub status: String,
     pub symbol: &'static str,
     pub class: &'static str,
     pub due: Option<When>,
@@ -119,6 +123,10 @@ pub struct EntryCard {
 }
 
 pub struct VarianceRow {
+    pub entry_id: String,
+    /// An automatic variance nobody has reviewed yet.
+    pub automatic: bool,
+    pub entry_stage: String,
     pub when: When,
     pub stage: String,
     pub code: String,
@@ -128,6 +136,15 @@ pub struct VarianceRow {
     pub category: String,
     pub note: String,
     pub by: String,
+    /// The classify-or-dismiss form, offered to whoever may review this variance.
+    pub review: Option<VarianceReviewForm>,
+}
+
+/// The form that classifies or dismisses an automatic variance.
+pub struct VarianceReviewForm {
+    pub action: String,
+    /// The pathway's variance codes a person may choose: (code, title in words).
+    pub options: Vec<(String, String)>,
 }
 
 pub struct HandoverRow {
@@ -411,17 +428,10 @@ impl PlanData {
     }
 }
 
+/// The badge code of a goal's status: the API's status, or `below_range` /
+/// `above_range` for a numeric target not met.
 pub fn status_code(g: &GoalStatus) -> &'static str {
-    match serde_json::to_value(g.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .as_deref()
-    {
-        Some("met") => "met",
-        Some("not_met") => "not_met",
-        Some("overdue") => "overdue",
-        _ => "pending",
-    }
+    fmt::goal_code(g)
 }
 
 /// The goal's target in words.
@@ -606,7 +616,8 @@ pub fn goal_rows(d: &PlanData, plan_url: &str) -> Vec<GoalRow> {
     d.goals
         .iter()
         .map(|g| {
-            let (word, symbol, class) = fmt::goal_state(status_code(g));
+            let (_, symbol, class) = fmt::goal_state(status_code(g));
+            let word = fmt::goal_words(t, g);
             let item = g.item.clone().filter(|c| {
                 t.item(c).is_some_and(|i| {
                     matches!(
@@ -771,17 +782,11 @@ pub fn card(d: &PlanData, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
         main = process_summary(d, e);
     }
     let variance = e.variance.as_ref().map(|v| {
-        if v["automatic"] == true {
-            "自動検出: 達成目標または病期の日数".to_owned()
-        } else {
-            let code = v["code"].as_str().unwrap_or("");
-            let (dir, level, cat) = fmt::variance_parts(code);
-            let title = t
-                .variance(code)
-                .map(|x| x.title.ja.clone())
-                .unwrap_or_else(|| code.to_owned());
-            format!("{title}〔{dir}・{level}/{cat}〕")
-        }
+        let row = variance_words(t, v);
+        format!(
+            "{}〔{}・{}/{}〕",
+            row.title, row.direction, row.level, row.category
+        )
     });
     EntryCard {
         id: e.id.to_string(),
@@ -813,6 +818,67 @@ pub fn card(d: &PlanData, e: &Entry, saved: &str, plan_url: &str) -> EntryCard {
     }
 }
 
+/// A variance's title and code parts in words: an automatic one names the goal (or the
+/// stage past its days) it was raised for, with cause 「未分類」 until a person classifies
+/// it; a classification and a dismissal say so.
+pub struct VarianceWords {
+    pub code: String,
+    pub title: String,
+    pub direction: String,
+    pub level: String,
+    pub category: String,
+    pub automatic: bool,
+}
+
+pub fn variance_words(t: &PathwayTemplate, v: &Value) -> VarianceWords {
+    use renkei_domain::wording::{self, Lang};
+    let code = v["code"].as_str().unwrap_or("").to_owned();
+    let automatic = v["automatic"] == true && v["dismissed"] != true;
+    let (direction, level, category) = if code.is_empty() && automatic {
+        // Written before automatic variances carried a code.
+        ("負".to_owned(), "変動".to_owned(), "未分類".to_owned())
+    } else {
+        fmt::variance_parts(&code)
+    };
+    let about = v["goal"]
+        .as_str()
+        .map(|g| match g.strip_prefix("stage_overrun:") {
+            Some(stage) => format!("{}の上限日数超過", fmt::stage_title(Some(t), stage)),
+            None => t
+                .goals
+                .iter()
+                .find(|x| x.code == g)
+                .map(|x| format!("達成目標「{}」", x.title.ja))
+                .unwrap_or_else(|| "達成目標".to_owned()),
+        });
+    let listed = t.variance(&code).map(|x| x.title.ja.clone());
+    let title = if v["dismissed"] == true {
+        wording::variance_review(true, Lang::Ja).to_owned()
+    } else if automatic {
+        format!(
+            "{}: {}",
+            wording::automatic_variance(Lang::Ja),
+            about.unwrap_or_else(|| "達成目標または病期の日数".to_owned())
+        )
+    } else if v["classified"] == true {
+        format!(
+            "{}({})",
+            listed.unwrap_or_else(|| code.clone()),
+            wording::variance_review(false, Lang::Ja)
+        )
+    } else {
+        listed.unwrap_or_else(|| code.clone())
+    };
+    VarianceWords {
+        code,
+        title,
+        direction,
+        level,
+        category,
+        automatic,
+    }
+}
+
 /// The variance list, newest first (the plan page and the staff print).
 pub fn variance_rows(d: &PlanData) -> Vec<VarianceRow> {
     let t = &d.template;
@@ -823,32 +889,21 @@ pub fn variance_rows(d: &PlanData) -> Vec<VarianceRow> {
         .rev()
         .map(|e| {
             let v = e.variance.clone().unwrap_or(Value::Null);
-            let code = v["code"].as_str().unwrap_or("").to_owned();
-            let automatic = v["automatic"] == true;
-            let (direction, level, category) = if automatic {
-                ("負".to_owned(), "変動".to_owned(), "自動検出".to_owned())
-            } else {
-                fmt::variance_parts(&code)
-            };
+            let w = variance_words(t, &v);
             VarianceRow {
+                entry_id: e.id.to_string(),
+                automatic: w.automatic,
+                entry_stage: e.stage.clone(),
                 when: fmt::day_of(e.effective_at),
                 stage: fmt::stage_title(Some(t), &e.stage),
-                title: t
-                    .variance(&code)
-                    .map(|x| x.title.ja.clone())
-                    .unwrap_or_else(|| {
-                        if automatic {
-                            "自動検出(目標・日数)".to_owned()
-                        } else {
-                            code.clone()
-                        }
-                    }),
-                code,
-                direction,
-                level,
-                category,
+                title: w.title,
+                code: w.code,
+                direction: w.direction,
+                level: w.level,
+                category: w.category,
                 note: e.note.clone().unwrap_or_default(),
                 by: e.organization.name.clone(),
+                review: None,
             }
         })
         .collect()
@@ -930,7 +985,32 @@ pub async fn plan_page(
         selected: q.stage == s.code,
     }));
 
-    let variances = variance_rows(&d);
+    let mut variances = variance_rows(&d);
+    let review_stages = if d.active() && variances.iter().any(|v| v.automatic) {
+        state.services.variance_review_stages(&ui.actor, id).await?
+    } else {
+        Vec::new()
+    };
+    for v in variances
+        .iter_mut()
+        .filter(|v| v.automatic && review_stages.contains(&v.entry_stage))
+    {
+        v.review = Some(VarianceReviewForm {
+            action: format!("{plan_url}/variances/{}/review", v.entry_id),
+            options: t
+                .variances
+                .iter()
+                .filter(|x| renkei_domain::variance::is_classification(&x.code))
+                .map(|x| {
+                    let (dir, level, cat) = fmt::variance_parts(&x.code);
+                    (
+                        x.code.clone(),
+                        format!("{}〔{dir}・{level}/{cat}〕", x.title.ja),
+                    )
+                })
+                .collect(),
+        });
+    }
     let handovers = d
         .handovers
         .iter()
@@ -1092,7 +1172,7 @@ pub async fn plan_page(
     } else if !q.proposed.is_empty() {
         Some("転院・紹介を依頼しました。相手施設の回答を待っています。".to_owned())
     } else {
-        None
+        super::variances::review_notice(&q.variance).map(str::to_owned)
     };
     let stages = d.columns(now);
     let goals = goal_rows(&d, &plan_url);
