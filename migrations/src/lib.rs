@@ -9,6 +9,7 @@ pub mod m20261122_000004_system_actor;
 mod m20261122_000005_handover_reads;
 mod m20261204_000001_identifier_normal_form;
 mod m20261204_000006_audit_evidence;
+mod m20261207_000003_handover_transfer_date;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_handover_reads::Migration),
             Box::new(m20261204_000001_identifier_normal_form::Migration),
             Box::new(m20261204_000006_audit_evidence::Migration),
+            Box::new(m20261207_000003_handover_transfer_date::Migration),
         ]
     }
 }

@@ -41,6 +41,8 @@ pub(crate) use closed_list;
 closed_list! {
     /// A rule a field of a request broke (`values.mrs` broke [`Rule::Range`]).
     Rule {
+        /// A late stage end dated after the next stage already started.
+        AfterNextStageStart => "after_next_stage_start",
         /// Not one of the allowed values or options.
         Allowed => "allowed",
         /// The entry to amend was amended already.

@@ -9,6 +9,7 @@ mod rules {
     mod entry;
     mod fixture;
     mod goals;
+    mod handover;
     mod pathways;
     mod state;
     mod template;

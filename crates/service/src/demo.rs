@@ -1015,6 +1015,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                     "recovery-1",
                     "recovery",
                     Some("転院調整をお願いします。嚥下評価済み。".into()),
+                    Default::default(),
                 )
                 .await?;
         }
@@ -1042,6 +1043,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                     "acute-1",
                     "specialist",
                     Some("年1回の合併症評価をお願いします。".into()),
+                    Default::default(),
                 )
                 .await?;
         }

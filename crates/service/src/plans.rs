@@ -12,6 +12,7 @@ use renkei_domain::entry::{
     validate_entry,
 };
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+use renkei_domain::handover::StageShortcut;
 use renkei_domain::{EntryRejection, FieldError};
 use renkei_store::queries::{self, CarePlanRow, EntryRow, IdempotencyRow};
 use sea_orm::ConnectionTrait;
@@ -496,11 +497,16 @@ impl Services {
             new,
             amends,
             values,
+            late_end,
         } = self
             .validate_append(txn, plan, input, amends_target, now)
             .await?;
         let template = &published.template;
-        let next = next_state(template, &state, &new);
+        let next = if late_end {
+            state.clone()
+        } else {
+            next_state(template, &state, &new)
+        };
         let row = insert_chained(
             txn,
             plan,
@@ -605,7 +611,25 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<CheckedAppend, ServiceError> {
         let published = self.pathway_of_plan(plan)?;
-        let state = plan_state(plan)?;
+        let plan_state_now = plan_state(plan)?;
+        let shortcut = if input.amends.is_none() {
+            self.stage_shortcut(
+                c,
+                plan,
+                &published.template,
+                &plan_state_now,
+                input.kind,
+                &input.stage,
+            )
+            .await?
+        } else {
+            StageShortcut::None
+        };
+        let (state, check_state, late_end) = match shortcut {
+            StageShortcut::None => (plan_state_now.clone(), plan_state_now, None),
+            StageShortcut::ReceiverStart(s) => (s.clone(), s, None),
+            StageShortcut::LateEnd { state, closed_at } => (plan_state_now, state, Some(closed_at)),
+        };
         let amends = match input.amends {
             None => None,
             Some(target_id) => {
@@ -642,20 +666,39 @@ impl Services {
             amends: amend_target,
             reason: input.reason,
         };
-        let validated =
-            validate_entry(&published.template, &state, &new, now).map_err(|r| match r {
-                EntryRejection::Invalid(errors) => ServiceError::Validation(errors),
-                EntryRejection::Conflict { code, message } => ServiceError::Conflict {
+        // A late stage end closes the stage at the latest when the next one started.
+        let late_error = late_end
+            .filter(|closed| new.effective_at > *closed)
+            .map(|_| {
+                FieldError::new(
+                    "effective_at",
+                    Rule::AfterNextStageStart,
+                    "a late stage end must be dated at or before the start of the next stage",
+                )
+            });
+        let validated = match validate_entry(&published.template, &check_state, &new, now) {
+            Ok(v) => v,
+            Err(EntryRejection::Invalid(mut errors)) => {
+                errors.extend(late_error);
+                return Err(ServiceError::Validation(errors));
+            }
+            Err(EntryRejection::Conflict { code, message }) => {
+                return Err(ServiceError::Conflict {
                     code: ErrorCode::from_conflict(code),
                     message,
-                },
-            })?;
+                });
+            }
+        };
+        if let Some(e) = late_error {
+            return Err(ServiceError::Validation(vec![e]));
+        }
         Ok(CheckedAppend {
             published,
             state,
             new,
             amends,
             values: validated.values,
+            late_end: late_end.is_some(),
         })
     }
 
@@ -789,6 +832,8 @@ pub(crate) struct CheckedAppend {
     pub amends: Option<Uuid>,
     /// The values to store, composites computed.
     pub values: Map<String, Value>,
+    /// A stage end recorded late, after the next stage started: the plan's state stays.
+    pub late_end: bool,
 }
 
 /// An entry as a client sends it.

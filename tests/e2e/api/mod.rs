@@ -8,6 +8,7 @@ mod csv_export;
 mod demo;
 mod edge_input;
 mod handover_consent;
+mod handover_referral;
 mod idempotency;
 mod inbox;
 mod openapi;

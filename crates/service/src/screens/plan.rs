@@ -5,9 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
+use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, allows, may_amend_entry};
 use renkei_domain::entry::{AmendTarget, EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+use renkei_domain::handover::{
+    HandoverState, StageShortcut, UnrecordedEnd, stage_shortcut, unrecorded_ends,
+};
 pub use renkei_domain::plan::StageDates;
 use renkei_domain::plan::stage_dates;
 use renkei_domain::template::PathwayTemplate;
@@ -58,6 +61,8 @@ pub struct PlanScreen {
     pub actions: Vec<PlanAction>,
     /// Entries the actor may amend.
     pub amendable: HashSet<Uuid>,
+    /// Stages left for the next one before their end was recorded (「終了未記録」).
+    pub unrecorded_ends: Vec<UnrecordedEnd>,
 }
 
 impl PlanScreen {
@@ -117,9 +122,71 @@ impl Services {
         let who = subject(actor);
         let next_stages = t.next_stages(&row.current_stage);
         let next: Vec<&str> = next_stages.iter().map(String::as_str).collect();
-        let actions = allowed_actions(&who, &access, &state, &next);
+        let mut actions = allowed_actions(&who, &access, &state, &next);
 
         let rows = queries::entries_of(db, plan_id).await?;
+        // Hand-over shortcuts: the receiver of an accepted hand-over may start its stage
+        // before the sender recorded its end, and the sender may record that end late.
+        let unrecorded_ends = {
+            let stage_orgs: Vec<(Uuid, Uuid)> = rows
+                .iter()
+                .filter(|r| r.kind == EntryKind::StageStart.as_str())
+                .map(|r| (r.id, r.organization_id))
+                .collect();
+            let facts = crate::plan_facts::entry_facts(&rows);
+            let now = self.now();
+            let view = renkei_domain::corrections::current_view(&facts, now, now);
+            unrecorded_ends(&view, &stage_orgs)
+        };
+        if status == PlanStatus::Active {
+            let accepted: Vec<String> =
+                renkei_store::handovers::handovers_of_plan(db, plan_id.into())
+                    .await?
+                    .into_iter()
+                    .filter(|h| h.state == HandoverState::Accepted)
+                    .map(|h| h.stage)
+                    .collect();
+            for stage in &next {
+                let shortcut = stage_shortcut(
+                    t,
+                    &state,
+                    EntryKind::StageStart,
+                    stage,
+                    accepted.iter().any(|a| a == stage),
+                    &unrecorded_ends,
+                );
+                let offer = PlanAction::StartStage((*stage).to_owned());
+                if matches!(shortcut, StageShortcut::ReceiverStart(_))
+                    && !actions.contains(&offer)
+                    && allows(
+                        &who,
+                        Action::Append {
+                            kind: EntryKind::StageStart,
+                            stage,
+                        },
+                        &access,
+                    )
+                {
+                    actions.push(offer);
+                }
+            }
+            for u in &unrecorded_ends {
+                let offer = PlanAction::EndStage(u.stage.clone());
+                if u.stage != state.current_stage
+                    && !actions.contains(&offer)
+                    && allows(
+                        &who,
+                        Action::Append {
+                            kind: EntryKind::StageEnd,
+                            stage: &u.stage,
+                        },
+                        &access,
+                    )
+                {
+                    actions.push(offer);
+                }
+            }
+        }
         let entry_facts = crate::plan_facts::entry_facts(&rows);
         let stage_dates = stage_dates(&entry_facts);
         let facts = renkei_domain::plan::plan_facts(entry_facts);
@@ -217,6 +284,8 @@ impl Services {
                 proposed_at: h.proposed_at,
                 answered_at: h.answered_at,
                 completed_at: h.completed_at,
+                proposed_transfer_date: h.proposed_transfer_date,
+                agreed_transfer_date: h.agreed_transfer_date,
             })
             .collect();
         let reports = renkei_store::reports::reports_of_plan(db, plan_id.into())
@@ -252,6 +321,7 @@ impl Services {
             stage_dates,
             actions,
             amendable,
+            unrecorded_ends,
         })
     }
 }
