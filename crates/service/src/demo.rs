@@ -341,6 +341,12 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             .await?;
         }
     }
+    // The liaison offices' telephones for the patient's copy of the plan (043-000-…:
+    // an exchange number never assigned, so no real line is printed).
+    for (i, o) in ORGS.iter().enumerate() {
+        admin::set_organization_phone(services, o.code, Some(&format!("043-000-{:04}", i + 1)))
+            .await?;
+    }
     for o in &ORGS {
         admin::store_token(services, o.login, "demo", o.token, None).await?;
     }

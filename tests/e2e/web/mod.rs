@@ -3,4 +3,5 @@
 
 mod lang_redirect;
 mod login;
+mod print_patient;
 mod ui_pages;

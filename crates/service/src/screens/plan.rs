@@ -37,6 +37,8 @@ pub struct TeamRow {
     pub organization_name: String,
     pub role: TeamRole,
     pub stages: Vec<String>,
+    /// Telephone of the organisation's liaison office (地域連携室), when known.
+    pub phone: Option<String>,
 }
 
 /// Everything a care-plan screen shows, with what the actor may do on the plan.
@@ -230,6 +232,7 @@ impl Services {
             };
             let org = queries::organization_by_id(db, m.organization_id).await?;
             team.push(TeamRow {
+                phone: org.as_ref().and_then(|o| o.phone.clone()),
                 organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
                 organization_name: org.map(|o| o.name).unwrap_or_default(),
                 role,
