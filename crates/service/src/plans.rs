@@ -257,6 +257,39 @@ impl Services {
                 return Ok((self.plan_view(&self.db, row).await?, false));
             }
         }
+        // The planner takes the stages its kind of organisation provides: on a cyclical
+        // pathway a clinic enrolling a patient is the かかりつけ医 (clinic stage), the
+        // specialist centre's stages stay open until it joins; otherwise the first stage
+        // and those of the same provider kinds.
+        let template = &published.template;
+        let own_kinds = match queries::organization_by_id(&txn, actor.organization_id).await? {
+            Some(o) => {
+                renkei_domain::ids::OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds())
+            }
+            None => &[],
+        };
+        let own_stages: Vec<String> = template
+            .stages
+            .iter()
+            // A stage's first provider kind is the one that runs it (the eye clinic and
+            // the dentist take part in the specialist review but do not own it).
+            .filter(|s| {
+                s.provider_kinds
+                    .first()
+                    .is_some_and(|k| own_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect();
+        let planner_stages = if template.cyclical && !own_stages.is_empty() {
+            own_stages
+        } else {
+            template.planner_stages()
+        };
+        // A cyclical plan enrolled by the かかりつけ医 starts in its own stage.
+        let first = match planner_stages.first() {
+            Some(own) if template.cyclical && !planner_stages.contains(&first) => own.clone(),
+            _ => first,
+        };
         let row = CarePlanRow {
             id: Uuid::now_v7(),
             patient_id,
@@ -282,8 +315,7 @@ impl Services {
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
-                stages: serde_json::to_string(&published.template.planner_stages())
-                    .unwrap_or_else(|_| "[]".into()),
+                stages: serde_json::to_string(&planner_stages).unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
             },

@@ -5,6 +5,7 @@ mod bad_input;
 mod care_plans;
 mod concurrency;
 mod csv_export;
+mod cyclical_enrolment;
 mod demo;
 mod edge_input;
 mod handover_consent;
