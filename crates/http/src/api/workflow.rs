@@ -403,12 +403,14 @@ pub async fn accept_handover(
     let accept: AcceptRequest = if body.iter().all(u8::is_ascii_whitespace) {
         AcceptRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            crate::error::ApiError::new(
-                renkei_service::ErrorCode::MalformedRequest,
-                format!("the body must be {{\"transfer_date\": \"YYYY-MM-DD\"}}: {e}"),
-            )
-        })?
+        serde_json::from_slice::<Option<AcceptRequest>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                crate::error::ApiError::new(
+                    renkei_service::ErrorCode::MalformedRequest,
+                    format!("the body must be {{\"transfer_date\": \"YYYY-MM-DD\"}}: {e}"),
+                )
+            })?
     };
     answer(
         state,
