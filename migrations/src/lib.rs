@@ -10,6 +10,7 @@ mod m20261122_000005_handover_reads;
 mod m20261204_000001_identifier_normal_form;
 mod m20261204_000006_audit_evidence;
 mod m20261207_000001_amendment_notices;
+mod m20261207_000003_handover_transfer_date;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_identifier_normal_form::Migration),
             Box::new(m20261204_000006_audit_evidence::Migration),
             Box::new(m20261207_000001_amendment_notices::Migration),
+            Box::new(m20261207_000003_handover_transfer_date::Migration),
         ]
     }
 }

@@ -1474,6 +1474,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     submit(&c, "main table.list a[href^='/handovers/']").await;
     css(&c, ".banner, main h1").await;
     audit_page(&c, "hand-over detail", &mut found).await;
+    screenshot(&c, "handover").await;
     c.close().await.expect("close");
     assert!(
         found.problems.is_empty(),

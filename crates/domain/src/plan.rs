@@ -235,16 +235,19 @@ impl PlanFacts {
 pub fn stage_outcome(facts: &[EntryFacts], stage: &str) -> Value {
     let view = current_view(facts, DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
     let in_stage: Vec<&EntryFacts> = view.iter().copied().filter(|e| e.stage == stage).collect();
+    // (position, value) of the first and the last measurement of an item in the stage.
     let first = |item: &str| {
         in_stage
             .iter()
-            .find_map(|e| e.values.get(item).and_then(Value::as_f64))
+            .enumerate()
+            .find_map(|(i, e)| e.values.get(item).and_then(Value::as_f64).map(|v| (i, v)))
     };
     let last = |item: &str| {
         in_stage
             .iter()
+            .enumerate()
             .rev()
-            .find_map(|e| e.values.get(item).and_then(Value::as_f64))
+            .find_map(|(i, e)| e.values.get(item).and_then(Value::as_f64).map(|v| (i, v)))
     };
     let periods = stage_periods(&view);
     let mut out = Map::new();
@@ -258,10 +261,17 @@ pub fn stage_outcome(facts: &[EntryFacts], stage: &str) -> Value {
         );
     }
     for item in ["fim_total", "fim_motor", "barthel_total"] {
-        if let (Some(a), Some(b)) = (first(item), last(item)) {
-            out.insert(format!("{item}_admission"), json!(a));
-            out.insert(format!("{item}_discharge"), json!(b));
-            out.insert(format!("{item}_gain"), json!(b - a));
+        // A gain needs two measurements; one alone is the admission value.
+        match (first(item), last(item)) {
+            (Some((i, a)), Some((j, b))) if i != j => {
+                out.insert(format!("{item}_admission"), json!(a));
+                out.insert(format!("{item}_discharge"), json!(b));
+                out.insert(format!("{item}_gain"), json!(b - a));
+            }
+            (Some((_, a)), _) => {
+                out.insert(format!("{item}_admission"), json!(a));
+            }
+            _ => {}
         }
     }
     if let Some(d) = in_stage

@@ -43,6 +43,8 @@ closed_list! {
     Rule {
         /// A stage would start after its end (an amended `stage_start`).
         AfterStageEnd => "after_stage_end",
+        /// A late stage end dated after the next stage already started.
+        AfterNextStageStart => "after_next_stage_start",
         /// Not one of the allowed values or options.
         Allowed => "allowed",
         /// The entry to amend was superseded by a later correction of its chain.

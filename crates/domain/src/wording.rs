@@ -303,6 +303,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l}に未来の日時は指定できません。現在までの日時を入力してください。"),
             format!("{l} must not be in the future: enter a time up to now."),
         ),
+        Rule::AfterNextStageStart => both(
+            format!("{l}が次の病期の開始(転院先の受入)より後です。"),
+            format!("{l} is after the next stage started (the receiver's admission)."),
+        ),
         Rule::BeforePlanStart => both(
             format!("{l}がパスの開始日より前です。パスの開始日以降の日時を入力してください。"),
             format!("{l} is before the care plan started: enter a time on or after its start."),

@@ -10,6 +10,7 @@ mod rules {
     mod fixture;
     mod goal_semantics;
     mod goals;
+    mod handover;
     mod pathways;
     mod state;
     mod template;

@@ -99,6 +99,39 @@ pub async fn add_organization(
     Ok(row.into())
 }
 
+/// Sets (or clears, with `None`) the telephone of an organisation's liaison office
+/// (地域連携室), printed on the patient's copy of the plan; bootstrap and demo data, like
+/// [`add_organization`]. Digits, hyphens, parentheses, spaces and a leading `+`, at most
+/// 20 characters.
+pub async fn set_organization_phone(
+    services: &Services,
+    code: &str,
+    phone: Option<&str>,
+) -> Result<(), ServiceError> {
+    let phone = phone.map(str::trim).filter(|p| !p.is_empty());
+    if let Some(p) = phone {
+        let ok = p.chars().count() <= 20
+            && p.chars().any(|c| c.is_ascii_digit())
+            && p.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_digit() || matches!(c, '-' | '(' | ')' | ' ') || (c == '+' && i == 0)
+            });
+        if !ok {
+            return Err(ServiceError::field(
+                "phone",
+                renkei_domain::Rule::Format,
+                "a telephone number: digits, hyphens, parentheses, at most 20 characters",
+            ));
+        }
+    }
+    let txn = begin_write(&services.db).await?;
+    let org = queries::organization_by_code(&txn, code)
+        .await?
+        .ok_or(ServiceError::NotFound("organization"))?;
+    queries::set_organization_phone(&txn, org.id, phone.map(str::to_owned)).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Creates an organisation through the API: only the regional administrator may (a
 /// refusal is a 403, audited); the creation is audited in its own transaction.
 pub async fn create_organization(
@@ -159,6 +192,7 @@ async fn insert_organization<C: ConnectionTrait>(
         area: new.area.trim().to_owned(),
         created_at: at,
         require_totp: false,
+        phone: None,
     };
     if queries::organization_by_code(txn, &row.code)
         .await?

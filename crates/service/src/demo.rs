@@ -341,6 +341,12 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             .await?;
         }
     }
+    // The liaison offices' telephones for the patient's copy of the plan (043-000-…:
+    // an exchange number never assigned, so no real line is printed).
+    for (i, o) in ORGS.iter().enumerate() {
+        admin::set_organization_phone(services, o.code, Some(&format!("043-000-{:04}", i + 1)))
+            .await?;
+    }
     for o in &ORGS {
         admin::store_token(services, o.login, "demo", o.token, None).await?;
     }
@@ -1015,6 +1021,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                     "recovery-1",
                     "recovery",
                     Some("転院調整をお願いします。嚥下評価済み。".into()),
+                    Default::default(),
                 )
                 .await?;
         }
@@ -1042,6 +1049,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                     "acute-1",
                     "specialist",
                     Some("年1回の合併症評価をお願いします。".into()),
+                    Default::default(),
                 )
                 .await?;
         }

@@ -2,16 +2,21 @@
 //! concurrency on the hand-over's version, and what a stage event sets off: completing
 //! an accepted hand-over, making a report back due.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::Rule;
 use renkei_domain::access::TeamRole;
 use renkei_domain::access::{Action, may_answer_handover};
 
+use renkei_domain::corrections::current_view;
+use renkei_domain::entry::PlanState;
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::goals::evaluate_goals;
-use renkei_domain::handover::{HandoverEvent, HandoverState, report_due, transition};
+use renkei_domain::handover::{
+    HandoverEvent, HandoverState, Referral, StageShortcut, UnrecordedEnd, referral_prefill,
+    report_due, stage_shortcut, tokyo_day, transition, unrecorded_ends, validate_referral,
+};
 use renkei_domain::template::PathwayTemplate;
 use renkei_store::care_teams::{self, CareTeamMember};
 use renkei_store::handovers::{self as store, Answer, HandoverRow};
@@ -51,6 +56,29 @@ pub struct Handover {
     pub proposed_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// 転院予定日 proposed by the sender.
+    pub proposed_transfer_date: Option<NaiveDate>,
+    /// 転院予定日 agreed on acceptance (the proposed one unless the receiver changed it).
+    pub agreed_transfer_date: Option<NaiveDate>,
+}
+
+/// What a proposal carries besides its receiver and stage: the planned transfer date
+/// (転院予定日) and the referral's structured fields (absent: prefilled from the plan).
+#[derive(Debug, Clone, Default)]
+pub struct HandoverDetails {
+    pub transfer_date: Option<NaiveDate>,
+    pub referral: Option<Value>,
+}
+
+/// A stage of one of the organisation's plans whose end it has not recorded although the
+/// next stage started (「終了未記録」 on its worklist).
+#[derive(Debug, Clone)]
+pub struct UnrecordedStageEnd {
+    pub care_plan_id: Uuid,
+    pub patient: crate::patients::Patient,
+    pub pathway_title: String,
+    pub stage_title: String,
+    pub end: UnrecordedEnd,
 }
 
 async fn handover_view<C: ConnectionTrait>(
@@ -72,11 +100,17 @@ async fn handover_view<C: ConnectionTrait>(
         proposed_at: h.proposed_at,
         answered_at: h.answered_at,
         completed_at: h.completed_at,
+        proposed_transfer_date: h.proposed_transfer_date,
+        agreed_transfer_date: h.agreed_transfer_date,
     })
 }
 
 impl Services {
     /// Proposes handing the plan over to `to_org` for `stage` (the current stage's owner).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a proposal names its plan, receiver, stage, note and details"
+    )]
     pub async fn propose_handover(
         &self,
         actor: &Actor,
@@ -85,6 +119,7 @@ impl Services {
         to_org: &str,
         stage: &str,
         note: Option<String>,
+        details: HandoverDetails,
     ) -> Result<Handover, ServiceError> {
         let now = self.now();
         let write = self.begin_plan_write(actor, meta, plan_id).await?;
@@ -152,6 +187,25 @@ impl Services {
                 "must be at most 10000 characters",
             ));
         }
+        if let Some(d) = details.transfer_date
+            && d < tokyo_day(plan.started_at)
+        {
+            errors.push(FieldError::new(
+                "planned_transfer_date",
+                Rule::BeforePlanStart,
+                "the planned transfer date must not be before the care plan started",
+            ));
+        }
+        let referral = match &details.referral {
+            Some(r) => match validate_referral(r) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
         }
@@ -213,6 +267,10 @@ impl Services {
             "stage_outcome": stage_outcome(&pf.standing(), &plan.current_stage),
             "variances": variances,
             "note": note,
+            "referral": referral.unwrap_or_else(|| {
+                let view = current_view(&pf.facts, now, now);
+                referral_prefill(&template, &view)
+            }),
         });
         let h = HandoverRow {
             id: Uuid::now_v7(),
@@ -232,6 +290,8 @@ impl Services {
             answered_at: None,
             completed_at: None,
             updated_at: now,
+            proposed_transfer_date: details.transfer_date,
+            agreed_transfer_date: None,
         };
         store::insert_handover(txn, &h).await?;
         self.process_entry(txn, actor, plan, EntryKind::Handover, &plan.current_stage,
@@ -250,6 +310,26 @@ impl Services {
         let view = handover_view(txn, h).await?;
         write.commit(record).await?;
         Ok(view)
+    }
+
+    /// The referral's structured fields as far as the plan already knows them, for the
+    /// sender to confirm on the proposal form (read under the plan's read decision; the
+    /// form's page records the read).
+    pub async fn referral_prefill(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan_id: Uuid,
+    ) -> Result<Referral, ServiceError> {
+        let (plan, _) = self
+            .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
+            .await?;
+        let template = self.pathway_of_plan(&plan)?.template.clone();
+        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let pf = plan_facts(&rows);
+        let now = self.now();
+        let view = current_view(&pf.facts, now, now);
+        Ok(referral_prefill(&template, &view))
     }
 
     /// A hand-over, to its sender, its receiver, or whoever sees the plan.
@@ -299,6 +379,10 @@ impl Services {
 
     /// Accepts, declines or withdraws a hand-over. `if_match` must be the hand-over's
     /// current version (412 otherwise); moves the state machine refuses answer 409.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "an answer names its hand-over, event, version, reason and date"
+    )]
     pub async fn answer_handover(
         &self,
         actor: &Actor,
@@ -307,6 +391,7 @@ impl Services {
         event: HandoverEvent,
         if_match: Option<i32>,
         reason: Option<String>,
+        transfer_date: Option<NaiveDate>,
     ) -> Result<Handover, ServiceError> {
         let Some(expected) = if_match else {
             return Err(ServiceError::PreconditionRequired);
@@ -399,7 +484,26 @@ impl Services {
             } else {
                 None
             },
+            // The receiver confirms the proposed 転院予定日 or names another.
+            agreed_transfer_date: if event == HandoverEvent::Accept {
+                transfer_date.or(h.proposed_transfer_date)
+            } else {
+                None
+            },
         };
+        if let Some(d) = transfer_date
+            && (event != HandoverEvent::Accept || d < tokyo_day(plan.started_at))
+        {
+            return Err(ServiceError::field(
+                "transfer_date",
+                if event == HandoverEvent::Accept {
+                    Rule::BeforePlanStart
+                } else {
+                    Rule::NotAllowed
+                },
+                "the transfer date is agreed on acceptance, not before the care plan started",
+            ));
+        }
         if !store::answer_handover(txn, id, expected, answer).await? {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -469,6 +573,96 @@ impl Services {
         let view = handover_view(txn, h).await?;
         write.commit(record).await?;
         Ok(view)
+    }
+
+    /// Whether a stage event may bypass the usual stage order because of a hand-over: the
+    /// receiver of an accepted hand-over starting the next stage before the sender recorded
+    /// its end, or the sender recording that end late.
+    pub(crate) async fn stage_shortcut<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        plan: &CarePlanRow,
+        template: &PathwayTemplate,
+        state: &PlanState,
+        kind: EntryKind,
+        stage: &str,
+    ) -> Result<StageShortcut, ServiceError> {
+        if !matches!(kind, EntryKind::StageStart | EntryKind::StageEnd) {
+            return Ok(StageShortcut::None);
+        }
+        let accepted = kind == EntryKind::StageStart
+            && store::handovers_of_plan(c, plan.id.into())
+                .await?
+                .iter()
+                .any(|h| h.state == HandoverState::Accepted && h.stage == stage);
+        let unrecorded = if kind == EntryKind::StageEnd && stage != state.current_stage {
+            let rows = queries::entries_of(c, plan.id).await?;
+            let pf = plan_facts(&rows);
+            let now = self.now();
+            let view = current_view(&pf.facts, now, now);
+            unrecorded_ends(&view, &[])
+        } else {
+            Vec::new()
+        };
+        Ok(stage_shortcut(
+            template,
+            state,
+            kind,
+            stage,
+            accepted,
+            &unrecorded,
+        ))
+    }
+
+    /// The stages each of the organisation's plans left for the next one before the
+    /// organisation recorded their end (「終了未記録」), with the plan.
+    pub async fn unrecorded_stage_ends(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<UnrecordedStageEnd>, ServiceError> {
+        let mut out = Vec::new();
+        let mut plans =
+            renkei_store::queries_access::plans_of_team_org(&self.db, actor.organization_id)
+                .await?;
+        plans.sort();
+        plans.dedup();
+        for plan in plans {
+            let Some(row) = queries::care_plan_by_id(&self.db, plan).await? else {
+                continue;
+            };
+            if row.status != PlanStatus::Active.as_str() {
+                continue;
+            }
+            let rows = queries::entries_of(&self.db, plan).await?;
+            let orgs: Vec<(Uuid, Uuid)> = rows
+                .iter()
+                .filter(|r| r.kind == EntryKind::StageStart.as_str())
+                .map(|r| (r.id, r.organization_id))
+                .collect();
+            let pf = plan_facts(&rows);
+            let now = self.now();
+            let view = current_view(&pf.facts, now, now);
+            for u in unrecorded_ends(&view, &orgs) {
+                if u.organization != Some(actor.organization_id) {
+                    continue;
+                }
+                let Some(patient) = queries::patient_by_id(&self.db, row.patient_id).await? else {
+                    continue;
+                };
+                let template = self.pathway_of_plan(&row)?.template.clone();
+                out.push(UnrecordedStageEnd {
+                    care_plan_id: plan,
+                    patient: crate::patients::to_patient(&self.db, patient).await?,
+                    stage_title: template
+                        .stage(&u.stage)
+                        .map(|s| s.title.ja.clone())
+                        .unwrap_or_else(|| u.stage.clone()),
+                    pathway_title: template.title.ja.clone(),
+                    end: u,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Called inside the append transaction after a stage event: completes an accepted

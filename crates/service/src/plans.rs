@@ -11,6 +11,7 @@ use renkei_domain::entry::{
     EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
 };
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+use renkei_domain::handover::StageShortcut;
 use renkei_domain::{EntryRejection, FieldError};
 use renkei_store::queries::{self, CarePlanRow, EntryRow, IdempotencyRow};
 use sea_orm::ConnectionTrait;
@@ -263,6 +264,39 @@ impl Services {
                 return Ok((self.plan_view(&self.db, row).await?, false));
             }
         }
+        // The planner takes the stages its kind of organisation provides: on a cyclical
+        // pathway a clinic enrolling a patient is the かかりつけ医 (clinic stage), the
+        // specialist centre's stages stay open until it joins; otherwise the first stage
+        // and those of the same provider kinds.
+        let template = &published.template;
+        let own_kinds = match queries::organization_by_id(&txn, actor.organization_id).await? {
+            Some(o) => {
+                renkei_domain::ids::OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds())
+            }
+            None => &[],
+        };
+        let own_stages: Vec<String> = template
+            .stages
+            .iter()
+            // A stage's first provider kind is the one that runs it (the eye clinic and
+            // the dentist take part in the specialist review but do not own it).
+            .filter(|s| {
+                s.provider_kinds
+                    .first()
+                    .is_some_and(|k| own_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect();
+        let planner_stages = if template.cyclical && !own_stages.is_empty() {
+            own_stages
+        } else {
+            template.planner_stages()
+        };
+        // A cyclical plan enrolled by the かかりつけ医 starts in its own stage.
+        let first = match planner_stages.first() {
+            Some(own) if template.cyclical && !planner_stages.contains(&first) => own.clone(),
+            _ => first,
+        };
         let row = CarePlanRow {
             id: Uuid::now_v7(),
             patient_id,
@@ -288,8 +322,7 @@ impl Services {
                 care_plan_id: row.id,
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
-                stages: serde_json::to_string(&published.template.planner_stages())
-                    .unwrap_or_else(|_| "[]".into()),
+                stages: serde_json::to_string(&planner_stages).unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
             },
@@ -504,11 +537,16 @@ impl Services {
             amends,
             values,
             void_state,
+            late_end,
         } = self
             .validate_append(txn, plan, input, amends_target, now)
             .await?;
         let template = &published.template;
-        let next = void_state.unwrap_or_else(|| next_state(template, &state, &new));
+        let next = if late_end {
+            state.clone()
+        } else {
+            void_state.unwrap_or_else(|| next_state(template, &state, &new))
+        };
         let row = insert_chained(
             txn,
             plan,
@@ -618,7 +656,25 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<CheckedAppend, ServiceError> {
         let published = self.pathway_of_plan(plan)?;
-        let state = plan_state(plan)?;
+        let plan_state_now = plan_state(plan)?;
+        let shortcut = if input.amends.is_none() {
+            self.stage_shortcut(
+                c,
+                plan,
+                &published.template,
+                &plan_state_now,
+                input.kind,
+                &input.stage,
+            )
+            .await?
+        } else {
+            StageShortcut::None
+        };
+        let (state, check_state, late_end) = match shortcut {
+            StageShortcut::None => (plan_state_now.clone(), plan_state_now, None),
+            StageShortcut::ReceiverStart(s) => (s.clone(), s, None),
+            StageShortcut::LateEnd { state, closed_at } => (plan_state_now, state, Some(closed_at)),
+        };
         let mut void_state = None;
         let amends = match input.amends {
             None => None,
@@ -676,10 +732,21 @@ impl Services {
             now,
         )
         .await?;
+        // A late stage end closes the stage at the latest when the next one started.
+        let late_error = late_end
+            .filter(|closed| new.effective_at > *closed)
+            .map(|_| {
+                FieldError::new(
+                    "effective_at",
+                    Rule::AfterNextStageStart,
+                    "a late stage end must be dated at or before the start of the next stage",
+                )
+            });
         let validated =
-            validate_entry(&published.template, &state, &new, now).map_err(|r| match r {
+            validate_entry(&published.template, &check_state, &new, now).map_err(|r| match r {
                 EntryRejection::Invalid(mut errors) => {
                     errors.extend(implausible.iter().cloned());
+                    errors.extend(late_error.iter().cloned());
                     ServiceError::Validation(errors)
                 }
                 EntryRejection::Conflict { code, message } => ServiceError::Conflict {
@@ -688,6 +755,7 @@ impl Services {
                 },
             })?;
         let mut errors = implausible;
+        errors.extend(late_error);
         if matches!(new.kind, EntryKind::StageStart | EntryKind::StageEnd) {
             let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
             let candidate = renkei_domain::goals::EntryFacts {
@@ -712,6 +780,7 @@ impl Services {
             amends,
             values: validated.values,
             void_state,
+            late_end: late_end.is_some(),
         })
     }
 
@@ -864,6 +933,8 @@ pub(crate) struct CheckedAppend {
     pub values: Map<String, Value>,
     /// The plan's stage state once a voided stage event no longer counts.
     pub void_state: Option<PlanState>,
+    /// A stage end recorded late, after the next stage started: the plan's state stays.
+    pub late_end: bool,
 }
 
 /// An entry as a client sends it.

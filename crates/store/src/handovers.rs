@@ -1,7 +1,7 @@
 //! Hand-overs (紹介) of a plan between organisations, and the marks of who has opened
 //! an incoming one (既読).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use renkei_domain::handover::HandoverState;
 use renkei_domain::ids::{OrgId, PlanId, PractitionerId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -37,6 +37,17 @@ pub struct HandoverRow {
     pub answered_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// 転院予定日 proposed by the sender.
+    pub proposed_transfer_date: Option<NaiveDate>,
+    /// 転院予定日 confirmed or changed by the receiver on acceptance.
+    pub agreed_transfer_date: Option<NaiveDate>,
+}
+
+fn parse_date(what: &str, v: Option<String>) -> R<Option<NaiveDate>> {
+    v.map(|d| {
+        NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| StoreError::unparsable(what, &d))
+    })
+    .transpose()
 }
 
 impl TryFrom<handovers::Model> for HandoverRow {
@@ -63,6 +74,8 @@ impl TryFrom<handovers::Model> for HandoverRow {
             answered_at: m.answered_at,
             completed_at: m.completed_at,
             updated_at: m.updated_at,
+            proposed_transfer_date: parse_date("proposed transfer date", m.proposed_transfer_date)?,
+            agreed_transfer_date: parse_date("agreed transfer date", m.agreed_transfer_date)?,
         })
     }
 }
@@ -90,6 +103,8 @@ pub async fn insert_handover<C: ConnectionTrait>(c: &C, h: &HandoverRow) -> R<()
         answered_at: Set(h.answered_at),
         completed_at: Set(h.completed_at),
         updated_at: Set(h.updated_at),
+        proposed_transfer_date: Set(h.proposed_transfer_date.map(|d| d.to_string())),
+        agreed_transfer_date: Set(h.agreed_transfer_date.map(|d| d.to_string())),
     })
     .exec_without_returning(c)
     .await?;
@@ -172,6 +187,8 @@ pub struct Answer {
     pub by: PractitionerId,
     pub at: DateTime<Utc>,
     pub decline_reason: Option<String>,
+    /// The 転院予定日 agreed on acceptance.
+    pub agreed_transfer_date: Option<NaiveDate>,
 }
 
 /// Records an answer if the hand-over is still at version `expected`, raising the
@@ -197,6 +214,10 @@ pub async fn answer_handover<C: ConnectionTrait>(
         .col_expr(
             handovers::Column::DeclineReason,
             Expr::value(answer.decline_reason),
+        )
+        .col_expr(
+            handovers::Column::AgreedTransferDate,
+            Expr::value(answer.agreed_transfer_date.map(|d| d.to_string())),
         )
         .filter(handovers::Column::Id.eq(id))
         .filter(handovers::Column::RowVersion.eq(expected))
@@ -309,6 +330,8 @@ mod tests {
             answered_at: None,
             completed_at: None,
             updated_at: now,
+            proposed_transfer_date: Some("2026-12-20".into()),
+            agreed_transfer_date: None,
         }
     }
 
@@ -317,6 +340,10 @@ mod tests {
         for s in HandoverState::ALL {
             let row = HandoverRow::try_from(model(s.as_str())).expect("known state");
             assert_eq!(row.state, s);
+            assert_eq!(
+                row.proposed_transfer_date,
+                NaiveDate::from_ymd_opt(2026, 12, 20)
+            );
         }
         assert!(matches!(
             HandoverRow::try_from(model("pending")),

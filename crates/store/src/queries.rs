@@ -36,6 +36,7 @@ pub async fn insert_organization<C: ConnectionTrait>(c: &C, row: OrganizationRow
         area: Set(row.area),
         created_at: Set(row.created_at),
         require_totp: Set(row.require_totp),
+        phone: Set(row.phone),
     })
     .exec_without_returning(c)
     .await?;
@@ -54,6 +55,23 @@ pub async fn organization_by_code<C: ConnectionTrait>(
 
 pub async fn organization_by_id<C: ConnectionTrait>(c: &C, id: Uuid) -> R<Option<OrganizationRow>> {
     Ok(organizations::Entity::find_by_id(id).one(c).await?)
+}
+
+/// Sets (or clears) the liaison office's telephone of organisation `id`.
+pub async fn set_organization_phone<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    phone: Option<String>,
+) -> R<()> {
+    organizations::Entity::update_many()
+        .col_expr(
+            organizations::Column::Phone,
+            sea_orm::sea_query::Expr::value(phone),
+        )
+        .filter(organizations::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
 }
 
 pub async fn list_organizations<C: ConnectionTrait>(c: &C) -> R<Vec<OrganizationRow>> {

@@ -6,5 +6,6 @@ mod entry_forms;
 mod inbox_admin;
 mod lang_redirect;
 mod login;
+mod print_patient;
 mod ui_pages;
 mod variances;

@@ -219,6 +219,27 @@ pub struct ProposeHandoverRequest {
     pub stage: String,
     #[schema(max_length = 10000)]
     pub note: Option<String>,
+    /// 転院予定日 proposed by the sender (`YYYY-MM-DD`); the receiver confirms or changes
+    /// it on acceptance.
+    pub planned_transfer_date: Option<NaiveDate>,
+    /// The referral's structured fields (what a recovery ward needs to accept a patient);
+    /// absent: prefilled from the plan. Keys: diagnosis (required when sent),
+    /// clinical_type (atherothrombotic | cardioembolic | lacunar | other_infarction | ich |
+    /// sah), paralysis_side (none | left | right | both), history, medications,
+    /// infections, diet_form (regular | soft | minced | puree | jelly | tube | nil),
+    /// swallowing, adl, key_person, key_person_contact, care_insurance (not_applied |
+    /// applying | not_eligible | support_1 | support_2 | care_1 … care_5). Every error is
+    /// reported at once.
+    #[schema(value_type = Option<Object>)]
+    pub referral: Option<Value>,
+}
+
+/// The optional body of an acceptance.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRequest {
+    /// The agreed 転院予定日; absent: the proposed one.
+    pub transfer_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -241,6 +262,10 @@ pub struct HandoverOut {
     pub proposed_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// 転院予定日 proposed by the sender.
+    pub proposed_transfer_date: Option<NaiveDate>,
+    /// 転院予定日 agreed on acceptance.
+    pub agreed_transfer_date: Option<NaiveDate>,
 }
 
 impl From<Handover> for HandoverOut {
@@ -260,6 +285,8 @@ impl From<Handover> for HandoverOut {
             proposed_at: h.proposed_at,
             answered_at: h.answered_at,
             completed_at: h.completed_at,
+            proposed_transfer_date: h.proposed_transfer_date,
+            agreed_transfer_date: h.agreed_transfer_date,
         }
     }
 }
@@ -284,7 +311,18 @@ pub async fn propose_handover(
     let b = body.value;
     let h = state
         .services
-        .propose_handover(&actor, &meta, id, &b.to_organization, &b.stage, b.note)
+        .propose_handover(
+            &actor,
+            &meta,
+            id,
+            &b.to_organization,
+            &b.stage,
+            b.note,
+            renkei_service::handovers::HandoverDetails {
+                transfer_date: b.planned_transfer_date,
+                referral: b.referral,
+            },
+        )
         .await?;
     Ok(with_etag(
         h.version,
@@ -327,6 +365,10 @@ pub struct ReasonRequest {
     pub reason: Option<String>,
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an answer names its hand-over, event, version, reason and date"
+)]
 async fn answer(
     state: AppState,
     actor: renkei_service::Actor,
@@ -335,28 +377,53 @@ async fn answer(
     headers: HeaderMap,
     event: HandoverEvent,
     reason: Option<String>,
+    transfer_date: Option<NaiveDate>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "hand-over")?;
     let version = if_match(&headers)?;
     let h = state
         .services
-        .answer_handover(&actor, &meta, id, event, version, reason)
+        .answer_handover(&actor, &meta, id, event, version, reason, transfer_date)
         .await?;
     Ok(with_etag(h.version, StatusCode::OK, HandoverOut::from(h)))
 }
 
-/// Accepts a hand-over (the receiving organisation); needs If-Match.
-#[utoipa::path(post, path = "/api/v1/handovers/{id}/accept",
+/// Accepts a hand-over (the receiving organisation); needs If-Match. An optional JSON
+/// body `{"transfer_date": "YYYY-MM-DD"}` changes the proposed 転院予定日.
+#[utoipa::path(post, path = "/api/v1/handovers/{id}/accept", request_body(content = Option<AcceptRequest>),
     params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = HandoverOut), (status = 409), (status = 412), (status = 428)))]
+    responses((status = 200, body = HandoverOut), (status = 409), (status = 412), (status = 422), (status = 428)))]
 pub async fn accept_handover(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Meta(meta): Meta,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    answer(state, actor, meta, id, headers, HandoverEvent::Accept, None).await
+    let accept: AcceptRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        AcceptRequest::default()
+    } else {
+        serde_json::from_slice::<Option<AcceptRequest>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                crate::error::ApiError::new(
+                    renkei_service::ErrorCode::MalformedRequest,
+                    format!("the body must be {{\"transfer_date\": \"YYYY-MM-DD\"}}: {e}"),
+                )
+            })?
+    };
+    answer(
+        state,
+        actor,
+        meta,
+        id,
+        headers,
+        HandoverEvent::Accept,
+        None,
+        accept.transfer_date,
+    )
+    .await
 }
 
 /// Declines a hand-over with a reason (the receiving organisation); needs If-Match.
@@ -379,6 +446,7 @@ pub async fn decline_handover(
         headers,
         HandoverEvent::Decline,
         body.value.reason,
+        None,
     )
     .await
 }
@@ -401,6 +469,7 @@ pub async fn withdraw_handover(
         id,
         headers,
         HandoverEvent::Withdraw,
+        None,
         None,
     )
     .await

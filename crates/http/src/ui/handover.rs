@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use renkei_domain::handover::{HandoverEvent, HandoverState};
+use renkei_domain::handover::{HandoverEvent, HandoverState, REFERRAL_FIELDS, referral_lines};
 use renkei_domain::template::PathwayTemplate;
 use renkei_service::ServiceError;
 use renkei_service::screens::{HandoverScreen, ReportScreen};
@@ -220,6 +220,10 @@ pub struct HandoverPage {
     pub pathway: String,
     pub plan_url: Option<String>,
     pub facts: Vec<Line>,
+    /// The referral's structured fields in words (labels in Japanese, no codes).
+    pub referral: Vec<Line>,
+    /// 転院予定日 to prefill the acceptance with (`YYYY-MM-DD`).
+    pub transfer_date: String,
     pub goals: Vec<(String, &'static str, &'static str, String)>,
     pub latest: Vec<Line>,
     pub outcome: Vec<Line>,
@@ -239,6 +243,15 @@ pub struct HandoverPage {
 pub struct DoneQuery {
     #[serde(default)]
     done: String,
+}
+
+/// A value in words with its item's unit (`152 mmHg`, `60点`), never a raw code.
+fn with_unit(t: Option<&PathwayTemplate>, item: &str, v: &Value) -> String {
+    let text = fmt::value_text(t, item, v);
+    match t.and_then(|t| t.item(item)).and_then(|i| i.unit.clone()) {
+        Some(u) if v.is_number() => format!("{text} {u}"),
+        _ => text,
+    }
 }
 
 fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
@@ -261,16 +274,17 @@ fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
         ("fim_motor", "FIM運動項目"),
         ("barthel_total", "BI合計"),
     ] {
-        if let (Some(a), Some(b)) = (
+        let n = |v: Option<&Value>| {
+            v.and_then(Value::as_f64)
+                .map(|x| format!("{}点", fmt::num(x)))
+                .unwrap_or_else(|| "—".into())
+        };
+        match (
             m.get(&format!("{item}_admission")),
             m.get(&format!("{item}_discharge")),
         ) {
-            let n = |v: Option<&Value>| {
-                v.and_then(Value::as_f64)
-                    .map(fmt::num)
-                    .unwrap_or_else(|| "—".into())
-            };
-            out.push(Line {
+            // A gain only from two measurements.
+            (Some(a), Some(b)) => out.push(Line {
                 label: label.into(),
                 value: format!(
                     "{} → {}(利得 {})",
@@ -278,7 +292,12 @@ fn outcome_lines(t: Option<&PathwayTemplate>, v: &Value) -> Vec<Line> {
                     n(Some(b)),
                     n(m.get(&format!("{item}_gain")))
                 ),
-            });
+            }),
+            (Some(a), None) => out.push(Line {
+                label: label.into(),
+                value: format!("{}(評価1回のため利得なし)", n(Some(a))),
+            }),
+            _ => {}
         }
     }
     if let Some(d) = m.get("destination") {
@@ -320,7 +339,22 @@ fn handover_page_data(
                         class,
                         match &g["latest"] {
                             Value::Null => "—".to_owned(),
-                            v => v.to_string().trim_matches('"').to_owned(),
+                            v => {
+                                use renkei_domain::template::GoalTarget;
+                                let item = g["code"]
+                                    .as_str()
+                                    .and_then(|c| {
+                                        t.and_then(|t| t.goals.iter().find(|x| x.code == c))
+                                    })
+                                    .and_then(|x| match &x.target {
+                                        GoalTarget::Threshold { item, .. }
+                                        | GoalTarget::Range { item, .. }
+                                        | GoalTarget::Membership { item, .. } => Some(item.clone()),
+                                        _ => None,
+                                    })
+                                    .unwrap_or_default();
+                                with_unit(t, &item, v)
+                            }
                         },
                     )
                 })
@@ -343,7 +377,7 @@ fn handover_page_data(
                     label: fmt::item_title(t, k),
                     value: format!(
                         "{}({})",
-                        fmt::value_text(t, k, &v["value"]),
+                        with_unit(t, k, &v["value"]),
                         v["effective_at"]
                             .as_str()
                             .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
@@ -375,7 +409,28 @@ fn handover_page_data(
         })
         .unwrap_or_default();
     let open = screen.state == Some(HandoverState::Proposed);
+    let referral = referral_lines(&s["referral"], renkei_domain::wording::Lang::Ja)
+        .into_iter()
+        .map(|(label, value)| Line {
+            label: label.to_owned(),
+            value,
+        })
+        .collect();
+    let transfer_line = match (h.proposed_transfer_date, h.agreed_transfer_date) {
+        (_, Some(a)) => format!("{}(合意済み)", fmt::date_text(a)),
+        (Some(p), None) => format!("{}(紹介元の提案・受入時に確定)", fmt::date_text(p)),
+        (None, None) => "未定".to_owned(),
+    };
+    let transfer_date = h
+        .agreed_transfer_date
+        .or(h.proposed_transfer_date)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     let facts = vec![
+        Line {
+            label: "転院予定日".into(),
+            value: transfer_line,
+        },
         Line {
             label: "紹介元".into(),
             value: name_of(names, &h.from_organization),
@@ -419,6 +474,8 @@ fn handover_page_data(
         pathway,
         plan_url: plan.map(|p| format!("/care-plans/{}", p.id)),
         facts,
+        referral,
+        transfer_date,
         goals,
         latest,
         outcome: outcome_lines(t, &s["stage_outcome"]),
@@ -476,6 +533,27 @@ pub async fn answer_submit(
     };
     let version = posted.get("version").parse::<i32>().ok();
     let reason = posted.get("reason").to_owned();
+    let transfer_date = match posted.get("transfer_date") {
+        "" => None,
+        d => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let screen = state
+                    .services
+                    .handover_screen(&ui.actor, &ui.meta, id)
+                    .await?;
+                let p = handover_page_data(
+                    &state,
+                    ui,
+                    screen,
+                    None,
+                    Some("転院予定日は日付(例: 2026-12-20)で入力してください。".to_owned()),
+                    reason,
+                );
+                return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+            }
+        },
+    };
     let result = state
         .services
         .answer_handover(
@@ -485,6 +563,7 @@ pub async fn answer_submit(
             event,
             version,
             (!reason.is_empty()).then(|| reason.clone()),
+            transfer_date.filter(|_| event == HandoverEvent::Accept),
         )
         .await;
     match result {
@@ -505,6 +584,11 @@ pub async fn answer_submit(
             | ServiceError::Conflict { .. }),
         ) => {
             let message = match &e {
+                ServiceError::Validation(list)
+                    if list.iter().any(|x| x.field.ends_with("transfer_date")) =>
+                {
+                    list.iter().map(propose_error).collect::<Vec<_>>().join(" ")
+                }
                 ServiceError::Validation(_) => {
                     "受入できない理由を入力してください(例: 満床のため、医療処置に対応できないため)。".to_owned()
                 }
@@ -542,18 +626,127 @@ pub struct ProposePage {
     pub checks: Vec<(String, bool)>,
     pub goals: Vec<(String, &'static str, &'static str)>,
     pub note: String,
-    pub errors: Vec<String>,
+    /// Every error at once: (anchor of its field, message).
+    pub errors: Vec<(String, String)>,
+    /// 転院予定日 as typed (`YYYY-MM-DD`), and its error.
+    pub transfer_date: String,
+    pub transfer_date_error: Option<String>,
+    pub receiver_error: Option<String>,
+    /// The referral's structured fields, prefilled from the plan until the sender sends.
+    pub referral: Vec<RefField>,
+    /// The fields still show what the plan prefilled (nothing sent yet).
+    pub prefilled: bool,
+}
+
+/// One structured field of the referral on the proposal form.
+pub struct RefField {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: String,
+    /// Coded options (code, words, selected); empty for text.
+    pub options: Vec<(&'static str, &'static str, bool)>,
+    pub long: bool,
+    pub required: bool,
+    pub error: Option<String>,
+}
+
+/// What the sender typed (or the plan prefilled) on the proposal form.
+#[derive(Default)]
+pub struct ProposeInput {
+    pub chosen: String,
+    pub note: String,
+    pub transfer_date: String,
+    pub referral: std::collections::BTreeMap<String, String>,
+    pub prefilled: bool,
+    /// Field errors by field path (`referral.diagnosis`, `planned_transfer_date`, …).
+    pub errors: Vec<(String, String)>,
+}
+
+/// The label of a field path of the proposal.
+fn propose_label(field: &str) -> String {
+    if let Some(k) = field.strip_prefix("referral.") {
+        return REFERRAL_FIELDS
+            .iter()
+            .find(|f| f.key == k)
+            .map(|f| f.ja.to_owned())
+            .unwrap_or_else(|| k.to_owned());
+    }
+    match field {
+        "planned_transfer_date" => "転院予定日".to_owned(),
+        "transfer_date" => "転院予定日".to_owned(),
+        other => fmt::field_label(None, other),
+    }
+}
+
+/// A field error in Japanese, named by the proposal's own labels.
+fn propose_error(e: &renkei_domain::FieldError) -> String {
+    if e.field.starts_with("referral.") || e.field.ends_with("transfer_date") {
+        let label = propose_label(&e.field);
+        let facts = renkei_domain::wording::FieldFacts {
+            label: Some(&label),
+            range: None,
+            is_list: false,
+            item_type: None,
+        };
+        return renkei_domain::wording::field_message(e, renkei_domain::wording::Lang::Ja, &facts);
+    }
+    fmt::error_ja(None, e)
+}
+
+/// The anchor of a field path on the proposal form.
+fn propose_anchor(field: &str) -> String {
+    match field {
+        "to_organization" | "stage" | "receiver" => "f-receiver".to_owned(),
+        "planned_transfer_date" => "f-transfer-date".to_owned(),
+        "note" => "f-note".to_owned(),
+        f => match f.strip_prefix("referral.") {
+            Some(k) => format!("f-ref-{k}"),
+            None => "f-receiver".to_owned(),
+        },
+    }
 }
 
 async fn propose_page(
     state: &AppState,
     ui: &Ui,
     plan_id: uuid::Uuid,
-    chosen: &str,
-    note: String,
-    errors: Vec<String>,
+    input: ProposeInput,
 ) -> Result<ProposePage, super::UiError> {
     let d = super::plan::load(state, ui, plan_id).await?;
+    let chosen = input.chosen.as_str();
+    let error_of = |path: &str| {
+        input
+            .errors
+            .iter()
+            .find(|(f, _)| f == path)
+            .map(|(_, m)| m.clone())
+    };
+    let referral = REFERRAL_FIELDS
+        .iter()
+        .map(|f| {
+            let value = input.referral.get(f.key).cloned().unwrap_or_default();
+            RefField {
+                key: f.key,
+                label: f.ja,
+                options: f
+                    .options
+                    .map(|o| o.iter().map(|c| (c.code, c.ja, c.code == value)).collect())
+                    .unwrap_or_default(),
+                long: f.max_chars > 200,
+                required: f.key == "diagnosis",
+                error: error_of(&format!("referral.{}", f.key)),
+                value,
+            }
+        })
+        .collect();
+    let errors = input
+        .errors
+        .iter()
+        .map(|(f, m)| (propose_anchor(f), m.clone()))
+        .collect();
+    let receiver_error = error_of("to_organization")
+        .or_else(|| error_of("stage"))
+        .or_else(|| error_of("receiver"));
     let t = &d.template;
     let mut receivers = Vec::new();
     for stage in t.next_stages(&d.plan.current_stage) {
@@ -631,8 +824,13 @@ async fn propose_page(
         receivers,
         checks,
         goals,
-        note,
+        note: input.note.clone(),
         errors,
+        transfer_date_error: error_of("planned_transfer_date"),
+        transfer_date: input.transfer_date.clone(),
+        receiver_error,
+        referral,
+        prefilled: input.prefilled,
         banner: d.banner,
     })
 }
@@ -643,7 +841,16 @@ pub async fn propose_form(
     Path(id): Path<String>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let p = propose_page(&state, &ui, id, "", String::new(), Vec::new()).await?;
+    let referral = state
+        .services
+        .referral_prefill(&ui.actor, &ui.meta, id)
+        .await?;
+    let input = ProposeInput {
+        referral,
+        prefilled: true,
+        ..Default::default()
+    };
+    let p = propose_page(&state, &ui, id, input).await?;
     Ok(page(StatusCode::OK, &p))
 }
 
@@ -654,49 +861,99 @@ pub async fn propose_submit(
 ) -> UiResult {
     let id = parse_uuid(&id)?;
     let ui = &posted.ui;
-    let chosen = posted.get("receiver").to_owned();
-    let note = posted.get("note").to_owned();
-    let Some((stage, org)) = chosen.split_once('|') else {
-        let p = propose_page(
-            &state,
-            ui,
-            id,
-            &chosen,
-            note,
-            vec!["紹介先の施設を選んでください。".to_owned()],
-        )
-        .await?;
-        return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    let mut input = ProposeInput {
+        chosen: posted.get("receiver").to_owned(),
+        note: posted.get("note").to_owned(),
+        transfer_date: posted.get("transfer_date").to_owned(),
+        ..Default::default()
     };
-    match state
+    for f in REFERRAL_FIELDS {
+        let v = posted.get(&format!("ref_{}", f.key));
+        if !v.is_empty() {
+            input.referral.insert(f.key.to_owned(), v.to_owned());
+        }
+    }
+    // Every error at once: the form's own checks, then the service's.
+    let mut local = Vec::new();
+    let receiver = input
+        .chosen
+        .split_once('|')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()));
+    if receiver.is_none() {
+        local.push((
+            "receiver".to_owned(),
+            "紹介先の施設を選んでください。".to_owned(),
+        ));
+    }
+    let transfer_date = if input.transfer_date.is_empty() {
+        None
+    } else {
+        match chrono::NaiveDate::parse_from_str(&input.transfer_date, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                local.push((
+                    "planned_transfer_date".to_owned(),
+                    "転院予定日は日付(例: 2026-12-20)で入力してください。".to_owned(),
+                ));
+                None
+            }
+        }
+    };
+    let referral_json = serde_json::Value::Object(
+        input
+            .referral
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    );
+    if !local.is_empty() {
+        // The form's own errors with the referral's, without writing anything.
+        if let Err(list) = renkei_domain::handover::validate_referral(&referral_json) {
+            local.extend(list.iter().map(|x| (x.field.clone(), propose_error(x))));
+        }
+        input.errors = local;
+        let p = propose_page(&state, ui, id, input).await?;
+        return Ok(page(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    }
+    let (stage, org) = receiver.unwrap_or_default();
+    let result = state
         .services
         .propose_handover(
             &ui.actor,
             &ui.meta,
             id,
-            org,
-            stage,
-            (!note.is_empty()).then(|| note.clone()),
+            &org,
+            &stage,
+            (!input.note.is_empty()).then(|| input.note.clone()),
+            renkei_service::handovers::HandoverDetails {
+                transfer_date,
+                referral: Some(referral_json),
+            },
         )
-        .await
-    {
+        .await;
+    match result {
         Ok(_) => Ok(see_other(&format!("/care-plans/{id}?proposed=1#handovers"))),
         Err(e @ (ServiceError::Validation(_) | ServiceError::Conflict { .. })) => {
-            let messages = match &e {
-                ServiceError::Validation(errors) => {
-                    errors.iter().map(|x| fmt::error_ja(None, x)).collect()
+            let mut errors = Vec::new();
+            match &e {
+                ServiceError::Validation(list) => {
+                    for x in list {
+                        errors.push((x.field.clone(), propose_error(x)));
+                    }
                 }
-                ServiceError::Conflict { code, .. } => {
-                    vec![if *code == renkei_service::ErrorCode::InvalidTransition {
+                ServiceError::Conflict { code, .. } => errors.push((
+                    "receiver".to_owned(),
+                    if *code == renkei_service::ErrorCode::InvalidTransition {
                         "この連携パスには回答待ちの紹介・転院依頼がすでにあります。".to_owned()
                     } else {
                         explain(*code).to_owned()
-                    }]
-                }
-                _ => Vec::new(),
-            };
+                    },
+                )),
+                _ => {}
+            }
+            input.errors = errors;
             let status = crate::error::status_of(e.code());
-            let p = propose_page(&state, ui, id, &chosen, note, messages).await?;
+            let p = propose_page(&state, ui, id, input).await?;
             Ok(page(status, &p))
         }
         Err(e) => Err(e.into()),

@@ -109,6 +109,16 @@ pub struct WorklistPage {
     pub arrived_url: String,
     /// Open amendment notices (修正のお知らせ) of the organisation.
     pub amendment_notices: Vec<super::corrections::NoticeRow>,
+    /// Stages this facility left for the next one without recording their end.
+    pub unrecorded: Vec<UnrecordedRow>,
+}
+
+/// A stage whose end this facility still owes (「終了未記録」).
+pub struct UnrecordedRow {
+    pub url: String,
+    pub patient: String,
+    pub what: String,
+    pub closed: When,
 }
 
 /// NotFound/Forbidden as "not visible to us"; other errors stay errors.
@@ -255,7 +265,22 @@ pub async fn worklist_page(
         selected: q.due == *v,
     })
     .collect();
+    let unrecorded = services
+        .unrecorded_stage_ends(&ui.actor)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let (kana, kanji) = views::names(&u.patient);
+            UnrecordedRow {
+                url: format!("/care-plans/{}", u.care_plan_id),
+                patient: format!("{kanji}({kana})"),
+                what: format!("{} {}の終了が未記録です", u.pathway_title, u.stage_title),
+                closed: fmt::datetime(u.end.closed_at),
+            }
+        })
+        .collect();
     let page_data = WorklistPage {
+        unrecorded,
         shell: ui.shell(format!("作業一覧({})", category(&tab)), Nav::Worklist),
         current_label: category(&tab),
         tabs,

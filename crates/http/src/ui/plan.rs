@@ -241,6 +241,8 @@ pub struct PlanData {
     pub amendable: HashSet<Uuid>,
     pub histories: HashMap<Uuid, renkei_service::corrections::EntryHistory>,
     pub notices: Vec<renkei_service::notices::AmendmentNotice>,
+    /// Stages left for the next one before their end was recorded (「終了未記録」).
+    pub unrecorded_ends: Vec<renkei_domain::handover::UnrecordedEnd>,
 }
 
 /// The plan page's read model (one access decision, one audit event).
@@ -280,6 +282,7 @@ pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
         amendable: s.amendable,
         histories: s.histories,
         notices: s.notices,
+        unrecorded_ends: s.unrecorded_ends,
     }
 }
 
@@ -333,7 +336,15 @@ impl PlanData {
         let mut cols = Vec::new();
         let mut prev_end: Option<DateTime<Utc>> = Some(self.plan.started_at);
         for s in &t.stages {
-            let (start, end) = self.stage_dates(&s.code);
+            let (start, recorded_end) = self.stage_dates(&s.code);
+            // A stage the next one closed before its end was recorded counts as ended
+            // when the next stage started (「終了未記録」 until the end is recorded).
+            let unrecorded = self
+                .unrecorded_ends
+                .iter()
+                .rev()
+                .find(|u| u.stage == s.code && recorded_end.is_none());
+            let end = recorded_end.or(unrecorded.map(|u| u.closed_at));
             let current = self.plan.current_stage == s.code && self.active();
             let planned_start = prev_end;
             let base = start.or(planned_start);
@@ -342,6 +353,7 @@ impl PlanData {
                 _ => None,
             };
             let (status, status_class) = match (start, end) {
+                (Some(_), Some(_)) if unrecorded.is_some() => ("終了未記録", "wait"),
                 (Some(_), Some(_)) => ("終了", "ok"),
                 (Some(_), None) => ("進行中", "info"),
                 _ if current => ("開始前", "wait"),
@@ -1152,6 +1164,13 @@ pub async fn plan_page(
             PlanAction::AddNote => record_actions.push(Action {
                 url: format!("{new}?kind=note"),
                 label: "記録(メモ)".into(),
+            }),
+            PlanAction::EndStage(stage) if stage != cur => record_actions.push(Action {
+                url: format!("{new}?kind=stage_end&stage={stage}"),
+                label: format!(
+                    "{}の終了(転院・退院)を記録(終了未記録)",
+                    fmt::stage_title(Some(t), stage)
+                ),
             }),
             PlanAction::EndStage(stage) => record_actions.push(Action {
                 url: format!("{new}?kind=stage_end&stage={stage}"),

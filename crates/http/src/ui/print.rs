@@ -52,6 +52,10 @@ pub struct PrintPage {
     pub to_transfer: String,
     pub goals: Vec<String>,
     pub contacts: Vec<String>,
+    /// The clinical type in words, when the referral names one (脳出血, ラクナ梗塞 …).
+    pub clinical_type: Option<String>,
+    /// The patient has gone home: no projected discharge date is printed.
+    pub gone_home: bool,
     pub explained: Option<When>,
     pub printed: When,
     pub plan_url: String,
@@ -75,6 +79,24 @@ pub async fn print_page(
     if q.version == "staff" {
         return Ok(staff_page(&state, d, id));
     }
+    // The diagnosis: the latest referral's, else what the plan says (the pathway's).
+    let referral = d
+        .handovers
+        .iter()
+        .rev()
+        .map(|h| h.summary["referral"].clone())
+        .find(|r| r.get("diagnosis").is_some());
+    let referral = match referral {
+        Some(r) => r,
+        None => serde_json::to_value(
+            state
+                .services
+                .referral_prefill(&ui.actor, &ui.meta, id)
+                .await?,
+        )
+        .unwrap_or_default(),
+    };
+    let gone_home = gone_home(&d);
     let t = &d.template;
     let now = state.services.now();
     let cols = d.columns(now);
@@ -120,7 +142,9 @@ pub async fn print_page(
                 .replace("退院基準: ", ""),
         });
     }
-    let total = if expected_total + max_total == 0 {
+    let total = if gone_home {
+        "退院されました。今後は、かかりつけ医のもとで療養を続けます。".to_owned()
+    } else if expected_total + max_total == 0 {
         "長期にわたり、かかりつけ医と専門医療機関で継続して診療します。".to_owned()
     } else {
         let end = d.plan.started_at + Duration::days(max_total.into());
@@ -154,9 +178,13 @@ pub async fn print_page(
         .iter()
         .map(|m| {
             format!(
-                "{}({}) 地域連携室",
+                "{}({}) 地域連携室{}",
                 m.organization_name,
-                fmt::team_role(m.role)
+                fmt::team_role(m.role),
+                m.phone
+                    .as_deref()
+                    .map(|p| format!(" 電話 {p}"))
+                    .unwrap_or_default()
             )
         })
         .collect();
@@ -166,12 +194,36 @@ pub async fn print_page(
         .filter(|c| c.active)
         .max_by_key(|c| c.obtained_at)
         .map(|c| fmt::day_of(c.obtained_at));
-    let disease = t
-        .title
-        .ja
-        .trim_end_matches("地域連携パス")
-        .trim_end_matches("連携パス")
-        .to_owned();
+    let words =
+        renkei_domain::handover::referral_lines(&referral, renkei_domain::wording::Lang::Ja);
+    let word = |label: &str| {
+        words
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, v)| v.clone())
+    };
+    let disease = word("診断名").unwrap_or_else(|| {
+        t.title
+            .ja
+            .trim_end_matches("(循環型)")
+            .trim_end_matches("地域連携パス")
+            .trim_end_matches("連携パス")
+            .to_owned()
+    });
+    let clinical_type = word("病型").filter(|c| *c != disease);
+    // Each goal in the patient's words (the template's), else its title.
+    let goals = d
+        .goals
+        .iter()
+        .map(|g| {
+            t.goals
+                .iter()
+                .find(|x| x.code == g.code)
+                .and_then(|x| x.patient_title.as_ref())
+                .map(|p| p.ja.clone())
+                .unwrap_or_else(|| g.title.ja.clone())
+        })
+        .collect();
     Ok(page(
         StatusCode::OK,
         &PrintPage {
@@ -182,14 +234,51 @@ pub async fn print_page(
             stages,
             total,
             to_transfer,
-            goals: d.goals.iter().map(|g| g.title.ja.clone()).collect(),
+            goals,
             contacts,
+            clinical_type,
+            gone_home,
             explained,
             printed: fmt::day_of(now),
             plan_url: format!("/care-plans/{id}"),
             banner: d.banner,
         },
     ))
+}
+
+/// Whether the patient has gone home: discharged home at a stage end (`destination` =
+/// `home`), or the plan has reached a last, open-ended stage (生活期 / かかりつけ) or is
+/// completed.
+fn gone_home(d: &PlanData) -> bool {
+    let t = &d.template;
+    let discharged_home = d.effective().any(|e| {
+        e.kind == "stage_end"
+            && e.values.get("destination").and_then(|v| v.as_str()) == Some("home")
+    });
+    let in_open_last_stage = !t.cyclical
+        && t.stages.len() > 1
+        && t.stages.last().is_some_and(|s| {
+            s.code == d.plan.current_stage
+                && s.expected_days.is_none()
+                && s.max_days.is_none()
+                && d.stage_dates(&s.code).0.is_some()
+        });
+    discharged_home || in_open_last_stage || d.status == renkei_domain::entry::PlanStatus::Completed
+}
+
+/// Longest note printed whole on the staff copy (about a page of A4 at 9.5 pt in the
+/// summary table's content column); a longer one is cut and says where the rest is.
+pub const PRINT_NOTE_MAX_CHARS: usize = 1200;
+
+/// A note as the staff copy prints it: whole, or cut at [`PRINT_NOTE_MAX_CHARS`] with
+/// 「…(続きは画面で・全N文字)」.
+pub fn print_note(note: &str) -> String {
+    let n = note.chars().count();
+    if n <= PRINT_NOTE_MAX_CHARS {
+        return note.to_owned();
+    }
+    let head: String = note.chars().take(PRINT_NOTE_MAX_CHARS).collect();
+    format!("{head}…(続きは画面で・全{n}文字)")
 }
 
 // ------------------------------------------------------------------ staff version
@@ -303,7 +392,7 @@ fn staff_page(state: &AppState, d: PlanData, id: uuid::Uuid) -> axum::response::
                         .map(|l| format!("{}: {}", l.label, l.value))
                         .collect();
                     if let Some(n) = &c.note {
-                        content.push(n.clone());
+                        content.push(print_note(n));
                     }
                     if let Some(v) = &c.variance {
                         content.push(format!("バリアンス: {v}"));
@@ -397,6 +486,24 @@ pub async fn print_css(
 #[cfg(test)]
 mod tests {
     use super::css_string;
+
+    #[test]
+    fn a_note_over_a_page_is_cut_and_says_its_length() {
+        use super::{PRINT_NOTE_MAX_CHARS, print_note};
+        assert_eq!(print_note("短い記録"), "短い記録");
+        let whole = "あ".repeat(PRINT_NOTE_MAX_CHARS);
+        assert_eq!(print_note(&whole), whole);
+        let long = "い".repeat(PRINT_NOTE_MAX_CHARS + 1);
+        let cut = print_note(&long);
+        assert!(cut.ends_with(&format!(
+            "…(続きは画面で・全{}文字)",
+            PRINT_NOTE_MAX_CHARS + 1
+        )));
+        assert_eq!(
+            cut.chars().filter(|c| *c == 'い').count(),
+            PRINT_NOTE_MAX_CHARS
+        );
+    }
 
     #[test]
     fn header_text_is_a_safe_css_string() {

@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, may_amend_entry};
-use renkei_domain::entry::PlanStatus;
+use renkei_domain::access::{PlanAction, TeamRole, allowed_actions, allows, may_amend_entry};
+use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::goals::{GoalStatus, evaluate_goals};
+use renkei_domain::handover::{
+    HandoverState, StageShortcut, UnrecordedEnd, stage_shortcut, unrecorded_ends,
+};
 pub use renkei_domain::plan::StageDates;
 use renkei_domain::plan::stage_dates_at;
 use renkei_domain::template::PathwayTemplate;
@@ -36,6 +39,8 @@ pub struct TeamRow {
     pub organization_name: String,
     pub role: TeamRole,
     pub stages: Vec<String>,
+    /// Telephone of the organisation's liaison office (地域連携室), when known.
+    pub phone: Option<String>,
 }
 
 /// Everything a care-plan screen shows, with what the actor may do on the plan.
@@ -69,6 +74,8 @@ pub struct PlanScreen {
     pub histories: HashMap<Uuid, crate::corrections::EntryHistory>,
     /// The open amendment notices of the actor's organisation on this plan.
     pub notices: Vec<crate::notices::AmendmentNotice>,
+    /// Stages left for the next one before their end was recorded (「終了未記録」).
+    pub unrecorded_ends: Vec<UnrecordedEnd>,
 }
 
 impl PlanScreen {
@@ -142,9 +149,71 @@ impl Services {
         let who = subject(actor);
         let next_stages = t.next_stages(&row.current_stage);
         let next: Vec<&str> = next_stages.iter().map(String::as_str).collect();
-        let actions = allowed_actions(&who, &access, &state, &next);
+        let mut actions = allowed_actions(&who, &access, &state, &next);
 
         let rows = queries::entries_of(db, plan_id).await?;
+        // Hand-over shortcuts: the receiver of an accepted hand-over may start its stage
+        // before the sender recorded its end, and the sender may record that end late.
+        let unrecorded_ends = {
+            let stage_orgs: Vec<(Uuid, Uuid)> = rows
+                .iter()
+                .filter(|r| r.kind == EntryKind::StageStart.as_str())
+                .map(|r| (r.id, r.organization_id))
+                .collect();
+            let facts = crate::plan_facts::entry_facts(&rows);
+            let now = self.now();
+            let view = renkei_domain::corrections::current_view(&facts, now, now);
+            unrecorded_ends(&view, &stage_orgs)
+        };
+        if status == PlanStatus::Active {
+            let accepted: Vec<String> =
+                renkei_store::handovers::handovers_of_plan(db, plan_id.into())
+                    .await?
+                    .into_iter()
+                    .filter(|h| h.state == HandoverState::Accepted)
+                    .map(|h| h.stage)
+                    .collect();
+            for stage in &next {
+                let shortcut = stage_shortcut(
+                    t,
+                    &state,
+                    EntryKind::StageStart,
+                    stage,
+                    accepted.iter().any(|a| a == stage),
+                    &unrecorded_ends,
+                );
+                let offer = PlanAction::StartStage((*stage).to_owned());
+                if matches!(shortcut, StageShortcut::ReceiverStart(_))
+                    && !actions.contains(&offer)
+                    && allows(
+                        &who,
+                        Action::Append {
+                            kind: EntryKind::StageStart,
+                            stage,
+                        },
+                        &access,
+                    )
+                {
+                    actions.push(offer);
+                }
+            }
+            for u in &unrecorded_ends {
+                let offer = PlanAction::EndStage(u.stage.clone());
+                if u.stage != state.current_stage
+                    && !actions.contains(&offer)
+                    && allows(
+                        &who,
+                        Action::Append {
+                            kind: EntryKind::StageEnd,
+                            stage: &u.stage,
+                        },
+                        &access,
+                    )
+                {
+                    actions.push(offer);
+                }
+            }
+        }
         let entry_facts = crate::plan_facts::entry_facts(&rows);
         let now = as_of.unwrap_or_else(|| self.now());
         let stage_dates = stage_dates_at(&entry_facts, now, DateTime::<Utc>::MAX_UTC);
@@ -186,6 +255,7 @@ impl Services {
             };
             let org = queries::organization_by_id(db, m.organization_id).await?;
             team.push(TeamRow {
+                phone: org.as_ref().and_then(|o| o.phone.clone()),
                 organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
                 organization_name: org.map(|o| o.name).unwrap_or_default(),
                 role,
@@ -240,6 +310,8 @@ impl Services {
                 proposed_at: h.proposed_at,
                 answered_at: h.answered_at,
                 completed_at: h.completed_at,
+                proposed_transfer_date: h.proposed_transfer_date,
+                agreed_transfer_date: h.agreed_transfer_date,
             })
             .collect();
         let reports = renkei_store::reports::reports_of_plan(db, plan_id.into())
@@ -279,6 +351,7 @@ impl Services {
             as_of,
             histories,
             notices,
+            unrecorded_ends,
         })
     }
 }

@@ -27,6 +27,10 @@ pub struct Model {
     pub answered_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// 転院予定日 proposed by the sender, `YYYY-MM-DD`.
+    pub proposed_transfer_date: Option<String>,
+    /// 転院予定日 agreed on acceptance, `YYYY-MM-DD`.
+    pub agreed_transfer_date: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

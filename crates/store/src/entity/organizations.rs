@@ -18,6 +18,8 @@ pub struct Model {
     /// Users of this organisation must pass TOTP two-factor at login.
     pub require_totp: bool,
     pub created_at: DateTimeUtc,
+    /// Telephone of the liaison office (地域連携室), printed for patients.
+    pub phone: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
