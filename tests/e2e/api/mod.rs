@@ -18,4 +18,5 @@ mod slow_clients;
 mod snapshots;
 mod system;
 mod tamper;
+mod templates_v2;
 mod unavailable;
