@@ -225,6 +225,14 @@ async fn click_link(c: &Client, label: &str) {
     for l in links {
         if l.text().await.unwrap_or_default().contains(label) {
             let old = css(c, "html").await;
+            // Into the middle of the window: at the top edge a long page can leave the
+            // link under the sticky patient banner.
+            c.execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&l).expect("element")],
+            )
+            .await
+            .expect("scroll to link");
             l.click().await.expect("click link");
             wait_gone(c, old).await;
             return;

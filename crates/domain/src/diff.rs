@@ -1,17 +1,54 @@
 //! What changes between two versions of a pathway, for migrating a running plan and
 //! for the version browser: stages, items, goals, variance codes and schedule rules
-//! added, removed or changed (by code).
+//! added, removed or changed (by code), each with its title and, when changed, the fields
+//! that differ with their old and new values. For a running plan, the preview also names
+//! the items the new version's conditions read that the plan has not recorded, and the
+//! recorded items the new version no longer has.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::template::PathwayTemplate;
+use crate::goals::EntryFacts;
+use crate::template::{Condition, PathwayTemplate};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Changes {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub changed: Vec<String>,
+    /// One line per added, removed or changed code, in that order.
+    pub details: Vec<ChangeDetail>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// One added, removed or changed element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeDetail {
+    pub code: String,
+    pub change: ChangeKind,
+    /// The element's title (`{ja, en}`) in the newer version (the older one when removed).
+    pub title: Value,
+    /// For a changed element: every top-level field that differs, old and new.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+}
+
+/// A field of a changed element, before and after (`null` when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
 }
 
 impl Changes {
@@ -42,19 +79,60 @@ fn by_code<T: Serialize>(list: &[T], code: impl Fn(&T) -> &str) -> Vec<(String, 
 
 fn compare(old: Vec<(String, Value)>, new: Vec<(String, Value)>) -> Changes {
     let mut c = Changes::default();
+    let mut changed = Vec::new();
     for (code, v) in &new {
         match old.iter().find(|(k, _)| k == code) {
-            None => c.added.push(code.clone()),
-            Some((_, ov)) if ov != v => c.changed.push(code.clone()),
+            None => {
+                c.added.push(code.clone());
+                c.details
+                    .push(detail(code, ChangeKind::Added, v, Vec::new()));
+            }
+            Some((_, ov)) if ov != v => {
+                c.changed.push(code.clone());
+                changed.push(detail(code, ChangeKind::Changed, v, fields(ov, v)));
+            }
             Some(_) => {}
         }
     }
-    for (code, _) in &old {
+    for (code, v) in &old {
         if !new.iter().any(|(k, _)| k == code) {
             c.removed.push(code.clone());
+            c.details
+                .push(detail(code, ChangeKind::Removed, v, Vec::new()));
         }
     }
+    c.details.extend(changed);
     c
+}
+
+fn detail(code: &str, change: ChangeKind, v: &Value, fields: Vec<FieldChange>) -> ChangeDetail {
+    ChangeDetail {
+        code: code.to_owned(),
+        change,
+        title: v.get("title").cloned().unwrap_or(Value::Null),
+        fields,
+    }
+}
+
+/// The top-level fields of two serialised elements that differ, in key order.
+fn fields(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let o = old.as_object().unwrap_or(&empty);
+    let n = new.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let before = o.get(k).cloned().unwrap_or(Value::Null);
+            let after = n.get(k).cloned().unwrap_or(Value::Null);
+            (before != after).then(|| FieldChange {
+                field: k.clone(),
+                before,
+                after,
+            })
+        })
+        .collect()
 }
 
 pub fn diff(old: &PathwayTemplate, new: &PathwayTemplate) -> TemplateDiff {
@@ -79,6 +157,104 @@ pub fn diff(old: &PathwayTemplate, new: &PathwayTemplate) -> TemplateDiff {
             by_code(&old.schedule, |s| &s.code),
             by_code(&new.schedule, |s| &s.code),
         ),
+    }
+}
+
+/// What migrating a running plan to `new` would change: the template differences, the
+/// items the new version's conditions (goal and schedule `applies_when`, schedule
+/// `interval_by`) read that the plan has not recorded (such goals and rules do not apply
+/// until they are), and the recorded items the new version no longer defines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationPreview {
+    pub from_version: u32,
+    pub to_version: u32,
+    #[serde(flatten)]
+    pub diff: TemplateDiff,
+    pub needs_recording: Vec<NeedsRecording>,
+    /// Items with recorded values that the new version does not define: the values stay
+    /// in the record but no goal or schedule of the new version reads them.
+    pub recorded_items_removed: Vec<String>,
+}
+
+/// An item the new version's conditions read and the plan has no value for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NeedsRecording {
+    pub item: String,
+    pub title: Value,
+    /// Goal and schedule rule codes that read it.
+    pub read_by: Vec<String>,
+}
+
+/// The migration preview of a plan whose entries are `entries`, as recorded by `now`.
+pub fn migration_preview(
+    old: &PathwayTemplate,
+    new: &PathwayTemplate,
+    entries: &[EntryFacts],
+    now: DateTime<Utc>,
+) -> MigrationPreview {
+    let view = crate::corrections::current_view(entries, now, now);
+    let recorded = |item: &str| {
+        view.iter()
+            .any(|e| e.values.get(item).is_some_and(|v| !v.is_null()))
+    };
+    let condition_item = |c: &Condition| -> Option<String> {
+        match c {
+            Condition::Choice { item, .. }
+            | Condition::Flag { item, .. }
+            | Condition::Number { item, .. } => Some(item.clone()),
+            Condition::Age { .. } => None,
+        }
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for g in &new.goals {
+        for c in &g.applies_when {
+            if let Some(i) = condition_item(c) {
+                pairs.push((i, g.code.clone()));
+            }
+        }
+    }
+    for r in &new.schedule {
+        for c in &r.applies_when {
+            if let Some(i) = condition_item(c) {
+                pairs.push((i, r.code.clone()));
+            }
+        }
+        if let Some(by) = &r.interval_by {
+            pairs.push((by.item.clone(), r.code.clone()));
+        }
+    }
+    let mut readers: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (item, by) in &pairs {
+        let list = readers.entry(item.as_str()).or_default();
+        if !list.contains(by) {
+            list.push(by.clone());
+        }
+    }
+    let needs_recording = readers
+        .into_iter()
+        .filter(|(item, _)| !recorded(item))
+        .map(|(item, read_by)| NeedsRecording {
+            item: item.to_owned(),
+            title: new
+                .item(item)
+                .and_then(|i| serde_json::to_value(&i.title).ok())
+                .unwrap_or(Value::Null),
+            read_by,
+        })
+        .collect();
+    let mut recorded_items_removed: Vec<String> = old
+        .items
+        .iter()
+        .filter(|i| new.item(&i.code).is_none() && recorded(&i.code))
+        .map(|i| i.code.clone())
+        .collect();
+    recorded_items_removed.sort();
+    MigrationPreview {
+        from_version: old.version,
+        to_version: new.version,
+        diff: diff(old, new),
+        needs_recording,
+        recorded_items_removed,
     }
 }
 

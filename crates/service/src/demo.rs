@@ -409,6 +409,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             ("onset_at", json!(onset.to_rfc3339())),
             ("nihss_total", json!(12)),
             ("mrs_premorbid", json!(0)),
+            ("stroke_subtype", json!("atherothrombotic")),
+            ("diabetes", json!(true)),
+            ("paralysis_side", json!("right")),
         ]),
         Some("左中大脳動脈領域の脳梗塞。rt-PA 投与後に入院。"),
         None,
@@ -457,6 +460,8 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         [5, 4, 2, 4, 3, 4, 5, 5, 4, 4, 2, 3, 1, 6, 5, 5, 4, 5],
     );
     v.insert("walk_cat".into(), json!("assisted"));
+    v.insert("food_form".into(), json!("soft"));
+    v.insert("jisseki_exclusion".into(), json!("included"));
     w.add(
         recovery,
         plan.id,
@@ -512,7 +517,13 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         "acute",
         EntryKind::StageStart,
         days(6),
-        values(&[("nihss_total", json!(4)), ("mrs_premorbid", json!(1))]),
+        values(&[
+            ("nihss_total", json!(4)),
+            ("mrs_premorbid", json!(1)),
+            ("stroke_subtype", json!("lacunar")),
+            ("diabetes", json!(false)),
+            ("paralysis_side", json!("left")),
+        ]),
         None,
         None,
     )
@@ -561,16 +572,17 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     w.report.patients += 1;
     w.report.care_plans += 1;
     let arrival = days(30);
-    let mut v = values(&[
-        ("arrival_at", json!(arrival.to_rfc3339())),
+    let v = values(&[
+        (
+            "injury_at",
+            json!((arrival - Duration::hours(3)).to_rfc3339()),
+        ),
+        ("er_arrival_at", json!(arrival.to_rfc3339())),
         ("fracture_type", json!("neck")),
         ("walk_cat_preinjury", json!("cane")),
+        ("residence_preinjury", json!("home")),
         ("barthel_preinjury_total", json!(85)),
     ]);
-    v.insert(
-        "injury_date".into(),
-        json!(arrival.date_naive().to_string()),
-    );
     w.add(
         acute,
         plan.id,
@@ -629,7 +641,11 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         "recovery",
         EntryKind::StageStart,
         days(16),
-        barthel(scales, [10, 10, 5, 5, 0, 10, 0, 5, 10, 5]),
+        {
+            let mut v = barthel(scales, [10, 10, 5, 5, 0, 10, 0, 5, 10, 5]);
+            v.insert("jisseki_exclusion".into(), json!("included"));
+            v
+        },
         None,
         None,
     )
@@ -688,8 +704,13 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         EntryKind::StageStart,
         days(4),
         values(&[
-            ("arrival_at", json!(days(4).to_rfc3339())),
+            (
+                "injury_at",
+                json!((days(4) - Duration::hours(5)).to_rfc3339()),
+            ),
+            ("er_arrival_at", json!(days(4).to_rfc3339())),
             ("fracture_type", json!("trochanteric")),
+            ("residence_preinjury", json!("home")),
         ]),
         None,
         None,
@@ -750,8 +771,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             ("bp_dia", json!(88)),
             ("weight", json!(78.5)),
             ("ldl", json!(146)),
+            ("hdl", json!(42)),
+            ("tg", json!(168)),
+            ("tg_fasting", json!(true)),
+            ("nonhdl", json!(178)),
             ("egfr", json!(72.0)),
             ("uacr", json!(45.0)),
+            ("dkd_stage", json!("stage_2")),
+            ("hypo_risk_drugs", json!(false)),
+            ("elderly_category", json!("category_1")),
         ]),
         Some("教育入院。個別目標を設定"),
         None,
@@ -767,6 +795,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             ("eye_exam_done", json!(true)),
             ("retinopathy_l", json!("ndr")),
             ("retinopathy_r", json!("ndr")),
+            ("retinopathy_grade", json!("none")),
         ]),
         None,
         None,
@@ -806,12 +835,33 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
                 ("bp_dia", json!(78)),
                 ("weight", json!(76.0)),
                 ("severe_hypo", json!(0)),
+                ("bp_sys_home", json!(sys - 6)),
+                ("bp_dia_home", json!(74)),
             ]),
             None,
             None,
         )
         .await?;
     }
+    w.add(
+        clinic,
+        plan.id,
+        "clinic",
+        EntryKind::Assessment,
+        days(40),
+        values(&[
+            ("uacr", json!(38.0)),
+            ("ldl", json!(112)),
+            ("hdl", json!(46)),
+            ("tg", json!(160)),
+            ("tg_fasting", json!(false)),
+            ("nonhdl", json!(140)),
+            ("egfr", json!(70.0)),
+        ]),
+        Some("脂質・腎機能検査(随時採血)"),
+        None,
+    )
+    .await?;
 
     // Diabetes: recently enrolled.
     let p = patients::create_patient(
@@ -859,6 +909,9 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             ("bp_sys", json!(128)),
             ("bp_dia", json!(76)),
             ("smoking", json!("current")),
+            ("hypo_risk_drugs", json!(true)),
+            ("elderly_category", json!("category_1")),
+            ("dkd_stage", json!("stage_1")),
         ]),
         None,
         None,
@@ -906,6 +959,10 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             ("hba1c", json!(8.8)),
             ("bp_sys", json!(150)),
             ("bp_dia", json!(92)),
+            ("hypo_risk_drugs", json!(true)),
+            ("elderly_category", json!("category_2")),
+            ("dkd_stage", json!("stage_3")),
+            ("upcr", json!(0.8)),
         ]),
         None,
         None,

@@ -249,14 +249,16 @@ impl Services {
         write.commit(record).await
     }
 
-    /// What migrating the plan to `version` would change (nothing is changed).
+    /// What migrating the plan to `version` would change (nothing is changed): the template
+    /// differences with titles and changed fields, the items the version's conditions read
+    /// that the plan has not recorded, and the recorded items the version no longer has.
     pub async fn migration_preview(
         &self,
         actor: &Actor,
         meta: &RequestMeta,
         plan_id: Uuid,
         version: u32,
-    ) -> Result<renkei_domain::diff::TemplateDiff, ServiceError> {
+    ) -> Result<renkei_domain::diff::MigrationPreview, ServiceError> {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
@@ -273,9 +275,12 @@ impl Services {
             })?;
         self.audit_read(actor, meta, "care_plan.migration_preview", &plan)
             .await?;
-        Ok(renkei_domain::diff::diff(
+        let rows = renkei_store::queries::entries_of(&self.db, plan_id).await?;
+        Ok(renkei_domain::diff::migration_preview(
             &current.template,
             &target.template,
+            &crate::plan_facts::entry_facts(&rows),
+            self.now(),
         ))
     }
 

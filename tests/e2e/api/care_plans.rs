@@ -26,7 +26,8 @@ async fn enrol_pins_the_latest_stroke_version() {
     res.assert_status(201);
     let plan = &res.body;
     assert_eq!(plan["pathway"]["code"], "stroke");
-    assert_eq!(plan["pathway"]["version"], 1);
+    // Stroke v2 (current guidelines) is the latest published version.
+    assert_eq!(plan["pathway"]["version"], 2);
     let hash = plan["pathway"]["hash"].as_str().expect("pathway hash");
     assert!(hash.starts_with("sha256:") && hash.len() == 71, "{hash}");
     assert_eq!(plan["status"], "active");
@@ -36,9 +37,15 @@ async fn enrol_pins_the_latest_stroke_version() {
     assert_eq!(plan["planner_organization"], "acute-1");
 
     // The pinned hash is the published version's hash.
-    let published = app.get("/api/v1/pathways/stroke/versions/1", &token).await;
+    let published = app.get("/api/v1/pathways/stroke/versions/2", &token).await;
     published.assert_status(200);
     assert_eq!(published.body["hash"], hash);
+    let v1 = app.get("/api/v1/pathways/stroke/versions/1", &token).await;
+    v1.assert_status(200);
+    assert_ne!(
+        v1.body["hash"], hash,
+        "v1 stays published with its own hash"
+    );
     let list = app.get("/api/v1/pathways", &token).await;
     list.assert_status(200);
     let codes: Vec<&str> = list.body["pathways"]
@@ -64,7 +71,17 @@ async fn enrol_pins_the_latest_stroke_version() {
     mine.assert_status(200);
     assert_eq!(mine.body["care_plans"][0]["id"], plan["id"]);
 
-    // An explicit version works the same.
+    // An explicit version works the same; an older one is pinned with its own hash.
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &token,
+            &json!({"patient_id": p["id"], "pathway": "stroke", "version": 2}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    assert_eq!(res.body["pathway"]["hash"], hash);
     let res = app
         .post_json(
             "/api/v1/care-plans",
@@ -74,7 +91,8 @@ async fn enrol_pins_the_latest_stroke_version() {
         )
         .await;
     res.assert_status(201);
-    assert_eq!(res.body["pathway"]["hash"], hash);
+    assert_eq!(res.body["pathway"]["version"], 1);
+    assert_eq!(res.body["pathway"]["hash"], v1.body["hash"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -148,7 +166,9 @@ async fn core_stroke_flow_chains_entries_and_meets_goals() {
             "acute",
             "stage_start",
             &acute_start,
-            json!({"nihss_total": 12, "mrs_premorbid": 0}),
+            // The subtype and diabetes flag make the LDL goal apply (stroke v2).
+            json!({"nihss_total": 12, "mrs_premorbid": 0,
+                   "stroke_subtype": "atherothrombotic", "diabetes": false}),
         ),
     )
     .await;

@@ -24,5 +24,6 @@ mod slow_clients;
 mod snapshots;
 mod system;
 mod tamper;
+mod templates_v2;
 mod unavailable;
 pub(crate) mod variances;

@@ -4,7 +4,6 @@
 //! on a fresh database per test (SQLite, or PostgreSQL when `RENKEI_TEST_DATABASE_URL`
 //! is set). Time moves with the service clock (`Services::clock`), never with sleeps.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
@@ -12,7 +11,7 @@ use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::variances::SYSTEM_PRACTITIONER_ID;
 use renkei_testkit::app::send;
 use renkei_testkit::builders::{fim, jst, patient};
-use renkei_testkit::{ApiResponse, TestApp, TestDb, pathways_dir};
+use renkei_testkit::{ApiResponse, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
@@ -1302,7 +1301,9 @@ async fn femur_late_surgery_raises_one_automatic_variance() {
         let app = &app;
         let a = &a;
         async move {
-            let plan = enrol(app, a, "acute-1", "femur-fracture", None, t0).await;
+            // Pinned to v1: this journey reads v1's arrival clock (`arrival_at`) and its h1
+            // for every age; v2 counts from `er_arrival_at` for patients aged 75 and over.
+            let plan = enrol(app, a, "acute-1", "femur-fracture", Some(1), t0).await;
             add(
                 app,
                 a,
@@ -1483,7 +1484,9 @@ async fn diabetes_eighteen_months_schedule_individual_targets_and_dropout() {
     let start = t0 - Duration::days(1);
     let mut plans = Vec::new();
     for _ in 0..2 {
-        let plan = enrol(&app, &s, "spec-1", "diabetes", None, start).await;
+        // Pinned to v1: this journey reads v1's schedule (eye grace 30 days, UACR in the
+        // 6-monthly panel) and v1's HbA1c goal for every age.
+        let plan = enrol(&app, &s, "spec-1", "diabetes", Some(1), start).await;
         consent(&app, &s, &plan, start + Duration::minutes(10)).await;
         add(
             &app,
@@ -1738,63 +1741,9 @@ async fn diabetes_eighteen_months_schedule_individual_targets_and_dropout() {
 
 // ====================================================================== 5. lifecycle
 
-/// Copies the repository's templates to `dir` and adds stroke v2: v1 plus one item
-/// (`dysphagia_screen`) and one changed goal (g1: acute ≤ 28 days).
-fn templates_with_stroke_v2(dir: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for e in std::fs::read_dir(from).expect("read dir") {
-            let e = e.expect("dir entry");
-            let target = to.join(e.file_name());
-            if e.path().is_dir() {
-                copy(&e.path(), &target);
-            } else {
-                std::fs::copy(e.path(), &target).expect("copy template");
-            }
-        }
-    }
-    copy(&pathways_dir(), dir);
-    let v1 = std::fs::read_to_string(dir.join("stroke/v1.toml")).expect("stroke v1");
-    let old_goal = r#"target = { kind = "stage_length", stage = "acute", op = "<=", days = 21 }"#;
-    assert_eq!(
-        v1.matches(old_goal).count(),
-        1,
-        "g1 target line in stroke v1"
-    );
-    assert_eq!(v1.matches("\nversion = 1\n").count(), 1);
-    let v2 = v1.replace("\nversion = 1\n", "\nversion = 2\n").replace(
-        old_goal,
-        r#"target = { kind = "stage_length", stage = "acute", op = "<=", days = 28 }"#,
-    ) + r#"
-# v2: dysphagia screening recorded as an item.
-[[items]]
-code = "dysphagia_screen"
-title = { ja = "嚥下スクリーニング実施", en = "Dysphagia screening done" }
-type = "boolean"
-stages = ["acute", "recovery"]
-"#;
-    std::fs::write(dir.join("stroke/v2.toml"), v2).expect("write stroke v2");
-}
-
-/// A server whose registry also holds stroke v2: the versions are published from `dir`
-/// first, then the usual test server starts on the same database (start-up publishes
-/// nothing new from the repository and loads every stored version).
-async fn spawn_with_pathways(dir: &Path) -> Option<TestApp> {
-    let db = TestDb::new().await?;
-    let first = renkei_testkit::start(db.settings(), dir, true)
-        .await
-        .unwrap_or_else(|e| panic!("publish from {}: {e}", dir.display()));
-    let _ = first.db.close().await;
-    Some(TestApp::spawn_on(db).await)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_lifecycle_complete_withdraw_and_migrate() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    templates_with_stroke_v2(dir.path());
-    let Some(app) = spawn_with_pathways(dir.path()).await else {
-        return;
-    };
+    let app = app_or_skip!();
     add_org(&app, "acute-1", "acute_hospital", AREA).await;
     add_org(&app, "recovery-1", "recovery_hospital", AREA).await;
     let a = staff(&app, "acute-1", "a-nurse", "nurse", &[]).await;
@@ -1957,6 +1906,7 @@ async fn plan_lifecycle_complete_withdraw_and_migrate() {
         "a new plan takes the latest version"
     );
 
+    // The preview of the published stroke v2 (current guidelines) for this running plan.
     let preview = get_ok(
         &app,
         &format!("/api/v1/care-plans/{p3}/migration?version=2"),
@@ -1964,23 +1914,99 @@ async fn plan_lifecycle_complete_withdraw_and_migrate() {
     )
     .await;
     assert_eq!(
-        preview["items"]["added"],
-        json!(["dysphagia_screen"]),
+        (&preview["from_version"], &preview["to_version"]),
+        (&json!(1), &json!(2)),
         "{preview}"
     );
+    let codes = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let items_added = codes(&preview["items"]["added"]);
+    for item in ["stroke_subtype", "diabetes", "bp_sys_home", "bp_dia_home"] {
+        assert!(items_added.iter().any(|c| c == item), "{item}: {preview}");
+    }
     assert_eq!(preview["items"]["removed"], json!([]), "{preview}");
-    assert_eq!(preview["items"]["changed"], json!([]), "{preview}");
-    assert_eq!(
-        preview["goals"]["changed"],
-        json!(["g1_transfer_on_time"]),
-        "{preview}"
+    assert!(
+        codes(&preview["items"]["changed"])
+            .iter()
+            .any(|c| c == "hba1c")
     );
-    assert_eq!(preview["goals"]["added"], json!([]), "{preview}");
-    assert_eq!(
-        preview["stages"],
-        json!({"added": [], "removed": [], "changed": []}),
-        "{preview}"
+    let goals_added = codes(&preview["goals"]["added"]);
+    for goal in ["g5_bp_sys_home", "g5_bp_dia_home", "g6_ldl_diabetes"] {
+        assert!(goals_added.iter().any(|c| c == goal), "{goal}: {preview}");
+    }
+    assert_eq!(preview["goals"]["removed"], json!([]), "{preview}");
+    // Each change says what it is: the BP goal lost the JSH2019 exceptions and reads the
+    // life stage only; the acute stage lost the 2-month admission rule.
+    let detail = |section: &str, code: &str| -> Value {
+        preview[section]["details"]
+            .as_array()
+            .and_then(|d| d.iter().find(|x| x["code"] == code).cloned())
+            .unwrap_or_else(|| panic!("{section}.{code} in {preview}"))
+    };
+    let field = |d: &Value, name: &str| -> Value {
+        d["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|x| x["field"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} in {d}"))
+    };
+    let bp = detail("goals", "g5_bp_sys");
+    assert_eq!(bp["change"], "changed");
+    assert_eq!(bp["title"]["ja"], "収縮期血圧130 mmHg未満(診察室)");
+    let title = field(&bp, "title");
+    assert!(
+        title["before"]["ja"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("140"),
+        "{bp}"
     );
+    assert_eq!(field(&bp, "scope")["after"]["stage"], "home", "{bp}");
+    let home = detail("goals", "g5_bp_sys_home");
+    assert_eq!(home["change"], "added");
+    assert_eq!(home["title"]["ja"], "家庭収縮期血圧125 mmHg未満");
+    assert_eq!(codes(&preview["stages"]["changed"]), ["acute"], "{preview}");
+    let exit = field(&detail("stages", "acute"), "exit_criteria");
+    assert!(
+        exit["before"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2か月以内")
+    );
+    assert!(!exit["after"].as_str().unwrap_or_default().contains("2か月"));
+    let hba1c = detail("items", "hba1c");
+    assert_eq!(
+        field(&hba1c, "codes")["after"][0]["code"],
+        "4548-4",
+        "{hba1c}"
+    );
+    // This plan has recorded neither the subtype nor diabetes: the new LDL and HbA1c
+    // goals would not apply until it does.
+    let needs = preview["needs_recording"]
+        .as_array()
+        .expect("needs_recording");
+    let need = |item: &str| {
+        needs
+            .iter()
+            .find(|n| n["item"] == item)
+            .unwrap_or_else(|| panic!("{item} in {preview}"))
+    };
+    assert_eq!(
+        need("stroke_subtype")["read_by"],
+        json!(["g6_ldl", "g6_ldl_diabetes"])
+    );
+    assert_eq!(need("stroke_subtype")["title"]["ja"], "病型");
+    assert_eq!(
+        need("diabetes")["read_by"],
+        json!(["g6_ldl", "g6_ldl_diabetes", "g7_hba1c"])
+    );
+    assert_eq!(preview["recorded_items_removed"], json!([]), "{preview}");
     app.get(&format!("/api/v1/care-plans/{p3}/migration?version=9"), &a)
         .await
         .assert_problem(422, Some("version"));
@@ -1992,15 +2018,15 @@ async fn plan_lifecycle_complete_withdraw_and_migrate() {
         get_ok(&app, &format!("/api/v1/care-plans/{p3}"), &a).await["pathway"]["version"],
         1
     );
-    let screen = entry_body(
+    let subtype = entry_body(
         "acute",
         "assessment",
         now(&app) - Duration::minutes(5),
-        json!({"dysphagia_screen": true}),
+        json!({"stroke_subtype": "atherothrombotic"}),
     );
-    post_entry(&app, &a, &p3, &screen)
+    post_entry(&app, &a, &p3, &subtype)
         .await
-        .assert_problem(422, Some("values.dysphagia_screen"));
+        .assert_problem(422, Some("values.stroke_subtype"));
 
     let migrate = format!("/api/v1/care-plans/{p3}/migrate");
     app.post_json(&migrate, &a, &json!({"version": 2, "reason": " "}), None)
@@ -2034,9 +2060,28 @@ async fn plan_lifecycle_complete_withdraw_and_migrate() {
     let plan = get_ok(&app, &format!("/api/v1/care-plans/{p3}"), &a).await;
     assert_eq!(plan["pathway"]["version"], 2, "{plan}");
     assert_ne!(plan["pathway"]["hash"], v1_hash);
-    post_entry(&app, &a, &p3, &screen).await.assert_status(201);
-    let g1 = goal(&app, &a, &p3, "g1_transfer_on_time").await;
-    assert_eq!(g1["target"]["days"], 28, "{g1}");
+    post_entry(&app, &a, &p3, &subtype).await.assert_status(201);
+    let home_bp = goal(&app, &a, &p3, "g5_bp_sys_home").await;
+    assert_eq!(
+        home_bp["target"]["value"].as_f64(),
+        Some(125.0),
+        "{home_bp}"
+    );
+    // Recorded now: the preview (to the same version) no longer asks for the subtype.
+    let again = get_ok(
+        &app,
+        &format!("/api/v1/care-plans/{p3}/migration?version=2"),
+        &a,
+    )
+    .await;
+    assert!(
+        !again["needs_recording"]
+            .as_array()
+            .expect("needs_recording")
+            .iter()
+            .any(|n| n["item"] == "stroke_subtype"),
+        "{again}"
+    );
     app.post_json(
         &migrate,
         &a,

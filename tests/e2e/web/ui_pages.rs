@@ -294,9 +294,9 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
 
 // ---------------------------------------------------------------- S8
 
-/// The repository's templates plus stroke v2: one item added, goal g1 changed
-/// (acute ≤ 21 → ≤ 28 days) and goal g7 removed.
-fn templates_with_stroke_v2(dir: &Path) {
+/// The repository's templates plus a stroke v3 made from the published v2: one item
+/// added, goal g1 changed (acute ≤ 21 → ≤ 28 days) and goal g7 removed.
+fn templates_with_stroke_v3(dir: &Path) {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("mkdir");
         for e in std::fs::read_dir(from).expect("read dir") {
@@ -310,15 +310,15 @@ fn templates_with_stroke_v2(dir: &Path) {
         }
     }
     copy(&pathways_dir(), dir);
-    let v1 = std::fs::read_to_string(dir.join("stroke/v1.toml")).expect("stroke v1");
+    let v2 = std::fs::read_to_string(dir.join("stroke/v2.toml")).expect("stroke v2");
     let old_goal = r#"target = { kind = "stage_length", stage = "acute", op = "<=", days = 21 }"#;
-    assert_eq!(v1.matches(old_goal).count(), 1, "g1 target line");
-    let g7 = v1.find("code = \"g7_hba1c\"").expect("goal g7");
-    let start = v1[..g7].rfind("[[goals]]").expect("g7 block start");
-    let end = v1[g7..].find("\n\n").expect("g7 block end") + g7;
-    let without_g7 = format!("{}{}", &v1[..start], &v1[end..]);
-    let v2 = without_g7
-        .replace("\nversion = 1\n", "\nversion = 2\n")
+    assert_eq!(v2.matches(old_goal).count(), 1, "g1 target line");
+    let g7 = v2.find("code = \"g7_hba1c\"").expect("goal g7");
+    let start = v2[..g7].rfind("[[goals]]").expect("g7 block start");
+    let end = v2[g7..].find("\n\n").expect("g7 block end") + g7;
+    let without_g7 = format!("{}{}", &v2[..start], &v2[end..]);
+    let v3 = without_g7
+        .replace("\nversion = 2\n", "\nversion = 3\n")
         .replace(
             old_goal,
             r#"target = { kind = "stage_length", stage = "acute", op = "<=", days = 28 }"#,
@@ -330,7 +330,7 @@ title = { ja = "嚥下スクリーニング実施", en = "Dysphagia screening do
 type = "boolean"
 stages = ["acute", "recovery"]
 "#;
-    std::fs::write(dir.join("stroke/v2.toml"), v2).expect("write stroke v2");
+    std::fs::write(dir.join("stroke/v3.toml"), v3).expect("write stroke v3");
 }
 
 async fn spawn_with_pathways(dir: &Path) -> Option<TestApp> {
@@ -353,13 +353,15 @@ fn row_with<'a>(rows: &'a [String], what: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change() {
     let dir = tempfile::tempdir().expect("temp dir");
-    templates_with_stroke_v2(dir.path());
+    // The repository publishes stroke v1 and v2; the fixture adds v3 and the pages
+    // compare v2 (a version with an active plan) with v3.
+    templates_with_stroke_v3(dir.path());
     let Some(app) = spawn_with_pathways(dir.path()).await else {
         return;
     };
     let b = web_user(&app, "acute-1", "acute_hospital", "tmpl-viewer", &[]).await;
-    let v1 = app.services.pathways.find("stroke", 1).expect("stroke v1");
-    let v2 = app.services.pathways.find("stroke", 2).expect("stroke v2");
+    let v1 = app.services.pathways.find("stroke", 2).expect("stroke v2");
+    let v2 = app.services.pathways.find("stroke", 3).expect("stroke v3");
     let t1 = &v1.template;
 
     // The list: both versions, the newest marked, a link to the diff.
@@ -370,14 +372,14 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
         .into_iter()
         .find(|r| r.contains(&t1.title.ja))
         .expect("stroke row");
-    assert!(row.contains("/pathways/stroke/1") && row.contains("/pathways/stroke/2"));
+    assert!(row.contains("/pathways/stroke/2") && row.contains("/pathways/stroke/3"));
     assert!(
         row.replace("&#38;", "&")
-            .contains("/pathways/stroke/diff?from=1&to=2"),
+            .contains("/pathways/stroke/diff?from=2&to=3"),
         "{row}"
     );
 
-    // A plan enrolled on v1 counts as active on v1, not on v2.
+    // A plan enrolled on v2 counts as active on v2, not on v3.
     let token = app
         .user_token("acute-1", "acute_hospital", "tmpl-enroller")
         .await;
@@ -387,7 +389,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
     app.post_json(
         "/api/v1/care-plans",
         &token,
-        &json!({"patient_id": p["id"], "pathway": "stroke", "version": 1,
+        &json!({"patient_id": p["id"], "pathway": "stroke", "version": 2,
                 "started_at": renkei_testkit::builders::days_ago(2)}),
         None,
     )
@@ -405,11 +407,11 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
             .unwrap_or_else(|| panic!("v{v} in {row}"))
             .to_owned()
     };
-    assert!(li(1).contains("進行中 1件"), "{}", li(1));
-    assert!(li(2).contains("進行中 0件"), "{}", li(2));
+    assert!(li(2).contains("進行中 1件"), "{}", li(2));
+    assert!(li(3).contains("進行中 0件"), "{}", li(3));
 
-    // v1 in full: stages in template order, with their periods and criteria.
-    let page = b.get("/pathways/stroke/1").await;
+    // v2 in full: stages in template order, with their periods and criteria.
+    let page = b.get("/pathways/stroke/2").await;
     page.ok();
     let stages = page.rows("stages");
     assert_eq!(stages.len(), t1.stages.len());
@@ -434,7 +436,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
     for item in &t1.items {
         assert!(main.contains(&item.title.ja), "item {}", item.title.ja);
     }
-    // v1 has no dysphagia item: the page shows v1, not the newest version.
+    // v2 has no dysphagia item: the page shows v2, not the newest version.
     assert!(!main.contains("嚥下スクリーニング実施"));
     // Goals in words: g1's target as days.
     let goals = page.rows("goals");
@@ -443,7 +445,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
     assert!(row_with(&goals, &g1.title.ja).contains("21日以下"));
 
     // The diff, grouped by section.
-    let diff = b.get("/pathways/stroke/diff?from=1&to=2").await;
+    let diff = b.get("/pathways/stroke/diff?from=2&to=3").await;
     diff.ok();
     let (t2, code_in) = (&v2.template, |codes: &[&str], c: &str| codes.contains(&c));
     let v1_items: Vec<&str> = t1.items.iter().map(|i| i.code.as_str()).collect();

@@ -774,3 +774,124 @@ fn v2_femur_clocks_run_from_arrival_injury_and_surgery() {
         })
     );
 }
+
+fn fact(seq: i64, stage: &str, values: Value) -> renkei_domain::goals::EntryFacts {
+    let at = t("2026-11-20T10:00:00+09:00");
+    renkei_domain::goals::EntryFacts {
+        id: uuid::Uuid::from_u128(seq as u128),
+        seq,
+        stage: stage.to_owned(),
+        kind: EntryKind::Assessment,
+        effective_at: at,
+        recorded_at: at,
+        values: values.as_object().cloned().unwrap_or_default(),
+        amends: None,
+    }
+}
+
+#[test]
+fn migration_preview_of_a_running_stroke_plan_names_what_v2_changes_and_needs() {
+    use renkei_domain::diff::{ChangeKind, migration_preview};
+    let v1 = load("stroke", 1);
+    let v2 = load("stroke", 2);
+    let entries = [fact(
+        1,
+        "acute",
+        json!({"nihss_total": 4, "mrs_premorbid": 0}),
+    )];
+    let p = migration_preview(&v1, &v2, &entries, t0_now());
+    assert_eq!((p.from_version, p.to_version), (1, 2));
+    for added in [
+        "stroke_subtype",
+        "diabetes",
+        "bp_sys_home",
+        "jisseki_exclusion",
+    ] {
+        assert!(
+            p.diff.items.added.iter().any(|c| c == added),
+            "{added}: {:?}",
+            p.diff.items
+        );
+    }
+    assert!(p.diff.items.removed.is_empty());
+    for added in ["g5_bp_sys_home", "g5_bp_dia_home", "g6_ldl_diabetes"] {
+        assert!(p.diff.goals.added.iter().any(|c| c == added), "{added}");
+    }
+    // The BP goal changed its wording (the JSH2019 exceptions are gone) and gained a scope.
+    let bp = p
+        .diff
+        .goals
+        .details
+        .iter()
+        .find(|d| d.code == "g5_bp_sys")
+        .unwrap();
+    assert_eq!(bp.change, ChangeKind::Changed);
+    let title = bp.fields.iter().find(|f| f.field == "title").unwrap();
+    assert!(title.before["ja"].as_str().unwrap().contains("140"));
+    assert!(!title.after["ja"].as_str().unwrap().contains("140"));
+    let scope = bp.fields.iter().find(|f| f.field == "scope").unwrap();
+    assert_eq!(scope.before, Value::Null);
+    assert_eq!(scope.after["kind"], "stage");
+    // The acute stage's exit criteria lost the 2-month rule.
+    let acute = p
+        .diff
+        .stages
+        .details
+        .iter()
+        .find(|d| d.code == "acute")
+        .unwrap();
+    let exit = acute
+        .fields
+        .iter()
+        .find(|f| f.field == "exit_criteria")
+        .unwrap();
+    assert!(exit.before.as_str().unwrap().contains("2か月以内"));
+    assert!(!exit.after.as_str().unwrap().contains("2か月以内"));
+    // The plan has recorded neither the subtype nor the diabetes flag: the LDL and HbA1c
+    // goals will not apply until it does.
+    let need = |item: &str| p.needs_recording.iter().find(|n| n.item == item);
+    let subtype = need("stroke_subtype").expect("stroke_subtype is needed");
+    assert_eq!(subtype.read_by, ["g6_ldl", "g6_ldl_diabetes"]);
+    assert_eq!(subtype.title["ja"], "病型");
+    assert_eq!(
+        need("diabetes").unwrap().read_by,
+        ["g6_ldl", "g6_ldl_diabetes", "g7_hba1c"]
+    );
+    assert!(p.recorded_items_removed.is_empty());
+    // Once recorded, nothing is missing.
+    let entries = [
+        fact(1, "acute", json!({"nihss_total": 4})),
+        fact(
+            2,
+            "acute",
+            json!({"stroke_subtype": "lacunar", "diabetes": false}),
+        ),
+    ];
+    assert!(
+        migration_preview(&v1, &v2, &entries, t0_now())
+            .needs_recording
+            .is_empty()
+    );
+}
+
+#[test]
+fn migration_preview_of_femur_names_recorded_items_v2_drops() {
+    let v1 = load("femur-fracture", 1);
+    let v2 = load("femur-fracture", 2);
+    let entries = [fact(
+        1,
+        "acute",
+        json!({"arrival_at": "2026-11-20T09:00:00+09:00", "injury_date": "2026-11-19"}),
+    )];
+    let p = renkei_domain::diff::migration_preview(&v1, &v2, &entries, t0_now());
+    assert_eq!(p.recorded_items_removed, ["arrival_at", "injury_date"]);
+    assert_eq!(p.diff.items.removed, ["injury_date", "arrival_at"]);
+    assert!(p.diff.items.added.iter().any(|c| c == "er_arrival_at"));
+    assert_eq!(
+        p.needs_recording
+            .iter()
+            .map(|n| n.item.as_str())
+            .collect::<Vec<_>>(),
+        ["residence_preinjury"]
+    );
+}
