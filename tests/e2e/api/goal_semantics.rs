@@ -327,3 +327,115 @@ async fn severe_hypoglycaemia_once_in_the_window_is_not_met_and_an_elderly_low_h
         assert_eq!(goal(&g, code)["status"], "not_applicable", "{code}");
     }
 }
+
+/// Point 8 through the API: the FIM-gain goal waits (`pending`, never `not_met`) while the
+/// discharge value is missing; motor and cognitive FIM recorded in separate entries of the
+/// admission day form the admission total; a total sent with subtotals that do not add up
+/// is refused with every field named, and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fim_gain_waits_for_its_second_value_and_sums_subtotals_recorded_apart() {
+    let app = app_or_skip!();
+    let (plan, acute, rec, _clinic) = stroke_team(&app, 60).await;
+    append(
+        &app,
+        &acute,
+        &plan,
+        entry("acute", "stage_start", &tokyo(50, 10, 0), json!({})),
+    )
+    .await;
+    append(
+        &app,
+        &acute,
+        &plan,
+        entry(
+            "acute",
+            "stage_end",
+            &tokyo(40, 10, 0),
+            json!({"mrs": 3, "destination": "other_hospital"}),
+        ),
+    )
+    .await;
+    append(
+        &app,
+        &rec,
+        &plan,
+        entry("recovery", "stage_start", &tokyo(40, 14, 0), json!({})),
+    )
+    .await;
+    // Admission FIM recorded as two subtotals, by two entries on the same Tokyo day.
+    append(
+        &app,
+        &rec,
+        &plan,
+        entry(
+            "recovery",
+            "assessment",
+            &tokyo(40, 15, 0),
+            json!({"fim_motor": 40}),
+        ),
+    )
+    .await;
+    append(
+        &app,
+        &rec,
+        &plan,
+        entry(
+            "recovery",
+            "assessment",
+            &tokyo(40, 16, 0),
+            json!({"fim_cognitive": 20}),
+        ),
+    )
+    .await;
+    let g = goals(&app, &rec, &plan).await;
+    let gain = goal(&g, "g2_fim_gain");
+    assert_eq!(gain["status"], "pending", "{gain}");
+    assert!(gain["latest"].is_null(), "{gain}");
+
+    // Subtotals that do not add up to the total sent with them: refused, nothing written.
+    let before = crate::support::entries(&app, &rec, &plan).await.len();
+    let res = post_entry(
+        &app,
+        &rec,
+        &plan,
+        &entry(
+            "recovery",
+            "assessment",
+            &tokyo(10, 10, 0),
+            json!({"fim_motor": 60, "fim_cognitive": 25, "fim_total": 90}),
+        ),
+    )
+    .await;
+    res.assert_problem(422, Some("values.fim_total"));
+    assert!(
+        res.body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .any(|e| e["code"] == "composite_mismatch"),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        crate::support::entries(&app, &rec, &plan).await.len(),
+        before
+    );
+
+    // Discharge: the total the subtotals add up to; the gain is judged from 60 to 85.
+    append(
+        &app,
+        &rec,
+        &plan,
+        entry(
+            "recovery",
+            "stage_end",
+            &tokyo(5, 10, 0),
+            json!({"fim_motor": 60, "fim_cognitive": 25, "fim_total": 85, "mrs": 2, "destination": "home"}),
+        ),
+    )
+    .await;
+    let g = goals(&app, &rec, &plan).await;
+    let gain = goal(&g, "g2_fim_gain");
+    assert_eq!(gain["status"], "met", "{gain}");
+    assert_eq!(gain["latest"]["value"], 25, "{gain}");
+}

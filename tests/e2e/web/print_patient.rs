@@ -104,8 +104,8 @@ async fn the_patient_copy_speaks_to_the_patient_and_the_staff_copy_cuts_long_not
         "電話 043-000-0101",
         "電話 043-000-0202",
         "退院されました",
-        // No template patient wording in v1: the goal's title.
-        "急性期21日以内の転院(地域設定値)",
+        // The template's patient wording (stroke v2), not the goal's staff title.
+        "3週間ほどでリハビリ専門の病院へ移れる状態になる",
     ] {
         assert!(print.text.contains(want), "{want}: {}", print.text);
     }

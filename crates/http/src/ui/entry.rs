@@ -557,12 +557,24 @@ fn form_value(t: &PathwayTemplate, code: &str, v: &Value) -> String {
     }
 }
 
+/// Whether a new entry of `kind` records values, and so starts from the carried-over
+/// ones (a note records none).
+fn records_values(kind: EntryKind) -> bool {
+    matches!(
+        kind,
+        EntryKind::Assessment | EntryKind::StageStart | EntryKind::StageEnd
+    )
+}
+
 /// The form value of every carried-over item (`carry_over = true`) of `stage` whose
 /// latest value was recorded in an earlier stage: what a new form of the stage starts
 /// with, marked 前回値 until it is changed or saved.
 fn carried_values(t: &PathwayTemplate, stage: &str, entries: &[Entry]) -> HashMap<String, String> {
     let mut latest: HashMap<&str, &Entry> = HashMap::new();
-    for e in entries.iter().filter(|e| e.amended_by.is_none()) {
+    for e in entries
+        .iter()
+        .filter(|e| e.amended_by.is_none() && e.voided_by.is_none())
+    {
         let Some(m) = e.values.as_object() else {
             continue;
         };
@@ -679,7 +691,7 @@ fn render_form(
         by_name.insert(name.clone(), message.clone());
     }
     let previous = previous_values(&ctx.entries);
-    let carried = if spec.amends.is_none() {
+    let carried = if spec.amends.is_none() && records_values(spec.kind) {
         carried_values(t, &spec.stage, &ctx.entries)
     } else {
         HashMap::new()
@@ -1071,13 +1083,15 @@ pub async fn new_entry_form(
                 _ => "general".to_owned(),
             };
             // What the plan already knows: carried-over values of the previous stage.
-            let mut carried: Vec<(String, String)> =
-                carried_values(&ctx.template, &stage, &ctx.entries)
-                    .into_iter()
-                    .map(|(k, v)| (format!("v.{k}"), v))
-                    .collect();
-            carried.sort();
-            pairs.extend(carried);
+            if records_values(kind) {
+                let mut carried: Vec<(String, String)> =
+                    carried_values(&ctx.template, &stage, &ctx.entries)
+                        .into_iter()
+                        .map(|(k, v)| (format!("v.{k}"), v))
+                        .collect();
+                carried.sort();
+                pairs.extend(carried);
+            }
             Spec {
                 kind,
                 stage,

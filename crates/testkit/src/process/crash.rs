@@ -111,6 +111,8 @@ pub struct Record {
 pub struct Client {
     pub token: String,
     pub plan: String,
+    /// The stage the plan starts in (a clinic enrolling on diabetes starts at `clinic`).
+    pub stage: String,
 }
 
 /// Runs the harness; Err only when the harness itself could not run.
@@ -337,6 +339,10 @@ pub async fn fixture(
                 .as_str()
                 .context("care plan without id")?
                 .to_owned(),
+            stage: plan["current_stage"]
+                .as_str()
+                .context("care plan without a current stage")?
+                .to_owned(),
         }));
     }
     // Entries must not predate their plan's start: the clients' clock has passed it.
@@ -386,7 +392,7 @@ pub async fn client_loop(
         }
         let key = format!("{prefix}-{n}");
         let body = json!({
-            "stage": "intro",
+            "stage": client.stage,
             "kind": "assessment",
             "effective_at": renkei_service::Clock::default().now().to_rfc3339(),
             "values": {
