@@ -923,6 +923,12 @@ const UI_TEXT: &[(&str, &str)] = &[
     ),
     ("患者の検索結果", "Patient search results"),
     ("次の検索結果を表示", "Show the next results"),
+    ("医療者用", "Staff copy"),
+    ("患者さん用", "Patient copy"),
+    (
+        "ブラウザの印刷機能(Ctrl+P)で印刷できます(A4縦)。",
+        "Print with the browser (Ctrl+P), A4 portrait.",
+    ),
     ("取消", "Voided"),
     ("修正あり(下に修正記録)", "Corrected (correction below)"),
     ("取消記録", "Voiding record"),

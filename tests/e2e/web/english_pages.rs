@@ -1,8 +1,9 @@
 //! Issue 13 point 10 over HTTP: with the English switch on, the fixed words of the
 //! patient search, the patient page, registration, enrolment, the entry form, the
-//! hand-over pages and the patient banner are English, marked `lang="en"`, while the
-//! clinical content (names, pathway titles, stages, item labels) stays Japanese; with
-//! the switch off the same pages are Japanese.
+//! hand-over pages, the print page's screen bar and the patient banner are English,
+//! marked `lang="en"`, while the clinical content (names, pathway titles, stages, item
+//! labels, the printed document) stays Japanese; with the switch off the same pages
+//! are Japanese.
 
 use renkei_testkit::TestApp;
 use renkei_testkit::builders::days_ago;
@@ -186,6 +187,32 @@ async fn english_switch_translates_the_patient_entry_and_hand_over_pages_and_kee
         &["転院・紹介の依頼", "送付前の確認", "依頼を送る"],
         &["エイゴ", "回復期"],
     );
+
+    // The print page: the screen bar around it is English, the document stays Japanese.
+    for (path, other) in [
+        (format!("/care-plans/{plan}/print"), "Staff copy"),
+        (
+            format!("/care-plans/{plan}/print?version=staff"),
+            "Patient copy",
+        ),
+    ] {
+        let page = b.get(&path).await;
+        page.assert_status(200);
+        for w in [
+            "<span lang=\"en\">Skip to content</span>",
+            "<span lang=\"en\">Back to the care plan</span>",
+            other,
+            "Print with the browser (Ctrl+P), A4 portrait.",
+        ] {
+            assert!(page.text.contains(w), "{path}: {w:?} missing in English");
+        }
+        for w in ["ブラウザの印刷機能", "本文へ移動", "連携パスに戻る"] {
+            assert!(!page.text.contains(w), "{path}: {w:?} left in Japanese");
+        }
+        for w in ["<h1>地域連携診療計画書", "エイゴ", "脳卒中"] {
+            assert!(page.text.contains(w), "{path}: document {w:?} not kept");
+        }
+    }
 
     let path = "/handovers";
     check(
