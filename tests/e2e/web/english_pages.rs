@@ -114,10 +114,17 @@ async fn english_switch_translates_the_patient_entry_and_hand_over_pages_and_kee
             ">Care plans<",
             ">Planning hospital<",
             ">Current stage<",
+            "<td><span lang=\"en\">In progress</span></td>",
             ">Date of birth<",
             "<span lang=\"en\">- care plans</span>",
         ],
-        &["計画管理病院", "現在の病期", "さんの連携パス", ">生年月日<"],
+        &[
+            "計画管理病院",
+            "現在の病期",
+            "さんの連携パス",
+            ">生年月日<",
+            ">進行中<",
+        ],
         &["エイゴ", "脳卒中", "急性期"],
     );
 
