@@ -397,6 +397,23 @@ impl Shell {
         }
     }
 
+    /// A fixed screen word as HTML: the Japanese as plain text, or the English in a
+    /// `<span lang="en">` when the shell speaks English (so a Japanese page marks its
+    /// English words). Use with `|safe`.
+    pub fn w(&self, ja: &'static str) -> String {
+        let text = self.t(ja);
+        let escaped = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        if self.en {
+            format!("<span lang=\"en\">{escaped}</span>")
+        } else {
+            escaped
+        }
+    }
+
     /// `en` or `ja`: the `lang` of an element holding fixed words.
     pub fn l(&self) -> &'static str {
         if self.en { "en" } else { "ja" }

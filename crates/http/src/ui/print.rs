@@ -27,7 +27,7 @@ use super::plan::{
     GoalRow, PlanData, StageCol, VarianceRow, card, goal_rows, load_print, variance_rows,
 };
 use super::views::Banner;
-use super::{Ui, UiResult, page, parse_uuid};
+use super::{Nav, Shell, Ui, UiResult, page, parse_uuid};
 use crate::state::AppState;
 
 pub struct PrintStage {
@@ -59,6 +59,9 @@ pub struct PrintPage {
     pub explained: Option<When>,
     pub printed: When,
     pub plan_url: String,
+    /// The screen words around the document (the skip link and the navigation bar, not
+    /// printed) in the shell language; the document itself stays Japanese.
+    pub shell: Shell,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,7 +80,8 @@ pub async fn print_page(
     let id = parse_uuid(&id)?;
     let d = load_print(&state, &ui, id).await?;
     if q.version == "staff" {
-        return Ok(staff_page(&state, d, id));
+        let shell = ui.shell(String::new(), Nav::None);
+        return Ok(staff_page(&state, d, id, shell));
     }
     // The diagnosis: the latest referral's, else what the plan says (the pathway's).
     let referral = d
@@ -227,6 +231,7 @@ pub async fn print_page(
     Ok(page(
         StatusCode::OK,
         &PrintPage {
+            shell: ui.shell(String::new(), Nav::None),
             title: format!("地域連携診療計画書 — {}", d.banner.kanji),
             disease,
             pathway: format!("{}(第{}版)", t.title.ja, t.version),
@@ -329,9 +334,17 @@ pub struct StaffPrintPage {
     pub professions: Vec<ProfessionBlock>,
     pub printed: When,
     pub plan_url: String,
+    /// The screen words around the document (the skip link and the navigation bar, not
+    /// printed) in the shell language; the document itself stays Japanese.
+    pub shell: Shell,
 }
 
-fn staff_page(state: &AppState, d: PlanData, id: uuid::Uuid) -> axum::response::Response {
+fn staff_page(
+    state: &AppState,
+    d: PlanData,
+    id: uuid::Uuid,
+    shell: Shell,
+) -> axum::response::Response {
     let t = &d.template;
     let now = state.services.now();
     let plan_url = format!("/care-plans/{id}");
@@ -413,6 +426,7 @@ fn staff_page(state: &AppState, d: PlanData, id: uuid::Uuid) -> axum::response::
     page(
         StatusCode::OK,
         &StaffPrintPage {
+            shell,
             title: format!("地域連携診療計画書(医療者用) — {}", d.banner.kanji),
             pathway: format!("{}(第{}版)", t.title.ja, t.version),
             planner: d.org(&d.plan.planner_organization),

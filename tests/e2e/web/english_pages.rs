@@ -1,0 +1,236 @@
+//! Issue 13 point 10 over HTTP: with the English switch on, the fixed words of the
+//! patient search, the patient page, registration, enrolment, the entry form, the
+//! hand-over pages, the print page's screen bar and the patient banner are English,
+//! marked `lang="en"`, while the clinical content (names, pathway titles, stages, item
+//! labels, the printed document) stays Japanese; with the switch off the same pages
+//! are Japanese.
+
+use renkei_testkit::TestApp;
+use renkei_testkit::builders::days_ago;
+use serde_json::json;
+
+use crate::support::{app_or_skip, create_patient};
+use crate::web_client::{Browser, PASSWORD, Page, web_user};
+
+async fn nurse(app: &TestApp) -> Browser {
+    let login = format!(
+        "en-nurse-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    web_user(app, "acute-1", "acute_hospital", &login).await;
+    let b = Browser::new(app);
+    b.login(&login, PASSWORD).await;
+    b
+}
+
+fn main_of(p: &Page) -> &str {
+    let start = p.text.find("<main").expect("a main element");
+    let end = p.text.find("</main>").unwrap_or(p.text.len());
+    &p.text[start..end]
+}
+
+/// The page at `path`, asserted 200, with every `english` word present, every
+/// `japanese` fixed word absent and every `clinical` word still present.
+#[track_caller]
+fn check(page: &Page, path: &str, english: &[&str], japanese: &[&str], clinical: &[&str]) {
+    page.assert_status(200);
+    let main = main_of(page);
+    for w in english {
+        assert!(page.text.contains(w), "{path}: {w:?} missing in English");
+    }
+    for w in japanese {
+        assert!(!main.contains(w), "{path}: {w:?} left in Japanese");
+    }
+    for w in clinical {
+        assert!(page.text.contains(w), "{path}: clinical {w:?} not kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_switch_translates_the_patient_entry_and_hand_over_pages_and_keeps_clinical_content_japanese()
+ {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let enrolled = create_patient(
+        &app,
+        &token,
+        ("エイゴ", "タロウ"),
+        "1948-04-01",
+        &ident[..12],
+    )
+    .await;
+    let fresh = create_patient(
+        &app,
+        &token,
+        ("エイゴ", "ハナコ"),
+        "1950-06-02",
+        &ident[12..24],
+    )
+    .await;
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &token,
+            &json!({"patient_id": enrolled["id"], "pathway": "stroke", "started_at": days_ago(3)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    let plan = res.body["id"].as_str().expect("plan id").to_owned();
+    let patient = enrolled["id"].as_str().expect("patient id").to_owned();
+    let fresh = fresh["id"].as_str().expect("patient id").to_owned();
+
+    let b = nurse(&app).await;
+    // Japanese first: the same pages speak Japanese without the switch.
+    let ja = b.get("/patients?q=エイゴ").await;
+    ja.assert_status(200);
+    assert!(main_of(&ja).contains("検索結果") && main_of(&ja).contains(">氏名<"));
+    assert!(!ja.text.contains("Search results"));
+
+    b.set_cookie("renkei_lang", "en").await;
+
+    let path = "/patients?q=エイゴ";
+    check(
+        &b.get(path).await,
+        path,
+        &[
+            "<h1 lang=\"en\">Patients</h1>",
+            ">Search results<",
+            ">Name<",
+            ">Date of birth<",
+            ">Pathways in progress<",
+            ">Register a new patient<",
+        ],
+        &["検索結果", ">氏名<", ">生年月日<", "新規患者を登録する"],
+        &["エイゴ", "脳卒中"],
+    );
+
+    let path = format!("/patients/{patient}");
+    check(
+        &b.get(&path).await,
+        &path,
+        &[
+            ">Care plans<",
+            ">Planning hospital<",
+            ">Current stage<",
+            "<td><span lang=\"en\">In progress</span></td>",
+            ">Date of birth<",
+            "<span lang=\"en\">- care plans</span>",
+        ],
+        &[
+            "計画管理病院",
+            "現在の病期",
+            "さんの連携パス",
+            ">生年月日<",
+            ">進行中<",
+        ],
+        &["エイゴ", "脳卒中", "急性期"],
+    );
+
+    let path = "/patients/new";
+    check(
+        &b.get(path).await,
+        path,
+        &[
+            "<span lang=\"en\">Register a new patient</span>",
+            ">Family name (kanji)<",
+            ">Given name (kana)<",
+            ">Male<",
+            ">Register<",
+            ">Back to patient search<",
+        ],
+        &["氏(漢字)", "名(カナ)", ">男性<", "登録する", "患者検索へ"],
+        &[],
+    );
+
+    let path = format!("/patients/{fresh}/enrol?pathway=stroke");
+    check(
+        &b.get(&path).await,
+        &path,
+        &[
+            ">Start a pathway<",
+            ">Pathway start (admission date)<",
+            ">Patient's consent (to sharing information)<",
+            ">Explained and consented (record now)<",
+            ">Consent date<",
+            ">Review<",
+            "<option value=\"\" lang=\"en\">not decided</option>",
+        ],
+        &["連携パスの適用", "パス開始日", "同意取得日", "確認画面へ"],
+        &["エイゴ", "脳卒中", "回復期"],
+    );
+
+    let path = format!("/care-plans/{plan}/entries/new?kind=assessment");
+    check(
+        &b.get(&path).await,
+        &path,
+        &[
+            ">Performed at (assessment date)<",
+            ">Only the items you fill in are recorded.<",
+            ">Review<",
+            ">Cancel<",
+            ">Back to the care plan (the input is not saved)<",
+        ],
+        &[
+            "実施日時(評価日)",
+            "入力した項目だけが記録されます。",
+            "確認画面へ",
+            "キャンセル",
+        ],
+        &["エイゴ", "脳卒中", "mRS"],
+    );
+
+    let path = format!("/care-plans/{plan}/handovers/new");
+    check(
+        &b.get(&path).await,
+        &path,
+        &[
+            ">Request a transfer or referral<",
+            ">Checks before sending<",
+            ">Receiver<",
+            ">Send the request<",
+        ],
+        &["転院・紹介の依頼", "送付前の確認", "依頼を送る"],
+        &["エイゴ", "回復期"],
+    );
+
+    // The print page: the screen bar around it is English, the document stays Japanese.
+    for (path, other) in [
+        (format!("/care-plans/{plan}/print"), "Staff copy"),
+        (
+            format!("/care-plans/{plan}/print?version=staff"),
+            "Patient copy",
+        ),
+    ] {
+        let page = b.get(&path).await;
+        page.assert_status(200);
+        for w in [
+            "<span lang=\"en\">Skip to content</span>",
+            "<span lang=\"en\">Back to the care plan</span>",
+            other,
+            "Print with the browser (Ctrl+P), A4 portrait.",
+        ] {
+            assert!(page.text.contains(w), "{path}: {w:?} missing in English");
+        }
+        for w in ["ブラウザの印刷機能", "本文へ移動", "連携パスに戻る"] {
+            assert!(!page.text.contains(w), "{path}: {w:?} left in Japanese");
+        }
+        for w in ["<h1>地域連携診療計画書", "エイゴ", "脳卒中"] {
+            assert!(page.text.contains(w), "{path}: document {w:?} not kept");
+        }
+    }
+
+    let path = "/handovers";
+    check(
+        &b.get(path).await,
+        path,
+        &[
+            ">Hand-overs<",
+            ">Reports back (results of care)<",
+            ">Sent: referrals<",
+        ],
+        &["連携受信箱・送信箱", "返書(診療結果の報告)", "送信: 紹介中"],
+        &[],
+    );
+}
