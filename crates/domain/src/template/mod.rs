@@ -37,6 +37,27 @@ impl PathwayTemplate {
             .collect()
     }
 
+    /// The stages an organisation providing `own_kinds` owns when it enrols a patient: on a
+    /// cyclical pathway the stages whose first provider kind is its own (a clinic is the
+    /// かかりつけ医), else [`Self::planner_stages`].
+    pub fn enrolling_stages(&self, own_kinds: &[ProviderKind]) -> Vec<String> {
+        let own: Vec<String> = self
+            .stages
+            .iter()
+            .filter(|s| {
+                s.provider_kinds
+                    .first()
+                    .is_some_and(|k| own_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect();
+        if self.cyclical && !own.is_empty() {
+            own
+        } else {
+            self.planner_stages()
+        }
+    }
+
     /// `sha256:<hex>` of the canonical JSON: the version's content hash.
     pub fn content_hash(&self) -> String {
         sha256_tagged(self.canonical_json().as_bytes())
