@@ -2,7 +2,7 @@
 //! forms, the language switch.
 
 mod corrections;
-mod cyclical_plan;
+pub mod cyclical_plan;
 mod entry_forms;
 mod inbox_admin;
 mod lang_redirect;
