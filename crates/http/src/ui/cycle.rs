@@ -104,7 +104,12 @@ fn side(
         .map(|m| m.organization_name.clone())
         .collect();
     names.dedup();
-    let rule = schedule.iter().find(|s| s.owner == kind);
+    // The side's routine visit: its most frequent rule (the monthly clinic visit, not the
+    // 6-monthly lab panel).
+    let rule = schedule
+        .iter()
+        .filter(|s| s.owner == kind)
+        .min_by_key(|s| s.interval_days);
     CycleSide {
         role,
         name: if names.is_empty() {
