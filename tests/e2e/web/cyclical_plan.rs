@@ -252,3 +252,60 @@ async fn a_new_diabetes_plan_meets_no_referral_criterion_and_its_goals_wait_neut
     // The overview's criteria of a stage not ended wait too.
     assert!(!page.text.contains("badge bad\">未達"), "{}", page.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enrol_confirmation_names_the_clinic_as_the_family_physician_on_a_diabetes_plan() {
+    let app = app_or_skip!();
+    web_user(&app, "clinic-1", "clinic", "dm-enrol").await;
+    let token = admin::issue_token(&app.services, "dm-enrol", "web", None)
+        .await
+        .expect("token");
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let p = app
+        .post_json(
+            "/api/v1/patients",
+            &token,
+            &patient("タナカ", "ハナコ", "1955-03-04", "clinic-1", &ident[..12]),
+            None,
+        )
+        .await;
+    p.assert_status(201);
+    let id = p.body["id"].as_str().expect("id");
+    let browser = Browser::new(&app);
+    browser.login("dm-enrol", PASSWORD).await;
+    let form = browser.get(&format!("/patients/{id}/enrol")).await;
+    form.assert_status(200);
+    let csrf = form.csrf();
+    let today = tokyo_day(0);
+    let confirm = browser
+        .post(
+            &format!("/patients/{id}/enrol/confirm"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("pathway", "diabetes"),
+                ("started_on", today.as_str()),
+                ("consent", "later"),
+            ],
+        )
+        .await;
+    confirm.assert_status(200);
+    let name = org_name(&app, "clinic-1").await;
+    let row = |stage: &str| -> String {
+        let at = confirm
+            .text
+            .find(&format!(">{stage}</"))
+            .unwrap_or_else(|| panic!("{stage} on the confirmation: {}", confirm.text));
+        let end = confirm.text[at..]
+            .find("</dd>")
+            .map_or(at + 300, |e| e + at);
+        confirm.text[at..end].to_owned()
+    };
+    let clinic = row("かかりつけ医");
+    assert!(clinic.contains(&format!("{name}(自施設)")), "{clinic}");
+    let intro = row("導入(専門医療機関)");
+    assert!(
+        !intro.contains("自施設"),
+        "the clinic does not run the introduction: {intro}"
+    );
+    assert!(intro.contains("未定"), "{intro}");
+}
