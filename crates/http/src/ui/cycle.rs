@@ -4,7 +4,7 @@
 
 use renkei_domain::referral_criteria::ReferralCriteria;
 use renkei_domain::schedule::{ScheduleState, ScheduleStatus};
-use renkei_domain::template::{Goal, PathwayTemplate, ProviderKind, Scope};
+use renkei_domain::template::{PathwayTemplate, ProviderKind};
 
 use super::fmt::{self, When};
 use super::plan::{GoalRow, PlanData};
@@ -73,14 +73,6 @@ fn state_words(s: ScheduleState) -> (&'static str, &'static str, &'static str) {
         ScheduleState::Due => ("受診・検査の時期", "●", "wait"),
         ScheduleState::Scheduled => ("予定", "○", "muted"),
         ScheduleState::NotApplicable => ("対象外", "–", "muted"),
-    }
-}
-
-/// The stage that owns a goal: its `scope` stage, else its `due` stage, else none (全体).
-pub fn owner_stage(g: &Goal) -> Option<&str> {
-    match &g.scope {
-        Some(Scope::Stage { stage, .. }) => Some(stage.as_str()),
-        _ => g.due.as_ref().map(|d| d.stage.as_str()),
     }
 }
 
@@ -167,7 +159,7 @@ pub fn cycle_view(
             .goals
             .iter()
             .find(|g| g.code == row.code)
-            .and_then(owner_stage);
+            .and_then(|g| g.owner_stage());
         match owner.and_then(|o| t.stages.iter().position(|s| s.code == o)) {
             Some(i) => goal_groups[i].rows.push(row),
             None => whole.rows.push(row),
