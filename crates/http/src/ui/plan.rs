@@ -414,8 +414,8 @@ impl PlanData {
                     t.goals
                         .iter()
                         .find(|x| x.code == g.code)
-                        .and_then(|x| x.due.as_ref())
-                        .is_some_and(|d| d.stage == s.code)
+                        .and_then(|x| x.owner_stage())
+                        .is_some_and(|owner| owner == s.code)
                 })
                 .map(|g| {
                     let (word, _, class) = fmt::goal_state(status_code(g));
