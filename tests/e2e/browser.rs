@@ -2048,3 +2048,98 @@ async fn goal_statuses_and_the_variance_review_form_in_a_real_browser() {
         crate::api::variances::automatic_for(&app, &token, &femur, "h1_early_surgery").await;
     assert!(after["amended_by"].is_string(), "{after}");
 }
+
+/// Issue 13 §6: the plan page of a clinic's diabetes plan in Chromium — the next visits
+/// with the overdue specialist review in words, the cycle かかりつけ医 ⇄ 専門医療機関 with
+/// both organisations and its text alternative, goals under their stages and the met
+/// 紹介基準 — with the page checks and no axe-core violation; photographed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_diabetes_cycle_and_referral_criteria_in_a_real_browser() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(chromedriver), Some(chromium)) = (
+        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        binary("CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        assert!(
+            !ci,
+            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("NOTICE: browser tests skipped — chromium or chromedriver is missing");
+        return;
+    };
+    let Some(app) = TestApp::spawn().await else {
+        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+        return;
+    };
+    use crate::web::cyclical_plan::{clinic_diabetes_plan, org_name};
+    let plan = clinic_diabetes_plan(&app, "dm-br", 200, &[(70, 8.2), (10, 8.6)], true).await;
+    let clinic = org_name(&app, "clinic-1").await;
+    let specialist = org_name(&app, "acute-1").await;
+
+    let driver = Driver::start(&chromedriver).await;
+    let profiles = tempfile::tempdir().expect("profiles");
+    let c = browser(&driver, &chromium, profiles.path(), true).await;
+    let base = app.base_url.clone();
+    let mut found = Findings::default();
+    let run = async {
+        c.goto(&format!("{base}/login")).await.expect("login page");
+        fill(&c, "#login", "dm-br").await;
+        fill(&c, "#password", crate::web_client::PASSWORD).await;
+        submit(&c, "form.stack button[type=submit]").await;
+        assert!(!path(&c).await.starts_with("/login"), "{}", body(&c).await);
+
+        c.goto(&format!("{base}/care-plans/{plan}"))
+            .await
+            .expect("plan page");
+        let visits = text(&c, "#cycle table.visits").await;
+        assert!(visits.contains("かかりつけ医定期受診"), "{visits}");
+        assert!(visits.contains("専門医療機関定期評価"), "{visits}");
+        assert!(visits.contains("期限超過"), "{visits}");
+        let node = text(&c, "#cycle-clinic").await;
+        assert!(node.contains(&clinic) && node.contains("前回"), "{node}");
+        let node = text(&c, "#cycle-specialist").await;
+        assert!(
+            node.contains(&specialist) && node.contains("期限超過"),
+            "{node}"
+        );
+        let alt = text(&c, "#cycle-alt").await;
+        assert!(alt.contains(&clinic) && alt.contains(&specialist), "{alt}");
+        let criteria = text(&c, "#cycle ul.referral").await;
+        assert!(
+            criteria.contains("HbA1c 8.0%以上が約3か月持続"),
+            "{criteria}"
+        );
+        assert!(
+            !criteria.contains("非該当"),
+            "both criteria are met: {criteria}"
+        );
+        let goals = text(&c, "#goals").await;
+        assert!(
+            goals.contains("導入(専門医療機関)") && goals.contains("全体"),
+            "{goals}"
+        );
+        audit_page(&c, "plan-diabetes-cycle", &mut found).await;
+        css(&c, "#cycle").await;
+        c.execute(
+            "document.getElementById('cycle').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .expect("scroll to the cycle");
+        screenshot(&c, "plan-diabetes-cycle").await;
+    };
+    tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser checks finish within 3 minutes");
+    let _ = c.close().await;
+    assert!(
+        found.problems.is_empty(),
+        "page checks:\n{}",
+        found.problems.join("\n")
+    );
+    assert!(
+        found.axe.is_empty(),
+        "axe-core (WCAG 2.0 A/AA) violations:\n{}",
+        found.axe.join("\n")
+    );
+}

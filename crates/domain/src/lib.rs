@@ -16,6 +16,7 @@ pub mod identifier;
 pub mod ids;
 pub mod plan;
 pub mod plausibility;
+pub mod referral_criteria;
 pub mod rules;
 pub mod schedule;
 pub mod stages;

@@ -95,6 +95,22 @@ pub struct Entry {
 }
 
 impl Services {
+    /// The stages the actor's organisation would own if it enrolled a patient on
+    /// `template` (what the enrol confirmation names as its own).
+    pub async fn enrolling_stages(
+        &self,
+        actor: &Actor,
+        template: &renkei_domain::template::PathwayTemplate,
+    ) -> Result<Vec<String>, ServiceError> {
+        let own_kinds = match queries::organization_by_id(&self.db, actor.organization_id).await? {
+            Some(o) => {
+                renkei_domain::ids::OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds())
+            }
+            None => &[],
+        };
+        Ok(template.enrolling_stages(own_kinds))
+    }
+
     /// A stored plan as the API shows it.
     pub(crate) async fn plan_view<C: ConnectionTrait>(
         &self,
@@ -275,23 +291,7 @@ impl Services {
             }
             None => &[],
         };
-        let own_stages: Vec<String> = template
-            .stages
-            .iter()
-            // A stage's first provider kind is the one that runs it (the eye clinic and
-            // the dentist take part in the specialist review but do not own it).
-            .filter(|s| {
-                s.provider_kinds
-                    .first()
-                    .is_some_and(|k| own_kinds.contains(k))
-            })
-            .map(|s| s.code.clone())
-            .collect();
-        let planner_stages = if template.cyclical && !own_stages.is_empty() {
-            own_stages
-        } else {
-            template.planner_stages()
-        };
+        let planner_stages = template.enrolling_stages(own_kinds);
         // A cyclical plan enrolled by the かかりつけ医 starts in its own stage.
         let first = match planner_stages.first() {
             Some(own) if template.cyclical && !planner_stages.contains(&first) => own.clone(),

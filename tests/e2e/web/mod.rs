@@ -3,6 +3,7 @@
 
 mod corrections;
 mod english_pages;
+pub mod cyclical_plan;
 mod entry_forms;
 mod inbox_admin;
 mod lang_redirect;

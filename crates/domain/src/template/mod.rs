@@ -11,6 +11,17 @@ pub use scales::{BARTHEL_TOTAL, FIM_TOTAL, fit};
 
 use crate::canonical::{sha256_tagged, to_canonical_string};
 
+impl Goal {
+    /// The stage that owns the goal on the plan page: its `scope` stage, else its `due`
+    /// stage; `None`: the whole plan (全体).
+    pub fn owner_stage(&self) -> Option<&str> {
+        match &self.scope {
+            Some(Scope::Stage { stage, .. }) => Some(stage.as_str()),
+            _ => self.due.as_ref().map(|d| d.stage.as_str()),
+        }
+    }
+}
+
 impl PathwayTemplate {
     /// Canonical JSON of the template (sorted keys): what is stored as the version snapshot.
     pub fn canonical_json(&self) -> String {
@@ -37,6 +48,27 @@ impl PathwayTemplate {
             .collect()
     }
 
+    /// The stages an organisation providing `own_kinds` owns when it enrols a patient: on a
+    /// cyclical pathway the stages whose first provider kind is its own (a clinic is the
+    /// かかりつけ医), else [`Self::planner_stages`].
+    pub fn enrolling_stages(&self, own_kinds: &[ProviderKind]) -> Vec<String> {
+        let own: Vec<String> = self
+            .stages
+            .iter()
+            .filter(|s| {
+                s.provider_kinds
+                    .first()
+                    .is_some_and(|k| own_kinds.contains(k))
+            })
+            .map(|s| s.code.clone())
+            .collect();
+        if self.cyclical && !own.is_empty() {
+            own
+        } else {
+            self.planner_stages()
+        }
+    }
+
     /// `sha256:<hex>` of the canonical JSON: the version's content hash.
     pub fn content_hash(&self) -> String {
         sha256_tagged(self.canonical_json().as_bytes())
@@ -56,4 +88,33 @@ pub fn version_from_file_name(name: &str) -> Option<u32> {
         return None;
     }
     n.parse().ok()
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::parse_template;
+
+    #[test]
+    fn a_goal_belongs_to_its_scope_stage_else_its_due_stage_else_the_whole_plan() {
+        let t = parse_template(include_str!("../../../../pathways/diabetes/v2.toml"), None)
+            .expect("diabetes v2");
+        let owner = |code: &str| {
+            t.goals
+                .iter()
+                .find(|g| g.code == code)
+                .unwrap_or_else(|| panic!("goal {code}"))
+                .owner_stage()
+        };
+        // Rolling 3-month scope, due 6 months after the introduction starts.
+        assert_eq!(owner("m1_hba1c"), Some("intro"));
+        // Neither a stage scope nor a due stage.
+        assert_eq!(owner("m8_eye_exam"), None);
+        let stroke = parse_template(include_str!("../../../../pathways/stroke/v2.toml"), None)
+            .expect("stroke v2");
+        for g in &stroke.goals {
+            if let Some(super::Scope::Stage { stage, .. }) = &g.scope {
+                assert_eq!(g.owner_stage(), Some(stage.as_str()), "{}", g.code);
+            }
+        }
+    }
 }

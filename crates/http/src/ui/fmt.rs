@@ -237,7 +237,7 @@ pub fn goal_state(code: &str) -> (&'static str, &'static str, &'static str) {
         ),
         "overdue" => (words(GoalState::Overdue, None), "!", "bad"),
         "not_applicable" => (words(GoalState::NotApplicable, None), "–", "muted"),
-        _ => (words(GoalState::Pending, None), "…", "wait"),
+        _ => (words(GoalState::Pending, None), "…", "muted"),
     }
 }
 

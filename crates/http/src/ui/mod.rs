@@ -11,6 +11,7 @@
 mod admin;
 mod corrections;
 pub mod csv_export;
+mod cycle;
 mod directory;
 mod entry;
 mod fmt;

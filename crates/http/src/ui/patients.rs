@@ -713,9 +713,13 @@ pub async fn enrol_confirm(
             value: ui.organization_name.clone(),
         },
     ];
+    let own = state
+        .services
+        .enrolling_stages(&ui.actor, &p.template)
+        .await?;
     let mut stages = Vec::new();
-    for (i, s) in p.template.stages.iter().enumerate() {
-        let who = if i == 0 {
+    for s in &p.template.stages {
+        let who = if own.contains(&s.code) {
             format!("{}(自施設)", ui.organization_name)
         } else {
             input

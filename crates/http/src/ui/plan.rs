@@ -220,6 +220,8 @@ pub struct PlanPage {
     pub as_of_text: Option<String>,
     /// Open amendment notices of the viewer's organisation on this plan.
     pub amendment_notices: Vec<super::corrections::NoticeRow>,
+    /// A cyclical plan's visits, cycle, goals by stage and 紹介基準.
+    pub cycle: Option<super::cycle::CycleView>,
 }
 
 /// Everything the plan page (and the print view) reads: the service's read model with
@@ -243,6 +245,10 @@ pub struct PlanData {
     pub notices: Vec<renkei_service::notices::AmendmentNotice>,
     /// Stages left for the next one before their end was recorded (「終了未記録」).
     pub unrecorded_ends: Vec<renkei_domain::handover::UnrecordedEnd>,
+    /// The next visits and tests of a cyclical plan.
+    pub schedule: Vec<renkei_domain::schedule::ScheduleStatus>,
+    /// The 紹介基準 judged from the record (cyclical plans).
+    pub referral: Option<renkei_domain::referral_criteria::ReferralCriteria>,
 }
 
 /// The plan page's read model (one access decision, one audit event).
@@ -283,6 +289,8 @@ pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
         histories: s.histories,
         notices: s.notices,
         unrecorded_ends: s.unrecorded_ends,
+        schedule: s.schedule,
+        referral: s.referral,
     }
 }
 
@@ -397,7 +405,7 @@ impl PlanData {
             let (criteria_state, criteria_class) = match (&s.exit_criteria, end) {
                 (None, _) => ("", "muted"),
                 (Some(_), Some(_)) => ("達成(病期終了)", "ok"),
-                (Some(_), None) => ("未達", "bad"),
+                (Some(_), None) => ("評価待ち", "muted"),
             };
             let goals = self
                 .goals
@@ -406,8 +414,8 @@ impl PlanData {
                     t.goals
                         .iter()
                         .find(|x| x.code == g.code)
-                        .and_then(|x| x.due.as_ref())
-                        .is_some_and(|d| d.stage == s.code)
+                        .and_then(|x| x.owner_stage())
+                        .is_some_and(|owner| owner == s.code)
                 })
                 .map(|g| {
                     let (word, _, class) = fmt::goal_state(status_code(g));
@@ -1195,7 +1203,14 @@ pub async fn plan_page(
     };
     let stages = d.columns(now);
     let goals = goal_rows(&d, &plan_url);
+    let cycle = super::cycle::cycle_view(
+        &d,
+        &d.schedule,
+        d.referral.as_ref(),
+        goal_rows(&d, &plan_url),
+    );
     let page_data = PlanPage {
+        cycle,
         shell: ui.shell(
             format!("{} — {}", d.plan.pathway.title_ja, d.banner.name()),
             Nav::None,

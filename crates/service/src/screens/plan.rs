@@ -76,6 +76,10 @@ pub struct PlanScreen {
     pub notices: Vec<crate::notices::AmendmentNotice>,
     /// Stages left for the next one before their end was recorded (「終了未記録」).
     pub unrecorded_ends: Vec<UnrecordedEnd>,
+    /// The next visits and tests of a cyclical plan (rules that do not apply left out).
+    pub schedule: Vec<renkei_domain::schedule::ScheduleStatus>,
+    /// The 紹介基準 judged from the record (cyclical plans only).
+    pub referral: Option<renkei_domain::referral_criteria::ReferralCriteria>,
 }
 
 impl PlanScreen {
@@ -229,6 +233,28 @@ impl Services {
         )
         .await?;
         let goals = evaluate_goals(&individual, &ctx, &facts.facts);
+        let (schedule, referral) = if t.cyclical {
+            use renkei_domain::schedule::{ScheduleContext, ScheduleState, evaluate_schedule};
+            let known_at = self.now();
+            let sctx = ScheduleContext {
+                plan_started_at: row.started_at,
+                birth_date: ctx.birth_date,
+                as_of: now,
+                known_at,
+            };
+            let all = evaluate_schedule(t, &sctx, &facts.facts, &facts.intervals_at(now, known_at));
+            let view = renkei_domain::corrections::current_view(&facts.facts, now, known_at);
+            let referral =
+                renkei_domain::referral_criteria::evaluate_referral_criteria(&view, &all, now);
+            let mut due: Vec<_> = all
+                .into_iter()
+                .filter(|s| s.state != ScheduleState::NotApplicable)
+                .collect();
+            due.sort_by_key(|s| s.due_date);
+            (due, Some(referral))
+        } else {
+            (Vec::new(), None)
+        };
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
@@ -352,6 +378,8 @@ impl Services {
             histories,
             notices,
             unrecorded_ends,
+            schedule,
+            referral,
         })
     }
 }
