@@ -2,8 +2,8 @@
 //! forms, the language switch.
 
 mod corrections;
-mod english_pages;
 pub mod cyclical_plan;
+mod english_pages;
 mod entry_forms;
 mod inbox_admin;
 mod lang_redirect;
