@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::entry::{EntryKind, PlanState};
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 
 /// The first version of the chain `id` belongs to (follows `amends` back through the
 /// entries given; an entry whose target is not among them is its own root).

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 use crate::template::{Condition, PathwayTemplate};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

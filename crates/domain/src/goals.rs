@@ -20,18 +20,7 @@ use crate::template::{
     StageMoment, StagePart,
 };
 
-/// The parts of an entry goal evaluation reads.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntryFacts {
-    pub id: Uuid,
-    pub seq: i64,
-    pub stage: String,
-    pub kind: EntryKind,
-    pub effective_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub values: Map<String, Value>,
-    pub amends: Option<Uuid>,
-}
+pub use crate::facts::EntryFacts;
 
 /// What goal evaluation needs to know besides the template and the entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

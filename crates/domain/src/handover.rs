@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc
 
 use crate::entry::{EntryKind, PlanState};
 use crate::error::FieldError;
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 use crate::rules::Rule;
 use crate::template::PathwayTemplate;
 

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod entry;
 pub mod error;
 pub mod evidence;
+pub mod facts;
 pub mod goals;
 pub mod handover;
 pub mod identifier;

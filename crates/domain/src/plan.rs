@@ -13,7 +13,7 @@ use crate::FieldError;
 use crate::calendar::stay_days;
 use crate::corrections::current_view;
 use crate::entry::EntryKind;
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 use crate::rules::Rule;
 use crate::stages::{latest_period, stage_periods};
 use crate::template::{GoalTarget, PathwayTemplate};

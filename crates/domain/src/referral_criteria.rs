@@ -14,7 +14,7 @@ use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::calendar::tokyo_date;
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 use crate::schedule::{ScheduleState, ScheduleStatus};
 
 /// HbA1c (NGSP) at or above which poor control counts towards a referral (domain notes §9.3, [S39]).

@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::calendar::{age_years, is_overdue, tokyo_date, tokyo_midnight};
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 use crate::template::{Condition, ItemType, PathwayTemplate, ProviderKind, ScheduleRule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

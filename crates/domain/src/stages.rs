@@ -4,7 +4,7 @@
 //! dated before every open start of its stage ends nothing.
 
 use crate::entry::EntryKind;
-use crate::goals::EntryFacts;
+use crate::facts::EntryFacts;
 
 /// One stay in a stage: the `stage_start` that opened it and the `stage_end` that closed
 /// it, if any yet.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::RequestMeta;
-use crate::plans::Entry;
+use crate::entries::Entry;
 use crate::{Actor, ServiceError, Services};
 
 /// What the amendment rules know of `target`, read from the plan's entries: whether a

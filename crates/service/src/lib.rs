@@ -9,6 +9,7 @@ pub mod backup;
 pub mod corrections;
 pub mod demo;
 pub mod directory;
+pub mod entries;
 pub mod error;
 pub mod evidence;
 mod goal_context;

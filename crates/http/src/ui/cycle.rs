@@ -7,7 +7,9 @@ use renkei_domain::schedule::{ScheduleState, ScheduleStatus};
 use renkei_domain::template::{PathwayTemplate, ProviderKind};
 
 use super::fmt::{self, When};
-use super::plan::{GoalRow, PlanData};
+use renkei_service::screens::TeamRow;
+
+use super::goal_row::GoalRow;
 
 /// One scheduled visit or test.
 pub struct VisitRow {
@@ -77,20 +79,19 @@ fn state_words(s: ScheduleState) -> (&'static str, &'static str, &'static str) {
 }
 
 fn side(
-    d: &PlanData,
+    t: &PathwayTemplate,
+    team: &[TeamRow],
     kind: ProviderKind,
     role: &'static str,
     schedule: &[ScheduleStatus],
 ) -> CycleSide {
-    let t = &d.template;
     let stages: Vec<&str> = t
         .stages
         .iter()
         .filter(|s| s.provider_kinds.first() == Some(&kind))
         .map(|s| s.code.as_str())
         .collect();
-    let mut names: Vec<String> = d
-        .team
+    let mut names: Vec<String> = team
         .iter()
         .filter(|m| m.stages.iter().any(|s| stages.contains(&s.as_str())))
         .map(|m| m.organization_name.clone())
@@ -117,12 +118,12 @@ fn side(
 
 /// The cyclical view of a plan; `None` for a plan whose pathway is not cyclical.
 pub fn cycle_view(
-    d: &PlanData,
+    t: &PathwayTemplate,
+    team: &[TeamRow],
     schedule: &[ScheduleStatus],
     referral: Option<&ReferralCriteria>,
     goals: Vec<GoalRow>,
 ) -> Option<CycleView> {
-    let t: &PathwayTemplate = &d.template;
     if !t.cyclical {
         return None;
     }
@@ -187,8 +188,8 @@ pub fn cycle_view(
     };
     Some(CycleView {
         visits,
-        clinic: side(d, ProviderKind::Clinic, "かかりつけ医", schedule),
-        specialist: side(d, ProviderKind::Specialist, "専門医療機関", schedule),
+        clinic: side(t, team, ProviderKind::Clinic, "かかりつけ医", schedule),
+        specialist: side(t, team, ProviderKind::Specialist, "専門医療機関", schedule),
         goal_groups,
         criteria,
         referral_met,

@@ -15,6 +15,7 @@ mod cycle;
 mod directory;
 mod entry;
 mod fmt;
+mod goal_row;
 mod handover;
 mod home;
 mod patients;

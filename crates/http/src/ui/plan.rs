@@ -72,21 +72,7 @@ pub struct StageCol {
     pub entries: usize,
 }
 
-pub struct GoalRow {
-    pub code: String,
-    pub title: String,
-    pub target: String,
-    pub latest: Option<String>,
-    pub latest_at: Option<When>,
-    /// The status in words, with the bound of a value below or above its range.
-    pub status: String,
-    pub symbol: &'static str,
-    pub class: &'static str,
-    pub due: Option<When>,
-    pub sparkline: Option<String>,
-    pub points: Vec<(When, String)>,
-    pub trend_url: Option<String>,
-}
+pub use super::goal_row::GoalRow;
 
 pub struct ValueLine {
     pub label: String,
@@ -1204,7 +1190,8 @@ pub async fn plan_page(
     let stages = d.columns(now);
     let goals = goal_rows(&d, &plan_url);
     let cycle = super::cycle::cycle_view(
-        &d,
+        &d.template,
+        &d.team,
         &d.schedule,
         d.referral.as_ref(),
         goal_rows(&d, &plan_url),
