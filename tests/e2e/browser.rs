@@ -49,6 +49,31 @@ fn binary(env: &str, default: &str) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// chromedriver, chromium and a test server, or `None` (with a notice) where the
+/// machine has no browser or no test database; under `CI=true` a missing browser fails.
+async fn browser_and_app() -> Option<(TestApp, PathBuf, PathBuf)> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let (Some(chromedriver), Some(chromium)) = (
+        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        binary("CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        assert!(
+            !ci,
+            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
+        );
+        eprintln!(
+            "NOTICE: browser tests skipped — chromedriver or chromium is missing \
+             (apt-get install -y chromium chromium-driver fonts-noto-cjk)"
+        );
+        return None;
+    };
+    let Some(app) = TestApp::spawn().await else {
+        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+        return None;
+    };
+    Some((app, chromedriver, chromium))
+}
+
 /// chromedriver on a free port, killed on drop.
 struct Driver {
     child: tokio::process::Child,
@@ -737,23 +762,7 @@ async fn open_plan_of(c: &Client, base: &str, query: &str, name: &str) -> Uuid {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_ui_in_a_real_browser() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let (Some(chromedriver), Some(chromium)) = (
-        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        binary("CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !ci,
-            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!(
-            "NOTICE: browser tests skipped — /usr/bin/chromedriver or /usr/bin/chromium is missing \
-             (apt-get install -y chromium chromium-driver fonts-noto-cjk)"
-        );
-        return;
-    };
-    let Some(app) = TestApp::spawn().await else {
-        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+    let Some((app, chromedriver, chromium)) = browser_and_app().await else {
         return;
     };
     renkei_service::demo::load(&app.services)
@@ -1752,20 +1761,7 @@ mod forms;
 /// these pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voided_entry_and_the_amendment_notices_in_a_real_browser() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let (Some(chromedriver), Some(chromium)) = (
-        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        binary("CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !ci,
-            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("NOTICE: browser tests skipped — chromedriver or chromium is missing");
-        return;
-    };
-    let Some(app) = TestApp::spawn().await else {
-        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+    let Some((app, chromedriver, chromium)) = browser_and_app().await else {
         return;
     };
     renkei_service::demo::load(&app.services)
@@ -1956,20 +1952,7 @@ async fn corrections_journey(app: &TestApp, driver: &Driver, chromium: &Path, pr
 /// before and after, pass the page checks and axe-core.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goal_statuses_and_the_variance_review_form_in_a_real_browser() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let (Some(chromedriver), Some(chromium)) = (
-        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        binary("CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !ci,
-            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("NOTICE: browser tests skipped — chromium or chromedriver is missing");
-        return;
-    };
-    let Some(app) = TestApp::spawn().await else {
-        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+    let Some((app, chromedriver, chromium)) = browser_and_app().await else {
         return;
     };
     crate::web_client::web_user(&app, "acute-1", "acute_hospital", "gv-nurse").await;
@@ -2055,20 +2038,7 @@ async fn goal_statuses_and_the_variance_review_form_in_a_real_browser() {
 /// 紹介基準 — with the page checks and no axe-core violation; photographed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_diabetes_cycle_and_referral_criteria_in_a_real_browser() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let (Some(chromedriver), Some(chromium)) = (
-        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        binary("CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !ci,
-            "CI=true but chromium / chromedriver are missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("NOTICE: browser tests skipped — chromium or chromedriver is missing");
-        return;
-    };
-    let Some(app) = TestApp::spawn().await else {
-        eprintln!("NOTICE: browser tests skipped — the test database is unreachable");
+    let Some((app, chromedriver, chromium)) = browser_and_app().await else {
         return;
     };
     use crate::web::cyclical_plan::{clinic_diabetes_plan, org_name};

@@ -97,17 +97,7 @@ async fn summary_links_reach_invalid_fields(c: &Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entry_sheets_keep_typed_values_and_every_error_comes_at_once() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let (Some(chromedriver), Some(chromium)) = (
-        binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        binary("CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(!ci, "CI=true but chromium / chromedriver are missing");
-        eprintln!("NOTICE: browser form tests skipped — chromium or chromedriver is missing");
-        return;
-    };
-    let Some(app) = TestApp::spawn().await else {
-        eprintln!("NOTICE: browser form tests skipped — the test database is unreachable");
+    let Some((app, chromedriver, chromium)) = browser_and_app().await else {
         return;
     };
     let driver = Driver::start(&chromedriver).await;
