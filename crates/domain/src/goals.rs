@@ -9,11 +9,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::calendar;
-use crate::entry::EntryKind;
 use crate::stages::{StagePeriod, latest_period, stage_periods};
 use crate::template::{
     Comparator, Condition, Due, Goal, GoalMode, GoalTarget, PathwayTemplate, Pick, Scope,

@@ -29,6 +29,18 @@ async fn the_plan_page_shows_not_applicable_and_below_range_goals_in_japanese() 
     web_user(&app, "acute-1", "acute_hospital", "dm-nurse").await;
     let token = token_of(&app, "dm-nurse").await;
     let plan = elderly_diabetes_plan(&app, &token).await;
+    // An office systolic pressure above its target (< 130 mmHg): above range.
+    let res = app
+        .post_json(
+            &format!("/api/v1/care-plans/{plan}/entries"),
+            &token,
+            &serde_json::json!({"stage": "intro", "kind": "assessment",
+                   "effective_at": chrono::Utc::now().to_rfc3339(),
+                   "values": {"bp_sys": 152, "bp_dia": 70}}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
     let browser = Browser::new(&app);
     browser.login("dm-nurse", PASSWORD).await;
     let page = browser.get(&format!("/care-plans/{plan}")).await;
@@ -50,6 +62,13 @@ async fn the_plan_page_shows_not_applicable_and_below_range_goals_in_japanese() 
     assert!(!young.contains("期限超過"), "{young}");
     assert!(!page.text.contains("not_applicable"), "no raw status codes");
     assert!(!page.text.contains("below_range"), "no raw status codes");
+    let bp = goal_row("m2_bp_sys");
+    assert!(bp.contains("上限超過(上限 130"), "{bp}");
+    assert!(
+        bp.contains("152") && !bp.contains("152.0"),
+        "the value as clinicians read it: {bp}"
+    );
+    assert!(!page.text.contains("above_range"), "no raw status codes");
 
     // The staff print says the same.
     let print = browser
