@@ -1074,6 +1074,13 @@ const UI_TEXT: &[(&str, &str)] = &[
     ),
     ("記録を見る", "See the record"),
     ("確認しました", "Seen"),
+    ("ログイン", "Log in"),
+    ("ログインID", "Login ID"),
+    ("パスワード", "Password"),
+    (
+        "パスワードを5回続けて間違えると、15分間ログインできなくなります。パスワードを忘れた場合は、所属施設の管理者に連絡してください。",
+        "After 5 wrong passwords in a row, login is locked for 15 minutes. If you forgot your password, ask your facility's administrator.",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -301,3 +301,35 @@ async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content
         &["エイゴ", "ジロウ", "脳卒中", "急性期"],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_switch_translates_the_login_page() {
+    let app = app_or_skip!();
+    let b = Browser::new(&app);
+    let ja = b.get("/login").await;
+    ja.assert_status(200);
+    for w in [
+        "<h1>ログイン</h1>",
+        "<label for=\"login\">ログインID</label>",
+        "<label for=\"password\">パスワード</label>",
+        "<button type=\"submit\">ログイン</button>",
+    ] {
+        assert!(ja.text.contains(w), "/login: Japanese {w:?} missing");
+    }
+    assert!(!ja.text.contains("Log in"));
+
+    b.set_cookie("renkei_lang", "en").await;
+    check(
+        &b.get("/login").await,
+        "/login",
+        &[
+            "<h1><span lang=\"en\">Log in</span></h1>",
+            "<label for=\"login\"><span lang=\"en\">Login ID</span></label>",
+            "<label for=\"password\"><span lang=\"en\">Password</span></label>",
+            "<button type=\"submit\"><span lang=\"en\">Log in</span></button>",
+            "<span lang=\"en\">After 5 wrong passwords in a row",
+        ],
+        &["ログインID", "パスワード", ">ログイン<", "5回続けて"],
+        &[],
+    );
+}

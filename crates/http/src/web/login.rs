@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::client::{is_secure, request_meta};
 use super::pages::{
-    LoginPage, SecondFactorPage, WebResult, error_response, html, with_retry_after,
+    LoginPage, SecondFactorPage, WebResult, Words, error_response, html, with_retry_after,
 };
 use super::session::{
     AnySession, cookie, expired_cookie, prelogin_cookie_name, read_cookie, resolve,
@@ -64,6 +64,7 @@ fn login_page(
     let page = html(
         status,
         &LoginPage {
+            words: Words::of(headers),
             csrf: &csrf,
             login,
             error,

@@ -164,9 +164,55 @@ pub type WebResult = Result<Response, WebError>;
 
 // ---------------------------------------------------------------- the pages
 
+/// The fixed words of a login page in the language of the `renkei_lang` cookie (the
+/// switch of the logged-in screens; these pages have no shell).
+pub struct Words {
+    pub en: bool,
+}
+
+impl Words {
+    /// The language the browser chose with `/lang`.
+    pub fn of(headers: &HeaderMap) -> Words {
+        Words {
+            en: super::session::read_cookie(headers, "renkei_lang").is_some_and(|v| v == "en"),
+        }
+    }
+
+    /// A fixed word as plain text (for `<title>`).
+    pub fn t(&self, ja: &'static str) -> &'static str {
+        debug_assert!(
+            renkei_domain::wording::ui_text_known(ja),
+            "no English for the screen word {ja:?}"
+        );
+        let lang = if self.en {
+            renkei_domain::wording::Lang::En
+        } else {
+            renkei_domain::wording::Lang::Ja
+        };
+        renkei_domain::wording::ui_text(ja, lang)
+    }
+
+    /// A fixed word as HTML: the Japanese as plain text, the English in a
+    /// `<span lang="en">`. Use with `|safe`.
+    pub fn w(&self, ja: &'static str) -> String {
+        let escaped = self
+            .t(ja)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        if self.en {
+            format!("<span lang=\"en\">{escaped}</span>")
+        } else {
+            escaped
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub login: &'a str,
     pub error: Option<&'a str>,
