@@ -1081,6 +1081,36 @@ const UI_TEXT: &[(&str, &str)] = &[
         "パスワードを5回続けて間違えると、15分間ログインできなくなります。パスワードを忘れた場合は、所属施設の管理者に連絡してください。",
         "After 5 wrong passwords in a row, login is locked for 15 minutes. If you forgot your password, ask your facility's administrator.",
     ),
+    ("二要素認証", "Two-factor login"),
+    (
+        "さん、認証アプリに表示されている6桁の確認コードを入力してください。スマートフォンが使えない場合は、登録時に控えたリカバリーコードを入力できます(各コードは1回限り)。",
+        ": enter the 6-digit code shown in your authenticator app. Without your phone, enter one of the recovery codes you kept at enrolment (each works once).",
+    ),
+    ("確認コードまたはリカバリーコード", "Code or recovery code"),
+    ("ログインをやめる", "Cancel login"),
+    ("パスワードの変更", "Change password"),
+    (
+        "初期パスワードのままです。使い始める前に、ご自身だけが知るパスワードに変更してください。",
+        "This is still the initial password. Before you start, change it to one only you know.",
+    ),
+    ("現在のパスワード", "Current password"),
+    ("新しいパスワード", "New password"),
+    ("新しいパスワード(確認)", "New password (again)"),
+    ("文字以上", " characters or more"),
+    (
+        "(二要素認証を有効にすると8文字以上で構いません)",
+        " (8 are enough with two-factor login on)",
+    ),
+    (
+        "英小文字・英大文字・数字・記号のうち2種類以上を含める",
+        "At least 2 of: lower-case letters, upper-case letters, digits, symbols",
+    ),
+    (
+        "ログインIDや、よく使われるパスワードは使えません",
+        "Not the login ID, nor a commonly used password",
+    ),
+    ("すべての職種", "All professions"),
+    ("すべての病期", "All stages"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -288,6 +288,8 @@ async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content
             "<span lang=\"en\">Transfer and discharge criteria</span>",
             "<span lang=\"en\">Latest value</span>",
             "<span lang=\"en\">Show this day</span>",
+            ">All professions</option>",
+            ">All stages</option>",
         ],
         &[
             "経過の全体像",
@@ -303,7 +305,7 @@ async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn english_switch_translates_the_login_page() {
+async fn english_switch_translates_the_login_and_password_pages() {
     let app = app_or_skip!();
     let b = Browser::new(&app);
     let ja = b.get("/login").await;
@@ -330,6 +332,28 @@ async fn english_switch_translates_the_login_page() {
             "<span lang=\"en\">After 5 wrong passwords in a row",
         ],
         &["ログインID", "パスワード", ">ログイン<", "5回続けて"],
+        &[],
+    );
+
+    let login = format!("en-pw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    web_user(&app, "acute-1", "acute_hospital", &login).await;
+    b.login(&login, PASSWORD).await;
+    check(
+        &b.get("/password").await,
+        "/password",
+        &[
+            "<h1><span lang=\"en\">Change password</span></h1>",
+            "<span lang=\"en\">Current password</span>",
+            "<span lang=\"en\">New password (again)</span>",
+            "<span lang=\"en\"> characters or more</span>",
+            "<button type=\"submit\"><span lang=\"en\">Change</span></button>",
+        ],
+        &[
+            "現在のパスワード",
+            "新しいパスワード",
+            "文字以上",
+            "変更する",
+        ],
         &[],
     );
 }

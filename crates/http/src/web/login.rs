@@ -171,13 +171,14 @@ pub async fn login_submit(
     })
 }
 
-pub async fn second_factor_form(AnySession(s): AnySession) -> WebResult {
+pub async fn second_factor_form(headers: HeaderMap, AnySession(s): AnySession) -> WebResult {
     if s.next_step() != Step::SecondFactor {
         return Ok(Redirect::to(step_url(s.next_step())).into_response());
     }
     Ok(html(
         StatusCode::OK,
         &SecondFactorPage {
+            words: Words::of(&headers),
             csrf: &s.csrf_token,
             name: &s.actor.name,
             error: None,
@@ -210,6 +211,7 @@ pub async fn second_factor_submit(
         html(
             status,
             &SecondFactorPage {
+                words: Words::of(&parts.headers),
                 csrf: &s.csrf_token,
                 name: &s.actor.name,
                 error: Some(error),

@@ -222,6 +222,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "login_totp.html")]
 pub struct SecondFactorPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub name: &'a str,
     pub error: Option<&'a str>,
@@ -254,6 +255,7 @@ pub struct RecoveryCodesPage<'a> {
 #[derive(Template)]
 #[template(path = "password.html")]
 pub struct PasswordPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub required: bool,
     pub min_length: usize,
