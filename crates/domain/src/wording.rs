@@ -1111,6 +1111,41 @@ const UI_TEXT: &[(&str, &str)] = &[
     ),
     ("すべての職種", "All professions"),
     ("すべての病期", "All stages"),
+    ("二要素認証の登録", "Set up two-factor login"),
+    (
+        "所属施設では二要素認証が必須です。登録が終わるまで他の画面は使えません。",
+        "Your facility requires two-factor login. Other screens are locked until you finish.",
+    ),
+    (
+        "スマートフォンの認証アプリ(Google Authenticator、Microsoft Authenticator など)で、次のQRコードを読み取ってください。",
+        "Scan this QR code with the authenticator app on your phone (Google Authenticator, Microsoft Authenticator and so on).",
+    ),
+    (
+        "読み取れない場合は、アプリに次のキーを手入力してください(時間ベース、6桁、30秒)。",
+        "If it cannot be scanned, type this key into the app (time-based, 6 digits, 30 seconds).",
+    ),
+    (
+        "パスワードと、アプリに表示された6桁の確認コードを入力して「登録」を押してください。",
+        "Enter your password and the 6-digit code the app shows, then press \"Set up\".",
+    ),
+    ("登録用URI", "Setup URI"),
+    (
+        "パスワード(本人確認のため、もう一度入力してください)",
+        "Password (again, to confirm it is you)",
+    ),
+    ("確認コード(6桁)", "Code (6 digits)"),
+    ("登録", "Set up"),
+    (
+        "スマートフォンの機種変更などで登録し直す場合は、所属施設の管理者に連絡してください。",
+        "To set it up again (a new phone, for example), ask your facility's administrator.",
+    ),
+    ("トップページへ戻る", "Back to the top page"),
+    ("二要素認証を登録しました", "Two-factor login is set up"),
+    ("控えたので次へ進む", "I have kept them: continue"),
+    (
+        "二要素認証の登録用QRコード",
+        "QR code to set up two-factor login",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

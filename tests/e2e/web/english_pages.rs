@@ -356,4 +356,15 @@ async fn english_switch_translates_the_login_and_password_pages() {
         ],
         &[],
     );
+    check(
+        &b.get("/account/totp").await,
+        "/account/totp",
+        &[
+            "<h1><span lang=\"en\">Set up two-factor login</span></h1>",
+            "<span lang=\"en\">Code (6 digits)</span>",
+            "<button type=\"submit\"><span lang=\"en\">Set up</span></button>",
+        ],
+        &["二要素認証の登録", "確認コード(6桁)", ">登録<"],
+        &[],
+    );
 }

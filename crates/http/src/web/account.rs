@@ -140,7 +140,7 @@ fn enrol_step_ok(s: &Session) -> Option<Response> {
 }
 
 /// An inline SVG of the QR code (no data: URL, which the CSP forbids).
-fn qr_svg(uri: &str) -> Result<String, ServiceError> {
+fn qr_svg(uri: &str, label: &str) -> Result<String, ServiceError> {
     let code = QrCode::new(uri.as_bytes())
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("QR code: {e}")))?;
     let svg = code
@@ -153,20 +153,21 @@ fn qr_svg(uri: &str) -> Result<String, ServiceError> {
         .map_or(svg.as_str(), |(_, rest)| rest)
         .replacen(
             "<svg ",
-            "<svg role=\"img\" aria-label=\"二要素認証の登録用QRコード\" ",
+            &format!("<svg role=\"img\" aria-label=\"{label}\" "),
             1,
         );
     Ok(svg)
 }
 
 fn enrol_page(
+    words: Words,
     s: &Session,
     secret: &str,
     uri: &str,
     status: StatusCode,
     error: Option<&str>,
 ) -> WebResult {
-    let svg = qr_svg(uri)?;
+    let svg = qr_svg(uri, words.t("二要素認証の登録用QRコード"))?;
     let secret_groups = secret
         .as_bytes()
         .chunks(4)
@@ -175,6 +176,7 @@ fn enrol_page(
     Ok(html(
         status,
         &EnrolPage {
+            words,
             csrf: &s.csrf_token,
             required: s.next_step() == Step::EnrolTotp,
             secret_groups,
@@ -185,7 +187,11 @@ fn enrol_page(
     ))
 }
 
-pub async fn totp_form(State(state): State<AppState>, AnySession(s): AnySession) -> WebResult {
+pub async fn totp_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AnySession(s): AnySession,
+) -> WebResult {
     if let Some(r) = enrol_step_ok(&s) {
         return Ok(r);
     }
@@ -195,10 +201,13 @@ pub async fn totp_form(State(state): State<AppState>, AnySession(s): AnySession)
         } => Ok(html(
             StatusCode::OK,
             &EnabledPage {
+                words: Words::of(&headers),
                 recovery_codes_left,
             },
         )),
-        Enrolment::Pending { secret, uri } => enrol_page(&s, &secret, &uri, StatusCode::OK, None),
+        Enrolment::Pending { secret, uri } => {
+            enrol_page(Words::of(&headers), &s, &secret, &uri, StatusCode::OK, None)
+        }
     }
 }
 
@@ -221,12 +230,17 @@ pub async fn totp_submit(
     };
     let meta = request_meta(&parts, &state.services.security);
     let secure = is_secure(&parts.headers);
-    let (services, session) = (&state.services, &s);
+    let (services, session, headers) = (&state.services, &s, &parts.headers);
     let again = |status, error| async move {
         match auth::totp_enrolment(services, session).await? {
-            Enrolment::Pending { secret, uri } => {
-                enrol_page(session, &secret, &uri, status, Some(error))
-            }
+            Enrolment::Pending { secret, uri } => enrol_page(
+                Words::of(headers),
+                session,
+                &secret,
+                &uri,
+                status,
+                Some(error),
+            ),
             Enrolment::Enabled { .. } => Ok(Redirect::to("/account/totp").into_response()),
         }
     };
@@ -240,6 +254,7 @@ pub async fn totp_submit(
             let page = html(
                 StatusCode::OK,
                 &RecoveryCodesPage {
+                    words: Words::of(&parts.headers),
                     codes: &recovery_codes,
                     next_url: step_url(next),
                 },

@@ -231,6 +231,7 @@ pub struct SecondFactorPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_enrol.html")]
 pub struct EnrolPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub required: bool,
     pub secret_groups: Vec<String>,
@@ -242,12 +243,14 @@ pub struct EnrolPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_enabled.html")]
 pub struct EnabledPage {
+    pub words: Words,
     pub recovery_codes_left: usize,
 }
 
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage<'a> {
+    pub words: Words,
     pub codes: &'a [String],
     pub next_url: &'a str,
 }
