@@ -1146,6 +1146,12 @@ const UI_TEXT: &[(&str, &str)] = &[
         "二要素認証の登録用QRコード",
         "QR code to set up two-factor login",
     ),
+    ("終了未記録", "End not recorded"),
+    ("終了", "Ended"),
+    ("開始前", "Not started yet"),
+    ("未開始", "Not started"),
+    ("達成(病期終了)", "Met (stage ended)"),
+    ("評価待ち", "Awaiting assessment"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -289,6 +289,8 @@ async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content
             "<span lang=\"en\">Latest value</span>",
             "<span lang=\"en\">Show this day</span>",
             ">All professions</option>",
+            "<span lang=\"en\">Not started yet</span>",
+            "<span lang=\"en\">Not started</span>",
             ">All stages</option>",
         ],
         &[
