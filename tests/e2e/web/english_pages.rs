@@ -234,3 +234,139 @@ async fn english_switch_translates_the_patient_entry_and_hand_over_pages_and_kee
         &[],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content_japanese() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let ident = uuid::Uuid::new_v4().simple().to_string();
+    let patient = create_patient(
+        &app,
+        &token,
+        ("エイゴ", "ジロウ"),
+        "1947-03-05",
+        &ident[..12],
+    )
+    .await;
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            &token,
+            &json!({"patient_id": patient["id"], "pathway": "stroke", "started_at": days_ago(3)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    let plan = res.body["id"].as_str().expect("plan id").to_owned();
+    let path = format!("/care-plans/{plan}");
+
+    let b = nurse(&app).await;
+    // Japanese without the switch, plain text (no lang mark).
+    let ja = b.get(&path).await;
+    ja.assert_status(200);
+    for w in [
+        "<h2 id=\"h-overview\">経過の全体像(オーバービュー)</h2>",
+        "<h2 id=\"h-goals\">共有目標(達成目標)</h2>",
+        "<h2 id=\"h-team\">ケアチームと同意</h2>",
+        ">計画書を印刷(患者さん用)<",
+    ] {
+        assert!(ja.text.contains(w), "{path}: Japanese {w:?} missing");
+    }
+    assert!(!ja.text.contains("Overview"));
+
+    b.set_cookie("renkei_lang", "en").await;
+    check(
+        &b.get(&path).await,
+        &path,
+        &[
+            "<h2 id=\"h-overview\"><span lang=\"en\">Overview</span></h2>",
+            "<h2 id=\"h-goals\"><span lang=\"en\">Shared goals</span></h2>",
+            "<h2 id=\"h-team\"><span lang=\"en\">Care team and consent</span></h2>",
+            "<span lang=\"en\">Print the plan (patient copy)</span>",
+            "<span lang=\"en\">Print the plan (staff copy)</span>",
+            "<span lang=\"en\">Start (planned/actual)</span>",
+            "<span lang=\"en\">Transfer and discharge criteria</span>",
+            "<span lang=\"en\">Latest value</span>",
+            "<span lang=\"en\">Show this day</span>",
+            ">All professions</option>",
+            "<span lang=\"en\">Not started yet</span>",
+            "<span lang=\"en\">Not started</span>",
+            ">All stages</option>",
+        ],
+        &[
+            "経過の全体像",
+            "共有目標(達成目標)",
+            "ケアチームと同意",
+            "計画書を印刷",
+            "開始(予定/実績)",
+            "転院基準・退院基準",
+            "この日の状況を表示",
+        ],
+        &["エイゴ", "ジロウ", "脳卒中", "急性期"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_switch_translates_the_login_and_password_pages() {
+    let app = app_or_skip!();
+    let b = Browser::new(&app);
+    let ja = b.get("/login").await;
+    ja.assert_status(200);
+    for w in [
+        "<h1>ログイン</h1>",
+        "<label for=\"login\">ログインID</label>",
+        "<label for=\"password\">パスワード</label>",
+        "<button type=\"submit\">ログイン</button>",
+    ] {
+        assert!(ja.text.contains(w), "/login: Japanese {w:?} missing");
+    }
+    assert!(!ja.text.contains("Log in"));
+
+    b.set_cookie("renkei_lang", "en").await;
+    check(
+        &b.get("/login").await,
+        "/login",
+        &[
+            "<h1><span lang=\"en\">Log in</span></h1>",
+            "<label for=\"login\"><span lang=\"en\">Login ID</span></label>",
+            "<label for=\"password\"><span lang=\"en\">Password</span></label>",
+            "<button type=\"submit\"><span lang=\"en\">Log in</span></button>",
+            "<span lang=\"en\">After 5 wrong passwords in a row",
+        ],
+        &["ログインID", "パスワード", ">ログイン<", "5回続けて"],
+        &[],
+    );
+
+    let login = format!("en-pw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    web_user(&app, "acute-1", "acute_hospital", &login).await;
+    b.login(&login, PASSWORD).await;
+    check(
+        &b.get("/password").await,
+        "/password",
+        &[
+            "<h1><span lang=\"en\">Change password</span></h1>",
+            "<span lang=\"en\">Current password</span>",
+            "<span lang=\"en\">New password (again)</span>",
+            "<span lang=\"en\"> characters or more</span>",
+            "<button type=\"submit\"><span lang=\"en\">Change</span></button>",
+        ],
+        &[
+            "現在のパスワード",
+            "新しいパスワード",
+            "文字以上",
+            "変更する",
+        ],
+        &[],
+    );
+    check(
+        &b.get("/account/totp").await,
+        "/account/totp",
+        &[
+            "<h1><span lang=\"en\">Set up two-factor login</span></h1>",
+            "<span lang=\"en\">Code (6 digits)</span>",
+            "<button type=\"submit\"><span lang=\"en\">Set up</span></button>",
+        ],
+        &["二要素認証の登録", "確認コード(6桁)", ">登録<"],
+        &[],
+    );
+}

@@ -970,9 +970,14 @@ pub async fn plan_page(
         .collect();
     profs.sort();
     profs.dedup();
+    let lang = if ui.english {
+        renkei_domain::wording::Lang::En
+    } else {
+        renkei_domain::wording::Lang::Ja
+    };
     let mut professions = vec![Filter {
         value: String::new(),
-        label: "すべての職種".into(),
+        label: renkei_domain::wording::ui_text("すべての職種", lang).into(),
         selected: q.profession.is_empty(),
     }];
     professions.extend(profs.into_iter().map(|p| Filter {
@@ -982,7 +987,7 @@ pub async fn plan_page(
     }));
     let mut stage_filters = vec![Filter {
         value: String::new(),
-        label: "すべての病期".into(),
+        label: renkei_domain::wording::ui_text("すべての病期", lang).into(),
         selected: q.stage.is_empty(),
     }];
     stage_filters.extend(t.stages.iter().map(|s| Filter {

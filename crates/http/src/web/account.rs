@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use qrcode::QrCode;
@@ -19,8 +19,8 @@ use serde::Deserialize;
 use super::client::{is_secure, request_meta};
 use super::login::PartsOf;
 use super::pages::{
-    EnabledPage, EnrolPage, PasswordPage, RecoveryCodesPage, WebError, WebResult, error_response,
-    html, with_retry_after,
+    EnabledPage, EnrolPage, PasswordPage, RecoveryCodesPage, WebError, WebResult, Words,
+    error_response, html, with_retry_after,
 };
 use super::session::{AnySession, cookie, session_cookie_name, step_url};
 use crate::state::AppState;
@@ -34,11 +34,12 @@ pub struct EnrolForm {
     pub code: String,
 }
 
-fn password_page(s: &Session, status: StatusCode, errors: Vec<String>) -> Response {
+fn password_page(words: Words, s: &Session, status: StatusCode, errors: Vec<String>) -> Response {
     let two_factor = s.totp_enabled;
     html(
         status,
         &PasswordPage {
+            words,
             csrf: &s.csrf_token,
             required: s.must_change_password,
             min_length: if two_factor {
@@ -60,11 +61,16 @@ fn password_step_ok(s: &Session) -> Option<Response> {
     }
 }
 
-pub async fn password_form(AnySession(s): AnySession) -> WebResult {
+pub async fn password_form(headers: HeaderMap, AnySession(s): AnySession) -> WebResult {
     if let Some(r) = password_step_ok(&s) {
         return Ok(r);
     }
-    Ok(password_page(&s, StatusCode::OK, Vec::new()))
+    Ok(password_page(
+        Words::of(&headers),
+        &s,
+        StatusCode::OK,
+        Vec::new(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -88,6 +94,7 @@ pub async fn password_submit(
     }
     let Ok(Form(form)) = form else {
         return Ok(password_page(
+            Words::of(&parts.headers),
             &s,
             StatusCode::BAD_REQUEST,
             vec!["フォームの内容を読み取れませんでした。".into()],
@@ -107,6 +114,7 @@ pub async fn password_submit(
         Ok(PasswordChange::Changed) => Ok(Redirect::to("/?password_changed=1").into_response()),
         Ok(PasswordChange::Throttled { retry_after }) => Ok(with_retry_after(
             password_page(
+                Words::of(&parts.headers),
                 &s,
                 StatusCode::TOO_MANY_REQUESTS,
                 vec!["現在のパスワードの誤りが続いたため、しばらく変更できません。15分ほど待ってから、もう一度お試しください。".into()],
@@ -114,6 +122,7 @@ pub async fn password_submit(
             retry_after.num_seconds() + 1,
         )),
         Err(ServiceError::Validation(errors)) => Ok(password_page(
+            Words::of(&parts.headers),
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
             errors.into_iter().map(|e| e.message).collect(),
@@ -131,7 +140,7 @@ fn enrol_step_ok(s: &Session) -> Option<Response> {
 }
 
 /// An inline SVG of the QR code (no data: URL, which the CSP forbids).
-fn qr_svg(uri: &str) -> Result<String, ServiceError> {
+fn qr_svg(uri: &str, label: &str) -> Result<String, ServiceError> {
     let code = QrCode::new(uri.as_bytes())
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("QR code: {e}")))?;
     let svg = code
@@ -144,20 +153,21 @@ fn qr_svg(uri: &str) -> Result<String, ServiceError> {
         .map_or(svg.as_str(), |(_, rest)| rest)
         .replacen(
             "<svg ",
-            "<svg role=\"img\" aria-label=\"二要素認証の登録用QRコード\" ",
+            &format!("<svg role=\"img\" aria-label=\"{label}\" "),
             1,
         );
     Ok(svg)
 }
 
 fn enrol_page(
+    words: Words,
     s: &Session,
     secret: &str,
     uri: &str,
     status: StatusCode,
     error: Option<&str>,
 ) -> WebResult {
-    let svg = qr_svg(uri)?;
+    let svg = qr_svg(uri, words.t("二要素認証の登録用QRコード"))?;
     let secret_groups = secret
         .as_bytes()
         .chunks(4)
@@ -166,6 +176,7 @@ fn enrol_page(
     Ok(html(
         status,
         &EnrolPage {
+            words,
             csrf: &s.csrf_token,
             required: s.next_step() == Step::EnrolTotp,
             secret_groups,
@@ -176,7 +187,11 @@ fn enrol_page(
     ))
 }
 
-pub async fn totp_form(State(state): State<AppState>, AnySession(s): AnySession) -> WebResult {
+pub async fn totp_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AnySession(s): AnySession,
+) -> WebResult {
     if let Some(r) = enrol_step_ok(&s) {
         return Ok(r);
     }
@@ -186,10 +201,13 @@ pub async fn totp_form(State(state): State<AppState>, AnySession(s): AnySession)
         } => Ok(html(
             StatusCode::OK,
             &EnabledPage {
+                words: Words::of(&headers),
                 recovery_codes_left,
             },
         )),
-        Enrolment::Pending { secret, uri } => enrol_page(&s, &secret, &uri, StatusCode::OK, None),
+        Enrolment::Pending { secret, uri } => {
+            enrol_page(Words::of(&headers), &s, &secret, &uri, StatusCode::OK, None)
+        }
     }
 }
 
@@ -212,12 +230,17 @@ pub async fn totp_submit(
     };
     let meta = request_meta(&parts, &state.services.security);
     let secure = is_secure(&parts.headers);
-    let (services, session) = (&state.services, &s);
+    let (services, session, headers) = (&state.services, &s, &parts.headers);
     let again = |status, error| async move {
         match auth::totp_enrolment(services, session).await? {
-            Enrolment::Pending { secret, uri } => {
-                enrol_page(session, &secret, &uri, status, Some(error))
-            }
+            Enrolment::Pending { secret, uri } => enrol_page(
+                Words::of(headers),
+                session,
+                &secret,
+                &uri,
+                status,
+                Some(error),
+            ),
             Enrolment::Enabled { .. } => Ok(Redirect::to("/account/totp").into_response()),
         }
     };
@@ -231,6 +254,7 @@ pub async fn totp_submit(
             let page = html(
                 StatusCode::OK,
                 &RecoveryCodesPage {
+                    words: Words::of(&parts.headers),
                     codes: &recovery_codes,
                     next_url: step_url(next),
                 },

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::client::{is_secure, request_meta};
 use super::pages::{
-    LoginPage, SecondFactorPage, WebResult, error_response, html, with_retry_after,
+    LoginPage, SecondFactorPage, WebResult, Words, error_response, html, with_retry_after,
 };
 use super::session::{
     AnySession, cookie, expired_cookie, prelogin_cookie_name, read_cookie, resolve,
@@ -64,6 +64,7 @@ fn login_page(
     let page = html(
         status,
         &LoginPage {
+            words: Words::of(headers),
             csrf: &csrf,
             login,
             error,
@@ -170,13 +171,14 @@ pub async fn login_submit(
     })
 }
 
-pub async fn second_factor_form(AnySession(s): AnySession) -> WebResult {
+pub async fn second_factor_form(headers: HeaderMap, AnySession(s): AnySession) -> WebResult {
     if s.next_step() != Step::SecondFactor {
         return Ok(Redirect::to(step_url(s.next_step())).into_response());
     }
     Ok(html(
         StatusCode::OK,
         &SecondFactorPage {
+            words: Words::of(&headers),
             csrf: &s.csrf_token,
             name: &s.actor.name,
             error: None,
@@ -209,6 +211,7 @@ pub async fn second_factor_submit(
         html(
             status,
             &SecondFactorPage {
+                words: Words::of(&parts.headers),
                 csrf: &s.csrf_token,
                 name: &s.actor.name,
                 error: Some(error),

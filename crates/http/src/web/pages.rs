@@ -164,9 +164,55 @@ pub type WebResult = Result<Response, WebError>;
 
 // ---------------------------------------------------------------- the pages
 
+/// The fixed words of a login page in the language of the `renkei_lang` cookie (the
+/// switch of the logged-in screens; these pages have no shell).
+pub struct Words {
+    pub en: bool,
+}
+
+impl Words {
+    /// The language the browser chose with `/lang`.
+    pub fn of(headers: &HeaderMap) -> Words {
+        Words {
+            en: super::session::read_cookie(headers, "renkei_lang").is_some_and(|v| v == "en"),
+        }
+    }
+
+    /// A fixed word as plain text (for `<title>`).
+    pub fn t(&self, ja: &'static str) -> &'static str {
+        debug_assert!(
+            renkei_domain::wording::ui_text_known(ja),
+            "no English for the screen word {ja:?}"
+        );
+        let lang = if self.en {
+            renkei_domain::wording::Lang::En
+        } else {
+            renkei_domain::wording::Lang::Ja
+        };
+        renkei_domain::wording::ui_text(ja, lang)
+    }
+
+    /// A fixed word as HTML: the Japanese as plain text, the English in a
+    /// `<span lang="en">`. Use with `|safe`.
+    pub fn w(&self, ja: &'static str) -> String {
+        let escaped = self
+            .t(ja)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        if self.en {
+            format!("<span lang=\"en\">{escaped}</span>")
+        } else {
+            escaped
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub login: &'a str,
     pub error: Option<&'a str>,
@@ -176,6 +222,7 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "login_totp.html")]
 pub struct SecondFactorPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub name: &'a str,
     pub error: Option<&'a str>,
@@ -184,6 +231,7 @@ pub struct SecondFactorPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_enrol.html")]
 pub struct EnrolPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub required: bool,
     pub secret_groups: Vec<String>,
@@ -195,12 +243,14 @@ pub struct EnrolPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_enabled.html")]
 pub struct EnabledPage {
+    pub words: Words,
     pub recovery_codes_left: usize,
 }
 
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage<'a> {
+    pub words: Words,
     pub codes: &'a [String],
     pub next_url: &'a str,
 }
@@ -208,6 +258,7 @@ pub struct RecoveryCodesPage<'a> {
 #[derive(Template)]
 #[template(path = "password.html")]
 pub struct PasswordPage<'a> {
+    pub words: Words,
     pub csrf: &'a str,
     pub required: bool,
     pub min_length: usize,
