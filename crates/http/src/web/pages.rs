@@ -174,7 +174,9 @@ impl Words {
     /// The language the browser chose with `/lang`.
     pub fn of(headers: &HeaderMap) -> Words {
         Words {
-            en: super::session::read_cookie(headers, "renkei_lang").is_some_and(|v| v == "en"),
+            en: axum_extra::extract::cookie::CookieJar::from_headers(headers)
+                .get("renkei_lang")
+                .is_some_and(|c| c.value() == "en"),
         }
     }
 
