@@ -638,6 +638,16 @@ impl Services {
             StageShortcut::ReceiverStart(s) => (s.clone(), s, None),
             StageShortcut::LateEnd { state, closed_at } => (plan_state_now, state, Some(closed_at)),
         };
+        // The plan's record, read once and only when a rule below needs it: a correction's
+        // chain, the order of stage events, the onset and admission of plausibility.
+        let facts = if input.amends.is_some()
+            || matches!(input.kind, EntryKind::StageStart | EntryKind::StageEnd)
+            || crate::plausibility::needs_record(input.kind, &input.values)
+        {
+            crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?)
+        } else {
+            Vec::new()
+        };
         let mut void_state = None;
         let amends = match input.amends {
             None => None,
@@ -649,7 +659,6 @@ impl Services {
                         "no entry with this id in this care plan",
                     )
                 })?;
-                let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
                 let amend_target = crate::corrections::amend_target(&facts, &target)?;
                 if input.kind == EntryKind::EnteredInError
                     && matches!(
@@ -686,15 +695,13 @@ impl Services {
         };
         // Plausibility of the stated times, reported with every other field error.
         let implausible = crate::plausibility::entry_findings(
-            c,
-            plan.id,
+            &facts,
             new.kind,
             new.effective_at,
             &new.values,
             amends,
             now,
-        )
-        .await?;
+        );
         // A late stage end closes the stage at the latest when the next one started.
         let late_error = late_end
             .filter(|closed| new.effective_at > *closed)
@@ -720,7 +727,6 @@ impl Services {
         let mut errors = implausible;
         errors.extend(late_error);
         if matches!(new.kind, EntryKind::StageStart | EntryKind::StageEnd) {
-            let facts = crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?);
             let candidate = renkei_domain::goals::EntryFacts {
                 id: Uuid::max(),
                 seq: facts.iter().map(|e| e.seq).max().unwrap_or(0) + 1,

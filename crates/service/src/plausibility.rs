@@ -3,62 +3,53 @@
 //! start). Used by every append, so the JSON API and the web forms refuse the same
 //! entries with the same errors.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
+use renkei_domain::corrections::current_view;
 use renkei_domain::entry::EntryKind;
+use renkei_domain::goals::EntryFacts;
 use renkei_domain::plausibility::{self, KnownTimes, blocking, check_entry_times};
-use renkei_store::queries::{self, EntryRow};
-use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::ServiceError;
-
-/// The onset and admission the plan's current entries record, leaving out amended
-/// entries and the entry an amendment replaces.
-pub fn known_times(rows: &[EntryRow], replacing: Option<Uuid>) -> KnownTimes {
-    let amended: HashSet<Uuid> = rows
-        .iter()
-        .filter_map(|r| r.amends)
-        .chain(replacing)
-        .collect();
-    let mut current: Vec<&EntryRow> = rows.iter().filter(|r| !amended.contains(&r.id)).collect();
-    current.sort_by_key(|r| (r.effective_at, r.seq));
+/// The onset and admission the plan's current entries record (corrections applied,
+/// voided chains left out), without the entry a correction replaces.
+pub fn known_times(facts: &[EntryFacts], replacing: Option<Uuid>) -> KnownTimes {
     let mut known = KnownTimes::default();
-    for r in current {
-        if r.kind == EntryKind::StageStart.as_str() && known.admission.is_none() {
-            known.admission = Some(r.effective_at);
+    let view = current_view(facts, DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MAX_UTC);
+    for e in view.into_iter().filter(|e| Some(e.id) != replacing) {
+        if e.kind == EntryKind::StageStart && known.admission.is_none() {
+            known.admission = Some(e.effective_at);
         }
-        if let Ok(Value::Object(values)) = serde_json::from_str::<Value>(&r.values_json)
-            && let Some((_, o)) = plausibility::onset_in(&values)
-        {
+        if let Some((_, o)) = plausibility::onset_in(&e.values) {
             known.onset = Some(o);
         }
     }
     known
 }
 
+/// Whether the plausibility of an entry of `kind` recording `values` depends on the
+/// plan's record (it states an onset or starts a stage).
+pub fn needs_record(kind: EntryKind, values: &Map<String, Value>) -> bool {
+    kind == EntryKind::StageStart || plausibility::onset_in(values).is_some()
+}
+
 /// The plausibility errors of a new entry (all impossible findings; entries have no
-/// unusual ones). Reads the plan's entries only when the entry states an onset or
-/// starts a stage.
-pub async fn entry_findings<C: ConnectionTrait>(
-    c: &C,
-    plan_id: Uuid,
+/// unusual ones), against the plan's `facts` (read when [`needs_record`] says so).
+pub fn entry_findings(
+    facts: &[EntryFacts],
     kind: EntryKind,
     effective_at: DateTime<Utc>,
     values: &Map<String, Value>,
     replacing: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Vec<FieldError>, ServiceError> {
-    if kind != EntryKind::StageStart && plausibility::onset_in(values).is_none() {
-        return Ok(Vec::new());
+) -> Vec<FieldError> {
+    if !needs_record(kind, values) {
+        return Vec::new();
     }
-    let rows = queries::entries_of(c, plan_id).await?;
-    let known = known_times(&rows, replacing);
-    Ok(blocking(
+    let known = known_times(facts, replacing);
+    blocking(
         check_entry_times(kind, effective_at, values, &known, now),
         false,
-    ))
+    )
 }
