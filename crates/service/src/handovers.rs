@@ -9,7 +9,6 @@ use renkei_domain::access::TeamRole;
 use renkei_domain::access::{Action, may_answer_handover};
 
 use renkei_domain::corrections::current_view;
-use renkei_domain::entry::PlanState;
 use renkei_domain::entry::{EntryKind, PlanStatus};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_domain::goals::evaluate_goals;
@@ -32,6 +31,7 @@ use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::plan_chain::{conflict, org_code};
 use crate::plan_facts::{plan_facts, stage_outcome};
 use crate::{Actor, ErrorCode, ServiceError, Services};
+use renkei_domain::goals::EntryFacts;
 
 /// Rule code of a hand-over refused because the patient's consent does not cover the
 /// receiving organisation.
@@ -583,23 +583,22 @@ impl Services {
         c: &C,
         plan: &CarePlanRow,
         template: &PathwayTemplate,
-        state: &PlanState,
         kind: EntryKind,
         stage: &str,
+        facts: &[EntryFacts],
     ) -> Result<StageShortcut, ServiceError> {
         if !matches!(kind, EntryKind::StageStart | EntryKind::StageEnd) {
             return Ok(StageShortcut::None);
         }
+        let state = &crate::plan_chain::plan_state(plan)?;
         let accepted = kind == EntryKind::StageStart
             && store::handovers_of_plan(c, plan.id.into())
                 .await?
                 .iter()
                 .any(|h| h.state == HandoverState::Accepted && h.stage == stage);
         let unrecorded = if kind == EntryKind::StageEnd && stage != state.current_stage {
-            let rows = queries::entries_of(c, plan.id).await?;
-            let pf = plan_facts(&rows);
             let now = self.now();
-            let view = current_view(&pf.facts, now, now);
+            let view = current_view(facts, now, now);
             unrecorded_ends(&view, &[])
         } else {
             Vec::new()

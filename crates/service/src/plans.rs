@@ -619,25 +619,6 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<CheckedAppend, ServiceError> {
         let published = self.pathway_of_plan(plan)?;
-        let plan_state_now = plan_state(plan)?;
-        let shortcut = if input.amends.is_none() {
-            self.stage_shortcut(
-                c,
-                plan,
-                &published.template,
-                &plan_state_now,
-                input.kind,
-                &input.stage,
-            )
-            .await?
-        } else {
-            StageShortcut::None
-        };
-        let (state, check_state, late_end) = match shortcut {
-            StageShortcut::None => (plan_state_now.clone(), plan_state_now, None),
-            StageShortcut::ReceiverStart(s) => (s.clone(), s, None),
-            StageShortcut::LateEnd { state, closed_at } => (plan_state_now, state, Some(closed_at)),
-        };
         // The plan's record, read once and only when a rule below needs it: a correction's
         // chain, the order of stage events, the onset and admission of plausibility.
         let facts = if input.amends.is_some()
@@ -647,6 +628,25 @@ impl Services {
             crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?)
         } else {
             Vec::new()
+        };
+        let plan_state_now = plan_state(plan)?;
+        let shortcut = if input.amends.is_none() {
+            self.stage_shortcut(
+                c,
+                plan,
+                &published.template,
+                input.kind,
+                &input.stage,
+                &facts,
+            )
+            .await?
+        } else {
+            StageShortcut::None
+        };
+        let (state, check_state, late_end) = match shortcut {
+            StageShortcut::None => (plan_state_now.clone(), plan_state_now, None),
+            StageShortcut::ReceiverStart(s) => (s.clone(), s, None),
+            StageShortcut::LateEnd { state, closed_at } => (plan_state_now, state, Some(closed_at)),
         };
         let mut void_state = None;
         let amends = match input.amends {
