@@ -11,7 +11,7 @@ use renkei_domain::access::{
     Action, ConsentState, Decision, GlobalAction, PlanAccess, Profession, Subject, TeamMember,
     TeamRole, decide, decide_global,
 };
-use renkei_store::queries::{self, CarePlanRow};
+use renkei_store::queries::{self, CarePlanRow, IdempotencyRow};
 use renkei_store::queries_access::{
     self as qa, AuditEventRow, AuditFilter, BreakGlassRow, ConsentRow, TeamMemberRow,
 };
@@ -134,10 +134,13 @@ pub async fn plan_access_at<C: ConnectionTrait>(
     plan: &CarePlanRow,
     at: DateTime<Utc>,
 ) -> Result<PlanAccess, ServiceError> {
-    let team = qa::team_of(c, plan.id).await?;
-    let consents = qa::consents_of(c, plan.id).await?;
-    let break_glass = qa::has_break_glass(c, actor.practitioner_id, plan.id, at).await?;
-    Ok(access_from(plan, &team, &consents, break_glass))
+    let rows = qa::access_rows(c, plan.id, actor.practitioner_id, at, None).await?;
+    Ok(access_from(
+        plan,
+        &rows.team,
+        &rows.consents,
+        rows.break_glass,
+    ))
 }
 
 /// The access facts of `plan` from its team and consent rows (loaded by the caller,
@@ -184,10 +187,15 @@ impl Services {
         action: Action<'_>,
     ) -> Result<Result<(CarePlanRow, PlanAccess), Denial>, ServiceError> {
         let plan = queries::care_plan_by_id(c, plan_id).await?;
-        self.decide_plan(c, actor, plan_id, plan, action).await
+        Ok(self
+            .decide_plan(c, actor, plan_id, plan, action, None)
+            .await?
+            .map(|(plan, access, _)| (plan, access)))
     }
 
     /// [`Services::check_plan`] on a plan already read (`None`: there is no such plan).
+    /// With `key`, the actor's stored use of that idempotency key is read in the same
+    /// statement as the access facts and handed back with them.
     pub(crate) async fn decide_plan<C: ConnectionTrait>(
         &self,
         c: &C,
@@ -195,7 +203,9 @@ impl Services {
         plan_id: Uuid,
         plan: Option<CarePlanRow>,
         action: Action<'_>,
-    ) -> Result<Result<(CarePlanRow, PlanAccess), Denial>, ServiceError> {
+        key: Option<&str>,
+    ) -> Result<Result<(CarePlanRow, PlanAccess, Option<IdempotencyRow>), Denial>, ServiceError>
+    {
         let name = action_name(&action);
         let Some(plan) = plan else {
             return Ok(Err(Denial {
@@ -206,9 +216,10 @@ impl Services {
                 why: "no such care plan",
             }));
         };
-        let access = plan_access_at(c, actor, &plan, self.now()).await?;
+        let rows = qa::access_rows(c, plan.id, actor.practitioner_id, self.now(), key).await?;
+        let access = access_from(&plan, &rows.team, &rows.consents, rows.break_glass);
         Ok(match decide(&subject(actor), action, &access) {
-            Decision::Allow => Ok((plan, access)),
+            Decision::Allow => Ok((plan, access, rows.idempotency)),
             Decision::Hidden => Err(Denial {
                 action: name,
                 plan_id,

@@ -1,6 +1,7 @@
 //! Who is acting: the [`Actor`] behind a session or a bearer token.
 
-use renkei_store::queries;
+use renkei_store::queries::{OrganizationRow, PractitionerRow};
+use renkei_store::queries_auth;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
@@ -11,15 +12,18 @@ pub async fn actor_of<C: ConnectionTrait>(
     db: &C,
     practitioner_id: Uuid,
 ) -> Result<Actor, ServiceError> {
-    let p = queries::practitioner_by_id(db, practitioner_id)
+    let (p, org) = queries_auth::practitioner_with_org(db, practitioner_id)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
+    actor_from(p, org)
+}
+
+/// The [`Actor`] of a practitioner and their organisation read together; a disabled
+/// practitioner is no actor.
+pub(crate) fn actor_from(p: PractitionerRow, org: OrganizationRow) -> Result<Actor, ServiceError> {
     if p.disabled_at.is_some() {
         return Err(ServiceError::Unauthenticated);
     }
-    let org = queries::organization_by_id(db, p.organization_id)
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
     Ok(Actor {
         practitioner_id: p.id,
         login: p.login,
@@ -27,6 +31,8 @@ pub async fn actor_of<C: ConnectionTrait>(
         profession: p.profession,
         organization_id: org.id,
         organization_code: org.code,
+        organization_name: org.name,
+        region: org.area,
         roles: serde_json::from_str(&p.roles).unwrap_or_default(),
     })
 }

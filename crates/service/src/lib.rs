@@ -52,6 +52,9 @@ pub struct Actor {
     pub profession: String,
     pub organization_id: Uuid,
     pub organization_code: String,
+    pub organization_name: String,
+    /// The secondary medical area (二次保健医療圏) of the organisation (`organizations.area`).
+    pub region: String,
     /// `org_admin` / `regional_admin`.
     pub roles: Vec<String>,
 }

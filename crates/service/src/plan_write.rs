@@ -5,7 +5,7 @@
 //! the allowed event in the same transaction as the write and commit both.
 
 use renkei_domain::access::{Action, PlanAccess};
-use renkei_store::queries::{self, CarePlanRow};
+use renkei_store::queries::{self, CarePlanRow, IdempotencyRow};
 
 use crate::access::{access_from, not_found_as, plan_access_at};
 use crate::audit::{self, AuditRecord, RequestMeta};
@@ -21,6 +21,7 @@ pub(crate) struct PlanWrite<'s> {
     plan: Option<CarePlanRow>,
     denied_as: Option<&'static str>,
     missing_as: Option<&'static str>,
+    key: Option<&'s str>,
 }
 
 /// A write on a plan the actor may make: the locked plan, its access facts and the open
@@ -31,6 +32,8 @@ pub(crate) struct AllowedWrite<'s> {
     pub txn: WriteTxn,
     pub plan: CarePlanRow,
     pub access: PlanAccess,
+    /// The actor's stored use of the idempotency key named with [`PlanWrite::with_key`].
+    pub idempotency: Option<IdempotencyRow>,
 }
 
 impl Services {
@@ -43,11 +46,7 @@ impl Services {
         plan_id: uuid::Uuid,
     ) -> Result<PlanWrite<'s>, ServiceError> {
         let txn = begin_write(&self.db).await?;
-        let plan = if queries::lock_care_plan(&txn, plan_id, self.now()).await? {
-            queries::care_plan_by_id(&txn, plan_id).await?
-        } else {
-            None
-        };
+        let plan = queries::lock_and_read_care_plan(&txn, plan_id, self.now()).await?;
         Ok(PlanWrite {
             services: self,
             actor,
@@ -57,6 +56,7 @@ impl Services {
             plan,
             denied_as: None,
             missing_as: None,
+            key: None,
         })
     }
 }
@@ -85,6 +85,13 @@ impl<'s> PlanWrite<'s> {
         self
     }
 
+    /// Reads the actor's stored use of idempotency `key` together with the access facts
+    /// (see [`AllowedWrite::idempotency`]).
+    pub fn with_key(mut self, key: Option<&'s str>) -> Self {
+        self.key = key;
+        self
+    }
+
     /// Decides `action` by the domain's access rule on the plan's facts, then checks
     /// `if_match` (when given) against the plan's version.
     pub async fn authorize(
@@ -101,9 +108,10 @@ impl<'s> PlanWrite<'s> {
             plan,
             denied_as,
             missing_as,
+            key,
         } = self;
-        let (plan, access) = match services
-            .decide_plan(&txn, actor, plan_id, plan, action)
+        let (plan, access, idempotency) = match services
+            .decide_plan(&txn, actor, plan_id, plan, action, key)
             .await?
         {
             Ok(v) => v,
@@ -128,6 +136,7 @@ impl<'s> PlanWrite<'s> {
             txn,
             plan,
             access,
+            idempotency,
         })
     }
 
@@ -154,6 +163,7 @@ impl<'s> PlanWrite<'s> {
             txn: self.txn,
             plan,
             access,
+            idempotency: None,
         })
     }
 
@@ -167,6 +177,7 @@ impl<'s> PlanWrite<'s> {
             txn: self.txn,
             plan,
             access,
+            idempotency: None,
         })
     }
 }

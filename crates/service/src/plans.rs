@@ -458,13 +458,15 @@ impl Services {
             .append_access(write.txn(), write.plan(), plan_id, &input)
             .await?;
         let action = append_action(input.kind, &access_stage, amends_target.as_ref());
-        let write = write.authorize(action, None).await?;
-        let txn = &write.txn;
+        let mut write = write
+            .with_key(idempotency.as_ref().map(|i| i.key.as_str()))
+            .authorize(action, None)
+            .await?;
         let patient_id = write.plan.patient_id;
         if let Some(idem) = &idempotency
-            && let Some(prev) =
-                queries::idempotency_key(txn, actor.practitioner_id, &idem.key).await?
+            && let Some(prev) = write.idempotency.take()
         {
+            let txn = &write.txn;
             if prev.request_hash != idem.request_hash || prev.care_plan_id != plan_id {
                 return Err(ServiceError::IdempotencyKeyReused);
             }
@@ -492,6 +494,7 @@ impl Services {
             write.commit(record).await?;
             return Ok((entry, false));
         }
+        let txn = &write.txn;
         let plan = &write.plan;
         let CheckedAppend {
             published,
@@ -538,14 +541,14 @@ impl Services {
         } else if let Some(target) = row.amends {
             crate::notices::notify_readers(txn, actor, plan_id, target, row.id, now).await?;
         }
-        if let Some(idem) = idempotency {
+        if let Some(idem) = &idempotency {
             queries::insert_idempotency_key(
                 txn,
                 IdempotencyRow {
                     id: Uuid::now_v7(),
                     practitioner_id: actor.practitioner_id,
-                    key: idem.key,
-                    request_hash: idem.request_hash,
+                    key: idem.key.clone(),
+                    request_hash: idem.request_hash.clone(),
                     care_plan_id: plan_id,
                     response_status: 201,
                     response_body: row.id.to_string(),
@@ -557,10 +560,8 @@ impl Services {
         let entry_id = row.id;
         let amendment = row.amends.is_some();
         let void = new.kind == EntryKind::EnteredInError;
-        let entry = self
-            .to_entries(txn, vec![row], &HashMap::new())
-            .await?
-            .remove(0);
+        // The answer from the row in hand: the author and their organisation are the actor.
+        let entry = entry_of(row, actor)?;
         let record = AuditRecord::by(
             actor,
             if void {
@@ -868,6 +869,47 @@ impl Services {
         .await?;
         Ok(evaluate_goals(&template, &ctx, &facts.facts))
     }
+}
+
+/// The API entry of a row `actor` has just written.
+fn entry_of(row: EntryRow, actor: &Actor) -> Result<Entry, ServiceError> {
+    let values = serde_json::from_str(&row.values_json)
+        .map_err(|e| anyhow::anyhow!("entry {} values unreadable: {e}", row.id))?;
+    let variance = match &row.variance {
+        Some(v) => Some(
+            serde_json::from_str(v)
+                .map_err(|e| anyhow::anyhow!("entry {} variance unreadable: {e}", row.id))?,
+        ),
+        None => None,
+    };
+    Ok(Entry {
+        id: row.id,
+        care_plan_id: row.care_plan_id,
+        seq: row.seq,
+        stage: row.stage,
+        kind: row.kind,
+        effective_at: row.effective_at,
+        recorded_at: row.recorded_at,
+        author: AuthorRef {
+            id: row.author_id,
+            name: actor.name.clone(),
+            profession: actor.profession.clone(),
+        },
+        organization: OrganizationRef {
+            id: row.organization_id,
+            code: actor.organization_code.clone(),
+            name: actor.organization_name.clone(),
+        },
+        values,
+        note: row.note,
+        variance,
+        amends: row.amends,
+        reason: row.reason,
+        amended_by: None,
+        voided_by: None,
+        prev_hash: row.prev_hash,
+        hash: row.hash,
+    })
 }
 
 /// The access decision's action for appending (or, with the amended entry, amending) an

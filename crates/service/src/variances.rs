@@ -46,6 +46,8 @@ impl Services {
             profession: "physician".into(),
             organization_id: SYSTEM_ORGANIZATION_ID,
             organization_code: "_system".into(),
+            organization_name: "Renkei（自動判定）".into(),
+            region: String::new(),
             roles: Vec::new(),
         };
         let mut written = 0;

@@ -464,6 +464,27 @@ pub async fn lock_care_plan<C: ConnectionTrait>(c: &C, id: Uuid, now: DateTime<U
     Ok(res.rows_affected == 1)
 }
 
+/// Takes the plan's write lock like [`lock_care_plan`] and reads the plan under it, in
+/// one statement (`UPDATE … RETURNING`). `None` when the plan does not exist.
+pub async fn lock_and_read_care_plan<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> R<Option<CarePlanRow>> {
+    use sea_orm::{FromQueryResult, Statement};
+    let row = c
+        .query_one_raw(Statement::from_sql_and_values(
+            c.get_database_backend(),
+            r#"UPDATE "care_plans" SET "updated_at" = $2 WHERE "id" = $1 RETURNING *"#,
+            [id.into(), now.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => Some(CarePlanRow::from_query_result(&row, "")?),
+        None => None,
+    })
+}
+
 /// Moves the plan's chain head and stage state after an append.
 #[expect(
     clippy::too_many_arguments,

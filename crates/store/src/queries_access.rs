@@ -267,3 +267,141 @@ pub async fn audit_events<C: ConnectionTrait>(
         .all(c)
         .await?)
 }
+
+/// The select list of every column of `E` read from `alias`, each named `{prefix}{column}`
+/// so [`sea_orm::FromQueryResult`] can read the model back with that prefix.
+pub(crate) fn prefixed_columns<E: EntityTrait>(alias: &str, prefix: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    let mut out = String::new();
+    for col in E::Column::iter() {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let name = col.as_str();
+        out.push_str(&format!("{alias}.\"{name}\" AS \"{prefix}{name}\""));
+    }
+    out
+}
+
+/// What an access decision on one plan reads besides the plan row, and the caller's
+/// earlier use of an idempotency key when one was named.
+#[derive(Debug, Clone, Default)]
+pub struct AccessRows {
+    /// The care team, in the order members were added.
+    pub team: Vec<TeamMemberRow>,
+    /// The consents, in the order they were recorded.
+    pub consents: Vec<ConsentRow>,
+    /// Whether the practitioner holds an unexpired break-glass grant on the plan.
+    pub break_glass: bool,
+    /// The practitioner's stored use of the idempotency key.
+    pub idempotency: Option<crate::queries::IdempotencyRow>,
+}
+
+/// The care team and consents of `plan`, whether `practitioner` holds a break-glass
+/// grant on it unexpired at `now`, and (with `key`) the practitioner's stored use of that
+/// idempotency key: one statement, a `UNION ALL` whose branches each fill their own
+/// columns (the other tables are joined on nothing, so every column keeps its type).
+pub async fn access_rows<C: ConnectionTrait>(
+    c: &C,
+    plan: Uuid,
+    practitioner: Uuid,
+    now: DateTime<Utc>,
+    key: Option<&str>,
+) -> R<AccessRows> {
+    use sea_orm::{FromQueryResult, Statement, Value};
+    use std::sync::LazyLock;
+
+    use crate::entity::idempotency_keys;
+
+    const TABLES: [(&str, &str); 3] = [
+        ("care_team_members", "t"),
+        ("consents", "c"),
+        ("idempotency_keys", "i"),
+    ];
+    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+        [
+            prefixed_columns::<care_team_members::Entity>("t", "t_"),
+            prefixed_columns::<consents::Entity>("c", "c_"),
+            prefixed_columns::<idempotency_keys::Entity>("i", "i_"),
+        ]
+        .join(", ")
+    });
+    fn branch(kind: &str, order: &str, from: &str, alias: &str, filter: &str) -> String {
+        let mut sql = format!(
+            "SELECT '{kind}' AS k, {order} AS o, {} FROM {from} {alias}",
+            *COLUMNS
+        );
+        for (table, other) in TABLES {
+            if other != alias {
+                sql.push_str(&format!(" LEFT JOIN {table} {other} ON 1 = 0"));
+            }
+        }
+        sql.push_str(" WHERE ");
+        sql.push_str(filter);
+        sql
+    }
+    static WITHOUT_KEY: LazyLock<String> = LazyLock::new(|| {
+        [
+            branch(
+                "t",
+                "t.added_at",
+                "care_team_members",
+                "t",
+                "t.care_plan_id = $1",
+            ),
+            branch("c", "c.recorded_at", "consents", "c", "c.care_plan_id = $1"),
+            branch(
+                "b",
+                "NULL",
+                "break_glass_grants",
+                "g",
+                "g.practitioner_id = $2 AND g.care_plan_id = $1 AND g.expires_at > $3",
+            ),
+        ]
+        .join(" UNION ALL ")
+    });
+    static WITH_KEY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{} UNION ALL {} ORDER BY k, o",
+            *WITHOUT_KEY,
+            branch(
+                "i",
+                "NULL",
+                "idempotency_keys",
+                "i",
+                "i.practitioner_id = $2 AND i.\"key\" = $4",
+            )
+        )
+    });
+    static PLAIN: LazyLock<String> = LazyLock::new(|| format!("{} ORDER BY k, o", *WITHOUT_KEY));
+
+    let backend = c.get_database_backend();
+    let mut values: Vec<Value> = vec![plan.into(), practitioner.into(), now.into()];
+    let sql = match key {
+        Some(key) => {
+            values.push(key.into());
+            WITH_KEY.as_str()
+        }
+        None => PLAIN.as_str(),
+    };
+    let rows = c
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let mut out = AccessRows::default();
+    for row in rows {
+        let kind: String = row.try_get("", "k")?;
+        match kind.as_str() {
+            "t" => out.team.push(TeamMemberRow::from_query_result(&row, "t_")?),
+            "c" => out
+                .consents
+                .push(ConsentRow::from_query_result(&row, "c_")?),
+            "b" => out.break_glass = true,
+            _ => {
+                out.idempotency = Some(crate::queries::IdempotencyRow::from_query_result(
+                    &row, "i_",
+                )?)
+            }
+        }
+    }
+    Ok(out)
+}

@@ -431,3 +431,79 @@ pub async fn revoke_token<C: ConnectionTrait>(c: &C, id: Uuid, at: DateTime<Utc>
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+// ---------------------------------------------------------------- actors
+
+/// A practitioner with their organisation, read together.
+pub type PractitionerWithOrg = (
+    crate::queries::PractitionerRow,
+    crate::queries::OrganizationRow,
+);
+
+/// The token with `hash`, its owner and the owner's organisation: one joined statement.
+pub async fn token_with_owner<C: ConnectionTrait>(
+    c: &C,
+    hash: &str,
+) -> R<Option<(crate::queries::ApiTokenRow, PractitionerWithOrg)>> {
+    use crate::entity::organizations;
+    use crate::queries_access::prefixed_columns;
+    use sea_orm::{FromQueryResult, Statement};
+    use std::sync::LazyLock;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"SELECT {}, {}, {} FROM "api_tokens" t JOIN "practitioners" p ON p."id" = t."practitioner_id" JOIN "organizations" o ON o."id" = p."organization_id" WHERE t."token_hash" = $1"#,
+            prefixed_columns::<api_tokens::Entity>("t", "t_"),
+            prefixed_columns::<practitioners::Entity>("p", "p_"),
+            prefixed_columns::<organizations::Entity>("o", "o_"),
+        )
+    });
+    let Some(row) = c
+        .query_one_raw(Statement::from_sql_and_values(
+            c.get_database_backend(),
+            SQL.as_str(),
+            [hash.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        crate::queries::ApiTokenRow::from_query_result(&row, "t_")?,
+        (
+            crate::queries::PractitionerRow::from_query_result(&row, "p_")?,
+            crate::queries::OrganizationRow::from_query_result(&row, "o_")?,
+        ),
+    )))
+}
+
+/// The practitioner `id` with their organisation: one joined statement.
+pub async fn practitioner_with_org<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+) -> R<Option<PractitionerWithOrg>> {
+    use crate::entity::organizations;
+    use crate::queries_access::prefixed_columns;
+    use sea_orm::{FromQueryResult, Statement};
+    use std::sync::LazyLock;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"SELECT {}, {} FROM "practitioners" p JOIN "organizations" o ON o."id" = p."organization_id" WHERE p."id" = $1"#,
+            prefixed_columns::<practitioners::Entity>("p", "p_"),
+            prefixed_columns::<organizations::Entity>("o", "o_"),
+        )
+    });
+    let Some(row) = c
+        .query_one_raw(Statement::from_sql_and_values(
+            c.get_database_backend(),
+            SQL.as_str(),
+            [id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        crate::queries::PractitionerRow::from_query_result(&row, "p_")?,
+        crate::queries::OrganizationRow::from_query_result(&row, "o_")?,
+    )))
+}

@@ -131,13 +131,13 @@ pub async fn resolve(services: &Services, token: &str) -> Result<BearerAuth, Ser
         return Err(ServiceError::Unauthenticated);
     }
     let db = &services.db;
-    let row = queries::token_by_hash(db, &token_hash(token))
+    let (row, (practitioner, org)) = queries_auth::token_with_owner(db, &token_hash(token))
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= services.now()) {
         return Err(ServiceError::Unauthenticated);
     }
-    let actor = crate::actors::actor_of(db, row.practitioner_id).await?;
+    let actor = crate::actors::actor_from(practitioner, org)?;
     Ok(BearerAuth {
         actor,
         token_id: row.id,
