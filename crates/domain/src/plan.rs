@@ -213,6 +213,52 @@ impl PlanFacts {
         t
     }
 
+    /// [`PlanFacts::individual_template_at`] without copying the template when nothing
+    /// individual is in force and every `follows` goal already holds its base's value plus
+    /// its offset (the copy would equal the template).
+    pub fn individual_template_cow<'t>(
+        &self,
+        t: &'t PathwayTemplate,
+        as_of: DateTime<Utc>,
+        known_at: DateTime<Utc>,
+    ) -> std::borrow::Cow<'t, PathwayTemplate> {
+        fn in_force_at<T>(
+            list: &[Individual<T>],
+            as_of: DateTime<Utc>,
+            known_at: DateTime<Utc>,
+        ) -> bool {
+            list.iter()
+                .any(|i| i.effective_at <= as_of && i.recorded_at <= known_at)
+        }
+        let followers_settled = t.goals.iter().all(|g| {
+            let Some(follows) = &g.follows else {
+                return true;
+            };
+            let Some(base) = t
+                .goals
+                .iter()
+                .find(|b| b.code == follows.goal)
+                .and_then(|b| target_value(&b.target))
+            else {
+                return true;
+            };
+            match &g.target {
+                GoalTarget::Threshold { value, .. } => {
+                    (*value - (base + follows.offset)).abs() <= f64::EPSILON
+                }
+                _ => true,
+            }
+        });
+        if !in_force_at(&self.stage_max_days, as_of, known_at)
+            && !in_force_at(&self.goal_targets, as_of, known_at)
+            && followers_settled
+        {
+            std::borrow::Cow::Borrowed(t)
+        } else {
+            std::borrow::Cow::Owned(self.individual_template_at(t, as_of, known_at))
+        }
+    }
+
     /// The individual schedule intervals in force at `as_of`, as known now.
     pub fn intervals(&self, as_of: DateTime<Utc>) -> HashMap<String, u32> {
         self.intervals_at(as_of, DateTime::<Utc>::MAX_UTC)
@@ -454,6 +500,33 @@ mod tests {
         assert_eq!(pf.intervals(at(1)).get("s"), Some(&7));
         // Not yet recorded at the moment known.
         assert_eq!(pf.intervals_at(at(1), at(0)), HashMap::new());
+    }
+
+    #[test]
+    fn individual_template_cow_equals_the_copy_and_borrows_only_when_nothing_changes() {
+        let t = template("diabetes");
+        let individual = plan_facts(vec![entry(
+            1,
+            "intro",
+            EntryKind::Individualize,
+            2,
+            json!({"goal": "m1_hba1c",
+                   "target": {"kind": "threshold", "item": "hba1c", "op": "<", "value": 8.0}}),
+        )]);
+        let none = plan_facts(Vec::new());
+        for (pf, moment) in [(&none, 1), (&individual, 1), (&individual, 3)] {
+            let cow = pf.individual_template_cow(&t, at(moment), at(moment));
+            let copy = pf.individual_template_at(&t, at(moment), at(moment));
+            assert_eq!(*cow, copy);
+        }
+        assert!(matches!(
+            none.individual_template_cow(&t, at(1), at(1)),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            individual.individual_template_cow(&t, at(3), at(3)),
+            std::borrow::Cow::Owned(_)
+        ));
     }
 
     #[test]

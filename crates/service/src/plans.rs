@@ -857,7 +857,7 @@ impl Services {
         let now = self.now();
         let as_of = as_of.unwrap_or(now);
         let known_at = known_at.unwrap_or(now);
-        let template = facts.individual_template_at(&published.template, as_of, known_at);
+        let template = facts.individual_template_cow(&published.template, as_of, known_at);
         let ctx = crate::goal_context::goal_context(
             &self.db,
             &template,
