@@ -361,6 +361,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             });
+            // The worklist's index: plans changed, or whose items time has moved on, since
+            // their items were computed are recomputed in the background (a worklist
+            // request also brings its own organisation's plans up to date).
+            let refresher = services.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    loop {
+                        match refresher.refresh_stale_work(200).await {
+                            Ok(0) => break,
+                            Ok(_) => tokio::task::yield_now().await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "worklist index refresh failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

@@ -523,6 +523,7 @@ impl Services {
             },
         )
         .await?;
+        renkei_store::work_index::mark_stale(txn, plan_id).await?;
         let team = team_view(txn, plan_id).await?;
         let record = AuditRecord::by(
             actor,
@@ -713,6 +714,7 @@ impl Services {
             row_version: 1,
         };
         qa::insert_consent(txn, row.clone()).await?;
+        renkei_store::work_index::mark_stale(txn, plan_id).await?;
         let record = AuditRecord::by(
             actor,
             "consent.record",
@@ -760,6 +762,7 @@ impl Services {
                 message: "this consent was already withdrawn".into(),
             });
         }
+        renkei_store::work_index::mark_stale(txn, plan.id).await?;
         let record = AuditRecord::by(
             actor,
             "consent.withdraw",

@@ -509,6 +509,7 @@ impl Services {
         }
         let mut team_member = None;
         if event == HandoverEvent::Accept {
+            renkei_store::work_index::mark_stale(txn, plan.id).await?;
             // The receiver joins the care team as owner of the new stage.
             match care_teams::member_of(txn, plan.id.into(), actor.organization_id.into()).await? {
                 Some(m) => {

@@ -30,6 +30,7 @@ pub mod screens;
 pub mod startup;
 pub mod variances;
 pub mod verify;
+pub mod work_index;
 
 use std::sync::Arc;
 

@@ -8,10 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::access::Action;
 use renkei_domain::entry::PlanStatus;
-use renkei_domain::goals::{GoalState, evaluate_goals};
 use renkei_domain::handover::HandoverState;
 use renkei_domain::ids::OrgKind;
-use renkei_domain::schedule::{ScheduleContext, ScheduleState, ScheduleStatus, evaluate_schedule};
+use renkei_domain::schedule::{ScheduleContext, ScheduleStatus, evaluate_schedule};
 use renkei_store::handovers as store_handovers;
 use renkei_store::queries::{self, CarePlanRow};
 use renkei_store::queries_access as qa;
@@ -23,7 +22,9 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plan_facts::plan_facts;
 use crate::{Actor, ServiceError, Services};
 
-use crate::variances::SYSTEM_PRACTITIONER_ID;
+use crate::work_index as wi;
+use renkei_domain::template::ProviderKind;
+use renkei_store::work_index as work_store;
 
 /// Plans read per query by the worklist.
 const WORKLIST_PAGE: usize = 500;
@@ -54,7 +55,7 @@ pub struct WorkItem {
     pub due: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct WorkList {
     pub count: usize,
     pub items: Vec<WorkItem>,
@@ -148,8 +149,10 @@ impl Services {
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
         }
+        let explicit_as_of = as_of;
         let as_of = as_of.unwrap_or_else(|| self.now());
         let org = actor.organization_id;
+        let mut indexed: Option<[WorkList; 4]> = None;
         let my_kinds = match queries::organization_by_id(&self.db, org).await? {
             Some(o) => OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds()),
             None => &[],
@@ -223,17 +226,70 @@ impl Services {
                 }
             }
         }
+        match explicit_as_of {
+            // Now: the index, brought up to date for this organisation's plans first.
+            None => {
+                self.refresh_work_of_org(org, as_of).await?;
+                indexed = Some(self.indexed_lists(org, as_of, limit, dropout_days).await?);
+            }
+            Some(_) => {
+                self.evaluate_lists(org, my_kinds, as_of, dropout_days, &mut lists)
+                    .await?
+            }
+        }
+        audit::record_now(
+            self,
+            meta,
+            AuditRecord::by(actor, "worklist.read", "worklist", None, Outcome::Allowed),
+        )
+        .await?;
+        let mut indexed = indexed.map(|l| l.into_iter());
+        let mut it = lists.into_iter().enumerate().map(|(i, mut items)| {
+            if i >= 4
+                && let Some(list) = indexed.as_mut().and_then(Iterator::next)
+            {
+                return list;
+            }
+            items.sort_by_key(|i| i.due);
+            let count = items.len();
+            items.truncate(limit);
+            WorkList { count, items }
+        });
+        let mut next = || {
+            it.next().unwrap_or(WorkList {
+                count: 0,
+                items: Vec::new(),
+            })
+        };
+        Ok(Worklist {
+            as_of,
+            handovers_incoming: next(),
+            handovers_outgoing: next(),
+            reports_owed: next(),
+            reports_owed_to_me: next(),
+            schedule_due: next(),
+            goals_overdue: next(),
+            consent_missing: next(),
+            dropouts: next(),
+        })
+    }
+
+    /// The schedule, goal, consent and dropout lists of `org` at `as_of`, evaluated on
+    /// every active plan the organisation works on and sees (any `as_of`).
+    async fn evaluate_lists(
+        &self,
+        org: Uuid,
+        my_kinds: &[ProviderKind],
+        as_of: DateTime<Utc>,
+        dropout_days: i64,
+        lists: &mut [Vec<WorkItem>; 8],
+    ) -> Result<(), ServiceError> {
         // Plans this organisation works on: planner or writing team member.
         let mut plan_ids: Vec<Uuid> = qa::plans_of_team_org(&self.db, org).await?;
         plan_ids.sort();
         plan_ids.dedup();
         // Read a page of plans with their teams, consents and entries in four queries,
         // not several queries per plan: a planning hospital has thousands of plans.
-        let grants: std::collections::HashSet<Uuid> =
-            qa::break_glass_plans(&self.db, actor.practitioner_id, self.now())
-                .await?
-                .into_iter()
-                .collect();
         for page in plan_ids.chunks(WORKLIST_PAGE) {
             let mut plan_rows = Vec::new();
             let active: Vec<CarePlanRow> = queries::care_plans_by_ids(&self.db, page)
@@ -257,119 +313,97 @@ impl Services {
             }
             // One page in memory at a time.
             for (plan, team, consent_rows, rows) in plan_rows {
-                let pid = plan.id;
-                let access =
-                    crate::access::access_from(&plan, &team, &consent_rows, grants.contains(&pid));
+                // Break-glass grants do not make a plan visible to an organisation.
+                let access = crate::access::access_from(&plan, &team, &consent_rows, false);
                 if !access.is_visible_to(org) {
                     continue;
                 }
                 let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
                     continue;
                 };
-                let pf = plan_facts(&rows);
-                let (id, pat, pw) = plan_info(&plan);
-                for s in evaluate_schedule(
-                    &published.template,
-                    &ScheduleContext::at(plan.started_at, as_of),
-                    &pf.facts,
-                    &pf.intervals(as_of),
-                ) {
-                    let mine = my_kinds.contains(&s.owner);
-                    let soon = s.due <= as_of + Duration::days(30);
-                    let applies = s.state != ScheduleState::NotApplicable;
-                    if mine && applies && (soon || s.state != ScheduleState::Scheduled) {
-                        lists[4].push(WorkItem {
-                            care_plan_id: id,
-                            patient_id: pat,
-                            pathway: pw.clone(),
-                            subject: s.code,
-                            state: format!("{:?}", s.state).to_lowercase(),
-                            due: Some(s.due),
-                        });
+                let template = &published.template;
+                let birth_date =
+                    crate::goal_context::birth_date_for(&self.db, template, plan.patient_id)
+                        .await?;
+                let work = wi::plan_work(template, &plan, &consent_rows, &rows, birth_date, as_of);
+                let item = |subject: String, state: &str, due: Option<DateTime<Utc>>| WorkItem {
+                    care_plan_id: plan.id,
+                    patient_id: plan.patient_id,
+                    pathway: template.code.clone(),
+                    subject,
+                    state: state.to_owned(),
+                    due,
+                };
+                for s in &work.schedule {
+                    if wi::schedule_listed(s, my_kinds, as_of) {
+                        let state = format!("{:?}", s.state).to_lowercase();
+                        lists[4].push(item(s.code.clone(), &state, Some(s.due)));
                     }
                 }
-                let template = pf.individual_template(&published.template, as_of);
-                let ctx = crate::goal_context::goal_context(
-                    &self.db,
-                    &template,
-                    plan.patient_id,
-                    plan.started_at,
-                    as_of,
-                    as_of,
-                )
-                .await?;
-                for g in evaluate_goals(&template, &ctx, &pf.facts) {
-                    if g.status == GoalState::Overdue {
-                        lists[5].push(WorkItem {
-                            care_plan_id: id,
-                            patient_id: pat,
-                            pathway: pw.clone(),
-                            subject: g.code,
-                            state: "overdue".into(),
-                            due: g.due,
-                        });
-                    }
+                for (code, due) in &work.goals_overdue {
+                    lists[5].push(item(code.clone(), "overdue", *due));
                 }
                 if plan.planner_organization_id == org
-                    && plan.created_at < as_of - Duration::days(7)
-                    && crate::access::consent_state(&consent_rows)
-                        == renkei_domain::access::ConsentState::None
+                    && let Some(after) = work.consent_missing_after
+                    && after < as_of
                 {
-                    lists[6].push(WorkItem {
-                        care_plan_id: id,
-                        patient_id: pat,
-                        pathway: pw.clone(),
-                        subject: "consent".into(),
-                        state: "missing".into(),
-                        due: Some(plan.created_at + Duration::days(7)),
-                    });
+                    lists[6].push(item("consent".into(), "missing", Some(after)));
                 }
-                let last = rows
-                    .iter()
-                    .filter(|r| r.author_id != SYSTEM_PRACTITIONER_ID)
-                    .map(|r| r.effective_at)
-                    .max()
-                    .unwrap_or(plan.started_at);
+                let last = work.last_activity;
                 if as_of - last > Duration::days(dropout_days) {
-                    lists[7].push(WorkItem {
-                        care_plan_id: id,
-                        patient_id: pat,
-                        pathway: pw,
-                        subject: "no_entry".into(),
-                        state: "dropout".into(),
-                        due: Some(last + Duration::days(dropout_days)),
-                    });
+                    lists[7].push(item(
+                        "no_entry".into(),
+                        "dropout",
+                        Some(last + Duration::days(dropout_days)),
+                    ));
                 }
             }
         }
-        audit::record_now(
-            self,
-            meta,
-            AuditRecord::by(actor, "worklist.read", "worklist", None, Outcome::Allowed),
-        )
-        .await?;
-        let mut it = lists.into_iter().map(|mut items| {
-            items.sort_by_key(|i| i.due);
-            let count = items.len();
-            items.truncate(limit);
-            WorkList { count, items }
-        });
-        let mut next = || {
-            it.next().unwrap_or(WorkList {
-                count: 0,
-                items: Vec::new(),
-            })
-        };
-        Ok(Worklist {
-            as_of,
-            handovers_incoming: next(),
-            handovers_outgoing: next(),
-            reports_owed: next(),
-            reports_owed_to_me: next(),
-            schedule_due: next(),
-            goals_overdue: next(),
-            consent_missing: next(),
-            dropouts: next(),
-        })
+        Ok(())
+    }
+
+    /// The schedule, goal, consent and dropout lists of `org` read from the index (kept
+    /// exact at `as_of` = now by the caller): one indexed range and one count per list.
+    async fn indexed_lists(
+        &self,
+        org: Uuid,
+        as_of: DateTime<Utc>,
+        limit: usize,
+        dropout_days: i64,
+    ) -> Result<[WorkList; 4], ServiceError> {
+        let now_key = wi::key(as_of);
+        let dropout = Duration::days(dropout_days);
+        let ranges = [
+            (wi::SCHEDULE_DUE, None),
+            (wi::GOALS_OVERDUE, None),
+            (wi::CONSENT_MISSING, Some(now_key)),
+            (wi::DROPOUTS, Some(wi::key(as_of - dropout))),
+        ];
+        let mut out: [WorkList; 4] = Default::default();
+        for (slot, (list, below)) in out.iter_mut().zip(ranges) {
+            let count = work_store::count(&self.db, org, list, below).await? as usize;
+            let rows = if count == 0 {
+                Vec::new()
+            } else {
+                work_store::items(&self.db, org, list, below, limit as u64).await?
+            };
+            let items = rows
+                .into_iter()
+                .map(|r| WorkItem {
+                    care_plan_id: r.care_plan_id,
+                    patient_id: r.patient_id,
+                    pathway: r.pathway,
+                    subject: r.subject,
+                    state: r.state,
+                    due: if list == wi::DROPOUTS {
+                        r.due.map(|last| last + dropout)
+                    } else {
+                        r.due
+                    },
+                })
+                .collect();
+            *slot = WorkList { count, items };
+        }
+        Ok(out)
     }
 }

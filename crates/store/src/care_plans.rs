@@ -19,6 +19,10 @@ pub async fn set_pathway_version<C: ConnectionTrait>(
             care_plans::Column::PathwayVersionId,
             Expr::value(pathway_version),
         )
+        .col_expr(
+            sea_orm::sea_query::Alias::new("work_stale"),
+            Expr::value(true),
+        )
         .filter(care_plans::Column::Id.eq(plan.0))
         .exec(c)
         .await?;

@@ -21,5 +21,6 @@ pub mod queries_auth;
 pub mod reports;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod work_index;
 
 pub use error::StoreError;

@@ -509,6 +509,10 @@ pub async fn advance_care_plan<C: ConnectionTrait>(
         .col_expr(care_plans::Column::StageStarted, Expr::value(stage_started))
         .col_expr(care_plans::Column::StageEnded, Expr::value(stage_ended))
         .col_expr(
+            sea_orm::sea_query::Alias::new("work_stale"),
+            Expr::value(true),
+        )
+        .col_expr(
             care_plans::Column::RowVersion,
             Expr::col(care_plans::Column::RowVersion).add(1),
         )

@@ -27,3 +27,4 @@ mod tamper;
 mod templates_v2;
 mod unavailable;
 pub(crate) mod variances;
+mod worklist_index;
