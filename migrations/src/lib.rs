@@ -11,6 +11,7 @@ mod m20261204_000001_identifier_normal_form;
 mod m20261204_000006_audit_evidence;
 mod m20261207_000001_amendment_notices;
 mod m20261207_000003_handover_transfer_date;
+mod m20261208_000201_audit_merkle;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_audit_evidence::Migration),
             Box::new(m20261207_000001_amendment_notices::Migration),
             Box::new(m20261207_000003_handover_transfer_date::Migration),
+            Box::new(m20261208_000201_audit_merkle::Migration),
         ]
     }
 }
