@@ -11,6 +11,7 @@ mod m20261204_000001_identifier_normal_form;
 mod m20261204_000006_audit_evidence;
 mod m20261207_000001_amendment_notices;
 mod m20261207_000003_handover_transfer_date;
+mod m20261208_000201_audit_merkle;
 mod m20261208_000401_work_index;
 pub mod m20261208_000501_region;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_audit_evidence::Migration),
             Box::new(m20261207_000001_amendment_notices::Migration),
             Box::new(m20261207_000003_handover_transfer_date::Migration),
+            Box::new(m20261208_000201_audit_merkle::Migration),
             Box::new(m20261208_000401_work_index::Migration),
             Box::new(m20261208_000501_region::Migration),
         ]

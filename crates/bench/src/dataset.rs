@@ -225,9 +225,6 @@ pub async fn generate(
         diabetes: lookup("diabetes")?,
     };
 
-    if !audit::head_exists(db).await? {
-        bail!("the audit head row is missing (migrations not run?)");
-    }
     // Generate on a thread of its own; write here. Bounded channel: back-pressure.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
     let spec2 = spec.clone();
@@ -564,6 +561,7 @@ impl Generator {
             care_plan_id: Some(plan),
             outcome: Outcome::Allowed,
             detail: None,
+            region: String::new(),
             writes: Vec::new(),
         };
         for (kind, id) in writes {

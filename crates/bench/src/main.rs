@@ -296,6 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pg_admin_url: is_pg.then(|| pg_admin.unwrap_or(database.clone())),
                 pg_application_name: is_pg.then_some(app),
                 kill_after_ms: (300, 2500),
+                kill_in_sequencer: false,
                 seed: rand_seed(),
             };
             let report = renkei_bench::crash::run(&cfg).await?;

@@ -25,6 +25,11 @@ struct Cli {
         default_value = "sqlite://renkei.db"
     )]
     database: String,
+    /// File holding the Ed25519 key that signs the audit log's checkpoints (created,
+    /// mode 0600, when missing). Default: `<database file>.audit-key` for SQLite, else
+    /// `renkei-audit.key` in the working directory.
+    #[arg(long, global = true, env = "RENKEI_AUDIT_KEY_FILE")]
+    audit_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +90,10 @@ enum Command {
         /// rest; or give the key itself in RENKEI_SECRET_KEY.
         #[arg(long, env = "RENKEI_SECRET_KEY_FILE")]
         secret_key_file: Option<PathBuf>,
+        /// Crash tests only: the audit sequencer waits this long inside its transaction
+        /// before committing each batch, so a kill lands mid-batch.
+        #[arg(long, hide = true, default_value_t = 0)]
+        audit_sequencer_pause_ms: u64,
     },
     /// Run the database migrations.
     Migrate {
@@ -113,12 +122,35 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Recompute every hash chain; exit 1 naming the first broken link of each.
-    Verify,
+    /// Recompute every hash chain and the audit log's Merkle trees; exit 1 naming the
+    /// first broken link of each. Sequences pending audit events first.
+    Verify {
+        /// A witness file of checkpoints printed earlier by `renkei audit checkpoint`:
+        /// the log must still contain the trees they record.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// The audit log's signing key and checkpoints.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// SQLite: write a consistent online copy to FILE (must not exist) while writes go on.
     Backup { file: PathBuf },
     /// SQLite: put a checked copy of backup FILE in place of the database (server stopped).
     Restore { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print the public key (hex) that verifies the audit checkpoints.
+    Key,
+    /// Sequence pending events, then print the latest checkpoint of each region (or of
+    /// REGION) in the text form a witness stores and `verify --checkpoint` reads.
+    Checkpoint {
+        #[arg(long)]
+        region: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,8 +333,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_connections_per_address,
             trusted_proxies,
             secret_key_file,
+            audit_sequencer_pause_ms,
         } => {
-            let security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
+            renkei_service::sequencer::set_pause(audit_sequencer_pause_ms);
+            let mut security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
+            security.audit_key = Some(std::sync::Arc::new(audit_key(
+                &cli.database,
+                cli.audit_key_file.as_deref(),
+            )?));
             // Found and readable before the database is created or opened.
             let pathways = pathways_to_serve(pathways)?;
             if let Err(errors) = pathways::load_dir(&pathways) {
@@ -345,6 +383,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map_err(service_error)?;
                 println!("{}", report.instructions(&listen.to_string()));
             }
+            // The audit log's sequencer: numbers new events, extends the regions' trees
+            // and signs their checkpoints.
+            services.spawn_sequencer();
             // Automatic variances: goals missed at their due time, stages past their limit.
             // The first sweep runs one period after start-up, not during it.
             let sweeper = services.clone();
@@ -515,20 +556,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Verify => {
-            let db = renkei_service::connect(&settings(&cli.database)).await?;
-            let report = renkei_service::verify::verify(&db)
+        Command::Verify { checkpoint } => {
+            let witness = match &checkpoint {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    renkei_service::sequencer::parse_checkpoints(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            let services = audit_services(&cli.database, cli.audit_key_file.as_deref()).await?;
+            services.sequence_all_audit().await.map_err(service_error)?;
+            let public = services
+                .security
+                .audit_key
+                .as_ref()
+                .map(|k| k.verifying_key());
+            let trust = renkei_service::audit::AuditTrust {
+                public_key: public.as_ref(),
+                witness: &witness,
+            };
+            let report = renkei_service::verify::verify_with(&services.db, &trust)
                 .await
                 .map_err(service_error)?;
             for p in &report.problems {
                 println!("BROKEN {p}");
             }
             println!(
-                "checked {} pathway versions, {} care plans, {} entries, {} audit events, {} rows against the audit log: {}",
+                "checked {} pathway versions, {} care plans, {} entries, {} audit events ({} not yet sequenced), {} audit checkpoints, {} witness checkpoints, {} rows against the audit log: {}",
                 report.pathway_versions,
                 report.care_plans,
                 report.entries,
                 report.audit_events,
+                report.audit_pending,
+                report.audit_checkpoints,
+                report.witness_checkpoints,
                 report.evidenced_rows,
                 if report.problems.is_empty() {
                     "all chains intact".to_owned()
@@ -542,6 +605,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Audit { command } => match command {
+            AuditCommand::Key => {
+                let key = audit_key(&cli.database, cli.audit_key_file.as_deref())?;
+                println!("{}", key.public_hex());
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditCommand::Checkpoint { region } => {
+                let services = audit_services(&cli.database, cli.audit_key_file.as_deref()).await?;
+                services.sequence_all_audit().await.map_err(service_error)?;
+                let latest = renkei_service::sequencer::latest_checkpoints(&services)
+                    .await
+                    .map_err(service_error)?;
+                let mut printed = 0;
+                for k in latest
+                    .iter()
+                    .filter(|k| region.as_ref().is_none_or(|r| r == &k.region))
+                {
+                    if printed > 0 {
+                        println!();
+                    }
+                    print!("{}", renkei_service::sequencer::checkpoint_text(k));
+                    printed += 1;
+                }
+                if printed == 0 {
+                    eprintln!("no checkpoint yet");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
         Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
     }
@@ -583,7 +676,34 @@ fn security(
         demo,
         trusted_proxies,
         secret_key,
+        audit_key: None,
     })
+}
+
+/// The audit signing key: `--audit-key-file`, else the default file for the database.
+fn audit_key(
+    url: &str,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<renkei_service::sequencer::AuditKey> {
+    let path = file.map_or_else(
+        || renkei_service::sequencer::default_key_file(url),
+        std::path::Path::to_path_buf,
+    );
+    renkei_service::sequencer::AuditKey::load_or_create(&path).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The services `verify` and `audit checkpoint` run on: the migrated database and the
+/// audit key, to sequence pending events and check signatures.
+async fn audit_services(
+    url: &str,
+    key_file: Option<&std::path::Path>,
+) -> anyhow::Result<renkei_service::Services> {
+    let key = audit_key(url, key_file)?;
+    let services = admin_services(url).await?;
+    Ok(services.with_security(renkei_service::Security {
+        audit_key: Some(std::sync::Arc::new(key)),
+        ..Default::default()
+    }))
 }
 
 async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::Result<ExitCode> {

@@ -5,6 +5,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod router;
 pub mod serve;
 pub mod state;

@@ -22,8 +22,10 @@ use crate::state::AppState;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
+    crate::metrics::install();
     Router::new()
         .route("/healthz", get(crate::health::healthz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/readyz", get(crate::health::readyz))
         .route("/api/openapi.json", get(openapi))
         .nest(

@@ -1164,7 +1164,7 @@ pub struct AuditEvent {
 fn audit_view(r: AuditEventRow) -> AuditEvent {
     AuditEvent {
         id: r.id,
-        seq: r.seq,
+        seq: r.local_id,
         at: r.at,
         practitioner_id: r.practitioner_id,
         organization_id: r.organization_id,
@@ -1177,7 +1177,7 @@ fn audit_view(r: AuditEventRow) -> AuditEvent {
         request_id: r.request_id,
         client_addr: r.client_addr,
         detail: r.detail,
-        hash: r.hash,
+        hash: r.leaf_hash.or(r.hash).unwrap_or_default(),
     }
 }
 

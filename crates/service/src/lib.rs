@@ -27,6 +27,7 @@ pub mod plausibility;
 pub mod reports;
 pub mod schedules;
 pub mod screens;
+pub mod sequencer;
 pub mod startup;
 pub mod variances;
 pub mod verify;
@@ -90,6 +91,9 @@ pub struct Security {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Encrypts TOTP secrets at rest. Without one, two-factor enrolment is refused.
     pub secret_key: Option<auth::secret_key::SecretKey>,
+    /// Signs the audit log's checkpoints. Without one, events wait unsequenced until a
+    /// process holding the key (`renkei serve`, `renkei verify`) sequences them.
+    pub audit_key: Option<Arc<sequencer::AuditKey>>,
 }
 
 impl Security {

@@ -15,16 +15,12 @@ pub enum StartupError {
     /// Template files with errors, or a published version whose file changed; one line each.
     #[error("pathway templates refused:\n{}", .0.join("\n"))]
     Templates(Vec<String>),
-    /// The audit head row is gone: every audited request would fail, so the server
-    /// does not start.
-    #[error("{}; refusing to start", crate::audit::HEAD_MISSING)]
-    AuditHeadMissing,
     #[error(transparent)]
     Service(#[from] crate::ServiceError),
 }
 
 /// Connects, publishes every new template version under `pathways_dir` and refuses to
-/// start if a published version's file changed or the audit log's head row is missing.
+/// start if a published version's file changed.
 pub async fn start(settings: &DbSettings, pathways_dir: &Path) -> Result<Services, StartupError> {
     let db = connect(settings).await?;
     start_on(db, pathways_dir).await
@@ -35,9 +31,6 @@ pub async fn start_on(
     db: DatabaseConnection,
     pathways_dir: &Path,
 ) -> Result<Services, StartupError> {
-    if !crate::audit::head_exists(&db).await? {
-        return Err(StartupError::AuditHeadMissing);
-    }
     let loaded = pathways::load_dir(pathways_dir).map_err(StartupError::Templates)?;
     let clock = Clock::default();
     let report = pathways::publish(&db, &loaded, clock.now())

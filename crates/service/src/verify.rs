@@ -3,8 +3,10 @@
 //!
 //! What it proves, from the database alone:
 //! - every entry chain is intact and ends at the head its plan row records;
-//! - the audit chain is intact from its first event to the head row, and the head row
-//!   exists (a missing head, or an empty log beside patient data, is a problem);
+//! - every audit event's contents give its leaf hash, each region's events are numbered
+//!   1..n without gaps, and every stored checkpoint is the root of the tree of its size
+//!   rebuilt from the events (signed by the server's key when it is given); an empty
+//!   log beside patient data is a problem;
 //! - every care plan, care-team member, consent, break-glass grant, API token and
 //!   patient (demographics) is exactly as the latest audit event that wrote it recorded
 //!   it: a row changed, added or deleted outside Renkei is reported — and because the
@@ -12,9 +14,10 @@
 //!   together with its plan row;
 //! - no entries belong to a plan that does not exist.
 //!
-//! What it cannot prove without a checkpoint kept outside the database: that the audit
-//! log itself was not cut back and its head row rewritten to match (everything written
-//! after the cut then disappears consistently).
+//! What it cannot prove without a checkpoint kept outside the database (a witness,
+//! `--checkpoint FILE`): that the audit log was not cut back together with its stored
+//! checkpoints and tree (everything written after the cut then disappears
+//! consistently). With a witness it is caught.
 //!
 //! Everything is read in pages (no query per row), so the cost grows with the number
 //! of rows, not with round trips.
@@ -29,7 +32,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::ServiceError;
-use crate::audit::AuditSummary;
+use crate::audit::{AuditSummary, AuditTrust};
 
 /// Rows read per query.
 const PAGE: u64 = 5_000;
@@ -43,6 +46,11 @@ pub struct VerifyReport {
     pub care_plans: usize,
     pub entries: usize,
     pub audit_events: usize,
+    /// Audit events not yet sequenced when checked.
+    pub audit_pending: usize,
+    /// Stored audit checkpoints checked, and witness checkpoints.
+    pub audit_checkpoints: usize,
+    pub witness_checkpoints: usize,
     /// Rows checked against the audit log's evidence (plans included).
     pub evidenced_rows: usize,
     /// One line per broken chain or snapshot, naming the first broken link, then one
@@ -50,7 +58,15 @@ pub struct VerifyReport {
     pub problems: Vec<String>,
 }
 
+/// [`verify_with`] with nothing but the database.
 pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceError> {
+    verify_with(db, &AuditTrust::default()).await
+}
+
+pub async fn verify_with(
+    db: &DatabaseConnection,
+    trust: &AuditTrust<'_>,
+) -> Result<VerifyReport, ServiceError> {
     let mut report = VerifyReport::default();
     for row in queries::list_pathway_versions(db).await? {
         report.pathway_versions += 1;
@@ -65,7 +81,7 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
 
     // The audit log first: replaying it gives the latest recorded state of every row.
     let mut ledger = Ledger::default();
-    let audit = crate::audit::verify_audit(db, &mut ledger).await?;
+    let (audit, audit_problems) = crate::audit::verify_audit(db, &mut ledger, trust).await?;
 
     // Plans: their evidence, and their heads for the chains.
     let mut findings: Vec<Finding> = Vec::new();
@@ -99,16 +115,23 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, ServiceErro
         findings.extend(ledger.missing(kind));
     }
 
-    match audit {
-        Ok(AuditSummary { events, .. }) if events == 0 && (rows > 0 || report.entries > 0) => {
-            report.problems.push(format!(
-                "the audit log is empty but the database holds {rows} audited rows and {} entries; the log was emptied outside Renkei",
-                report.entries
-            ));
-        }
-        Ok(AuditSummary { events }) => report.audit_events = events,
-        Err(problem) => report.problems.push(problem),
+    let AuditSummary {
+        events,
+        checkpoints,
+        witnessed,
+        pending,
+    } = audit;
+    if events == 0 && (rows > 0 || report.entries > 0) {
+        report.problems.push(format!(
+            "the audit log is empty but the database holds {rows} audited rows and {} entries; the log was emptied outside Renkei",
+            report.entries
+        ));
     }
+    report.audit_events = events;
+    report.audit_pending = pending;
+    report.audit_checkpoints = checkpoints;
+    report.witness_checkpoints = witnessed;
+    report.problems.extend(audit_problems);
     report_findings(findings, &mut report.problems);
     Ok(report)
 }

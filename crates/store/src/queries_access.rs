@@ -226,7 +226,8 @@ pub struct AuditFilter {
     pub organization: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Only events with `seq` below this (paging backwards from the newest).
+    /// Only events recorded before the one with this insertion number (paging
+    /// backwards from the newest).
     pub before_seq: Option<i64>,
     /// Only these actions (any when empty).
     pub actions: Vec<String>,
@@ -257,7 +258,7 @@ pub async fn audit_events<C: ConnectionTrait>(
         q = q.filter(audit_events::Column::At.lt(t));
     }
     if let Some(s) = f.before_seq {
-        q = q.filter(audit_events::Column::Seq.lt(s));
+        q = q.filter(audit_events::Column::LocalId.lt(s));
     }
     if !f.actions.is_empty() {
         q = q.filter(audit_events::Column::Action.is_in(f.actions.iter().cloned()));
@@ -265,7 +266,7 @@ pub async fn audit_events<C: ConnectionTrait>(
     if let Some(o) = &f.outcome {
         q = q.filter(audit_events::Column::Outcome.eq(o.as_str()));
     }
-    Ok(q.order_by_desc(audit_events::Column::Seq)
+    Ok(q.order_by_desc(audit_events::Column::LocalId)
         .limit(limit)
         .all(c)
         .await?)

@@ -85,7 +85,11 @@ pub async fn count<C: ConnectionTrait>(db: &C, table: Table) -> Result<u64, DbEr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     pub id: Uuid,
+    /// Insertion order (`local_id`): the order the events were written in.
     pub seq: i64,
+    /// Place in the region's Merkle tree, once sequenced.
+    pub tree_seq: Option<i64>,
+    pub region: String,
     pub at: DateTime<Utc>,
     pub practitioner_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
@@ -105,7 +109,9 @@ impl From<audit_events::Model> for AuditRow {
     fn from(m: audit_events::Model) -> Self {
         Self {
             id: m.id,
-            seq: m.seq,
+            seq: m.local_id,
+            tree_seq: m.seq,
+            region: m.region,
             at: m.at,
             practitioner_id: m.practitioner_id,
             organization_id: m.organization_id,
@@ -123,10 +129,10 @@ impl From<audit_events::Model> for AuditRow {
     }
 }
 
-/// Every audit event, in chain order.
+/// Every audit event, in the order they were written.
 pub async fn audit_events<C: ConnectionTrait>(db: &C) -> Result<Vec<AuditRow>, DbErr> {
     Ok(audit_events::Entity::find()
-        .order_by_asc(audit_events::Column::Seq)
+        .order_by_asc(audit_events::Column::LocalId)
         .all(db)
         .await?
         .into_iter()

@@ -85,12 +85,14 @@ impl TestApp {
     }
 
     /// The test server's security settings: like `serve --demo` (the demo tokens work,
-    /// TOTP secrets are sealed with the development key), no trusted proxy.
+    /// TOTP secrets are sealed with the development key), no trusted proxy, no audit
+    /// key (events wait unsequenced until `renkei verify` sequences them with its key).
     pub fn test_security() -> Security {
         Security {
             demo: true,
             trusted_proxies: Vec::new(),
             secret_key: Some(SecretKey::development()),
+            audit_key: None,
         }
     }
 

@@ -114,6 +114,12 @@ pub fn renkei_command(args: &[&str]) -> Command {
         .env_remove("RENKEI_LISTEN")
         .env_remove("RENKEI_PATHWAYS")
         .env("RENKEI_LOG", "warn")
+        // One audit signing key for every test process, outside the repository (the
+        // default for PostgreSQL would be the working directory).
+        .env(
+            "RENKEI_AUDIT_KEY_FILE",
+            std::env::temp_dir().join("renkei-test-audit.key"),
+        )
         .kill_on_drop(true);
     cmd
 }

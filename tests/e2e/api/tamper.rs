@@ -1,17 +1,16 @@
 //! Tampering with a populated database by raw SQL, behind Renkei's back: `renkei
-//! verify` (the CLI as a process) must report each change and exit 1, and `renkei
-//! serve` must refuse a database whose audit head is gone. One test per tampering a
-//! security review tried; each first checks that the untouched database verifies.
+//! verify` (the CLI as a process) must report each change and exit 1. One test per
+//! tampering a security review tried; each first checks that the untouched database
+//! verifies. The audit log's own tests change, delete, insert, reorder and truncate
+//! events, and cut the log back together with its checkpoints (caught by a witness
+//! checkpoint kept outside the database).
 //!
 //! The SQL is the same on both databases except where noted: existing ids are reached
 //! through sub-selects; a made-up id or a new one is written per backend (SQLite stores
 //! UUIDs as blobs).
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use renkei_testkit::builders::{days_ago, entry};
-use renkei_testkit::cli::{free_port, renkei_command};
+use renkei_testkit::cli::ServeProcess;
 use renkei_testkit::{CliOutput, TestApp, run_renkei};
 use serde_json::json;
 
@@ -166,11 +165,13 @@ async fn an_emptied_audit_log_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
     let out = tampered(&app, "DELETE FROM audit_events; DELETE FROM audit_head;").await;
-    broken_line(&out, &["audit log's head row is missing"]);
+    broken_line(&out, &["the audit log is empty"]);
+    broken_line(&out, &["stored checkpoint records", "cut back"]);
 
-    // The head put back empty: an empty log beside patient data is just as wrong.
+    // The checkpoints and trees removed too: an empty log beside patient data is just
+    // as wrong.
     app.db
-        .execute("INSERT INTO audit_head (id, last_seq, head_hash) VALUES (1, 0, '')")
+        .execute("DELETE FROM audit_checkpoints; DELETE FROM audit_trees;")
         .await;
     let out = verify(&app).await;
     out.assert_code(1);
@@ -401,27 +402,226 @@ async fn a_token_moved_to_another_practitioner_is_reported() {
     broken_line(&out, &["API token", "changed outside Renkei"]);
 }
 
+/// The audit head row of the hash-chained log is no longer part of the audit log: the
+/// server starts without it and `verify` does not need it.
 #[tokio::test(flavor = "multi_thread")]
-async fn serve_refuses_a_database_without_its_audit_head() {
+async fn serve_starts_and_verify_passes_without_the_retired_audit_head() {
     let app = app_or_skip!();
     populated(&app).await;
     app.db.execute("DELETE FROM audit_head").await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let url = app.db.cli_url();
-    let mut cmd = renkei_command(&["serve", "--listen", &listen, "--database", &url]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn renkei serve");
-    // Today's server would start and serve: it must exit on its own instead.
-    let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-        .await
-        .expect("renkei serve should exit on a database without its audit head")
-        .expect("wait for renkei serve");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let out = verify(&app).await;
+    out.assert_code(0);
+    // Starts (the helper waits for /healthz and fails the test if it never answers).
+    let server = ServeProcess::start(&app.db.cli_url(), &[]).await;
+    let out = server.kill().await;
+    assert!(!out.stderr.contains("refusing to start"), "{}", out.stderr);
+}
+
+/// `renkei audit checkpoint`'s output, as a witness stores it.
+async fn witness(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = run_renkei(
+        &["audit", "checkpoint", "--database", &app.db.cli_url()],
+        None,
+    )
+    .await;
+    out.assert_code(0);
     assert!(
-        stderr.contains("audit log's head row is missing") && stderr.contains("refusing to start"),
-        "{stderr}"
+        out.stdout.starts_with("renkei-audit-checkpoint v1"),
+        "{}",
+        out.stdout
     );
+    let path = dir.join("witness.txt");
+    std::fs::write(&path, &out.stdout).expect("write the witness file");
+    path
+}
+
+/// The number of sequenced audit events (all of them once `verify` has run).
+async fn sequenced(app: &TestApp) -> i64 {
+    app.db
+        .query_i64("SELECT COUNT(*) FROM audit_events WHERE seq IS NOT NULL")
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_audit_event_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let out = tampered(
+        &app,
+        "UPDATE audit_events SET outcome = 'denied' WHERE seq = 3 AND region = ''",
+    )
+    .await;
+    broken_line(&out, &["audit event seq 3", "do not match its leaf hash"]);
+    broken_line(&out, &["does not match the stored checkpoint"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_audit_event_with_its_leaf_hash_rewritten_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    // The leaf hash is public arithmetic: a careful forger rewrites it too. The signed
+    // checkpoints still hold the old tree.
+    let out = tampered(
+        &app,
+        "UPDATE audit_events SET detail = 'nothing to see', leaf_hash = \
+             '0000000000000000000000000000000000000000000000000000000000000000' \
+         WHERE seq = 2 AND region = ''",
+    )
+    .await;
+    broken_line(&out, &["does not match the stored checkpoint"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_audit_event_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let out = tampered(
+        &app,
+        "DELETE FROM audit_events WHERE seq = 2 AND region = ''",
+    )
+    .await;
+    broken_line(&out, &["expected seq 2", "deleted, inserted or reordered"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_audit_event_with_the_rest_renumbered_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let out = tampered(
+        &app,
+        "DELETE FROM audit_events WHERE seq = 2 AND region = '';
+         UPDATE audit_events SET seq = -seq WHERE seq > 2;
+         UPDATE audit_events SET seq = -seq - 1 WHERE seq < 0;",
+    )
+    .await;
+    // Renumbered, the log is one event short of its signed checkpoint and tree.
+    broken_line(&out, &["but a stored checkpoint records"]);
+    broken_line(&out, &["but its tree records"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inserted_audit_event_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let id = new_uuid(&app);
+    let out = tampered(
+        &app,
+        &format!(
+            "INSERT INTO audit_events (id, region, seq, at, action, resource_type, outcome, leaf_hash)
+             SELECT {id}, region, (SELECT MAX(seq) + 1 FROM audit_events), at, action,
+                    resource_type, outcome, leaf_hash
+             FROM audit_events WHERE seq = 1 AND region = ''"
+        ),
+    )
+    .await;
+    broken_line(&out, &["do not match its leaf hash"]);
+    broken_line(&out, &["but its tree records"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reordered_audit_events_are_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    let out = tampered(
+        &app,
+        "UPDATE audit_events SET seq = -2 WHERE seq = 2 AND region = '';
+         UPDATE audit_events SET seq = 2 WHERE seq = 3 AND region = '';
+         UPDATE audit_events SET seq = 3 WHERE seq = -2 AND region = '';",
+    )
+    .await;
+    broken_line(&out, &["does not match the stored checkpoint"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_audit_log_is_reported() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    verify(&app).await.assert_code(0);
+    let total = sequenced(&app).await;
+    let out = tampered(
+        &app,
+        "DELETE FROM audit_events WHERE region = '' AND seq = (SELECT MAX(seq) FROM audit_events)",
+    )
+    .await;
+    broken_line(
+        &out,
+        &[&format!(
+            "has {} events but a stored checkpoint records {total}",
+            total - 1
+        )],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_log_cut_back_with_its_checkpoints_is_caught_by_a_witness() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    verify(&app).await.assert_code(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let witness = witness(&app, dir.path()).await;
+    let total = sequenced(&app).await;
+    // The last event is a read (it wrote nothing under evidence): removing it with every
+    // checkpoint that covers it, and the tree row, leaves a log that is consistent in
+    // itself.
+    app.db
+        .execute(&format!(
+            "DELETE FROM audit_events WHERE region = '' AND seq > {cut};
+             DELETE FROM audit_checkpoints WHERE region = '' AND tree_size > {cut};
+             DELETE FROM audit_trees;",
+            cut = total - 1
+        ))
+        .await;
+    let out = verify(&app).await;
+    out.assert_code(0);
+    let out = run_renkei(
+        &[
+            "verify",
+            "--database",
+            &app.db.cli_url(),
+            "--checkpoint",
+            &witness.to_string_lossy(),
+        ],
+        None,
+    )
+    .await;
+    out.assert_code(1);
+    broken_line(
+        &out,
+        &[&format!(
+            "has {} events but a witness checkpoint records {total}",
+            total - 1
+        )],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_witness_checkpoint_is_refused() {
+    let app = app_or_skip!();
+    populated(&app).await;
+    verify(&app).await.assert_code(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let witness = witness(&app, dir.path()).await;
+    let text = std::fs::read_to_string(&witness).expect("read");
+    let forged: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("root_hash: ") {
+            Some(_) => format!("root_hash: {}\n", "ab".repeat(32)),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&witness, forged).expect("write");
+    let out = run_renkei(
+        &[
+            "verify",
+            "--database",
+            &app.db.cli_url(),
+            "--checkpoint",
+            &witness.to_string_lossy(),
+        ],
+        None,
+    )
+    .await;
+    out.assert_code(1);
+    broken_line(&out, &["signature is not the server's key's"]);
+    broken_line(&out, &["does not match the witness checkpoint"]);
 }

@@ -242,6 +242,7 @@ pub(super) fn audit_login(
         care_plan_id: None,
         outcome,
         detail: Some(detail.to_owned()),
+        region: String::new(),
         writes: Vec::new(),
     }
 }

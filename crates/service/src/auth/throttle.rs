@@ -171,6 +171,7 @@ pub async fn record_unauthenticated(
             care_plan_id: None,
             outcome: Outcome::Denied,
             detail: Some(format!("unauthenticated: {detail}")),
+            region: String::new(),
             writes: Vec::new(),
         },
     )

@@ -343,6 +343,7 @@ pub async fn store_by_operator(
                 care_plan_id: None,
                 outcome: Outcome::Allowed,
                 detail: Some(format!("for {login} by the administration command")),
+                region: String::new(),
                 writes: Vec::new(),
             }
             .wrote(EvidenceKind::Token, id),

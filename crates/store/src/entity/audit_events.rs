@@ -2,13 +2,18 @@
 
 use sea_orm::entity::prelude::*;
 
-/// One audited access, hash-chained to the previous event.
+/// One audited access: a leaf of its region's Merkle tree once sequenced.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_events")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub seq: i64,
+    /// Insertion order (assigned by the database): the order the sequencer takes
+    /// unsequenced events in.
+    pub local_id: i64,
+    pub region: String,
+    /// Position in the region's tree, from 1; `None` until the sequencer has run.
+    pub seq: Option<i64>,
     pub at: DateTimeUtc,
     pub practitioner_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
@@ -26,8 +31,12 @@ pub struct Model {
     /// event wrote, in their resulting state (see `renkei_domain::evidence`).
     #[sea_orm(column_type = "Text", nullable)]
     pub evidence: Option<String>,
-    pub prev_hash: String,
-    pub hash: String,
+    /// RFC 9162 leaf hash (hex) of the event's fields; `None` for events written as a
+    /// hash chain before the Merkle log, whose leaf is computed from their fields.
+    pub leaf_hash: Option<String>,
+    /// The chain fields of events written before the Merkle log.
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,8 +5,10 @@
 
 pub mod amendment_notices;
 pub mod api_tokens;
+pub mod audit_checkpoints;
 pub mod audit_events;
 pub mod audit_head;
+pub mod audit_trees;
 pub mod break_glass_grants;
 pub mod care_plans;
 pub mod care_team_members;

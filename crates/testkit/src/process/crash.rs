@@ -43,6 +43,10 @@ pub struct CrashConfig {
     pub pg_application_name: Option<String>,
     /// Kill moments are drawn from this range after the load starts (ms).
     pub kill_after_ms: (u64, u64),
+    /// After the drawn moment, wait until the server's audit sequencer says it is
+    /// paused inside a batch's transaction, and kill it there (the server must run
+    /// with `--audit-sequencer-pause-ms`).
+    pub kill_in_sequencer: bool,
     pub seed: u64,
 }
 
@@ -65,6 +69,10 @@ pub struct CrashReport {
     pub duplicated: usize,
     pub phantom: usize,
     pub verify_runs: usize,
+    /// Runs of `verify` that found every audit event sequenced.
+    pub all_sequenced: usize,
+    /// Kills that landed while the sequencer held a numbered, uncommitted batch.
+    pub sequencer_kills: usize,
     pub integrity_checks: usize,
     pub problems: Vec<String>,
 }
@@ -74,7 +82,8 @@ impl CrashReport {
         format!(
             "{} iterations: {} acknowledged, {} in flight at kill ({} already committed), \
              {} replays checked, {} backend kills ({} backends terminated), {} entries checked; \
-             lost {}, duplicated {}, phantom {}; verify passed {}×, integrity_check ok {}×; {} problem(s)",
+             lost {}, duplicated {}, phantom {}; verify passed {}×, all audit events sequenced {}×, \
+             {} kills mid-sequencer-batch, integrity_check ok {}×; {} problem(s)",
             self.iterations,
             self.acknowledged,
             self.in_flight,
@@ -87,6 +96,8 @@ impl CrashReport {
             self.duplicated,
             self.phantom,
             self.verify_runs,
+            self.all_sequenced,
+            self.sequencer_kills,
             self.integrity_checks,
             self.problems.len()
         )
@@ -157,6 +168,15 @@ pub async fn run(cfg: &CrashConfig) -> anyhow::Result<CrashReport> {
         } else {
             tokio::time::sleep(Duration::from_millis(kill_at)).await;
         }
+        if cfg.kill_in_sequencer {
+            if wait_for_sequencer_pause(&log).await? {
+                report.sequencer_kills += 1;
+            } else {
+                report.problems.push(format!(
+                    "iteration {iter}: the sequencer never paused mid-batch"
+                ));
+            }
+        }
         server.kill9().await;
         stop.store(true, Ordering::SeqCst);
         for t in tasks {
@@ -211,6 +231,9 @@ pub async fn run(cfg: &CrashConfig) -> anyhow::Result<CrashReport> {
         all.extend(records);
         check_entries(&http, &server.base, &clients, &all, iter, &mut report).await?;
         let verify = r.run(&["verify"], None).await?;
+        if verify.stdout.contains("audit events (0 not yet sequenced)") {
+            report.all_sequenced += 1;
+        }
         if verify.success {
             report.verify_runs += 1;
         } else {
@@ -248,6 +271,21 @@ pub async fn run(cfg: &CrashConfig) -> anyhow::Result<CrashReport> {
     }
     server.stop().await;
     Ok(report)
+}
+
+/// Waits (at most 30 s) until the server log gains a line saying the audit sequencer
+/// paused inside a batch's transaction; whether it did.
+async fn wait_for_sequencer_pause(log: &std::path::Path) -> anyhow::Result<bool> {
+    let mark = "audit sequencer paused mid-batch";
+    let seen = std::fs::read_to_string(log)?.matches(mark).count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(log)?.matches(mark).count() > seen {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(false)
 }
 
 /// One clinic, one practitioner and one diabetes care plan per client; returns the

@@ -20,6 +20,15 @@ pub struct Renkei {
     pub taskset: Option<String>,
 }
 
+/// The audit signing key the harnesses' processes share: the caller's
+/// `RENKEI_AUDIT_KEY_FILE`, else one file in the temporary directory (never the
+/// working directory, the default for PostgreSQL).
+fn audit_key_file() -> PathBuf {
+    std::env::var_os("RENKEI_AUDIT_KEY_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("renkei-test-audit.key"))
+}
+
 /// A finished one-shot command.
 #[derive(Debug)]
 pub struct Output {
@@ -38,6 +47,7 @@ impl Renkei {
             .arg(&self.database_url)
             .args(args)
             .env("RENKEI_LOG", "warn")
+            .env("RENKEI_AUDIT_KEY_FILE", audit_key_file())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -106,6 +116,7 @@ impl Renkei {
             .arg("--max-connections-per-address")
             .arg("0")
             .args(&self.serve_args)
+            .env("RENKEI_AUDIT_KEY_FILE", audit_key_file())
             .env(
                 "RENKEI_LOG",
                 std::env::var("RENKEI_LOG").unwrap_or("warn".into()),
