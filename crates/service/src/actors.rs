@@ -28,5 +28,6 @@ pub async fn actor_of<C: ConnectionTrait>(
         organization_id: org.id,
         organization_code: org.code,
         roles: serde_json::from_str(&p.roles).unwrap_or_default(),
+        region: org.area,
     })
 }

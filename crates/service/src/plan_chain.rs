@@ -164,6 +164,7 @@ pub(crate) async fn insert_chained<C: ConnectionTrait>(
     queries::advance_care_plan(
         txn,
         plan.id,
+        &plan.region,
         seq,
         &hash,
         next.status.as_str(),

@@ -47,6 +47,7 @@ impl Services {
             organization_id: SYSTEM_ORGANIZATION_ID,
             organization_code: "_system".into(),
             roles: Vec::new(),
+            region: String::new(),
         };
         let mut written = 0;
         let mut after = None;

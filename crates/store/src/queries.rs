@@ -473,6 +473,7 @@ pub async fn lock_care_plan<C: ConnectionTrait>(c: &C, id: Uuid, now: DateTime<U
 pub async fn advance_care_plan<C: ConnectionTrait>(
     c: &C,
     id: Uuid,
+    region: &str,
     last_seq: i64,
     head_hash: &str,
     status: &str,
@@ -492,9 +493,52 @@ pub async fn advance_care_plan<C: ConnectionTrait>(
             Expr::col(care_plans::Column::RowVersion).add(1),
         )
         .filter(care_plans::Column::Id.eq(id))
+        .filter(care_plans::Column::Region.eq(region))
         .exec(c)
         .await?;
     Ok(())
+}
+
+/// [`lock_care_plan`] and [`care_plan_by_id`], looking in `region` first (the writer's
+/// own: nearly every write is to a plan of the writer's region, and on PostgreSQL's
+/// partitioned layout both statements then touch that region's partition only), then
+/// anywhere. `None`: there is no such plan.
+pub async fn lock_care_plan_near<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    region: &str,
+    now: DateTime<Utc>,
+) -> R<Option<CarePlanRow>> {
+    if !region.is_empty() {
+        let res = lock_in_region(id, region, now).exec(c).await?;
+        if res.rows_affected == 1 {
+            return Ok(read_in_region(id, region).one(c).await?);
+        }
+    }
+    if lock_care_plan(c, id, now).await? {
+        care_plan_by_id(c, id).await
+    } else {
+        Ok(None)
+    }
+}
+
+/// The lock statement of [`lock_care_plan_near`] for a plan of `region`.
+pub(crate) fn lock_in_region(
+    id: Uuid,
+    region: &str,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<care_plans::Entity> {
+    care_plans::Entity::update_many()
+        .col_expr(care_plans::Column::UpdatedAt, Expr::value(now))
+        .filter(care_plans::Column::Id.eq(id))
+        .filter(care_plans::Column::Region.eq(region))
+}
+
+/// The read under the lock of [`lock_care_plan_near`] for a plan of `region`.
+pub(crate) fn read_in_region(id: Uuid, region: &str) -> sea_orm::Select<care_plans::Entity> {
+    care_plans::Entity::find()
+        .filter(care_plans::Column::Id.eq(id))
+        .filter(care_plans::Column::Region.eq(region))
 }
 
 // ---------------------------------------------------------------- entries
