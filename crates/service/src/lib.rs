@@ -59,6 +59,8 @@ pub struct Actor {
     pub region: String,
     /// `org_admin` / `regional_admin`.
     pub roles: Vec<String>,
+    /// The area (二次保健医療圏) of the actor's organisation; `""` for the system.
+    pub region: String,
 }
 
 impl Actor {

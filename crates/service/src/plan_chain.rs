@@ -109,7 +109,7 @@ pub(crate) struct ChainFields {
 }
 
 /// Appends one entry to the plan's chain (the caller holds the plan's lock, taken with
-/// `lock_care_plan` in the same transaction, and read `plan` after taking it) and moves
+/// `lock_care_plan_near` in the same transaction, and read `plan` after taking it) and moves
 /// the plan's head and state to `next`.
 pub(crate) async fn insert_chained<C: ConnectionTrait>(
     txn: &C,
@@ -164,6 +164,7 @@ pub(crate) async fn insert_chained<C: ConnectionTrait>(
     queries::advance_care_plan(
         txn,
         plan.id,
+        &plan.region,
         seq,
         &hash,
         next.status.as_str(),

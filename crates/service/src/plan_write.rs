@@ -46,7 +46,7 @@ impl Services {
         plan_id: uuid::Uuid,
     ) -> Result<PlanWrite<'s>, ServiceError> {
         let txn = begin_write(&self.db).await?;
-        let plan = queries::lock_and_read_care_plan(&txn, plan_id, self.now()).await?;
+        let plan = queries::lock_care_plan_near(&txn, plan_id, &actor.region, self.now()).await?;
         Ok(PlanWrite {
             services: self,
             actor,

@@ -453,39 +453,6 @@ pub async fn lock_patient<C: ConnectionTrait>(c: &C, id: Uuid) -> R<()> {
     Ok(())
 }
 
-/// Takes the plan's write lock for the rest of the transaction (a row lock on
-/// PostgreSQL; SQLite write transactions are already exclusive). Returns false when the
-/// plan does not exist.
-pub async fn lock_care_plan<C: ConnectionTrait>(c: &C, id: Uuid, now: DateTime<Utc>) -> R<bool> {
-    let res = care_plans::Entity::update_many()
-        .col_expr(care_plans::Column::UpdatedAt, Expr::value(now))
-        .filter(care_plans::Column::Id.eq(id))
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Takes the plan's write lock like [`lock_care_plan`] and reads the plan under it, in
-/// one statement (`UPDATE … RETURNING`). `None` when the plan does not exist.
-pub async fn lock_and_read_care_plan<C: ConnectionTrait>(
-    c: &C,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> R<Option<CarePlanRow>> {
-    use sea_orm::{FromQueryResult, Statement};
-    let row = c
-        .query_one_raw(Statement::from_sql_and_values(
-            c.get_database_backend(),
-            r#"UPDATE "care_plans" SET "updated_at" = $2 WHERE "id" = $1 RETURNING *"#,
-            [id.into(), now.into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(row) => Some(CarePlanRow::from_query_result(&row, "")?),
-        None => None,
-    })
-}
-
 /// Moves the plan's chain head and stage state after an append.
 #[expect(
     clippy::too_many_arguments,
@@ -494,6 +461,7 @@ pub async fn lock_and_read_care_plan<C: ConnectionTrait>(
 pub async fn advance_care_plan<C: ConnectionTrait>(
     c: &C,
     id: Uuid,
+    region: &str,
     last_seq: i64,
     head_hash: &str,
     status: &str,
@@ -517,9 +485,57 @@ pub async fn advance_care_plan<C: ConnectionTrait>(
             Expr::col(care_plans::Column::RowVersion).add(1),
         )
         .filter(care_plans::Column::Id.eq(id))
+        .filter(care_plans::Column::Region.eq(region))
         .exec(c)
         .await?;
     Ok(())
+}
+
+/// Takes the plan's write lock (writers of one plan run one after another: on PostgreSQL
+/// the row lock until commit) and reads the plan under it in the same statement, looking
+/// in `region` first (the writer's own: nearly every write is to a plan of the writer's
+/// region, and on PostgreSQL's partitioned layout the statement then touches that
+/// region's partition only), then anywhere. `None`: there is no such plan.
+pub async fn lock_care_plan_near<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    region: &str,
+    now: DateTime<Utc>,
+) -> R<Option<CarePlanRow>> {
+    use sea_orm::FromQueryResult;
+    if !region.is_empty()
+        && let Some(row) = c.query_one_raw(lock_in_region(c, id, Some(region), now)).await?
+    {
+        return Ok(Some(CarePlanRow::from_query_result(&row, "")?));
+    }
+    Ok(match c.query_one_raw(lock_in_region(c, id, None, now)).await? {
+        Some(row) => Some(CarePlanRow::from_query_result(&row, "")?),
+        None => None,
+    })
+}
+
+/// The one statement of [`lock_care_plan_near`]: takes the plan's write lock and reads
+/// the plan under it (`UPDATE … RETURNING`), in `region` when given so PostgreSQL prunes
+/// to that region's partition.
+pub(crate) fn lock_in_region<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    region: Option<&str>,
+    now: DateTime<Utc>,
+) -> sea_orm::Statement {
+    let backend = c.get_database_backend();
+    match region {
+        Some(region) => sea_orm::Statement::from_sql_and_values(
+            backend,
+            r#"UPDATE "care_plans" SET "updated_at" = $2 WHERE "id" = $1 AND "region" = $3 RETURNING *"#,
+            [id.into(), now.into(), region.into()],
+        ),
+        None => sea_orm::Statement::from_sql_and_values(
+            backend,
+            r#"UPDATE "care_plans" SET "updated_at" = $2 WHERE "id" = $1 RETURNING *"#,
+            [id.into(), now.into()],
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- entries

@@ -313,3 +313,54 @@ pub async fn sessions<C: ConnectionTrait>(db: &C) -> Result<Vec<SessionRow>, DbE
         })
         .collect())
 }
+
+/// PostgreSQL's `EXPLAIN` of the statement a write to a plan of `region` locks and reads
+/// the plan with (as [`crate::queries::lock_care_plan_near`] runs it).
+pub async fn explain_plan_lock<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    region: &str,
+) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let statements = [crate::queries::lock_in_region(
+        db,
+        id,
+        Some(region),
+        Utc::now(),
+    )];
+    let mut plans = Vec::new();
+    for s in statements {
+        let explain = sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!("EXPLAIN {}", s.sql),
+            s.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = db.query_all_raw(explain).await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        plans.push(lines.join("\n"));
+    }
+    Ok(plans)
+}
+
+/// PostgreSQL: the partition of `table` that holds `region`'s rows (not the DEFAULT one),
+/// if the table is partitioned and has one.
+pub async fn partition_of<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    region: &str,
+) -> Result<Option<String>, DbErr> {
+    let sql = "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+               WHERE i.inhparent = to_regclass($1) \
+                 AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES IN (' || quote_literal($2) || ')'";
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            [table.into(), region.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get_by_index::<String>(0)).transpose()
+}

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use renkei_migration::layout::Layout;
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::auth::secret_key::SecretKey;
 use renkei_service::{Security, Services, startup};
@@ -30,11 +31,19 @@ pub fn workspace_root() -> PathBuf {
 pub async fn migrate(
     db: &renkei_service::DatabaseConnection,
 ) -> Result<(), renkei_migration::DbErr> {
-    use renkei_migration::MigratorTrait;
-    use renkei_migration::layout::{self, Layout};
-    renkei_migration::Migrator::up(db, None).await?;
     let layout = Layout::from_env().map_err(renkei_migration::DbErr::Custom)?;
-    layout::apply(db, layout).await
+    migrate_to(db, layout).await
+}
+
+/// Brings the schema of `db` up to date in the given PostgreSQL layout, whatever the
+/// environment says (`renkei migrate --layout …`).
+pub async fn migrate_to(
+    db: &renkei_service::DatabaseConnection,
+    layout: Layout,
+) -> Result<(), renkei_migration::DbErr> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::up(db, None).await?;
+    renkei_migration::layout::apply(db, layout).await
 }
 
 /// Start-up as `renkei serve` does it: connect, migrate when `run_migrations`, then

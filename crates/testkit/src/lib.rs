@@ -7,7 +7,9 @@ pub mod cli;
 pub mod db;
 pub mod process;
 
-pub use app::{ApiResponse, TestApp, migrate, pathways_dir, start, workspace_root};
+pub use app::{
+    ApiResponse, Layout, TestApp, migrate, migrate_to, pathways_dir, start, workspace_root,
+};
 pub use cli::{CliOutput, ServeProcess, renkei_bin, run_renkei};
 pub use db::TestDb;
 

@@ -17,6 +17,7 @@ mod idempotency;
 mod inbox;
 mod openapi;
 mod organizations;
+mod partitions;
 mod patient_security;
 mod patients;
 mod plausibility;
