@@ -937,7 +937,7 @@ impl Services {
                 ),
             ));
         }
-        let rows = qa::audit_events(&self.db, &filter, limit).await?;
+        let rows = qa::audit_events(&self.read_db, &filter, limit).await?;
         audit::record_now(
             self,
             meta,
@@ -982,7 +982,7 @@ impl Services {
             return Err(ServiceError::NotFound("patient"));
         }
         let rows = qa::audit_events(
-            &self.db,
+            &self.read_db,
             &AuditFilter {
                 patient: Some(patient_id),
                 ..Default::default()
