@@ -11,6 +11,9 @@ mod m20261204_000001_identifier_normal_form;
 mod m20261204_000006_audit_evidence;
 mod m20261207_000001_amendment_notices;
 mod m20261207_000003_handover_transfer_date;
+pub mod m20261208_000501_region;
+
+pub mod layout;
 
 /// Ordered list of all Renkei migrations.
 pub struct Migrator;
@@ -28,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_audit_evidence::Migration),
             Box::new(m20261207_000001_amendment_notices::Migration),
             Box::new(m20261207_000003_handover_transfer_date::Migration),
+            Box::new(m20261208_000501_region::Migration),
         ]
     }
 }

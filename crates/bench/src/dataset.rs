@@ -410,6 +410,8 @@ impl PlanSim<'_> {
         self.rows.push(EntryRow {
             id: chained.id,
             care_plan_id: chained.care_plan_id,
+            // The plan's, set when the plan's rows go into the batch.
+            region: String::new(),
             seq: chained.seq,
             stage: chained.stage.clone(),
             kind: chained.kind,
@@ -444,6 +446,8 @@ fn team_row(
     CareTeamRow {
         id: Uuid::now_v7(),
         care_plan_id: plan,
+        // The plan's, set when the plan's rows go into the batch.
+        region: String::new(),
         organization_id: who.organization,
         role: role.to_owned(),
         stages: serde_json::to_string(stages).unwrap_or_else(|_| "[]".into()),
@@ -571,6 +575,7 @@ impl Generator {
     /// One patient and one plan of `kind`; returns the number of entries.
     fn plan(&mut self, kind: Kind, years: u32, batch: &mut Batch) -> anyhow::Result<usize> {
         let area = self.rng.gen_range(0..AREAS.len());
+        let region = AREAS[area].to_owned();
         let staff = self.staff.clone();
         let s = &staff[area];
         let now = self.now;
@@ -667,6 +672,7 @@ impl Generator {
             patient_id,
             pathway_version_id: published.id,
             planner_organization_id: planner.organization,
+            region: region.clone(),
             status: sim.state.status.as_str().to_owned(),
             current_stage: sim.state.current_stage.clone(),
             stage_started: sim.state.stage_started,
@@ -714,6 +720,7 @@ impl Generator {
         let consent = ConsentRow {
             id: Uuid::now_v7(),
             care_plan_id: sim.id,
+            region: region.clone(),
             scope: "care_team".into(),
             organizations: "[]".into(),
             purposes: "[\"care\"]".into(),
@@ -732,7 +739,8 @@ impl Generator {
         // final state (its chain head) goes with its last event.
         enrolled.push((EvidenceKind::Consent, consent.id));
         batch.consents.push(consent);
-        for m in team {
+        for mut m in team {
+            m.region.clone_from(&region);
             enrolled.push((EvidenceKind::CareTeamMember, m.id));
             batch.team.push(m);
         }
@@ -768,6 +776,9 @@ impl Generator {
                     &[]
                 },
             );
+        }
+        for e in &mut sim.rows {
+            e.region.clone_from(&region);
         }
         batch.entries.append(&mut sim.rows);
         Ok(n)

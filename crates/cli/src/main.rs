@@ -93,7 +93,12 @@ enum Command {
         read_database_url: Option<String>,
     },
     /// Run the database migrations.
-    Migrate,
+    Migrate {
+        /// PostgreSQL table layout: `plain`, or `partitioned` (the plan tables partitioned
+        /// by region; made on a fresh database only). Ignored on SQLite.
+        #[arg(long, env = "RENKEI_PG_LAYOUT", default_value = "plain")]
+        layout: renkei_migration::layout::Layout,
+    },
     /// Check or describe pathway templates.
     Pathways {
         #[command(subcommand)]
@@ -400,9 +405,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             renkei_http::serve(router, listener, options, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
+        Command::Migrate { layout } => {
             let db = renkei_service::connect(&settings(&cli.database)).await?;
-            migrate(&db).await?;
+            migrate_to(&db, layout).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
@@ -640,10 +645,21 @@ async fn backup_or_restore(url: &str, file: PathBuf, restore: bool) -> anyhow::R
     })
 }
 
-/// Brings the schema up to date: every migration not yet applied, in order.
+/// Brings the schema up to date: every migration not yet applied, in order, then the
+/// PostgreSQL layout `RENKEI_PG_LAYOUT` names (plain when unset).
 async fn migrate(db: &renkei_service::DatabaseConnection) -> Result<(), renkei_migration::DbErr> {
+    let layout =
+        renkei_migration::layout::Layout::from_env().map_err(renkei_migration::DbErr::Custom)?;
+    migrate_to(db, layout).await
+}
+
+async fn migrate_to(
+    db: &renkei_service::DatabaseConnection,
+    layout: renkei_migration::layout::Layout,
+) -> Result<(), renkei_migration::DbErr> {
     use renkei_migration::MigratorTrait;
-    renkei_migration::Migrator::up(db, None).await
+    renkei_migration::Migrator::up(db, None).await?;
+    renkei_migration::layout::apply(db, layout).await
 }
 
 /// The services the administration commands run on: the migrated database, no

@@ -503,6 +503,7 @@ impl Services {
             TeamMemberRow {
                 id: member_id,
                 care_plan_id: plan_id,
+                region: plan.region.clone(),
                 organization_id: org.id,
                 role: role.as_str().to_owned(),
                 stages: serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into()),
@@ -685,6 +686,7 @@ impl Services {
         let row = ConsentRow {
             id: Uuid::now_v7(),
             care_plan_id: plan_id,
+            region: plan.region.clone(),
             scope: input.scope,
             organizations: serde_json::to_string(&org_ids).unwrap_or_else(|_| "[]".into()),
             purposes: serde_json::to_string(&purposes).unwrap_or_else(|_| "[]".into()),
@@ -833,6 +835,7 @@ impl Services {
         let row = BreakGlassRow {
             id: Uuid::now_v7(),
             care_plan_id: plan_id,
+            region: write.plan.region.clone(),
             practitioner_id: actor.practitioner_id,
             organization_id: actor.organization_id,
             reason: reason.trim().to_owned(),

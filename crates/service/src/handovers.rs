@@ -293,7 +293,7 @@ impl Services {
             proposed_transfer_date: details.transfer_date,
             agreed_transfer_date: None,
         };
-        store::insert_handover(txn, &h).await?;
+        store::insert_handover(txn, &h, &plan.region).await?;
         self.process_entry(txn, actor, plan, EntryKind::Handover, &plan.current_stage,
             json!({"handover_id": h.id.to_string(), "event": "proposed", "to_organization": to.code, "stage": stage}),
             note.clone()).await?;
@@ -538,6 +538,7 @@ impl Services {
                             added_at: now,
                             added_by: Some(actor.practitioner_id.into()),
                         },
+                        &plan.region,
                     )
                     .await?;
                 }
@@ -721,6 +722,7 @@ impl Services {
                     stage_end_entry_id: row.id.into(),
                     created_at: now,
                 },
+                &plan.region,
             )
             .await?;
         }

@@ -22,6 +22,7 @@ pub(crate) async fn notify_readers<C: ConnectionTrait>(
     c: &C,
     actor: &Actor,
     plan: Uuid,
+    region: &str,
     target: Uuid,
     entry: Uuid,
     now: DateTime<Utc>,
@@ -31,7 +32,7 @@ pub(crate) async fn notify_readers<C: ConnectionTrait>(
     };
     let readers =
         notices::readers_between(c, plan, old.recorded_at, now, actor.organization_id).await?;
-    notices::insert_notices(c, plan, entry, &readers, now).await?;
+    notices::insert_notices(c, plan, region, entry, &readers, now).await?;
     Ok(())
 }
 

@@ -144,6 +144,7 @@ pub(crate) async fn insert_chained<C: ConnectionTrait>(
     let row = EntryRow {
         id: chained.id,
         care_plan_id: plan.id,
+        region: plan.region.clone(),
         seq,
         stage: chained.stage,
         kind: chained.kind,

@@ -248,12 +248,15 @@ impl Services {
         // specialist centre's stages stay open until it joins; otherwise the first stage
         // and those of the same provider kinds.
         let template = &published.template;
-        let own_kinds = match queries::organization_by_id(&txn, actor.organization_id).await? {
+        let planner = queries::organization_by_id(&txn, actor.organization_id).await?;
+        let own_kinds = match &planner {
             Some(o) => {
                 renkei_domain::ids::OrgKind::parse(&o.kind).map_or(&[][..], |k| k.provider_kinds())
             }
             None => &[],
         };
+        // The plan's region for good: the planning organisation's area today.
+        let region = planner.map(|o| o.area).unwrap_or_default();
         let planner_stages = template.enrolling_stages(own_kinds);
         // A cyclical plan enrolled by the かかりつけ医 starts in its own stage.
         let first = match planner_stages.first() {
@@ -265,6 +268,7 @@ impl Services {
             patient_id,
             pathway_version_id: published.id,
             planner_organization_id: actor.organization_id,
+            region,
             status: PlanStatus::Active.as_str().to_owned(),
             current_stage: first,
             stage_started: false,
@@ -283,6 +287,7 @@ impl Services {
             queries_access::TeamMemberRow {
                 id: planner_member,
                 care_plan_id: row.id,
+                region: row.region.clone(),
                 organization_id: actor.organization_id,
                 role: TeamRole::Planner.as_str().to_owned(),
                 stages: serde_json::to_string(&planner_stages).unwrap_or_else(|_| "[]".into()),
@@ -536,7 +541,8 @@ impl Services {
             self.after_stage_event(txn, actor, plan, &published.template, &row)
                 .await?;
         } else if let Some(target) = row.amends {
-            crate::notices::notify_readers(txn, actor, plan_id, target, row.id, now).await?;
+            crate::notices::notify_readers(txn, actor, plan_id, &row.region, target, row.id, now)
+                .await?;
         }
         if let Some(idem) = idempotency {
             queries::insert_idempotency_key(

@@ -43,6 +43,8 @@ pub struct CarePlanRow {
     pub patient_id: Uuid,
     pub pathway_version_id: Uuid,
     pub planner_organization_id: Uuid,
+    /// The planner's area.
+    pub region: String,
     pub status: String,
     pub current_stage: String,
     pub stage_started: bool,
@@ -60,6 +62,8 @@ pub struct CarePlanRow {
 pub struct CareTeamRow {
     pub id: Uuid,
     pub care_plan_id: Uuid,
+    /// The plan's region.
+    pub region: String,
     pub organization_id: Uuid,
     pub role: String,
     /// JSON array of stage codes, as text.
@@ -73,6 +77,8 @@ pub struct CareTeamRow {
 pub struct ConsentRow {
     pub id: Uuid,
     pub care_plan_id: Uuid,
+    /// The plan's region.
+    pub region: String,
     pub scope: String,
     /// JSON array of organisation ids, as text.
     pub organizations: String,
@@ -95,6 +101,8 @@ pub struct ConsentRow {
 pub struct EntryRow {
     pub id: Uuid,
     pub care_plan_id: Uuid,
+    /// The plan's region.
+    pub region: String,
     pub seq: i64,
     pub stage: String,
     pub kind: String,
@@ -181,6 +189,7 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                     patient_id: r.patient_id,
                     pathway_version_id: r.pathway_version_id,
                     planner_organization_id: r.planner_organization_id,
+                    region: r.region,
                     status: r.status,
                     current_stage: r.current_stage,
                     stage_started: r.stage_started,
@@ -206,6 +215,7 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                 care_team_members::Model {
                     id: r.id,
                     care_plan_id: r.care_plan_id,
+                    region: r.region,
                     organization_id: r.organization_id,
                     role: r.role,
                     stages: r.stages,
@@ -226,6 +236,7 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                 consents::Model {
                     id: r.id,
                     care_plan_id: r.care_plan_id,
+                    region: r.region,
                     scope: r.scope,
                     organizations: r.organizations,
                     purposes: r.purposes,
@@ -254,6 +265,7 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                 entries::Model {
                     id: r.id,
                     care_plan_id: r.care_plan_id,
+                    region: r.region,
                     seq: r.seq,
                     stage: r.stage,
                     kind: r.kind,

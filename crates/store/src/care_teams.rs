@@ -65,10 +65,12 @@ pub async fn member_of<C: ConnectionTrait>(
         .transpose()
 }
 
-pub async fn add_member<C: ConnectionTrait>(c: &C, m: &CareTeamMember) -> R<()> {
+/// Adds a member to the team of a plan of `region` (the plan's).
+pub async fn add_member<C: ConnectionTrait>(c: &C, m: &CareTeamMember, region: &str) -> R<()> {
     care_team_members::Entity::insert(care_team_members::ActiveModel {
         id: Set(m.id),
         care_plan_id: Set(m.care_plan_id.0),
+        region: Set(region.to_owned()),
         organization_id: Set(m.organization_id.0),
         role: Set(m.role.as_str().to_owned()),
         stages: Set(stages_text(&m.stages)),
@@ -107,6 +109,7 @@ mod tests {
         care_team_members::Model {
             id: Uuid::now_v7(),
             care_plan_id: Uuid::now_v7(),
+            region: String::new(),
             organization_id: Uuid::now_v7(),
             role: role.into(),
             stages: stages.into(),

@@ -84,10 +84,12 @@ fn rows(models: Vec<handovers::Model>) -> R<Vec<HandoverRow>> {
     models.into_iter().map(HandoverRow::try_from).collect()
 }
 
-pub async fn insert_handover<C: ConnectionTrait>(c: &C, h: &HandoverRow) -> R<()> {
+/// Stores a new hand-over of a plan of `region` (the plan's).
+pub async fn insert_handover<C: ConnectionTrait>(c: &C, h: &HandoverRow, region: &str) -> R<()> {
     handovers::Entity::insert(handovers::ActiveModel {
         id: Set(h.id),
         care_plan_id: Set(h.care_plan_id.0),
+        region: Set(region.to_owned()),
         from_organization_id: Set(h.from_organization_id.0),
         to_organization_id: Set(h.to_organization_id.0),
         from_stage: Set(h.from_stage.clone()),
@@ -315,6 +317,7 @@ mod tests {
         handovers::Model {
             id: Uuid::now_v7(),
             care_plan_id: Uuid::now_v7(),
+            region: String::new(),
             from_organization_id: Uuid::now_v7(),
             to_organization_id: Uuid::now_v7(),
             from_stage: "acute".into(),

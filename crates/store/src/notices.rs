@@ -67,6 +67,7 @@ pub type NoticeRow = amendment_notices::Model;
 pub async fn insert_notices<C: ConnectionTrait>(
     c: &C,
     plan: Uuid,
+    region: &str,
     entry: Uuid,
     organizations: &[Uuid],
     at: DateTime<Utc>,
@@ -75,6 +76,7 @@ pub async fn insert_notices<C: ConnectionTrait>(
         amendment_notices::Entity::insert(amendment_notices::ActiveModel {
             id: Set(Uuid::now_v7()),
             care_plan_id: Set(plan),
+            region: Set(region.to_owned()),
             entry_id: Set(entry),
             organization_id: Set(*org),
             created_at: Set(at),

@@ -380,6 +380,7 @@ pub async fn insert_care_plan<C: ConnectionTrait>(c: &C, row: CarePlanRow) -> R<
         patient_id: Set(row.patient_id),
         pathway_version_id: Set(row.pathway_version_id),
         planner_organization_id: Set(row.planner_organization_id),
+        region: Set(row.region),
         status: Set(row.status),
         current_stage: Set(row.current_stage),
         stage_started: Set(row.stage_started),
@@ -502,6 +503,7 @@ pub async fn insert_entry<C: ConnectionTrait>(c: &C, row: EntryRow) -> R<()> {
     entries::Entity::insert(entries::ActiveModel {
         id: Set(row.id),
         care_plan_id: Set(row.care_plan_id),
+        region: Set(row.region),
         seq: Set(row.seq),
         stage: Set(row.stage),
         kind: Set(row.kind),

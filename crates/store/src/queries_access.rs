@@ -22,6 +22,7 @@ pub async fn insert_team_member<C: ConnectionTrait>(c: &C, row: TeamMemberRow) -
     care_team_members::Entity::insert(care_team_members::ActiveModel {
         id: Set(row.id),
         care_plan_id: Set(row.care_plan_id),
+        region: Set(row.region),
         organization_id: Set(row.organization_id),
         role: Set(row.role),
         stages: Set(row.stages),
@@ -66,6 +67,7 @@ pub async fn insert_consent<C: ConnectionTrait>(c: &C, row: ConsentRow) -> R<()>
     consents::Entity::insert(consents::ActiveModel {
         id: Set(row.id),
         care_plan_id: Set(row.care_plan_id),
+        region: Set(row.region),
         scope: Set(row.scope),
         organizations: Set(row.organizations),
         purposes: Set(row.purposes),
@@ -132,6 +134,7 @@ pub async fn insert_break_glass<C: ConnectionTrait>(c: &C, row: BreakGlassRow) -
     break_glass_grants::Entity::insert(break_glass_grants::ActiveModel {
         id: Set(row.id),
         care_plan_id: Set(row.care_plan_id),
+        region: Set(row.region),
         practitioner_id: Set(row.practitioner_id),
         organization_id: Set(row.organization_id),
         reason: Set(row.reason),

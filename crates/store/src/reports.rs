@@ -46,10 +46,12 @@ impl From<reports::Model> for ReportRow {
     }
 }
 
-pub async fn insert_report<C: ConnectionTrait>(c: &C, r: &ReportRow) -> R<()> {
+/// Stores a report of a plan of `region` (the plan's).
+pub async fn insert_report<C: ConnectionTrait>(c: &C, r: &ReportRow, region: &str) -> R<()> {
     reports::Entity::insert(reports::ActiveModel {
         id: Set(r.id),
         care_plan_id: Set(r.care_plan_id.0),
+        region: Set(region.to_owned()),
         stage: Set(r.stage.clone()),
         from_organization_id: Set(r.from_organization_id.0),
         to_organization_id: Set(r.to_organization_id.0),

@@ -25,12 +25,16 @@ pub fn workspace_root() -> PathBuf {
         .expect("crates/testkit sits two levels below the workspace root")
 }
 
-/// Brings the schema of `db` up to date, as `renkei migrate` does.
+/// Brings the schema of `db` up to date, as `renkei migrate` does, in the PostgreSQL
+/// layout `RENKEI_PG_LAYOUT` names (`partitioned`, or plain when unset).
 pub async fn migrate(
     db: &renkei_service::DatabaseConnection,
 ) -> Result<(), renkei_migration::DbErr> {
     use renkei_migration::MigratorTrait;
-    renkei_migration::Migrator::up(db, None).await
+    use renkei_migration::layout::{self, Layout};
+    renkei_migration::Migrator::up(db, None).await?;
+    let layout = Layout::from_env().map_err(renkei_migration::DbErr::Custom)?;
+    layout::apply(db, layout).await
 }
 
 /// Start-up as `renkei serve` does it: connect, migrate when `run_migrations`, then

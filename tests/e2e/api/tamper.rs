@@ -224,12 +224,12 @@ async fn entries_of_a_plan_that_does_not_exist_are_reported() {
         &app,
         &format!(
             "{fk_off}
-             INSERT INTO entries (id, care_plan_id, seq, stage, kind, effective_at, recorded_at,
-                 author_id, organization_id, values_json, note, variance, amends, reason,
-                 prev_hash, hash)
-             SELECT {new_id}, {fake_plan}, seq, stage, kind, effective_at, recorded_at,
-                 author_id, organization_id, values_json, note, variance, amends, reason,
-                 prev_hash, hash
+             INSERT INTO entries (id, care_plan_id, region, seq, stage, kind, effective_at,
+                 recorded_at, author_id, organization_id, values_json, note, variance, amends,
+                 reason, prev_hash, hash)
+             SELECT {new_id}, {fake_plan}, region, seq, stage, kind, effective_at,
+                 recorded_at, author_id, organization_id, values_json, note, variance, amends,
+                 reason, prev_hash, hash
              FROM entries WHERE care_plan_id = {PLAN};"
         ),
     )
@@ -306,8 +306,8 @@ async fn an_added_care_team_row_is_reported() {
     let out = tampered(
         &app,
         &format!(
-            "INSERT INTO care_team_members (id, care_plan_id, organization_id, role, stages, added_at, added_by)
-             SELECT {new_id}, care_plan_id, (SELECT id FROM organizations WHERE code = 'home-1'),
+            "INSERT INTO care_team_members (id, care_plan_id, region, organization_id, role, stages, added_at, added_by)
+             SELECT {new_id}, care_plan_id, region, (SELECT id FROM organizations WHERE code = 'home-1'),
                  role, stages, added_at, added_by
              FROM care_team_members
              WHERE organization_id = (SELECT id FROM organizations WHERE code = 'recovery-1')"

@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub care_plan_id: Uuid,
+    /// The plan\'s region (二次保健医療圏), copied from the plan.
+    pub region: String,
     /// The correction or void.
     pub entry_id: Uuid,
     pub organization_id: Uuid,

@@ -11,6 +11,9 @@ pub struct Model {
     pub patient_id: Uuid,
     pub pathway_version_id: Uuid,
     pub planner_organization_id: Uuid,
+    /// The planning organisation's area (二次保健医療圏) when the plan was created; never
+    /// changes. On PostgreSQL's partitioned layout, the partition key of the plan tables.
+    pub region: String,
     /// Plan status, stored as a string enum.
     pub status: String,
     pub current_stage: String,
