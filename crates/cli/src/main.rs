@@ -94,6 +94,12 @@ enum Command {
         /// before committing each batch, so a kill lands mid-batch.
         #[arg(long, hide = true, default_value_t = 0)]
         audit_sequencer_pause_ms: u64,
+        /// PostgreSQL URL of a streaming replica (hot standby) of --database. The
+        /// reports and statistics reads go there (access reports, the audit log search,
+        /// a plan's reports back, active plans per template); access decisions, audit
+        /// events and every write stay on --database. Default: everything on --database.
+        #[arg(long, env = "RENKEI_READ_DATABASE_URL")]
+        read_database_url: Option<String>,
     },
     /// Run the database migrations.
     Migrate {
@@ -267,6 +273,27 @@ fn default_pathway_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Connects to the read replica named by `serve --read-database-url`: PostgreSQL only,
+/// with the primary's pool settings.
+async fn read_replica(
+    primary: &str,
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<renkei_service::DatabaseConnection> {
+    let is_pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+    if !is_pg(primary) || !is_pg(url) {
+        bail!(
+            "--read-database-url names a PostgreSQL streaming replica of a PostgreSQL \
+             --database; SQLite has no replicas"
+        );
+    }
+    let mut s = settings(url);
+    s.max_connections = max_connections;
+    renkei_service::connect(&s)
+        .await
+        .with_context(|| "cannot connect to the read replica (--read-database-url)")
+}
+
 fn settings(url: &str) -> DbSettings {
     DbSettings::new(url)
 }
@@ -334,6 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trusted_proxies,
             secret_key_file,
             audit_sequencer_pause_ms,
+            read_database_url,
         } => {
             renkei_service::sequencer::set_pause(audit_sequencer_pause_ms);
             let mut security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
@@ -366,9 +394,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             migrate(&db)
                 .await
                 .map_err(startup::StartupError::Database)?;
-            let services = startup::start_on(db, &pathways)
+            let mut services = startup::start_on(db, &pathways)
                 .await?
                 .with_security(security);
+            if let Some(url) = read_database_url {
+                services =
+                    services.with_read_db(read_replica(&cli.database, &url, db_connections).await?);
+            }
             if !demo && renkei_service::demo::accounts_exist(&services.db).await? {
                 tracing::warn!(
                     "DEMO ACCOUNTS EXIST in this database (sato, tanaka, … with the published demo \

@@ -954,7 +954,7 @@ impl Services {
                 ),
             ));
         }
-        let rows = qa::audit_events(&self.db, &filter, limit).await?;
+        let rows = qa::audit_events(&self.read_db, &filter, limit).await?;
         audit::record_now(
             self,
             meta,
@@ -999,7 +999,7 @@ impl Services {
             return Err(ServiceError::NotFound("patient"));
         }
         let rows = qa::audit_events(
-            &self.db,
+            &self.read_db,
             &AuditFilter {
                 patient: Some(patient_id),
                 ..Default::default()

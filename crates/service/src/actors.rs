@@ -34,6 +34,5 @@ pub(crate) fn actor_from(p: PractitionerRow, org: OrganizationRow) -> Result<Act
         organization_name: org.name,
         region: org.area,
         roles: serde_json::from_str(&p.roles).unwrap_or_default(),
-        region: org.area,
     })
 }

@@ -59,8 +59,6 @@ pub struct Actor {
     pub region: String,
     /// `org_admin` / `regional_admin`.
     pub roles: Vec<String>,
-    /// The area (二次保健医療圏) of the actor's organisation; `""` for the system.
-    pub region: String,
 }
 
 impl Actor {
@@ -73,6 +71,11 @@ impl Actor {
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
+    /// Where report and statistics reads go: a streaming replica when `serve
+    /// --read-database-url` names one, otherwise the same pool as `db`. Only reads of
+    /// history that may lag the primary by the replica's replay delay use it (see
+    /// [`Services::with_read_db`]); access decisions, audit events and writes use `db`.
+    pub read_db: DatabaseConnection,
     pub pathways: Arc<PathwayRegistry>,
     /// How long a break-glass grant lasts.
     pub break_glass_duration: chrono::Duration,
@@ -145,6 +148,7 @@ impl Clock {
 impl Services {
     pub fn new(db: DatabaseConnection, pathways: PathwayRegistry) -> Self {
         Self {
+            read_db: db.clone(),
             db,
             pathways: Arc::new(pathways),
             break_glass_duration: chrono::Duration::hours(24),
@@ -156,6 +160,18 @@ impl Services {
     /// The same services with other security settings.
     pub fn with_security(mut self, security: Security) -> Self {
         self.security = Arc::new(security);
+        self
+    }
+
+    /// The same services with report and statistics reads on `read_db` (a hot standby
+    /// of `db`). Served from it: the patient's access report and the audit log search
+    /// (history, newest first), the reports back listed for a plan, and the count of
+    /// active plans per template version. Not served from it: everything that decides
+    /// access or must see the caller's own last write (a plan, its record, goals,
+    /// schedule, worklist, a single report before it is sent), and every audit event,
+    /// which is written on `db` in the reading request.
+    pub fn with_read_db(mut self, read_db: DatabaseConnection) -> Self {
+        self.read_db = read_db;
         self
     }
 

@@ -139,11 +139,11 @@ impl Services {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
-        let rows = reports::reports_of_plan(&self.db, plan_id.into()).await?;
+        let rows = reports::reports_of_plan(&self.read_db, plan_id.into()).await?;
         self.audit_read(actor, meta, "report.list", &plan).await?;
         let mut out = Vec::new();
         for r in rows {
-            out.push(report_view(&self.db, r, self.now()).await?);
+            out.push(report_view(&self.read_db, r, self.now()).await?);
         }
         Ok(out)
     }

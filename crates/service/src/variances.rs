@@ -49,7 +49,6 @@ impl Services {
             organization_name: "Renkei（自動判定）".into(),
             region: String::new(),
             roles: Vec::new(),
-            region: String::new(),
         };
         let mut written = 0;
         let mut after = None;

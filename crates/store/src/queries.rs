@@ -504,14 +504,18 @@ pub async fn lock_care_plan_near<C: ConnectionTrait>(
 ) -> R<Option<CarePlanRow>> {
     use sea_orm::FromQueryResult;
     if !region.is_empty()
-        && let Some(row) = c.query_one_raw(lock_in_region(c, id, Some(region), now)).await?
+        && let Some(row) = c
+            .query_one_raw(lock_in_region(c, id, Some(region), now))
+            .await?
     {
         return Ok(Some(CarePlanRow::from_query_result(&row, "")?));
     }
-    Ok(match c.query_one_raw(lock_in_region(c, id, None, now)).await? {
-        Some(row) => Some(CarePlanRow::from_query_result(&row, "")?),
-        None => None,
-    })
+    Ok(
+        match c.query_one_raw(lock_in_region(c, id, None, now)).await? {
+            Some(row) => Some(CarePlanRow::from_query_result(&row, "")?),
+            None => None,
+        },
+    )
 }
 
 /// The one statement of [`lock_care_plan_near`]: takes the plan's write lock and reads

@@ -205,7 +205,7 @@ pub struct ListPage {
 }
 
 pub async fn list_page(State(state): State<AppState>, ui: Ui) -> UiResult {
-    let counts = renkei_service::admin::active_plans_per_version(&state.services.db).await?;
+    let counts = renkei_service::admin::active_plans_per_version(&state.services.read_db).await?;
     let mut rows: Vec<PathwayRow> = Vec::new();
     for p in state.services.pathways.all() {
         let t = &p.template;
