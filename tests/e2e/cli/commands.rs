@@ -452,3 +452,80 @@ async fn migrate_creates_the_schema_and_runs_again_harmlessly() {
     let out = run_renkei(&["verify", "--database", &url], None).await;
     out.assert_code(0);
 }
+
+/// S4: `renkei verify` checks the audit log at ≥ 100 k events/s (release build). Loads a
+/// generated log of `RENKEI_VERIFY_EVENTS` events (100 000 by default) through the bulk
+/// path (`append_sequenced`, one signed checkpoint per 10 000), then times the whole
+/// `verify` command and prints the rate of the build under test.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_checks_a_generated_audit_log_and_prints_its_rate() {
+    use renkei_service::audit::{self, AuditRecord, Outcome, RequestMeta};
+    use renkei_service::sequencer::{AuditKey, append_sequenced};
+    use sea_orm::TransactionTrait;
+
+    let db = db_or_skip!();
+    let url = db.cli_url();
+    run_renkei(&["migrate", "--database", &url], None)
+        .await
+        .assert_code(0);
+    let pool = db.connect().await;
+    // The key the CLI processes of the tests use (see renkei_testkit::cli).
+    let key = AuditKey::load_or_create(&std::env::temp_dir().join("renkei-test-audit.key"))
+        .expect("audit key");
+    let n: usize = std::env::var("RENKEI_VERIFY_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let at = chrono::Utc::now();
+    let meta = RequestMeta {
+        request_id: Some("generated".into()),
+        client_addr: Some("127.0.0.1".into()),
+    };
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(10_000);
+        left -= k;
+        let mut events: Vec<_> = (0..k)
+            .map(|i| {
+                let r = AuditRecord {
+                    practitioner_id: None,
+                    organization_id: None,
+                    action: "login.password",
+                    resource_type: "session",
+                    resource_id: Some(format!("generated-{left}-{i}")),
+                    patient_id: None,
+                    care_plan_id: None,
+                    outcome: Outcome::Denied,
+                    detail: Some("bad_password".into()),
+                    region: String::new(),
+                    writes: Vec::new(),
+                };
+                audit::prepare(at, &meta, r, &[])
+            })
+            .collect();
+        let txn = pool.begin().await.expect("begin");
+        append_sequenced(&txn, &key, "", &mut events, at)
+            .await
+            .expect("append the generated events");
+        txn.commit().await.expect("commit");
+    }
+    let started = std::time::Instant::now();
+    let out = run_renkei(&["verify", "--database", &url], None).await;
+    let secs = started.elapsed().as_secs_f64();
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("{n} audit events (0 not yet sequenced)")),
+        "{}",
+        out.stdout
+    );
+    eprintln!(
+        "verify: {n} audit events in {secs:.2} s = {:.0} events/s (whole command, {} build)",
+        n as f64 / secs,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+}
