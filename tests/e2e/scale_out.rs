@@ -17,6 +17,8 @@ use renkei_testkit::process::scratch::workspace_root;
 use renkei_testkit::process::server::{Renkei, free_port};
 use serde_json::{Value, json};
 
+mod foreign_partitions;
+
 /// The PostgreSQL binaries, or None after printing why the test does not run (a
 /// failure under `CI=true`).
 pub(crate) fn pg_binaries(test: &str) -> Option<PathBuf> {

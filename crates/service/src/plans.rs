@@ -832,7 +832,7 @@ impl Services {
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
         self.audit_read(actor, meta, "entry.list", &plan).await?;
-        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         let amended_by: HashMap<Uuid, Uuid> = rows
             .iter()
             .filter_map(|r| r.amends.map(|a| (a, r.id)))
@@ -858,7 +858,7 @@ impl Services {
             .await?;
         self.audit_read(actor, meta, "goal.read", &plan).await?;
         let published = self.pathway_of_plan(&plan)?;
-        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         let facts = plan_facts(&rows);
         let now = self.now();
         let as_of = as_of.unwrap_or(now);

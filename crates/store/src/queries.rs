@@ -582,6 +582,21 @@ pub async fn entries_of<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<Vec<EntryRow
         .await?)
 }
 
+/// A plan's entries in chain order, naming the plan's region so that a partitioned
+/// layout reads one region's partition (and a foreign partition's server only).
+pub async fn entries_of_plan_in<C: ConnectionTrait>(
+    c: &C,
+    plan: Uuid,
+    region: &str,
+) -> R<Vec<EntryRow>> {
+    Ok(entries::Entity::find()
+        .filter(entries::Column::CarePlanId.eq(plan))
+        .filter(entries::Column::Region.eq(region))
+        .order_by_asc(entries::Column::Seq)
+        .all(c)
+        .await?)
+}
+
 /// The entries of several plans, by plan and then in chain order.
 pub async fn entries_of_plans<C: ConnectionTrait>(c: &C, plans: &[Uuid]) -> R<Vec<EntryRow>> {
     Ok(entries::Entity::find()
