@@ -601,8 +601,11 @@ impl Harness {
         dataset: &str,
     ) -> anyhow::Result<(f64, f64, f64, String)> {
         let bin = self.cfg.bench_bin.clone();
+        // Both CPUs: the generator (validation, hashing) runs on one thread while the
+        // writer and the database work on the other.
+        let cpus = format!("{},{}", self.cfg.server_cpu, self.cfg.load_cpu);
         let (p, a) = self.pinned(
-            &self.cfg.server_cpu.clone(),
+            &cpus,
             &bin,
             &[
                 "generate".into(),
@@ -748,31 +751,30 @@ impl Harness {
             self.report.load.push(loadavg());
         }
         if let Some(pg) = self.cfg.pg_url.clone().filter(|_| !self.cfg.reuse_datasets) {
+            // P8 on PostgreSQL: each dataset into a schema of its own, dropped after it is
+            // measured (the read benchmarks use the SQLite files).
             let u = PgUrl::parse(&pg)?;
-            let schema = format!("bench_p8_{}", std::process::id());
-            psql(
-                &u,
-                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-            )
-            .await?;
-            let url = format!(
-                "{}{}options=-c%20search_path%3D{schema}",
-                pg,
-                if pg.contains('?') { '&' } else { '?' }
-            );
-            let (entries, secs, rate, line) = self.generate(&url, "region-1y/10").await?;
-            let _ = writeln!(
-                gen_body,
-                "| region-1y/10 | PostgreSQL | {line} | {secs:.1} | {rate:.0} |"
-            );
-            p8_rates.push((
-                "region-1y/10".into(),
-                "PostgreSQL".into(),
-                entries,
-                secs,
-                rate,
-            ));
-            psql(&u, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+            for dataset in self.cfg.datasets.clone() {
+                let schema = format!("bench_p8_{}", std::process::id());
+                psql(
+                    &u,
+                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+                )
+                .await?;
+                let url = format!(
+                    "{}{}options=-c%20search_path%3D{schema}",
+                    pg,
+                    if pg.contains('?') { '&' } else { '?' }
+                );
+                let (entries, secs, rate, line) = self.generate(&url, &dataset).await?;
+                let _ = writeln!(
+                    gen_body,
+                    "| {dataset} | PostgreSQL | {line} | {secs:.1} | {rate:.0} |"
+                );
+                p8_rates.push((dataset.clone(), "PostgreSQL".into(), entries, secs, rate));
+                psql(&u, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+                self.report.load.push(loadavg());
+            }
         }
         match p5_line {
             Some(res) => {
@@ -831,7 +833,7 @@ impl Harness {
                 format!("P8 bulk load {dataset} on {db}"),
                 target,
                 format!(
-                    "{rate:.0} entries/s ({entries:.0} entries in {secs:.1} s, indexes in place)"
+                    "{rate:.0} entries/s ({entries:.0} entries in {secs:.1} s, secondary indexes created after the load included)"
                 ),
                 verdict(ok, format!("{:.0}% of the rate", rate / 50_000.0 * 100.0)),
             ));

@@ -22,14 +22,17 @@ use renkei_domain::chain::{ChainedEntry, GENESIS_HASH, canonical};
 use renkei_domain::entry::{
     EntryKind, NewEntry, PlanState, PlanStatus, VarianceInput, next_state, validate_entry,
 };
-use renkei_domain::evidence::EvidenceKind;
+use renkei_domain::evidence::Evidence;
 use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::audit::{self, AuditRecord, Outcome, RequestMeta};
-use renkei_service::{Services, begin_write, truncate_micros};
+use renkei_service::evidence as row_evidence;
+use renkei_service::{Services, truncate_micros};
+use renkei_store::audit::AuditEvent;
 use renkei_store::bench::{
     CarePlanRow, CareTeamRow, ConsentRow, DatasetRows, EntryRow, PatientIdentifierRow, PatientRow,
 };
+use renkei_store::bulk_load::{self, BulkLoader, IndexDef};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -96,6 +99,14 @@ pub struct GenReport {
     pub elapsed: StdDuration,
     /// Time spent writing (the generator runs beside it on another thread).
     pub write_time: StdDuration,
+    /// Time spent creating the secondary indexes after the load (part of `elapsed`).
+    pub index_time: StdDuration,
+    /// The secondary indexes dropped before the load and created again after it.
+    pub indexes: Vec<String>,
+    /// Time the audit sequencer took to number the loaded events and sign each region's
+    /// checkpoint (part of `elapsed`; zero when the services hold no audit key, and the
+    /// events stay pending for the server's sequencer or `renkei verify`).
+    pub sequence_time: StdDuration,
 }
 
 impl GenReport {
@@ -129,8 +140,8 @@ struct Batch {
     team: Vec<CareTeamRow>,
     consents: Vec<ConsentRow>,
     entries: Vec<EntryRow>,
-    /// Audit events with their time, recorded after the rows they vouch for.
-    audit: Vec<(AuditRecord, DateTime<Utc>)>,
+    /// Audit events, hashed and chained, after the rows they vouch for.
+    audit: Vec<AuditEvent>,
 }
 
 /// Builds `spec` into the (migrated, templates published) database of `services`.
@@ -212,12 +223,14 @@ pub async fn generate(
         staff.push(s);
     }
 
+    // The generated records use the items of each pathway's first version (later
+    // versions renamed some), so the plans are pinned to it.
     let lookup = |code: &str| {
         services
             .pathways
-            .latest(code)
+            .find(code, 1)
             .cloned()
-            .ok_or_else(|| anyhow!("pathway {code} is not published"))
+            .ok_or_else(|| anyhow!("pathway {code} v1 is not published"))
     };
     let templates = Templates {
         stroke: lookup("stroke")?,
@@ -225,6 +238,13 @@ pub async fn generate(
         diabetes: lookup("diabetes")?,
     };
 
+    // Secondary indexes go before the load and come back after it, as the catalog
+    // defines them.
+    let indexes: Vec<IndexDef> =
+        bulk_load::secondary_indexes(db, &bulk_load::LOADED_TABLES).await?;
+    bulk_load::drop_indexes(db, &indexes).await?;
+    report.indexes = indexes.iter().map(|i| i.name.clone()).collect();
+    let mut loader = BulkLoader::open(db).await?;
     // Generate on a thread of its own; write here. Bounded channel: back-pressure.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
     let spec2 = spec.clone();
@@ -238,6 +258,7 @@ pub async fn generate(
             now,
             tag,
             patients: 0,
+            region: String::new(),
         };
         g.run(&spec2, entries_per_txn, &tx)
     });
@@ -248,7 +269,7 @@ pub async fn generate(
         report.care_plans += batch.plans.len();
         report.entries += batch.entries.len();
         report.audit_events += batch.audit.len();
-        write_batch(db, batch).await?;
+        write_batch(&mut loader, batch).await?;
         report.transactions += 1;
         report.write_time += t.elapsed();
         if progress && last_report.elapsed() > StdDuration::from_secs(10) {
@@ -271,32 +292,34 @@ pub async fn generate(
             report.entries
         );
     }
+    let t = Instant::now();
+    loader.create_indexes(&indexes).await?;
+    drop(loader);
+    report.index_time = t.elapsed();
+    if services.security.audit_key.is_some() {
+        let t = Instant::now();
+        services.sequence_all_audit().await?;
+        report.sequence_time = t.elapsed();
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }
 
-async fn write_batch(db: &renkei_service::DatabaseConnection, batch: Batch) -> anyhow::Result<()> {
-    let txn = begin_write(db).await?;
-    renkei_store::bench::insert_dataset_rows(
-        &txn,
-        DatasetRows {
-            patients: batch.patients,
-            identifiers: batch.identifiers,
-            plans: batch.plans,
-            team: batch.team,
-            consents: batch.consents,
-            entries: batch.entries,
-        },
-    )
-    .await
-    .context("bulk insert")?;
-    // Through the service's audit path: the chain, the head and each event's evidence
-    // (read back from the rows above) exactly as a request records them.
-    let meta = RequestMeta::default();
-    for (record, at) in batch.audit {
-        audit::record(&txn, at, &meta, record).await?;
-    }
-    txn.commit().await?;
+async fn write_batch(loader: &mut BulkLoader, batch: Batch) -> anyhow::Result<()> {
+    loader
+        .write(
+            DatasetRows {
+                patients: batch.patients,
+                identifiers: batch.identifiers,
+                plans: batch.plans,
+                team: batch.team,
+                consents: batch.consents,
+                entries: batch.entries,
+            },
+            batch.audit,
+        )
+        .await
+        .context("bulk load")?;
     Ok(())
 }
 
@@ -313,6 +336,8 @@ struct Generator {
     now: DateTime<Utc>,
     tag: String,
     patients: usize,
+    /// The region of the plan being generated: its audit events join that region's log.
+    region: String,
 }
 
 #[derive(Clone, Copy)]
@@ -535,9 +560,8 @@ impl Generator {
         &v[self.rng.gen_range(0..v.len())]
     }
 
-    /// Queues one audit event, recorded by `audit::record` in the batch's transaction;
-    /// `writes` are the rows it vouches for (see `renkei_service::evidence`), as
-    /// `renkei verify` expects.
+    /// Queues one audit event for the batch: `writes` is the evidence of the rows it
+    /// vouches for (see `renkei_service::evidence`), computed from the rows in hand.
     #[expect(clippy::too_many_arguments, reason = "an audit event has these fields")]
     fn audit(
         &mut self,
@@ -549,9 +573,9 @@ impl Generator {
         plan: Uuid,
         patient: Uuid,
         at: DateTime<Utc>,
-        writes: &[(EvidenceKind, Uuid)],
+        writes: &[Evidence],
     ) {
-        let mut record = AuditRecord {
+        let record = AuditRecord {
             practitioner_id: Some(who.practitioner),
             organization_id: Some(who.organization),
             action,
@@ -561,19 +585,19 @@ impl Generator {
             care_plan_id: Some(plan),
             outcome: Outcome::Allowed,
             detail: None,
-            region: String::new(),
+            region: self.region.clone(),
             writes: Vec::new(),
         };
-        for (kind, id) in writes {
-            record = record.wrote(*kind, *id);
-        }
-        batch.audit.push((record, at));
+        batch
+            .audit
+            .push(audit::prepare(at, &RequestMeta::default(), record, writes));
     }
 
     /// One patient and one plan of `kind`; returns the number of entries.
     fn plan(&mut self, kind: Kind, years: u32, batch: &mut Batch) -> anyhow::Result<usize> {
         let area = self.rng.gen_range(0..AREAS.len());
         let region = AREAS[area].to_owned();
+        self.region.clone_from(&region);
         let staff = self.staff.clone();
         let s = &staff[area];
         let now = self.now;
@@ -630,8 +654,8 @@ impl Generator {
             value: format!("{}-{:07}", self.tag, self.patients),
         };
         let mut enrolled = vec![
-            (EvidenceKind::Patient, patient.id),
-            (EvidenceKind::PatientIdentifier, identifier.id),
+            row_evidence::patient(&patient.stored()),
+            row_evidence::patient_identifier(&identifier.stored()),
         ];
         batch.patients.push(patient);
         batch.identifiers.push(identifier);
@@ -682,7 +706,7 @@ impl Generator {
             created_at: start,
             updated_at: sim.last_at,
         };
-        let plan_evidence = (EvidenceKind::CarePlan, plan_row.id);
+        let plan_evidence = row_evidence::care_plan(&plan_row.stored());
         batch.plans.push(plan_row);
         // The care team as enrolment and hand-overs leave it: the planner, then every
         // other organisation that wrote, owning the stages it wrote in.
@@ -735,16 +759,16 @@ impl Generator {
         };
         // The enrolment event vouches for the patient, team and consent; the plan's
         // final state (its chain head) goes with its last event.
-        enrolled.push((EvidenceKind::Consent, consent.id));
+        enrolled.push(row_evidence::consent(&consent.stored()));
         batch.consents.push(consent);
         for mut m in team {
             m.region.clone_from(&region);
-            enrolled.push((EvidenceKind::CareTeamMember, m.id));
+            enrolled.push(row_evidence::care_team_member(&m.stored()));
             batch.team.push(m);
         }
         let events = std::mem::take(&mut sim.events);
         if events.is_empty() {
-            enrolled.push(plan_evidence);
+            enrolled.push(plan_evidence.clone());
         }
         self.audit(
             batch,

@@ -86,7 +86,7 @@ impl AuditRecord {
             care_plan_id: None,
             outcome,
             detail: None,
-            region: String::new(),
+            region: actor.region.clone(),
             writes: Vec::new(),
         }
     }

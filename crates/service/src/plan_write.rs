@@ -185,6 +185,7 @@ impl<'s> PlanWrite<'s> {
 impl AllowedWrite<'_> {
     /// Records the allowed event in the write's transaction and commits both.
     pub async fn commit(self, record: AuditRecord) -> Result<(), ServiceError> {
+        let record = record.region(&self.plan.region);
         audit::record(&self.txn, self.services.now(), self.meta, record).await?;
         self.txn.commit().await?;
         Ok(())

@@ -342,3 +342,92 @@ pub async fn a_login_of<C: ConnectionTrait>(c: &C, org: Uuid) -> Result<Option<S
         .await?
         .map(|p| p.login))
 }
+
+/// The rows as the database keeps them, for computing their evidence from the rows in
+/// hand (the load writes them unchanged).
+impl PatientRow {
+    pub fn stored(&self) -> crate::queries::PatientRow {
+        crate::queries::PatientRow {
+            id: self.id,
+            family_name: self.family_name.clone(),
+            given_name: self.given_name.clone(),
+            family_kana: self.family_kana.clone(),
+            given_kana: self.given_kana.clone(),
+            kana_key: self.kana_key.clone(),
+            birth_date: self.birth_date,
+            sex: self.sex.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl PatientIdentifierRow {
+    pub fn stored(&self) -> crate::queries::PatientIdentifierRow {
+        crate::queries::PatientIdentifierRow {
+            id: self.id,
+            patient_id: self.patient_id,
+            organization_id: self.organization_id,
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl CarePlanRow {
+    pub fn stored(&self) -> crate::queries::CarePlanRow {
+        crate::queries::CarePlanRow {
+            id: self.id,
+            patient_id: self.patient_id,
+            pathway_version_id: self.pathway_version_id,
+            planner_organization_id: self.planner_organization_id,
+            status: self.status.clone(),
+            current_stage: self.current_stage.clone(),
+            stage_started: self.stage_started,
+            stage_ended: self.stage_ended,
+            started_at: self.started_at,
+            last_seq: self.last_seq,
+            head_hash: self.head_hash.clone(),
+            row_version: self.row_version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl CareTeamRow {
+    pub fn stored(&self) -> crate::queries_access::TeamMemberRow {
+        crate::queries_access::TeamMemberRow {
+            id: self.id,
+            care_plan_id: self.care_plan_id,
+            organization_id: self.organization_id,
+            role: self.role.clone(),
+            stages: self.stages.clone(),
+            added_at: self.added_at,
+            added_by: self.added_by,
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl ConsentRow {
+    pub fn stored(&self) -> crate::queries_access::ConsentRow {
+        crate::queries_access::ConsentRow {
+            id: self.id,
+            care_plan_id: self.care_plan_id,
+            scope: self.scope.clone(),
+            organizations: self.organizations.clone(),
+            purposes: self.purposes.clone(),
+            method: self.method.clone(),
+            signer: self.signer.clone(),
+            proxy_relationship: self.proxy_relationship.clone(),
+            obtained_by_organization_id: self.obtained_by_organization_id,
+            obtained_by: self.obtained_by,
+            obtained_at: self.obtained_at,
+            recorded_at: self.recorded_at,
+            withdrawn_at: self.withdrawn_at,
+            withdrawal_reason: self.withdrawal_reason.clone(),
+            row_version: self.row_version,
+            region: self.region.clone(),
+        }
+    }
+}

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod bulk_load;
 pub mod care_plans;
 pub mod care_teams;
 pub mod chains;

@@ -1,5 +1,6 @@
 //! The `renkei` command line, run as a process against a test database.
 
 mod commands;
+mod dataset;
 mod hardening;
 mod serve_defaults;
