@@ -2001,12 +2001,12 @@ async fn tampering_with_the_audit_log_is_caught_by_verify() {
     assert!(out.stdout.contains("all chains intact"), "{}", out.stdout);
 
     // `verify` sequenced the events: the denial now has its place in the tree.
-    let seq = rows::audit_events(db)
+    let (seq, region) = rows::audit_events(db)
         .await
         .expect("query")
         .into_iter()
         .find(|e| e.id == denied.id)
-        .and_then(|e| e.tree_seq)
+        .and_then(|e| Some((e.tree_seq?, e.region)))
         .expect("verify sequenced the denial");
     let broken = format!("audit event seq {seq} of region");
     // Turn the denial into an allowed read; then rename its action.
@@ -2017,7 +2017,7 @@ async fn tampering_with_the_audit_log_is_caught_by_verify() {
         let n = app
             .db
             .execute(&format!(
-                "UPDATE audit_events SET {column} = '{value}' WHERE seq = {seq}"
+                "UPDATE audit_events SET {column} = '{value}' WHERE seq = {seq} AND region = '{region}'"
             ))
             .await;
         assert_eq!(n, 1);
@@ -2030,7 +2030,7 @@ async fn tampering_with_the_audit_log_is_caught_by_verify() {
         );
         app.db
             .execute(&format!(
-                "UPDATE audit_events SET {column} = '{original}' WHERE seq = {seq}"
+                "UPDATE audit_events SET {column} = '{original}' WHERE seq = {seq} AND region = '{region}'"
             ))
             .await;
         verify().await.assert_code(0);
@@ -2039,11 +2039,16 @@ async fn tampering_with_the_audit_log_is_caught_by_verify() {
     // records a longer log.
     let total = app
         .db
-        .query_i64("SELECT COUNT(*) FROM audit_events WHERE seq IS NOT NULL")
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE seq IS NOT NULL AND region = '{region}'"
+        ))
         .await;
     let n = app
         .db
-        .execute("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)")
+        .execute(&format!(
+            "DELETE FROM audit_events WHERE region = '{region}' \
+             AND seq = (SELECT MAX(seq) FROM audit_events WHERE region = '{region}')"
+        ))
         .await;
     assert_eq!(n, 1);
     let out = verify().await;

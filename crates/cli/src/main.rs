@@ -365,11 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             renkei_service::sequencer::set_pause(audit_sequencer_pause_ms);
             let mut security = security(demo, &trusted_proxies, secret_key_file.as_deref())?;
-            security.audit_key = Some(std::sync::Arc::new(audit_key(
-                &cli.database,
-                cli.audit_key_file.as_deref(),
-            )?));
-            // Found and readable before the database is created or opened.
+            // Found and readable before the database or the audit key is created.
             let pathways = pathways_to_serve(pathways)?;
             if let Err(errors) = pathways::load_dir(&pathways) {
                 for e in &errors {
@@ -382,6 +378,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     errors.len()
                 );
             }
+            security.audit_key = Some(std::sync::Arc::new(audit_key(
+                &cli.database,
+                cli.audit_key_file.as_deref(),
+            )?));
             let mut s = settings(&cli.database);
             s.max_connections = db_connections;
             s.sqlite_sync = match sqlite_sync {

@@ -204,6 +204,20 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("SQL did not return an integer: {sql}: {e}"))
     }
 
+    /// Runs a query returning one text value.
+    pub async fn query_string(&self, sql: &str) -> String {
+        let db = self.connect().await;
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("SQL failed: {sql}: {e}"))
+            .unwrap_or_else(|| panic!("SQL returned no row: {sql}"));
+        let _ = db.close().await;
+        row.try_get_by_index::<String>(0)
+            .unwrap_or_else(|e| panic!("SQL did not return text: {sql}: {e}"))
+    }
+
     /// Where the database is, for messages (password hidden).
     pub fn describe(&self) -> String {
         match &self.backend {

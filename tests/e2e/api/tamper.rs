@@ -435,10 +435,21 @@ async fn witness(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// The number of sequenced audit events (all of them once `verify` has run).
-async fn sequenced(app: &TestApp) -> i64 {
+/// The region whose log the populated plan's events joined: the one with the most events.
+async fn busiest_region(app: &TestApp) -> String {
     app.db
-        .query_i64("SELECT COUNT(*) FROM audit_events WHERE seq IS NOT NULL")
+        .query_string(
+            "SELECT region FROM audit_events GROUP BY region ORDER BY COUNT(*) DESC, region LIMIT 1",
+        )
+        .await
+}
+
+/// The number of sequenced audit events of `region` (all of them once `verify` has run).
+async fn sequenced(app: &TestApp, region: &str) -> i64 {
+    app.db
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE seq IS NOT NULL AND region = '{region}'"
+        ))
         .await
 }
 
@@ -446,9 +457,12 @@ async fn sequenced(app: &TestApp) -> i64 {
 async fn a_changed_audit_event_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     let out = tampered(
         &app,
-        "UPDATE audit_events SET outcome = 'denied' WHERE seq = 3 AND region = ''",
+        &format!(
+            "UPDATE audit_events SET outcome = 'denied' WHERE seq = 3 AND region = '{region}'"
+        ),
     )
     .await;
     broken_line(&out, &["audit event seq 3", "do not match its leaf hash"]);
@@ -459,13 +473,16 @@ async fn a_changed_audit_event_is_reported() {
 async fn a_changed_audit_event_with_its_leaf_hash_rewritten_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     // The leaf hash is public arithmetic: a careful forger rewrites it too. The signed
     // checkpoints still hold the old tree.
     let out = tampered(
         &app,
-        "UPDATE audit_events SET detail = 'nothing to see', leaf_hash = \
+        &format!(
+            "UPDATE audit_events SET detail = 'nothing to see', leaf_hash = \
              '0000000000000000000000000000000000000000000000000000000000000000' \
-         WHERE seq = 2 AND region = ''",
+         WHERE seq = 2 AND region = '{region}'"
+        ),
     )
     .await;
     broken_line(&out, &["does not match the stored checkpoint"]);
@@ -475,9 +492,10 @@ async fn a_changed_audit_event_with_its_leaf_hash_rewritten_is_reported() {
 async fn a_deleted_audit_event_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     let out = tampered(
         &app,
-        "DELETE FROM audit_events WHERE seq = 2 AND region = ''",
+        &format!("DELETE FROM audit_events WHERE seq = 2 AND region = '{region}'"),
     )
     .await;
     broken_line(&out, &["expected seq 2", "deleted, inserted or reordered"]);
@@ -487,11 +505,14 @@ async fn a_deleted_audit_event_is_reported() {
 async fn a_deleted_audit_event_with_the_rest_renumbered_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     let out = tampered(
         &app,
-        "DELETE FROM audit_events WHERE seq = 2 AND region = '';
-         UPDATE audit_events SET seq = -seq WHERE seq > 2;
-         UPDATE audit_events SET seq = -seq - 1 WHERE seq < 0;",
+        &format!(
+            "DELETE FROM audit_events WHERE seq = 2 AND region = '{region}';
+         UPDATE audit_events SET seq = -seq WHERE seq > 2 AND region = '{region}';
+         UPDATE audit_events SET seq = -seq - 1 WHERE seq < 0 AND region = '{region}';"
+        ),
     )
     .await;
     // Renumbered, the log is one event short of its signed checkpoint and tree.
@@ -503,14 +524,15 @@ async fn a_deleted_audit_event_with_the_rest_renumbered_is_reported() {
 async fn an_inserted_audit_event_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     let id = new_uuid(&app);
     let out = tampered(
         &app,
         &format!(
             "INSERT INTO audit_events (id, region, seq, at, action, resource_type, outcome, leaf_hash)
-             SELECT {id}, region, (SELECT MAX(seq) + 1 FROM audit_events), at, action,
+             SELECT {id}, region, (SELECT MAX(seq) + 1 FROM audit_events WHERE region = '{region}'), at, action,
                     resource_type, outcome, leaf_hash
-             FROM audit_events WHERE seq = 1 AND region = ''"
+             FROM audit_events WHERE seq = 1 AND region = '{region}'"
         ),
     )
     .await;
@@ -522,11 +544,14 @@ async fn an_inserted_audit_event_is_reported() {
 async fn reordered_audit_events_are_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     let out = tampered(
         &app,
-        "UPDATE audit_events SET seq = -2 WHERE seq = 2 AND region = '';
-         UPDATE audit_events SET seq = 2 WHERE seq = 3 AND region = '';
-         UPDATE audit_events SET seq = 3 WHERE seq = -2 AND region = '';",
+        &format!(
+            "UPDATE audit_events SET seq = -2 WHERE seq = 2 AND region = '{region}';
+         UPDATE audit_events SET seq = 2 WHERE seq = 3 AND region = '{region}';
+         UPDATE audit_events SET seq = 3 WHERE seq = -2 AND region = '{region}';"
+        ),
     )
     .await;
     broken_line(&out, &["does not match the stored checkpoint"]);
@@ -536,11 +561,12 @@ async fn reordered_audit_events_are_reported() {
 async fn a_truncated_audit_log_is_reported() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     verify(&app).await.assert_code(0);
-    let total = sequenced(&app).await;
+    let total = sequenced(&app, &region).await;
     let out = tampered(
         &app,
-        "DELETE FROM audit_events WHERE region = '' AND seq = (SELECT MAX(seq) FROM audit_events)",
+        &format!("DELETE FROM audit_events WHERE region = '{region}' AND seq = (SELECT MAX(seq) FROM audit_events WHERE region = '{region}')"),
     )
     .await;
     broken_line(
@@ -556,18 +582,19 @@ async fn a_truncated_audit_log_is_reported() {
 async fn an_audit_log_cut_back_with_its_checkpoints_is_caught_by_a_witness() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     verify(&app).await.assert_code(0);
     let dir = tempfile::tempdir().expect("tempdir");
     let witness = witness(&app, dir.path()).await;
-    let total = sequenced(&app).await;
+    let total = sequenced(&app, &region).await;
     // The last event is a read (it wrote nothing under evidence): removing it with every
     // checkpoint that covers it, and the tree row, leaves a log that is consistent in
     // itself.
     app.db
         .execute(&format!(
-            "DELETE FROM audit_events WHERE region = '' AND seq > {cut};
-             DELETE FROM audit_checkpoints WHERE region = '' AND tree_size > {cut};
-             DELETE FROM audit_trees;",
+            "DELETE FROM audit_events WHERE region = '{region}' AND seq > {cut};
+             DELETE FROM audit_checkpoints WHERE region = '{region}' AND tree_size > {cut};
+             DELETE FROM audit_trees WHERE region = '{region}';",
             cut = total - 1
         ))
         .await;
@@ -598,6 +625,7 @@ async fn an_audit_log_cut_back_with_its_checkpoints_is_caught_by_a_witness() {
 async fn a_forged_witness_checkpoint_is_refused() {
     let app = app_or_skip!();
     populated(&app).await;
+    let region = busiest_region(&app).await;
     verify(&app).await.assert_code(0);
     let dir = tempfile::tempdir().expect("tempdir");
     let witness = witness(&app, dir.path()).await;
