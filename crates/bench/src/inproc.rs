@@ -48,14 +48,15 @@ async fn call(
 
 fn entry_body(i: usize) -> Value {
     json!({
-        "stage": "intro", "kind": "assessment",
+        "stage": "clinic", "kind": "assessment",
         "effective_at": renkei_service::Clock::default().now().to_rfc3339(),
         "values": {"hba1c": 6.5 + (i % 20) as f64 / 10.0, "bp_sys": 120 + i % 30, "bp_dia": 70 + i % 15,
                    "weight": 70.5}
     })
 }
 
-/// Sets up one clinic, user, patient and diabetes plan with 24 entries, then makes `n`
+/// Sets up one clinic, user, patient and diabetes plan (its clinic stage, where a clinic
+/// writes) with 24 entries, then makes `n`
 /// requests of `op` (`append` or `goals`).
 pub async fn run(database_url: &str, pathways: &Path, op: &str, n: usize) -> anyhow::Result<()> {
     let settings = DbSettings::new(database_url);
