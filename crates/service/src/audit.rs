@@ -242,12 +242,8 @@ pub async fn record<C: ConnectionTrait>(
     for key in &r.writes {
         written.push(crate::evidence::current(c, key.kind, key.id).await?);
     }
-    let counts_as_append = r.action == "entry.append" && r.outcome == Outcome::Allowed;
     let event = prepare(at, meta, r, &written);
     store::insert_event(c, &event).await?;
-    if counts_as_append {
-        crate::sequencer::count_append();
-    }
     crate::sequencer::wake();
     Ok(())
 }

@@ -585,6 +585,7 @@ impl Services {
         .patient(Some(patient_id))
         .wrote(EvidenceKind::CarePlan, plan_id);
         write.commit(record).await?;
+        crate::sequencer::count_append();
         Ok((entry, true))
     }
 

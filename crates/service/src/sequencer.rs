@@ -42,7 +42,7 @@ pub fn wake() {
     APPENDED.notify_one();
 }
 
-/// Counts one accepted append for `/metrics`.
+/// Counts one committed append (a new entry, not a replay) for `/metrics`.
 pub fn count_append() {
     metrics::counter!("renkei_appends_total").increment(1);
 }
