@@ -244,8 +244,21 @@ pub async fn record<C: ConnectionTrait>(
     }
     let event = prepare(at, meta, r, &written);
     store::insert_event(c, &event).await?;
-    crate::sequencer::wake();
+    wake();
     Ok(())
+}
+
+static WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Wakes the sequencer: an audit event was written.
+fn wake() {
+    WRITTEN.notify_one();
+}
+
+/// Completes when an audit event has been written since the last call (the sequencer
+/// waits on it).
+pub async fn written() {
+    WRITTEN.notified().await;
 }
 
 /// Records one event in its own write transaction (reads and denials), at the
@@ -258,7 +271,7 @@ pub async fn record_now(
     let txn = begin_write(&services.db).await?;
     record(&txn, services.now(), meta, r).await?;
     txn.commit().await?;
-    crate::sequencer::wake();
+    wake();
     Ok(())
 }
 
@@ -338,7 +351,7 @@ async fn verify_audit_in<C: ConnectionTrait>(
 
     if let Some(public) = trust.public_key {
         for k in stored.iter().chain(trust.witness) {
-            if !crate::sequencer::signature_valid(public, k) {
+            if !crate::audit_key::signature_valid(public, k) {
                 problems.push(format!(
                     "audit checkpoint of region {:?} at size {}: its signature is not the server's key's; it was made or changed outside Renkei",
                     k.region, k.tree_size

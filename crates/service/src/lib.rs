@@ -4,6 +4,7 @@ pub mod access;
 pub mod actors;
 pub mod admin;
 pub mod audit;
+pub mod audit_key;
 pub mod auth;
 pub mod backup;
 pub mod corrections;

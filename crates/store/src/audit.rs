@@ -163,7 +163,7 @@ pub async fn pending_count<C: ConnectionTrait>(c: &C) -> R<u64> {
 }
 
 /// Gives events their `seq` in one statement: `(local_id, seq)` pairs.
-pub async fn assign_seqs<C: ConnectionTrait>(c: &C, pairs: &[(i64, i64)]) -> R<()> {
+pub async fn assign_seqs<C: ConnectionTrait>(c: &C, region: &str, pairs: &[(i64, i64)]) -> R<()> {
     let backend = c.get_database_backend();
     for chunk in pairs.chunks(INSERT_CHUNK) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
@@ -176,9 +176,17 @@ pub async fn assign_seqs<C: ConnectionTrait>(c: &C, pairs: &[(i64, i64)]) -> R<(
             values.push((*local_id).into());
             values.push((*seq).into());
         }
+        // The region and `seq IS NULL` let the pending events' partial index (region,
+        // local_id) find the rows, instead of a scan of the whole log per chunk.
+        let region_param = match backend {
+            DbBackend::Postgres => format!("${}", 2 * chunk.len() + 1),
+            _ => "?".to_owned(),
+        };
+        values.push(region.into());
         let sql = format!(
             "UPDATE audit_events SET seq = v.column2 FROM (VALUES {}) AS v \
-             WHERE audit_events.local_id = v.column1",
+             WHERE audit_events.local_id = v.column1 AND audit_events.region = {region_param} \
+             AND audit_events.seq IS NULL",
             rows.join(", ")
         );
         c.execute_raw(Statement::from_sql_and_values(backend, sql, values))
