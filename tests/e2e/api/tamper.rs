@@ -625,7 +625,6 @@ async fn an_audit_log_cut_back_with_its_checkpoints_is_caught_by_a_witness() {
 async fn a_forged_witness_checkpoint_is_refused() {
     let app = app_or_skip!();
     populated(&app).await;
-    let region = busiest_region(&app).await;
     verify(&app).await.assert_code(0);
     let dir = tempfile::tempdir().expect("tempdir");
     let witness = witness(&app, dir.path()).await;
