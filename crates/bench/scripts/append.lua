@@ -22,7 +22,7 @@ function request()
   counter = counter + 1
   local plan = plans[(counter % #plans) + 1]
   local body = string.format(
-    '{"stage":"intro","kind":"assessment","effective_at":"%s","values":{"hba1c":%.1f,"bp_sys":%d,"bp_dia":%d}}',
+    '{"stage":"clinic","kind":"assessment","effective_at":"%s","values":{"hba1c":%.1f,"bp_sys":%d,"bp_dia":%d}}',
     -- one second ahead: never before the plan started (seconds resolution), well within the 5-minute skew
     os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 1), 6 + (counter % 30) / 10, 110 + counter % 40, 65 + counter % 20)
   return wrk.format("POST", "/api/v1/care-plans/" .. plan .. "/entries", {

@@ -549,7 +549,7 @@ impl Harness {
             &clients.iter().map(|c| c.plan.clone()).collect::<Vec<_>>(),
             "entries",
         );
-        let body = r#"{"stage":"intro","kind":"assessment","effective_at":"2026-01-01T00:00:00Z","values":{"hba1c":7.1,"bp_sys":128,"bp_dia":78}}"#;
+        let body = r#"{"stage":"clinic","kind":"assessment","effective_at":"2026-01-01T00:00:00Z","values":{"hba1c":7.1,"bp_sys":128,"bp_dia":78}}"#;
         // Entries must not predate their plan: use the current time.
         let body = body.replace(
             "2026-01-01T00:00:00Z",
