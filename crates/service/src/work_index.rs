@@ -16,7 +16,7 @@ use renkei_domain::template::{PathwayTemplate, ProviderKind, Scope};
 use renkei_store::queries::{self, CarePlanRow, EntryRow};
 use renkei_store::queries_access::{self as qa, ConsentRow, TeamMemberRow};
 use renkei_store::work_index::{self as store, WorkItemRow};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
 use crate::plan_facts::plan_facts;
@@ -265,8 +265,10 @@ fn by_plan<T>(rows: Vec<T>, plan: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> 
 }
 
 impl Services {
-    /// Recomputes the work items of these plans as of `as_of` and clears their staleness,
-    /// a batch of plans per transaction, each batch's plans locked while it is computed.
+    /// Recomputes the work items of these plans as of `as_of`, a batch at a time: the batch
+    /// is claimed in a short write transaction ([`store::claim`]), read and evaluated in a
+    /// read transaction that blocks no writer, and its items written in a second short write
+    /// transaction. A plan changed meanwhile stays stale and is recomputed on the next pass.
     pub async fn refresh_work_items(
         &self,
         ids: &[Uuid],
@@ -274,19 +276,21 @@ impl Services {
     ) -> Result<usize, ServiceError> {
         let mut kinds = HashMap::new();
         for batch in ids.chunks(REFRESH_BATCH) {
-            let txn = renkei_store::db::begin_write(&self.db).await?;
-            store::lock_plans(&*txn, batch).await?;
-            let plans = queries::care_plans_by_ids(&*txn, batch).await?;
+            let claim = renkei_store::db::begin_write(&self.db).await?;
+            store::claim(&*claim, batch, self.now()).await?;
+            claim.commit().await?;
+            let txn = self.db.begin().await?;
+            let plans = queries::care_plans_by_ids(&txn, batch).await?;
             let active: Vec<Uuid> = plans
                 .iter()
                 .filter(|p| p.status == PlanStatus::Active.as_str())
                 .map(|p| p.id)
                 .collect();
-            let mut teams = by_plan(qa::teams_of(&*txn, &active).await?, |r| r.care_plan_id);
-            let mut consents = by_plan(qa::consents_of_plans(&*txn, &active).await?, |r| {
+            let mut teams = by_plan(qa::teams_of(&txn, &active).await?, |r| r.care_plan_id);
+            let mut consents = by_plan(qa::consents_of_plans(&txn, &active).await?, |r| {
                 r.care_plan_id
             });
-            let mut entries = by_plan(queries::entries_of_plans(&*txn, &active).await?, |r| {
+            let mut entries = by_plan(queries::entries_of_plans(&txn, &active).await?, |r| {
                 r.care_plan_id
             });
             let mut items = Vec::new();
@@ -308,19 +312,21 @@ impl Services {
                     if orgs.iter().all(|(o, _)| *o != m.organization_id)
                         && access.is_visible_to(m.organization_id)
                     {
-                        let k = provider_kinds(&*txn, &mut kinds, m.organization_id).await?;
+                        let k = provider_kinds(&txn, &mut kinds, m.organization_id).await?;
                         orgs.push((m.organization_id, k));
                     }
                 }
                 let template = &published.template;
                 let birth_date =
-                    crate::goal_context::birth_date_for(&*txn, template, plan.patient_id).await?;
+                    crate::goal_context::birth_date_for(&txn, template, plan.patient_id).await?;
                 let work = plan_work(template, &plan, &consent_rows, &rows, birth_date, as_of);
                 items.extend(index_rows(&plan, &template.code, &work, &orgs, as_of));
                 validity.push((plan.id, work.valid_until));
             }
-            store::replace_items(&*txn, &validity, items).await?;
             txn.commit().await?;
+            let write = renkei_store::db::begin_write(&self.db).await?;
+            store::replace_items(&*write, &validity, items).await?;
+            write.commit().await?;
         }
         Ok(ids.len())
     }

@@ -67,18 +67,21 @@ pub async fn mark_stale<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<()> {
     Ok(())
 }
 
-/// Takes the row locks of these plans, in id order (PostgreSQL; SQLite write transactions
-/// are already exclusive), so no change to them commits while their items are recomputed.
-pub async fn lock_plans<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> R<()> {
-    care_plans::Entity::find()
-        .select_only()
-        .column(care_plans::Column::Id)
-        .filter(care_plans::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(care_plans::Column::Id)
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
-        .all(c)
-        .await?;
+/// Claims these plans for recomputation: clears their staleness and makes their items
+/// expire now. A change that commits after the claim marks the plan stale again, so the
+/// items computed from a read taken after the claim are either current or recomputed on
+/// the next pass; and if the recomputation never writes (a crash), the expiry brings the
+/// plan back. The claim is the only part of a refresh that needs the write turn besides
+/// the final write of the items, so appends never wait for the goal engine.
+pub async fn claim<C: ConnectionTrait>(c: &C, ids: &[Uuid], now: DateTime<Utc>) -> R<()> {
+    for ids in ids.chunks(500) {
+        care_plans::Entity::update_many()
+            .col_expr(Alias::new("work_stale"), Expr::value(false))
+            .col_expr(Alias::new("work_valid_until"), Expr::value(now))
+            .filter(care_plans::Column::Id.is_in(ids.iter().copied()))
+            .exec(c)
+            .await?;
+    }
     Ok(())
 }
 
@@ -136,8 +139,9 @@ pub async fn stale_plans_of_org<C: ConnectionTrait>(
         .await?)
 }
 
-/// Replaces the items of these plans by `items` and records each plan's validity
-/// (`None`: its items hold until the plan changes).
+/// Replaces the items of these plans (claimed by [`claim`]) by `items` and records each
+/// plan's validity (`None`: its items hold until the plan changes). Staleness is left as it
+/// is: a plan changed since its claim stays stale and is recomputed again.
 pub async fn replace_items<C: ConnectionTrait>(
     c: &C,
     plans: &[(Uuid, Option<DateTime<Utc>>)],
@@ -184,7 +188,6 @@ pub async fn replace_items<C: ConnectionTrait>(
     for (until, ids) in by_until {
         for ids in ids.chunks(500) {
             care_plans::Entity::update_many()
-                .col_expr(Alias::new("work_stale"), Expr::value(false))
                 .col_expr(Alias::new("work_valid_until"), Expr::value(until))
                 .filter(care_plans::Column::Id.is_in(ids.iter().copied()))
                 .exec(c)

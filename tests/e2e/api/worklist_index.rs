@@ -307,3 +307,69 @@ async fn indexed_worklist_follows_appends_corrections_team_consent_and_the_clock
         }
     }
 }
+
+/// The refresher recomputes a plan's items outside the write turn: it claims the plan,
+/// reads and evaluates it, then writes the items. A change committed between the claim
+/// and the write leaves the plan stale, so the items computed before it are replaced on
+/// the next pass; a claim whose write never comes (a crash) brings the plan back by its
+/// expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_during_a_refresh_keeps_the_plan_stale_until_the_next_pass() {
+    use renkei_store::work_index::{claim, plan_state, plans_to_refresh, replace_items};
+    let app = app_or_skip!();
+    let clinic = app.user_token("clinic-1", "clinic", "wl-claim").await;
+    let plan = diabetes_plan(&app, &clinic, 40).await;
+    let id: uuid::Uuid = plan.parse().expect("plan id");
+    let db = &app.services.db;
+    assert!(
+        app.services
+            .refresh_stale_work(10_000)
+            .await
+            .expect("refresh")
+            >= 1
+    );
+    assert!(
+        !plan_state(db, id).await.expect("state").expect("plan").0,
+        "refreshed plans are not stale"
+    );
+
+    // The refresher claims the plan; then a visit is recorded before the refresher writes
+    // the items it computed from its earlier read.
+    claim(db, &[id], service_now(&app)).await.expect("claim");
+    assert!(!plan_state(db, id).await.expect("state").expect("plan").0);
+    let now = service_now(&app);
+    append(
+        &app,
+        &clinic,
+        &plan,
+        entry(
+            "clinic",
+            "assessment",
+            &jst(now - Duration::hours(1)),
+            json!({"hba1c": 6.9, "bp_sys": 126, "bp_dia": 76}),
+        ),
+    )
+    .await;
+    replace_items(db, &[(id, None)], Vec::new())
+        .await
+        .expect("items computed before the visit");
+    assert!(
+        plan_state(db, id).await.expect("state").expect("plan").0,
+        "a plan changed after its claim stays stale"
+    );
+    assert!(
+        app.services
+            .refresh_stale_work(10_000)
+            .await
+            .expect("refresh")
+            >= 1
+    );
+    assert!(!plan_state(db, id).await.expect("state").expect("plan").0);
+    assert_index_equals_full(&app, &clinic, "after the next pass").await;
+
+    // A claim that is never followed by its write: the plan's items expire at once.
+    let at = service_now(&app);
+    claim(db, &[id], at).await.expect("claim");
+    let due = plans_to_refresh(db, at, 10_000).await.expect("due plans");
+    assert!(due.contains(&id), "an abandoned claim is picked up again");
+}
