@@ -574,7 +574,8 @@ impl Services {
                 Outcome::Allowed,
             )
             .plan(Some(plan.id))
-            .patient(Some(plan.patient_id)),
+            .patient(Some(plan.patient_id))
+            .region(&plan.region),
         )
         .await
     }

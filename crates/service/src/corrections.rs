@@ -176,7 +176,7 @@ impl Services {
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
         self.audit_read(actor, meta, "entry.history", &plan).await?;
-        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         if !rows.iter().any(|r| r.id == entry_id) {
             return Err(ServiceError::NotFound("entry"));
         }

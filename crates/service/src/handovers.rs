@@ -220,7 +220,7 @@ impl Services {
             return Err(conflict("this care plan already has an open hand-over"));
         }
         // The referral summary, generated from the plan.
-        let rows = queries::entries_of(txn, plan_id).await?;
+        let rows = queries::entries_of_plan_in(txn, plan_id, &plan.region).await?;
         let pf = plan_facts(&rows);
         let individual = pf.individual_template(&template, now);
         let ctx = crate::goal_context::goal_context(
@@ -325,7 +325,7 @@ impl Services {
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
         let template = self.pathway_of_plan(&plan)?.template.clone();
-        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         let pf = plan_facts(&rows);
         let now = self.now();
         let view = current_view(&pf.facts, now, now);
@@ -634,7 +634,7 @@ impl Services {
             if row.status != PlanStatus::Active.as_str() {
                 continue;
             }
-            let rows = queries::entries_of(&self.db, plan).await?;
+            let rows = queries::entries_of_plan_in(&self.db, plan, &row.region).await?;
             let orgs: Vec<(Uuid, Uuid)> = rows
                 .iter()
                 .filter(|r| r.kind == EntryKind::StageStart.as_str())
@@ -705,7 +705,7 @@ impl Services {
         if row.kind == EntryKind::StageEnd.as_str()
             && actor.organization_id != plan.planner_organization_id
         {
-            let rows = queries::entries_of(txn, plan.id).await?;
+            let rows = queries::entries_of_plan_in(txn, plan.id, &plan.region).await?;
             let pf = plan_facts(&rows);
             let content = stage_outcome(&pf.standing(), &row.stage);
             reports::insert_report(

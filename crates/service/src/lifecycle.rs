@@ -275,7 +275,8 @@ impl Services {
             })?;
         self.audit_read(actor, meta, "care_plan.migration_preview", &plan)
             .await?;
-        let rows = renkei_store::queries::entries_of(&self.db, plan_id).await?;
+        let rows =
+            renkei_store::queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         Ok(renkei_domain::diff::migration_preview(
             &current.template,
             &target.template,

@@ -198,6 +198,7 @@ impl Services {
             )
             .plan(Some(plan.id))
             .patient(Some(plan.patient_id))
+            .region(&plan.region)
             .detail(if changed {
                 format!("entry {}", n.entry_id)
             } else {

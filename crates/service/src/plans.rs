@@ -633,7 +633,9 @@ impl Services {
             || matches!(input.kind, EntryKind::StageStart | EntryKind::StageEnd)
             || crate::plausibility::needs_record(input.kind, &input.values)
         {
-            crate::plan_facts::entry_facts(&queries::entries_of(c, plan.id).await?)
+            crate::plan_facts::entry_facts(
+                &queries::entries_of_plan_in(c, plan.id, &plan.region).await?,
+            )
         } else {
             Vec::new()
         };

@@ -90,7 +90,7 @@ impl Services {
             .await?;
         self.audit_read(actor, meta, "schedule.read", &plan).await?;
         let template = &self.pathway_of_plan(&plan)?.template;
-        let rows = queries::entries_of(&self.db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(&self.db, plan_id, &plan.region).await?;
         let pf = plan_facts(&rows);
         let now = self.now();
         let as_of = as_of.unwrap_or(now);

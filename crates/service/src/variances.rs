@@ -84,7 +84,7 @@ impl Services {
             let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
                 return Ok(0);
             };
-            let rows = queries::entries_of(&self.db, plan.id).await?;
+            let rows = queries::entries_of_plan_in(&self.db, plan.id, &plan.region).await?;
             let pf = plan_facts(&rows);
             let explained: Vec<String> = rows
                 .iter()

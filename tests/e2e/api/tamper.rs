@@ -652,3 +652,52 @@ async fn a_forged_witness_checkpoint_is_refused() {
     broken_line(&out, &["signature is not the server's key's"]);
     broken_line(&out, &["does not match the witness checkpoint"]);
 }
+
+/// A plan's events join the plan's region even when the reader's organisation is in
+/// another area: the read of a `千葉` plan by a recovery hospital of `香取海匝` is in the
+/// `千葉` log, beside the plan's writes, not in the reader's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_of_a_plan_joins_the_plans_region_not_the_readers() {
+    use renkei_service::admin::{self, NewOrganization};
+    let app = app_or_skip!();
+    let acute = app
+        .user_token("acute-1", "acute_hospital", "region-reader-a")
+        .await;
+    let plan = stroke_plan(&app, &acute, 3).await;
+    crate::support::consent(&app, &acute, &plan).await;
+    admin::add_organization(
+        &app.services,
+        NewOrganization {
+            code: "recovery-katori".into(),
+            name: "香取海匝 回復期病院".into(),
+            kind: "recovery_hospital".into(),
+            area: "香取海匝".into(),
+        },
+    )
+    .await
+    .expect("an organisation of another area");
+    let reader = team_member(
+        &app,
+        &acute,
+        &plan,
+        "recovery-katori",
+        "recovery_hospital",
+        &["recovery"],
+    )
+    .await;
+    app.get(&format!("/api/v1/care-plans/{plan}"), &reader)
+        .await
+        .assert_status(200);
+    let regions = app
+        .db
+        .query_string(&format!(
+            "SELECT COALESCE(MIN(region), '') || '|' || COALESCE(MAX(region), '') FROM audit_events \
+             WHERE action = 'care_plan.read' AND resource_id = '{plan}' AND organization_id = \
+             (SELECT id FROM organizations WHERE code = 'recovery-katori')"
+        ))
+        .await;
+    assert_eq!(
+        regions, "千葉|千葉",
+        "the reader's read of the plan is in the plan's region"
+    );
+}

@@ -155,7 +155,7 @@ impl Services {
         let next: Vec<&str> = next_stages.iter().map(String::as_str).collect();
         let mut actions = allowed_actions(&who, &access, &state, &next);
 
-        let rows = queries::entries_of(db, plan_id).await?;
+        let rows = queries::entries_of_plan_in(db, plan_id, &row.region).await?;
         // Hand-over shortcuts: the receiver of an accepted hand-over may start its stage
         // before the sender recorded its end, and the sender may record that end late.
         let unrecorded_ends = {
