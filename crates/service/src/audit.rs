@@ -299,6 +299,9 @@ pub struct AuditTrust<'a> {
     pub witness: &'a [store::Checkpoint],
 }
 
+/// Events read per page by [`verify_audit`].
+const VERIFY_PAGE: u64 = 5_000;
+
 /// Checks the audit log region by region in `seq` order and replays the evidence its
 /// events recorded into `ledger` (by `seq` per region, then by region; then the pending
 /// events in insertion order). Finds:
@@ -388,11 +391,22 @@ async fn verify_audit_in<C: ConnectionTrait>(
         take_root(&frontier, &mut roots);
         let mut prev_chain_hash: Option<String> = None;
         let mut after = 0i64;
+        // The next page is read while the current one is hashed on a blocking thread.
+        let mut next = store::events_page(db, region, after, VERIFY_PAGE).await?;
         'pages: loop {
-            let page = store::events_page(db, region, after, 5_000).await?;
-            let Some(last) = page.last() else { break };
+            let Some(last) = next.last() else { break };
             after = last.event.seq.unwrap_or(after);
-            for stored_event in &page {
+            let page = std::mem::take(&mut next);
+            let hashing = tokio::task::spawn_blocking(move || {
+                let leaves: Vec<Hash> = page.iter().map(|p| leaf_of(&p.event)).collect();
+                (page, leaves)
+            });
+            let (fetched, hashed) =
+                tokio::join!(store::events_page(db, region, after, VERIFY_PAGE), hashing);
+            next = fetched?;
+            let (page, leaves) =
+                hashed.map_err(|e| ServiceError::Internal(anyhow::Error::new(e)))?;
+            for (stored_event, computed) in page.iter().zip(leaves) {
                 let e = &stored_event.event;
                 let seq = e.seq.unwrap_or_default();
                 let expected = frontier.size() as i64 + 1;
@@ -402,7 +416,6 @@ async fn verify_audit_in<C: ConnectionTrait>(
                     ));
                     break 'pages;
                 }
-                let computed = leaf_of(e);
                 if let Some(stored_leaf) = &e.leaf_hash
                     && stored_leaf != &hex::encode(computed)
                 {
