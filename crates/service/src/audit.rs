@@ -393,8 +393,7 @@ async fn verify_audit_in<C: ConnectionTrait>(
         let mut after = 0i64;
         // The next page is read while the current one is hashed on a blocking thread.
         let mut next = store::events_page(db, region, after, VERIFY_PAGE).await?;
-        'pages: loop {
-            let Some(last) = next.last() else { break };
+        'pages: while let Some(last) = next.last() {
             after = last.event.seq.unwrap_or(after);
             let page = std::mem::take(&mut next);
             let hashing = tokio::task::spawn_blocking(move || {
