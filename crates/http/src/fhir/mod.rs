@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         // PlanDefinition … Goal
+        .merge(plan_definition::routes())
+        .merge(care_plan::routes())
+        .merge(care_team::routes())
+        .merge(goal::routes())
         // Observation … AuditEvent
         .fallback(unknown)
         .layer(middleware::map_response(error::outcome_for_bare_errors))
