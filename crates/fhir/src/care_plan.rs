@@ -1,0 +1,1 @@
+//! CarePlan: one per care plan.

@@ -1,0 +1,1 @@
+//! CareTeam: the organisations sharing a care plan.

@@ -1,0 +1,1 @@
+//! Goal: one per goal of a care plan, with its status from the goal engine.

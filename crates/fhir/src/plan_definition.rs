@@ -1,0 +1,1 @@
+//! PlanDefinition: one per pathway version.

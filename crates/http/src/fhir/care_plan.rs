@@ -1,0 +1,1 @@
+//! CarePlan: read, search (with `_include=CarePlan:goal`) and `$everything`.

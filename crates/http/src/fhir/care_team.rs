@@ -1,0 +1,1 @@
+//! CareTeam: read and search.

@@ -1,0 +1,1 @@
+//! Goal: read and search.

@@ -1,0 +1,1 @@
+//! PlanDefinition: read and search.

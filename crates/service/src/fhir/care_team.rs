@@ -1,0 +1,1 @@
+//! CareTeam reads: the organisations of a care plan's team.

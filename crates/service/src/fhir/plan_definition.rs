@@ -1,0 +1,1 @@
+//! PlanDefinition reads: the pathway versions as FHIR resources.
