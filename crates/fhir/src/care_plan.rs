@@ -8,9 +8,12 @@ use serde_json::{Value, json};
 use crate::capability::{LAST_UPDATED, Operation, PATIENT, ResourceCapability, STATUS};
 use crate::common::{self, code_system, coding};
 
+/// JP Core's CarePlan profile (draft; it constrains references to JP Core profiles only).
+pub const PROFILE: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_CarePlan";
+
 pub const CAPABILITY: ResourceCapability = ResourceCapability {
     kind: "CarePlan",
-    profile: None,
+    profile: Some(PROFILE),
     interactions: &["read", "search-type"],
     search_params: &[PATIENT, STATUS, LAST_UPDATED],
     search_include: &[INCLUDE_GOAL],
@@ -147,7 +150,7 @@ pub fn care_plan(p: &PlanView) -> Value {
     json!({
         "resourceType": "CarePlan",
         "id": p.id,
-        "meta": common::meta(p.last_updated, None),
+        "meta": common::meta(p.last_updated, Some(PROFILE)),
         "identifier": [{ "system": format!("{}/care-plan", common::CANONICAL_BASE), "value": p.id }],
         "instantiatesCanonical": [p.canonical],
         "status": status(&p.status),

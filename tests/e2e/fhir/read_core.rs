@@ -5,13 +5,15 @@
 //! intended change with `INSTA_UPDATE=always CI= cargo test -p renkei-e2e --test e2e --
 //! fhir::read_core::` and review the diff.
 
+use renkei_service::admin::{self, NewPractitioner};
 use renkei_testkit::app::send;
+use renkei_testkit::builders::{days_ago, entry};
 use renkei_testkit::rows;
 use renkei_testkit::{ApiResponse, TestApp};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::support::{app_or_skip, stroke_plan, team_member};
+use crate::support::{app_or_skip, append, stroke_plan, team_member};
 
 const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
@@ -657,4 +659,180 @@ async fn one_resource_of_each_type_matches_its_snapshot() {
             insta::assert_json_snapshot!(format!("fhir_{kind}"), scrub(first(kind)));
         }
     });
+}
+
+/// A physician of `acute-1` (who may individualise a target), as a bearer token.
+async fn physician(app: &TestApp) -> String {
+    let login = format!(
+        "fhir-doc-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    admin::add_practitioner(
+        &app.services,
+        NewPractitioner {
+            organization_code: "acute-1".into(),
+            login: login.clone(),
+            name: format!("{login} テスト"),
+            profession: "physician".into(),
+            roles: Vec::new(),
+            password: None,
+        },
+    )
+    .await
+    .expect("add physician");
+    admin::issue_token(&app.services, &login, "fhir", None)
+        .await
+        .expect("token")
+}
+
+/// The Goal of `code` in a plan's `$everything`.
+fn goal_of(all: &Value, code: &str) -> Value {
+    all["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Goal" && r["description"]["coding"][0]["code"] == code)
+        .unwrap_or_else(|| panic!("no goal {code}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn stages_become_activities_with_their_state_and_an_individual_target_is_flagged() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let plan = stroke_plan(&app, &token, 5).await;
+    let before = fhir_get(&app, &format!("/CarePlan/{plan}/$everything"), &token).await;
+    let before = ok(&before).clone();
+    let shared = goal_of(&before, "g5_bp_sys");
+    assert!(
+        shared["extension"].as_array().is_some_and(|e| e.len() == 1),
+        "{shared}"
+    );
+
+    let start = days_ago(4);
+    append(
+        &app,
+        &token,
+        &plan,
+        entry(
+            "acute",
+            "stage_start",
+            &start,
+            json!({"nihss_total": 12, "mrs_premorbid": 0,
+                   "stroke_subtype": "atherothrombotic", "diabetes": false}),
+        ),
+    )
+    .await;
+    let doc = physician(&app).await;
+    app.post_json(
+        &format!("/api/v1/care-plans/{plan}/individualize"),
+        &doc,
+        &json!({"goal": "g5_bp_sys", "target": {"kind": "threshold", "item": "bp_sys", "op": "<", "value": 140},
+               "reason": "両側頸動脈狭窄"}),
+        None,
+    )
+    .await
+    .assert_status(204);
+
+    let res = fhir_get(&app, &format!("/CarePlan/{plan}"), &token).await;
+    let cp = ok(&res);
+    assert_eq!(
+        cp["activity"][0]["detail"]["code"]["coding"][0]["code"],
+        "acute"
+    );
+    assert_eq!(cp["activity"][0]["detail"]["status"], "in-progress");
+    assert!(cp["activity"][0]["detail"]["scheduledPeriod"]["start"].is_string());
+    assert!(cp["activity"][0]["detail"]["scheduledPeriod"]["end"].is_null());
+    assert_eq!(cp["activity"][1]["detail"]["status"], "not-started");
+    assert_ne!(
+        cp["meta"]["lastUpdated"],
+        before["entry"][0]["resource"]["meta"]["lastUpdated"]
+    );
+
+    let after = fhir_get(&app, &format!("/CarePlan/{plan}/$everything"), &token).await;
+    let g = goal_of(ok(&after), "g5_bp_sys");
+    assert!(
+        g["extension"]
+            .as_array()
+            .expect("extensions")
+            .iter()
+            .any(|e| e["url"]
+                == "https://renkei.example.jp/fhir/StructureDefinition/goal-individualised"
+                && e["valueBoolean"] == true),
+        "{g}"
+    );
+    assert_eq!(g["target"][0]["detailQuantity"]["value"], 140.0);
+    assert_eq!(g["target"][0]["detailQuantity"]["comparator"], "<");
+    assert_ne!(
+        g["target"], shared["target"],
+        "the individual target replaces the shared one"
+    );
+}
+
+/// The resources and Bundles of this module, checked by the two independent validators
+/// (PyPI `fhir.resources`, npm `@medplum/core`): no errors.
+#[tokio::test]
+async fn every_resource_and_bundle_of_the_core_types_passes_both_validators() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    let plan = stroke_plan(&app, &token, 3).await;
+    append(
+        &app,
+        &token,
+        &plan,
+        entry(
+            "acute",
+            "stage_start",
+            &days_ago(2),
+            json!({"nihss_total": 12, "mrs_premorbid": 0,
+                   "stroke_subtype": "atherothrombotic", "diabetes": false}),
+        ),
+    )
+    .await;
+    let patient = patient_of(&app, &token, &plan).await;
+    let mut produced = Vec::new();
+    let metadata = send(app.request(Method::GET, "/fhir/r4/metadata")).await;
+    produced.push(ok(&metadata).clone());
+    let all = fhir_get(&app, &format!("/CarePlan/{plan}/$everything"), &token).await;
+    let all = ok(&all).clone();
+    for e in all["entry"].as_array().expect("entries") {
+        produced.push(e["resource"].clone());
+    }
+    produced.push(all);
+    for path in [
+        format!("/CarePlan?patient={patient}&_include=CarePlan:goal"),
+        "/CarePlan?_count=1".to_owned(),
+        "/Goal?_count=2".to_owned(),
+        "/CareTeam".to_owned(),
+        "/PlanDefinition".to_owned(),
+    ] {
+        let res = fhir_get(&app, &path, &token).await;
+        produced.push(ok(&res).clone());
+    }
+    let not_found = fhir_get(&app, "/CarePlan/nope", &token).await;
+    produced.push(not_found.body.clone());
+    let bad = fhir_get(&app, "/CarePlan?_count=x", &token).await;
+    produced.push(bad.body.clone());
+    let kinds: std::collections::BTreeSet<&str> = produced
+        .iter()
+        .filter_map(|r| r["resourceType"].as_str())
+        .collect();
+    for kind in [
+        "CapabilityStatement",
+        "CarePlan",
+        "CareTeam",
+        "Goal",
+        "PlanDefinition",
+        "Bundle",
+        "OperationOutcome",
+    ] {
+        assert!(kinds.contains(kind), "{kind} not validated");
+    }
+    let errors = renkei_testkit::fhir_validate_all(&produced);
+    assert!(
+        errors.is_empty(),
+        "validation errors:\n{}",
+        errors.join("\n")
+    );
 }
