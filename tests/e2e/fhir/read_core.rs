@@ -449,6 +449,7 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
     let app = app_or_skip!();
     let token = app.token().await;
     let plan = stroke_plan(&app, &token, 1).await;
+    let patient = patient_of(&app, &token, &plan).await;
 
     // 401: no token, a wrong token; audited as the JSON API does.
     let res = send(app.request(Method::GET, &format!("/fhir/r4/CarePlan/{plan}"))).await;
@@ -535,6 +536,15 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
             0,
             "a search shows nothing the reads refuse"
         );
+        let res = fhir_get(&app, &format!("/CarePlan?patient={patient}"), who).await;
+        assert_eq!(ok(&res)["total"], 0);
+        let events = rows::audit_events(&app.services.db)
+            .await
+            .expect("audit events");
+        assert!(events.iter().any(|e| e.action == "care_plan.list"
+            && e.outcome == "denied"
+            && e.detail.as_deref() == Some("fhir:CarePlan search")
+            && e.resource_id.as_deref() == Some(patient.as_str())));
     }
     let events = rows::audit_events(&app.services.db)
         .await
