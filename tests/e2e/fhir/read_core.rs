@@ -587,6 +587,19 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
     .await;
     outcome(&res, 405, "not-supported");
     assert!(res.headers.get("allow").is_some());
+    // Refused at the edge, before routing: still an OperationOutcome, naming the parameter.
+    let res = fhir_get(&app, "/CarePlan?_count=%01", &token).await;
+    assert!(res.status.is_client_error(), "{}", res.text);
+    assert_eq!(res.content_type(), FHIR_JSON);
+    assert_eq!(res.body["resourceType"], "OperationOutcome", "{}", res.text);
+    assert_eq!(
+        res.body["issue"][0]["expression"][0], "_count",
+        "{}",
+        res.text
+    );
+    let res = fhir_get(&app, "/CarePlan/%01", &token).await;
+    assert!(res.status.is_client_error(), "{}", res.text);
+    assert_eq!(res.body["resourceType"], "OperationOutcome", "{}", res.text);
     // A type that is not served.
     outcome(
         &fhir_get(&app, "/NoSuchType/1", &token).await,
