@@ -1,0 +1,1 @@
+//! Import: a transaction Bundle of lab Observations read into entry inputs.

@@ -1,0 +1,1 @@
+//! `POST /fhir/r4`: a transaction Bundle of lab Observations.

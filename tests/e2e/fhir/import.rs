@@ -1,0 +1,1 @@
+//! `POST /fhir/r4` transaction Bundles of lab Observations.
