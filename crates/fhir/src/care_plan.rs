@@ -130,6 +130,10 @@ fn period(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
 
 /// The CarePlan of `p`.
 pub fn care_plan(p: &PlanView) -> Value {
+    crate::common::prune(care_plan_unpruned(p))
+}
+
+fn care_plan_unpruned(p: &PlanView) -> Value {
     let stage_system = code_system("stage");
     let activity: Vec<Value> = p
         .stages
