@@ -19,7 +19,7 @@ pub const CAPABILITY: ResourceCapability = ResourceCapability {
     search_include: &[INCLUDE_GOAL],
     operations: &[Operation {
         name: "everything",
-        definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        definition: "https://renkei.example.jp/fhir/OperationDefinition/CarePlan-everything",
     }],
 };
 
