@@ -103,6 +103,10 @@ fn due_extension(due: &Due) -> Value {
 
 /// The PlanDefinition of published version `id` (its Renkei UUID) of template `t`.
 pub fn plan_definition(id: &str, t: &PathwayTemplate) -> Value {
+    crate::common::prune(plan_definition_unpruned(id, t))
+}
+
+fn plan_definition_unpruned(id: &str, t: &PathwayTemplate) -> Value {
     let stage_system = code_system("stage");
     let goals: Vec<Value> = t
         .goals

@@ -318,6 +318,14 @@ async fn care_plan_search_filters_by_patient_status_and_last_updated_and_pages_w
 
     let res = fhir_get(&app, "/CarePlan?status=active", &token).await;
     assert_eq!(ok(&res)["total"], 3);
+    let res = fhir_get(&app, "/CarePlan?status=active&_count=0", &token).await;
+    let only_total = ok(&res);
+    assert_eq!(only_total["total"], 3);
+    assert!(
+        only_total.get("entry").is_none(),
+        "no empty arrays in FHIR JSON"
+    );
+    assert_eq!(next_link(only_total), None);
     let res = fhir_get(&app, "/CarePlan?status=completed,revoked", &token).await;
     assert_eq!(ok(&res)["total"], 0);
 
@@ -826,6 +834,8 @@ async fn every_resource_and_bundle_of_the_core_types_passes_both_validators() {
     for path in [
         format!("/CarePlan?patient={patient}&_include=CarePlan:goal"),
         "/CarePlan?_count=1".to_owned(),
+        "/CarePlan?_count=0".to_owned(),
+        "/CareTeam?status=inactive".to_owned(),
         "/Goal?_count=2".to_owned(),
         "/CareTeam".to_owned(),
         "/PlanDefinition".to_owned(),
