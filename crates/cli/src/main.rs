@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+mod config;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
 
@@ -30,6 +33,10 @@ struct Cli {
     /// `renkei-audit.key` in the working directory.
     #[arg(long, global = true, env = "RENKEI_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
+    /// Configuration file (TOML); `RENKEI_SECTION__KEY` variables override it, flags
+    /// override both. See README "Operations".
+    #[arg(long, global = true, env = config::FILE_VAR)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -145,6 +152,19 @@ enum Command {
     Backup { file: PathBuf },
     /// SQLite: put a checked copy of backup FILE in place of the database (server stopped).
     Restore { file: PathBuf },
+    /// Check or print the configuration (file, variables and flags).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Read and check the configuration; exit 1 naming the first wrong key.
+    Check,
+    /// Print the configuration in effect as TOML, secrets replaced by `***`.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -299,8 +319,23 @@ fn settings(url: &str) -> DbSettings {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    apply_config(&mut cli, &matches, &loaded.config);
+    init_tracing(&loaded.config.log);
+    if let Command::Config { command } = &cli.command {
+        return config_command(command, &cli, &loaded);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -320,17 +355,146 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs go to standard error: JSON, one object per line (`[log] format = "text"` or
+/// `LOG_FORMAT=text` for people reading a terminal); the filter is `RENKEI_LOG`, else
+/// `[log] level`.
+fn init_tracing(log: &config::Log) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RENKEI_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+        .ok()
+        .or_else(|| {
+            log.level
+                .as_deref()
+                .and_then(|l| EnvFilter::try_new(l).ok())
+        })
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.compact().init();
+    let format = match std::env::var("LOG_FORMAT").ok().as_deref() {
+        Some("text") => config::LogFormat::Text,
+        Some("json") => config::LogFormat::Json,
+        _ => log.format.unwrap_or(config::LogFormat::Json),
+    };
+    match format {
+        config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        config::LogFormat::Text => builder.compact().init(),
+    }
+}
+
+/// Whether the argument `id` was given on the command line or by its own variable (then
+/// it wins over the configuration).
+fn given(matches: Option<&ArgMatches>, id: &str) -> bool {
+    matches.is_some_and(|m| {
+        m.try_get_raw(id).is_ok_and(|v| v.is_some())
+            && matches!(
+                m.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+    })
+}
+
+/// Fills what the flags and their variables left unset from the configuration.
+fn apply_config(cli: &mut Cli, matches: &ArgMatches, c: &config::Config) {
+    let sub = matches.subcommand().map(|(_, m)| m);
+    if !given(Some(matches), "database")
+        && !given(sub, "database")
+        && let Some(url) = &c.database.url
+    {
+        cli.database = url.clone();
+    }
+    if cli.audit_key_file.is_none() {
+        cli.audit_key_file = c.audit.key_file.clone();
+    }
+    if let Command::Serve {
+        listen,
+        pathways,
+        db_connections,
+        trusted_proxies,
+        secret_key_file,
+        read_database_url,
+        ..
+    } = &mut cli.command
+    {
+        if !given(sub, "listen")
+            && let Some(l) = c.server.listen
+        {
+            *listen = l;
+        }
+        if pathways.is_none() {
+            *pathways = c.pathways.dir.clone();
+        }
+        if !given(sub, "db_connections")
+            && let Some(n) = c.database.connections
+        {
+            *db_connections = n;
+        }
+        if trusted_proxies.is_empty()
+            && let Some(p) = &c.server.trusted_proxies
+        {
+            *trusted_proxies = p.clone();
+        }
+        if secret_key_file.is_none() {
+            *secret_key_file = c.server.secret_key_file.clone();
+        }
+        if read_database_url.is_none() {
+            *read_database_url = c.database.read_url.clone();
+        }
+    }
+}
+
+/// `config check` and `config show`.
+fn config_command(command: &ConfigCommand, cli: &Cli, loaded: &config::Loaded) -> ExitCode {
+    let mut effective = loaded.config.clone();
+    effective.database.url = Some(cli.database.clone());
+    effective.audit.key_file = cli.audit_key_file.clone();
+    match command {
+        ConfigCommand::Show => {
+            print!("{}", effective.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Check => {
+            if let Some(dir) = &effective.pathways.dir
+                && let Err(errors) = pathways::load_dir(dir)
+            {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "error: configuration: pathways.dir: the templates in {} have {} error(s)",
+                    dir.display(),
+                    errors.len()
+                );
+                return ExitCode::FAILURE;
+            }
+            if let Some(file) = &effective.server.secret_key_file
+                && let Err(e) = std::fs::metadata(file)
+            {
+                eprintln!(
+                    "error: configuration: server.secret_key_file: cannot read {}: {e}",
+                    file.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "configuration ok ({}; {} variable(s){})",
+                loaded
+                    .file
+                    .as_ref()
+                    .map_or("no file".to_owned(), |f| format!("file {}", f.display())),
+                loaded.variables.len(),
+                if loaded.variables.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", loaded.variables.join(", "))
+                }
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -669,6 +833,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
         Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
+        Command::Config { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -837,7 +1002,6 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
