@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod ops;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -101,6 +102,10 @@ enum Command {
         /// before committing each batch, so a kill lands mid-batch.
         #[arg(long, hide = true, default_value_t = 0)]
         audit_sequencer_pause_ms: u64,
+        /// Seconds between automatic variance sweeps (tests shorten it).
+        #[arg(long, hide = true, default_value_t = 600,
+            value_parser = clap::value_parser!(u64).range(1..))]
+        sweep_period_secs: u64,
         /// PostgreSQL URL of a streaming replica (hot standby) of --database. The
         /// reports and statistics reads go there (access reports, the audit log search,
         /// a plan's reports back, active plans per template); access decisions, audit
@@ -148,14 +153,55 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// SQLite: write a consistent online copy to FILE (must not exist) while writes go on.
-    Backup { file: PathBuf },
-    /// SQLite: put a checked copy of backup FILE in place of the database (server stopped).
-    Restore { file: PathBuf },
+    /// SQLite: write a consistent online copy to FILE (must not exist) while writes go
+    /// on; or, with --dir, a new generation with its manifest, keeping the newest N.
+    Backup {
+        #[arg(required_unless_present = "dir", conflicts_with_all = ["dir", "keep"])]
+        file: Option<PathBuf>,
+        /// Directory of the backup generations (default: `[backup] dir`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Generations to keep, oldest removed first (default: `[backup] keep`, else 7).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+    /// SQLite: put a checked copy of backup FILE in place of the database (server
+    /// stopped); or, with --check, restore into a scratch directory and verify only.
+    Restore {
+        #[arg(required_unless_present = "check", conflicts_with = "check")]
+        file: Option<PathBuf>,
+        /// Check the generations of a directory (or one backup file) without touching
+        /// the database: checksum, integrity, chains, audit log and row counts against
+        /// the manifest.
+        #[arg(long, value_name = "FILE|DIR")]
+        check: Option<PathBuf>,
+    },
+    /// Exports for archiving (they delete nothing).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Check or print the configuration (file, variables and flags).
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Completed or withdrawn care plans whose last entry is older than the retention
+    /// period, with their whole chains, as JSON lines in OUT (for archiving).
+    ClosedPlans {
+        /// Years since the last entry (default: `[retention] years`, else 5).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        before_years: Option<u32>,
+        /// Directory to write to (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Count the years back from this time (RFC 3339) instead of now.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -346,7 +392,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, loaded.config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -512,7 +558,7 @@ fn service_error(e: ServiceError) -> anyhow::Error {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {
             listen,
@@ -525,6 +571,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trusted_proxies,
             secret_key_file,
             audit_sequencer_pause_ms,
+            sweep_period_secs,
             read_database_url,
         } => {
             renkei_service::sequencer::set_pause(audit_sequencer_pause_ms);
@@ -581,17 +628,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             // The audit log's sequencer: numbers new events, extends the regions' trees
             // and signs their checkpoints.
-            services.spawn_sequencer();
+            let sequencer = services.spawn_sequencer();
             // Automatic variances: goals missed at their due time, stages past their limit.
             // The first sweep runs one period after start-up, not during it.
             let sweeper = services.clone();
-            tokio::spawn(async move {
-                let period = std::time::Duration::from_secs(600);
+            let sweeps = tokio::spawn(async move {
+                let period = std::time::Duration::from_secs(sweep_period_secs);
                 let mut every =
                     tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     every.tick().await;
-                    match sweeper.sweep_automatic_variances().await {
+                    let started = std::time::Instant::now();
+                    let swept = sweeper.sweep_automatic_variances().await;
+                    metrics::histogram!("renkei_sweep_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    match swept {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(variances = n, "automatic variances recorded"),
                         Err(e) => tracing::warn!(error = %e, "automatic variance sweep failed"),
@@ -602,7 +653,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // their items were computed are recomputed in the background (a worklist
             // request also brings its own organisation's plans up to date).
             let refresher = services.clone();
-            tokio::spawn(async move {
+            let refreshes = tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
@@ -623,12 +674,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(listen = %listen, "serving");
-            let router = renkei_http::router(renkei_http::AppState { services });
+            renkei_service::ops::expect_migrations(migration_names());
+            let router = renkei_http::router(renkei_http::AppState {
+                services: services.clone(),
+            });
             let options = renkei_http::ServeOptions {
                 header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
                 max_connections_per_address,
             };
+            // SIGTERM: stop accepting, let every accepted request finish (its write
+            // committed or refused), then stop the background work, sequence what the
+            // last writes left pending and close the database.
             renkei_http::serve(router, listener, options, shutdown_signal()).await?;
+            tracing::info!("in-flight requests finished");
+            sweeps.abort();
+            refreshes.abort();
+            sequencer.abort();
+            let _ = sequencer.await;
+            match services.sequence_all_audit().await {
+                Ok(n) => tracing::info!(events = n, "audit log sequenced"),
+                Err(e) => tracing::warn!(error = %e, "audit sequencing at shutdown failed"),
+            }
+            if let Err(e) = services.db.clone().close().await {
+                tracing::warn!(error = %e, "closing the database failed");
+            }
+            tracing::info!("shutdown complete");
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { layout } => {
@@ -831,8 +901,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
-        Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
+        Command::Backup { file, dir, keep } => match (file, ops::backup_target(dir, keep, &config))
+        {
+            (Some(file), _) => backup_or_restore(&cli.database, file, false).await,
+            (None, Some((dir, keep))) => ops::backup_generation(&cli.database, &dir, keep).await,
+            (None, None) => {
+                bail!("name a backup FILE, or a directory with --dir (or [backup] dir)")
+            }
+        },
+        Command::Restore { file, check } => match (file, check) {
+            (_, Some(target)) => ops::restore_check(&target).await,
+            (Some(file), None) => backup_or_restore(&cli.database, file, true).await,
+            (None, None) => bail!("name a backup FILE, or --check FILE|DIR"),
+        },
+        Command::Export { command } => match command {
+            ExportCommand::ClosedPlans {
+                before_years,
+                out,
+                as_of,
+            } => {
+                let years = before_years.or(config.retention.years).unwrap_or(5);
+                ops::export_closed_plans(&cli.database, years, as_of, &out).await
+            }
+        },
         Command::Config { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -966,6 +1057,15 @@ async fn migrate_to(
     use renkei_migration::MigratorTrait;
     renkei_migration::Migrator::up(db, None).await?;
     renkei_migration::layout::apply(db, layout).await
+}
+
+/// The names of every migration this program applies.
+fn migration_names() -> Vec<String> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
 }
 
 /// The services the administration commands run on: the migrated database, no
