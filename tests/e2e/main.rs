@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod crash;
 mod journeys;
+mod ops;
 mod scale_out;
 mod support;
 mod web;
