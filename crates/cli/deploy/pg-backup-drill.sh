@@ -18,6 +18,7 @@ set -euo pipefail
 
 RENKEI=${1:?usage: $0 RENKEI_BIN}
 RENKEI=$(readlink -f "$RENKEI")
+PATHWAYS=$(cd "$(dirname "$0")/../../../pathways" && pwd)
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 PRIMARY_PORT=${DRILL_PRIMARY_PORT:-54341}
 RESTORED_PORT=${DRILL_RESTORED_PORT:-54342}
@@ -37,8 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$WORK/primary" "$WORK/archive" "$WORK/base" "$WORK/restored" "$WORK/renkei"
-[ "$(id -u)" = 0 ] && chown postgres "$WORK/primary" "$WORK/archive" "$WORK/base" "$WORK/restored"
+mkdir -p "$WORK/primary" "$WORK/archive" "$WORK/base" "$WORK/restored" "$WORK/renkei" "$WORK/logs"
+[ "$(id -u)" = 0 ] && chown postgres "$WORK/primary" "$WORK/archive" "$WORK/base" "$WORK/restored" "$WORK/logs"
 
 echo "== drill: primary with WAL archiving on port $PRIMARY_PORT"
 as_pg "$PGBIN/initdb -D $WORK/primary -U postgres --auth=trust -E UTF8 >/dev/null"
@@ -50,7 +51,7 @@ wal_level = replica
 archive_mode = on
 archive_command = 'test ! -f $WORK/archive/%f && cp %p $WORK/archive/%f'
 CONF
-as_pg "$PGBIN/pg_ctl -D $WORK/primary -l $WORK/primary.log -w start >/dev/null"
+as_pg "$PGBIN/pg_ctl -D $WORK/primary -l $WORK/logs/primary.log -w start >/dev/null"
 psql_at() { "$PGBIN/psql" -h 127.0.0.1 -p "$1" -U postgres -qtAX -c "$2" "${3:-postgres}"; }
 psql_at "$PRIMARY_PORT" "CREATE ROLE renkei LOGIN PASSWORD 'pw'"
 psql_at "$PRIMARY_PORT" "CREATE DATABASE renkei OWNER renkei"
@@ -59,7 +60,7 @@ export RENKEI_AUDIT_KEY_FILE="$WORK/renkei/audit.key" RENKEI_LOG=warn
 
 echo "== drill: the demo region written through renkei serve"
 (cd "$WORK/renkei" && exec "$RENKEI" --database "$URL" serve --demo --listen "127.0.0.1:$RENKEI_PORT" \
-  --pathways "$(dirname "$0")/../../../pathways" >"$WORK/renkei/serve.log" 2>&1) &
+  --pathways "$PATHWAYS" >"$WORK/renkei/serve.log" 2>&1) &
 SERVE_PID=$!
 for _ in $(seq 1 1200); do
   if curl -fsS "http://127.0.0.1:$RENKEI_PORT/readyz" >/dev/null 2>&1; then break; fi
@@ -96,12 +97,12 @@ archive_mode = off
 restore_command = 'cp $WORK/archive/%f %p'
 CONF
 as_pg "touch $WORK/restored/recovery.signal"
-as_pg "$PGBIN/pg_ctl -D $WORK/restored -l $WORK/restored.log -w start >/dev/null"
+as_pg "$PGBIN/pg_ctl -D $WORK/restored -l $WORK/logs/restored.log -w start >/dev/null"
 for _ in $(seq 1 600); do
   [ "$(psql_at "$RESTORED_PORT" "SELECT pg_is_in_recovery()")" = f ] && break
   sleep 0.1
 done
-[ "$(psql_at "$RESTORED_PORT" "SELECT pg_is_in_recovery()")" = f ] || { cat "$WORK/restored.log"; exit 1; }
+[ "$(psql_at "$RESTORED_PORT" "SELECT pg_is_in_recovery()")" = f ] || { cat "$WORK/logs/restored.log"; exit 1; }
 
 RESTORED_URL="postgres://renkei:pw@127.0.0.1:$RESTORED_PORT/renkei"
 "$RENKEI" --database "$RESTORED_URL" verify

@@ -146,7 +146,7 @@ async fn metrics_scrape_has_route_latency_pool_queue_audit_login_and_sweep_serie
     assert!(
         need(
             "renkei_http_request_duration_seconds_bucket",
-            &[route, "le=\"+Inf\""]
+            &[route, "method=\"POST\"", "le=\"+Inf\""]
         ) >= 3.0
     );
     assert!(
