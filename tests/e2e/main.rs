@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod fhir;
 mod journeys;
+mod ops;
 mod scale_out;
 mod support;
 mod web;

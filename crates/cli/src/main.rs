@@ -1,12 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod config;
+mod ops;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
 
@@ -30,6 +34,10 @@ struct Cli {
     /// `renkei-audit.key` in the working directory.
     #[arg(long, global = true, env = "RENKEI_AUDIT_KEY_FILE")]
     audit_key_file: Option<PathBuf>,
+    /// Configuration file (TOML); `RENKEI_SECTION__KEY` variables override it, flags
+    /// override both. See README "Operations".
+    #[arg(long, global = true, env = config::FILE_VAR)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +102,10 @@ enum Command {
         /// before committing each batch, so a kill lands mid-batch.
         #[arg(long, hide = true, default_value_t = 0)]
         audit_sequencer_pause_ms: u64,
+        /// Seconds between automatic variance sweeps (tests shorten it).
+        #[arg(long, hide = true, default_value_t = 600,
+            value_parser = clap::value_parser!(u64).range(1..))]
+        sweep_period_secs: u64,
         /// PostgreSQL URL of a streaming replica (hot standby) of --database. The
         /// reports and statistics reads go there (access reports, the audit log search,
         /// a plan's reports back, active plans per template); access decisions, audit
@@ -141,10 +153,64 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// SQLite: write a consistent online copy to FILE (must not exist) while writes go on.
-    Backup { file: PathBuf },
-    /// SQLite: put a checked copy of backup FILE in place of the database (server stopped).
-    Restore { file: PathBuf },
+    /// SQLite: write a consistent online copy to FILE (must not exist) while writes go
+    /// on; or, with --dir, a new generation with its manifest, keeping the newest N.
+    Backup {
+        #[arg(required_unless_present = "dir", conflicts_with_all = ["dir", "keep"])]
+        file: Option<PathBuf>,
+        /// Directory of the backup generations (default: `[backup] dir`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Generations to keep, oldest removed first (default: `[backup] keep`, else 7).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+    /// SQLite: put a checked copy of backup FILE in place of the database (server
+    /// stopped); or, with --check, restore into a scratch directory and verify only.
+    Restore {
+        #[arg(required_unless_present = "check", conflicts_with = "check")]
+        file: Option<PathBuf>,
+        /// Check the generations of a directory (or one backup file) without touching
+        /// the database: checksum, integrity, chains, audit log and row counts against
+        /// the manifest.
+        #[arg(long, value_name = "FILE|DIR")]
+        check: Option<PathBuf>,
+    },
+    /// Exports for archiving (they delete nothing).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// Check or print the configuration (file, variables and flags).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Completed or withdrawn care plans whose last entry is older than the retention
+    /// period, with their whole chains, as JSON lines in OUT (for archiving).
+    ClosedPlans {
+        /// Years since the last entry (default: `[retention] years`, else 5).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        before_years: Option<u32>,
+        /// Directory to write to (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Count the years back from this time (RFC 3339) instead of now.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Read and check the configuration; exit 1 naming the first wrong key.
+    Check,
+    /// Print the configuration in effect as TOML, secrets replaced by `***`.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -299,8 +365,23 @@ fn settings(url: &str) -> DbSettings {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    apply_config(&mut cli, &matches, &loaded.config);
+    init_tracing(&loaded.config.log);
+    if let Command::Config { command } = &cli.command {
+        return config_command(command, &cli, &loaded);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -311,7 +392,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, loaded.config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -320,17 +401,146 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs go to standard error: JSON, one object per line (`[log] format = "text"` or
+/// `LOG_FORMAT=text` for people reading a terminal); the filter is `RENKEI_LOG`, else
+/// `[log] level`.
+fn init_tracing(log: &config::Log) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RENKEI_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+        .ok()
+        .or_else(|| {
+            log.level
+                .as_deref()
+                .and_then(|l| EnvFilter::try_new(l).ok())
+        })
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.compact().init();
+    let format = match std::env::var("LOG_FORMAT").ok().as_deref() {
+        Some("text") => config::LogFormat::Text,
+        Some("json") => config::LogFormat::Json,
+        _ => log.format.unwrap_or(config::LogFormat::Json),
+    };
+    match format {
+        config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        config::LogFormat::Text => builder.compact().init(),
+    }
+}
+
+/// Whether the argument `id` was given on the command line or by its own variable (then
+/// it wins over the configuration).
+fn given(matches: Option<&ArgMatches>, id: &str) -> bool {
+    matches.is_some_and(|m| {
+        m.try_get_raw(id).is_ok_and(|v| v.is_some())
+            && matches!(
+                m.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+    })
+}
+
+/// Fills what the flags and their variables left unset from the configuration.
+fn apply_config(cli: &mut Cli, matches: &ArgMatches, c: &config::Config) {
+    let sub = matches.subcommand().map(|(_, m)| m);
+    if !given(Some(matches), "database")
+        && !given(sub, "database")
+        && let Some(url) = &c.database.url
+    {
+        cli.database = url.clone();
+    }
+    if cli.audit_key_file.is_none() {
+        cli.audit_key_file = c.audit.key_file.clone();
+    }
+    if let Command::Serve {
+        listen,
+        pathways,
+        db_connections,
+        trusted_proxies,
+        secret_key_file,
+        read_database_url,
+        ..
+    } = &mut cli.command
+    {
+        if !given(sub, "listen")
+            && let Some(l) = c.server.listen
+        {
+            *listen = l;
+        }
+        if pathways.is_none() {
+            *pathways = c.pathways.dir.clone();
+        }
+        if !given(sub, "db_connections")
+            && let Some(n) = c.database.connections
+        {
+            *db_connections = n;
+        }
+        if trusted_proxies.is_empty()
+            && let Some(p) = &c.server.trusted_proxies
+        {
+            *trusted_proxies = p.clone();
+        }
+        if secret_key_file.is_none() {
+            *secret_key_file = c.server.secret_key_file.clone();
+        }
+        if read_database_url.is_none() {
+            *read_database_url = c.database.read_url.clone();
+        }
+    }
+}
+
+/// `config check` and `config show`.
+fn config_command(command: &ConfigCommand, cli: &Cli, loaded: &config::Loaded) -> ExitCode {
+    let mut effective = loaded.config.clone();
+    effective.database.url = Some(cli.database.clone());
+    effective.audit.key_file = cli.audit_key_file.clone();
+    match command {
+        ConfigCommand::Show => {
+            print!("{}", effective.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Check => {
+            if let Some(dir) = &effective.pathways.dir
+                && let Err(errors) = pathways::load_dir(dir)
+            {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "error: configuration: pathways.dir: the templates in {} have {} error(s)",
+                    dir.display(),
+                    errors.len()
+                );
+                return ExitCode::FAILURE;
+            }
+            if let Some(file) = &effective.server.secret_key_file
+                && let Err(e) = std::fs::metadata(file)
+            {
+                eprintln!(
+                    "error: configuration: server.secret_key_file: cannot read {}: {e}",
+                    file.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "configuration ok ({}; {} variable(s){})",
+                loaded
+                    .file
+                    .as_ref()
+                    .map_or("no file".to_owned(), |f| format!("file {}", f.display())),
+                loaded.variables.len(),
+                if loaded.variables.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", loaded.variables.join(", "))
+                }
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -348,7 +558,7 @@ fn service_error(e: ServiceError) -> anyhow::Error {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {
             listen,
@@ -361,6 +571,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trusted_proxies,
             secret_key_file,
             audit_sequencer_pause_ms,
+            sweep_period_secs,
             read_database_url,
         } => {
             renkei_service::sequencer::set_pause(audit_sequencer_pause_ms);
@@ -417,17 +628,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             // The audit log's sequencer: numbers new events, extends the regions' trees
             // and signs their checkpoints.
-            services.spawn_sequencer();
+            let sequencer = services.spawn_sequencer();
             // Automatic variances: goals missed at their due time, stages past their limit.
             // The first sweep runs one period after start-up, not during it.
             let sweeper = services.clone();
-            tokio::spawn(async move {
-                let period = std::time::Duration::from_secs(600);
+            let sweeps = tokio::spawn(async move {
+                let period = std::time::Duration::from_secs(sweep_period_secs);
                 let mut every =
                     tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     every.tick().await;
-                    match sweeper.sweep_automatic_variances().await {
+                    let started = std::time::Instant::now();
+                    let swept = sweeper.sweep_automatic_variances().await;
+                    metrics::histogram!("renkei_sweep_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    match swept {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(variances = n, "automatic variances recorded"),
                         Err(e) => tracing::warn!(error = %e, "automatic variance sweep failed"),
@@ -438,7 +653,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // their items were computed are recomputed in the background (a worklist
             // request also brings its own organisation's plans up to date).
             let refresher = services.clone();
-            tokio::spawn(async move {
+            let refreshes = tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
@@ -459,12 +674,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(listen = %listen, "serving");
-            let router = renkei_http::router(renkei_http::AppState { services });
+            renkei_service::ops::expect_migrations(migration_names());
+            let router = renkei_http::router(renkei_http::AppState {
+                services: services.clone(),
+            });
             let options = renkei_http::ServeOptions {
                 header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
                 max_connections_per_address,
             };
+            // SIGTERM: stop accepting, let every accepted request finish (its write
+            // committed or refused), then stop the background work, sequence what the
+            // last writes left pending and close the database.
             renkei_http::serve(router, listener, options, shutdown_signal()).await?;
+            tracing::info!("in-flight requests finished");
+            sweeps.abort();
+            refreshes.abort();
+            sequencer.abort();
+            let _ = sequencer.await;
+            match services.sequence_all_audit().await {
+                Ok(n) => tracing::info!(events = n, "audit log sequenced"),
+                Err(e) => tracing::warn!(error = %e, "audit sequencing at shutdown failed"),
+            }
+            if let Err(e) = services.db.clone().close().await {
+                tracing::warn!(error = %e, "closing the database failed");
+            }
+            tracing::info!("shutdown complete");
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { layout } => {
@@ -667,8 +901,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Backup { file } => backup_or_restore(&cli.database, file, false).await,
-        Command::Restore { file } => backup_or_restore(&cli.database, file, true).await,
+        Command::Backup { file, dir, keep } => match (file, ops::backup_target(dir, keep, &config))
+        {
+            (Some(file), _) => backup_or_restore(&cli.database, file, false).await,
+            (None, Some((dir, keep))) => ops::backup_generation(&cli.database, &dir, keep).await,
+            (None, None) => {
+                bail!("name a backup FILE, or a directory with --dir (or [backup] dir)")
+            }
+        },
+        Command::Restore { file, check } => match (file, check) {
+            (_, Some(target)) => ops::restore_check(&target).await,
+            (Some(file), None) => backup_or_restore(&cli.database, file, true).await,
+            (None, None) => bail!("name a backup FILE, or --check FILE|DIR"),
+        },
+        Command::Export { command } => match command {
+            ExportCommand::ClosedPlans {
+                before_years,
+                out,
+                as_of,
+            } => {
+                let years = before_years.or(config.retention.years).unwrap_or(5);
+                ops::export_closed_plans(&cli.database, years, as_of, &out).await
+            }
+        },
+        Command::Config { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -803,6 +1059,15 @@ async fn migrate_to(
     renkei_migration::layout::apply(db, layout).await
 }
 
+/// The names of every migration this program applies.
+fn migration_names() -> Vec<String> {
+    use renkei_migration::MigratorTrait;
+    renkei_migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
 /// The services the administration commands run on: the migrated database, no
 /// pathway templates (they publish none and read none).
 async fn admin_services(url: &str) -> anyhow::Result<renkei_service::Services> {
@@ -837,7 +1102,6 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {

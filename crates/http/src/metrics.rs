@@ -1,8 +1,20 @@
-//! `/metrics`: the server's measurements in the Prometheus text format. Counters are
-//! kept by the code that counts (through the `metrics` crate's global recorder,
-//! installed once per process by [`install`]); gauges that describe the database are
-//! read when the page is scraped. To add one: count it where it happens with
-//! `metrics::counter!`/`histogram!`, or set it in [`refresh`].
+//! `/metrics`: the server's measurements in the Prometheus text format. Counters and
+//! histograms are kept by the code that counts (through the `metrics` crate's global
+//! recorder, installed once per process by [`install`]); gauges that describe the
+//! database and the pool are read when the page is scraped. To add one: count it where
+//! it happens with `metrics::counter!`/`histogram!`, or set it in [`refresh`].
+//!
+//! | metric | kind | what |
+//! |---|---|---|
+//! | `renkei_http_request_duration_seconds{method,route}` | histogram | request latency per route template |
+//! | `renkei_appends_total` | counter | accepted appends (`rate()` gives appends per second) |
+//! | `renkei_db_pool_connections{state="in_use"\|"idle"}`, `renkei_db_pool_max_connections` | gauge | the primary database pool |
+//! | `renkei_write_queue_depth` | gauge | writers waiting for the SQLite write queue |
+//! | `renkei_write_queue_wait_seconds` | histogram | how long each writer waited for its turn |
+//! | `renkei_write_queue_timeouts_total` | counter | writers that gave up waiting (answered 503) |
+//! | `renkei_audit_pending_events`, `renkei_audit_sequencing_lag_seconds` | gauge | audit sequencing |
+//! | `renkei_login_failures_total` | counter | refused password logins |
+//! | `renkei_sweep_duration_seconds` | histogram | automatic variance sweeps |
 
 use std::sync::OnceLock;
 
@@ -16,11 +28,19 @@ use crate::state::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Histogram buckets, in seconds: 1 ms to 30 s.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 /// Installs the process's recorder (once; later calls return the same handle).
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .ok()?
+                .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             metrics::describe_counter!(
@@ -35,19 +55,70 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 "renkei_audit_sequencing_lag_seconds",
                 "0 when every audit event is sequenced, else the seconds since the log was last wholly sequenced."
             );
+            metrics::describe_histogram!(
+                "renkei_http_request_duration_seconds",
+                "Request latency per route template and method."
+            );
+            metrics::describe_gauge!(
+                "renkei_db_pool_connections",
+                "Connections of the primary database pool, in use or idle."
+            );
+            metrics::describe_gauge!(
+                "renkei_db_pool_max_connections",
+                "The most connections the primary database pool opens."
+            );
+            metrics::describe_gauge!(
+                "renkei_write_queue_depth",
+                "Writers waiting for their turn in the SQLite write queue (0 on PostgreSQL)."
+            );
+            metrics::describe_histogram!(
+                "renkei_write_queue_wait_seconds",
+                "How long each writer waited for its turn in the write queue."
+            );
+            metrics::describe_counter!(
+                "renkei_write_queue_timeouts_total",
+                "Writers that gave up waiting in the write queue (answered 503)."
+            );
+            metrics::describe_counter!(
+                "renkei_login_failures_total",
+                "Refused password logins (wrong password, unknown or locked account)."
+            );
+            metrics::describe_histogram!(
+                "renkei_sweep_duration_seconds",
+                "Duration of each automatic variance sweep."
+            );
             metrics::counter!("renkei_appends_total").increment(0);
+            metrics::counter!("renkei_login_failures_total").increment(0);
+            metrics::counter!("renkei_write_queue_timeouts_total").increment(0);
             Some(handle)
         })
         .as_ref()
 }
 
-/// Sets the gauges read from the database.
+/// Sets the gauges read from the database and the pool.
 async fn refresh(state: &AppState) -> Result<(), ApiError> {
     let pending = state.services.audit_pending().await?;
     metrics::gauge!("renkei_audit_pending_events").set(pending as f64);
     metrics::gauge!("renkei_audit_sequencing_lag_seconds")
         .set(renkei_service::sequencer::sequencing_lag(pending));
+    let pool = state.services.pool_stats();
+    metrics::gauge!("renkei_db_pool_connections", "state" => "in_use").set(pool.in_use() as f64);
+    metrics::gauge!("renkei_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("renkei_db_pool_max_connections").set(f64::from(pool.max));
+    metrics::gauge!("renkei_write_queue_depth")
+        .set(renkei_service::ops::write_queue_depth() as f64);
     Ok(())
+}
+
+/// Records one request's latency under its route template (never the raw path: ids
+/// would make a series per patient).
+pub fn record_request(method: &str, route: &str, seconds: f64) {
+    metrics::histogram!(
+        "renkei_http_request_duration_seconds",
+        "method" => method.to_owned(),
+        "route" => route.to_owned()
+    )
+    .record(seconds);
 }
 
 /// `GET /metrics`.

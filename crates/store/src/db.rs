@@ -249,14 +249,18 @@ impl ConnectionTrait for WriteTxn {
 /// like SQLite does: the caller answers 503 with Retry-After. On PostgreSQL the plan row
 /// locks order writers and there is no queue.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    let turn = match write_queue(db) {
-        Some((queue, wait)) => Some(
-            tokio::time::timeout(wait, queue.lock_owned())
-                .await
-                .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?,
-        ),
-        None => None,
-    };
+    let turn =
+        match write_queue(db) {
+            Some((queue, wait)) => {
+                let waiting = crate::ops::QueueWaiter::enter();
+                let turn = tokio::time::timeout(wait, queue.lock_owned()).await;
+                waiting.leave(turn.is_ok());
+                Some(turn.map_err(|_| {
+                    DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout)
+                })?)
+            }
+            None => None,
+        };
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod handovers;
 pub mod notices;
+pub mod ops;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;

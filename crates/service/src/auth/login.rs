@@ -108,6 +108,7 @@ pub async fn login(
         } else {
             ("throttled:login", LoginResult::Locked { retry_after: wait })
         };
+        metrics::counter!("renkei_login_failures_total").increment(1);
         audit::record_now(
             services,
             meta,
@@ -143,6 +144,7 @@ pub async fn login(
         Some(_) => None,
     };
     if let Some(detail) = failure {
+        metrics::counter!("renkei_login_failures_total").increment(1);
         let txn = begin_write(db).await?;
         if let Some(p) = &p
             && detail == "bad_password"

@@ -92,6 +92,17 @@ impl Renkei {
 
     /// Starts `renkei serve` on `127.0.0.1:port` and waits until `/readyz` answers 200.
     pub async fn serve(&self, port: u16, log: &Path) -> anyhow::Result<Server> {
+        self.serve_with_env(port, log, &[]).await
+    }
+
+    /// [`Renkei::serve`] with extra environment variables for the server (they win over
+    /// the defaults set here, e.g. `RENKEI_LOG`).
+    pub async fn serve_with_env(
+        &self,
+        port: u16,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -121,6 +132,7 @@ impl Renkei {
                 "RENKEI_LOG",
                 std::env::var("RENKEI_LOG").unwrap_or("warn".into()),
             )
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -189,6 +201,31 @@ impl Server {
             }
         }
         self.kill9().await;
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_sigterm(&self) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the server has already exited")?;
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM {pid} failed: {status}");
+        }
+        Ok(())
+    }
+
+    /// Waits (at most `limit`) for the server to exit by itself; its exit status, or an
+    /// error (after SIGKILL) when it did not exit in time.
+    pub async fn wait_exit(&mut self, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                self.kill9().await;
+                bail!("renkei serve did not exit within {limit:?} of SIGTERM");
+            }
+        }
     }
 
     /// Peak resident set size (VmHWM) and current RSS (VmRSS) in KiB, from /proc.
