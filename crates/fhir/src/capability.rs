@@ -61,6 +61,8 @@ pub const STATUS: SearchParam = SearchParam {
 pub const SERVED: &[ResourceCapability] = &[
     // PlanDefinition … Goal
     // Observation … AuditEvent
+    // Composition (the referral letter)
+    crate::composition::CAPABILITY,
 ];
 
 /// The capability of `kind`, when it is served.
@@ -92,6 +94,10 @@ pub fn capability_statement(base: &str, software_version: &str, date: &str) -> V
                 "description": "Authorization: Bearer <token>, the same tokens as /api/v1",
             },
             "resource": resources,
+            "operation": [{
+                "name": crate::export::SYSTEM_OPERATION.name,
+                "definition": crate::export::SYSTEM_OPERATION.definition,
+            }],
         }],
     })
 }
