@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         // PlanDefinition … Goal
+        .merge(plan_definition::routes())
+        .merge(care_plan::routes())
+        .merge(care_team::routes())
+        .merge(goal::routes())
         // Observation … AuditEvent
         // Composition (the referral letter) and Bulk Data $export
         .route("/Composition/{id}", get(document::read_composition))
