@@ -3,6 +3,7 @@
 //! the patient and care plan), when, and whether it was allowed; the event's leaf hash
 //! in the region's Merkle log and the request id as entity details.
 
+use crate::capability::{self, ResourceCapability};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -120,6 +121,16 @@ pub fn audit_event(a: &AuditInput) -> Value {
     }
     out
 }
+
+/// What the server does with AuditEvent.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "AuditEvent",
+    profile: None,
+    interactions: &["read", "search-type"],
+    search_params: &[capability::PATIENT, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -61,6 +61,15 @@ pub const STATUS: SearchParam = SearchParam {
 pub const SERVED: &[ResourceCapability] = &[
     // PlanDefinition … Goal
     // Observation … AuditEvent
+    crate::observation::CAPABILITY,
+    crate::patient::CAPABILITY,
+    crate::organization::CAPABILITY,
+    crate::practitioner::CAPABILITY,
+    crate::practitioner::ROLE_CAPABILITY,
+    crate::task::CAPABILITY,
+    crate::consent::CAPABILITY,
+    crate::provenance::CAPABILITY,
+    crate::audit_event::CAPABILITY,
 ];
 
 /// The capability of `kind`, when it is served.

@@ -3,6 +3,7 @@
 //! was in force, the organisations it names (scope `listed`) and its purposes (care,
 //! and optionally regional statistics). A withdrawn consent is `inactive`.
 
+use crate::capability::{self, ResourceCapability};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -118,6 +119,20 @@ pub fn consent(c: &ConsentInput) -> Value {
     }
     out
 }
+
+/// What the server does with Consent.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Consent",
+    profile: None,
+    interactions: &["read", "search-type"],
+    search_params: &[
+        capability::PATIENT,
+        capability::STATUS,
+        capability::LAST_UPDATED,
+    ],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! from in `derivedFrom`. A correction is `amended`; the version it replaced, and every
 //! version of a chain voided by an `entered_in_error` entry, are `entered-in-error`.
 
+use crate::capability::{self, ResourceCapability};
 use chrono::{DateTime, Utc};
 use renkei_domain::template::{Item, ItemType, PathwayTemplate};
 use serde_json::{Value, json};
@@ -329,6 +330,20 @@ fn value_x(template: &PathwayTemplate, item: &Item, value: &Value) -> (&'static 
         ),
     }
 }
+
+/// What the server does with Observation.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Observation",
+    profile: None,
+    interactions: &["read", "search-type"],
+    search_params: &[
+        capability::PATIENT,
+        capability::STATUS,
+        capability::LAST_UPDATED,
+    ],
+    search_include: &["Observation:patient"],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

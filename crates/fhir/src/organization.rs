@@ -2,6 +2,7 @@
 //! identifier (and, when it is one, as the 10-digit medical institution number JP Core
 //! names `medicalInstitutionCode`), its name, kind and liaison-office telephone.
 
+use crate::capability::{self, ResourceCapability};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -55,6 +56,16 @@ pub fn organization(o: &OrganizationInput) -> Value {
     }
     out
 }
+
+/// What the server does with Organization.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Organization",
+    profile: Some(PROFILE),
+    interactions: &["read", "search-type"],
+    search_params: &[crate::patient::IDENTIFIER, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! given parts joined by a half-width space in `text`; birth date; sex; and every
 //! organisation's patient number (カルテ番号) in that organisation's namespace.
 
+use crate::capability::{self, ResourceCapability, SearchParam};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -129,6 +130,31 @@ pub fn patient(p: &PatientInput) -> Value {
     }
     out
 }
+
+/// `_id`.
+pub const ID: SearchParam = SearchParam {
+    name: "_id",
+    kind: "token",
+    documentation: "The resource's id",
+};
+
+/// `identifier`: a patient number with its namespace (`system|value`); for
+/// Organization, the organisation code (`value` or `system|value`).
+pub const IDENTIFIER: SearchParam = SearchParam {
+    name: "identifier",
+    kind: "token",
+    documentation: "system|value (or the value alone, for Organization)",
+};
+
+/// What the server does with Patient.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Patient",
+    profile: Some(PROFILE),
+    interactions: &["read", "search-type"],
+    search_params: &[ID, IDENTIFIER, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

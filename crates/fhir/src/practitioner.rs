@@ -2,6 +2,7 @@
 //! a Renkei user's name and profession, and the one organisation they act for with
 //! their profession and administrative roles. Logins and credentials never leave.
 
+use crate::capability::{self, ResourceCapability, SearchParam};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -85,6 +86,33 @@ pub fn practitioner_role(p: &PractitionerInput) -> Value {
         "code": codes,
     })
 }
+
+/// The `organization` search parameter of Practitioner and PractitionerRole.
+pub const ORGANIZATION: SearchParam = SearchParam {
+    name: "organization",
+    kind: "reference",
+    documentation: "The organisation (Organization/{id} or the bare id); default the caller's own",
+};
+
+/// What the server does with Practitioner.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Practitioner",
+    profile: Some(PROFILE),
+    interactions: &["read", "search-type"],
+    search_params: &[ORGANIZATION, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
+
+/// What the server does with PractitionerRole.
+pub const ROLE_CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "PractitionerRole",
+    profile: Some(ROLE_PROFILE),
+    interactions: &["read", "search-type"],
+    search_params: &[ORGANIZATION, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! organisation, when it was recorded and observed, what it did (create, correct, void)
 //! and the entry's hash in the plan's chain as the author's signature data.
 
+use crate::capability::{self, ResourceCapability};
 use serde_json::{Value, json};
 
 use crate::common::{self, coding, instant, meta, reference, reference_with_display};
@@ -136,6 +137,16 @@ pub fn provenance(template: &PathwayTemplate, entry: &EntryInput) -> Value {
     }
     p
 }
+
+/// What the server does with Provenance.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Provenance",
+    profile: None,
+    interactions: &["read", "search-type"],
+    search_params: &[capability::PATIENT, capability::LAST_UPDATED],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {

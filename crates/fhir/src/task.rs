@@ -4,6 +4,7 @@
 //! restriction period. `status` maps their states; `businessStatus` keeps the state
 //! itself in the Renkei code system.
 
+use crate::capability::{self, ResourceCapability};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -173,6 +174,20 @@ pub fn report_task(r: &ReportInput) -> Value {
     }
     t
 }
+
+/// What the server does with Task.
+pub const CAPABILITY: ResourceCapability = ResourceCapability {
+    kind: "Task",
+    profile: None,
+    interactions: &["read", "search-type"],
+    search_params: &[
+        capability::PATIENT,
+        capability::STATUS,
+        capability::LAST_UPDATED,
+    ],
+    search_include: &[],
+    operations: &[],
+};
 
 #[cfg(test)]
 mod tests {
