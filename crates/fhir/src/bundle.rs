@@ -93,6 +93,43 @@ pub fn searchset(base: &str, set: SearchSet) -> Value {
     bundle
 }
 
+/// Percent-encodes a query component (everything but unreserved characters).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The absolute URL of a search of `kind` with the query `pairs` (without any `_page`)
+/// and, for a later page, the cursor `page`.
+pub fn search_link(
+    base: &str,
+    kind: &str,
+    pairs: &[(String, String)],
+    page: Option<&str>,
+) -> String {
+    let mut query: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "_page")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    if let Some(p) = page {
+        query.push(format!("_page={p}"));
+    }
+    let base = base.trim_end_matches('/');
+    if query.is_empty() {
+        format!("{base}/{kind}")
+    } else {
+        format!("{base}/{kind}?{}", query.join("&"))
+    }
+}
+
 /// Where the next page starts, in the stable order of searches (last update, then id):
 /// the last resource of the page before. Sent as `_page`, opaque (hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +193,25 @@ mod tests {
         assert_eq!(b["entry"][0]["fullUrl"], "https://h/fhir/r4/CarePlan/p1");
         assert_eq!(b["entry"][0]["search"]["mode"], "match");
         assert_eq!(b["entry"][1]["search"]["mode"], "include");
+    }
+
+    #[test]
+    fn search_links_keep_the_query_and_replace_the_page() {
+        let pairs = vec![
+            (
+                "_lastUpdated".to_owned(),
+                "ge2026-12-07T10:00:00+09:00".to_owned(),
+            ),
+            ("_page".to_owned(), "00".to_owned()),
+        ];
+        assert_eq!(
+            search_link("https://h/fhir/r4", "CarePlan", &pairs, Some("ab")),
+            "https://h/fhir/r4/CarePlan?_lastUpdated=ge2026-12-07T10:00:00%2B09:00&_page=ab"
+        );
+        assert_eq!(
+            search_link("https://h/fhir/r4/", "Goal", &[], None),
+            "https://h/fhir/r4/Goal"
+        );
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub const STATUS: SearchParam = SearchParam {
 /// Every resource type served, in the order the statement lists them.
 pub const SERVED: &[ResourceCapability] = &[
     // PlanDefinition … Goal
+    crate::plan_definition::CAPABILITY,
+    crate::care_plan::CAPABILITY,
+    crate::care_team::CAPABILITY,
+    crate::goal::CAPABILITY,
     // Observation … AuditEvent
     crate::observation::CAPABILITY,
     crate::patient::CAPABILITY,

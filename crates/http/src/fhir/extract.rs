@@ -70,3 +70,14 @@ impl<S: Send + Sync> FromRequestParts<S> for FhirQuery {
         ))
     }
 }
+
+/// The search parameters of a search on the type `capability` describes, or the 400
+/// naming the parameter at fault.
+pub fn parse_search(
+    query: &[(String, String)],
+    capability: &renkei_fhir::capability::ResourceCapability,
+    includes: &[&str],
+) -> Result<renkei_fhir::search::SearchParams, FhirError> {
+    let supported: Vec<&str> = capability.search_params.iter().map(|p| p.name).collect();
+    renkei_fhir::search::parse(query, &supported, includes).map_err(|e| FhirError::search(&e))
+}

@@ -41,6 +41,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(metadata))
         // PlanDefinition … Goal
+        .merge(plan_definition::routes())
+        .merge(care_plan::routes())
+        .merge(care_team::routes())
+        .merge(goal::routes())
         // Observation … AuditEvent
         .route("/Observation", get(observation::search))
         .route("/Observation/{id}", get(observation::read))
