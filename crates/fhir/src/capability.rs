@@ -65,6 +65,15 @@ pub const SERVED: &[ResourceCapability] = &[
     crate::care_team::CAPABILITY,
     crate::goal::CAPABILITY,
     // Observation … AuditEvent
+    crate::observation::CAPABILITY,
+    crate::patient::CAPABILITY,
+    crate::organization::CAPABILITY,
+    crate::practitioner::CAPABILITY,
+    crate::practitioner::ROLE_CAPABILITY,
+    crate::task::CAPABILITY,
+    crate::consent::CAPABILITY,
+    crate::provenance::CAPABILITY,
+    crate::audit_event::CAPABILITY,
     // Composition (the referral letter)
     crate::composition::CAPABILITY,
 ];
