@@ -279,7 +279,18 @@ pub fn redact(v: Value) -> Value {
     match v {
         Value::String(s) => Value::String(redact_text(&s)),
         Value::Array(a) => Value::Array(a.into_iter().map(redact).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, redact(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    // Signature data and hashes change with every id and time they cover.
+                    if k == "data" && v.is_string() {
+                        (k, Value::String("[data]".into()))
+                    } else {
+                        (k, redact(v))
+                    }
+                })
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -289,7 +300,14 @@ fn redact_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < chars.len() {
-        if let Some(n) = shaped(&chars[i..], "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh") {
+        let hex = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            .count();
+        if hex >= 32 && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
+            out.push_str("[hex]");
+            i += hex;
+        } else if let Some(n) = shaped(&chars[i..], "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh") {
             out.push_str("[uuid]");
             i += n;
         } else if let Some(n) = shaped(&chars[i..], "dddd-dd-ddTdd:dd:dd") {
