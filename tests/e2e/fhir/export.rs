@@ -15,6 +15,15 @@ use renkei_testkit::app::send;
 /// Kicks off `path`, polls the status URL until the manifest comes (every answer before
 /// it a 202), and downloads each file: (type, resources).
 pub async fn run_export(app: &TestApp, token: &str, path: &str) -> Vec<(String, Vec<Value>)> {
+    run_export_polled(app, token, path).await.0
+}
+
+/// [`run_export`], also telling how many 202 answers came before the manifest.
+async fn run_export_polled(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+) -> (Vec<(String, Vec<Value>)>, usize) {
     let kick = send(
         app.request(Method::GET, path)
             .bearer_auth(token)
@@ -30,6 +39,7 @@ pub async fn run_export(app: &TestApp, token: &str, path: &str) -> Vec<(String, 
         .expect("Content-Location")
         .to_owned();
     assert!(status_url.starts_with("http://"), "{status_url}");
+    let mut running = 0;
     let manifest = loop {
         let res = send(
             app.request(Method::GET, path_of(&status_url))
@@ -39,6 +49,7 @@ pub async fn run_export(app: &TestApp, token: &str, path: &str) -> Vec<(String, 
         match res.status.as_u16() {
             202 => {
                 assert!(res.headers.get("retry-after").is_some());
+                running += 1;
                 tokio::task::yield_now().await;
             }
             200 => break res,
@@ -69,7 +80,7 @@ pub async fn run_export(app: &TestApp, token: &str, path: &str) -> Vec<(String, 
         assert!(lines.iter().all(|r| r["resourceType"] == kind.as_str()));
         files.push((kind, lines));
     }
-    files
+    (files, running)
 }
 
 /// The path of an absolute URL of the test server.
@@ -126,7 +137,10 @@ fn by_type(files: &[(String, Vec<Value>)]) -> BTreeMap<String, Vec<Value>> {
 async fn the_regional_administrator_exports_consenting_plans_pseudonymised_as_ndjson() {
     let app = app_or_skip!();
     let (_, kanri, _) = region_with_consents(&app).await;
-    let files = run_export(&app, &kanri, "/fhir/r4/$export").await;
+    let (files, running) = run_export_polled(&app, &kanri, "/fhir/r4/$export").await;
+    // The status URL answered 202 while the job ran (it reads the whole region), then the
+    // manifest.
+    assert!(running >= 1, "no 202 before the manifest");
     let files = by_type(&files);
     for kind in ["Patient", "CarePlan", "Goal", "Observation"] {
         assert!(
