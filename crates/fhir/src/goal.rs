@@ -226,6 +226,10 @@ pub struct GoalView<'a> {
 
 /// The Goal of `g`.
 pub fn goal(g: &GoalView<'_>) -> Value {
+    crate::common::prune(goal_unpruned(g))
+}
+
+fn goal_unpruned(g: &GoalView<'_>) -> Value {
     let mut targets = targets(g.template, g.target);
     if let Some(due) = g.due_date {
         for t in &mut targets {
@@ -284,6 +288,77 @@ mod tests {
         assert_eq!(split_goal_id(&id).map(|p| p.0), Some(plan));
         assert_ne!(goal_id(plan, "a"), goal_id(plan, "b"));
         assert_eq!(split_goal_id("short-1"), None);
+    }
+
+    #[test]
+    fn an_individual_range_target_is_flagged_with_its_bounds_due_date_and_outcome() {
+        let t = renkei_domain::template::parse_template(
+            include_str!("../../../pathways/diabetes/v2.toml"),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("template: {e:?}"));
+        let g = t
+            .goals
+            .iter()
+            .find(|g| g.code == "m1_hba1c_elderly_drugs_1_65_74")
+            .unwrap_or_else(|| panic!("goal"));
+        let individual = GoalTarget::Range {
+            item: "hba1c".into(),
+            min: 7.0,
+            max: 8.5,
+        };
+        let at = DateTime::from_timestamp(1_765_000_000, 0).unwrap_or_default();
+        let plan = "0190c0de-0000-7000-8000-000000000001";
+        let view = GoalView {
+            plan_id: plan,
+            patient_id: "0190c0de-0000-7000-8000-000000000002",
+            plan_status: "active",
+            plan_started: at.date_naive(),
+            last_updated: at,
+            template: &t,
+            code: &g.code,
+            title_ja: &g.title.ja,
+            target: &individual,
+            individualised: true,
+            state: GoalState::Met,
+            due_date: NaiveDate::from_ymd_opt(2027, 3, 31),
+            latest: Some((
+                "0190c0de-0000-7000-8000-000000000003".into(),
+                "hba1c".into(),
+            )),
+        };
+        let r = goal(&view);
+        assert_eq!(r["id"], goal_id(plan, &g.code));
+        assert_eq!(r["lifecycleStatus"], "active");
+        assert_eq!(r["achievementStatus"]["coding"][0]["code"], "achieved");
+        assert_eq!(r["extension"][0]["valueCode"], "met");
+        assert_eq!(r["extension"][1]["valueBoolean"], true);
+        assert_eq!(r["target"][0]["detailRange"]["low"]["value"], 7.0);
+        assert_eq!(r["target"][0]["detailRange"]["high"]["value"], 8.5);
+        assert_eq!(r["target"][0]["detailRange"]["low"]["code"], "%");
+        assert_eq!(r["target"][0]["dueDate"], "2027-03-31");
+        assert_eq!(
+            r["outcomeReference"][0]["reference"],
+            "Observation/0190c0de-0000-7000-8000-000000000003-hba1c"
+        );
+        let codes = &r["target"][0]["measure"]["coding"];
+        assert!(
+            codes
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["system"] == "http://loinc.org")),
+            "{codes}"
+        );
+        let shared = goal(&GoalView {
+            individualised: false,
+            state: GoalState::NotApplicable,
+            target: &g.target,
+            latest: None,
+            ..view
+        });
+        assert_eq!(shared["lifecycleStatus"], "cancelled");
+        assert!(shared.get("achievementStatus").is_none());
+        assert_eq!(shared["extension"].as_array().map(Vec::len), Some(1));
+        assert!(shared.get("outcomeReference").is_none());
     }
 
     #[test]
