@@ -1021,6 +1021,54 @@ async fn audit_events_are_for_the_regional_administrator_and_every_fhir_read_is_
     assert_eq!(ids.len(), n);
     assert!(n >= list.len());
 
+    // An organisation administrator reads the events of a patient the organisation sees
+    // (the access report), and of no other.
+    let org_admin = practitioner(
+        &app,
+        "acute-1",
+        "acute_hospital",
+        "fhir-org-admin",
+        "physician",
+        &["org_admin"],
+    )
+    .await;
+    let report = search(
+        &app,
+        &org_admin.token,
+        "AuditEvent",
+        &[("patient", &patient), ("_count", "200")],
+    )
+    .await;
+    assert!(!matched(&report).is_empty());
+    assert!(
+        matched(&report)
+            .iter()
+            .all(|e| e["entity"][0]["what"]["reference"] == format!("Patient/{patient}")),
+        "{report}"
+    );
+    let clinic_admin = practitioner(
+        &app,
+        "clinic-1",
+        "clinic",
+        "fhir-clinic-admin",
+        "physician",
+        &["org_admin"],
+    )
+    .await;
+    let res = app
+        .get_query(
+            "/fhir/r4/AuditEvent",
+            &clinic_admin.token,
+            &[("patient", patient.as_str())],
+        )
+        .await;
+    assert_outcome(&res, 404, "not-found");
+    assert_outcome(
+        &fhir(&app, &org_admin.token, "AuditEvent").await,
+        403,
+        "forbidden",
+    );
+
     // The denied audit read itself is on the log.
     let denied = search(&app, &regional.token, "AuditEvent", &[("_count", "50")]).await;
     assert!(
