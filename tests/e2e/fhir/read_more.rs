@@ -1199,6 +1199,18 @@ async fn everything_of_a_plan_holds_its_patient_values_provenance_tasks_consents
         }
         assert!(ids.contains(o["performer"][1]["reference"].as_str().unwrap_or_default()));
     }
+    // A goal's latest value is one of the plan's Observations.
+    let mut outcomes = 0;
+    for g in of("Goal") {
+        for r in g["outcomeReference"].as_array().into_iter().flatten() {
+            outcomes += 1;
+            assert!(
+                ids.contains(r["reference"].as_str().unwrap_or_default()),
+                "{r}"
+            );
+        }
+    }
+    assert!(outcomes > 0, "no goal names its latest value");
     for p in of("Provenance") {
         for t in p["target"].as_array().into_iter().flatten() {
             assert!(
