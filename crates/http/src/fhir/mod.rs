@@ -64,6 +64,13 @@ pub fn routes() -> Router<AppState> {
         .route("/Provenance/{id}", get(provenance::read))
         .route("/AuditEvent", get(audit_event::search))
         .route("/AuditEvent/{id}", get(audit_event::read))
+        // Composition (the referral letter) and Bulk Data $export
+        .route("/Composition/{id}", get(document::read_composition))
+        .route("/Composition/{id}/$document", get(document::document))
+        .route("/$export", get(export::export))
+        .route("/Group/{region}/$export", get(export::group_export))
+        .route("/$export-status/{job}", get(export::status))
+        .route("/$export-file/{job}/{file}", get(export::file))
         .fallback(unknown)
         .layer(middleware::map_response(error::outcome_for_bare_errors))
 }
