@@ -289,7 +289,7 @@ fn specimen_name(item: &Item) -> Option<&'static str> {
 
 /// The system of a choice item's option codes.
 pub fn option_system(pathway: &str, item: &str) -> String {
-    common::code_system(&format!("{pathway}-{}", item.replace('_', "-")))
+    common::code_system(&format!("{pathway}-{item}"))
 }
 
 /// `value[x]` of a recorded value: its key and value.

@@ -538,14 +538,7 @@ async fn propose(app: &TestApp, token: &str, plan: &str) -> Value {
 /// the recovery hospital's token).
 async fn handed_over_plan(app: &TestApp, a: &str) -> (String, String, String, String) {
     let r = app
-        .user_token(
-            "recovery-1",
-            "recovery_hospital",
-            &format!(
-                "kaifuku-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            ),
-        )
+        .user_token("recovery-1", "recovery_hospital", "kaifuku-fhir")
         .await;
     let plan = stroke_plan(app, a, 40).await;
     let patient = patient_of(app, a, &plan).await;
@@ -1028,6 +1021,54 @@ async fn audit_events_are_for_the_regional_administrator_and_every_fhir_read_is_
     assert_eq!(ids.len(), n);
     assert!(n >= list.len());
 
+    // An organisation administrator reads the events of a patient the organisation sees
+    // (the access report), and of no other.
+    let org_admin = practitioner(
+        &app,
+        "acute-1",
+        "acute_hospital",
+        "fhir-org-admin",
+        "physician",
+        &["org_admin"],
+    )
+    .await;
+    let report = search(
+        &app,
+        &org_admin.token,
+        "AuditEvent",
+        &[("patient", &patient), ("_count", "200")],
+    )
+    .await;
+    assert!(!matched(&report).is_empty());
+    assert!(
+        matched(&report)
+            .iter()
+            .all(|e| e["entity"][0]["what"]["reference"] == format!("Patient/{patient}")),
+        "{report}"
+    );
+    let clinic_admin = practitioner(
+        &app,
+        "clinic-1",
+        "clinic",
+        "fhir-clinic-admin",
+        "physician",
+        &["org_admin"],
+    )
+    .await;
+    let res = app
+        .get_query(
+            "/fhir/r4/AuditEvent",
+            &clinic_admin.token,
+            &[("patient", patient.as_str())],
+        )
+        .await;
+    assert_outcome(&res, 404, "not-found");
+    assert_outcome(
+        &fhir(&app, &org_admin.token, "AuditEvent").await,
+        403,
+        "forbidden",
+    );
+
     // The denied audit read itself is on the log.
     let denied = search(&app, &regional.token, "AuditEvent", &[("_count", "50")]).await;
     assert!(
@@ -1046,10 +1087,12 @@ async fn refusals_are_operation_outcomes_in_the_request_language() {
     // No token: 401.
     let res = send(app.request(Method::GET, &format!("/fhir/r4/Patient/{patient}"))).await;
     assert_outcome(&res, 401, "login");
-    // A search without its patient, an unknown parameter.
-    let res = app.get("/fhir/r4/Observation", &token).await;
+    // A value that cannot be read, an unknown parameter.
+    let res = app
+        .get_query("/fhir/r4/Observation", &token, &[("_count", "many")])
+        .await;
     assert_outcome(&res, 400, "value");
-    assert_eq!(res.body["issue"][0]["expression"][0], "patient");
+    assert_eq!(res.body["issue"][0]["expression"][0], "_count");
     let res = send(
         app.request(Method::GET, "/fhir/r4/Consent")
             .query(&[("patient", patient.as_str()), ("foo", "1")])
@@ -1089,4 +1132,354 @@ async fn refusals_are_operation_outcomes_in_the_request_language() {
     )
     .await;
     assert_outcome(&res, 405, "not-supported");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everything_of_a_plan_holds_its_patient_values_provenance_tasks_consents_and_parties() {
+    let app = app_or_skip!();
+    let a = app.token().await;
+    let (plan, patient, hid, _r) = handed_over_plan(&app, &a).await;
+    let all = fhir_ok(&app, &a, &format!("CarePlan/{plan}/$everything")).await;
+    let resources: Vec<Value> = all["entry"]
+        .as_array()
+        .expect("entry")
+        .iter()
+        .map(|e| e["resource"].clone())
+        .collect();
+    let of = |kind: &str| -> Vec<&Value> {
+        resources
+            .iter()
+            .filter(|r| r["resourceType"] == kind)
+            .collect()
+    };
+    assert_eq!(of("Patient").len(), 1);
+    assert_eq!(of("Patient")[0]["id"], patient.as_str());
+    let observations = search(
+        &app,
+        &a,
+        "Observation",
+        &[("patient", &patient), ("_count", "200")],
+    )
+    .await;
+    assert_eq!(
+        of("Observation").len() as u64,
+        observations["total"].as_u64().expect("total")
+    );
+    let entries = crate::support::entries(&app, &a, &plan).await;
+    assert_eq!(of("Provenance").len(), entries.len());
+    assert!(of("Task").iter().any(|t| t["id"] == hid.as_str()));
+    assert_eq!(of("Task").len(), 2);
+    assert_eq!(of("Consent").len(), 1);
+    let orgs: Vec<&str> = of("Organization")
+        .iter()
+        .filter_map(|o| o["identifier"][0]["value"].as_str())
+        .collect();
+    assert!(
+        orgs.contains(&"acute-1") && orgs.contains(&"recovery-1"),
+        "{orgs:?}"
+    );
+    assert!(!of("Practitioner").is_empty());
+    // Every reference to a resource of these types resolves inside the Bundle.
+    let ids: std::collections::HashSet<String> = resources
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap_or_default(),
+                r["id"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    for o in of("Observation") {
+        for r in o["derivedFrom"].as_array().into_iter().flatten() {
+            assert!(
+                ids.contains(r["reference"].as_str().unwrap_or_default()),
+                "{r}"
+            );
+        }
+        assert!(ids.contains(o["performer"][1]["reference"].as_str().unwrap_or_default()));
+    }
+    // A goal's latest value is one of the plan's Observations.
+    let mut outcomes = 0;
+    for g in of("Goal") {
+        for r in g["outcomeReference"].as_array().into_iter().flatten() {
+            outcomes += 1;
+            assert!(
+                ids.contains(r["reference"].as_str().unwrap_or_default()),
+                "{r}"
+            );
+        }
+    }
+    assert!(outcomes > 0, "no goal names its latest value");
+    for p in of("Provenance") {
+        for t in p["target"].as_array().into_iter().flatten() {
+            assert!(
+                ids.contains(t["reference"].as_str().unwrap_or_default()),
+                "{t}"
+            );
+        }
+    }
+}
+
+/// A stroke plan with every resource type of this module: values (a total with its
+/// items, a correction, a void), a hand-over and a report back, a consent. Returns
+/// (plan, patient, a regional administrator's token).
+async fn full_plan(app: &TestApp, a: &str) -> (String, String, String) {
+    let (plan, patient, _hid, r) = handed_over_plan(app, a).await;
+    let fim_entry = append(
+        app,
+        &r,
+        &plan,
+        entry(
+            "recovery",
+            "assessment",
+            &days_ago(1),
+            Value::Object(fim(6)),
+        ),
+    )
+    .await;
+    append(
+        app,
+        &r,
+        &plan,
+        correction(&fim_entry, Value::Object(fim(5)), "転記ミス"),
+    )
+    .await;
+    let wrong = append(
+        app,
+        &r,
+        &plan,
+        entry("recovery", "assessment", &days_ago(1), json!({"mrs": 5})),
+    )
+    .await;
+    append(app, &r, &plan, void(&wrong, "別の患者の値")).await;
+    let regional = practitioner(
+        app,
+        "region-1",
+        "municipality",
+        "fhir-regional-v",
+        "physician",
+        &["regional_admin"],
+    )
+    .await;
+    (plan, patient, regional.token)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_resource_and_bundle_of_these_types_passes_both_validators() {
+    let app = app_or_skip!();
+    let a = app.token().await;
+    let (plan, patient, regional) = full_plan(&app, &a).await;
+    let mut produced = Vec::new();
+    for (kind, query) in [
+        (
+            "Observation",
+            vec![
+                ("patient", patient.as_str()),
+                ("_include", "Observation:patient"),
+                ("_count", "200"),
+            ],
+        ),
+        (
+            "Observation",
+            vec![("patient", patient.as_str()), ("_count", "2")],
+        ),
+        ("Patient", vec![("_id", patient.as_str())]),
+        ("Organization", vec![]),
+        ("Practitioner", vec![]),
+        ("PractitionerRole", vec![]),
+        ("Task", vec![("patient", patient.as_str())]),
+        ("Consent", vec![("patient", patient.as_str())]),
+        ("Provenance", vec![("patient", patient.as_str())]),
+    ] {
+        let bundle = search(&app, &a, kind, &query).await;
+        for e in bundle["entry"].as_array().into_iter().flatten() {
+            produced.push(e["resource"].clone());
+        }
+        produced.push(bundle);
+    }
+    let audit = search(
+        &app,
+        &regional,
+        "AuditEvent",
+        &[("patient", patient.as_str()), ("_count", "20")],
+    )
+    .await;
+    for e in audit["entry"].as_array().into_iter().flatten() {
+        produced.push(e["resource"].clone());
+    }
+    produced.push(audit);
+    produced.push(fhir_ok(&app, &a, &format!("CarePlan/{plan}/$everything")).await);
+    produced.push(fhir(&app, &a, "Task/nope").await.body);
+    produced.push(app.get("/fhir/r4/Observation", &a).await.body);
+    let kinds: std::collections::BTreeSet<&str> = produced
+        .iter()
+        .filter_map(|r| r["resourceType"].as_str())
+        .collect();
+    for kind in [
+        "Observation",
+        "Patient",
+        "Organization",
+        "Practitioner",
+        "PractitionerRole",
+        "Task",
+        "Consent",
+        "Provenance",
+        "AuditEvent",
+        "Bundle",
+        "OperationOutcome",
+    ] {
+        assert!(kinds.contains(kind), "{kind} not validated");
+    }
+    let statuses: std::collections::BTreeSet<&str> = produced
+        .iter()
+        .filter(|r| r["resourceType"] == "Observation")
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["amended", "entered-in-error", "final"]
+            .into_iter()
+            .collect()
+    );
+    let errors = renkei_testkit::fhir_validate_all(&produced);
+    assert!(
+        errors.is_empty(),
+        "validation errors:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Replaces what changes from run to run (UUIDs, dates and times, the entry hashes as
+/// signature data, audit leaf hashes) with fixed markers.
+fn scrub(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(scrub_text(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(scrub).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| match k.as_str() {
+                    "data" => (k, json!("[signature]")),
+                    "valueString" => (k, json!("[hash]")),
+                    _ => (k, scrub(v)),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn scrub_text(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        if rest.len() >= 36
+            && rest[..36].iter().enumerate().all(|(j, c)| match j {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+        {
+            out.push_str("[uuid]");
+            i += 36;
+        } else if rest.len() >= 10
+            && rest[..10].iter().enumerate().all(|(j, c)| match j {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+        {
+            let mut n = 10;
+            if rest.get(10) == Some(&b'T') {
+                n = rest
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || b":.+-".contains(c)))
+                    .unwrap_or(rest.len());
+            }
+            out.push_str("[time]");
+            i += n;
+        } else {
+            let ch = s[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_resource_of_each_of_these_types_matches_its_snapshot() {
+    let app = app_or_skip!();
+    let a = app.token().await;
+    let (plan, patient, regional) = full_plan(&app, &a).await;
+    let all = fhir_ok(&app, &a, &format!("CarePlan/{plan}/$everything")).await;
+    let resources: Vec<Value> = all["entry"]
+        .as_array()
+        .expect("entry")
+        .iter()
+        .map(|e| e["resource"].clone())
+        .collect();
+    let pick = |kind: &str, f: &dyn Fn(&Value) -> bool| -> Value {
+        resources
+            .iter()
+            .find(|r| r["resourceType"] == kind && f(r))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let mut shots = vec![
+        (
+            "Observation",
+            pick("Observation", &|o| {
+                o["id"].as_str().is_some_and(|i| i.ends_with("-fim-total"))
+                    && o["status"] == "final"
+            }),
+        ),
+        ("Patient", pick("Patient", &|_| true)),
+        (
+            "Organization",
+            pick("Organization", &|o| {
+                o["identifier"][0]["value"] == "recovery-1"
+            }),
+        ),
+        (
+            "Practitioner",
+            pick("Practitioner", &|p| {
+                p["name"][0]["text"] == "acute-user-0 テスト"
+            }),
+        ),
+        (
+            "Task",
+            pick("Task", &|t| t["code"]["coding"][0]["code"] == "handover"),
+        ),
+        ("Consent", pick("Consent", &|_| true)),
+        (
+            "Provenance",
+            pick("Provenance", &|p| {
+                p["activity"]["coding"][0]["code"] == "UPDATE"
+            }),
+        ),
+    ];
+    let role = search(&app, &a, "PractitionerRole", &[]).await;
+    shots.push(("PractitionerRole", matched(&role)[0].clone()));
+    let audit = search(
+        &app,
+        &regional,
+        "AuditEvent",
+        &[("patient", patient.as_str()), ("_count", "1")],
+    )
+    .await;
+    shots.push(("AuditEvent", matched(&audit)[0].clone()));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (kind, resource) in shots {
+            let mut r = scrub(resource);
+            if kind == "Patient" {
+                // The test patient's number is random.
+                r["identifier"][0]["value"] = json!("[number]");
+            }
+            insta::assert_json_snapshot!(format!("fhir_{kind}"), r);
+        }
+    });
 }

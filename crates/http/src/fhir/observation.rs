@@ -24,19 +24,6 @@ pub fn parse(
     search::parse(query, supported, includes).map_err(|e| FhirError::search(&e))
 }
 
-/// Parses a search that must name its patient.
-pub fn parse_with_patient(
-    query: &[(String, String)],
-    supported: &[&str],
-    includes: &[&str],
-) -> Result<SearchParams, FhirError> {
-    let params = parse(query, supported, includes)?;
-    if params.patient.is_none() {
-        return Err(FhirError::search(&SearchError::Invalid("patient".into())));
-    }
-    Ok(params)
-}
-
 /// Takes the parameters `names` out of `query` (for the types that search by more than
 /// the common parameters); each may appear once.
 pub fn take(
@@ -116,7 +103,7 @@ pub async fn search(
     FhirBase(base): FhirBase,
     FhirQuery(query): FhirQuery,
 ) -> Result<Response, FhirError> {
-    let params = parse_with_patient(&query, &["patient", "status"], &["Observation:patient"])?;
+    let params = parse(&query, &["patient", "status"], &["Observation:patient"])?;
     let page = state
         .services
         .fhir_observations(&actor, &meta, &params)

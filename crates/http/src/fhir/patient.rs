@@ -44,11 +44,6 @@ pub async fn search(
         ),
         None => None,
     };
-    if id.is_none() && identifier.is_none() {
-        return Err(FhirError::search(
-            &renkei_fhir::search::SearchError::Invalid("_id".into()),
-        ));
-    }
     let params = parse(&rest, &[], &[])?;
     let page = state
         .services

@@ -7,7 +7,7 @@ use axum::response::Response;
 use crate::extract::Meta;
 use crate::fhir::error::{FhirError, fhir_json};
 use crate::fhir::extract::{FhirAuth, FhirBase, FhirQuery};
-use crate::fhir::observation::{parse_with_patient, searchset};
+use crate::fhir::observation::{parse, searchset};
 use crate::state::AppState;
 
 pub async fn read(
@@ -27,7 +27,7 @@ pub async fn search(
     FhirBase(base): FhirBase,
     FhirQuery(query): FhirQuery,
 ) -> Result<Response, FhirError> {
-    let params = parse_with_patient(&query, &["patient"], &[])?;
+    let params = parse(&query, &["patient"], &[])?;
     let page = state
         .services
         .fhir_provenances(&actor, &meta, &params)

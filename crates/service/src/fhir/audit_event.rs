@@ -1,6 +1,8 @@
 //! AuditEvent reads and searches, only where the JSON API shows the audit log: to the
 //! regional administrator (`audit.read`, the FHIR type in the detail; a refusal is
-//! audited and answered 403).
+//! audited and answered 403), and a patient's events to an organisation administrator
+//! whose organisation sees the patient, as the JSON API's access report
+//! (`patient.access_report`; a refusal is audited and answered 404).
 
 use renkei_domain::access::GlobalAction;
 use renkei_fhir::audit_event::{self as fa, AuditInput};
@@ -53,6 +55,51 @@ impl Services {
         .await
     }
 
+    /// An organisation administrator's read of a patient's audit events: allowed when the
+    /// organisation sees the patient (the JSON API's access report), else 404 as for an
+    /// unknown patient; audited either way.
+    async fn fhir_access_report_allowed(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        patient: &str,
+    ) -> Result<(), ServiceError> {
+        let id = Uuid::parse_str(patient).ok();
+        let exists = match id {
+            Some(p) => renkei_store::queries::patient_by_id(&self.db, p)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        let visible = match id {
+            Some(p) if exists => self.patient_visible(&self.db, actor, p).await?,
+            _ => false,
+        };
+        audit::record_now(
+            self,
+            meta,
+            AuditRecord::by(
+                actor,
+                "patient.access_report",
+                "patient",
+                Some(patient.to_owned()),
+                if visible {
+                    Outcome::Allowed
+                } else {
+                    Outcome::Denied
+                },
+            )
+            .patient(id.filter(|_| exists))
+            .detail(fhir_detail("AuditEvent")),
+        )
+        .await?;
+        if visible {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("patient"))
+        }
+    }
+
     /// `GET AuditEvent/{id}`.
     pub async fn fhir_audit_event(
         &self,
@@ -76,11 +123,18 @@ impl Services {
         params: &SearchParams,
     ) -> Result<Page, ServiceError> {
         let patient = patient_param(params);
-        if params.patient.is_some() && patient.is_none() {
-            self.fhir_audit_allowed(actor, meta, None).await?;
-            return Ok(Page::default());
+        if !actor.has_role("regional_admin")
+            && actor.has_role("org_admin")
+            && let Some(p) = params.patient.as_deref()
+        {
+            self.fhir_access_report_allowed(actor, meta, p).await?;
+        } else {
+            if params.patient.is_some() && patient.is_none() {
+                self.fhir_audit_allowed(actor, meta, None).await?;
+                return Ok(Page::default());
+            }
+            self.fhir_audit_allowed(actor, meta, patient).await?;
         }
-        self.fhir_audit_allowed(actor, meta, patient).await?;
         let mut filter = AuditFilter {
             patient,
             before_seq: params

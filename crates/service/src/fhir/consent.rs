@@ -10,11 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::RequestMeta;
-use crate::fhir::observation::{Hit, Page, page, patient_param};
+use crate::fhir::observation::{Hit, Page, page};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {
-    async fn consent_resource(
+    pub(crate) async fn fhir_consent_resource(
         &self,
         plan: &CarePlanRow,
         c: ConsentRow,
@@ -66,7 +66,7 @@ impl Services {
             .await?;
         self.audit_fhir_read(actor, meta, "consent.read", &plan, "Consent")
             .await?;
-        self.consent_resource(&plan, c).await
+        self.fhir_consent_resource(&plan, c).await
     }
 
     /// `GET Consent?patient=…`.
@@ -77,13 +77,13 @@ impl Services {
         params: &SearchParams,
     ) -> Result<Page, ServiceError> {
         let mut hits = Vec::new();
-        if let Some(p) = patient_param(params) {
+        {
             for plan in self
-                .fhir_readable_plans(actor, meta, p, "consent.read", "Consent")
+                .fhir_readable_plans(actor, meta, params, "consent.read", "Consent")
                 .await?
             {
                 for c in qa::consents_of(&self.db, plan.id).await? {
-                    hits.extend(Hit::of(self.consent_resource(&plan, c).await?));
+                    hits.extend(Hit::of(self.fhir_consent_resource(&plan, c).await?));
                 }
             }
         }

@@ -152,18 +152,30 @@ impl Services {
         Ok(plan)
     }
 
-    /// The patient's plans the actor may read, oldest first (none for an unknown or
-    /// invisible patient: a search answers an empty Bundle either way). Each plan read
-    /// is audited as `action` with the FHIR type in the detail.
+    /// The plans a search reads: the patient's when `patient` is given (none for an
+    /// unknown or invisible patient: a search answers an empty Bundle either way), else
+    /// those on whose care team the actor's organisation is; only those the actor may
+    /// read. Each plan read is audited as `action` with the FHIR type in the detail.
     pub(crate) async fn fhir_readable_plans(
         &self,
         actor: &Actor,
         meta: &RequestMeta,
-        patient: Uuid,
+        params: &SearchParams,
         action: &'static str,
         kind: &str,
     ) -> Result<Vec<CarePlanRow>, ServiceError> {
-        let all = queries::care_plans_of_patient(&self.db, patient).await?;
+        let all = match (&params.patient, patient_param(params)) {
+            (Some(_), Some(p)) => queries::care_plans_of_patient(&self.db, p).await?,
+            (Some(_), None) => Vec::new(),
+            (None, _) => {
+                let ids = renkei_store::queries_access::plans_of_team_org(
+                    &self.db,
+                    actor.organization_id,
+                )
+                .await?;
+                queries::care_plans_by_ids(&self.db, &ids).await?
+            }
+        };
         let visible = self.visible_plans(&self.db, actor, all).await?;
         for plan in &visible {
             self.audit_fhir_read(actor, meta, action, plan, kind)
@@ -277,7 +289,7 @@ impl Services {
             .ok_or(ServiceError::NotFound(MISSING))
     }
 
-    /// `GET Observation?patient=…`: the values of the patient's plans the actor may read.
+    /// `GET Observation[?patient=…]`: the values of the plans the search reads.
     pub async fn fhir_observations(
         &self,
         actor: &Actor,
@@ -285,30 +297,118 @@ impl Services {
         params: &SearchParams,
     ) -> Result<Page, ServiceError> {
         let mut hits = Vec::new();
-        let mut patient = None;
-        if let Some(p) = patient_param(params) {
-            for plan in self
-                .fhir_readable_plans(actor, meta, p, "entry.list", "Observation")
-                .await?
-            {
-                patient = Some(plan.patient_id);
-                let pe = self.fhir_plan_entries(plan).await?;
-                for e in &pe.entries {
-                    hits.extend(
-                        obs::observations(&pe.template.template, e)
-                            .into_iter()
-                            .filter_map(Hit::of),
-                    );
-                }
+        for plan in self
+            .fhir_readable_plans(actor, meta, params, "entry.list", "Observation")
+            .await?
+        {
+            let pe = self.fhir_plan_entries(plan).await?;
+            for e in &pe.entries {
+                hits.extend(
+                    obs::observations(&pe.template.template, e)
+                        .into_iter()
+                        .filter_map(Hit::of),
+                );
             }
         }
         let mut out = page(hits, params);
-        if let Some(p) = patient.filter(|_| {
-            params.include.iter().any(|i| i == "Observation:patient") && !out.matches.is_empty()
-        }) {
-            out.included
-                .push(self.fhir_patient_resource(actor, meta, p).await?);
+        if params.include.iter().any(|i| i == "Observation:patient") {
+            let mut patients: Vec<Uuid> = out
+                .matches
+                .iter()
+                .filter_map(|o| o["subject"]["reference"].as_str()?.strip_prefix("Patient/"))
+                .filter_map(|p| Uuid::parse_str(p).ok())
+                .collect();
+            patients.sort();
+            patients.dedup();
+            for p in patients {
+                out.included
+                    .push(self.fhir_patient_resource(actor, meta, p).await?);
+            }
         }
         Ok(out)
+    }
+}
+
+impl Services {
+    /// What `CarePlan/{id}/$everything` adds for a plan the actor may read: the patient,
+    /// every Observation and Provenance of its entries, its hand-overs and reports back
+    /// as Tasks, its consents, and the Organizations and Practitioners they name. Each
+    /// read is audited as the JSON API's (`patient.read`, `entry.list`, `handover.list`,
+    /// `report.list`, `consent.read`), `$everything` in the detail.
+    pub(crate) async fn fhir_everything_more(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        plan: &CarePlanRow,
+        out: &mut Vec<Value>,
+    ) -> Result<(), ServiceError> {
+        use renkei_store::handovers as hs;
+        use renkei_store::queries_access as qa;
+        use renkei_store::reports as rs;
+        use std::collections::BTreeSet;
+
+        let mut orgs: BTreeSet<Uuid> = BTreeSet::from([plan.planner_organization_id]);
+        let mut people: BTreeSet<Uuid> = BTreeSet::new();
+        audit::record_now(
+            self,
+            meta,
+            AuditRecord::by(
+                actor,
+                "patient.read",
+                "patient",
+                Some(plan.patient_id.to_string()),
+                Outcome::Allowed,
+            )
+            .plan(Some(plan.id))
+            .patient(Some(plan.patient_id))
+            .detail(fhir_detail("Patient $everything")),
+        )
+        .await?;
+        if let Some(p) = self.fhir_patient_of(plan.patient_id).await? {
+            out.push(p);
+        }
+        for (action, kind) in [
+            ("entry.list", "Observation $everything"),
+            ("handover.list", "Task $everything"),
+            ("report.list", "Task $everything"),
+            ("consent.read", "Consent $everything"),
+        ] {
+            self.audit_fhir_read(actor, meta, action, plan, kind)
+                .await?;
+        }
+        let pe = self.fhir_plan_entries(plan.clone()).await?;
+        let template = &pe.template.template;
+        for e in &pe.entries {
+            out.extend(obs::observations(template, e));
+            out.push(renkei_fhir::provenance::provenance(template, e));
+            orgs.extend(Uuid::parse_str(&e.organization_id));
+            people.extend(Uuid::parse_str(&e.author_id));
+        }
+        for h in hs::handovers_of_plan(&self.db, plan.id.into()).await? {
+            orgs.extend([h.from_organization_id.0, h.to_organization_id.0]);
+            out.push(self.fhir_handover_task(plan, h).await?);
+        }
+        for r in rs::reports_of_plan(&self.db, plan.id.into()).await? {
+            orgs.extend([r.from_organization_id.0, r.to_organization_id.0]);
+            out.push(self.fhir_report_task(plan, r).await?);
+        }
+        for c in qa::consents_of(&self.db, plan.id).await? {
+            orgs.insert(c.obtained_by_organization_id);
+            out.push(self.fhir_consent_resource(plan, c).await?);
+        }
+        for m in qa::team_of(&self.db, plan.id).await? {
+            orgs.insert(m.organization_id);
+        }
+        for id in orgs {
+            if let Some(o) = queries::organization_by_id(&self.db, id).await? {
+                out.push(crate::fhir::organization::organization_resource(o));
+            }
+        }
+        for id in people {
+            if let Some(p) = self.fhir_practitioner_any(id).await? {
+                out.push(p);
+            }
+        }
+        Ok(())
     }
 }

@@ -114,8 +114,9 @@ impl Services {
             .ok_or(ServiceError::NotFound("patient"))
     }
 
-    /// `GET Patient?_id=…` or `?identifier=system|value`: the patients the actor sees
-    /// (each match audited as a patient read).
+    /// `GET Patient[?_id=…][&identifier=system|value]`: the patients the actor sees
+    /// (without either, those of the plans on whose care team the actor's organisation
+    /// is); each match audited as a patient read.
     pub async fn fhir_patients(
         &self,
         actor: &Actor,
@@ -141,7 +142,21 @@ impl Services {
                 None => found,
             });
         }
-        let mut candidates = candidates.unwrap_or_default();
+        let mut candidates = match candidates {
+            Some(c) => c,
+            None => {
+                let ids = renkei_store::queries_access::plans_of_team_org(
+                    &self.db,
+                    actor.organization_id,
+                )
+                .await?;
+                queries::care_plans_by_ids(&self.db, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.patient_id)
+                    .collect()
+            }
+        };
         candidates.sort();
         candidates.dedup();
         let mut hits = Vec::new();

@@ -47,6 +47,22 @@ impl Services {
         Ok(input(p, org))
     }
 
+    /// The Practitioner resource of anyone (for `$everything`, which names the authors
+    /// of a plan's entries as the entries themselves do).
+    pub(crate) async fn fhir_practitioner_any(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Value>, ServiceError> {
+        let Some(p) = queries::practitioner_by_id(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let org = queries::organization_by_id(&self.db, p.organization_id)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        Ok(Some(fp::practitioner(&input(p, org))))
+    }
+
     /// `GET Practitioner/{id}`.
     pub async fn fhir_practitioner(&self, actor: &Actor, id: &str) -> Result<Value, ServiceError> {
         Ok(fp::practitioner(

@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::RequestMeta;
-use crate::fhir::observation::{Hit, Page, page, patient_param};
+use crate::fhir::observation::{Hit, Page, page};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {
@@ -47,9 +47,9 @@ impl Services {
         params: &SearchParams,
     ) -> Result<Page, ServiceError> {
         let mut hits = Vec::new();
-        if let Some(p) = patient_param(params) {
+        {
             for plan in self
-                .fhir_readable_plans(actor, meta, p, "entry.list", "Provenance")
+                .fhir_readable_plans(actor, meta, params, "entry.list", "Provenance")
                 .await?
             {
                 let pe = self.fhir_plan_entries(plan).await?;

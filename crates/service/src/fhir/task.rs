@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::PartyRead;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::fhir::observation::{Hit, Page, fhir_detail, page, patient_param};
+use crate::fhir::observation::{Hit, Page, fhir_detail, page};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {
@@ -30,7 +30,7 @@ impl Services {
         })
     }
 
-    async fn handover_task(
+    pub(crate) async fn fhir_handover_task(
         &self,
         plan: &CarePlanRow,
         h: HandoverRow,
@@ -53,7 +53,11 @@ impl Services {
         }))
     }
 
-    async fn report_task(&self, plan: &CarePlanRow, r: ReportRow) -> Result<Value, ServiceError> {
+    pub(crate) async fn fhir_report_task(
+        &self,
+        plan: &CarePlanRow,
+        r: ReportRow,
+    ) -> Result<Value, ServiceError> {
         let now = self.now();
         Ok(ft::report_task(&ReportInput {
             id: r.id.to_string(),
@@ -128,7 +132,7 @@ impl Services {
                     },
                 )
                 .await?;
-            return self.handover_task(&plan, h).await;
+            return self.fhir_handover_task(&plan, h).await;
         }
         if let Some(r) = rs::report_by_id(&self.db, id).await? {
             let plan = self
@@ -146,7 +150,7 @@ impl Services {
                     },
                 )
                 .await?;
-            return self.report_task(&plan, r).await;
+            return self.fhir_report_task(&plan, r).await;
         }
         Err(ServiceError::NotFound("task"))
     }
@@ -160,18 +164,18 @@ impl Services {
         params: &SearchParams,
     ) -> Result<Page, ServiceError> {
         let mut hits = Vec::new();
-        if let Some(p) = patient_param(params) {
+        {
             for plan in self
-                .fhir_readable_plans(actor, meta, p, "handover.list", "Task")
+                .fhir_readable_plans(actor, meta, params, "handover.list", "Task")
                 .await?
             {
                 self.audit_fhir_read(actor, meta, "report.list", &plan, "Task")
                     .await?;
                 for h in hs::handovers_of_plan(&self.db, plan.id.into()).await? {
-                    hits.extend(Hit::of(self.handover_task(&plan, h).await?));
+                    hits.extend(Hit::of(self.fhir_handover_task(&plan, h).await?));
                 }
                 for r in rs::reports_of_plan(&self.db, plan.id.into()).await? {
-                    hits.extend(Hit::of(self.report_task(&plan, r).await?));
+                    hits.extend(Hit::of(self.fhir_report_task(&plan, r).await?));
                 }
             }
         }
