@@ -270,8 +270,10 @@ fn goal_unpruned(g: &GoalView<'_>) -> Value {
         });
     }
     if let Some((entry, item)) = &g.latest {
-        r["outcomeReference"] =
-            json!([common::reference("Observation", &format!("{entry}-{item}"))]);
+        r["outcomeReference"] = json!([common::reference(
+            "Observation",
+            &crate::observation::observation_id(entry, item)
+        )]);
     }
     r
 }

@@ -87,6 +87,8 @@ pub struct Services {
     pub clock: Clock,
     /// What the operator chose at start-up about demo accounts, proxies and keys.
     pub security: Arc<Security>,
+    /// The FHIR Bulk Data export jobs of this server (`$export`).
+    pub exports: Arc<fhir::export::ExportJobs>,
 }
 
 /// Security settings of one server: none of them lives in the database.
@@ -158,6 +160,7 @@ impl Services {
             break_glass_duration: chrono::Duration::hours(24),
             clock: Clock::default(),
             security: Arc::new(Security::default()),
+            exports: fhir::export::new_jobs(),
         }
     }
 
