@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
 
+mod import;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "renkei",
@@ -140,6 +142,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Import lab results (SS-MIX2 standardised storage).
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
     },
     /// SQLite: write a consistent online copy to FILE (must not exist) while writes go on.
     Backup { file: PathBuf },
@@ -588,6 +595,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Import { command } => import::run(command, &cli.database).await,
         Command::Verify { checkpoint } => {
             let witness = match &checkpoint {
                 Some(path) => {

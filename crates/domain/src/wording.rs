@@ -1152,6 +1152,41 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("未開始", "Not started"),
     ("達成(病期終了)", "Met (stage ended)"),
     ("評価待ち", "Awaiting assessment"),
+    // Lab-result import (FHIR Bundle and SS-MIX2): why an observation was not imported.
+    (
+        "取り込みデータの形式が正しくありません",
+        "The imported data is malformed",
+    ),
+    ("必須の項目がありません", "A required element is missing"),
+    (
+        "この検査コードに対応するパスの評価項目がありません",
+        "No item of the pathway records this test code",
+    ),
+    (
+        "この検査コードに対応する評価項目が複数あります",
+        "Several items record this test code",
+    ),
+    (
+        "単位が評価項目の単位と異なります",
+        "The unit is not the item's unit",
+    ),
+    (
+        "値が評価項目の有効範囲外です",
+        "The value is outside the item's valid range",
+    ),
+    ("対象の患者が見つかりません", "No such patient"),
+    (
+        "この患者の有効な連携パスがありません",
+        "The patient has no active care plan",
+    ),
+    (
+        "連携パスの現在の状態では記録できません",
+        "The care plan's current state does not allow recording it",
+    ),
+    (
+        "同じ識別子の検査結果が既に取り込まれています",
+        "A result with the same identifier was imported before",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

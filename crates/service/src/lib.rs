@@ -15,6 +15,7 @@ pub mod error;
 pub mod evidence;
 mod goal_context;
 pub mod handovers;
+pub mod import;
 pub mod kana;
 pub mod lifecycle;
 pub mod notices;
