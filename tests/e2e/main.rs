@@ -5,6 +5,7 @@ mod authz;
 mod browser;
 mod cli;
 mod crash;
+mod fhir;
 mod journeys;
 mod scale_out;
 mod support;

@@ -1152,6 +1152,15 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("未開始", "Not started"),
     ("達成(病期終了)", "Met (stage ended)"),
     ("評価待ち", "Awaiting assessment"),
+    // FHIR R4 interface (/fhir/r4)
+    (
+        "この検索パラメータには対応していません",
+        "This search parameter is not supported",
+    ),
+    (
+        "検索パラメータの値が正しくありません",
+        "The search parameter's value is invalid",
+    ),
     // Lab-result import (FHIR Bundle and SS-MIX2): why an observation was not imported.
     (
         "取り込みデータの形式が正しくありません",

@@ -15,12 +15,11 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use renkei_domain::template::{Item, ItemType, PathwayTemplate};
 use serde_json::{Map, Value};
 
-/// LOINC.
-pub const LOINC: &str = "http://loinc.org";
+pub use crate::common::LOINC;
 /// JLAC10 (17 digits) as JP Core names it.
 pub const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
-/// JLAC10 by its OID.
-pub const JLAC10_OID: &str = "urn:oid:1.2.392.200119.4.504";
+/// JLAC10 by its OID (what Renkei's own resources send, `common::JLAC10`).
+pub const JLAC10_OID: &str = crate::common::JLAC10;
 /// The base of Renkei's own code systems.
 pub const RENKEI_CODE_SYSTEMS: &str = "https://renkei.example.jp/fhir/CodeSystem/";
 
@@ -40,7 +39,7 @@ pub fn organization_of_identifier_system(system: &str) -> Option<&str> {
 
 /// Renkei's item code system of pathway `pathway`.
 pub fn items_system(pathway: &str) -> String {
-    format!("{RENKEI_CODE_SYSTEMS}{pathway}-items")
+    crate::common::item_code_system(pathway)
 }
 
 /// Whether two code-system URIs name the same system (JLAC10 has two names).

@@ -4,6 +4,7 @@ pub mod api;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod health;
 pub mod metrics;
 pub mod router;

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::routes().layer(middleware::map_response(crate::error::problem_for_bare_errors)),
         )
+        .nest("/fhir/r4", crate::fhir::routes())
         .merge(crate::web::routes(state.clone()))
         .merge(crate::ui::routes().layer(middleware::from_fn_with_state(
             state.clone(),
@@ -89,7 +90,9 @@ async fn not_found() -> ApiError {
 /// keeping the `Allow` header axum sets.
 async fn method_not_allowed(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    if res.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+    if res.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED
+        || crate::fhir::error::is_fhir(&res)
+    {
         return res;
     }
     let allow = res.headers().get(header::ALLOW).cloned();

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod entries;
 pub mod error;
 pub mod evidence;
+pub mod fhir;
 mod goal_context;
 pub mod handovers;
 pub mod import;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod builders;
 pub mod cli;
 pub mod db;
+pub mod fhir;
 pub mod process;
 pub mod ss_mix2;
 
@@ -13,6 +14,7 @@ pub use app::{
 };
 pub use cli::{CliOutput, ServeProcess, renkei_bin, run_renkei};
 pub use db::TestDb;
+pub use fhir::{fhir_validate, fhir_validate_all};
 
 /// Raw rows for tests: counts, audit events, practitioners and sessions as plain structs,
 /// and the edits that stage a situation no use case creates.

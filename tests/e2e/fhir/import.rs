@@ -51,7 +51,13 @@ async fn diabetes_patient(app: &TestApp, token: &str) -> (String, String, String
 }
 
 /// A lab-result Observation of `subject` with one coding and a quantity.
-pub fn lab(subject: Value, (system, code): (&str, &str), value: f64, unit: &str, at: &str) -> Value {
+pub fn lab(
+    subject: Value,
+    (system, code): (&str, &str),
+    value: f64,
+    unit: &str,
+    at: &str,
+) -> Value {
     json!({
         "resourceType": "Observation",
         "status": "final",
@@ -111,7 +117,9 @@ fn expressions(outcome: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_current_stage() {
     let app = app_or_skip!();
-    let token = app.user_token("acute-1", "acute_hospital", "fhir-lab").await;
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
     let (patient, ident, plan) = diabetes_patient(&app, &token).await;
     let at = days_ago(1);
     let by_id = json!({"reference": format!("Patient/{patient}")});
@@ -119,12 +127,22 @@ async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_curr
         "system": "https://renkei.example.jp/fhir/sid/patient-id/acute-1", "value": ident}});
     let bundle = transaction(vec![
         lab(by_id.clone(), (LOINC, "4548-4"), 7.2, "%", &at),
-        lab(by_ident, (JLAC10_OID, "8A065000002391901"), 58.5, "mL/min/{1.73_m2}", &at),
+        lab(
+            by_ident,
+            (JLAC10_OID, "8A065000002391901"),
+            58.5,
+            "mL/min/{1.73_m2}",
+            &at,
+        ),
         lab(by_id, (LOINC, "2085-9"), 48.0, "mg/dL", &at),
     ]);
     let res = post_bundle(&app, &token, &bundle).await;
     res.assert_status(200);
-    assert!(res.content_type().starts_with("application/fhir+json"), "{}", res.content_type());
+    assert!(
+        res.content_type().starts_with("application/fhir+json"),
+        "{}",
+        res.content_type()
+    );
     assert_eq!(res.body["resourceType"], "Bundle");
     assert_eq!(res.body["type"], "transaction-response");
     let all = entries(&app, &token, &plan).await;
@@ -133,7 +151,10 @@ async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_curr
     let entry = &written[0];
     assert_eq!(entry["stage"], "intro");
     assert_eq!(entry["organization"]["code"], "acute-1");
-    assert_eq!(entry["values"], json!({"hba1c": 7.2, "egfr": 58.5, "hdl": 48}));
+    assert_eq!(
+        entry["values"],
+        json!({"hba1c": 7.2, "egfr": 58.5, "hdl": 48})
+    );
     let id = entry["id"].as_str().expect("entry id");
     let answers: Vec<(String, String)> = res.body["entry"]
         .as_array()
@@ -160,22 +181,44 @@ async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_curr
         .find(|e| e.action == "entry.append" && e.resource_id.as_deref() == Some(id))
         .expect("an entry.append event for the imported entry");
     assert_eq!(event.outcome, "allowed");
-    assert!(event.detail.as_deref().is_some_and(|d| d.contains("FHIR")), "{event:?}");
+    assert!(
+        event.detail.as_deref().is_some_and(|d| d.contains("FHIR")),
+        "{event:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_unmapped_code_and_out_of_range_value_is_reported_and_nothing_is_written() {
     let app = app_or_skip!();
-    let token = app.user_token("acute-1", "acute_hospital", "fhir-lab").await;
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
     let (patient, _, plan) = diabetes_patient(&app, &token).await;
     let subject = json!({"reference": format!("Patient/{patient}")});
     let bundle = transaction(vec![
         lab(subject.clone(), (LOINC, "4548-4"), 7.2, "%", &days_ago(2)),
-        lab(subject.clone(), (LOINC, "0000-0"), 1.0, "mg/dL", &days_ago(2)),
+        lab(
+            subject.clone(),
+            (LOINC, "0000-0"),
+            1.0,
+            "mg/dL",
+            &days_ago(2),
+        ),
         lab(subject.clone(), (LOINC, "4548-4"), 25.0, "%", &days_ago(1)),
-        lab(subject.clone(), (LOINC, "2571-8"), 120.0, "mmol/L", &days_ago(1)),
-        lab(json!({"reference": format!("Patient/{}", uuid::Uuid::new_v4())}),
-            (LOINC, "4548-4"), 7.0, "%", &days_ago(1)),
+        lab(
+            subject.clone(),
+            (LOINC, "2571-8"),
+            120.0,
+            "mmol/L",
+            &days_ago(1),
+        ),
+        lab(
+            json!({"reference": format!("Patient/{}", uuid::Uuid::new_v4())}),
+            (LOINC, "4548-4"),
+            7.0,
+            "%",
+            &days_ago(1),
+        ),
         json!({"resourceType": "Observation", "status": "final", "subject": subject,
                "code": {"coding": [{"system": LOINC, "code": "4548-4"}]},
                "valueQuantity": {"value": 7.0, "code": "%"}}),
@@ -199,7 +242,10 @@ async fn every_unmapped_code_and_out_of_range_value_is_reported_and_nothing_is_w
         .iter()
         .map(|i| i["code"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(codes, ["code-invalid", "value", "value", "not-found", "required"]);
+    assert_eq!(
+        codes,
+        ["code-invalid", "value", "value", "not-found", "required"]
+    );
     // Japanese by default: the wording table's words.
     assert!(
         res.body["issue"][1]["details"]["text"]
@@ -232,7 +278,9 @@ async fn every_unmapped_code_and_out_of_range_value_is_reported_and_nothing_is_w
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_bundle_sent_twice_writes_once() {
     let app = app_or_skip!();
-    let token = app.user_token("acute-1", "acute_hospital", "fhir-lab").await;
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
     let (patient, _, plan) = diabetes_patient(&app, &token).await;
     let subject = json!({"reference": format!("Patient/{patient}")});
 
@@ -292,7 +340,9 @@ async fn the_same_bundle_sent_twice_writes_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_organisation_off_the_care_team_cannot_import_and_a_missing_token_is_refused() {
     let app = app_or_skip!();
-    let token = app.user_token("acute-1", "acute_hospital", "fhir-lab").await;
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
     let (patient, _, plan) = diabetes_patient(&app, &token).await;
     let outsider = app.user_token("clinic-9", "clinic", "outsider-ns").await;
     let bundle = transaction(vec![lab(

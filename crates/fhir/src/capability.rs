@@ -1,0 +1,151 @@
+//! The CapabilityStatement (`metadata`): built from [`SERVED`], the one table of the
+//! resource types this server answers. Each type's module declares its own
+//! [`ResourceCapability`] and adds one line here; the HTTP router serves exactly the
+//! types of this table (its test checks every listed interaction answers).
+
+use serde_json::{Value, json};
+
+use crate::common::{FHIR_VERSION, MEDIA_TYPE};
+
+/// A search parameter of a resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchParam {
+    pub name: &'static str,
+    /// `token`, `reference`, `date`, `string`, `number`.
+    pub kind: &'static str,
+    pub documentation: &'static str,
+}
+
+/// An operation on a resource type or instance (`$everything`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub name: &'static str,
+    pub definition: &'static str,
+}
+
+/// What the server does with one resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceCapability {
+    pub kind: &'static str,
+    /// The profile the resources claim (`meta.profile`), a JP Core one where it exists.
+    pub profile: Option<&'static str>,
+    /// `read`, `search-type`…
+    pub interactions: &'static [&'static str],
+    pub search_params: &'static [SearchParam],
+    pub search_include: &'static [&'static str],
+    pub operations: &'static [Operation],
+}
+
+/// `_lastUpdated`, which every searchable type supports.
+pub const LAST_UPDATED: SearchParam = SearchParam {
+    name: "_lastUpdated",
+    kind: "date",
+    documentation: "When the resource last changed; prefixes eq, ge, le, gt, lt",
+};
+
+/// `patient`, the subject of a patient's resources.
+pub const PATIENT: SearchParam = SearchParam {
+    name: "patient",
+    kind: "reference",
+    documentation: "The patient (Patient/{id} or the bare id)",
+};
+
+/// `status`.
+pub const STATUS: SearchParam = SearchParam {
+    name: "status",
+    kind: "token",
+    documentation: "The resource's status code; several separated by commas",
+};
+
+/// Every resource type served, in the order the statement lists them.
+pub const SERVED: &[ResourceCapability] = &[
+    // PlanDefinition … Goal
+    crate::plan_definition::CAPABILITY,
+    crate::care_plan::CAPABILITY,
+    crate::care_team::CAPABILITY,
+    crate::goal::CAPABILITY,
+    // Observation … AuditEvent
+];
+
+/// The capability of `kind`, when it is served.
+pub fn served(kind: &str) -> Option<&'static ResourceCapability> {
+    SERVED.iter().find(|c| c.kind == kind)
+}
+
+/// The CapabilityStatement of this server; `base` is the absolute URL of `/fhir/r4`,
+/// `software_version` the running build's version, `date` when it was published.
+pub fn capability_statement(base: &str, software_version: &str, date: &str) -> Value {
+    let resources: Vec<Value> = SERVED.iter().map(resource).collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "Renkei",
+        "kind": "instance",
+        "software": { "name": "Renkei", "version": software_version },
+        "implementation": {
+            "description": "Renkei regional care-pathway record (地域医療連携パス)",
+            "url": base,
+        },
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json", MEDIA_TYPE.split(';').next().unwrap_or(MEDIA_TYPE)],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "cors": false,
+                "description": "Authorization: Bearer <token>, the same tokens as /api/v1",
+            },
+            "resource": resources,
+        }],
+    })
+}
+
+fn resource(c: &ResourceCapability) -> Value {
+    let mut r = json!({
+        "type": c.kind,
+        "interaction": c.interactions.iter().map(|i| json!({ "code": i })).collect::<Vec<_>>(),
+    });
+    if let Some(p) = c.profile {
+        r["profile"] = json!(p);
+    }
+    if !c.search_params.is_empty() {
+        r["searchParam"] = c
+            .search_params
+            .iter()
+            .map(|p| json!({ "name": p.name, "type": p.kind, "documentation": p.documentation }))
+            .collect();
+    }
+    if !c.search_include.is_empty() {
+        r["searchInclude"] = json!(c.search_include);
+    }
+    if !c.operations.is_empty() {
+        r["operation"] = c
+            .operations
+            .iter()
+            .map(|o| json!({ "name": o.name, "definition": o.definition }))
+            .collect();
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_lists_each_served_type_once() {
+        let s = capability_statement("https://h/fhir/r4", "0.1.0", "2026-12-10");
+        assert_eq!(s["resourceType"], "CapabilityStatement");
+        assert_eq!(s["fhirVersion"], "4.0.1");
+        let listed: Vec<&str> = s["rest"][0]["resource"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r["type"].as_str()).collect())
+            .unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        for kind in &listed {
+            assert!(seen.insert(*kind), "{kind} twice");
+            assert!(served(kind).is_some());
+        }
+        assert_eq!(listed.len(), SERVED.len());
+    }
+}

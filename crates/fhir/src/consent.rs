@@ -1,0 +1,1 @@
+//! Consent: the patient's consent to the care team's sharing.

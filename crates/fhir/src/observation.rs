@@ -1,0 +1,1 @@
+//! Observation: one per recorded value of an entry.

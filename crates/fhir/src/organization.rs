@@ -1,0 +1,1 @@
+//! Organization per JP Core (JP_Organization).

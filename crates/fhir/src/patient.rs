@@ -1,0 +1,1 @@
+//! Patient per JP Core (JP_Patient).

@@ -1,0 +1,1 @@
+//! Provenance: one per entry, with the entry hash as signature data.

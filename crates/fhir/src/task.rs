@@ -1,0 +1,1 @@
+//! Task: hand-overs and reports back.

@@ -1,0 +1,1 @@
+//! Consent: read and search.

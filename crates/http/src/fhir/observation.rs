@@ -1,0 +1,1 @@
+//! Observation: read and search.

@@ -1,0 +1,1 @@
+//! Practitioner and PractitionerRole: read.

@@ -1,0 +1,1 @@
+//! Provenance: read and search.

@@ -1,0 +1,1 @@
+//! Task: read and search.

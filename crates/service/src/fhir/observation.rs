@@ -1,0 +1,1 @@
+//! Observation reads and searches.

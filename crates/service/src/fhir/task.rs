@@ -1,0 +1,1 @@
+//! Task reads: hand-overs and reports back.

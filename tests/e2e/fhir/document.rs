@@ -1,0 +1,1 @@
+//! The referral letter as a FHIR document Bundle.

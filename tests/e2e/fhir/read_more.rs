@@ -1,0 +1,1 @@
+//! Observation, Patient, Organization, Practitioner, Task, Consent, Provenance and AuditEvent over HTTP.
