@@ -1161,6 +1161,9 @@ const UI_TEXT: &[(&str, &str)] = &[
         "検索パラメータの値が正しくありません",
         "The search parameter's value is invalid",
     ),
+    // The referral letter (診療情報提供書) of a hand-over and the FHIR Bulk Data export
+    ("診療情報提供書を印刷", "Print the referral letter"),
+    ("紹介・転院の依頼に戻る", "Back to the hand-over"),
     // Lab-result import (FHIR Bundle and SS-MIX2): why an observation was not imported.
     (
         "取り込みデータの形式が正しくありません",

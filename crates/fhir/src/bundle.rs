@@ -66,6 +66,10 @@ pub fn full_url(base: &str, resource: &Value) -> String {
 
 /// The `searchset` Bundle of `set`; `base` makes each entry's absolute `fullUrl`.
 pub fn searchset(base: &str, set: SearchSet) -> Value {
+    crate::common::prune(searchset_unpruned(base, set))
+}
+
+fn searchset_unpruned(base: &str, set: SearchSet) -> Value {
     let mut link = vec![json!({ "relation": "self", "url": set.self_link })];
     if let Some(next) = set.next_link {
         link.push(json!({ "relation": "next", "url": next }));

@@ -65,6 +65,17 @@ pub const SERVED: &[ResourceCapability] = &[
     crate::care_team::CAPABILITY,
     crate::goal::CAPABILITY,
     // Observation … AuditEvent
+    crate::observation::CAPABILITY,
+    crate::patient::CAPABILITY,
+    crate::organization::CAPABILITY,
+    crate::practitioner::CAPABILITY,
+    crate::practitioner::ROLE_CAPABILITY,
+    crate::task::CAPABILITY,
+    crate::consent::CAPABILITY,
+    crate::provenance::CAPABILITY,
+    crate::audit_event::CAPABILITY,
+    // Composition (the referral letter)
+    crate::composition::CAPABILITY,
 ];
 
 /// The capability of `kind`, when it is served.
@@ -96,6 +107,10 @@ pub fn capability_statement(base: &str, software_version: &str, date: &str) -> V
                 "description": "Authorization: Bearer <token>, the same tokens as /api/v1",
             },
             "resource": resources,
+            "operation": [{
+                "name": crate::export::SYSTEM_OPERATION.name,
+                "definition": crate::export::SYSTEM_OPERATION.definition,
+            }],
         }],
     })
 }

@@ -19,7 +19,7 @@ pub const CAPABILITY: ResourceCapability = ResourceCapability {
     search_include: &[INCLUDE_GOAL],
     operations: &[Operation {
         name: "everything",
-        definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        definition: "https://renkei.example.jp/fhir/OperationDefinition/CarePlan-everything",
     }],
 };
 
@@ -130,6 +130,10 @@ fn period(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
 
 /// The CarePlan of `p`.
 pub fn care_plan(p: &PlanView) -> Value {
+    crate::common::prune(care_plan_unpruned(p))
+}
+
+fn care_plan_unpruned(p: &PlanView) -> Value {
     let stage_system = code_system("stage");
     let activity: Vec<Value> = p
         .stages

@@ -51,6 +51,10 @@ pub struct TeamView {
 
 /// The CareTeam of `t`.
 pub fn care_team(t: &TeamView) -> Value {
+    crate::common::prune(care_team_unpruned(t))
+}
+
+fn care_team_unpruned(t: &TeamView) -> Value {
     let participants: Vec<Value> = t
         .members
         .iter()

@@ -73,9 +73,44 @@ pub fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
     }
 }
 
+/// Removes the empty arrays and objects FHIR JSON does not allow (an element is either
+/// present with content or absent), at every depth.
+pub fn prune(value: Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(prune)
+                .filter(|v| !is_empty(v))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, prune(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_drops_empty_arrays_and_objects_at_every_depth() {
+        let v = json!({"a": [], "b": {"c": {}, "d": [{}]}, "e": [1], "f": ""});
+        assert_eq!(prune(v), json!({"e": [1], "f": ""}));
+    }
 
     #[test]
     fn ids_follow_the_fhir_id_rule() {

@@ -226,6 +226,10 @@ pub struct GoalView<'a> {
 
 /// The Goal of `g`.
 pub fn goal(g: &GoalView<'_>) -> Value {
+    crate::common::prune(goal_unpruned(g))
+}
+
+fn goal_unpruned(g: &GoalView<'_>) -> Value {
     let mut targets = targets(g.template, g.target);
     if let Some(due) = g.due_date {
         for t in &mut targets {
@@ -266,8 +270,10 @@ pub fn goal(g: &GoalView<'_>) -> Value {
         });
     }
     if let Some((entry, item)) = &g.latest {
-        r["outcomeReference"] =
-            json!([common::reference("Observation", &format!("{entry}-{item}"))]);
+        r["outcomeReference"] = json!([common::reference(
+            "Observation",
+            &crate::observation::observation_id(entry, item)
+        )]);
     }
     r
 }

@@ -23,18 +23,25 @@ pub const JLAC10_OID: &str = crate::common::JLAC10;
 /// The base of Renkei's own code systems.
 pub const RENKEI_CODE_SYSTEMS: &str = "https://renkei.example.jp/fhir/CodeSystem/";
 
-/// The namespace of an organisation's patient identifiers (its 患者ID): Renkei has no
-/// 保険医療機関番号 of its organisations, so the JP Core OID form cannot be built; the
-/// organisation's code names the namespace instead.
+/// The namespace of an organisation's patient identifiers (its 患者ID), as the Patient
+/// mapper writes it: JP Core's OID form for a 10-digit institution number, Renkei's
+/// `NamingSystem/patient-number/{organisation code}` otherwise.
 pub fn patient_identifier_system(organization_code: &str) -> String {
-    format!("https://renkei.example.jp/fhir/sid/patient-id/{organization_code}")
+    crate::patient::identifier_system(organization_code)
 }
 
 /// The organisation code whose patient-identifier namespace `system` is.
 pub fn organization_of_identifier_system(system: &str) -> Option<&str> {
+    let renkei = format!(
+        "{}/NamingSystem/patient-number/",
+        crate::common::CANONICAL_BASE
+    );
+    if let Some(code) = system.strip_prefix(renkei.as_str()) {
+        return (!code.is_empty() && !code.contains('/')).then_some(code);
+    }
     system
-        .strip_prefix("https://renkei.example.jp/fhir/sid/patient-id/")
-        .filter(|code| !code.is_empty() && !code.contains('/'))
+        .strip_prefix(crate::patient::JP_PATIENT_ID_OID)
+        .filter(|n| crate::patient::is_institution_number(n))
 }
 
 /// Renkei's item code system of pathway `pathway`.
@@ -642,7 +649,7 @@ impl EntryValues {
 pub struct ResponseEntry {
     /// Written now (`201 Created`) or imported before (`200 OK`).
     pub created: bool,
-    /// The Observation's id: `{entry id}-{item code}`.
+    /// The Observation's id (`observation::observation_id`).
     pub observation_id: String,
 }
 
@@ -865,6 +872,15 @@ mod tests {
         assert_eq!(dup.expression, "Bundle.entry[3].resource");
         assert_eq!(e.entries_for_field("values.ldl"), vec![2]);
         assert_eq!(e.entries_for_field("values"), vec![0, 2]);
+    }
+
+    #[test]
+    fn a_patient_identifier_namespace_names_its_organisation_both_ways() {
+        for code in ["acute-1", "1234567890"] {
+            let system = patient_identifier_system(code);
+            assert_eq!(organization_of_identifier_system(&system), Some(code));
+        }
+        assert_eq!(organization_of_identifier_system("urn:x"), None);
     }
 
     #[test]

@@ -103,6 +103,10 @@ fn due_extension(due: &Due) -> Value {
 
 /// The PlanDefinition of published version `id` (its Renkei UUID) of template `t`.
 pub fn plan_definition(id: &str, t: &PathwayTemplate) -> Value {
+    crate::common::prune(plan_definition_unpruned(id, t))
+}
+
+fn plan_definition_unpruned(id: &str, t: &PathwayTemplate) -> Value {
     let stage_system = code_system("stage");
     let goals: Vec<Value> = t
         .goals
@@ -210,6 +214,106 @@ pub fn plan_definition(id: &str, t: &PathwayTemplate) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every published template of the repository.
+    fn templates() -> Vec<PathwayTemplate> {
+        [
+            include_str!("../../../pathways/stroke/v1.toml"),
+            include_str!("../../../pathways/stroke/v2.toml"),
+            include_str!("../../../pathways/femur-fracture/v1.toml"),
+            include_str!("../../../pathways/femur-fracture/v2.toml"),
+            include_str!("../../../pathways/diabetes/v1.toml"),
+            include_str!("../../../pathways/diabetes/v2.toml"),
+        ]
+        .iter()
+        .map(|src| {
+            renkei_domain::template::parse_template(src, None)
+                .unwrap_or_else(|e| panic!("template: {e:?}"))
+        })
+        .collect()
+    }
+
+    #[test]
+    fn every_template_maps_each_stage_to_an_action_and_each_goal_to_a_goal() {
+        for t in templates() {
+            let pd = plan_definition("0190c0de-0000-7000-8000-000000000001", &t);
+            assert_eq!(pd["url"], canonical_url(&t.code));
+            assert_eq!(pd["version"], t.version.to_string());
+            assert_eq!(
+                canonical(&t),
+                format!("{}|{}", canonical_url(&t.code), t.version)
+            );
+            let actions = pd["action"].as_array().cloned().unwrap_or_default();
+            let goals = pd["goal"].as_array().cloned().unwrap_or_default();
+            assert_eq!(actions.len(), t.stages.len(), "{}", t.code);
+            assert_eq!(goals.len(), t.goals.len(), "{}", t.code);
+            let action_ids: Vec<&str> = actions.iter().filter_map(|a| a["id"].as_str()).collect();
+            let goal_ids: Vec<&str> = goals.iter().filter_map(|g| g["id"].as_str()).collect();
+            for a in &actions {
+                for r in a["relatedAction"].as_array().into_iter().flatten() {
+                    let target = r["actionId"].as_str().unwrap_or_default();
+                    assert!(action_ids.contains(&target), "{}: {target}", t.code);
+                }
+                for g in a["goalId"].as_array().into_iter().flatten() {
+                    assert!(
+                        goal_ids.contains(&g.as_str().unwrap_or_default()),
+                        "{}",
+                        t.code
+                    );
+                }
+            }
+            for (g, def) in goals.iter().zip(&t.goals) {
+                assert!(
+                    g["target"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{}",
+                    def.code
+                );
+                assert_eq!(g["extension"].is_array(), def.due.is_some(), "{}", def.code);
+                for target in g["target"].as_array().into_iter().flatten() {
+                    assert!(
+                        target["measure"]["coding"]
+                            .as_array()
+                            .is_some_and(|c| !c.is_empty())
+                    );
+                    let details = ["detailQuantity", "detailRange", "detailCodeableConcept"];
+                    assert_eq!(
+                        details.iter().filter(|d| target.get(**d).is_some()).count(),
+                        1
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_range_goal_keeps_both_bounds_and_items_keep_their_standard_codes() {
+        let mut ranges = 0;
+        for t in templates() {
+            for g in &t.goals {
+                if let renkei_domain::template::GoalTarget::Range { item, min, max } = &g.target {
+                    let targets = crate::goal::targets(&t, &g.target);
+                    assert_eq!(targets[0]["detailRange"]["low"]["value"], *min);
+                    assert_eq!(targets[0]["detailRange"]["high"]["value"], *max);
+                    let codings = targets[0]["measure"]["coding"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    let standard = t
+                        .items
+                        .iter()
+                        .find(|i| i.code == *item)
+                        .map(|i| i.codes.len());
+                    assert_eq!(Some(codings.len()), standard.map(|n| n + 1), "{}", g.code);
+                    assert_eq!(codings.last().map(|c| c["code"].clone()), Some(json!(item)));
+                    ranges += 1;
+                }
+            }
+        }
+        assert!(
+            ranges > 0,
+            "the templates have range goals (the elderly HbA1c band)"
+        );
+    }
 
     #[test]
     fn names_and_element_ids_are_made_from_codes() {

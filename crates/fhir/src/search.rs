@@ -1,5 +1,5 @@
 //! The search parameters served: `patient`, `status`, `_lastUpdated` (with the `eq`,
-//! `ge`, `le`, `gt`, `lt` prefixes), `_count` (default 50, at most 200), `_page` (the
+//! `ge`, `le`, `gt`, `lt` prefixes), `_count` (default 50, at most 200; 0 for the total only), `_page` (the
 //! cursor of the next page) and `_include`. Anything else is refused (400) rather than
 //! silently ignored, so a client never reads an unfiltered answer as a filtered one.
 
@@ -189,12 +189,12 @@ pub fn parse(
                 p.last_updated
                     .push(DateFilter::parse(value).ok_or_else(|| invalid(name))?);
             }
+            // `_count=0` asks for the total only.
             "_count" => {
-                let n: usize = value.parse().map_err(|_| invalid(name))?;
-                if n == 0 {
-                    return Err(invalid(name));
-                }
-                p.count = n.min(MAX_COUNT);
+                p.count = value
+                    .parse::<usize>()
+                    .map_err(|_| invalid(name))?
+                    .min(MAX_COUNT)
             }
             "_page" => p.page = Some(PageCursor::decode(value).ok_or_else(|| invalid(name))?),
             "_include" if includes.contains(&value.as_str()) => p.include.push(value.clone()),
@@ -258,16 +258,23 @@ mod tests {
     }
 
     #[test]
-    fn count_defaults_caps_and_refuses_zero() {
+    fn count_defaults_caps_and_refuses_what_is_not_a_count() {
         assert_eq!(parse(&[], &[], &[]).map(|p| p.count), Ok(DEFAULT_COUNT));
         assert_eq!(
             parse(&q(&[("_count", "1000")]), &[], &[]).map(|p| p.count),
             Ok(MAX_COUNT)
         );
         assert_eq!(
-            parse(&q(&[("_count", "0")]), &[], &[]),
-            Err(SearchError::Invalid("_count".into()))
+            parse(&q(&[("_count", "0")]), &[], &[]).map(|p| p.count),
+            Ok(0)
         );
+        for bad in ["-1", "x", ""] {
+            assert_eq!(
+                parse(&q(&[("_count", bad)]), &[], &[]),
+                Err(SearchError::Invalid("_count".into())),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(crate::fhir::error::outcome_at_edge))
                 .layer(middleware::from_fn(crate::edge::sanitize_request_id))
                 .layer(middleware::from_fn(crate::error::with_request_language))
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))

@@ -86,6 +86,8 @@ pub struct Services {
     pub clock: Clock,
     /// What the operator chose at start-up about demo accounts, proxies and keys.
     pub security: Arc<Security>,
+    /// The FHIR Bulk Data export jobs of this server (`$export`).
+    pub exports: Arc<fhir::export::ExportJobs>,
 }
 
 /// Security settings of one server: none of them lives in the database.
@@ -157,6 +159,7 @@ impl Services {
             break_glass_duration: chrono::Duration::hours(24),
             clock: Clock::default(),
             security: Arc::new(Security::default()),
+            exports: fhir::export::new_jobs(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod declarations;
 pub mod entity;
 pub mod error;
 pub mod evidence;
+pub mod fhir;
 pub mod handovers;
 pub mod notices;
 pub mod practitioners;

@@ -124,7 +124,7 @@ async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_curr
     let at = days_ago(1);
     let by_id = json!({"reference": format!("Patient/{patient}")});
     let by_ident = json!({"identifier": {
-        "system": "https://renkei.example.jp/fhir/sid/patient-id/acute-1", "value": ident}});
+        "system": "https://renkei.example.jp/fhir/NamingSystem/patient-number/acute-1", "value": ident}});
     let bundle = transaction(vec![
         lab(by_id.clone(), (LOINC, "4548-4"), 7.2, "%", &at),
         lab(
@@ -373,4 +373,238 @@ async fn an_organisation_off_the_care_team_cannot_import_and_a_missing_token_is_
     .await;
     not_json.assert_status(415);
     assert!(assessments(&entries(&app, &token, &plan).await).is_empty());
+}
+
+// ------------------------------------------------------------------ round trip (§5)
+
+async fn goal_statuses(app: &TestApp, token: &str, plan: &str) -> Vec<(String, Value)> {
+    let res = app
+        .get(&format!("/api/v1/care-plans/{plan}/goals"), token)
+        .await;
+    res.assert_status(200);
+    res.body["goals"]
+        .as_array()
+        .expect("goals")
+        .iter()
+        .map(|g| {
+            (
+                g["code"].as_str().unwrap_or("").to_owned(),
+                json!({"status": g["status"], "latest": g["latest"]["value"]}),
+            )
+        })
+        .collect()
+}
+
+/// A new patient of `acute-1` born on `birth` enrolled on `pathway` started `days` ago.
+/// Returns (patient id, plan id).
+async fn enrolled(app: &TestApp, token: &str, pathway: &str, birth: &str) -> (String, String) {
+    let ident = format!("5{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let p = app
+        .post_json(
+            "/api/v1/patients",
+            token,
+            &patient("タナカ", "ハナコ", birth, "acute-1", &ident),
+            None,
+        )
+        .await;
+    p.assert_status(201);
+    let res = app
+        .post_json(
+            "/api/v1/care-plans",
+            token,
+            &json!({"patient_id": p.body["id"], "pathway": pathway, "started_at": days_ago(10)}),
+            None,
+        )
+        .await;
+    res.assert_status(201);
+    (
+        p.body["id"].as_str().expect("patient").to_owned(),
+        res.body["id"].as_str().expect("plan").to_owned(),
+    )
+}
+
+/// Exports plan `from` with `$everything`, and imports the Observations of its
+/// assessment entries into plan `to` of patient `patient`.
+async fn import_assessments(app: &TestApp, token: &str, from: &str, patient: &str, to: &str) {
+    let source = entries(app, token, from).await;
+    let assessment_ids: Vec<&str> = source
+        .iter()
+        .filter(|e| e["kind"] == "assessment")
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    let everything = app
+        .get(&format!("/fhir/r4/CarePlan/{from}/$everything"), token)
+        .await;
+    everything.assert_status(200);
+    let observations: Vec<Value> = everything.body["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["resource"].clone())
+        .filter(|r| r["resourceType"] == "Observation" && r["status"] != "entered-in-error")
+        .filter(|r| {
+            r["id"]
+                .as_str()
+                .and_then(|id| id.get(..36))
+                .is_some_and(|entry| assessment_ids.contains(&entry))
+        })
+        .map(|mut r| {
+            let o = r.as_object_mut().expect("object");
+            o.remove("id");
+            o.remove("meta");
+            o.insert(
+                "subject".into(),
+                json!({"reference": format!("Patient/{patient}")}),
+            );
+            o.insert(
+                "basedOn".into(),
+                json!([{"reference": format!("CarePlan/{to}")}]),
+            );
+            r
+        })
+        .collect();
+    assert!(!observations.is_empty(), "{}", everything.text);
+    let res = post_bundle(app, token, &transaction(observations)).await;
+    res.assert_status(200);
+    assert!(
+        res.body["entry"]
+            .as_array()
+            .expect("answers")
+            .iter()
+            .all(|e| e["response"]["status"] == "201 Created"),
+        "{}",
+        res.text
+    );
+}
+
+/// The stage events of plan `from`, written to plan `to` through the JSON API with the
+/// same times and values (an import writes assessments only).
+async fn copy_stage_event(app: &TestApp, token: &str, from: &str, to: &str, kind: &str) {
+    let source = entries(app, token, from).await;
+    for e in source.iter().filter(|e| e["kind"] == kind) {
+        append(
+            app,
+            token,
+            to,
+            json!({"stage": e["stage"], "kind": kind, "effective_at": e["effective_at"],
+                   "values": e["values"]}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_diabetes_plan_exported_and_imported_into_a_fresh_plan_has_the_same_goal_statuses() {
+    let app = app_or_skip!();
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
+    let (_, a) = enrolled(&app, &token, "diabetes", "1958-03-03").await;
+    append(
+        &app,
+        &token,
+        &a,
+        json!({"stage": "intro", "kind": "stage_start", "effective_at": days_ago(9),
+               "values": {"hba1c": 8.6}}),
+    )
+    .await;
+    for (days, values) in [
+        (
+            6,
+            json!({"hba1c": 7.6, "ldl": 132, "hdl": 44, "tg": 180, "egfr": 61.0,
+                   "bp_sys": 138.0, "bp_dia": 84.0, "weight": 71.2}),
+        ),
+        (
+            2,
+            json!({"hba1c": 6.8, "ldl": 96, "uacr": 24.0, "bp_sys": 126.0, "bp_dia": 76.0,
+                   "bp_sys_home": 128.0, "bp_dia_home": 73.0, "nonhdl": 128}),
+        ),
+    ] {
+        append(
+            &app,
+            &token,
+            &a,
+            json!({"stage": "intro", "kind": "assessment", "effective_at": days_ago(days),
+                   "values": values}),
+        )
+        .await;
+    }
+    let (patient_b, b) = enrolled(&app, &token, "diabetes", "1958-03-03").await;
+    copy_stage_event(&app, &token, &a, &b, "stage_start").await;
+    import_assessments(&app, &token, &a, &patient_b, &b).await;
+
+    let before = goal_statuses(&app, &token, &a).await;
+    assert!(
+        before.iter().any(|(_, s)| s["status"] == "met")
+            && before.iter().any(|(_, s)| s["status"] == "not_met"),
+        "the plan decides goals both ways: {before:?}"
+    );
+    assert_eq!(goal_statuses(&app, &token, &b).await, before);
+    // The imported values are the recorded ones, home and office blood pressure apart.
+    let imported: Vec<Value> = assessments(&entries(&app, &token, &b).await)
+        .iter()
+        .map(|e| e["values"].clone())
+        .collect();
+    assert!(
+        imported
+            .iter()
+            .any(|v| v["bp_sys_home"] == json!(128.0) && v["bp_sys"] == json!(126.0)),
+        "{imported:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stroke_plan_whose_acute_stage_ended_round_trips_to_the_same_goal_statuses() {
+    use renkei_testkit::builders::fim;
+    let app = app_or_skip!();
+    let token = app
+        .user_token("acute-1", "acute_hospital", "fhir-lab")
+        .await;
+    let (_, a) = enrolled(&app, &token, "stroke", "1946-07-07").await;
+    append(
+        &app,
+        &token,
+        &a,
+        json!({"stage": "acute", "kind": "stage_start", "effective_at": days_ago(9),
+               "values": {"nihss_total": 12, "mrs_premorbid": 0}}),
+    )
+    .await;
+    let mut values = fim([4, 4, 3, 3, 3, 4, 5, 5, 4, 4, 3, 3, 2, 5, 5, 4, 4, 4]);
+    values.insert("bp_sys".into(), json!(142.0));
+    values.insert("bp_dia".into(), json!(78.0));
+    values.insert("ldl".into(), json!(92));
+    values.insert("nihss_total".into(), json!(6));
+    append(
+        &app,
+        &token,
+        &a,
+        json!({"stage": "acute", "kind": "assessment", "effective_at": days_ago(4),
+               "values": values}),
+    )
+    .await;
+    append(
+        &app,
+        &token,
+        &a,
+        json!({"stage": "acute", "kind": "stage_end", "effective_at": days_ago(1),
+               "values": {"mrs": 3}}),
+    )
+    .await;
+    let (patient_b, b) = enrolled(&app, &token, "stroke", "1946-07-07").await;
+    copy_stage_event(&app, &token, &a, &b, "stage_start").await;
+    import_assessments(&app, &token, &a, &patient_b, &b).await;
+    copy_stage_event(&app, &token, &a, &b, "stage_end").await;
+
+    let before = goal_statuses(&app, &token, &a).await;
+    assert!(
+        before
+            .iter()
+            .any(|(c, s)| c == "g1_transfer_on_time" && s["status"] == "met"),
+        "{before:?}"
+    );
+    assert_eq!(goal_statuses(&app, &token, &b).await, before);
+    // The total computed from the imported FIM items is the exported one.
+    let imported = assessments(&entries(&app, &token, &b).await);
+    let source = assessments(&entries(&app, &token, &a).await);
+    assert_eq!(imported[0]["values"], source[0]["values"]);
 }

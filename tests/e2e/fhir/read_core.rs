@@ -139,6 +139,16 @@ async fn every_type_the_capability_statement_lists_is_served() {
             .iter()
             .filter_map(|i| i["code"].as_str())
             .collect();
+        if kind == "AuditEvent" {
+            // The audit log is the regional administrator's alone, as on /api/v1.
+            for path in [
+                "/AuditEvent?_count=1",
+                "/AuditEvent/00000000-0000-0000-0000-000000000000",
+            ] {
+                outcome(&fhir_get(&app, path, &token).await, 403, "forbidden");
+            }
+            continue;
+        }
         if interactions.contains(&"search-type") {
             let res = fhir_get(&app, &format!("/{kind}?_count=1"), &token).await;
             assert_eq!(ok(&res)["type"], "searchset", "{kind}");
@@ -318,6 +328,14 @@ async fn care_plan_search_filters_by_patient_status_and_last_updated_and_pages_w
 
     let res = fhir_get(&app, "/CarePlan?status=active", &token).await;
     assert_eq!(ok(&res)["total"], 3);
+    let res = fhir_get(&app, "/CarePlan?status=active&_count=0", &token).await;
+    let only_total = ok(&res);
+    assert_eq!(only_total["total"], 3);
+    assert!(
+        only_total.get("entry").is_none(),
+        "no empty arrays in FHIR JSON"
+    );
+    assert_eq!(next_link(only_total), None);
     let res = fhir_get(&app, "/CarePlan?status=completed,revoked", &token).await;
     assert_eq!(ok(&res)["total"], 0);
 
@@ -449,6 +467,7 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
     let app = app_or_skip!();
     let token = app.token().await;
     let plan = stroke_plan(&app, &token, 1).await;
+    let patient = patient_of(&app, &token, &plan).await;
 
     // 401: no token, a wrong token; audited as the JSON API does.
     let res = send(app.request(Method::GET, &format!("/fhir/r4/CarePlan/{plan}"))).await;
@@ -535,6 +554,15 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
             0,
             "a search shows nothing the reads refuse"
         );
+        let res = fhir_get(&app, &format!("/CarePlan?patient={patient}"), who).await;
+        assert_eq!(ok(&res)["total"], 0);
+        let events = rows::audit_events(&app.services.db)
+            .await
+            .expect("audit events");
+        assert!(events.iter().any(|e| e.action == "care_plan.list"
+            && e.outcome == "denied"
+            && e.detail.as_deref() == Some("fhir:CarePlan search")
+            && e.resource_id.as_deref() == Some(patient.as_str())));
     }
     let events = rows::audit_events(&app.services.db)
         .await
@@ -577,6 +605,19 @@ async fn errors_are_operation_outcomes_with_the_json_apis_statuses() {
     .await;
     outcome(&res, 405, "not-supported");
     assert!(res.headers.get("allow").is_some());
+    // Refused at the edge, before routing: still an OperationOutcome, naming the parameter.
+    let res = fhir_get(&app, "/CarePlan?_count=%01", &token).await;
+    assert!(res.status.is_client_error(), "{}", res.text);
+    assert_eq!(res.content_type(), FHIR_JSON);
+    assert_eq!(res.body["resourceType"], "OperationOutcome", "{}", res.text);
+    assert_eq!(
+        res.body["issue"][0]["expression"][0], "_count",
+        "{}",
+        res.text
+    );
+    let res = fhir_get(&app, "/CarePlan/%01", &token).await;
+    assert!(res.status.is_client_error(), "{}", res.text);
+    assert_eq!(res.body["resourceType"], "OperationOutcome", "{}", res.text);
     // A type that is not served.
     outcome(
         &fhir_get(&app, "/NoSuchType/1", &token).await,
@@ -803,6 +844,8 @@ async fn every_resource_and_bundle_of_the_core_types_passes_both_validators() {
     for path in [
         format!("/CarePlan?patient={patient}&_include=CarePlan:goal"),
         "/CarePlan?_count=1".to_owned(),
+        "/CarePlan?_count=0".to_owned(),
+        "/CareTeam?status=inactive".to_owned(),
         "/Goal?_count=2".to_owned(),
         "/CareTeam".to_owned(),
         "/PlanDefinition".to_owned(),

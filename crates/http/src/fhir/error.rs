@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use renkei_domain::wording::{self, FieldFacts};
+use renkei_domain::wording::{self, FieldFacts, Lang};
 use renkei_fhir::outcome::{self, Issue, IssueType, issue_type_of};
 use renkei_fhir::search::SearchError;
 use renkei_service::{ErrorCode, ServiceError};
@@ -23,7 +23,12 @@ pub struct FhirError {
 impl FhirError {
     /// The error of `code`, worded by the wording table.
     pub fn from_code(code: ErrorCode) -> Self {
-        let text = wording::title(code, request_language()).to_owned();
+        Self::from_code_in(code, request_language())
+    }
+
+    /// The error of `code`, worded in `lang`.
+    pub fn from_code_in(code: ErrorCode, lang: Lang) -> Self {
+        let text = wording::title(code, lang).to_owned();
         FhirError {
             status: status_of(code),
             issues: vec![Issue::error(issue_type_of(code), text)],
@@ -140,15 +145,9 @@ pub fn is_fhir(res: &Response) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/fhir+json"))
 }
 
-/// Turns every error that reaches the edge of `/fhir/r4` in another form (axum's own
-/// 405, 400, 413, 415 rejections) into an `OperationOutcome`, keeping `Allow` and the
-/// logged cause.
-pub async fn outcome_for_bare_errors(res: Response) -> Response {
-    let status = res.status();
-    if is_fhir(&res) || !(status.is_client_error() || status.is_server_error()) {
-        return res;
-    }
-    let code = match status {
+/// The error code an HTTP error status stands for.
+fn code_of_status(status: StatusCode) -> ErrorCode {
+    match status {
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
@@ -159,8 +158,87 @@ pub async fn outcome_for_bare_errors(res: Response) -> Response {
         StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
         s if s.is_client_error() => ErrorCode::MalformedRequest,
         _ => ErrorCode::Internal,
-    };
-    let mut out = FhirError::from_code(code);
+    }
+}
+
+/// Answers every error under `/fhir/r4` as an `OperationOutcome`, also those refused
+/// before routing (the edge's text checks answer problem+json or an HTML page, the
+/// timeout a bare 503): the status, `Allow`, `Retry-After` and the logged cause stay, the
+/// fields a problem names become the issues' `expression`s. Outermost layer of the router.
+pub async fn outcome_at_edge(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req
+        .uri()
+        .path()
+        .starts_with(crate::fhir::extract::FHIR_PATH)
+    {
+        return next.run(req).await;
+    }
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let res = next.run(req).await;
+    let status = res.status();
+    if is_fhir(&res) || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let is_problem = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let mut out = FhirError::from_code_in(code_of_status(status), lang);
+    out.status = status;
+    if is_problem
+        && let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await
+        && let Ok(problem) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(errors) = problem["errors"].as_array()
+    {
+        let kind = out
+            .issues
+            .first()
+            .map(|i| i.code)
+            .unwrap_or(IssueType::Invalid);
+        let issues: Vec<Issue> = errors
+            .iter()
+            .filter_map(|e| {
+                let text = e["message"].as_str()?;
+                let issue = Issue::error(kind, text);
+                Some(match e["field"].as_str().filter(|f| !f.is_empty()) {
+                    Some(f) => issue.at(f),
+                    None => issue,
+                })
+            })
+            .collect();
+        if !issues.is_empty() {
+            out.issues = issues;
+        }
+    }
+    let mut converted = out.into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            converted.headers_mut().insert(name, v.clone());
+        }
+    }
+    if let Some(cause) = parts.extensions.get::<ErrorCause>() {
+        converted.extensions_mut().insert(cause.clone());
+    }
+    converted
+}
+
+/// Turns every error that reaches the edge of `/fhir/r4` in another form (axum's own
+/// 405, 400, 413, 415 rejections) into an `OperationOutcome`, keeping `Allow` and the
+/// logged cause.
+pub async fn outcome_for_bare_errors(res: Response) -> Response {
+    let status = res.status();
+    if is_fhir(&res) || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let mut out = FhirError::from_code(code_of_status(status));
     out.status = status;
     let allow = res.headers().get(header::ALLOW).cloned();
     let cause = res.extensions().get::<ErrorCause>().cloned();

@@ -237,6 +237,8 @@ pub struct HandoverPage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub reason: String,
+    /// The printable referral letter (診療情報提供書) of this hand-over.
+    pub letter_url: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -486,6 +488,7 @@ fn handover_page_data(
         may_answer: screen.may_answer,
         may_withdraw: screen.may_withdraw,
         action: format!("/handovers/{}/answer", h.id),
+        letter_url: format!("/handovers/{}/letter", h.id),
         notice,
         error,
         reason,

@@ -18,6 +18,7 @@ mod fmt;
 mod goal_row;
 mod handover;
 mod home;
+mod letter;
 mod patients;
 mod plan;
 mod print;
@@ -111,6 +112,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::access_history_page),
         )
         .route("/handovers/{id}", get(handover::handover_page))
+        .route("/handovers/{id}/letter", get(letter::letter_page))
         .route("/handovers/{id}/answer", post(handover::answer_submit))
         .route(
             "/reports/{id}",

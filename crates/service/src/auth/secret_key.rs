@@ -79,6 +79,18 @@ impl SecretKey {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.key))
     }
 
+    /// A value derived from the key for one purpose (`label`): the same on every call
+    /// with the same key, and telling nothing about the key.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"renkei-derive\0");
+        h.update(label);
+        h.update([0]);
+        h.update(self.key);
+        h.finalize().into()
+    }
+
     /// Seals `plain` for practitioner `owner`.
     pub fn seal(&self, owner: Uuid, plain: &str) -> String {
         let mut nonce = [0u8; NONCE_BYTES];

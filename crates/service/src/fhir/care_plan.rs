@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Search, audit_fhir_read, everything_more, page, searchset};
-use crate::audit::RequestMeta;
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plan_facts::{entry_facts, plan_facts};
 use crate::{Actor, ServiceError, Services};
 
@@ -216,6 +216,34 @@ impl Services {
                 included.extend(r.goals);
             }
             plans.push(r.care_plan);
+        }
+        // A search by patient is audited as the JSON API's list of a patient's plans:
+        // denied when the patient has no plan the actor may see.
+        if let Some(patient) = search
+            .params
+            .patient
+            .as_deref()
+            .and_then(|p| Uuid::parse_str(p).ok())
+        {
+            let outcome = if total == 0 {
+                Outcome::Denied
+            } else {
+                Outcome::Allowed
+            };
+            audit::record_now(
+                self,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    "care_plan.list",
+                    "patient",
+                    Some(patient.to_string()),
+                    outcome,
+                )
+                .patient((total > 0).then_some(patient))
+                .detail("fhir:CarePlan search"),
+            )
+            .await?;
         }
         Ok(searchset(search, "CarePlan", total, plans, included, next))
     }

@@ -117,12 +117,12 @@ pub(crate) async fn audit_fhir_read(
 /// Organizations and Practitioners). Each type appends its resources here, reading
 /// under the access already granted for `plan` and writing its own audit event.
 pub(crate) async fn everything_more(
-    _services: &Services,
-    _actor: &Actor,
-    _meta: &RequestMeta,
-    _plan: &CarePlanRow,
-    _out: &mut Vec<Value>,
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    plan: &CarePlanRow,
+    out: &mut Vec<Value>,
 ) -> Result<(), ServiceError> {
     // Observation … AuditEvent
-    Ok(())
+    services.fhir_everything_more(actor, meta, plan, out).await
 }

@@ -3,6 +3,7 @@
 
 use renkei_domain::wording::{Lang, ui_text};
 use renkei_fhir::import::{Issue, IssueKind, ResponseEntry, read_bundle, transaction_response};
+use renkei_fhir::observation::observation_id;
 use serde_json::Value;
 
 use super::{ImportRequest, Mode, ObservationOutcome};
@@ -67,11 +68,11 @@ impl Services {
             .map(|o| match o {
                 ObservationOutcome::Imported { entry, item, .. } => ResponseEntry {
                     created: !report.replayed,
-                    observation_id: format!("{entry}-{item}"),
+                    observation_id: observation_id(&entry.to_string(), item),
                 },
                 ObservationOutcome::AlreadyImported { entry, item, .. } => ResponseEntry {
                     created: false,
-                    observation_id: format!("{entry}-{item}"),
+                    observation_id: observation_id(&entry.to_string(), item),
                 },
             })
             .collect();
