@@ -4,6 +4,7 @@
 //! Bundle twice writes once.
 
 use renkei_testkit::builders::{days_ago, patient};
+use renkei_testkit::fhir::fhir_validate;
 use renkei_testkit::{ApiResponse, TestApp, rows};
 use serde_json::{Value, json};
 
@@ -145,6 +146,12 @@ async fn a_transaction_bundle_of_lab_results_becomes_one_entry_of_the_plans_curr
     );
     assert_eq!(res.body["resourceType"], "Bundle");
     assert_eq!(res.body["type"], "transaction-response");
+    assert_eq!(fhir_validate(&res.body), Vec::<String>::new());
+    assert_eq!(
+        fhir_validate(&bundle),
+        Vec::<String>::new(),
+        "the request is valid FHIR"
+    );
     let all = entries(&app, &token, &plan).await;
     let written = assessments(&all);
     assert_eq!(written.len(), 1, "{all:?}");
@@ -226,6 +233,7 @@ async fn every_unmapped_code_and_out_of_range_value_is_reported_and_nothing_is_w
     let res = post_bundle(&app, &token, &bundle).await;
     res.assert_status(422);
     assert_eq!(res.body["resourceType"], "OperationOutcome", "{}", res.text);
+    assert_eq!(fhir_validate(&res.body), Vec::<String>::new());
     assert!(res.content_type().starts_with("application/fhir+json"));
     let at = expressions(&res.body);
     let expected = [
