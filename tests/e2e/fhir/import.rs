@@ -616,3 +616,17 @@ async fn a_stroke_plan_whose_acute_stage_ended_round_trips_to_the_same_goal_stat
     let source = assessments(&entries(&app, &token, &a).await);
     assert_eq!(imported[0]["values"], source[0]["values"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_capability_statement_offers_the_transaction_import() {
+    let app = app_or_skip!();
+    let res = app
+        .request(reqwest::Method::GET, "/fhir/r4/metadata")
+        .send()
+        .await;
+    let body: Value = res.expect("metadata").json().await.expect("json");
+    assert_eq!(
+        body["rest"][0]["interaction"][0]["code"], "transaction",
+        "{body}"
+    );
+}
