@@ -1262,12 +1262,13 @@ pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<()>> + '_>,
     >;
-    let sections: [(&str, Section); 5] = [
+    let sections: [(&str, Section); 6] = [
         ("p1", |h| Box::pin(h.section_sqlite_append())),
         ("p2", |h| Box::pin(h.section_pg_append())),
         ("p4", |h| Box::pin(h.section_capacity())),
         ("p7", |h| Box::pin(h.section_callgrind())),
         ("p5", |h| Box::pin(h.section_reads())),
+        ("fhir", |h| Box::pin(h.section_fhir())),
     ];
     for (name, f) in sections {
         if !want(name, &only) {
@@ -1306,6 +1307,7 @@ fn section_of(title: &str) -> &'static str {
         "P4" => "p4",
         "P7" => "p7",
         "P8" => "p8",
+        "FHIR" => "fhir",
         _ => "p5",
     }
 }
@@ -1362,5 +1364,483 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
             };
             report.sections.push((title, body.trim().to_owned()));
         }
+    }
+}
+
+// ---------------------------------------------------------------- FHIR (issue 15 §6)
+
+/// The FHIR goals: lab-result import throughput and `$everything` of a long diabetes plan.
+pub mod fhir {
+    use std::time::{Duration, Instant};
+
+    use anyhow::{Context, bail};
+    use chrono::{DateTime, Utc};
+    use serde_json::{Value, json};
+
+    /// The lab results each imported patient gets per Bundle (LOINC codes the diabetes
+    /// template carries, values inside its ranges).
+    const LABS: [(&str, f64, &str); 4] = [
+        ("4548-4", 7.1, "%"),
+        ("2085-9", 52.0, "mg/dL"),
+        ("2571-8", 140.0, "mg/dL"),
+        ("9318-7", 25.0, "mg/g{creat}"),
+    ];
+
+    /// The Observations of one Bundle: `LABS` for each patient, taken at `at`.
+    pub fn lab_bundle(patients: &[String], at: DateTime<Utc>) -> Value {
+        let at = at.to_rfc3339();
+        let at = at.as_str();
+        let entries: Vec<Value> = patients
+            .iter()
+            .flat_map(|p| {
+                LABS.iter().map(move |(code, value, unit)| {
+                    json!({
+                        "resource": {
+                            "resourceType": "Observation",
+                            "status": "final",
+                            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                            "subject": {"reference": format!("Patient/{p}")},
+                            "effectiveDateTime": at,
+                            "valueQuantity": {"value": value, "code": unit,
+                                              "system": "http://unitsofmeasure.org"},
+                        },
+                        "request": {"method": "POST", "url": "Observation"},
+                    })
+                })
+            })
+            .collect();
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    }
+
+    /// Observations per Bundle of `patients` patients.
+    pub fn observations_per_bundle(patients: usize) -> usize {
+        patients * LABS.len()
+    }
+
+    /// Import throughput over a run.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct ImportRate {
+        pub observations: usize,
+        pub bundles: usize,
+        pub refused: usize,
+        pub secs: f64,
+    }
+
+    impl ImportRate {
+        pub fn per_second(&self) -> f64 {
+            if self.secs > 0.0 {
+                self.observations as f64 / self.secs
+            } else {
+                0.0
+            }
+        }
+    }
+
+    /// A client of one server's API as one practitioner.
+    #[derive(Clone)]
+    pub struct Client {
+        pub http: reqwest::Client,
+        pub base: String,
+        pub token: String,
+    }
+
+    impl Client {
+        async fn post(&self, path: &str, body: &Value, fhir: bool) -> anyhow::Result<Value> {
+            let res = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .header(
+                    "Content-Type",
+                    if fhir {
+                        "application/fhir+json"
+                    } else {
+                        "application/json"
+                    },
+                )
+                .body(body.to_string())
+                .send()
+                .await?;
+            let status = res.status();
+            let text = res.text().await?;
+            if !status.is_success() {
+                bail!("POST {path}: {status}: {text}");
+            }
+            Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+
+        /// A new patient of the client's organisation (`org`) on a diabetes plan started
+        /// `days` days ago, its first stage started; returns (patient id, plan id).
+        pub async fn diabetes_patient(
+            &self,
+            org: &str,
+            days: i64,
+        ) -> anyhow::Result<(String, String)> {
+            let now = Utc::now();
+            let ident = uuid::Uuid::now_v7().simple().to_string();
+            let p = self
+                .post(
+                    "/api/v1/patients",
+                    &json!({
+                        "name": {"family": "連携", "given": "検査", "family_kana": "レンケイ",
+                                 "given_kana": "ケンサ"},
+                        "birth_date": "1955-04-01",
+                        "sex": "female",
+                        "identifiers": [{"organization": org, "value": &ident[..20]}],
+                    }),
+                    false,
+                )
+                .await?;
+            let patient = p["id"].as_str().context("patient id")?.to_owned();
+            let started = now - chrono::Duration::days(days);
+            let plan = self
+                .post(
+                    "/api/v1/care-plans",
+                    &json!({"patient_id": patient, "pathway": "diabetes",
+                            "started_at": started.to_rfc3339()}),
+                    false,
+                )
+                .await?;
+            let id = plan["id"].as_str().context("plan id")?.to_owned();
+            let stage = plan["current_stage"].as_str().unwrap_or("intro").to_owned();
+            self.post(
+                &format!("/api/v1/care-plans/{id}/entries"),
+                &json!({"stage": stage, "kind": "stage_start",
+                        "effective_at": (started + chrono::Duration::hours(1)).to_rfc3339(),
+                        "values": {"hba1c": 8.2}}),
+                false,
+            )
+            .await?;
+            Ok((patient, id))
+        }
+
+        /// A diabetes plan with `years` years of entries, one visit every `every_days`
+        /// days (HbA1c, lipids, kidney, blood pressure, weight); returns the plan id.
+        pub async fn long_diabetes_plan(
+            &self,
+            org: &str,
+            years: i64,
+            every_days: i64,
+        ) -> anyhow::Result<String> {
+            let days = years * 365;
+            let (_, plan) = self.diabetes_patient(org, days).await?;
+            let start = Utc::now() - chrono::Duration::days(days);
+            let plan_now: Value = self
+                .http
+                .get(format!("{}/api/v1/care-plans/{plan}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let stage = plan_now["current_stage"]
+                .as_str()
+                .unwrap_or("intro")
+                .to_owned();
+            let mut day = every_days;
+            let mut n = 0u32;
+            while day < days {
+                let at = start + chrono::Duration::days(day);
+                let wobble = f64::from(n % 7) / 10.0;
+                self.post(
+                    &format!("/api/v1/care-plans/{plan}/entries"),
+                    &json!({"stage": stage, "kind": "assessment", "effective_at": at.to_rfc3339(),
+                            "values": {"hba1c": 7.0 + wobble, "ldl": 110, "hdl": 55, "tg": 140,
+                                       "egfr": 62.0 - wobble, "uacr": 28.0,
+                                       "bp_sys": 128.0, "bp_dia": 76.0, "weight": 64.5}}),
+                    false,
+                )
+                .await?;
+                day += every_days;
+                n += 1;
+            }
+            Ok(plan)
+        }
+
+        /// Posts Bundles of `LABS` for `patients` (`per_bundle` patients each, every Bundle
+        /// at its own time, one second apart from `first`) from `conns` concurrent clients
+        /// for `secs` seconds.
+        pub async fn import_for(
+            &self,
+            patients: &[String],
+            per_bundle: usize,
+            conns: usize,
+            first: DateTime<Utc>,
+            secs: f64,
+        ) -> anyhow::Result<ImportRate> {
+            let per_bundle = per_bundle.clamp(1, patients.len().max(1));
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs_f64(secs);
+            let next = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+            let mut tasks = Vec::new();
+            for c in 0..conns.max(1) {
+                let me = self.clone();
+                let next = next.clone();
+                // Each connection imports for its own patients: one plan is written by one
+                // client at a time, as a hospital's lab feed does.
+                let mine: Vec<String> = patients
+                    .iter()
+                    .skip(c)
+                    .step_by(conns.max(1))
+                    .cloned()
+                    .collect();
+                tasks.push(tokio::spawn(async move {
+                    let mut done = (0usize, 0usize, 0usize);
+                    let mut chunk = 0usize;
+                    while Instant::now() < deadline && !mine.is_empty() {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let at = first + chrono::Duration::seconds(k);
+                        let from = (chunk * per_bundle) % mine.len();
+                        let group: Vec<String> = mine
+                            .iter()
+                            .cycle()
+                            .skip(from)
+                            .take(per_bundle.min(mine.len()))
+                            .cloned()
+                            .collect();
+                        chunk += 1;
+                        match me.post("/fhir/r4", &lab_bundle(&group, at), true).await {
+                            Ok(_) => {
+                                done.0 += observations_per_bundle(group.len());
+                                done.1 += 1;
+                            }
+                            Err(_) => done.2 += 1,
+                        }
+                    }
+                    done
+                }));
+            }
+            let mut rate = ImportRate {
+                observations: 0,
+                bundles: 0,
+                refused: 0,
+                secs: 0.0,
+            };
+            for t in tasks {
+                let (o, b, r) = t.await?;
+                rate.observations += o;
+                rate.bundles += b;
+                rate.refused += r;
+            }
+            rate.secs = started.elapsed().as_secs_f64();
+            Ok(rate)
+        }
+    }
+}
+
+impl Harness {
+    /// FHIR (issue 15 §6): `$everything` of a diabetes plan with 5 years of entries, p99
+    /// at region-1y, and lab-result import throughput (transaction Bundles of
+    /// Observations), both on SQLite (FULL) over the region-1y dataset (the one P5
+    /// generated, reused when present).
+    async fn section_fhir(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("fhir");
+        std::fs::create_dir_all(&dir)?;
+        let reused = self.cfg.work_dir.join("p5").join("region-1y.db");
+        let file = if reused.exists() {
+            reused
+        } else {
+            let file = dir.join("region-1y.db");
+            if !file.exists() {
+                self.generate(&format!("sqlite://{}", file.display()), "region-1y")
+                    .await?;
+            }
+            file
+        };
+        // A copy, so the writes here leave P5's dataset as generated.
+        let db = dir.join("fhir.db");
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+        }
+        std::fs::copy(&file, &db)?;
+        let url = format!("sqlite://{}", db.display());
+        let (token, _) = reader(&url).await?;
+        let org = {
+            let mut s = renkei_service::DbSettings::new(&url);
+            s.max_connections = 1;
+            let c = renkei_service::connect(&s).await?;
+            let org = renkei_store::bench::busiest_planner(&c, 2000)
+                .await?
+                .context("no care plans")?;
+            let code = renkei_store::queries::organization_by_id(&c, org)
+                .await?
+                .context("planner")?
+                .code;
+            c.close().await?;
+            code
+        };
+        let r = self.renkei(&url, &[]);
+        let mut server = r.serve(free_port()?, &dir.join("serve.log")).await?;
+        let client = fhir::Client {
+            http: reqwest::Client::new(),
+            base: server.base.clone(),
+            token: token.clone(),
+        };
+        let long = client.long_diabetes_plan(&org, 5, 30).await?;
+        let mut patients = Vec::new();
+        for _ in 0..200 {
+            patients.push(client.diabetes_patient(&org, 30).await?.0);
+        }
+        self.report.load.push(loadavg());
+        let everything = format!("{}/fhir/r4/CarePlan/{long}/\\$everything", server.base);
+        self.oha(5, 10, 2, "GET", &everything, &token, None).await?;
+        let res = self
+            .oha(
+                20,
+                self.cfg.read_secs.max(10),
+                4,
+                "GET",
+                &everything,
+                &token,
+                None,
+            )
+            .await?;
+        let import = client
+            .import_for(
+                &patients,
+                25,
+                4,
+                chrono::Utc::now() - chrono::Duration::days(2),
+                self.cfg.secs as f64,
+            )
+            .await?;
+        server.stop().await;
+        let body = format!(
+            "SQLite (FULL), region-1y plus one diabetes plan with 5 years of monthly visits \
+             (60 assessments of 9 values).\n\n\
+             `GET /fhir/r4/CarePlan/{{id}}/$everything`: oha -q 20, 4 connections, {} s after a 10 s \
+             warm-up: {:.0} 2xx/s, {} errors, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms.\n\n\
+             `POST /fhir/r4` transaction Bundles of {} Observations (25 patients × HbA1c, HDL, TG, \
+             UACR), 4 concurrent clients each on its own 50 patients, {:.0} s: {} Bundles, {} \
+             Observations, {} refused, {:.0} Observations/s.",
+            self.cfg.read_secs.max(10),
+            res.rps_2xx,
+            res.errors,
+            res.p50_ms,
+            res.p99_ms,
+            res.p999_ms,
+            fhir::observations_per_bundle(25),
+            import.secs,
+            import.bundles,
+            import.observations,
+            import.refused,
+            import.per_second(),
+        );
+        self.report.goals.push((
+            "FHIR $everything of a diabetes plan with 5 years of entries at region-1y".into(),
+            "p99 ≤ 50 ms".into(),
+            format!("p50 {:.2} ms, p99 {:.2} ms", res.p50_ms, res.p99_ms),
+            if res.p99_ms <= 50.0 && res.errors == 0 {
+                "met".into()
+            } else {
+                format!("p99 {:.1}× the target", res.p99_ms / 50.0)
+            },
+        ));
+        self.report.goals.push((
+            "FHIR import of lab-result Observations".into(),
+            "≥ 2,000 Observations/s".into(),
+            format!("{:.0} Observations/s", import.per_second()),
+            if import.per_second() >= 2000.0 && import.refused == 0 {
+                "met".into()
+            } else {
+                format!("{:.2}× the target", import.per_second() / 2000.0)
+            },
+        ));
+        self.report
+            .sections
+            .push(("FHIR — import and $everything".into(), body));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod fhir_tests {
+    use super::fhir::{Client, lab_bundle, observations_per_bundle};
+
+    #[test]
+    fn a_lab_bundle_has_every_lab_of_every_patient_at_one_time() {
+        let at = chrono::Utc::now();
+        let b = lab_bundle(&["p1".to_owned(), "p2".to_owned()], at);
+        let entries = b["entry"].as_array().expect("entries");
+        assert_eq!(entries.len(), observations_per_bundle(2));
+        assert_eq!(b["type"], "transaction");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["resource"]["effectiveDateTime"] == at.to_rfc3339())
+        );
+        assert_eq!(entries[4]["resource"]["subject"]["reference"], "Patient/p2");
+    }
+
+    /// The FHIR block's steps on a tiny dataset: a plan of a year of visits, its
+    /// `$everything`, and a second of imports that writes entries and is refused nothing.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_fhir_block_runs_on_a_tiny_dataset() {
+        let Some(app) = renkei_testkit::TestApp::spawn().await else {
+            return;
+        };
+        let token = app
+            .user_token("acute-1", "acute_hospital", "bench-lab")
+            .await;
+        let client = Client {
+            http: reqwest::Client::new(),
+            base: app.base_url.clone(),
+            token: token.clone(),
+        };
+        let long = client
+            .long_diabetes_plan("acute-1", 1, 120)
+            .await
+            .expect("a year of visits");
+        let entries: serde_json::Value = client
+            .http
+            .get(format!("{}/api/v1/care-plans/{long}/entries", app.base_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("entries")
+            .json()
+            .await
+            .expect("json");
+        let visits = entries
+            .as_array()
+            .or_else(|| entries["entries"].as_array())
+            .map(|a| a.iter().filter(|e| e["kind"] == "assessment").count())
+            .unwrap_or(0);
+        assert_eq!(visits, 3, "{entries}");
+        let everything = client
+            .http
+            .get(format!(
+                "{}/fhir/r4/CarePlan/{long}/$everything",
+                app.base_url
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("$everything");
+        assert_eq!(everything.status(), 200);
+        let mut patients = Vec::new();
+        for _ in 0..3 {
+            patients.push(
+                client
+                    .diabetes_patient("acute-1", 30)
+                    .await
+                    .expect("patient")
+                    .0,
+            );
+        }
+        let rate = client
+            .import_for(
+                &patients,
+                2,
+                2,
+                chrono::Utc::now() - chrono::Duration::days(2),
+                1.0,
+            )
+            .await
+            .expect("imports");
+        assert!(rate.bundles > 0, "{rate:?}");
+        assert_eq!(rate.refused, 0, "{rate:?}");
+        assert_eq!(rate.observations % observations_per_bundle(1), 0);
+        assert!(rate.per_second() > 0.0);
     }
 }

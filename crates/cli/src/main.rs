@@ -14,6 +14,8 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, Value
 use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
 
+mod import;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "renkei",
@@ -152,6 +154,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Import lab results (SS-MIX2 standardised storage).
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
     },
     /// SQLite: write a consistent online copy to FILE (must not exist) while writes go
     /// on; or, with --dir, a new generation with its manifest, keeping the newest N.
@@ -822,6 +829,7 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Import { command } => import::run(command, &cli.database).await,
         Command::Verify { checkpoint } => {
             let witness = match &checkpoint {
                 Some(path) => {

@@ -1164,6 +1164,41 @@ const UI_TEXT: &[(&str, &str)] = &[
     // The referral letter (診療情報提供書) of a hand-over and the FHIR Bulk Data export
     ("診療情報提供書を印刷", "Print the referral letter"),
     ("紹介・転院の依頼に戻る", "Back to the hand-over"),
+    // Lab-result import (FHIR Bundle and SS-MIX2): why an observation was not imported.
+    (
+        "取り込みデータの形式が正しくありません",
+        "The imported data is malformed",
+    ),
+    ("必須の項目がありません", "A required element is missing"),
+    (
+        "この検査コードに対応するパスの評価項目がありません",
+        "No item of the pathway records this test code",
+    ),
+    (
+        "この検査コードに対応する評価項目が複数あります",
+        "Several items record this test code",
+    ),
+    (
+        "単位が評価項目の単位と異なります",
+        "The unit is not the item's unit",
+    ),
+    (
+        "値が評価項目の有効範囲外です",
+        "The value is outside the item's valid range",
+    ),
+    ("対象の患者が見つかりません", "No such patient"),
+    (
+        "この患者の有効な連携パスがありません",
+        "The patient has no active care plan",
+    ),
+    (
+        "連携パスの現在の状態では記録できません",
+        "The care plan's current state does not allow recording it",
+    ),
+    (
+        "同じ識別子の検査結果が既に取り込まれています",
+        "A result with the same identifier was imported before",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -107,6 +107,11 @@ pub fn capability_statement(base: &str, software_version: &str, date: &str) -> V
                 "description": "Authorization: Bearer <token>, the same tokens as /api/v1",
             },
             "resource": resources,
+            // POST [base]: a transaction Bundle of lab-result Observations (the import).
+            "interaction": [{
+                "code": "transaction",
+                "documentation": "A transaction Bundle of lab-result Observations, imported as entries of the patients' care plans, all or nothing",
+            }],
             "operation": [{
                 "name": crate::export::SYSTEM_OPERATION.name,
                 "definition": crate::export::SYSTEM_OPERATION.definition,

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod fhir;
 mod goal_context;
 pub mod handovers;
+pub mod import;
 pub mod kana;
 pub mod lifecycle;
 pub mod notices;

@@ -59,6 +59,29 @@ impl Services {
             key: None,
         })
     }
+
+    /// Begins a write on `plan_id` inside `txn`, a write transaction already open (an
+    /// import writes to several plans, or one plan several times, all or nothing).
+    pub(crate) async fn continue_plan_write<'s>(
+        &'s self,
+        txn: WriteTxn,
+        actor: &'s Actor,
+        meta: &'s RequestMeta,
+        plan_id: uuid::Uuid,
+    ) -> Result<PlanWrite<'s>, ServiceError> {
+        let plan = queries::lock_care_plan_near(&txn, plan_id, &actor.region, self.now()).await?;
+        Ok(PlanWrite {
+            services: self,
+            actor,
+            meta,
+            txn,
+            plan_id,
+            plan,
+            denied_as: None,
+            missing_as: None,
+            key: None,
+        })
+    }
 }
 
 impl<'s> PlanWrite<'s> {
@@ -183,6 +206,19 @@ impl<'s> PlanWrite<'s> {
 }
 
 impl AllowedWrite<'_> {
+    /// Records the allowed event in the write's transaction and hands the transaction
+    /// back, still open, for the next write of the same unit.
+    pub async fn record_and_continue(self, record: AuditRecord) -> Result<WriteTxn, ServiceError> {
+        let record = record.region(&self.plan.region);
+        audit::record(&self.txn, self.services.now(), self.meta, record).await?;
+        Ok(self.txn)
+    }
+
+    /// The open transaction, with nothing recorded (the write was not made).
+    pub fn into_txn(self) -> WriteTxn {
+        self.txn
+    }
+
     /// Records the allowed event in the write's transaction and commits both.
     pub async fn commit(self, record: AuditRecord) -> Result<(), ServiceError> {
         let record = record.region(&self.plan.region);

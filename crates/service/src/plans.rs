@@ -23,7 +23,7 @@ use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::pathways::PublishedPathway;
 use crate::plan_chain::{ChainFields, insert_chained, plan_state};
 use crate::plan_facts::plan_facts;
-use crate::{Actor, ErrorCode, ServiceError, Services, begin_write, truncate_micros};
+use crate::{Actor, ErrorCode, ServiceError, Services, WriteTxn, begin_write, truncate_micros};
 use renkei_domain::access::{Action, GlobalAction, TeamRole};
 use renkei_domain::evidence::EvidenceKind;
 use renkei_store::queries_access;
@@ -499,8 +499,59 @@ impl Services {
             write.commit(record).await?;
             return Ok((entry, false));
         }
-        let txn = &write.txn;
-        let plan = &write.plan;
+        let kind = input.kind;
+        let row = self
+            .append_allowed(
+                &write.txn,
+                actor,
+                &write.plan,
+                input,
+                amends_target,
+                idempotency.as_ref(),
+                now,
+            )
+            .await?;
+        let entry_id = row.id;
+        let amendment = row.amends.is_some();
+        let void = kind == EntryKind::EnteredInError;
+        // The answer from the row in hand: the author and their organisation are the actor.
+        let entry = entry_of(row, actor)?;
+        let record = AuditRecord::by(
+            actor,
+            if void {
+                "entry.void"
+            } else if amendment {
+                "entry.amend"
+            } else {
+                "entry.append"
+            },
+            "entry",
+            Some(entry_id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan_id))
+        .patient(Some(patient_id))
+        .wrote(EvidenceKind::CarePlan, plan_id);
+        write.commit(record).await?;
+        crate::sequencer::count_append();
+        Ok((entry, true))
+    }
+
+    /// The append once access is allowed, in the caller's write transaction: validates
+    /// against the pinned template, chains the entry, moves the plan's stage state and
+    /// stores the idempotency key. The JSON API's append and the lab-result import both
+    /// write through it; the caller records the audit event and commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn append_allowed(
+        &self,
+        txn: &WriteTxn,
+        actor: &Actor,
+        plan: &CarePlanRow,
+        input: AppendEntry,
+        amends_target: Option<EntryRow>,
+        idempotency: Option<&Idempotency>,
+        now: DateTime<Utc>,
+    ) -> Result<EntryRow, ServiceError> {
         let CheckedAppend {
             published,
             state,
@@ -544,10 +595,10 @@ impl Services {
             self.after_stage_event(txn, actor, plan, &published.template, &row)
                 .await?;
         } else if let Some(target) = row.amends {
-            crate::notices::notify_readers(txn, actor, plan_id, &row.region, target, row.id, now)
+            crate::notices::notify_readers(txn, actor, plan.id, &row.region, target, row.id, now)
                 .await?;
         }
-        if let Some(idem) = &idempotency {
+        if let Some(idem) = idempotency {
             queries::insert_idempotency_key(
                 txn,
                 IdempotencyRow {
@@ -555,7 +606,7 @@ impl Services {
                     practitioner_id: actor.practitioner_id,
                     key: idem.key.clone(),
                     request_hash: idem.request_hash.clone(),
-                    care_plan_id: plan_id,
+                    care_plan_id: plan.id,
                     response_status: 201,
                     response_body: row.id.to_string(),
                     created_at: now,
@@ -563,30 +614,7 @@ impl Services {
             )
             .await?;
         }
-        let entry_id = row.id;
-        let amendment = row.amends.is_some();
-        let void = new.kind == EntryKind::EnteredInError;
-        // The answer from the row in hand: the author and their organisation are the actor.
-        let entry = entry_of(row, actor)?;
-        let record = AuditRecord::by(
-            actor,
-            if void {
-                "entry.void"
-            } else if amendment {
-                "entry.amend"
-            } else {
-                "entry.append"
-            },
-            "entry",
-            Some(entry_id.to_string()),
-            Outcome::Allowed,
-        )
-        .plan(Some(plan_id))
-        .patient(Some(patient_id))
-        .wrote(EvidenceKind::CarePlan, plan_id);
-        write.commit(record).await?;
-        crate::sequencer::count_append();
-        Ok((entry, true))
+        Ok(row)
     }
 
     /// What the access decision of an append looks at: the amended entry (when it is an

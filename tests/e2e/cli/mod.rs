@@ -4,3 +4,4 @@ mod commands;
 mod dataset;
 mod hardening;
 mod serve_defaults;
+mod ss_mix2;

@@ -71,6 +71,8 @@ pub fn routes() -> Router<AppState> {
         .route("/Group/{region}/$export", get(export::group_export))
         .route("/$export-status/{job}", get(export::status))
         .route("/$export-file/{job}/{file}", get(export::file))
+        // Import: a transaction Bundle of lab-result Observations
+        .route("/", axum::routing::post(import::transaction))
         .fallback(unknown)
         .layer(middleware::map_response(error::outcome_for_bare_errors))
 }
