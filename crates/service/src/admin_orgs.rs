@@ -44,7 +44,8 @@ impl AdminBy<'_> {
         }
     }
 
-    /// The audit record of an administrative action by this principal.
+    /// The audit record of an administrative action by this principal (the operator's
+    /// names no practitioner and no organisation).
     pub fn audit(
         &self,
         action: &'static str,
@@ -66,8 +67,7 @@ impl AdminBy<'_> {
                 detail: None,
                 region: String::new(),
                 writes: Vec::new(),
-            }
-            .detail("by the administration command"),
+            },
         }
     }
 }
