@@ -414,22 +414,20 @@ pub async fn set_active(
     }
     let at = services.now();
     let txn = begin_write(&services.db).await?;
-    let mut revoked = (0, 0);
+    let mut sessions = 0;
+    let mut tokens = Vec::new();
     if active {
         store::set_deactivated(&txn, org.id, None).await?;
     } else {
         store::set_deactivated(&txn, org.id, Some(org.deactivated_at.unwrap_or(at))).await?;
         for p in store::practitioners_of(&txn, org.id).await? {
             let (s, t) = store::revoke_all_access(&txn, p, at).await?;
-            revoked.0 += s;
-            revoked.1 += t;
+            sessions += s;
+            tokens.extend(t);
         }
     }
-    record(
-        &txn,
-        at,
-        meta,
-        by.audit(
+    let mut rec = by
+        .audit(
             action,
             "organization",
             Some(org.id.to_string()),
@@ -439,12 +437,15 @@ pub async fn set_active(
             org.code.clone()
         } else {
             format!(
-                "{}: {} session(s) and {} token(s) revoked",
-                org.code, revoked.0, revoked.1
+                "{}: {sessions} session(s) and {} token(s) revoked",
+                org.code,
+                tokens.len()
             )
-        }),
-    )
-    .await?;
+        });
+    for t in tokens {
+        rec = rec.wrote(renkei_domain::evidence::EvidenceKind::Token, t);
+    }
+    record(&txn, at, meta, rec).await?;
     txn.commit().await?;
     organization(services, code).await.map(Into::into)
 }

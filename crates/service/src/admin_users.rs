@@ -310,27 +310,32 @@ pub async fn set_disabled(
     }
     let at = services.now();
     let txn = begin_write(&services.db).await?;
+    let mut revoked = Vec::new();
     let detail = if disabled {
         store::set_disabled(&txn, p.id, Some(p.disabled_at.unwrap_or(at))).await?;
-        let (s, t) = store::revoke_all_access(&txn, p.id, at).await?;
-        format!("{login}: {s} session(s) and {t} token(s) revoked")
+        let (s, tokens) = store::revoke_all_access(&txn, p.id, at).await?;
+        let detail = format!(
+            "{login}: {s} session(s) and {} token(s) revoked",
+            tokens.len()
+        );
+        revoked = tokens;
+        detail
     } else {
         store::set_disabled(&txn, p.id, None).await?;
         login.to_owned()
     };
-    record(
-        &txn,
-        at,
-        meta,
-        by.audit(
+    let mut rec = by
+        .audit(
             action,
             "practitioner",
             Some(p.id.to_string()),
             Outcome::Allowed,
         )
-        .detail(detail),
-    )
-    .await?;
+        .detail(detail);
+    for t in revoked {
+        rec = rec.wrote(renkei_domain::evidence::EvidenceKind::Token, t);
+    }
+    record(&txn, at, meta, rec).await?;
     txn.commit().await?;
     Ok(())
 }

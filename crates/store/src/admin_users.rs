@@ -76,25 +76,34 @@ pub async fn practitioners_of<C: ConnectionTrait>(c: &C, organization: Uuid) -> 
 }
 
 /// Revokes every live session and every unrevoked API token of a practitioner; returns
-/// how many of each.
+/// how many sessions, and the ids of the tokens (their rows are under evidence).
 pub async fn revoke_all_access<C: ConnectionTrait>(
     c: &C,
     practitioner: Uuid,
     at: DateTime<Utc>,
-) -> R<(u64, u64)> {
+) -> R<(u64, Vec<Uuid>)> {
     let s = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(at))
         .filter(sessions::Column::PractitionerId.eq(practitioner))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(c)
         .await?;
-    let t = api_tokens::Entity::update_many()
-        .col_expr(api_tokens::Column::RevokedAt, Expr::value(at))
+    let live: Vec<Uuid> = api_tokens::Entity::find()
         .filter(api_tokens::Column::PractitionerId.eq(practitioner))
         .filter(api_tokens::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok((s.rows_affected, t.rows_affected))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    if !live.is_empty() {
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(at))
+            .filter(api_tokens::Column::Id.is_in(live.clone()))
+            .exec(c)
+            .await?;
+    }
+    Ok((s.rows_affected, live))
 }
 
 /// Revokes every live session of a practitioner (a password reset).

@@ -173,7 +173,10 @@ async fn the_org_and_user_commands_edit_require_two_factor_deactivate_disable_re
         .await
         .assert_code(0);
 
-    // Deactivate: the organisation's users can no longer log in.
+    // Deactivate: the organisation's users can no longer log in or use their tokens.
+    let token2 = renkei_service::admin::issue_token(&app.services, "yakuzai-2", "t", None)
+        .await
+        .expect("token");
     run(&db, v(&["org", "deactivate", "pharm-3"]))
         .await
         .assert_code(0);
@@ -183,6 +186,17 @@ async fn the_org_and_user_commands_edit_require_two_factor_deactivate_disable_re
             .await
             .location(),
         Some("/")
+    );
+    app.get("/api/v1/pathways", &token2)
+        .await
+        .assert_status(401);
+    // The revoked tokens' rows still match what the audit log recorded of them.
+    let verified = run(&db, v(&["verify"])).await;
+    verified.assert_code(0);
+    assert!(
+        verified.stdout.contains("all chains intact"),
+        "{}",
+        verified.stdout
     );
     let listed = run(&db, v(&["org", "list"])).await;
     assert!(
