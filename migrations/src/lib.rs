@@ -15,6 +15,7 @@ mod m20261208_000201_audit_merkle;
 mod m20261208_000401_work_index;
 pub mod m20261208_000501_region;
 mod m20261210_000601_administration;
+mod m20261210_000602_demographics_history;
 
 pub mod layout;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000401_work_index::Migration),
             Box::new(m20261208_000501_region::Migration),
             Box::new(m20261210_000601_administration::Migration),
+            Box::new(m20261210_000602_demographics_history::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ pub mod access;
 pub mod actors;
 pub mod admin;
 pub mod admin_orgs;
+pub mod admin_patients;
 pub mod admin_users;
 pub mod audit;
 pub mod audit_key;

@@ -8,6 +8,7 @@
 mod api;
 mod browser;
 mod cli;
+mod patients;
 mod web;
 
 use renkei_service::admin::{self, NewPractitioner};

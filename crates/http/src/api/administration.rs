@@ -46,6 +46,10 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{login}/reset-password", post(reset_password))
         .route("/users/{login}/reset-two-factor", post(reset_two_factor))
         .route("/users/{login}/unlock", post(unlock_user))
+        .route(
+            "/patients/{id}/demographics",
+            get(demographics_history).put(correct_demographics),
+        )
 }
 
 #[derive(OpenApi)]
@@ -508,4 +512,102 @@ async fn unlock_user(
 ) -> ApiResult<StatusCode> {
     admin_users::unlock(&state.services, AdminBy::Actor(&actor), &meta, &login).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectDemographicsRequest {
+    pub name: super::dto::PatientNameIn,
+    /// YYYY-MM-DD (西暦).
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub birth_date: String,
+    #[schema(schema_with = sex_schema)]
+    pub sex: String,
+    /// Why the record is corrected (kept in the history), 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+fn sex_schema() -> utoipa::openapi::schema::Schema {
+    super::schema::string_enum(renkei_service::patients::SEXES)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemographicsChangeOut {
+    pub id: Uuid,
+    pub changed_at: DateTime<Utc>,
+    pub practitioner_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub reason: String,
+    /// The demographics before the correction.
+    #[schema(value_type = Object)]
+    pub before: serde_json::Value,
+    /// The demographics after it.
+    #[schema(value_type = Object)]
+    pub after: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemographicsHistoryOut {
+    pub changes: Vec<DemographicsChangeOut>,
+}
+
+/// Corrects a patient's name, kana, birth date or sex with a reason (an organisation
+/// that treats the patient); the values before and after are kept in the history.
+#[utoipa::path(put, path = "/api/v1/patients/{id}/demographics", params(("id" = Uuid, Path)),
+    request_body = CorrectDemographicsRequest,
+    responses((status = 200, body = super::dto::PatientResponse), (status = 403), (status = 404), (status = 422)))]
+async fn correct_demographics(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    body: ApiJson<CorrectDemographicsRequest>,
+) -> ApiResult<Json<super::dto::PatientResponse>> {
+    let id = crate::extract::parse_id(&id, "patient")?;
+    let b = body.value;
+    let p = renkei_service::admin_patients::correct_demographics(
+        &state.services,
+        &actor,
+        &meta,
+        id,
+        renkei_service::admin_patients::DemographicsCorrection {
+            family: b.name.family,
+            given: b.name.given,
+            family_kana: b.name.family_kana,
+            given_kana: b.name.given_kana,
+            birth_date: b.birth_date,
+            sex: b.sex,
+            reason: b.reason,
+        },
+    )
+    .await?;
+    Ok(Json(p.into()))
+}
+
+/// The corrections of a patient's demographics, oldest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/demographics", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DemographicsHistoryOut), (status = 404)))]
+async fn demographics_history(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DemographicsHistoryOut>> {
+    let id = crate::extract::parse_id(&id, "patient")?;
+    let changes =
+        renkei_service::admin_patients::demographics_history(&state.services, &actor, &meta, id)
+            .await?
+            .into_iter()
+            .map(|c| DemographicsChangeOut {
+                id: c.id,
+                changed_at: c.changed_at,
+                practitioner_id: c.practitioner_id,
+                organization_id: c.organization_id,
+                reason: c.reason,
+                before: c.before,
+                after: c.after,
+            })
+            .collect();
+    Ok(Json(DemographicsHistoryOut { changes }))
 }
