@@ -1298,6 +1298,27 @@ const UI_TEXT: &[(&str, &str)] = &[
     ),
     ("電話番号", "Telephone"),
     ("電話番号(地域連携室)", "Telephone (liaison office)"),
+    // Correcting a patient's demographics (issue 18 point 9).
+    ("患者の画面へ", "Back to the patient"),
+    ("患者情報の訂正", "Correct the patient's details"),
+    (
+        "患者情報の訂正と訂正履歴",
+        "Correct the patient's details, and their history",
+    ),
+    (
+        "氏名・カナ・生年月日・性別の誤りを、理由を添えて訂正します。訂正前の内容は履歴に残ります。",
+        "Correct a wrong name, kana, birth date or sex, with the reason. What it was before stays in the history.",
+    ),
+    (
+        "西暦で入力してください(例 1948-05-03)。",
+        "Western calendar (e.g. 1948-05-03).",
+    ),
+    ("訂正する", "Correct"),
+    ("訂正の理由", "Reason for the correction"),
+    ("訂正はまだありません。", "No corrections yet."),
+    ("訂正前", "Before"),
+    ("訂正履歴", "Corrections"),
+    ("訂正後", "After"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

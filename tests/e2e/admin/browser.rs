@@ -162,6 +162,34 @@ async fn pages(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     audit_page(&c, "organisations (English)", &mut found).await;
 
     c.close().await.expect("close");
+
+    // A patient's demographics corrected by a nurse of the treating hospital.
+    crate::web_client::web_user(app, "acute-1", "acute_hospital", "acute-corrector").await;
+    let token = app.token().await;
+    let p =
+        crate::support::create_patient(app, &token, ("コンドウ", "ハナ"), "1945-07-08", "A-400")
+            .await;
+    let id = p["id"].as_str().expect("id").to_owned();
+    let n = browser(driver, chromium, &profiles.join("nurse"), true).await;
+    n.goto(&format!("{base}/login")).await.expect("login page");
+    fill(&n, "#login", "acute-corrector").await;
+    fill(&n, "#password", crate::web_client::PASSWORD).await;
+    submit(&n, "form.stack button[type=submit]").await;
+    n.goto(&format!("{base}/patients/{id}/demographics"))
+        .await
+        .expect("demographics");
+    audit_page(&n, "patient demographics", &mut found).await;
+    fill(&n, "#f-family", "近藤").await;
+    submit(&n, "#correct").await;
+    assert!(body(&n).await.contains("入力内容を確認してください(1件)"));
+    assert_eq!(value(&n, "#f-family").await, "近藤");
+    audit_page(&n, "patient demographics with an error", &mut found).await;
+    fill(&n, "#f-reason", "誤記の訂正").await;
+    submit(&n, "#correct").await;
+    assert!(body(&n).await.contains("誤記の訂正"));
+    audit_page(&n, "patient demographics with history", &mut found).await;
+    n.close().await.expect("close");
+
     assert!(
         found.problems.is_empty(),
         "page checks:\n{}",

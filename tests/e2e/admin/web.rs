@@ -339,3 +339,79 @@ async fn an_organisation_administrator_adds_edits_disables_and_resets_users_in_t
         assert!(has_action(&allowed, a), "{a}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patients_demographics_are_corrected_on_the_web_with_a_reason_and_the_history_shown() {
+    let app = app_or_skip!();
+    let token = app.token().await;
+    crate::web_client::web_user(&app, "acute-1", "acute_hospital", "acute-clerk").await;
+    let p = crate::support::create_patient(
+        &app,
+        &token,
+        ("サイトウ", "イチロウ"),
+        "1951-05-06",
+        "A-300",
+    )
+    .await;
+    let id = p["id"].as_str().expect("id").to_owned();
+    let b = signed_in(&app, "acute-clerk").await;
+    let patient = b.get(&format!("/patients/{id}")).await;
+    patient.assert_status(200);
+    assert!(
+        patient
+            .text
+            .contains(&format!("/patients/{id}/demographics"))
+    );
+
+    let url = format!("/patients/{id}/demographics");
+    let form = b.get(&url).await;
+    form.assert_status(200);
+    assert!(form.text.contains("value=\"1951-05-06\""), "prefilled");
+    let bad = post_form(
+        &b,
+        &url,
+        &url,
+        &[
+            ("family", "齋藤"),
+            ("given", "一郎"),
+            ("family_kana", "サイトウ"),
+            ("given_kana", "イチロウ"),
+            ("birth_date", "1951-02-30"),
+            ("sex", "male"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    bad.assert_status(422);
+    assert!(
+        bad.text.contains("入力内容を確認してください(2件)"),
+        "{}",
+        bad.text
+    );
+    assert!(bad.text.contains("value=\"齋藤\""), "typed name kept");
+    assert!(bad.text.contains("value=\"1951-02-30\""), "typed date kept");
+    let ok = post_form(
+        &b,
+        &url,
+        &url,
+        &[
+            ("family", "齋藤"),
+            ("given", "一郎"),
+            ("family_kana", "サイトウ"),
+            ("given_kana", "イチロウ"),
+            ("birth_date", "1951-05-06"),
+            ("sex", "male"),
+            ("reason", "旧字体に訂正"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.location(), Some(format!("{url}?done=saved").as_str()));
+    let after = b.get(&url).await;
+    after.assert_status(200);
+    assert!(after.text.contains("旧字体に訂正"));
+    assert!(
+        after.text.contains("山田 太郎"),
+        "the values before are shown"
+    );
+    assert!(after.text.contains("value=\"齋藤\""));
+}

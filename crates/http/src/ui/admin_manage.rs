@@ -741,3 +741,197 @@ pub async fn user_action(
         }
     }
 }
+
+// ------------------------------------------------------------------ patient demographics
+
+/// The typed fields of the correction form.
+#[derive(Default, Clone)]
+pub struct DemographicsInput {
+    pub family: String,
+    pub given: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub reason: String,
+}
+
+/// One correction in the history table.
+pub struct HistoryRow {
+    pub at: fmt::When,
+    pub reason: String,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/patient_demographics.html")]
+pub struct DemographicsPage {
+    pub shell: Shell,
+    pub patient_url: String,
+    pub action: String,
+    pub input: DemographicsInput,
+    pub sexes: Vec<Choice>,
+    pub history: Vec<HistoryRow>,
+    pub errors: Vec<(String, String)>,
+    pub notice: Option<&'static str>,
+}
+
+impl DemographicsPage {
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        error_for(&self.errors, field)
+    }
+}
+
+fn words_of(v: &serde_json::Value) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    format!(
+        "{} {}({} {})・{}・{}",
+        s("family"),
+        s("given"),
+        s("family_kana"),
+        s("given_kana"),
+        s("birth_date"),
+        fmt::sex(&s("sex"))
+    )
+}
+
+async fn demographics_page(
+    state: &AppState,
+    ui: &Ui,
+    id: uuid::Uuid,
+    input: Option<DemographicsInput>,
+    errors: Vec<(String, String)>,
+    notice: Option<&'static str>,
+) -> UiResult {
+    let history = renkei_service::admin_patients::demographics_history(
+        &state.services,
+        &ui.actor,
+        &ui.meta,
+        id,
+    )
+    .await?;
+    let input = match input {
+        Some(i) => i,
+        None => {
+            let p = renkei_service::patients::get_patient(&state.services, &ui.actor, &ui.meta, id)
+                .await?;
+            DemographicsInput {
+                family: p.name.family,
+                given: p.name.given,
+                family_kana: p.name.family_kana,
+                given_kana: p.name.given_kana,
+                birth_date: p.birth_date.to_string(),
+                sex: p.sex,
+                reason: String::new(),
+            }
+        }
+    };
+    let sexes = renkei_service::patients::SEXES
+        .iter()
+        .map(|s| Choice {
+            value: (*s).to_owned(),
+            label: fmt::sex(s),
+            selected: *s == input.sex,
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(page(
+        status,
+        &DemographicsPage {
+            shell: ui.shell(
+                format!("患者情報の訂正 — {} {}", input.family, input.given),
+                Nav::Patients,
+            ),
+            patient_url: format!("/patients/{id}"),
+            action: format!("/patients/{id}/demographics"),
+            history: history
+                .into_iter()
+                .rev()
+                .map(|h| HistoryRow {
+                    at: fmt::datetime(h.changed_at),
+                    reason: h.reason,
+                    before: words_of(&h.before),
+                    after: words_of(&h.after),
+                })
+                .collect(),
+            sexes,
+            input,
+            errors,
+            notice,
+        },
+    ))
+}
+
+/// `GET /patients/{id}/demographics` — the correction form and the history.
+pub async fn demographics_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DoneQuery>,
+) -> UiResult {
+    let id = super::parse_uuid(&id)?;
+    demographics_page(&state, &ui, id, None, Vec::new(), notice(&q.done)).await
+}
+
+/// `POST /patients/{id}/demographics` — corrects, with the reason.
+pub async fn demographics_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> UiResult {
+    let id = super::parse_uuid(&id)?;
+    let input = DemographicsInput {
+        family: posted.get("family").to_owned(),
+        given: posted.get("given").to_owned(),
+        family_kana: posted.get("family_kana").to_owned(),
+        given_kana: posted.get("given_kana").to_owned(),
+        birth_date: posted.get("birth_date").to_owned(),
+        sex: posted.get("sex").to_owned(),
+        reason: posted.get("reason").to_owned(),
+    };
+    let ui = &posted.ui;
+    let result = renkei_service::admin_patients::correct_demographics(
+        &state.services,
+        &ui.actor,
+        &ui.meta,
+        id,
+        renkei_service::admin_patients::DemographicsCorrection {
+            family: input.family.clone(),
+            given: input.given.clone(),
+            family_kana: input.family_kana.clone(),
+            given_kana: input.given_kana.clone(),
+            birth_date: input.birth_date.clone(),
+            sex: input.sex.clone(),
+            reason: input.reason.clone(),
+        },
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!(
+            "/patients/{id}/demographics?done=saved"
+        ))),
+        Err(e) => {
+            let errors = demographics_errors(e, ui)?;
+            demographics_page(&state, ui, id, Some(input), errors, None).await
+        }
+    }
+}
+
+fn demographics_errors(e: ServiceError, _ui: &Ui) -> Result<Vec<(String, String)>, ServiceError> {
+    match e {
+        ServiceError::Validation(errors) => Ok(errors
+            .iter()
+            .map(|e| {
+                let field = e.field.strip_prefix("name.").unwrap_or(&e.field);
+                let field = if field.is_empty() { "reason" } else { field };
+                (field.to_owned(), fmt::error_ja(None, e))
+            })
+            .collect()),
+        other => Err(other),
+    }
+}

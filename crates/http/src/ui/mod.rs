@@ -113,6 +113,10 @@ pub fn routes() -> Router<AppState> {
             post(admin_manage::user_action),
         )
         .route(
+            "/patients/{id}/demographics",
+            get(admin_manage::demographics_form).post(admin_manage::demographics_submit),
+        )
+        .route(
             "/admin/organizations",
             get(admin_manage::organizations_page).post(admin_manage::create_organization),
         )
