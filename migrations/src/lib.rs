@@ -14,6 +14,8 @@ mod m20261207_000003_handover_transfer_date;
 mod m20261208_000201_audit_merkle;
 mod m20261208_000401_work_index;
 pub mod m20261208_000501_region;
+mod m20261210_000601_administration;
+mod m20261210_000602_demographics_history;
 
 pub mod layout;
 
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000201_audit_merkle::Migration),
             Box::new(m20261208_000401_work_index::Migration),
             Box::new(m20261208_000501_region::Migration),
+            Box::new(m20261210_000601_administration::Migration),
+            Box::new(m20261210_000602_demographics_history::Migration),
         ]
     }
 }

@@ -51,7 +51,7 @@ fn binary(env: &str, default: &str) -> Option<PathBuf> {
 
 /// chromedriver, chromium and a test server, or `None` (with a notice) where the
 /// machine has no browser or no test database; under `CI=true` a missing browser fails.
-async fn browser_and_app() -> Option<(TestApp, PathBuf, PathBuf)> {
+pub(crate) async fn browser_and_app() -> Option<(TestApp, PathBuf, PathBuf)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let (Some(chromedriver), Some(chromium)) = (
         binary("CHROMEDRIVER", "/usr/bin/chromedriver"),
@@ -75,13 +75,13 @@ async fn browser_and_app() -> Option<(TestApp, PathBuf, PathBuf)> {
 }
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(bin: &Path) -> Driver {
+    pub(crate) async fn start(bin: &Path) -> Driver {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("address").port()
@@ -152,7 +152,7 @@ async fn emulate_focus(c: &Client) {
 }
 
 /// A fresh headless Chromium session (its own profile), with or without JavaScript.
-async fn browser(driver: &Driver, chromium: &Path, profile: &Path, js: bool) -> Client {
+pub(crate) async fn browser(driver: &Driver, chromium: &Path, profile: &Path, js: bool) -> Client {
     let mut args = vec![
         "--headless=new".to_owned(),
         "--no-sandbox".to_owned(),
@@ -188,7 +188,7 @@ async fn browser(driver: &Driver, chromium: &Path, profile: &Path, js: bool) -> 
         .expect("WebDriver session")
 }
 
-async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
+pub(crate) async fn css(c: &Client, sel: &str) -> fantoccini::elements::Element {
     match c
         .wait()
         .at_most(Duration::from_secs(10))
@@ -212,17 +212,17 @@ async fn text(c: &Client, sel: &str) -> String {
     css(c, sel).await.text().await.expect("element text")
 }
 
-async fn body(c: &Client) -> String {
+pub(crate) async fn body(c: &Client) -> String {
     text(c, "body").await
 }
 
-async fn fill(c: &Client, sel: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, sel: &str, value: &str) {
     let e = css(c, sel).await;
     e.clear().await.expect("clear");
     e.send_keys(value).await.expect("type");
 }
 
-async fn click(c: &Client, sel: &str) {
+pub(crate) async fn click(c: &Client, sel: &str) {
     css(c, sel).await.click().await.expect("click");
 }
 
@@ -238,7 +238,7 @@ async fn wait_gone(c: &Client, old: fantoccini::elements::Element) {
 }
 
 /// Clicks something that loads another page, and waits for it.
-async fn submit(c: &Client, sel: &str) {
+pub(crate) async fn submit(c: &Client, sel: &str) {
     let old = css(c, "html").await;
     click(c, sel).await;
     wait_gone(c, old).await;
@@ -266,7 +266,7 @@ async fn click_link(c: &Client, label: &str) {
     panic!("no link containing {label:?}; page: {}", body(c).await);
 }
 
-async fn path(c: &Client) -> String {
+pub(crate) async fn path(c: &Client) -> String {
     let u = c.current_url().await.expect("url");
     match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
@@ -342,7 +342,7 @@ async fn login(app: &TestApp, c: &Client, base: &str, user: &str) -> bool {
 /// The checks every page gets (ui.md §6, global): `lang="ja"`, a title naming Renkei,
 /// exactly one `<h1>`, no skipped heading level, and the skip link first in the tab
 /// order. Problems are collected, not thrown, so one run lists them all.
-async fn audit_page(c: &Client, name: &str, found: &mut Findings) {
+pub(crate) async fn audit_page(c: &Client, name: &str, found: &mut Findings) {
     let problems = &mut found.problems;
     let facts = c
         .execute(
@@ -408,9 +408,9 @@ async fn audit_page(c: &Client, name: &str, found: &mut Findings) {
 /// What the page checks found: the structural problems of [`audit_page`] and the
 /// axe-core violations, kept apart so each list is reported on its own.
 #[derive(Default)]
-struct Findings {
-    problems: Vec<String>,
-    axe: Vec<String>,
+pub(crate) struct Findings {
+    pub(crate) problems: Vec<String>,
+    pub(crate) axe: Vec<String>,
 }
 
 /// axe-core, the release build vendored as a test fixture (MPL-2.0, see

@@ -1,9 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod config;
 mod ops;
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use renkei_service::admin::{self, NewOrganization, NewPractitioner};
 use renkei_service::{DbSettings, ServiceError, SqliteSync, pathways, startup};
 
 mod import;
@@ -130,12 +129,12 @@ enum Command {
     /// Organisations.
     Org {
         #[command(subcommand)]
-        command: OrgCommand,
+        command: admin::OrgCommand,
     },
     /// Practitioners (users).
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: admin::UserCommand,
     },
     /// API tokens.
     Token {
@@ -244,41 +243,6 @@ enum PathwaysCommand {
     },
     /// Print the JSON Schema of the template format.
     Schema,
-}
-
-#[derive(Debug, Subcommand)]
-enum OrgCommand {
-    Add {
-        #[arg(long)]
-        code: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        kind: String,
-        /// Secondary medical area (二次保健医療圏).
-        #[arg(long)]
-        area: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    Add {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        login: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        profession: String,
-        /// org_admin or regional_admin (repeatable).
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Read the initial password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -753,67 +717,8 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Org { command } => match command {
-            OrgCommand::Add {
-                code,
-                name,
-                kind,
-                area,
-            } => {
-                let services = admin_services(&cli.database).await?;
-                let org = admin::add_organization(
-                    &services,
-                    NewOrganization {
-                        code,
-                        name,
-                        kind,
-                        area,
-                    },
-                )
-                .await
-                .map_err(service_error)?;
-                println!("{}", org.id);
-                Ok(ExitCode::SUCCESS)
-            }
-        },
-        Command::User { command } => match command {
-            UserCommand::Add {
-                org,
-                login,
-                name,
-                profession,
-                roles,
-                password_stdin,
-            } => {
-                let password = if password_stdin {
-                    let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s)?;
-                    let s = s.trim_end_matches(['\r', '\n']).to_owned();
-                    if s.is_empty() {
-                        bail!("no password on standard input");
-                    }
-                    Some(s)
-                } else {
-                    None
-                };
-                let services = admin_services(&cli.database).await?;
-                let id = admin::add_practitioner(
-                    &services,
-                    NewPractitioner {
-                        organization_code: org,
-                        login,
-                        name,
-                        profession,
-                        roles,
-                        password,
-                    },
-                )
-                .await
-                .map_err(service_error)?;
-                println!("{id}");
-                Ok(ExitCode::SUCCESS)
-            }
-        },
+        Command::Org { command } => admin::org(&cli.database, command).await,
+        Command::User { command } => admin::user(&cli.database, command).await,
         Command::Token { command } => match command {
             TokenCommand::Issue {
                 login,
@@ -822,7 +727,7 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
             } => {
                 let services = admin_services(&cli.database).await?;
                 let expires = expires_in_days.map(|d| services.now() + chrono::Duration::days(d));
-                let token = admin::issue_token(&services, &login, &label, expires)
+                let token = renkei_service::admin::issue_token(&services, &login, &label, expires)
                     .await
                     .map_err(service_error)?;
                 println!("{token}");

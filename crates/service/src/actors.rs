@@ -19,9 +19,9 @@ pub async fn actor_of<C: ConnectionTrait>(
 }
 
 /// The [`Actor`] of a practitioner and their organisation read together; a disabled
-/// practitioner is no actor.
+/// practitioner, or one of a deactivated organisation, is no actor.
 pub(crate) fn actor_from(p: PractitionerRow, org: OrganizationRow) -> Result<Actor, ServiceError> {
-    if p.disabled_at.is_some() {
+    if p.disabled_at.is_some() || org.deactivated_at.is_some() {
         return Err(ServiceError::Unauthenticated);
     }
     Ok(Actor {

@@ -193,6 +193,9 @@ async fn insert_organization<C: ConnectionTrait>(
         created_at: at,
         require_totp: false,
         phone: None,
+        fax: None,
+        address: None,
+        deactivated_at: None,
     };
     if queries::organization_by_code(txn, &row.code)
         .await?
@@ -230,29 +233,33 @@ pub struct NewPractitioner {
 /// Longest practitioner name, in characters.
 pub const PRACTITIONER_NAME_MAX: usize = 100;
 
-pub async fn add_practitioner(
-    services: &Services,
-    new: NewPractitioner,
-) -> Result<Uuid, ServiceError> {
+/// Every problem of a new practitioner's fields at once.
+pub fn validate_practitioner(
+    login: &str,
+    name: &str,
+    profession: &str,
+    roles: &[String],
+    password: Option<&str>,
+) -> Result<(), ServiceError> {
     let mut errors = Vec::new();
-    if !is_code(&new.login) {
+    if !is_code(login) {
         errors.push(FieldError::new(
             "login",
             Rule::Format,
             "login must be 1–64 lowercase letters, digits, '-' or '_'",
         ));
     }
-    if let Err(e) = renkei_domain::text::check_name("name", &new.name, PRACTITIONER_NAME_MAX) {
+    if let Err(e) = renkei_domain::text::check_name("name", name, PRACTITIONER_NAME_MAX) {
         errors.push(e);
     }
-    if !PROFESSIONS.contains(&new.profession.as_str()) {
+    if !PROFESSIONS.contains(&profession) {
         errors.push(FieldError::new(
             "profession",
             Rule::Allowed,
             format!("profession must be one of {}", PROFESSIONS.join(", ")),
         ));
     }
-    for (i, role) in new.roles.iter().enumerate() {
+    for (i, role) in roles.iter().enumerate() {
         if renkei_domain::ids::AdminRole::parse(role).is_none() {
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
@@ -261,15 +268,28 @@ pub async fn add_practitioner(
             ));
         }
     }
-    if let Some(p) = &new.password {
+    if let Some(p) = password {
         // The same rules as a password change on the web (no two-factor yet).
-        errors.extend(crate::auth::password::problems(
-            p, &new.login, false, "password",
-        ));
+        errors.extend(crate::auth::password::problems(p, login, false, "password"));
     }
-    if !errors.is_empty() {
-        return Err(ServiceError::Validation(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Validation(errors))
     }
+}
+
+pub async fn add_practitioner(
+    services: &Services,
+    new: NewPractitioner,
+) -> Result<Uuid, ServiceError> {
+    validate_practitioner(
+        &new.login,
+        &new.name,
+        &new.profession,
+        &new.roles,
+        new.password.as_deref(),
+    )?;
     let password_hash = match &new.password {
         Some(p) => Some(crate::auth::password::hash(p)?),
         None => None,
@@ -392,6 +412,22 @@ pub async fn list_users(
         return Err(ServiceError::Forbidden);
     }
     let organization = (!regional).then(|| actor.organization_id.into());
+    let out = summaries(db, organization).await?;
+    record_now(
+        services,
+        meta,
+        AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Allowed),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Every practitioner (or one organisation's) as the administration screens list them,
+/// by organisation code then login; not audited (callers are).
+pub(crate) async fn summaries(
+    db: &DatabaseConnection,
+    organization: Option<renkei_domain::ids::OrgId>,
+) -> Result<Vec<UserSummary>, ServiceError> {
     let rows = renkei_store::practitioners::listing(db, organization).await?;
     let orgs: std::collections::HashMap<Uuid, OrganizationRow> = queries::list_organizations(db)
         .await?
@@ -421,12 +457,6 @@ pub async fn list_users(
         })
         .collect();
     out.sort_by(|a, b| (&a.organization_code, &a.login).cmp(&(&b.organization_code, &b.login)));
-    record_now(
-        services,
-        meta,
-        AuditRecord::by(actor, "user.list", "practitioner", None, Outcome::Allowed),
-    )
-    .await?;
     Ok(out)
 }
 

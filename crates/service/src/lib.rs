@@ -3,6 +3,9 @@
 pub mod access;
 pub mod actors;
 pub mod admin;
+pub mod admin_orgs;
+pub mod admin_patients;
+pub mod admin_users;
 pub mod audit;
 pub mod audit_key;
 pub mod auth;

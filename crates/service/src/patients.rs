@@ -99,41 +99,27 @@ fn own_clash(actor: &Actor, value: &str) -> ServiceError {
     }
 }
 
-pub async fn create_patient(
-    services: &Services,
-    actor: &Actor,
-    meta: &RequestMeta,
-    new: NewPatient,
-) -> Result<Patient, ServiceError> {
-    create_patient_confirmed(services, actor, meta, new, false).await
+/// The demographics of a registration or a correction, cleaned: names trimmed and
+/// normalised, kana as カタカナ, the birth date parsed and checked; every problem is
+/// pushed to `errors`.
+pub(crate) struct CleanDemographics {
+    pub family: String,
+    pub given: String,
+    pub family_kana: Option<String>,
+    pub given_kana: Option<String>,
+    pub birth_date: Option<NaiveDate>,
 }
 
-/// Registers a patient; `confirmed` accepts the unusual findings of the plausibility
-/// rules (a birth date over 120 years ago), which are otherwise reported as field
-/// errors with every other error of the request.
-pub async fn create_patient_confirmed(
-    services: &Services,
-    actor: &Actor,
-    meta: &RequestMeta,
-    new: NewPatient,
+pub(crate) fn clean_demographics(
+    new: &NewPatient,
+    today: NaiveDate,
     confirmed: bool,
-) -> Result<Patient, ServiceError> {
-    let at = services.now();
-    services
-        .authorize_global(
-            actor,
-            meta,
-            GlobalAction::RegisterPatient,
-            "patient.create",
-            "patient",
-        )
-        .await?;
-    let db = &services.db;
-    let mut errors = Vec::new();
-    let family = clean_name("name.family", &new.family, &mut errors);
-    let given = clean_name("name.given", &new.given, &mut errors);
-    let family_kana_raw = clean_name("name.family_kana", &new.family_kana, &mut errors);
-    let given_kana_raw = clean_name("name.given_kana", &new.given_kana, &mut errors);
+    errors: &mut Vec<FieldError>,
+) -> CleanDemographics {
+    let family = clean_name("name.family", &new.family, errors);
+    let given = clean_name("name.given", &new.given, errors);
+    let family_kana_raw = clean_name("name.family_kana", &new.family_kana, errors);
+    let given_kana_raw = clean_name("name.given_kana", &new.given_kana, errors);
     let family_kana = normalize_kana(&family_kana_raw);
     let given_kana = normalize_kana(&given_kana_raw);
     if family_kana.is_none() && !family_kana_raw.is_empty() {
@@ -152,7 +138,6 @@ pub async fn create_patient_confirmed(
     }
     let birth_date = match NaiveDate::parse_from_str(&new.birth_date, "%Y-%m-%d") {
         Ok(d) if new.birth_date.len() == 10 => {
-            let today = at.date_naive();
             if d > today {
                 errors.push(FieldError::new(
                     "birth_date",
@@ -190,6 +175,53 @@ pub async fn create_patient_confirmed(
             format!("must be one of {}", SEXES.join(", ")),
         ));
     }
+    CleanDemographics {
+        family,
+        given,
+        family_kana,
+        given_kana,
+        birth_date,
+    }
+}
+
+pub async fn create_patient(
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    new: NewPatient,
+) -> Result<Patient, ServiceError> {
+    create_patient_confirmed(services, actor, meta, new, false).await
+}
+
+/// Registers a patient; `confirmed` accepts the unusual findings of the plausibility
+/// rules (a birth date over 120 years ago), which are otherwise reported as field
+/// errors with every other error of the request.
+pub async fn create_patient_confirmed(
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
+    new: NewPatient,
+    confirmed: bool,
+) -> Result<Patient, ServiceError> {
+    let at = services.now();
+    services
+        .authorize_global(
+            actor,
+            meta,
+            GlobalAction::RegisterPatient,
+            "patient.create",
+            "patient",
+        )
+        .await?;
+    let db = &services.db;
+    let mut errors = Vec::new();
+    let CleanDemographics {
+        family,
+        given,
+        family_kana,
+        given_kana,
+        birth_date,
+    } = clean_demographics(&new, at.date_naive(), confirmed, &mut errors);
     // Every identifier is in the caller's own namespace: judged before anything is looked
     // up, so the answer says nothing about which numbers exist elsewhere.
     let mut values: Vec<String> = Vec::new();

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod admin;
+pub mod admin_patients;
+pub mod admin_users;
 pub mod audit;
 pub mod backup;
 pub mod bench;

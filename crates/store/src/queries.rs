@@ -37,6 +37,9 @@ pub async fn insert_organization<C: ConnectionTrait>(c: &C, row: OrganizationRow
         created_at: Set(row.created_at),
         require_totp: Set(row.require_totp),
         phone: Set(row.phone),
+        fax: Set(row.fax),
+        address: Set(row.address),
+        deactivated_at: Set(row.deactivated_at),
     })
     .exec_without_returning(c)
     .await?;

@@ -2,6 +2,7 @@
 //! and map the result; they hold no business rules.
 
 pub mod access;
+pub mod administration;
 pub mod corrections;
 pub mod dto;
 pub mod moments;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(workflow::routes())
         .merge(variances::routes())
         .merge(tokens::routes())
+        .merge(administration::routes())
 }
 
 #[derive(OpenApi)]

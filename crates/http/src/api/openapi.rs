@@ -28,6 +28,7 @@ use utoipa::{OpenApi as _, PartialSchema, ToSchema};
 pub fn document() -> OpenApi {
     let mut doc = super::ApiDoc::openapi();
     doc.merge(super::tokens::TokensDoc::openapi());
+    doc.merge(super::administration::AdminDoc::openapi());
     add_shared_responses(&mut doc);
     doc
 }

@@ -226,6 +226,7 @@ pub async fn admin_home(ui: Ui, Query(q): Query<AdminHomeQuery>) -> UiResult {
 
 pub struct UserRow {
     pub name: String,
+    pub url: String,
     pub login: String,
     pub profession: &'static str,
     pub organization: String,
@@ -241,10 +242,35 @@ pub struct UsersPage {
     pub shell: Shell,
     pub rows: Vec<UserRow>,
     pub regional: bool,
+    /// Only those who have not logged in for this many days.
+    pub inactive: Option<i64>,
 }
 
-pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
-    let users = renkei_service::admin::list_users(&state.services, &ui.actor, &ui.meta).await?;
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    /// `90`: only the users who have not logged in for 90 days.
+    #[serde(default)]
+    inactive: String,
+}
+
+pub async fn users_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Query(q): Query<UsersQuery>,
+) -> UiResult {
+    let inactive = q
+        .inactive
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|d| (1..=3650).contains(d));
+    let users = match inactive {
+        Some(days) => {
+            renkei_service::admin_users::inactive_users(&state.services, &ui.actor, &ui.meta, days)
+                .await?
+        }
+        None => renkei_service::admin::list_users(&state.services, &ui.actor, &ui.meta).await?,
+    };
     let now = state.services.now();
     let rows = users
         .into_iter()
@@ -263,6 +289,7 @@ pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
                     .map(|t| format!("ロック中({}まで)", seconds(t).text))
             },
             name: u.name,
+            url: format!("/admin/users/{}", u.login),
             login: u.login,
             profession: fmt::profession(&u.profession),
             organization: u.organization_name,
@@ -276,6 +303,7 @@ pub async fn users_page(State(state): State<AppState>, ui: Ui) -> UiResult {
             regional: decide_global(&subject(&ui.actor), GlobalAction::ReadAudit),
             shell: ui.shell("利用者一覧", Nav::Admin),
             rows,
+            inactive,
         },
     ))
 }

@@ -9,6 +9,7 @@
 //! (`web::csrf::guard`, layered in the router) and reads its form through [`Posted`].
 
 mod admin;
+mod admin_manage;
 mod corrections;
 pub mod csv_export;
 mod cycle;
@@ -99,7 +100,39 @@ pub fn routes() -> Router<AppState> {
         .route("/pathways/{code}/diff", get(templates::diff_page))
         .route("/pathways/{code}/{version}", get(templates::detail_page))
         .route("/admin", get(admin::admin_home))
-        .route("/admin/users", get(admin::users_page))
+        .route(
+            "/admin/users",
+            get(admin::users_page).post(admin_manage::create_user),
+        )
+        .route("/admin/users/new", get(admin_manage::new_user_page))
+        .route(
+            "/admin/users/{login}",
+            get(admin_manage::user_edit_page).post(admin_manage::update_user),
+        )
+        .route(
+            "/admin/users/{login}/{action}",
+            post(admin_manage::user_action),
+        )
+        .route(
+            "/patients/{id}/demographics",
+            get(admin_manage::demographics_form).post(admin_manage::demographics_submit),
+        )
+        .route(
+            "/admin/organizations",
+            get(admin_manage::organizations_page).post(admin_manage::create_organization),
+        )
+        .route(
+            "/admin/organizations/{code}",
+            get(admin_manage::organization_page).post(admin_manage::update_organization),
+        )
+        .route(
+            "/admin/organizations/{code}/two-factor",
+            post(admin_manage::organization_two_factor),
+        )
+        .route(
+            "/admin/organizations/{code}/status",
+            post(admin_manage::organization_status),
+        )
         .route("/admin/break-glass", get(admin::break_glass_page))
         .route(
             "/admin/break-glass/{id}/review",

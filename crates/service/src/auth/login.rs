@@ -200,6 +200,21 @@ pub async fn login(
     let org = queries::organization_by_id(db, p.organization_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("practitioner {} has no organisation", p.id))?;
+    if org.deactivated_at.is_some() {
+        audit::record_now(
+            services,
+            meta,
+            audit_login(
+                Some(&p),
+                ACTION,
+                None,
+                Outcome::Denied,
+                "organization_deactivated",
+            ),
+        )
+        .await?;
+        return Ok(LoginResult::Rejected);
+    }
     let issued = IssuedSession {
         token: random_token(),
         csrf_token: random_token(),

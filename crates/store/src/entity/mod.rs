@@ -21,6 +21,7 @@ pub mod idempotency_keys;
 pub mod login_throttle;
 pub mod organizations;
 pub mod pathway_versions;
+pub mod patient_demographics_history;
 pub mod patient_identifiers;
 pub mod patients;
 pub mod practitioners;

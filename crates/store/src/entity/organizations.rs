@@ -20,6 +20,13 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Telephone of the liaison office (地域連携室), printed for patients.
     pub phone: Option<String>,
+    /// FAX number of the liaison office.
+    pub fax: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// When the regional administrator deactivated it: its users can no longer log in
+    /// or use tokens.
+    pub deactivated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
