@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod capability;
 pub mod common;
+pub mod metadata;
 pub mod outcome;
 pub mod search;
 

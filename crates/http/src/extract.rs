@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Auth {
                 "this token's scopes do not allow this request (a `read` token may only read)",
             ));
         }
-        crate::router::note_org(&parts.extensions, &bearer.actor.organization_code);
+        crate::request_log::note_org(&parts.extensions, &bearer.actor.organization_code);
         Ok(Auth(bearer.actor))
     }
 }

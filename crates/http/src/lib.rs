@@ -7,6 +7,7 @@ pub mod extract;
 pub mod fhir;
 pub mod health;
 pub mod metrics;
+pub mod request_log;
 pub mod router;
 pub mod serve;
 pub mod state;

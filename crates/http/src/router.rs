@@ -108,19 +108,6 @@ async fn method_not_allowed(req: Request, next: Next) -> Response {
     problem
 }
 
-/// The acting organisation of a request, for its log line: the log layer puts an empty
-/// one in the request; the authentication extractors fill it with the actor's
-/// organisation code.
-#[derive(Clone, Default)]
-pub struct LogOrg(std::sync::Arc<std::sync::OnceLock<String>>);
-
-/// Records the acting organisation's code for the request's log line.
-pub fn note_org(extensions: &axum::http::Extensions, code: &str) {
-    if let Some(LogOrg(slot)) = extensions.get::<LogOrg>() {
-        let _ = slot.set(code.to_owned());
-    }
-}
-
 /// One JSON log line per request: method, route template, status, latency, request id
 /// and the acting organisation's code; the latency also goes to the per-route histogram
 /// of `/metrics`. Never bodies, query strings, raw paths (they hold ids), names or
@@ -139,14 +126,14 @@ async fn log_request(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let org = LogOrg::default();
+    let org = crate::request_log::LogOrg::default();
     req.extensions_mut().insert(org.clone());
     let res = next.run(req).await;
     let status = res.status().as_u16();
     let elapsed = start.elapsed().as_secs_f64();
     let duration_ms = elapsed * 1000.0;
     crate::metrics::record_request(method.as_str(), &route, elapsed);
-    let org = org.0.get().map_or("-", String::as_str);
+    let org = org.code().unwrap_or("-");
     if let Some(ErrorCause(cause)) = res.extensions().get::<ErrorCause>() {
         tracing::error!(http.method = %method, http.route = %route, http.status = status,
             request.id = %request_id, duration_ms, org, error = %cause, "request failed");

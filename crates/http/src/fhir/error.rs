@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ErrorCause, request_language, status_of};
 
+/// The path `/fhir/r4` is served under.
+pub const FHIR_PATH: &str = "/fhir/r4";
+
 /// An error of the FHIR interface.
 #[derive(Debug)]
 pub struct FhirError {
@@ -169,11 +172,7 @@ pub async fn outcome_at_edge(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !req
-        .uri()
-        .path()
-        .starts_with(crate::fhir::extract::FHIR_PATH)
-    {
+    if !req.uri().path().starts_with(FHIR_PATH) {
         return next.run(req).await;
     }
     let lang = Lang::from_accept_language(

@@ -6,11 +6,8 @@ use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::{header, request::Parts};
 use renkei_service::{Actor, ErrorCode};
 
-use crate::fhir::error::FhirError;
+use crate::fhir::error::{FHIR_PATH, FhirError};
 use crate::state::AppState;
-
-/// The path `/fhir/r4` is served under.
-pub const FHIR_PATH: &str = "/fhir/r4";
 
 /// The authenticated practitioner behind `Authorization: Bearer <token>`.
 pub struct FhirAuth(pub Actor);

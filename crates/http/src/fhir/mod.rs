@@ -28,7 +28,7 @@ use axum::Router;
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
-use renkei_fhir::capability;
+use renkei_fhir::metadata;
 
 use crate::fhir::error::{FhirError, fhir_json};
 use crate::fhir::extract::FhirBase;
@@ -82,7 +82,7 @@ pub fn routes() -> Router<AppState> {
 async fn metadata(FhirBase(base): FhirBase) -> Response {
     fhir_json(
         axum::http::StatusCode::OK,
-        &capability::capability_statement(&base, env!("CARGO_PKG_VERSION"), CAPABILITY_DATE),
+        &metadata::capability_statement(&base, env!("CARGO_PKG_VERSION"), CAPABILITY_DATE),
     )
 }
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use renkei_fhir::bundle::{self, SearchEntry, SearchSet};
 use renkei_fhir::search::{self, SearchError, SearchParams};
-use renkei_service::fhir::observation::Page;
+use renkei_service::fhir::hits::Page;
 
 use crate::extract::Meta;
 use crate::fhir::error::{FhirError, fhir_json};

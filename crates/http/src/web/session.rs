@@ -136,7 +136,7 @@ impl FromRequestParts<AppState> for WebSession {
         else {
             return Err(to_login(parts, state).await);
         };
-        crate::router::note_org(&parts.extensions, &session.actor.organization_code);
+        crate::request_log::note_org(&parts.extensions, &session.actor.organization_code);
         match session.next_step() {
             Step::Ready => Ok(WebSession {
                 actor: session.actor.clone(),
@@ -160,7 +160,7 @@ impl FromRequestParts<AppState> for AnySession {
             .map_err(|e| WebError::from(e).into_response())?
         {
             Some(s) => {
-                crate::router::note_org(&parts.extensions, &s.actor.organization_code);
+                crate::request_log::note_org(&parts.extensions, &s.actor.organization_code);
                 Ok(AnySession(s))
             }
             None => Err(to_login(parts, state).await),

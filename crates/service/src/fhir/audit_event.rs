@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::fhir::observation::{Page, fhir_detail, patient_param};
+use crate::fhir::hits::{Page, fhir_detail, patient_param};
 use crate::{Actor, ServiceError, Services};
 
 fn resource(r: AuditEventRow) -> Value {

@@ -9,6 +9,7 @@ pub mod plan_definition;
 
 pub mod audit_event;
 pub mod consent;
+pub mod hits;
 pub mod observation;
 pub mod organization;
 pub mod patient;

@@ -7,7 +7,7 @@ use renkei_store::queries::{self, OrganizationRow};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::fhir::observation::{Hit, Page, page};
+use crate::fhir::hits::{Hit, Page, page};
 use crate::{ServiceError, Services};
 
 pub(crate) fn organization_resource(o: OrganizationRow) -> Value {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::fhir::observation::{Hit, Page, fhir_detail, page};
+use crate::fhir::hits::{Hit, Page, fhir_detail, page};
 use crate::kana::normalize_kana;
 use crate::{Actor, ServiceError, Services};
 

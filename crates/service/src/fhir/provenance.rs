@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audit::RequestMeta;
-use crate::fhir::observation::{Hit, Page, page};
+use crate::fhir::hits::{Hit, Page, page};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {

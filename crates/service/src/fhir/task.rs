@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::PartyRead;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
-use crate::fhir::observation::{Hit, Page, fhir_detail, page};
+use crate::fhir::hits::{Hit, Page, fhir_detail, page};
 use crate::{Actor, ServiceError, Services};
 
 impl Services {
