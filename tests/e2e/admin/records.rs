@@ -169,3 +169,61 @@ async fn renkei_patient_add_identifier_adds_the_own_number_and_refuses_another_n
     let api = app.get(&format!("/api/v1/patients/{id}"), &acute).await;
     assert!(!api.text.contains("C-1"), "{}", api.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patient_link_is_active_until_unlinked_and_the_row_stays() {
+    use renkei_store::patient_links::{self as links, PatientLinkRow};
+    let app = app_or_skip!();
+    let acute = app.token().await;
+    let a = create_patient(&app, &acute, ("タナカ", "イチロウ"), "1940-01-01", "A-500").await;
+    let b = create_patient(&app, &acute, ("タナカ", "イチロウ"), "1940-01-01", "A-501").await;
+    let merged: uuid::Uuid = a["id"].as_str().expect("id").parse().expect("uuid");
+    let surviving: uuid::Uuid = b["id"].as_str().expect("id").parse().expect("uuid");
+    let db = &app.services.db;
+    let id = uuid::Uuid::now_v7();
+    links::insert_link(
+        db,
+        PatientLinkRow {
+            id,
+            merged_patient_id: merged,
+            surviving_patient_id: surviving,
+            linked_at: chrono::Utc::now(),
+            linked_by_practitioner_id: None,
+            linked_by_organization_id: None,
+            reason: "同一人物".into(),
+            unlinked_at: None,
+            unlinked_by_practitioner_id: None,
+            unlink_reason: None,
+        },
+    )
+    .await
+    .expect("link");
+    let active = links::active_link_of(db, merged).await.expect("read");
+    assert_eq!(active.map(|l| l.surviving_patient_id), Some(surviving));
+    assert_eq!(
+        links::merged_into(db, surviving).await.expect("read").len(),
+        1
+    );
+    assert!(
+        links::active_link_of(db, surviving)
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    links::unlink(db, id, chrono::Utc::now(), None, "別人".into())
+        .await
+        .expect("unlink");
+    assert!(
+        links::active_link_of(db, merged)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        links::merged_into(db, surviving)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
