@@ -3,6 +3,7 @@
 mod admin;
 mod config;
 mod ops;
+mod patient;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -130,6 +131,11 @@ enum Command {
     Org {
         #[command(subcommand)]
         command: admin::OrgCommand,
+    },
+    /// A patient's records, acting as a named user (`--as LOGIN`).
+    Patient {
+        #[command(subcommand)]
+        command: patient::PatientCommand,
     },
     /// Practitioners (users).
     User {
@@ -719,6 +725,7 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
         },
         Command::Org { command } => admin::org(&cli.database, command).await,
         Command::User { command } => admin::user(&cli.database, command).await,
+        Command::Patient { command } => patient::patient(&cli.database, command).await,
         Command::Token { command } => match command {
             TokenCommand::Issue {
                 login,

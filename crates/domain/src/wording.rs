@@ -1366,6 +1366,25 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("訂正前", "Before"),
     ("訂正履歴", "Corrections"),
     ("訂正後", "After"),
+    // A patient's records: own patient numbers and merging (issue 18 point 9).
+    (
+        "自施設の患者番号の追加",
+        "Add your organisation's patient number",
+    ),
+    (
+        "自施設の患者番号(カルテ番号)だけを追加できます。",
+        "Only your own organisation's patient number (chart number) can be added.",
+    ),
+    ("患者番号(カルテ番号)", "Patient number (chart number)"),
+    ("患者番号を追加する", "Add the patient number"),
+    (
+        "自施設の患者番号を追加しました。",
+        "Your organisation's patient number was added.",
+    ),
+    (
+        "この患者番号は自施設ですでに別の患者さんに使われています。",
+        "Your organisation already uses this patient number for another patient.",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -36,3 +36,15 @@ pub(crate) fn actor_from(p: PractitionerRow, org: OrganizationRow) -> Result<Act
         roles: serde_json::from_str(&p.roles).unwrap_or_default(),
     })
 }
+
+/// The [`Actor`] of the enabled practitioner with `login` (the `renkei` command acting
+/// as a named user); unknown or disabled answers `Unauthenticated`.
+pub async fn actor_by_login<C: ConnectionTrait>(
+    db: &C,
+    login: &str,
+) -> Result<Actor, ServiceError> {
+    let p = renkei_store::queries::practitioner_by_login(db, login)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    actor_of(db, p.id).await
+}

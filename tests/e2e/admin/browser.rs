@@ -188,6 +188,19 @@ async fn pages(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     submit(&n, "#correct").await;
     assert!(body(&n).await.contains("誤記の訂正"));
     audit_page(&n, "patient demographics with history", &mut found).await;
+
+    // The hospital's own second number, from the form on the patient page.
+    n.goto(&format!("{base}/patients/{id}"))
+        .await
+        .expect("patient");
+    audit_page(&n, "patient with the identifier form", &mut found).await;
+    submit(&n, "#add-identifier").await;
+    assert!(body(&n).await.contains("入力内容を確認してください(1件)"));
+    audit_page(&n, "own identifier with an error", &mut found).await;
+    fill(&n, "#f-value", "A-401").await;
+    submit(&n, "#add-identifier").await;
+    assert_eq!(path(&n).await, format!("/patients/{id}?identifier=added"));
+    assert!(body(&n).await.contains("自施設の患者番号を追加しました。"));
     n.close().await.expect("close");
 
     assert!(

@@ -9,6 +9,7 @@ mod api;
 mod browser;
 mod cli;
 mod patients;
+mod records;
 mod web;
 
 use renkei_service::admin::{self, NewPractitioner};

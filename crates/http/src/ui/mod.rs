@@ -20,6 +20,7 @@ mod goal_row;
 mod handover;
 mod home;
 mod letter;
+mod patient_records;
 mod patients;
 mod plan;
 mod print;
@@ -112,6 +113,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/users/{login}/{action}",
             post(admin_manage::user_action),
+        )
+        .route(
+            "/patients/{id}/identifiers",
+            get(patient_records::identifier_form).post(patient_records::identifier_submit),
         )
         .route(
             "/patients/{id}/demographics",

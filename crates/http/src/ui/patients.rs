@@ -304,6 +304,10 @@ pub struct PatientPage {
     pub may_enrol: bool,
     pub enrol_url: String,
     pub registered: bool,
+    /// The patient number was just added (`?identifier=added`).
+    pub identifier_added: bool,
+    /// The actor's organisation: the only namespace the identifier form offers.
+    pub own_code: String,
 }
 
 pub fn may_enrol(ui: &Ui) -> bool {
@@ -314,6 +318,8 @@ pub fn may_enrol(ui: &Ui) -> bool {
 pub struct PatientQueryString {
     #[serde(default)]
     registered: String,
+    #[serde(default)]
+    identifier: String,
 }
 
 pub async fn patient_page(
@@ -361,6 +367,8 @@ pub async fn patient_page(
             plans: rows,
             may_enrol: may_enrol(&ui),
             registered: !q.registered.is_empty(),
+            identifier_added: q.identifier == "added",
+            own_code: ui.actor.organization_code.clone(),
         },
     ))
 }
