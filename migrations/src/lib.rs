@@ -16,7 +16,6 @@ mod m20261208_000401_work_index;
 pub mod m20261208_000501_region;
 mod m20261210_000601_administration;
 mod m20261210_000602_demographics_history;
-mod m20261210_000801_patient_links;
 
 pub mod layout;
 
@@ -41,7 +40,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000501_region::Migration),
             Box::new(m20261210_000601_administration::Migration),
             Box::new(m20261210_000602_demographics_history::Migration),
-            Box::new(m20261210_000801_patient_links::Migration),
         ]
     }
 }

@@ -19,7 +19,6 @@ pub mod fhir;
 pub mod handovers;
 pub mod notices;
 pub mod ops;
-pub mod patient_links;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;
