@@ -229,7 +229,7 @@ pub async fn org(database: &str, command: OrgCommand) -> anyhow::Result<ExitCode
         } => {
             let n = if off || email.is_some() || !events.is_empty() {
                 // An address alone: every event.
-                let on = |e: &str| events.is_empty() || events.iter().any(|x| x == e);
+                let on = |e: &str| !off && (events.is_empty() || events.iter().any(|x| x == e));
                 notify::set_notification_settings(
                     &services,
                     by,

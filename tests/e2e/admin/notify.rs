@@ -409,3 +409,56 @@ async fn only_the_organisations_administrators_may_choose_and_an_address_is_requ
     assert!(r.body["email"].is_null());
     assert_eq!(r.body["on_handover"], false);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_org_notifications_command_sets_shows_and_stops_them_audited() {
+    let app = app_or_skip!();
+    app.ensure_org("recovery-1", "recovery_hospital").await;
+    let db = app.db.cli_url();
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        renkei_testkit::run_renkei(&refs, None).await
+    };
+    let base = |rest: &[&str]| {
+        let mut a: Vec<String> = [
+            "--database",
+            db.as_str(),
+            "org",
+            "notifications",
+            "recovery-1",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        a.extend(rest.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let out = run(base(&[
+        "--email",
+        RECOVERY_MAIL,
+        "--events",
+        "handover,notice",
+    ]))
+    .await;
+    out.assert_code(0);
+    assert!(out.stdout.contains(RECOVERY_MAIL), "{}", out.stdout);
+    assert!(out.stdout.contains("handover,notice"), "{}", out.stdout);
+    let out = run(base(&[])).await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("handover,notice"), "{}", out.stdout);
+    let out = run(base(&["--off"])).await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("off"), "{}", out.stdout);
+    let out = run(base(&["--email", "not an address"])).await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let regional = regional(&app).await;
+    let allowed = audit_actions(&app, &regional, "allowed").await;
+    assert!(
+        allowed
+            .iter()
+            .filter(|(a, _)| a == "organization.notifications")
+            .count()
+            >= 2,
+        "{allowed:?}"
+    );
+}
