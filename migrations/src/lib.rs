@@ -16,6 +16,7 @@ mod m20261208_000401_work_index;
 pub mod m20261208_000501_region;
 mod m20261210_000601_administration;
 mod m20261210_000602_demographics_history;
+mod m20261210_000701_notifications;
 
 pub mod layout;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000501_region::Migration),
             Box::new(m20261210_000601_administration::Migration),
             Box::new(m20261210_000602_demographics_history::Migration),
+            Box::new(m20261210_000701_notifications::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ use renkei_service::admin::{self, NewOrganization, NewPractitioner, UserSummary}
 use renkei_service::admin_orgs::{self, AdminBy, OrganizationDetail, OrganizationEdit};
 use renkei_service::admin_users::{self, UserEdit};
 use renkei_service::audit::RequestMeta;
+use renkei_service::notify;
 
 use crate::{admin_services, service_error};
 
@@ -52,6 +53,17 @@ pub enum OrgCommand {
         code: String,
         #[arg(value_parser = ["on", "off"])]
         setting: String,
+    },
+    /// E-mail notifications: the address and the events (handover, report, notice;
+    /// comma-separated) it is told of; `--off` stops them. Without options, shows them.
+    Notifications {
+        code: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, value_delimiter = ',', value_parser = ["handover", "report", "notice"])]
+        events: Vec<String>,
+        #[arg(long, conflicts_with_all = ["email", "events"])]
+        off: bool,
     },
     /// Deactivate: its users' sessions and tokens are revoked, they can no longer log in.
     Deactivate { code: String },
@@ -208,6 +220,45 @@ pub async fn org(database: &str, command: OrgCommand) -> anyhow::Result<ExitCode
                     .await
                     .map_err(service_error)?;
             print_org(&o);
+        }
+        OrgCommand::Notifications {
+            code,
+            email,
+            events,
+            off,
+        } => {
+            let n = if off || email.is_some() || !events.is_empty() {
+                // An address alone: every event.
+                let on = |e: &str| !off && (events.is_empty() || events.iter().any(|x| x == e));
+                notify::set_notification_settings(
+                    &services,
+                    by,
+                    &meta,
+                    &code,
+                    notify::NotificationSettings {
+                        email: if off { None } else { email },
+                        on_handover: on("handover"),
+                        on_report: on("report"),
+                        on_notice: on("notice"),
+                    },
+                )
+                .await
+            } else {
+                notify::notification_settings(&services, by, &meta, &code).await
+            }
+            .map_err(service_error)?;
+            let events: Vec<&str> = [
+                (n.on_handover, "handover"),
+                (n.on_report, "report"),
+                (n.on_notice, "notice"),
+            ]
+            .into_iter()
+            .filter_map(|(b, e)| b.then_some(e))
+            .collect();
+            match n.email {
+                Some(email) => println!("{code}\t{email}\t{}", events.join(",")),
+                None => println!("{code}\toff"),
+            }
         }
         OrgCommand::Deactivate { code } => {
             let o = admin_orgs::set_active(&services, by, &meta, &code, false)

@@ -85,6 +85,9 @@ pub struct Smtp {
     pub username: Option<String>,
     /// Secret.
     pub password: Option<String>,
+    /// The web UI's address as users reach it; the links in notification e-mails start
+    /// with it (default: `http://` and the listen address).
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -395,6 +398,7 @@ pub fn keys() -> std::collections::BTreeSet<String> {
             from: Some(String::new()),
             username: Some(String::new()),
             password: Some(String::new()),
+            base_url: Some(String::new()),
         },
         retention: Retention { years: Some(1) },
         care_team: CareTeam {

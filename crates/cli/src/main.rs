@@ -470,6 +470,26 @@ fn apply_config(cli: &mut Cli, matches: &ArgMatches, c: &config::Config) {
     }
 }
 
+/// The SMTP settings of `[smtp]` (or `RENKEI_SMTP__…`); none without a host, and then
+/// no e-mail is sent.
+fn smtp_settings(
+    c: &config::Smtp,
+    listen: SocketAddr,
+) -> Option<renkei_service::notify::SmtpSettings> {
+    let host = c.host.clone().filter(|h| !h.is_empty())?;
+    Some(renkei_service::notify::SmtpSettings {
+        host,
+        port: c.port.unwrap_or(25),
+        from: c.from.clone().unwrap_or_default(),
+        username: c.username.clone(),
+        password: c.password.clone(),
+        base_url: c
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}")),
+    })
+}
+
 /// `config check` and `config show`.
 fn config_command(command: &ConfigCommand, cli: &Cli, loaded: &config::Loaded) -> ExitCode {
     let mut effective = loaded.config.clone();
@@ -584,7 +604,8 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                 .map_err(startup::StartupError::Database)?;
             let mut services = startup::start_on(db, &pathways)
                 .await?
-                .with_security(security);
+                .with_security(security)
+                .with_smtp(smtp_settings(&config.smtp, listen));
             if let Some(url) = read_database_url {
                 services =
                     services.with_read_db(read_replica(&cli.database, &url, db_connections).await?);

@@ -309,6 +309,7 @@ impl Services {
         .wrote(EvidenceKind::CarePlan, plan_id);
         let view = handover_view(txn, h).await?;
         write.commit(record).await?;
+        self.notify_soon();
         Ok(view)
     }
 

@@ -23,6 +23,7 @@ pub mod import;
 pub mod kana;
 pub mod lifecycle;
 pub mod notices;
+pub mod notify;
 pub mod ops;
 pub mod pathways;
 pub mod patients;
@@ -93,6 +94,8 @@ pub struct Services {
     pub security: Arc<Security>,
     /// The FHIR Bulk Data export jobs of this server (`$export`).
     pub exports: Arc<fhir::export::ExportJobs>,
+    /// E-mail notifications: sends nothing until SMTP is configured.
+    pub notifier: Arc<notify::Notifier>,
 }
 
 /// Security settings of one server: none of them lives in the database.
@@ -165,7 +168,14 @@ impl Services {
             clock: Clock::default(),
             security: Arc::new(Security::default()),
             exports: fhir::export::new_jobs(),
+            notifier: notify::Notifier::new(None),
         }
+    }
+
+    /// The same services sending e-mail notifications through `smtp`.
+    pub fn with_smtp(self, smtp: Option<notify::SmtpSettings>) -> Self {
+        self.notifier.configure(smtp);
+        self
     }
 
     /// The same services with other security settings.

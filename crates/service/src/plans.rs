@@ -534,6 +534,9 @@ impl Services {
         .wrote(EvidenceKind::CarePlan, plan_id);
         write.commit(record).await?;
         crate::sequencer::count_append();
+        if amendment || void {
+            self.notify_soon();
+        }
         Ok((entry, true))
     }
 

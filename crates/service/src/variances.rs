@@ -69,6 +69,11 @@ impl Services {
             }
             tokio::task::yield_now().await;
         }
+        // Reports back due or overdue: mailed to the organisations that owe them and
+        // chose to be told, once per report and state.
+        if let Err(e) = self.dispatch_notifications(true).await {
+            tracing::warn!(error = %e, "notification dispatch failed");
+        }
         Ok(written)
     }
 

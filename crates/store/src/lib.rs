@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod fhir;
 pub mod handovers;
 pub mod notices;
+pub mod notify;
 pub mod ops;
 pub mod practitioners;
 pub mod queries;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod db;
 pub mod fhir;
 pub mod process;
+pub mod smtp;
 pub mod ss_mix2;
 
 pub use app::{

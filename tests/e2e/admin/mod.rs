@@ -8,6 +8,7 @@
 mod api;
 mod browser;
 mod cli;
+mod notify;
 mod patients;
 mod records;
 mod web;

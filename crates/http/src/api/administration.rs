@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use renkei_service::admin::UserSummary;
 use renkei_service::admin_orgs::{self, AdminBy, OrganizationDetail, OrganizationEdit};
 use renkei_service::admin_users::{self, TemporaryPassword, UserEdit};
+use renkei_service::notify::{self, NotificationSettings};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -30,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{code}/two-factor",
             post(set_organization_two_factor),
+        )
+        .route(
+            "/organizations/{code}/notifications",
+            get(get_notifications).put(put_notifications),
         )
         .route(
             "/organizations/{code}/deactivate",
@@ -58,6 +63,8 @@ pub fn routes() -> Router<AppState> {
         get_organization,
         update_organization,
         set_organization_two_factor,
+        get_notifications,
+        put_notifications,
         deactivate_organization,
         reactivate_organization,
         list_users,
@@ -73,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         OrganizationOut,
         UpdateOrganizationRequest,
         TwoFactorRequest,
+        NotificationsBody,
         UserOut,
         UserList,
         CreateUserRequest,
@@ -160,6 +168,82 @@ async fn org_out(
     r: Result<OrganizationDetail, renkei_service::ServiceError>,
 ) -> ApiResult<Json<OrganizationOut>> {
     Ok(Json(r?.into()))
+}
+
+/// An organisation's e-mail notifications: the address, and which events it is told
+/// of. No address (or no event): no e-mail. The mail never carries patient data.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsBody {
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A hand-over to the organisation has arrived.
+    #[serde(default)]
+    pub on_handover: bool,
+    /// A report back the organisation owes is due or overdue.
+    #[serde(default)]
+    pub on_report: bool,
+    /// An amendment notice has arrived.
+    #[serde(default)]
+    pub on_notice: bool,
+}
+
+impl From<NotificationSettings> for NotificationsBody {
+    fn from(s: NotificationSettings) -> Self {
+        NotificationsBody {
+            email: s.email,
+            on_handover: s.on_handover,
+            on_report: s.on_report,
+            on_notice: s.on_notice,
+        }
+    }
+}
+
+/// The organisation's e-mail notifications (its administrators only).
+#[utoipa::path(get, path = "/api/v1/organizations/{code}/notifications", params(("code" = String, Path)),
+    responses((status = 200, body = NotificationsBody), (status = 403), (status = 404)))]
+async fn get_notifications(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path(code): Path<String>,
+) -> ApiResult<Json<NotificationsBody>> {
+    Ok(Json(
+        notify::notification_settings(&state.services, AdminBy::Actor(&actor), &meta, &code)
+            .await?
+            .into(),
+    ))
+}
+
+/// Sets the organisation's e-mail notifications (its organisation administrator or the
+/// regional administrator); audited.
+#[utoipa::path(put, path = "/api/v1/organizations/{code}/notifications", params(("code" = String, Path)),
+    request_body = NotificationsBody,
+    responses((status = 200, body = NotificationsBody), (status = 403), (status = 404), (status = 422)))]
+async fn put_notifications(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path(code): Path<String>,
+    body: ApiJson<NotificationsBody>,
+) -> ApiResult<Json<NotificationsBody>> {
+    let b = body.value;
+    Ok(Json(
+        notify::set_notification_settings(
+            &state.services,
+            AdminBy::Actor(&actor),
+            &meta,
+            &code,
+            NotificationSettings {
+                email: b.email,
+                on_handover: b.on_handover,
+                on_report: b.on_report,
+                on_notice: b.on_notice,
+            },
+        )
+        .await?
+        .into(),
+    ))
 }
 
 /// One organisation with its contact details and status (its administrators only).

@@ -19,6 +19,8 @@ pub mod handover_reads;
 pub mod handovers;
 pub mod idempotency_keys;
 pub mod login_throttle;
+pub mod notifications_sent;
+pub mod organization_notifications;
 pub mod organizations;
 pub mod pathway_versions;
 pub mod patient_demographics_history;
