@@ -302,20 +302,30 @@ async fn one_resource_of_each_type_matches_its_snapshot() {
                     queries.push(format!("_id={p}&"));
                 }
                 for q in queries {
-                    let res =
-                        fhir_get(&app, &format!("/fhir/r4/{kind}?{q}_count=200"), Some(token))
-                            .await;
-                    if res.status != 200 {
-                        continue;
-                    }
-                    candidates.extend(
-                        res.body["entry"]
+                    // Every page: the snapshot is the least of all matches, whatever order
+                    // the random ids give the pages.
+                    let mut path = Some(format!("/fhir/r4/{kind}?{q}_count=200"));
+                    while let Some(p) = path.take() {
+                        let res = fhir_get(&app, &p, Some(token)).await;
+                        if res.status != 200 {
+                            break;
+                        }
+                        candidates.extend(
+                            res.body["entry"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter(|e| e["resource"]["resourceType"] == kind.as_str())
+                                .map(|e| crate::fhir::document::redact(e["resource"].clone())),
+                        );
+                        path = res.body["link"]
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .filter(|e| e["resource"]["resourceType"] == kind.as_str())
-                            .map(|e| crate::fhir::document::redact(e["resource"].clone())),
-                    );
+                            .find(|l| l["relation"] == "next")
+                            .and_then(|l| l["url"].as_str())
+                            .and_then(|u| u.find("/fhir/r4/").map(|i| u[i..].to_owned()));
+                    }
                     if q.is_empty() && !candidates.is_empty() {
                         break;
                     }
