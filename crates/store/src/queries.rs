@@ -411,6 +411,9 @@ pub async fn care_plans_of_patient<C: ConnectionTrait>(
     Ok(care_plans::Entity::find()
         .filter(care_plans::Column::PatientId.eq(patient))
         .order_by_asc(care_plans::Column::CreatedAt)
+        // Plans made at one instant (a frozen clock, a bulk load) in the order they were
+        // made: ids are time-ordered (UUID v7), so every backend and layout agrees.
+        .order_by_asc(care_plans::Column::Id)
         .all(c)
         .await?)
 }
