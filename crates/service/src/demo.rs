@@ -7,6 +7,7 @@
 
 use crate::auth::tokens::DEMO_TOKENS;
 use chrono::{DateTime, Duration, Utc};
+use renkei_domain::calendar;
 use renkei_domain::entry::{EntryKind, VarianceInput};
 use renkei_domain::template::{BARTHEL_TOTAL, FIM_TOTAL, PathwayTemplate};
 use serde_json::{Map, Value, json};
@@ -360,7 +361,11 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     }
     let (acute, recovery, clinic, _home) = (&actors[0], &actors[1], &actors[2], &actors[3]);
     let meta = RequestMeta::default();
-    let today = services.now();
+    // Demo times hang off 09:00 in Tokyo today, not the hour the demo is loaded at: a stay
+    // counted in Tokyo days (入院日を1日目) then has the same length whatever the hour, so the
+    // same goals are met and unmet every time (an onset at 22:00 would move the 02:00 stage start
+    // to the next day and shorten the acute stay by one).
+    let today = calendar::tokyo_midnight(calendar::tokyo_date(services.now())) + Duration::hours(9);
     let days = |d: i64| today - Duration::days(d);
 
     // Stroke: acute stay, transfer, recovery in progress.
