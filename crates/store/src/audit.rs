@@ -176,19 +176,28 @@ pub async fn assign_seqs<C: ConnectionTrait>(c: &C, region: &str, pairs: &[(i64,
             values.push((*local_id).into());
             values.push((*seq).into());
         }
-        // The region and `seq IS NULL` let the pending events' partial index (region,
-        // local_id) find the rows, instead of a scan of the whole log per chunk.
-        let region_param = match backend {
-            DbBackend::Postgres => format!("${}", 2 * chunk.len() + 1),
-            _ => "?".to_owned(),
+        // PostgreSQL: the region and `seq IS NULL` let the pending events' partial index
+        // (region, local_id) find the rows, instead of a scan of the whole log per chunk.
+        // SQLite: the rowid alone; given the region, its planner walks that partial index
+        // for every chunk (all of the region's pending events each time) instead of
+        // looking each `local_id` up.
+        let sql = match backend {
+            DbBackend::Postgres => {
+                values.push(region.into());
+                format!(
+                    "UPDATE audit_events SET seq = v.column2 FROM (VALUES {}) AS v \
+                     WHERE audit_events.local_id = v.column1 AND audit_events.region = ${} \
+                     AND audit_events.seq IS NULL",
+                    rows.join(", "),
+                    2 * chunk.len() + 1
+                )
+            }
+            _ => format!(
+                "UPDATE audit_events SET seq = v.column2 FROM (VALUES {}) AS v \
+                 WHERE audit_events.local_id = v.column1",
+                rows.join(", ")
+            ),
         };
-        values.push(region.into());
-        let sql = format!(
-            "UPDATE audit_events SET seq = v.column2 FROM (VALUES {}) AS v \
-             WHERE audit_events.local_id = v.column1 AND audit_events.region = {region_param} \
-             AND audit_events.seq IS NULL",
-            rows.join(", ")
-        );
         c.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
