@@ -162,11 +162,23 @@ pub async fn pending_count<C: ConnectionTrait>(c: &C) -> R<u64> {
         .await?)
 }
 
-/// Gives events their `seq` in one statement: `(local_id, seq)` pairs.
+/// Gives events their `seq`: `(local_id, seq)` pairs, one statement per chunk.
 pub async fn assign_seqs<C: ConnectionTrait>(c: &C, region: &str, pairs: &[(i64, i64)]) -> R<()> {
-    let backend = c.get_database_backend();
+    for s in assign_seqs_statements(c.get_database_backend(), region, pairs) {
+        c.execute_raw(s).await?;
+    }
+    Ok(())
+}
+
+/// The statements [`assign_seqs`] runs, one per chunk of [`INSERT_CHUNK`] pairs.
+pub(crate) fn assign_seqs_statements(
+    backend: DbBackend,
+    region: &str,
+    pairs: &[(i64, i64)],
+) -> Vec<Statement> {
+    let mut out = Vec::new();
     for chunk in pairs.chunks(INSERT_CHUNK) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2 + 1);
         let mut rows = Vec::with_capacity(chunk.len());
         for (i, (local_id, seq)) in chunk.iter().enumerate() {
             rows.push(match backend {
@@ -198,10 +210,9 @@ pub async fn assign_seqs<C: ConnectionTrait>(c: &C, region: &str, pairs: &[(i64,
                 rows.join(", ")
             ),
         };
-        c.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        out.push(Statement::from_sql_and_values(backend, sql, values));
     }
-    Ok(())
+    out
 }
 
 /// Up to `limit` sequenced events of `region` in `seq` order, after `after_seq`.

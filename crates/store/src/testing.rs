@@ -345,6 +345,38 @@ pub async fn explain_plan_lock<C: ConnectionTrait>(
     Ok(plans)
 }
 
+/// The query plan of the statement the audit sequencer numbers a batch of `region`'s
+/// pending events with (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL), for a
+/// batch of `n` made-up events.
+pub async fn explain_assign_seqs<C: ConnectionTrait>(
+    db: &C,
+    region: &str,
+    n: i64,
+) -> Result<String, DbErr> {
+    let backend = db.get_database_backend();
+    let pairs: Vec<(i64, i64)> = (1..=n).map(|i| (i, i)).collect();
+    let mut lines = Vec::new();
+    for s in crate::audit::assign_seqs_statements(backend, region, &pairs) {
+        let prefix = match backend {
+            sea_orm::DbBackend::Sqlite => "EXPLAIN QUERY PLAN",
+            _ => "EXPLAIN",
+        };
+        let explain = sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!("{prefix} {}", s.sql),
+            s.values.map(|v| v.0).unwrap_or_default(),
+        );
+        for r in db.query_all_raw(explain).await? {
+            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
+            lines.push(match backend {
+                sea_orm::DbBackend::Sqlite => r.try_get_by_index::<String>(3)?,
+                _ => r.try_get_by_index::<String>(0)?,
+            });
+        }
+    }
+    Ok(lines.join("\n"))
+}
+
 /// PostgreSQL: the partition of `table` that holds `region`'s rows (not the DEFAULT one),
 /// if the table is partitioned and has one.
 pub async fn partition_of<C: ConnectionTrait>(

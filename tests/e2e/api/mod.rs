@@ -1,5 +1,6 @@
 //! The JSON API over HTTP: one module per subject.
 
+mod audit_sequencing;
 mod auth_hardening;
 mod bad_input;
 mod care_plans;
