@@ -472,6 +472,27 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "個別目標は元の目標と同じ評価項目にしてください。".into(),
             "An individual target keeps the goal's item.".into(),
         ),
+        // Merging two records of one person (名寄せ).
+        Rule::SameRecord => both(
+            "同じ患者記録どうしは名寄せできません。別の記録を選んでください。".into(),
+            "A record cannot be merged with itself; choose another record.".into(),
+        ),
+        Rule::AlreadyMerged => both(
+            "この患者記録はすでに別の記録に名寄せされています。名寄せ先の記録を選んでください。".into(),
+            "This record is already merged into another one; choose the record it was merged into.".into(),
+        ),
+        Rule::HasMergedRecords => both(
+            "この患者記録には他の記録が名寄せされています。先にその名寄せを取り消すか、この記録を残す側にしてください。".into(),
+            "Other records are merged into this one: reverse those merges first, or keep this record.".into(),
+        ),
+        Rule::Unconfirmed => both(
+            format!("{l}が2つの記録で異なります。同一人物であることを確認し、「違いを確認した」にチェックしてください。"),
+            format!("{l} differs between the two records: check they are one person and tick \"differences checked\"."),
+        ),
+        Rule::AlreadyReversed => both(
+            "この名寄せはすでに取り消されています。".into(),
+            "This merge has already been reversed.".into(),
+        ),
     }
 }
 
