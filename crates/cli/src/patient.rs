@@ -73,8 +73,8 @@ fn print_record(side: &str, r: &renkei_service::patient_merge::MergeRecord) {
         println!(
             "  plan\t{}\t{} v{}\t{}\t{}\t{}",
             p.id,
-            p.pathway.code,
-            p.pathway.version,
+            p.pathway_code,
+            p.pathway_version,
             p.status,
             p.planner_organization,
             p.started_at.date_naive()

@@ -25,7 +25,6 @@ use uuid::Uuid;
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::kana::normalize_kana;
 use crate::patients::{Patient, PatientIdentifier, PatientName};
-use crate::plans::CarePlan;
 use crate::{Actor, ServiceError, Services, begin_write};
 
 /// The role that merges and unmerges records.
@@ -126,12 +125,26 @@ fn as_link(r: &PatientLinkRow) -> Link {
     }
 }
 
+/// A plan of one record, as the preview lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergePlan {
+    pub id: Uuid,
+    pub pathway_code: String,
+    pub pathway_version: i32,
+    pub pathway_title_ja: String,
+    pub status: String,
+    pub current_stage: String,
+    /// The planner's organisation code.
+    pub planner_organization: String,
+    pub started_at: DateTime<Utc>,
+}
+
 /// One record as it stands on its own (not resolved): its demographics, its own
 /// patient numbers and plans, and how it is linked.
 #[derive(Debug, Clone, Serialize)]
 pub struct MergeRecord {
     pub patient: Patient,
-    pub plans: Vec<CarePlan>,
+    pub plans: Vec<MergePlan>,
     /// The survivor this record is merged into (unreversed), if any.
     pub merged_into: Option<Uuid>,
     /// The records merged into this one (unreversed).
@@ -206,7 +219,6 @@ async fn regional(
 }
 
 async fn record_of<C: ConnectionTrait>(
-    services: &Services,
     c: &C,
     row: PatientRow,
 ) -> Result<MergeRecord, ServiceError> {
@@ -221,7 +233,22 @@ async fn record_of<C: ConnectionTrait>(
     }
     let mut plans = Vec::new();
     for plan in queries::care_plans_of_patient(c, id).await? {
-        plans.push(services.plan_view(c, plan).await?);
+        let (code, version, title) = store::pathway_title(c, plan.pathway_version_id)
+            .await?
+            .unwrap_or_default();
+        plans.push(MergePlan {
+            id: plan.id,
+            pathway_code: code,
+            pathway_version: version,
+            pathway_title_ja: title,
+            status: plan.status,
+            current_stage: plan.current_stage,
+            planner_organization: queries::organization_by_id(c, plan.planner_organization_id)
+                .await?
+                .map(|o| o.code)
+                .unwrap_or_default(),
+            started_at: plan.started_at,
+        });
     }
     let merged_into = store::active_for_merged(c, id)
         .await?
@@ -342,7 +369,7 @@ pub async fn merge_record(
     let Some(row) = queries::patient_by_id(db, id).await? else {
         return Err(ServiceError::NotFound("patient"));
     };
-    let record = record_of(services, db, row).await?;
+    let record = record_of(db, row).await?;
     audit_read(services, actor, meta, id, "merge: record").await?;
     Ok(record)
 }
@@ -381,8 +408,8 @@ pub async fn merge_preview(
         .map(|c| c.field)
         .collect();
     let preview = MergePreview {
-        survivor: record_of(services, db, a).await?,
-        merged: record_of(services, db, b).await?,
+        survivor: record_of(db, a).await?,
+        merged: record_of(db, b).await?,
         fields: comparison.into_iter().map(Into::into).collect(),
         needs_confirmation,
         refusals,
@@ -415,11 +442,11 @@ pub async fn merge(
     )
     .await?;
     let reason = merge::clean_reason(&req.reason);
-    let txn = begin_write(&services.db).await?;
     let other = req.other;
-    let (a, b) = both(
+    // Both must exist; a refusal is audited before the write begins.
+    both(
         services,
-        &txn,
+        &services.db,
         actor,
         meta,
         "patient.merge",
@@ -427,6 +454,13 @@ pub async fn merge(
         other,
     )
     .await?;
+    let txn = begin_write(&services.db).await?;
+    let (Some(a), Some(b)) = (
+        queries::patient_by_id(&txn, survivor).await?,
+        queries::patient_by_id(&txn, other).await?,
+    ) else {
+        return Err(ServiceError::NotFound("patient"));
+    };
     // Lock both rows in one order, so two merges of the same pair queue.
     let (first, second) = if survivor < other {
         (survivor, other)
@@ -700,7 +734,7 @@ pub async fn find_records(
     .await?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(record_of(services, db, row).await?);
+        out.push(record_of(db, row).await?);
     }
     audit::record_now(
         services,

@@ -138,3 +138,16 @@ pub async fn find_records<C: ConnectionTrait>(
         .all(c)
         .await?)
 }
+
+/// A pathway version's code, version number and Japanese title.
+pub async fn pathway_title<C: ConnectionTrait>(
+    c: &C,
+    version_id: Uuid,
+) -> R<Option<(String, i32, String)>> {
+    Ok(
+        crate::entity::pathway_versions::Entity::find_by_id(version_id)
+            .one(c)
+            .await?
+            .map(|v| (v.code, v.version, v.title_ja)),
+    )
+}

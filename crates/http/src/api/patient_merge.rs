@@ -52,7 +52,7 @@ struct PreviewQuery {
 pub struct MergePlanOut {
     pub id: Uuid,
     pub pathway_code: String,
-    pub pathway_version: u32,
+    pub pathway_version: i32,
     pub pathway_title_ja: String,
     pub status: String,
     pub current_stage: String,
@@ -102,9 +102,9 @@ impl From<MergeRecord> for MergeRecordOut {
                 .into_iter()
                 .map(|c| MergePlanOut {
                     id: c.id,
-                    pathway_code: c.pathway.code,
-                    pathway_version: c.pathway.version,
-                    pathway_title_ja: c.pathway.title_ja,
+                    pathway_code: c.pathway_code,
+                    pathway_version: c.pathway_version,
+                    pathway_title_ja: c.pathway_title_ja,
                     status: c.status,
                     current_stage: c.current_stage,
                     planner_organization: c.planner_organization,

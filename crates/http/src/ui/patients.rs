@@ -302,6 +302,8 @@ pub struct PatientPage {
     pub banner: Banner,
     pub plans: Vec<PlanRow>,
     pub may_enrol: bool,
+    /// The regional administrator sees 「名寄せ」 (merging two records of one person).
+    pub may_merge: bool,
     pub enrol_url: String,
     pub registered: bool,
     /// The patient number was just added (`?identifier=added`).
@@ -366,6 +368,7 @@ pub async fn patient_page(
             banner,
             plans: rows,
             may_enrol: may_enrol(&ui),
+            may_merge: ui.actor.has_role(renkei_service::patient_merge::ROLE),
             registered: !q.registered.is_empty(),
             identifier_added: q.identifier == "added",
             own_code: ui.actor.organization_code.clone(),
