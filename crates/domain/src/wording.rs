@@ -1471,6 +1471,7 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("統合する記録の選択へ", "Back to choosing the record"),
     ("統合する記録を検索", "Find the record to merge"),
     ("違いを確認した", "Differences checked"),
+    ("名寄せされた記録", "Records merged into this one"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

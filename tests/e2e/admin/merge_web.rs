@@ -91,6 +91,8 @@ async fn pages(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
         .await
         .expect("patient");
     audit_page(&c, "patient page with the merge link", &mut found).await;
+    // Two records of one name: the banner warns of a namesake.
+    assert!(body(&c).await.contains("同姓同名あり"));
     submit(&c, "#merge-link").await;
     assert_eq!(path(&c).await, format!("/patients/{keep}/merge"));
     audit_page(&c, "merge: the record kept", &mut found).await;
@@ -159,9 +161,23 @@ async fn pages(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     );
     assert!(body(&c).await.contains("2つの記録を名寄せしました。"));
     audit_page(&c, "merge: the link", &mut found).await;
-    // The merged record now reads as the one kept.
+    // The merged record now reads as the one kept: its page lists the merged record's
+    // plan, and the merged record is no namesake any more.
     let read = app.get(&format!("/api/v1/patients/{other}"), &acute).await;
     assert_eq!(read.body["id"], keep.as_str());
+    let link_url = here.trim_end_matches("?done=merged").to_owned();
+    c.goto(&format!("{base}/patients/{other}"))
+        .await
+        .expect("patient");
+    let text = body(&c).await;
+    assert!(text.contains("脳卒中地域連携パス"), "{text}");
+    assert!(
+        text.contains("acute-1: A-500") && text.contains("acute-1: A-501"),
+        "{text}"
+    );
+    assert!(!text.contains("同姓同名あり"), "{text}");
+    audit_page(&c, "patient page after the merge", &mut found).await;
+    c.goto(&format!("{base}{link_url}")).await.expect("link");
 
     // Reversal: a reason is required.
     submit(&c, "#unmerge").await;

@@ -86,8 +86,10 @@ impl Services {
             let exhausted = (rows.len() as u64) < BATCH;
             for row in rows {
                 after = Some((row.kana_key.clone(), row.id));
+                // A record merged into this patient is this patient, not a namesake.
                 if row.id != patient_id
                     && format!("{}{}", row.family_kana, row.given_kana) == key
+                    && crate::patient_merge::survivor(&self.db, row.id).await? != patient_id
                     && self.patient_visible(&self.db, actor, row.id).await?
                 {
                     return Ok(true);
