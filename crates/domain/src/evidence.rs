@@ -27,10 +27,11 @@ pub enum EvidenceKind {
     Token,
     Patient,
     PatientIdentifier,
+    PatientLink,
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 7] = [
+    pub const ALL: [EvidenceKind; 8] = [
         EvidenceKind::CarePlan,
         EvidenceKind::CareTeamMember,
         EvidenceKind::Consent,
@@ -38,6 +39,7 @@ impl EvidenceKind {
         EvidenceKind::Token,
         EvidenceKind::Patient,
         EvidenceKind::PatientIdentifier,
+        EvidenceKind::PatientLink,
     ];
 
     /// The stable name stored in audit events.
@@ -50,6 +52,7 @@ impl EvidenceKind {
             EvidenceKind::Token => "token",
             EvidenceKind::Patient => "patient",
             EvidenceKind::PatientIdentifier => "patient_identifier",
+            EvidenceKind::PatientLink => "patient_link",
         }
     }
 
@@ -67,6 +70,7 @@ impl EvidenceKind {
             EvidenceKind::Token => "API token",
             EvidenceKind::Patient => "patient",
             EvidenceKind::PatientIdentifier => "patient number",
+            EvidenceKind::PatientLink => "patient merge link",
         }
     }
 }

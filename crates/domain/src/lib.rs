@@ -15,6 +15,7 @@ pub mod goals;
 pub mod handover;
 pub mod identifier;
 pub mod ids;
+pub mod merge;
 pub mod merkle;
 pub mod plan;
 pub mod plausibility;

@@ -150,6 +150,16 @@ closed_list! {
         UnknownVariance => "unknown_variance",
         /// A wrong current password.
         Wrong => "wrong",
+        /// Merging a patient record with itself.
+        SameRecord => "same_record",
+        /// A patient record already merged into another one (its survivor is named).
+        AlreadyMerged => "already_merged",
+        /// A patient record that other records are merged into, named as the one to merge.
+        HasMergedRecords => "has_merged_records",
+        /// A difference (birth date, sex) that must be confirmed before going on.
+        Unconfirmed => "unconfirmed",
+        /// A link already reversed.
+        AlreadyReversed => "already_reversed",
     }
 }
 

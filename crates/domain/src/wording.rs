@@ -472,6 +472,27 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "個別目標は元の目標と同じ評価項目にしてください。".into(),
             "An individual target keeps the goal's item.".into(),
         ),
+        // Merging two records of one person (名寄せ).
+        Rule::SameRecord => both(
+            "同じ患者記録どうしは名寄せできません。別の記録を選んでください。".into(),
+            "A record cannot be merged with itself; choose another record.".into(),
+        ),
+        Rule::AlreadyMerged => both(
+            "この患者記録はすでに別の記録に名寄せされています。名寄せ先の記録を選んでください。".into(),
+            "This record is already merged into another one; choose the record it was merged into.".into(),
+        ),
+        Rule::HasMergedRecords => both(
+            "この患者記録には他の記録が名寄せされています。先にその名寄せを取り消すか、この記録を残す側にしてください。".into(),
+            "Other records are merged into this one: reverse those merges first, or keep this record.".into(),
+        ),
+        Rule::Unconfirmed => both(
+            format!("{l}が2つの記録で異なります。同一人物であることを確認し、「違いを確認した」にチェックしてください。"),
+            format!("{l} differs between the two records: check they are one person and tick \"differences checked\"."),
+        ),
+        Rule::AlreadyReversed => both(
+            "この名寄せはすでに取り消されています。".into(),
+            "This merge has already been reversed.".into(),
+        ),
     }
 }
 
@@ -1384,7 +1405,73 @@ const UI_TEXT: &[(&str, &str)] = &[
     (
         "この患者番号は自施設ですでに別の患者さんに使われています。",
         "Your organisation already uses this patient number for another patient.",
+    ), // Merging two records of one person (名寄せ, issue 18 point 9).
+    ("2つの記録の比較", "The two records compared"),
+    (
+        "2つの記録を並べて表示しています。異なる項目には「相違」と表示します。",
+        "The two records side by side. Fields that differ are marked \"differs\".",
     ),
+    (
+        "2つの記録を名寄せしました。",
+        "The two records were merged.",
+    ),
+    (
+        "この2つの記録は名寄せできません",
+        "These two records cannot be merged",
+    ),
+    ("この記録の名寄せ", "Merges of this record"),
+    ("この記録を残す", "Keep this record"),
+    ("カナ氏名", "Name in kana"),
+    ("一致", "Same"),
+    (
+        "取り消すと、2つの記録は名寄せ前と同じように別々に表示されます。",
+        "Once reversed, the two records show separately again, as before the merge.",
+    ),
+    ("取消の理由", "Reason for the reversal"),
+    ("取消済み", "Reversed"),
+    (
+        "同じ人の2つの記録を比較して統合・取消",
+        "compare two records of one person, merge them or reverse a merge",
+    ),
+    (
+        "同じ人の別の記録をこの記録に統合します",
+        "merge another record of the same person into this one",
+    ),
+    (
+        "同じ人の記録が2つあるとき、残す記録にもう一方を統合します。記録は移動せず、取り消すことができます。",
+        "When one person has two records, the other record is merged into the one kept. Nothing moves, and the merge can be reversed.",
+    ),
+    ("名寄せ", "Merge records"),
+    ("名寄せ — 2つの記録の比較", "Merge: compare the two records"),
+    (
+        "名寄せ — 統合する記録の選択",
+        "Merge: choose the record to merge",
+    ),
+    ("名寄せする", "Merge"),
+    ("名寄せの取消", "Reverse the merge"),
+    ("名寄せの理由", "Reason for the merge"),
+    ("名寄せの確認", "Confirm the merge"),
+    ("名寄せの記録", "Merge record"),
+    ("名寄せを取り消しました。", "The merge was reversed."),
+    ("名寄せを取り消す", "Reverse the merge"),
+    ("名寄せ済み", "Merged"),
+    ("患者記録の名寄せ", "Merge patient records"),
+    ("有効", "In effect"),
+    ("残す記録", "Record kept"),
+    ("残す記録を検索", "Find the record to keep"),
+    ("比較", "Comparison"),
+    ("比較する", "Compare"),
+    (
+        "生年月日または性別が異なります。同一人物であることを確認してください。",
+        "The birth date or sex differs. Check that the records are one person.",
+    ),
+    ("相違", "Differs"),
+    ("統合された記録", "Records merged in"),
+    ("統合する記録", "Record merged"),
+    ("統合する記録の選択へ", "Back to choosing the record"),
+    ("統合する記録を検索", "Find the record to merge"),
+    ("違いを確認した", "Differences checked"),
+    ("名寄せされた記録", "Records merged into this one"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

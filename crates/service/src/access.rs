@@ -341,14 +341,15 @@ impl Services {
         actor: &Actor,
         patient_id: Uuid,
     ) -> Result<bool, ServiceError> {
-        let idents = queries::identifiers_of(c, patient_id).await?;
+        // A merged record reads as its survivor, with every record of the group.
+        let idents = crate::patient_merge::group_identifiers(c, patient_id).await?;
         if idents
             .iter()
             .any(|i| i.organization_id == actor.organization_id)
         {
             return Ok(true);
         }
-        let plans = queries::care_plans_of_patient(c, patient_id).await?;
+        let plans = crate::patient_merge::group_plans(c, patient_id).await?;
         Ok(!self.visible_plans(c, actor, plans).await?.is_empty())
     }
 
@@ -361,14 +362,14 @@ impl Services {
         actor: &Actor,
         patient_id: Uuid,
     ) -> Result<bool, ServiceError> {
-        let idents = queries::identifiers_of(c, patient_id).await?;
+        let idents = crate::patient_merge::group_identifiers(c, patient_id).await?;
         if idents
             .iter()
             .any(|i| i.organization_id == actor.organization_id)
         {
             return Ok(true);
         }
-        for plan in queries::care_plans_of_patient(c, patient_id).await? {
+        for plan in crate::patient_merge::group_plans(c, patient_id).await? {
             let access = plan_access_at(c, actor, &plan, self.now()).await?;
             if access.is_visible_to(actor.organization_id) {
                 return Ok(true);

@@ -138,6 +138,26 @@ pub fn patient_identifier(r: &PatientIdentifierRow) -> Evidence {
     )
 }
 
+/// A merge of two patient records (名寄せ): which record reads as which decides who
+/// finds the patient, so the link and its reversal are kept under evidence.
+pub fn patient_link(r: &renkei_store::patient_links::PatientLinkRow) -> Evidence {
+    Evidence::of(
+        EvidenceKind::PatientLink,
+        r.id,
+        json!({
+            "survivor_id": r.survivor_id.to_string(),
+            "merged_id": r.merged_id.to_string(),
+            "reason": r.reason,
+            "merged_by": r.merged_by.to_string(),
+            "merged_by_organization": r.merged_by_organization.to_string(),
+            "merged_at": hash_time(&r.merged_at),
+            "reversed_by": r.reversed_by.map(|v| v.to_string()),
+            "reversed_at": r.reversed_at.as_ref().map(hash_time),
+            "reverse_reason": r.reverse_reason,
+        }),
+    )
+}
+
 /// The evidence of a stored row of any kind.
 pub fn of(row: &EvidencedRow) -> Evidence {
     match row {
@@ -148,6 +168,7 @@ pub fn of(row: &EvidencedRow) -> Evidence {
         EvidencedRow::Token(r) => token(r),
         EvidencedRow::Patient(r) => patient(r),
         EvidencedRow::PatientIdentifier(r) => patient_identifier(r),
+        EvidencedRow::PatientLink(r) => patient_link(r),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod notices;
 pub mod notify;
 pub mod ops;
 pub mod pathways;
+pub mod patient_merge;
 pub mod patients;
 mod plan_chain;
 mod plan_facts;

@@ -51,6 +51,8 @@ pub struct Patient {
     pub birth_date: NaiveDate,
     pub sex: String,
     pub identifiers: Vec<PatientIdentifier>,
+    /// The records merged into this one (名寄せ), whose plans and numbers it lists too.
+    pub merged_ids: Vec<Uuid>,
 }
 
 /// A name part: trimmed, NFC, without control or bidi-override characters.
@@ -309,19 +311,26 @@ pub async fn create_patient_confirmed(
 }
 
 async fn load<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<Patient, ServiceError> {
+    let id = crate::patient_merge::survivor(c, id).await?;
     let row = queries::patient_by_id(c, id)
         .await?
         .ok_or(ServiceError::NotFound("patient"))?;
     to_patient(c, row).await
 }
 
-/// A stored patient as the API shows it, identifiers with their organisation codes.
+/// A stored patient as the API shows it, identifiers with their organisation codes
+/// (those of the records merged into it too).
 pub(crate) async fn to_patient<C: ConnectionTrait>(
     c: &C,
     row: PatientRow,
 ) -> Result<Patient, ServiceError> {
     let mut identifiers = Vec::new();
-    for ident in queries::identifiers_of(c, row.id).await? {
+    let merged_ids: Vec<Uuid> = crate::patient_merge::group(c, row.id)
+        .await?
+        .into_iter()
+        .filter(|p| *p != row.id)
+        .collect();
+    for ident in crate::patient_merge::group_identifiers(c, row.id).await? {
         let org = queries::organization_by_id(c, ident.organization_id).await?;
         identifiers.push(PatientIdentifier {
             organization: org.map(|o| o.code).unwrap_or_default(),
@@ -339,11 +348,12 @@ pub(crate) async fn to_patient<C: ConnectionTrait>(
         birth_date: row.birth_date,
         sex: row.sex,
         identifiers,
+        merged_ids,
     })
 }
 
 /// A patient, if the actor's organisation may see them (404 otherwise, whether or not the
-/// patient exists).
+/// patient exists). A record merged into another reads as its survivor.
 pub async fn get_patient(
     services: &Services,
     actor: &Actor,
@@ -351,6 +361,7 @@ pub async fn get_patient(
     id: Uuid,
 ) -> Result<Patient, ServiceError> {
     let db = &services.db;
+    let id = crate::patient_merge::survivor(db, id).await?;
     let exists = queries::patient_by_id(db, id).await?.is_some();
     let visible = exists && services.patient_visible(db, actor, id).await?;
     audit::record_now(
@@ -662,7 +673,13 @@ pub async fn search_patients_page(
             let exhausted = (rows.len() as u64) < batch;
             for row in rows {
                 position = Some((row.kana_key.clone(), row.id));
-                if !services.patient_visible(db, actor, row.id).await? {
+                // A merged record is listed as its survivor, once.
+                let survivor = crate::patient_merge::survivor(db, row.id).await?;
+                if out
+                    .iter()
+                    .any(|(_, p): &(String, Patient)| p.id == survivor)
+                    || !services.patient_visible(db, actor, survivor).await?
+                {
                     continue;
                 }
                 if out.len() == limit as usize {
@@ -670,6 +687,14 @@ pub async fn search_patients_page(
                     break 'scan;
                 }
                 let cursor = encode_cursor(&row);
+                let row = if survivor == row.id {
+                    row
+                } else {
+                    match queries::patient_by_id(db, survivor).await? {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                };
                 out.push((cursor, to_patient(db, row).await?));
             }
             if exhausted {

@@ -369,7 +369,8 @@ impl Services {
         meta: &RequestMeta,
         patient_id: Uuid,
     ) -> Result<Vec<CarePlan>, ServiceError> {
-        let all = queries::care_plans_of_patient(&self.db, patient_id).await?;
+        // A merged record's plans are listed with its survivor's.
+        let all = crate::patient_merge::group_plans(&self.db, patient_id).await?;
         let visible = self.visible_plans(&self.db, actor, all).await?;
         let mut out = Vec::new();
         for row in visible {

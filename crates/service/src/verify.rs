@@ -107,6 +107,7 @@ pub async fn verify_with(
         EvidenceKind::Token,
         EvidenceKind::Patient,
         EvidenceKind::PatientIdentifier,
+        EvidenceKind::PatientLink,
     ] {
         rows += check_rows(db, kind, &mut ledger, &mut findings).await?;
     }

@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::entity::{
     api_tokens, break_glass_grants, care_plans, care_team_members, consents, patient_identifiers,
-    patients,
+    patient_links, patients,
 };
 use crate::error::StoreError;
+use crate::patient_links::PatientLinkRow;
 use crate::queries::{ApiTokenRow, CarePlanRow, PatientIdentifierRow, PatientRow};
 use crate::queries_access::{BreakGlassRow, ConsentRow, TeamMemberRow};
 
@@ -26,6 +27,7 @@ pub enum EvidencedRow {
     Token(ApiTokenRow),
     Patient(PatientRow),
     PatientIdentifier(PatientIdentifierRow),
+    PatientLink(PatientLinkRow),
 }
 
 impl EvidencedRow {
@@ -38,6 +40,7 @@ impl EvidencedRow {
             EvidencedRow::Token(r) => r.id,
             EvidencedRow::Patient(r) => r.id,
             EvidencedRow::PatientIdentifier(r) => r.id,
+            EvidencedRow::PatientLink(r) => r.id,
         }
     }
 }
@@ -77,6 +80,10 @@ pub async fn row_by_id<C: ConnectionTrait>(
             .one(c)
             .await?
             .map(EvidencedRow::PatientIdentifier),
+        EvidenceKind::PatientLink => patient_links::Entity::find_by_id(id)
+            .one(c)
+            .await?
+            .map(EvidencedRow::PatientLink),
     })
 }
 
@@ -131,6 +138,13 @@ pub async fn rows_page<C: ConnectionTrait>(
                 .await?
                 .into_iter()
                 .map(EvidencedRow::PatientIdentifier)
+                .collect()
+        }
+        EvidenceKind::PatientLink => {
+            page::<patient_links::Entity, _>(c, patient_links::Column::Id, after, limit)
+                .await?
+                .into_iter()
+                .map(EvidencedRow::PatientLink)
                 .collect()
         }
     })

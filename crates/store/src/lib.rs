@@ -20,6 +20,7 @@ pub mod handovers;
 pub mod notices;
 pub mod notify;
 pub mod ops;
+pub mod patient_links;
 pub mod practitioners;
 pub mod queries;
 pub mod queries_access;

@@ -209,7 +209,7 @@ pub async fn patient_by_identifier<C: ConnectionTrait>(
 }
 
 /// Escapes `%`, `_` and the escape character itself for a LIKE prefix search.
-fn like_prefix(prefix: &str) -> LikeExpr {
+pub(crate) fn like_prefix(prefix: &str) -> LikeExpr {
     let mut escaped = String::with_capacity(prefix.len() + 1);
     for ch in prefix.chars() {
         if matches!(ch, '%' | '_' | '\\') {

@@ -8,6 +8,8 @@
 mod api;
 mod browser;
 mod cli;
+mod merge;
+mod merge_web;
 mod notify;
 mod patients;
 mod records;

@@ -73,6 +73,10 @@ pub struct PatientResponse {
     pub birth_date: NaiveDate,
     pub sex: String,
     pub identifiers: Vec<IdentifierOut>,
+    /// The records merged into this one (名寄せ); absent when none. A merged record's
+    /// id reads as this patient.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_ids: Vec<Uuid>,
 }
 
 impl From<Patient> for PatientResponse {
@@ -95,6 +99,7 @@ impl From<Patient> for PatientResponse {
                     value: i.value,
                 })
                 .collect(),
+            merged_ids: p.merged_ids,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod corrections;
 pub mod dto;
 pub mod moments;
 pub mod openapi;
+pub mod patient_merge;
 pub mod schema;
 pub mod tokens;
 pub mod variances;
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .merge(variances::routes())
         .merge(tokens::routes())
         .merge(administration::routes())
+        .merge(patient_merge::routes())
 }
 
 #[derive(OpenApi)]

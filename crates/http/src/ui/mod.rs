@@ -20,6 +20,7 @@ mod goal_row;
 mod handover;
 mod home;
 mod letter;
+mod patient_merge;
 mod patient_records;
 mod patients;
 mod plan;
@@ -148,6 +149,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/patients/{id}/access-history",
             get(admin::access_history_page),
+        )
+        // Merging two records of one person (名寄せ).
+        .route("/admin/patients/merge", get(patient_merge::start_page))
+        .route(
+            "/patients/{id}/merge",
+            get(patient_merge::choose_page).post(patient_merge::submit),
+        )
+        .route("/patients/{id}/merge/preview", get(patient_merge::preview))
+        .route("/admin/patient-links/{id}", get(patient_merge::link))
+        .route(
+            "/admin/patient-links/{id}/reverse",
+            post(patient_merge::reverse),
         )
         .route("/handovers/{id}", get(handover::handover_page))
         .route("/handovers/{id}/letter", get(letter::letter_page))

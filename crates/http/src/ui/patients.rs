@@ -302,6 +302,12 @@ pub struct PatientPage {
     pub banner: Banner,
     pub plans: Vec<PlanRow>,
     pub may_enrol: bool,
+    /// The regional administrator sees 「名寄せ」 (merging two records of one person).
+    pub may_merge: bool,
+    /// How many records are merged into this one (名寄せ).
+    pub merged_records: usize,
+    /// Every record's patient numbers, when records are merged into this one.
+    pub all_identifiers: Vec<String>,
     pub enrol_url: String,
     pub registered: bool,
     /// The patient number was just added (`?identifier=added`).
@@ -329,7 +335,7 @@ pub async fn patient_page(
     Query(q): Query<PatientQueryString>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let (_, plans, banner) = views::load_banner(&state, &ui, id).await?;
+    let (patient, plans, banner) = views::load_banner(&state, &ui, id).await?;
     let names: std::collections::HashMap<String, String> =
         renkei_service::admin::list_organizations(&state.services.db)
             .await?
@@ -366,6 +372,17 @@ pub async fn patient_page(
             banner,
             plans: rows,
             may_enrol: may_enrol(&ui),
+            may_merge: ui.actor.has_role(renkei_service::patient_merge::ROLE),
+            merged_records: patient.merged_ids.len(),
+            all_identifiers: if patient.merged_ids.is_empty() {
+                Vec::new()
+            } else {
+                patient
+                    .identifiers
+                    .iter()
+                    .map(|i| format!("{}: {}", i.organization, i.value))
+                    .collect()
+            },
             registered: !q.registered.is_empty(),
             identifier_added: q.identifier == "added",
             own_code: ui.actor.organization_code.clone(),

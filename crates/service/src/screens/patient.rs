@@ -33,12 +33,14 @@ impl Services {
         patient_id: Uuid,
     ) -> Result<PatientCard, ServiceError> {
         let db = &self.db;
+        // A merged record reads as its survivor, with the plans of every record.
+        let patient_id = crate::patient_merge::survivor(db, patient_id).await?;
         let row = queries::patient_by_id(db, patient_id)
             .await?
             .ok_or(ServiceError::NotFound("patient"))?;
         let key = format!("{}{}", row.family_kana, row.given_kana);
         let patient = to_patient(db, row).await?;
-        let all = queries::care_plans_of_patient(db, patient_id).await?;
+        let all = crate::patient_merge::group_plans(db, patient_id).await?;
         let mut plans = Vec::new();
         for plan in self.visible_plans(db, actor, all).await? {
             plans.push(self.plan_view(db, plan).await?);
@@ -84,8 +86,10 @@ impl Services {
             let exhausted = (rows.len() as u64) < BATCH;
             for row in rows {
                 after = Some((row.kana_key.clone(), row.id));
+                // A record merged into this patient is this patient, not a namesake.
                 if row.id != patient_id
                     && format!("{}{}", row.family_kana, row.given_kana) == key
+                    && crate::patient_merge::survivor(&self.db, row.id).await? != patient_id
                     && self.patient_visible(&self.db, actor, row.id).await?
                 {
                     return Ok(true);

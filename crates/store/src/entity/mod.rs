@@ -25,6 +25,7 @@ pub mod organizations;
 pub mod pathway_versions;
 pub mod patient_demographics_history;
 pub mod patient_identifiers;
+pub mod patient_links;
 pub mod patients;
 pub mod practitioners;
 pub mod reports;
