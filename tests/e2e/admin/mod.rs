@@ -8,8 +8,11 @@
 mod api;
 mod browser;
 mod cli;
+mod declarations_web;
+mod notifications_web;
 mod notify;
 mod patients;
+mod plan_actions;
 mod records;
 mod web;
 
