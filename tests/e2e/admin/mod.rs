@@ -5,6 +5,7 @@
 //! process and the web pages under `/admin` (over HTTP and in a real browser with
 //! axe-core); every change found in the audit log.
 
+mod actions_browser;
 mod api;
 mod browser;
 mod cli;
