@@ -391,22 +391,32 @@ fn init_tracing(log: &config::Log) {
                 .and_then(|l| EnvFilter::try_new(l).ok())
         })
         .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let format = match std::env::var("LOG_FORMAT").ok().as_deref() {
         Some("text") => config::LogFormat::Text,
         Some("json") => config::LogFormat::Json,
         _ => log.format.unwrap_or(config::LogFormat::Json),
     };
-    match format {
-        config::LogFormat::Json => builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        config::LogFormat::Json => lines
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .init(),
-        config::LogFormat::Text => builder.compact().init(),
-    }
+            .with_filter(filter)
+            .boxed(),
+        config::LogFormat::Text => lines.compact().with_filter(filter).boxed(),
+    };
+    // `/metrics` counts the queries waiting for a pool connection, whatever the log level.
+    tracing_subscriber::registry()
+        .with(lines)
+        .with(
+            renkei_http::metrics::PoolWaitLayer
+                .with_filter(renkei_http::metrics::pool_wait_filter()),
+        )
+        .init();
 }
 
 /// Whether the argument `id` was given on the command line or by its own variable (then

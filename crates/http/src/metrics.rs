@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `renkei_http_request_duration_seconds{method,route}` | histogram | request latency per route template |
 //! | `renkei_appends_total` | counter | accepted appends (`rate()` gives appends per second) |
-//! | `renkei_db_pool_connections{state="in_use"\|"idle"}`, `renkei_db_pool_max_connections` | gauge | the primary database pool |
+//! | `renkei_db_pool_connections{state="in_use"\|"idle"\|"waiting"}`, `renkei_db_pool_max_connections` | gauge | the primary database pool; `waiting`: queries waiting for a connection ([`PoolWaitLayer`]) |
 //! | `renkei_write_queue_depth` | gauge | writers waiting for the SQLite write queue |
 //! | `renkei_write_queue_wait_seconds` | histogram | how long each writer waited for its turn |
 //! | `renkei_write_queue_timeouts_total` | counter | writers that gave up waiting (answered 503) |
@@ -17,6 +17,8 @@
 //! | `renkei_sweep_duration_seconds` | histogram | automatic variance sweeps |
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -61,7 +63,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             );
             metrics::describe_gauge!(
                 "renkei_db_pool_connections",
-                "Connections of the primary database pool, in use or idle."
+                "Connections of the primary database pool, in use or idle; waiting: queries waiting for a connection."
             );
             metrics::describe_gauge!(
                 "renkei_db_pool_max_connections",
@@ -95,19 +97,104 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Sets the gauges read from the database and the pool.
+/// How long a scrape waits for a connection to count the unsequenced audit events: with
+/// the pool exhausted the page still answers (with the pool's state, which is then what
+/// matters) and keeps the audit gauges' last values.
+const AUDIT_READ_WAIT: Duration = Duration::from_secs(2);
+
+/// Sets the gauges read from the pool (first, without a connection) and the database.
 async fn refresh(state: &AppState) -> Result<(), ApiError> {
-    let pending = state.services.audit_pending().await?;
-    metrics::gauge!("renkei_audit_pending_events").set(pending as f64);
-    metrics::gauge!("renkei_audit_sequencing_lag_seconds")
-        .set(renkei_service::sequencer::sequencing_lag(pending));
     let pool = state.services.pool_stats();
     metrics::gauge!("renkei_db_pool_connections", "state" => "in_use").set(pool.in_use() as f64);
     metrics::gauge!("renkei_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("renkei_db_pool_connections", "state" => "waiting").set(pool_waiting() as f64);
     metrics::gauge!("renkei_db_pool_max_connections").set(f64::from(pool.max));
     metrics::gauge!("renkei_write_queue_depth")
         .set(renkei_service::ops::write_queue_depth() as f64);
+    if let Ok(pending) = tokio::time::timeout(AUDIT_READ_WAIT, state.services.audit_pending()).await
+    {
+        let pending = pending?;
+        metrics::gauge!("renkei_audit_pending_events").set(pending as f64);
+        metrics::gauge!("renkei_audit_sequencing_lag_seconds")
+            .set(renkei_service::sequencer::sequencing_lag(pending));
+    }
     Ok(())
+}
+
+// ------------------------------------------------------------------ pool waiters
+
+/// Queries of this process waiting for a connection of a database pool now.
+static POOL_WAITING: AtomicI64 = AtomicI64::new(0);
+
+/// Queries waiting for a pool connection now (0 when no [`PoolWaitLayer`] is installed).
+pub fn pool_waiting() -> i64 {
+    POOL_WAITING.load(Ordering::Relaxed).max(0)
+}
+
+/// Marks a query span that has not been handed its connection yet.
+struct Waiting;
+
+/// A `tracing` layer that counts the queries waiting for a pool connection. Each query on
+/// the pool runs in a span of sea-orm's driver (`sea_orm::driver::sqlx_*`, opened before
+/// it asks the pool), and the pool tells when it hands out a connection (the
+/// `sqlx::pool::acquire` event, switched on in `renkei_store::db::connect`, emitted inside
+/// that span): a span counts as waiting from its start until that event, or until it
+/// closes without one (a timeout or an error). Queries inside a transaction use the
+/// transaction's connection and are not counted. Install it with [`pool_wait_filter`].
+pub struct PoolWaitLayer;
+
+/// The spans and events [`PoolWaitLayer`] needs, whatever the log level.
+pub fn pool_wait_filter() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new()
+        .with_target("sea_orm::driver::sqlx_sqlite", tracing::Level::TRACE)
+        .with_target("sea_orm::driver::sqlx_postgres", tracing::Level::TRACE)
+        .with_target("sqlx::pool::acquire", tracing::Level::TRACE)
+}
+
+impl<S> tracing_subscriber::Layer<S> for PoolWaitLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if !attrs
+            .metadata()
+            .target()
+            .starts_with("sea_orm::driver::sqlx_")
+        {
+            return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Waiting);
+            POOL_WAITING.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "sqlx::pool::acquire" {
+            return;
+        }
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if span.extensions_mut().remove::<Waiting>().is_some() {
+                    POOL_WAITING.fetch_sub(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(&id)
+            && span.extensions_mut().remove::<Waiting>().is_some()
+        {
+            POOL_WAITING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Records one request's latency under its route template (never the raw path: ids

@@ -126,6 +126,21 @@ pub fn consent_state(rows: &[ConsentRow]) -> ConsentState {
     }
 }
 
+/// The rule of a break-glass reason (checked before anything is written; the web form
+/// shows it with the form's other problems).
+pub fn check_break_glass_reason(reason: &str) -> Result<(), ServiceError> {
+    if visible_chars(reason) < BREAK_GLASS_REASON_MIN {
+        return Err(ServiceError::field(
+            "reason",
+            Rule::Required,
+            format!(
+                "state why emergency access is needed (at least {BREAK_GLASS_REASON_MIN} visible characters)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Everything the access decision needs about `plan` for `actor`, with break-glass
 /// grants unexpired at `at`.
 pub async fn plan_access_at<C: ConnectionTrait>(
@@ -833,15 +848,7 @@ impl Services {
         plan_id: Uuid,
         reason: &str,
     ) -> Result<BreakGlassGrant, ServiceError> {
-        if visible_chars(reason) < BREAK_GLASS_REASON_MIN {
-            return Err(ServiceError::field(
-                "reason",
-                Rule::Required,
-                format!(
-                    "state why emergency access is needed (at least {BREAK_GLASS_REASON_MIN} visible characters)"
-                ),
-            ));
-        }
+        check_break_glass_reason(reason)?;
         let write = self
             .begin_plan_write(actor, meta, plan_id)
             .await?

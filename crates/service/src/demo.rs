@@ -1053,6 +1053,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
         services
             .declare(
                 &declarer,
+                &meta,
                 org,
                 pathway,
                 stages.into_iter().map(str::to_owned).collect(),

@@ -10,6 +10,7 @@ use renkei_store::queries;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ServiceError, Services, begin_write};
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +42,7 @@ impl Services {
     pub async fn declare(
         &self,
         actor: &Actor,
+        meta: &RequestMeta,
         organization_code: &str,
         pathway: &str,
         stages: Vec<String>,
@@ -54,6 +56,19 @@ impl Services {
             && (actor.has_role("org_admin")
                 || actor.profession == Profession::LiaisonStaff.as_str());
         if !allowed && !actor.has_role("regional_admin") {
+            drop(txn);
+            audit::record_now(
+                self,
+                meta,
+                AuditRecord::by(
+                    actor,
+                    "organization.declare",
+                    "organization",
+                    Some(organization_code.to_owned()),
+                    Outcome::Denied,
+                ),
+            )
+            .await?;
             return Err(ServiceError::Forbidden);
         }
         let Some(published) = self.pathways.latest(pathway) else {
@@ -102,6 +117,20 @@ impl Services {
             superseded_at: None,
         };
         declarations::supersede_and_insert(&txn, row.clone(), now).await?;
+        audit::record(
+            &txn,
+            now,
+            meta,
+            AuditRecord::by(
+                actor,
+                "organization.declare",
+                "organization",
+                Some(org.code.clone()),
+                Outcome::Allowed,
+            )
+            .detail(pathway.to_owned()),
+        )
+        .await?;
         txn.commit().await?;
         Ok(Declaration {
             id: row.id,

@@ -109,6 +109,10 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
             .busy_timeout(busy)
             .foreign_keys(true)
     });
+    // Every connection handed out by the pool is told (a `sqlx::pool::acquire` trace
+    // event inside the query's span): `/metrics` counts the queries still waiting for one.
+    opts.map_sqlx_sqlite_pool_opts(|o| o.acquire_time_level(log::LevelFilter::Trace));
+    opts.map_sqlx_postgres_pool_opts(|o| o.acquire_time_level(log::LevelFilter::Trace));
     let db = Database::connect(opts).await?;
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         register_write_queue(&db, settings.busy_timeout);

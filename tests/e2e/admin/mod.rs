@@ -5,13 +5,17 @@
 //! process and the web pages under `/admin` (over HTTP and in a real browser with
 //! axe-core); every change found in the audit log.
 
+mod actions_browser;
 mod api;
 mod browser;
 mod cli;
 mod merge;
 mod merge_web;
+mod declarations_web;
+mod notifications_web;
 mod notify;
 mod patients;
+mod plan_actions;
 mod records;
 mod web;
 

@@ -10,6 +10,7 @@ mod logs;
 mod metrics;
 mod readiness;
 mod retention;
+mod saturation;
 mod shutdown;
 
 use std::path::PathBuf;

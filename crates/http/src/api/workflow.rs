@@ -127,13 +127,14 @@ pub struct DeclarationList {
 pub async fn declare(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Meta(meta): Meta,
     Path(code): Path<String>,
     body: ApiJson<DeclareRequest>,
 ) -> ApiResult<(StatusCode, Json<DeclarationOut>)> {
     let b = body.value;
     let d = state
         .services
-        .declare(&actor, &code, &b.pathway, b.stages, &b.note)
+        .declare(&actor, &meta, &code, &b.pathway, b.stages, &b.note)
         .await?;
     Ok((StatusCode::CREATED, Json(d.into())))
 }

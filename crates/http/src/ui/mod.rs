@@ -13,6 +13,7 @@ mod admin_manage;
 mod corrections;
 pub mod csv_export;
 mod cycle;
+mod declarations;
 mod directory;
 mod entry;
 mod fmt;
@@ -21,9 +22,11 @@ mod handover;
 mod home;
 mod letter;
 mod patient_merge;
+mod notifications;
 mod patient_records;
 mod patients;
 mod plan;
+mod plan_actions;
 mod print;
 mod templates;
 mod variances;
@@ -168,6 +171,39 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/reports/{id}",
             get(handover::report_page).post(handover::report_submit),
+        )
+        // Plan actions, declarations (手挙げ) and notification settings (issue 18).
+        .route(
+            "/care-plans/{id}/break-glass",
+            get(plan_actions::break_glass_form).post(plan_actions::break_glass_submit),
+        )
+        .route(
+            "/care-plans/{id}/complete",
+            get(plan_actions::complete_form).post(plan_actions::complete_submit),
+        )
+        .route(
+            "/care-plans/{id}/withdraw",
+            get(plan_actions::withdraw_form).post(plan_actions::withdraw_submit),
+        )
+        .route(
+            "/care-plans/{id}/migrate",
+            get(plan_actions::migrate_form).post(plan_actions::migrate_submit),
+        )
+        .route(
+            "/care-plans/{id}/individualize",
+            get(plan_actions::individualize_form).post(plan_actions::individualize_submit),
+        )
+        .route(
+            "/admin/declarations",
+            get(declarations::declarations_page).post(declarations::declare_submit),
+        )
+        .route(
+            "/admin/notifications",
+            get(notifications::notifications_home),
+        )
+        .route(
+            "/admin/organizations/{code}/notifications",
+            get(notifications::notifications_page).post(notifications::notifications_submit),
         )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

@@ -48,6 +48,9 @@ pub struct PlanQuery {
     /// The outcome of classifying or dismissing an automatic variance.
     #[serde(default)]
     variance: String,
+    /// The plan action just done (`ui::plan_actions`).
+    #[serde(default)]
+    done: String,
 }
 
 /// One column of the overview matrix.
@@ -208,6 +211,8 @@ pub struct PlanPage {
     pub amendment_notices: Vec<super::corrections::NoticeRow>,
     /// A cyclical plan's visits, cycle, goals by stage and 紹介基準.
     pub cycle: Option<super::cycle::CycleView>,
+    /// Break-glass banner, lifecycle and individual-target links (`ui::plan_actions`).
+    pub plan_actions: super::plan_actions::PlanActionsView,
 }
 
 /// Everything the plan page (and the print view) reads: the service's read model with
@@ -235,6 +240,8 @@ pub struct PlanData {
     pub schedule: Vec<renkei_domain::schedule::ScheduleStatus>,
     /// The 紹介基準 judged from the record (cyclical plans).
     pub referral: Option<renkei_domain::referral_criteria::ReferralCriteria>,
+    /// Read only through a break-glass grant.
+    pub break_glass: bool,
 }
 
 /// The plan page's read model (one access decision, one audit event).
@@ -277,6 +284,7 @@ pub fn from_screen(state: &AppState, ui: &Ui, s: PlanScreen) -> PlanData {
         unrecorded_ends: s.unrecorded_ends,
         schedule: s.schedule,
         referral: s.referral,
+        break_glass: s.break_glass,
     }
 }
 
@@ -1201,7 +1209,9 @@ pub async fn plan_page(
         d.referral.as_ref(),
         goal_rows(&d, &plan_url),
     );
+    let plan_actions = super::plan_actions::view(&state, &d, &plan_url, &q.done);
     let page_data = PlanPage {
+        plan_actions,
         cycle,
         shell: ui.shell(
             format!("{} — {}", d.plan.pathway.title_ja, d.banner.name()),

@@ -80,6 +80,9 @@ pub struct PlanScreen {
     pub schedule: Vec<renkei_domain::schedule::ScheduleStatus>,
     /// The 紹介基準 judged from the record (cyclical plans only).
     pub referral: Option<renkei_domain::referral_criteria::ReferralCriteria>,
+    /// The actor reads the plan only through its break-glass grant (read-only; the page
+    /// says so).
+    pub break_glass: bool,
 }
 
 impl PlanScreen {
@@ -380,6 +383,7 @@ impl Services {
             unrecorded_ends,
             schedule,
             referral,
+            break_glass: access.break_glass && !access.is_visible_to(actor.organization_id),
         })
     }
 }
