@@ -17,6 +17,7 @@ pub mod m20261208_000501_region;
 mod m20261210_000601_administration;
 mod m20261210_000602_demographics_history;
 mod m20261210_000701_notifications;
+mod m20261211_000201_care_team_end;
 
 pub mod layout;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000601_administration::Migration),
             Box::new(m20261210_000602_demographics_history::Migration),
             Box::new(m20261210_000701_notifications::Migration),
+            Box::new(m20261211_000201_care_team_end::Migration),
         ]
     }
 }

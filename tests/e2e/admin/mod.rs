@@ -7,6 +7,7 @@
 
 mod api;
 mod browser;
+mod care_team;
 mod cli;
 mod notify;
 mod patients;

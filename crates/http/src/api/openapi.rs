@@ -29,6 +29,7 @@ pub fn document() -> OpenApi {
     let mut doc = super::ApiDoc::openapi();
     doc.merge(super::tokens::TokensDoc::openapi());
     doc.merge(super::administration::AdminDoc::openapi());
+    doc.merge(super::access::CareTeamDoc::openapi());
     add_shared_responses(&mut doc);
     doc
 }
