@@ -534,3 +534,67 @@ async fn care_team_pages(
         found.axe.join("\n")
     );
 }
+
+/// The care-team page of a member organisation lists the team without any form, and an
+/// end of access it posts anyway is refused by the same rule as the API: nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_planners_staff_see_and_use_the_care_team_forms() {
+    let app = app_or_skip!();
+    let planner = app.token().await;
+    let region = regional(&app).await;
+    let plan = stroke_plan(&app, &planner, 3).await;
+    consent(&app, &planner, &plan).await;
+    member(&app, &planner, &plan, "clinic-6", "contributor", &["home"]).await;
+    crate::web_client::web_user(&app, "clinic-6", "clinic", "clinic-6-web").await;
+    crate::web_client::web_user(&app, "acute-1", "acute_hospital", "acute-1-web").await;
+
+    let own = crate::web_client::Browser::new(&app);
+    own.login("acute-1-web", crate::web_client::PASSWORD).await;
+    let mine = own.get(&format!("/care-plans/{plan}/care-team")).await;
+    mine.assert_status(200);
+    assert!(mine.text.contains("id=\"add-member\""), "{}", mine.text);
+    assert!(
+        mine.text.contains("/care-team/clinic-6/end"),
+        "{}",
+        mine.text
+    );
+    assert!(
+        mine.text.contains("id=\"withdraw-consent\""),
+        "{}",
+        mine.text
+    );
+
+    let other = crate::web_client::Browser::new(&app);
+    other
+        .login("clinic-6-web", crate::web_client::PASSWORD)
+        .await;
+    let theirs = other.get(&format!("/care-plans/{plan}/care-team")).await;
+    theirs.assert_status(200);
+    assert!(
+        theirs.text.contains("data-org=\"clinic-6\""),
+        "{}",
+        theirs.text
+    );
+    for form in ["id=\"add-member\"", "/end\"", "id=\"withdraw-consent\""] {
+        assert!(!theirs.text.contains(form), "{form}: {}", theirs.text);
+    }
+    let csrf = theirs.csrf();
+    let posted = other
+        .post(
+            &format!("/care-plans/{plan}/care-team/clinic-6/end"),
+            &[("csrf", &csrf), ("on", ""), ("reason", "自分で外す")],
+        )
+        .await;
+    posted.assert_status(403);
+    assert_eq!(
+        member_of(&team(&app, &planner, &plan).await, "clinic-6")["active"],
+        true
+    );
+    assert_eq!(
+        count_action(
+            &audit_actions(&app, &region, "allowed").await,
+            "care_team.end"
+        ),
+        0
+    );
+}
