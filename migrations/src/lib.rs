@@ -18,6 +18,7 @@ mod m20261210_000601_administration;
 mod m20261210_000602_demographics_history;
 mod m20261210_000701_notifications;
 mod m20261211_000101_patient_links;
+mod m20261211_000201_care_team_end;
 
 pub mod layout;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000602_demographics_history::Migration),
             Box::new(m20261210_000701_notifications::Migration),
             Box::new(m20261211_000101_patient_links::Migration),
+            Box::new(m20261211_000201_care_team_end::Migration),
         ]
     }
 }

@@ -615,7 +615,8 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
             let mut services = startup::start_on(db, &pathways)
                 .await?
                 .with_security(security)
-                .with_smtp(smtp_settings(&config.smtp, listen));
+                .with_smtp(smtp_settings(&config.smtp, listen))
+                .with_read_after_end_days(config.care_team.read_after_end_days);
             if let Some(url) = read_database_url {
                 services =
                     services.with_read_db(read_replica(&cli.database, &url, db_connections).await?);

@@ -6,8 +6,10 @@
 //! the plan's existence is not revealed); one who sees it but may not do the action gets
 //! `Forbidden` (403).
 
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::calendar::{tokyo_date, tokyo_midnight};
 use crate::entry::{AmendTarget, EntryKind, PlanState, PlanStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +108,10 @@ pub struct TeamMember {
     pub role: TeamRole,
     /// Stages the organisation takes part in (the planner takes part in all).
     pub stages: Vec<String>,
+    /// All its stages have ended and it is within the read-after-end period: it reads
+    /// the plan (and sends the report back of a stage it ran) but writes nothing else.
+    /// See [`team_at`].
+    pub read_only: bool,
 }
 
 /// The consent in force for a plan, if any.
@@ -204,7 +210,12 @@ pub enum GlobalAction {
 
 impl PlanAccess {
     fn member(&self, org: Uuid) -> Option<&TeamMember> {
-        self.team.iter().find(|m| m.organization_id == org)
+        // An organisation added again after its access ended has two rows: the one
+        // with full access counts.
+        self.team
+            .iter()
+            .filter(|m| m.organization_id == org)
+            .min_by_key(|m| m.read_only)
     }
 
     /// Whether the organisation sees the plan through the care team and consent.
@@ -280,6 +291,22 @@ pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decis
             None => false,
         }
     };
+    // A member whose part has ended reads, and sends the report back of a stage it ran.
+    if !is_planner && member.is_some_and(|m| m.read_only) {
+        let ok = match action {
+            Action::ReadPlan => true,
+            Action::SendReport { stage } => {
+                may_write(subject.profession, EntryKind::Report)
+                    && member.is_some_and(|m| m.stages.iter().any(|s| s == stage))
+            }
+            _ => false,
+        };
+        return if ok {
+            Decision::Allow
+        } else {
+            Decision::Forbidden
+        };
+    }
     let ok = match action {
         Action::ReadPlan => true,
         Action::BreakGlass => false,
@@ -509,6 +536,200 @@ pub fn may_classify_variance(subject: &Subject, plan: &PlanAccess, stage: &str) 
     }
 }
 
+// ------------------------------------------------------------ care team: end of access
+
+/// When each stage of a plan last ended, and which stage runs now: the facts that bound
+/// a member's access in time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageEnds {
+    pub current_stage: String,
+    /// The current stage has a `stage_end` entry.
+    pub current_ended: bool,
+    /// Each `stage_end` entry: its stage and the moment it took effect.
+    pub ended: Vec<(String, DateTime<Utc>)>,
+}
+
+/// A care-team row as stored, before the date decides what it still gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub member: TeamMember,
+    /// The moment the member's access ends ("end on a date": the next Tokyo midnight
+    /// after the last day; "remove": the moment it was removed).
+    pub access_ends_at: Option<DateTime<Utc>>,
+}
+
+/// What a member's row gives it at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// What its role and stages give.
+    Full,
+    /// Read only: its stages have all ended, within the read-after-end period.
+    ReadOnly,
+    /// Nothing: its access was ended, or the read-after-end period is over.
+    None,
+}
+
+/// The Tokyo date the last of `stages` ended, when every one of them has ended (a stage
+/// that runs now, or never ended, has not). `None` for no stages.
+pub fn stages_ended_on(stages: &[String], facts: &StageEnds) -> Option<NaiveDate> {
+    let mut last: Option<DateTime<Utc>> = None;
+    if stages.is_empty() {
+        return None;
+    }
+    for s in stages {
+        if *s == facts.current_stage && !facts.current_ended {
+            return None;
+        }
+        let end = facts
+            .ended
+            .iter()
+            .filter(|(stage, _)| stage == s)
+            .map(|(_, at)| *at)
+            .max()?;
+        last = Some(last.map_or(end, |l| l.max(end)));
+    }
+    last.map(tokyo_date)
+}
+
+/// The last Tokyo day a non-planner member reads the plan after its stages ended
+/// (`read_after_end_days` after the day the last of them ended), when a period is set
+/// and its stages have all ended.
+pub fn read_until(
+    member: &TeamMember,
+    facts: &StageEnds,
+    read_after_end_days: Option<u32>,
+) -> Option<NaiveDate> {
+    if member.role == TeamRole::Planner {
+        return None;
+    }
+    let days = read_after_end_days?;
+    stages_ended_on(&member.stages, facts)?.checked_add_days(chrono::Days::new(days.into()))
+}
+
+/// What a member's row gives it at `now`: nothing once its access was ended; with a
+/// read-after-end period set, read only from the end of its last stage through
+/// [`read_until`], then nothing. The planner keeps its plan whatever the dates.
+pub fn standing(
+    record: &MemberRecord,
+    facts: &StageEnds,
+    read_after_end_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Standing {
+    if record.member.role == TeamRole::Planner {
+        return Standing::Full;
+    }
+    if record.access_ends_at.is_some_and(|t| now >= t) {
+        return Standing::None;
+    }
+    if stages_ended_on(&record.member.stages, facts).is_none() {
+        return Standing::Full;
+    }
+    match read_until(&record.member, facts, read_after_end_days) {
+        None => Standing::Full,
+        Some(until) if tokyo_date(now) <= until => Standing::ReadOnly,
+        Some(_) => Standing::None,
+    }
+}
+
+/// The care team as the access decision sees it at `now`: members whose access is over
+/// are left out (the plan is hidden from them, as from any outsider), those within the
+/// read-after-end period are marked read only.
+pub fn team_at(
+    records: &[MemberRecord],
+    facts: &StageEnds,
+    read_after_end_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Vec<TeamMember> {
+    records
+        .iter()
+        .filter_map(|r| match standing(r, facts, read_after_end_days, now) {
+            Standing::Full => Some(r.member.clone()),
+            Standing::ReadOnly => Some(TeamMember {
+                read_only: true,
+                ..r.member.clone()
+            }),
+            Standing::None => None,
+        })
+        .collect()
+}
+
+/// The earliest moment after `now` at which the date alone changes what some member's
+/// row gives it (an end of access, or the start or end of a read-after-end period).
+pub fn next_standing_change(
+    records: &[MemberRecord],
+    facts: &StageEnds,
+    read_after_end_days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut next: Option<DateTime<Utc>> = None;
+    for r in records {
+        // A row that gives nothing never gives anything again.
+        if standing(r, facts, read_after_end_days, now) == Standing::None {
+            continue;
+        }
+        let mut candidates = Vec::new();
+        if let Some(t) = r.access_ends_at {
+            candidates.push(t);
+        }
+        if let Some(until) = read_until(&r.member, facts, read_after_end_days)
+            && let Some(day_after) = until.succ_opt()
+        {
+            candidates.push(tokyo_midnight(day_after));
+        }
+        for t in candidates.into_iter().filter(|t| *t > now) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+    }
+    next
+}
+
+/// Why a member's access may not be ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndRefusal {
+    /// The planner (計画管理病院): the plan needs it.
+    Planner,
+    /// It owns the current stage, which has not ended.
+    OwnsRunningStage,
+    /// The last day asked for is before today (Tokyo).
+    InPast,
+    /// Its access has already ended.
+    AlreadyEnded,
+}
+
+/// Whether `record`'s access may be ended with `last_day` as its last day (`None`:
+/// removed now), on a plan in `state`, at `now`.
+pub fn may_end_access(
+    record: &MemberRecord,
+    state: &PlanState,
+    last_day: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<(), EndRefusal> {
+    let m = &record.member;
+    if m.role == TeamRole::Planner {
+        return Err(EndRefusal::Planner);
+    }
+    if record.access_ends_at.is_some_and(|t| now >= t) {
+        return Err(EndRefusal::AlreadyEnded);
+    }
+    if last_day.is_some_and(|d| d < tokyo_date(now)) {
+        return Err(EndRefusal::InPast);
+    }
+    let running = state.status == PlanStatus::Active && !state.stage_ended;
+    if running && m.role == TeamRole::StageOwner && m.stages.contains(&state.current_stage) {
+        return Err(EndRefusal::OwnsRunningStage);
+    }
+    Ok(())
+}
+
+/// The moment access ends for `last_day` (the next Tokyo midnight), or `now` when the
+/// member is removed.
+pub fn access_ends_at(last_day: Option<NaiveDate>, now: DateTime<Utc>) -> DateTime<Utc> {
+    match last_day.and_then(|d| d.succ_opt()) {
+        Some(next) => tokyo_midnight(next),
+        None => now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,11 +757,13 @@ mod tests {
                     organization_id: planner,
                     role: TeamRole::Planner,
                     stages: vec!["acute".into(), "recovery".into(), "home".into()],
+                    read_only: false,
                 },
                 TeamMember {
                     organization_id: recovery,
                     role: TeamRole::StageOwner,
                     stages: vec!["recovery".into()],
+                    read_only: false,
                 },
             ],
             consent,
@@ -1067,5 +1290,403 @@ mod tests {
         s.is_regional_admin = true;
         assert!(may_administer(&s));
         assert!(decide_global(&s, GlobalAction::ReviewBreakGlass));
+    }
+}
+
+#[cfg(test)]
+mod end_of_access {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    const PLANNER: Uuid = Uuid::from_u128(1);
+    const RECOVERY: Uuid = Uuid::from_u128(2);
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        // Hours in Tokyo time.
+        crate::calendar::TOKYO
+            .with_ymd_and_hms(y, m, d, h, 0, 0)
+            .single()
+            .expect("valid time")
+            .with_timezone(&Utc)
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn record(org: Uuid, role: TeamRole, stages: &[&str]) -> MemberRecord {
+        MemberRecord {
+            member: TeamMember {
+                organization_id: org,
+                role,
+                stages: stages.iter().map(|s| (*s).to_owned()).collect(),
+                read_only: false,
+            },
+            access_ends_at: None,
+        }
+    }
+
+    /// The recovery stage ended on 2026-03-10 at 10:00 Tokyo; the plan is in `home`.
+    fn recovery_ended() -> StageEnds {
+        StageEnds {
+            current_stage: "home".into(),
+            current_ended: false,
+            ended: vec![
+                ("acute".into(), at(2026, 2, 20, 9)),
+                ("recovery".into(), at(2026, 3, 10, 10)),
+            ],
+        }
+    }
+
+    fn plan_with(team: Vec<TeamMember>) -> PlanAccess {
+        PlanAccess {
+            planner_organization_id: PLANNER,
+            team,
+            consent: ConsentState::CareTeam,
+            break_glass: false,
+        }
+    }
+
+    fn subject(org: Uuid) -> Subject {
+        Subject {
+            practitioner_id: Uuid::from_u128(99),
+            organization_id: org,
+            profession: Profession::Nurse,
+            is_org_admin: false,
+            is_regional_admin: false,
+        }
+    }
+
+    fn running(stage: &str) -> PlanState {
+        PlanState {
+            status: PlanStatus::Active,
+            current_stage: stage.into(),
+            stage_started: true,
+            stage_ended: false,
+            started_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn without_a_period_a_member_whose_stages_ended_keeps_its_access() {
+        let r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        assert_eq!(
+            standing(&r, &recovery_ended(), None, at(2030, 1, 1, 12)),
+            Standing::Full
+        );
+    }
+
+    #[test]
+    fn read_access_lasts_the_period_after_the_last_stage_ended_then_stops() {
+        let r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        let facts = recovery_ended();
+        assert_eq!(
+            read_until(&r.member, &facts, Some(30)),
+            Some(date(2026, 4, 9))
+        );
+        // Before the end of its stage: full access.
+        let before = StageEnds {
+            current_stage: "recovery".into(),
+            current_ended: false,
+            ended: vec![("acute".into(), at(2026, 2, 20, 9))],
+        };
+        assert_eq!(
+            standing(&r, &before, Some(30), at(2026, 3, 1, 12)),
+            Standing::Full
+        );
+        assert_eq!(
+            standing(&r, &facts, Some(30), at(2026, 3, 10, 11)),
+            Standing::ReadOnly
+        );
+        // The last day is a whole Tokyo day.
+        assert_eq!(
+            standing(&r, &facts, Some(30), at(2026, 4, 9, 23)),
+            Standing::ReadOnly
+        );
+        assert_eq!(
+            standing(&r, &facts, Some(30), at(2026, 4, 10, 0)),
+            Standing::None
+        );
+    }
+
+    #[test]
+    fn a_member_of_several_stages_counts_from_the_last_one_and_not_before_all_ended() {
+        let r = record(RECOVERY, TeamRole::Contributor, &["acute", "recovery"]);
+        assert_eq!(
+            stages_ended_on(&r.member.stages, &recovery_ended()),
+            Some(date(2026, 3, 10))
+        );
+        let home = record(RECOVERY, TeamRole::Contributor, &["recovery", "home"]);
+        assert_eq!(
+            stages_ended_on(&home.member.stages, &recovery_ended()),
+            None
+        );
+        assert_eq!(
+            standing(&home, &recovery_ended(), Some(0), at(2027, 1, 1, 0)),
+            Standing::Full
+        );
+        // A stage that ran again and runs now has not ended.
+        let again = StageEnds {
+            current_stage: "recovery".into(),
+            ..recovery_ended()
+        };
+        assert_eq!(stages_ended_on(&r.member.stages, &again), None);
+    }
+
+    #[test]
+    fn the_planner_keeps_its_plan_whatever_the_dates() {
+        let mut r = record(PLANNER, TeamRole::Planner, &["acute"]);
+        r.access_ends_at = Some(at(2026, 3, 1, 0));
+        assert_eq!(
+            standing(&r, &recovery_ended(), Some(0), at(2030, 1, 1, 0)),
+            Standing::Full
+        );
+        assert_eq!(read_until(&r.member, &recovery_ended(), Some(0)), None);
+    }
+
+    #[test]
+    fn after_its_access_ended_a_member_has_none() {
+        let mut r = record(RECOVERY, TeamRole::Viewer, &["home"]);
+        r.access_ends_at = Some(access_ends_at(Some(date(2026, 3, 31)), at(2026, 3, 1, 9)));
+        assert_eq!(r.access_ends_at, Some(at(2026, 4, 1, 0)));
+        assert_eq!(
+            standing(&r, &recovery_ended(), None, at(2026, 3, 31, 23)),
+            Standing::Full
+        );
+        assert_eq!(
+            standing(&r, &recovery_ended(), None, at(2026, 4, 1, 0)),
+            Standing::None
+        );
+        let team = team_at(&[r], &recovery_ended(), None, at(2026, 4, 1, 0));
+        assert!(team.is_empty());
+        let p = plan_with(team);
+        assert_eq!(
+            decide(&subject(RECOVERY), Action::ReadPlan, &p),
+            Decision::Hidden
+        );
+    }
+
+    #[test]
+    fn a_removed_member_loses_access_at_once() {
+        let now = at(2026, 3, 5, 14);
+        assert_eq!(access_ends_at(None, now), now);
+    }
+
+    #[test]
+    fn within_the_period_the_member_reads_and_reports_but_writes_nothing_else() {
+        let r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        let team = team_at(
+            &[r, record(PLANNER, TeamRole::Planner, &["acute"])],
+            &recovery_ended(),
+            Some(30),
+            at(2026, 3, 20, 12),
+        );
+        assert!(
+            team.iter()
+                .any(|m| m.organization_id == RECOVERY && m.read_only)
+        );
+        let p = plan_with(team);
+        let s = subject(RECOVERY);
+        assert_eq!(decide(&s, Action::ReadPlan, &p), Decision::Allow);
+        assert_eq!(
+            decide(&s, Action::SendReport { stage: "recovery" }, &p),
+            Decision::Allow
+        );
+        for action in [
+            Action::Append {
+                kind: EntryKind::Note,
+                stage: "home",
+            },
+            Action::Append {
+                kind: EntryKind::Assessment,
+                stage: "recovery",
+            },
+            Action::Individualize,
+            Action::SendReport { stage: "acute" },
+        ] {
+            assert_eq!(decide(&s, action, &p), Decision::Forbidden, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_member_added_again_after_its_end_counts_with_its_new_row() {
+        let mut old = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        old.access_ends_at = Some(at(2026, 3, 1, 0));
+        let new = record(RECOVERY, TeamRole::Contributor, &["home"]);
+        let team = team_at(&[old, new], &recovery_ended(), Some(0), at(2026, 3, 20, 0));
+        assert_eq!(team.len(), 1);
+        let p = plan_with(team);
+        assert_eq!(
+            decide(
+                &subject(RECOVERY),
+                Action::Append {
+                    kind: EntryKind::Note,
+                    stage: "home"
+                },
+                &p
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn the_planner_and_the_owner_of_the_running_stage_cannot_be_ended() {
+        let now = at(2026, 3, 1, 12);
+        let planner = record(PLANNER, TeamRole::Planner, &["acute"]);
+        assert_eq!(
+            may_end_access(&planner, &running("acute"), None, now),
+            Err(EndRefusal::Planner)
+        );
+        let owner = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        assert_eq!(
+            may_end_access(&owner, &running("recovery"), Some(date(2026, 6, 1)), now),
+            Err(EndRefusal::OwnsRunningStage)
+        );
+        let mut ended_stage = running("recovery");
+        ended_stage.stage_ended = true;
+        assert_eq!(may_end_access(&owner, &ended_stage, None, now), Ok(()));
+        // A contributor to the running stage may be ended.
+        let contributor = record(RECOVERY, TeamRole::Contributor, &["recovery"]);
+        assert_eq!(
+            may_end_access(&contributor, &running("recovery"), None, now),
+            Ok(())
+        );
+        assert_eq!(
+            may_end_access(
+                &contributor,
+                &running("acute"),
+                Some(date(2026, 2, 28)),
+                now
+            ),
+            Err(EndRefusal::InPast)
+        );
+        assert_eq!(
+            may_end_access(&contributor, &running("acute"), Some(date(2026, 3, 1)), now),
+            Ok(())
+        );
+        let mut gone = contributor.clone();
+        gone.access_ends_at = Some(now);
+        assert_eq!(
+            may_end_access(&gone, &running("acute"), None, now),
+            Err(EndRefusal::AlreadyEnded)
+        );
+    }
+
+    #[test]
+    fn the_next_change_is_the_end_of_access_or_of_the_period() {
+        let mut r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+        let now = at(2026, 3, 20, 12);
+        assert_eq!(
+            next_standing_change(&[r.clone()], &recovery_ended(), Some(30), now),
+            Some(at(2026, 4, 10, 0))
+        );
+        r.access_ends_at = Some(at(2026, 3, 25, 0));
+        assert_eq!(
+            next_standing_change(&[r.clone()], &recovery_ended(), Some(30), now),
+            Some(at(2026, 3, 25, 0))
+        );
+        assert_eq!(
+            next_standing_change(&[r], &recovery_ended(), None, at(2026, 3, 26, 0)),
+            None
+        );
+    }
+
+    proptest! {
+        /// Access only shrinks as time passes: full, then read only, then none — never
+        /// back.
+        #[test]
+        fn standing_never_grows_back_over_time(
+            days in proptest::option::of(0u32..400),
+            end_offset in proptest::option::of(0i64..800),
+            stage_hours in 0i64..(400 * 24),
+            a in 0i64..(900 * 24),
+            b in 0i64..(900 * 24),
+        ) {
+            let base = at(2026, 1, 1, 0);
+            let facts = StageEnds {
+                current_stage: "home".into(),
+                current_ended: false,
+                ended: vec![("recovery".into(), base + chrono::Duration::hours(stage_hours))],
+            };
+            let mut r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+            r.access_ends_at = end_offset.map(|d| base + chrono::Duration::days(d));
+            let (early, late) = (a.min(b), a.max(b));
+            let rank = |s: Standing| match s {
+                Standing::Full => 2,
+                Standing::ReadOnly => 1,
+                Standing::None => 0,
+            };
+            let s1 = standing(&r, &facts, days, base + chrono::Duration::hours(early));
+            let s2 = standing(&r, &facts, days, base + chrono::Duration::hours(late));
+            prop_assert!(rank(s2) <= rank(s1), "{s1:?} then {s2:?}");
+        }
+
+        /// Between two changes the date alone does not change what a member has, and at
+        /// the named change it does.
+        #[test]
+        fn nothing_changes_before_the_next_change(
+            days in proptest::option::of(0u32..60),
+            end_offset in proptest::option::of(0i64..120),
+            stage_hours in 0i64..(60 * 24),
+            later_hours in 0i64..(140 * 24),
+        ) {
+            let base = at(2026, 1, 1, 0);
+            // A stage's end is recorded once it happened: judge only after it.
+            let now_hours = stage_hours + later_hours;
+            let facts = StageEnds {
+                current_stage: "home".into(),
+                current_ended: false,
+                ended: vec![("recovery".into(), base + chrono::Duration::hours(stage_hours))],
+            };
+            let mut r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+            r.access_ends_at = end_offset.map(|d| base + chrono::Duration::days(d));
+            let now = base + chrono::Duration::hours(now_hours);
+            let here = standing(&r, &facts, days, now);
+            match next_standing_change(std::slice::from_ref(&r), &facts, days, now) {
+                Some(next) => {
+                    prop_assert!(next > now);
+                    let just_before = next - chrono::Duration::seconds(1);
+                    prop_assert_eq!(standing(&r, &facts, days, just_before), here);
+                    prop_assert_ne!(standing(&r, &facts, days, next), here);
+                }
+                None => {
+                    let far = now + chrono::Duration::days(5000);
+                    prop_assert_eq!(standing(&r, &facts, days, far), here);
+                }
+            }
+        }
+
+        /// Whatever the dates, a member with no standing is hidden from and a read-only
+        /// one may not append.
+        #[test]
+        fn the_decision_follows_the_standing(
+            days in proptest::option::of(0u32..60),
+            now_hours in 0i64..(200 * 24),
+        ) {
+            let base = at(2026, 1, 1, 0);
+            let facts = StageEnds {
+                current_stage: "home".into(),
+                current_ended: false,
+                ended: vec![("recovery".into(), base + chrono::Duration::days(10))],
+            };
+            let r = record(RECOVERY, TeamRole::StageOwner, &["recovery"]);
+            let now = base + chrono::Duration::hours(now_hours);
+            let p = plan_with(team_at(std::slice::from_ref(&r), &facts, days, now));
+            let s = subject(RECOVERY);
+            let read = decide(&s, Action::ReadPlan, &p);
+            let note = decide(&s, Action::Append { kind: EntryKind::Note, stage: "home" }, &p);
+            match standing(&r, &facts, days, now) {
+                Standing::Full => {
+                    prop_assert_eq!(read, Decision::Allow);
+                    prop_assert_eq!(note, Decision::Allow);
+                }
+                Standing::ReadOnly => {
+                    prop_assert_eq!(read, Decision::Allow);
+                    prop_assert_eq!(note, Decision::Forbidden);
+                }
+                Standing::None => prop_assert_eq!(read, Decision::Hidden),
+            }
+        }
     }
 }

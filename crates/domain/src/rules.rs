@@ -88,6 +88,8 @@ closed_list! {
         Format => "format",
         /// A moment in the future.
         InFuture => "in_future",
+        /// A date before today (Tokyo).
+        InPast => "in_past",
         /// Possible but unusual: accepted once confirmed.
         Implausible => "implausible",
         /// A composite whose parts are not all given.
@@ -112,6 +114,8 @@ closed_list! {
         OwnIdentifierRequired => "own_identifier_required",
         /// Another organisation's patient number.
         OwnOrganizationOnly => "own_organization_only",
+        /// The planner (計画管理病院) stays on its plan's care team.
+        PlannerStays => "planner_stays",
         /// Outside the allowed range.
         Range => "range",
         /// Missing.
@@ -122,6 +126,8 @@ closed_list! {
         SameItem => "same_item",
         /// An individual target of another kind.
         SameKind => "same_kind",
+        /// The organisation owns the plan's current stage, which has not ended.
+        StageRunning => "stage_running",
         /// The caller's own organisation where another one is needed.
         ToSelf => "self",
         /// An entry entered in error (voided), or one of its voided chain.

@@ -379,6 +379,18 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             "修正記録は元の記録と同じ種類・病期で作成します。".into(),
             "An amendment keeps the kind and stage of the original entry.".into(),
         ),
+        Rule::InPast => both(
+            format!("{l}に過去の日付は指定できません。今日以降の日付を入力してください。"),
+            format!("{l} must not be in the past: enter today or a later day."),
+        ),
+        Rule::PlannerStays => both(
+            "計画管理病院は連携先から外せません(計画には計画管理病院が必要です)。".into(),
+            "The planning hospital cannot leave the care team (the plan needs its planner).".into(),
+        ),
+        Rule::StageRunning => both(
+            "この施設は実施中の病期の担当です。病期の終了後に終了・除外してください。".into(),
+            "This organisation owns the stage now running: end its access after that stage ends.".into(),
+        ),
         Rule::NotAllowed => both(
             format!("{l}はこの種類の記録には入力できません。"),
             format!("{l} is not allowed in this kind of entry."),
@@ -1660,6 +1672,72 @@ const UI_TEXT: &[(&str, &str)] = &[
         "Reading only. The reading is audited and reviewed by the regional administrator.",
     ),
     ("項目の変更", "fields changed"),
+    // A plan's care team: ending an organisation's access, withdrawing consent (issue 18 point 10).
+    ("計画の画面へ", "Back to the plan"),
+    ("ケアチームの施設", "Organisations on the care team"),
+    ("追加日", "Added"),
+    ("終了・除外", "End or remove"),
+    ("施設を追加する", "Add an organisation"),
+    (
+        "施設名または施設コードで選びます。",
+        "Choose by the organisation's name or code.",
+    ),
+    ("協力施設", "Contributing facility"),
+    ("閲覧のみ", "View only"),
+    ("ケアチームに追加する", "Add to the care team"),
+    ("同意の記録はありません。", "No consent recorded."),
+    ("取得日", "Obtained"),
+    ("共有範囲", "Shared with"),
+    ("撤回済", "Withdrawn"),
+    ("撤回の理由", "Reason for the withdrawal"),
+    ("同意を撤回する", "Withdraw the consent"),
+    ("施設のアクセスの終了", "End an organisation's access"),
+    (
+        "最終日を入れるとその日の終わりまで、空欄なら今すぐアクセスを終了します(ケアチームから除外)。記録と履歴は残ります。",
+        "With a last day, access ends at the end of that day; left empty, it ends now (removed from the care team). Its records and the history stay.",
+    ),
+    ("最終日", "Last day"),
+    (
+        "西暦で入力してください(例 2026-04-30)。空欄なら今すぐ。",
+        "Western calendar (e.g. 2026-04-30). Empty: now.",
+    ),
+    ("確認へ進む", "Continue to confirm"),
+    ("戻って直す", "Go back and change"),
+    (
+        "施設のアクセスの終了の確認",
+        "Confirm the end of the organisation's access",
+    ),
+    ("同意の撤回の確認", "Confirm the withdrawal of consent"),
+    ("アクセス", "Access"),
+    (
+        "終了後、この施設は計画を閲覧も記録もできなくなります。記録と履歴は残ります。",
+        "Once ended, this organisation can neither read nor write the plan. Its records and the history stay.",
+    ),
+    (
+        "撤回すると、計画管理病院のほかはこの計画を閲覧できなくなります。",
+        "Once withdrawn, no organisation but the planning hospital can read this plan.",
+    ),
+    ("アクセスを終了する", "End the access"),
+    (
+        "最終日は西暦で入力してください(例 2026-04-30)。",
+        "Write the last day in the Western calendar (e.g. 2026-04-30).",
+    ),
+    ("理由を入力してください。", "Give a reason."),
+    ("今すぐ(除外)", "Now (removed)"),
+    (
+        "撤回の理由を入力してください。",
+        "Give the reason for the withdrawal.",
+    ),
+    (
+        "ケアチームに施設を追加しました。",
+        "The organisation was added to the care team.",
+    ),
+    (
+        "施設のアクセスを終了しました。",
+        "The organisation's access was ended.",
+    ),
+    ("同意を撤回しました。", "The consent was withdrawn."),
+    ("ケアチームの管理", "Manage the care team"),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

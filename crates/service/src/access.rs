@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use renkei_domain::FieldError;
 use renkei_domain::access::{
-    Action, ConsentState, Decision, GlobalAction, PlanAccess, Profession, Subject, TeamMember,
-    TeamRole, decide, decide_global,
+    Action, ConsentState, Decision, GlobalAction, MemberRecord, PlanAccess, Profession, Subject,
+    TeamRole, decide, decide_global, team_at,
 };
 use renkei_store::queries::{self, CarePlanRow, IdempotencyRow};
 use renkei_store::queries_access::{
@@ -20,6 +20,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::care_team::AccessAt;
 use crate::{Actor, ErrorCode, ServiceError, Services, begin_write};
 use renkei_domain::evidence::EvidenceKind;
 
@@ -68,14 +69,6 @@ pub fn subject(actor: &Actor) -> Subject {
         is_org_admin: actor.has_role("org_admin"),
         is_regional_admin: actor.has_role("regional_admin"),
     }
-}
-
-fn team_member(row: &TeamMemberRow) -> Option<TeamMember> {
-    Some(TeamMember {
-        organization_id: row.organization_id,
-        role: TeamRole::parse(&row.role)?,
-        stages: serde_json::from_str(&row.stages).unwrap_or_default(),
-    })
 }
 
 /// Visible characters a break-glass reason needs at least.
@@ -145,30 +138,45 @@ pub fn check_break_glass_reason(reason: &str) -> Result<(), ServiceError> {
 /// grants unexpired at `at`.
 pub async fn plan_access_at<C: ConnectionTrait>(
     c: &C,
+    services: &Services,
     actor: &Actor,
     plan: &CarePlanRow,
     at: DateTime<Utc>,
 ) -> Result<PlanAccess, ServiceError> {
     let rows = qa::access_rows(c, plan.id, actor.practitioner_id, at, None).await?;
+    let when = crate::care_team::access_at(c, services, plan, at).await?;
     Ok(access_from(
         plan,
         &rows.team,
         &rows.consents,
         rows.break_glass,
+        &when,
     ))
 }
 
 /// The access facts of `plan` from its team and consent rows (loaded by the caller,
-/// e.g. for many plans at once) and whether the actor holds a break-glass grant on it.
+/// e.g. for many plans at once) and whether the actor holds a break-glass grant on it,
+/// at a moment: members whose access is over are left out, those in their
+/// read-after-end period are read only ([`renkei_domain::access::team_at`]).
 pub fn access_from(
     plan: &CarePlanRow,
     team: &[TeamMemberRow],
     consents: &[ConsentRow],
     break_glass: bool,
+    at: &AccessAt,
 ) -> PlanAccess {
+    let records: Vec<MemberRecord> = team
+        .iter()
+        .filter_map(crate::care_team::member_record)
+        .collect();
     PlanAccess {
         planner_organization_id: plan.planner_organization_id,
-        team: team.iter().filter_map(team_member).collect(),
+        team: team_at(
+            &records,
+            &at.stage_facts(plan),
+            at.read_after_end_days,
+            at.now,
+        ),
         consent: consent_state(consents),
         break_glass,
     }
@@ -231,8 +239,10 @@ impl Services {
                 why: "no such care plan",
             }));
         };
-        let rows = qa::access_rows(c, plan.id, actor.practitioner_id, self.now(), key).await?;
-        let access = access_from(&plan, &rows.team, &rows.consents, rows.break_glass);
+        let now = self.now();
+        let rows = qa::access_rows(c, plan.id, actor.practitioner_id, now, key).await?;
+        let when = crate::care_team::access_at(c, self, &plan, now).await?;
+        let access = access_from(&plan, &rows.team, &rows.consents, rows.break_glass, &when);
         Ok(match decide(&subject(actor), action, &access) {
             Decision::Allow => Ok((plan, access, rows.idempotency)),
             Decision::Hidden => Err(Denial {
@@ -340,7 +350,7 @@ impl Services {
     ) -> Result<Vec<CarePlanRow>, ServiceError> {
         let mut out = Vec::new();
         for plan in candidates {
-            let access = plan_access_at(c, actor, &plan, self.now()).await?;
+            let access = plan_access_at(c, self, actor, &plan, self.now()).await?;
             if decide(&subject(actor), Action::ReadPlan, &access) == Decision::Allow {
                 out.push(plan);
             }
@@ -385,7 +395,7 @@ impl Services {
             return Ok(true);
         }
         for plan in crate::patient_merge::group_plans(c, patient_id).await? {
-            let access = plan_access_at(c, actor, &plan, self.now()).await?;
+            let access = plan_access_at(c, self, actor, &plan, self.now()).await?;
             if access.is_visible_to(actor.organization_id) {
                 return Ok(true);
             }
@@ -514,33 +524,57 @@ impl Services {
         let (Some(org), Some(role)) = (org, role) else {
             return Err(ServiceError::Validation(errors));
         };
-        if qa::team_of(txn, plan_id)
+        let now = self.now();
+        let existing = qa::team_of(txn, plan_id)
             .await?
-            .iter()
-            .any(|m| m.organization_id == org.id)
+            .into_iter()
+            .find(|m| m.organization_id == org.id);
+        if existing
+            .as_ref()
+            .is_some_and(|m| m.access_ends_at.is_none_or(|t| t > now))
         {
             return Err(ServiceError::Conflict {
                 code: ErrorCode::Duplicate,
                 message: format!("{organization_code} is already on the care team"),
             });
         }
-        let member_id = Uuid::now_v7();
-        qa::insert_team_member(
-            txn,
-            TeamMemberRow {
-                id: member_id,
-                care_plan_id: plan_id,
-                region: plan.region.clone(),
-                organization_id: org.id,
-                role: role.as_str().to_owned(),
-                stages: serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into()),
-                added_at: self.now(),
-                added_by: Some(actor.practitioner_id),
-            },
-        )
-        .await?;
+        let stages_text = serde_json::to_string(&stages).unwrap_or_else(|_| "[]".into());
+        // An organisation whose access ended comes back on its own row.
+        let member_id = existing.as_ref().map_or_else(Uuid::now_v7, |m| m.id);
+        if existing.is_some() {
+            qa::reinstate_team_member(
+                txn,
+                member_id,
+                role.as_str(),
+                &stages_text,
+                now,
+                actor.practitioner_id,
+            )
+            .await?;
+        } else {
+            qa::insert_team_member(
+                txn,
+                TeamMemberRow {
+                    id: member_id,
+                    care_plan_id: plan_id,
+                    region: plan.region.clone(),
+                    organization_id: org.id,
+                    role: role.as_str().to_owned(),
+                    stages: stages_text,
+                    added_at: now,
+                    added_by: Some(actor.practitioner_id),
+                    access_ends_on: None,
+                    access_ends_at: None,
+                    ended_at: None,
+                    ended_by: None,
+                    end_reason: None,
+                },
+            )
+            .await?;
+        }
         renkei_store::work_index::mark_stale(txn, plan_id).await?;
-        let team = team_view(txn, plan_id).await?;
+        let at = crate::care_team::access_at(txn, self, plan, now).await?;
+        let team = team_view(txn, plan, &at).await?;
         let record = AuditRecord::by(
             actor,
             "care_team.add",
@@ -565,7 +599,8 @@ impl Services {
         let (plan, _) = self
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
-        let team = team_view(&self.db, plan_id).await?;
+        let at = crate::care_team::access_at(&self.db, self, &plan, self.now()).await?;
+        let team = team_view(&self.db, &plan, &at).await?;
         self.audit_read(actor, meta, "care_team.read", &plan)
             .await?;
         Ok(team)
@@ -1040,21 +1075,39 @@ pub struct CareTeamMember {
     pub role: String,
     pub stages: Vec<String>,
     pub added_at: DateTime<Utc>,
+    /// The last day of access (Tokyo) when it was ended on a date or removed.
+    pub access_ends_on: Option<chrono::NaiveDate>,
+    /// When the read-after-end period applies: the last day it reads the plan.
+    pub read_until: Option<chrono::NaiveDate>,
+    /// Its access has stopped (ended, removed, or the read-after-end period is over).
+    pub ended: bool,
+    pub end_reason: Option<String>,
 }
 
-async fn team_view<C: ConnectionTrait>(
+pub(crate) async fn team_view<C: ConnectionTrait>(
     c: &C,
-    plan_id: Uuid,
+    plan: &CarePlanRow,
+    at: &AccessAt,
 ) -> Result<Vec<CareTeamMember>, ServiceError> {
     let mut out = Vec::new();
-    for m in qa::team_of(c, plan_id).await? {
+    let facts = at.stage_facts(plan);
+    for m in qa::team_of(c, plan.id).await? {
         let org = queries::organization_by_id(c, m.organization_id).await?;
+        let (access_ends_on, read_until) = crate::care_team::member_term(&m, plan, at);
+        let ended = crate::care_team::member_record(&m).is_some_and(|r| {
+            renkei_domain::access::standing(&r, &facts, at.read_after_end_days, at.now)
+                == renkei_domain::access::Standing::None
+        });
         out.push(CareTeamMember {
             organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
             organization_name: org.map(|o| o.name).unwrap_or_default(),
             role: m.role,
             stages: serde_json::from_str(&m.stages).unwrap_or_default(),
             added_at: m.added_at,
+            access_ends_on,
+            read_until,
+            ended,
+            end_reason: m.end_reason,
         });
     }
     Ok(out)

@@ -37,18 +37,23 @@ pub fn care_plan(r: &CarePlanRow) -> Evidence {
 }
 
 pub fn care_team_member(r: &TeamMemberRow) -> Evidence {
-    Evidence::of(
-        EvidenceKind::CareTeamMember,
-        r.id,
-        json!({
-            "care_plan_id": r.care_plan_id.to_string(),
-            "organization_id": r.organization_id.to_string(),
-            "role": r.role,
-            "stages": r.stages,
-            "added_at": hash_time(&r.added_at),
-            "added_by": r.added_by.map(|v| v.to_string()),
-        }),
-    )
+    let mut fields = json!({
+        "care_plan_id": r.care_plan_id.to_string(),
+        "organization_id": r.organization_id.to_string(),
+        "role": r.role,
+        "stages": r.stages,
+        "added_at": hash_time(&r.added_at),
+        "added_by": r.added_by.map(|v| v.to_string()),
+    });
+    // The end of its access, once set (a row never ended hashes as before these columns).
+    if let (Some(at), Some(map)) = (r.access_ends_at, fields.as_object_mut()) {
+        map.insert("access_ends_on".into(), json!(r.access_ends_on));
+        map.insert("access_ends_at".into(), json!(hash_time(&at)));
+        map.insert("ended_at".into(), json!(r.ended_at.as_ref().map(hash_time)));
+        map.insert("ended_by".into(), json!(r.ended_by.map(|v| v.to_string())));
+        map.insert("end_reason".into(), json!(r.end_reason));
+    }
+    Evidence::of(EvidenceKind::CareTeamMember, r.id, fields)
 }
 
 pub fn consent(r: &ConsentRow) -> Evidence {

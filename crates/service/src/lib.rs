@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_key;
 pub mod auth;
 pub mod backup;
+pub mod care_team;
 pub mod corrections;
 pub mod demo;
 pub mod directory;
@@ -97,6 +98,8 @@ pub struct Services {
     pub exports: Arc<fhir::export::ExportJobs>,
     /// E-mail notifications: sends nothing until SMTP is configured.
     pub notifier: Arc<notify::Notifier>,
+    /// `care_team.read_after_end_days` and what else bounds care-team access.
+    pub care_team: care_team::CareTeamSettings,
 }
 
 /// Security settings of one server: none of them lives in the database.
@@ -170,6 +173,7 @@ impl Services {
             security: Arc::new(Security::default()),
             exports: fhir::export::new_jobs(),
             notifier: notify::Notifier::new(None),
+            care_team: care_team::CareTeamSettings::default(),
         }
     }
 

@@ -173,7 +173,14 @@ impl<'s> PlanWrite<'s> {
         let Some(plan) = self.plan else {
             return Err(ServiceError::NotFound("care plan"));
         };
-        let access = plan_access_at(&self.txn, self.actor, &plan, self.services.now()).await?;
+        let access = plan_access_at(
+            &self.txn,
+            self.services,
+            self.actor,
+            &plan,
+            self.services.now(),
+        )
+        .await?;
         if let Err(refusal) = rule(&plan, &access) {
             let (record, refused) = *refusal;
             self.txn.rollback().await?;
@@ -193,7 +200,13 @@ impl<'s> PlanWrite<'s> {
     /// A write by the system itself (automatic entries), which no access rule governs.
     pub fn by_system(self) -> Result<AllowedWrite<'s>, ServiceError> {
         let plan = self.plan.ok_or(ServiceError::NotFound("care plan"))?;
-        let access = access_from(&plan, &[], &[], false);
+        let access = access_from(
+            &plan,
+            &[],
+            &[],
+            false,
+            &crate::care_team::AccessAt::now_only(self.services.now()),
+        );
         Ok(AllowedWrite {
             services: self.services,
             meta: self.meta,

@@ -293,6 +293,11 @@ impl Services {
                 stages: serde_json::to_string(&planner_stages).unwrap_or_else(|_| "[]".into()),
                 added_at: now,
                 added_by: Some(actor.practitioner_id),
+                access_ends_on: None,
+                access_ends_at: None,
+                ended_at: None,
+                ended_by: None,
+                end_reason: None,
             },
         )
         .await?;

@@ -314,7 +314,8 @@ impl Services {
             // One page in memory at a time.
             for (plan, team, consent_rows, rows) in plan_rows {
                 // Break-glass grants do not make a plan visible to an organisation.
-                let access = crate::access::access_from(&plan, &team, &consent_rows, false);
+                let when = crate::care_team::AccessAt::from_entries(self, as_of, &rows);
+                let access = crate::access::access_from(&plan, &team, &consent_rows, false, &when);
                 if !access.is_visible_to(org) {
                     continue;
                 }

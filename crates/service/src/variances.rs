@@ -469,7 +469,8 @@ impl Services {
         let Some(plan) = queries::care_plan_by_id(&self.db, plan_id).await? else {
             return Ok(Vec::new());
         };
-        let access = crate::access::plan_access_at(&self.db, actor, &plan, self.now()).await?;
+        let access =
+            crate::access::plan_access_at(&self.db, self, actor, &plan, self.now()).await?;
         let published = self.pathway_of_plan(&plan)?;
         let who = subject(actor);
         Ok(published

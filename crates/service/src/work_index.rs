@@ -306,7 +306,19 @@ impl Services {
                 let team: Vec<TeamMemberRow> = teams.remove(&plan.id).unwrap_or_default();
                 let consent_rows = consents.remove(&plan.id).unwrap_or_default();
                 let rows = entries.remove(&plan.id).unwrap_or_default();
-                let access = crate::access::access_from(&plan, &team, &consent_rows, false);
+                let when = crate::care_team::AccessAt::from_entries(self, as_of, &rows);
+                let access = crate::access::access_from(&plan, &team, &consent_rows, false, &when);
+                // The date alone ends a member's access: recompute then.
+                let records: Vec<_> = team
+                    .iter()
+                    .filter_map(crate::care_team::member_record)
+                    .collect();
+                let access_change = renkei_domain::access::next_standing_change(
+                    &records,
+                    &when.stage_facts(&plan),
+                    when.read_after_end_days,
+                    as_of,
+                );
                 let mut orgs: Vec<(Uuid, &'static [ProviderKind])> = Vec::new();
                 for m in &team {
                     if orgs.iter().all(|(o, _)| *o != m.organization_id)
@@ -321,7 +333,11 @@ impl Services {
                     crate::goal_context::birth_date_for(&txn, template, plan.patient_id).await?;
                 let work = plan_work(template, &plan, &consent_rows, &rows, birth_date, as_of);
                 items.extend(index_rows(&plan, &template.code, &work, &orgs, as_of));
-                validity.push((plan.id, work.valid_until));
+                let valid_until = match (work.valid_until, access_change) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                validity.push((plan.id, valid_until));
             }
             txn.commit().await?;
             let write = renkei_store::db::begin_write(&self.db).await?;

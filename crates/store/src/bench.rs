@@ -221,6 +221,11 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                     stages: r.stages,
                     added_at: r.added_at,
                     added_by: r.added_by,
+                    access_ends_on: None,
+                    access_ends_at: None,
+                    ended_at: None,
+                    ended_by: None,
+                    end_reason: None,
                 }
                 .into_active_model()
                 .reset_all()
@@ -405,6 +410,11 @@ impl CareTeamRow {
             added_at: self.added_at,
             added_by: self.added_by,
             region: self.region.clone(),
+            access_ends_on: None,
+            access_ends_at: None,
+            ended_at: None,
+            ended_by: None,
+            end_reason: None,
         }
     }
 }

@@ -76,6 +76,7 @@ pub async fn add_member<C: ConnectionTrait>(c: &C, m: &CareTeamMember, region: &
         stages: Set(stages_text(&m.stages)),
         added_at: Set(m.added_at),
         added_by: Set(m.added_by.map(|p| p.0)),
+        ..Default::default()
     })
     .exec_without_returning(c)
     .await?;
@@ -115,6 +116,11 @@ mod tests {
             stages: stages.into(),
             added_at: Utc::now(),
             added_by: None,
+            access_ends_on: None,
+            access_ends_at: None,
+            ended_at: None,
+            ended_by: None,
+            end_reason: None,
         }
     }
 

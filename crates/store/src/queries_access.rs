@@ -28,6 +28,11 @@ pub async fn insert_team_member<C: ConnectionTrait>(c: &C, row: TeamMemberRow) -
         stages: Set(row.stages),
         added_at: Set(row.added_at),
         added_by: Set(row.added_by),
+        access_ends_on: Set(row.access_ends_on),
+        access_ends_at: Set(row.access_ends_at),
+        ended_at: Set(row.ended_at),
+        ended_by: Set(row.ended_by),
+        end_reason: Set(row.end_reason),
     })
     .exec_without_returning(c)
     .await?;
@@ -408,4 +413,110 @@ pub async fn access_rows<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// Ends a care-team member's access: its last day, the moment access stops, who ended
+/// it, when and why. Only a member whose access has not stopped by `ended_at` changes;
+/// returns whether it did.
+pub async fn end_team_member<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    last_day: &str,
+    access_ends_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+    ended_by: Uuid,
+    reason: &str,
+) -> R<bool> {
+    let res = care_team_members::Entity::update_many()
+        .col_expr(
+            care_team_members::Column::AccessEndsOn,
+            Expr::value(last_day.to_owned()),
+        )
+        .col_expr(
+            care_team_members::Column::AccessEndsAt,
+            Expr::value(access_ends_at),
+        )
+        .col_expr(care_team_members::Column::EndedAt, Expr::value(ended_at))
+        .col_expr(care_team_members::Column::EndedBy, Expr::value(ended_by))
+        .col_expr(
+            care_team_members::Column::EndReason,
+            Expr::value(reason.to_owned()),
+        )
+        .filter(care_team_members::Column::Id.eq(id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(care_team_members::Column::AccessEndsAt.is_null())
+                .add(care_team_members::Column::AccessEndsAt.gt(ended_at)),
+        )
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The `stage_end` entries of plans: plan, stage and the moment each took effect, by
+/// plan and then in chain order.
+pub async fn stage_ends_of<C: ConnectionTrait>(
+    c: &C,
+    plans: &[Uuid],
+) -> R<Vec<(Uuid, String, DateTime<Utc>)>> {
+    use crate::entity::entries;
+    Ok(entries::Entity::find()
+        .select_only()
+        .column(entries::Column::CarePlanId)
+        .column(entries::Column::Stage)
+        .column(entries::Column::EffectiveAt)
+        .filter(entries::Column::CarePlanId.is_in(plans.iter().copied()))
+        .filter(entries::Column::Kind.eq("stage_end"))
+        .order_by_asc(entries::Column::CarePlanId)
+        .order_by_asc(entries::Column::Seq)
+        .into_tuple()
+        .all(c)
+        .await?)
+}
+
+/// Puts an organisation whose access ended back on the team (its same row): a new role,
+/// stages, added time and adder, and no end. The audit log keeps the earlier end.
+pub async fn reinstate_team_member<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    role: &str,
+    stages: &str,
+    added_at: DateTime<Utc>,
+    added_by: Uuid,
+) -> R<()> {
+    care_team_members::Entity::update_many()
+        .col_expr(
+            care_team_members::Column::Role,
+            Expr::value(role.to_owned()),
+        )
+        .col_expr(
+            care_team_members::Column::Stages,
+            Expr::value(stages.to_owned()),
+        )
+        .col_expr(care_team_members::Column::AddedAt, Expr::value(added_at))
+        .col_expr(care_team_members::Column::AddedBy, Expr::value(added_by))
+        .col_expr(
+            care_team_members::Column::AccessEndsOn,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            care_team_members::Column::AccessEndsAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            care_team_members::Column::EndedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            care_team_members::Column::EndedBy,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            care_team_members::Column::EndReason,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(care_team_members::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 mod actions_browser;
 mod api;
 mod browser;
+mod care_team;
 mod cli;
 mod merge;
 mod merge_web;

@@ -27,6 +27,7 @@ fn plan(break_glass: bool) -> PlanAccess {
         organization_id,
         role,
         stages: stages.iter().map(|s| (*s).to_owned()).collect(),
+        read_only: false,
     };
     PlanAccess {
         planner_organization_id: PLANNER,

@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use renkei_domain::Rule;
 use renkei_service::access::{
     AuditEvent, BreakGlassGrant, CareTeamMember, Consent, ConsentReminder, NewConsent,
@@ -25,11 +25,20 @@ mod renkei_store_filter {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The care-team routes added for ending an organisation's access.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(end_care_team_member))]
+pub struct CareTeamDoc;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/care-plans/{id}/care-team",
             get(get_care_team).post(add_care_team_member),
+        )
+        .route(
+            "/care-plans/{id}/care-team/{organization}/end",
+            post(end_care_team_member),
         )
         .route(
             "/care-plans/{id}/consents",
@@ -51,6 +60,14 @@ pub struct CareTeamMemberOut {
     pub role: String,
     pub stages: Vec<String>,
     pub added_at: DateTime<Utc>,
+    /// The last day of its access (Tokyo), once ended on a date or removed.
+    pub access_ends_on: Option<NaiveDate>,
+    /// With a read-after-end period set and its stages all ended: the last day it reads
+    /// the plan.
+    pub read_until: Option<NaiveDate>,
+    /// Whether the member still has access today.
+    pub active: bool,
+    pub end_reason: Option<String>,
 }
 
 impl From<CareTeamMember> for CareTeamMemberOut {
@@ -61,6 +78,10 @@ impl From<CareTeamMember> for CareTeamMemberOut {
             role: m.role,
             stages: m.stages,
             added_at: m.added_at,
+            access_ends_on: m.access_ends_on,
+            read_until: m.read_until,
+            active: !m.ended,
+            end_reason: m.end_reason,
         }
     }
 }
@@ -121,6 +142,54 @@ pub async fn add_care_team_member(
             members: team.into_iter().map(Into::into).collect(),
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndCareTeamMember {
+    /// The last day of access, `YYYY-MM-DD` (Tokyo), today or later; `null` removes the
+    /// organisation now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub on: Option<String>,
+    /// Not blank.
+    #[schema(min_length = 1)]
+    pub reason: String,
+}
+
+/// Ends an organisation's access to the plan on a date, or removes it now (planning
+/// organisation only). The member stays listed, as ended. Refused for the planner and for
+/// the owner of the running stage (422).
+#[utoipa::path(post, path = "/api/v1/care-plans/{id}/care-team/{organization}/end",
+    request_body = EndCareTeamMember,
+    params(("id" = uuid::Uuid, Path), ("organization" = String, Path)),
+    responses((status = 200, body = CareTeam), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn end_care_team_member(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Meta(meta): Meta,
+    Path((id, organization)): Path<(String, String)>,
+    body: ApiJson<EndCareTeamMember>,
+) -> ApiResult<Json<CareTeam>> {
+    let id = parse_id(&id, "care plan")?;
+    let b = body.value;
+    let on = match b.on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::from(renkei_service::ServiceError::field(
+                "on",
+                Rule::Format,
+                "write the last day as YYYY-MM-DD",
+            ))
+        })?),
+    };
+    let team = state
+        .services
+        .end_team_member(&actor, &meta, id, &organization, on, &b.reason)
+        .await?;
+    Ok(Json(CareTeam {
+        members: team.into_iter().map(Into::into).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

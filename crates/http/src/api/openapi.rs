@@ -30,6 +30,7 @@ pub fn document() -> OpenApi {
     doc.merge(super::tokens::TokensDoc::openapi());
     doc.merge(super::administration::AdminDoc::openapi());
     doc.merge(super::patient_merge::MergeDoc::openapi());
+    doc.merge(super::access::CareTeamDoc::openapi());
     add_shared_responses(&mut doc);
     doc
 }

@@ -10,6 +10,7 @@
 
 mod admin;
 mod admin_manage;
+mod care_team;
 mod corrections;
 pub mod csv_export;
 mod cycle;
@@ -73,6 +74,26 @@ pub fn routes() -> Router<AppState> {
             post(patients::enrol_confirm),
         )
         .route("/care-plans/{id}", get(plan::plan_page))
+        .route(
+            "/care-plans/{id}/care-team",
+            get(care_team::care_team).post(care_team::add_member),
+        )
+        .route(
+            "/care-plans/{id}/care-team/{org}/end",
+            get(care_team::end_form).post(care_team::end_submit),
+        )
+        .route(
+            "/care-plans/{id}/care-team/{org}/end/confirm",
+            post(care_team::end_confirm),
+        )
+        .route(
+            "/care-plans/{id}/consents/{consent}/withdraw/confirm",
+            post(care_team::withdraw_confirm),
+        )
+        .route(
+            "/care-plans/{id}/consents/{consent}/withdraw",
+            post(care_team::withdraw_submit),
+        )
         .route("/care-plans/{id}/trend", get(plan::trend_page))
         .route("/care-plans/{id}/print", get(print::print_page))
         .route("/care-plans/{id}/print.css", get(print::print_css))

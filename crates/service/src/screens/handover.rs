@@ -88,7 +88,8 @@ impl Services {
             && match queries::care_plan_by_id(&self.db, report.care_plan_id).await? {
                 Some(plan) => {
                     let access =
-                        crate::access::plan_access_at(&self.db, actor, &plan, self.now()).await?;
+                        crate::access::plan_access_at(&self.db, self, actor, &plan, self.now())
+                            .await?;
                     allows(
                         &subject(actor),
                         Action::SendReport {

@@ -109,7 +109,7 @@ impl Services {
                 {
                     let plan_access = match queries::care_plan_by_id(db, item.care_plan_id).await? {
                         Some(row) => {
-                            let a = plan_access_at(db, actor, &row, self.now()).await?;
+                            let a = plan_access_at(db, self, actor, &row, self.now()).await?;
                             if allows(&who, Action::ReadPlan, &a) {
                                 plans.insert(row.id, self.plan_view(db, row).await?);
                             }

@@ -18,6 +18,16 @@ pub struct Model {
     pub stages: String,
     pub added_at: DateTimeUtc,
     pub added_by: Option<Uuid>,
+    /// The last day of access (`YYYY-MM-DD`, Tokyo) when it was ended on a date or
+    /// removed (then the day of removal).
+    pub access_ends_on: Option<String>,
+    /// The moment access stops: the Tokyo midnight after `access_ends_on`, or the
+    /// moment of removal.
+    pub access_ends_at: Option<DateTimeUtc>,
+    pub ended_at: Option<DateTimeUtc>,
+    pub ended_by: Option<Uuid>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub end_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
