@@ -1377,7 +1377,10 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
         };
         in_run && !skipped.iter().any(|s| s == section)
     };
-    for line in text.lines().filter(|l| l.starts_with("| P")) {
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("| P") || l.starts_with("| FHIR"))
+    {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
         if cells.len() != 4 || ran(cells[0]) {
             continue;
@@ -1405,7 +1408,7 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
         }
     }
     for (title, body) in blocks {
-        if title.starts_with('P') && !ran(&title) {
+        if (title.starts_with('P') || title.starts_with("FHIR")) && !ran(&title) {
             let title = if title.contains("(run of ") {
                 title
             } else {
