@@ -367,14 +367,14 @@ impl Services {
         patient_id: Uuid,
     ) -> Result<bool, ServiceError> {
         // A merged record reads as its survivor, with every record of the group.
-        let idents = crate::patient_merge::group_identifiers(c, patient_id).await?;
+        let idents = crate::patient_group::group_identifiers(c, patient_id).await?;
         if idents
             .iter()
             .any(|i| i.organization_id == actor.organization_id)
         {
             return Ok(true);
         }
-        let plans = crate::patient_merge::group_plans(c, patient_id).await?;
+        let plans = crate::patient_group::group_plans(c, patient_id).await?;
         Ok(!self.visible_plans(c, actor, plans).await?.is_empty())
     }
 
@@ -387,14 +387,14 @@ impl Services {
         actor: &Actor,
         patient_id: Uuid,
     ) -> Result<bool, ServiceError> {
-        let idents = crate::patient_merge::group_identifiers(c, patient_id).await?;
+        let idents = crate::patient_group::group_identifiers(c, patient_id).await?;
         if idents
             .iter()
             .any(|i| i.organization_id == actor.organization_id)
         {
             return Ok(true);
         }
-        for plan in crate::patient_merge::group_plans(c, patient_id).await? {
+        for plan in crate::patient_group::group_plans(c, patient_id).await? {
             let access = plan_access_at(c, self, actor, &plan, self.now()).await?;
             if access.is_visible_to(actor.organization_id) {
                 return Ok(true);

@@ -27,6 +27,7 @@ pub mod notices;
 pub mod notify;
 pub mod ops;
 pub mod pathways;
+mod patient_group;
 pub mod patient_merge;
 pub mod patients;
 mod plan_chain;

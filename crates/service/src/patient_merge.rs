@@ -6,7 +6,7 @@
 //! Plans and entries are append-only and hash-chained to their patient's id, so a merge
 //! moves nothing: it writes a link row (`patient_links`), kept under evidence, and every
 //! read that starts from a patient resolves a merged record to its survivor
-//! ([`survivor`], [`group`]): search lists the survivor once, the merged record's id
+//! ([`crate::patient_group`]): search lists the survivor once, the merged record's id
 //! reads as the survivor with `merged_ids`, the survivor lists both records' plans (each
 //! still under its own care team and consent) and patient numbers. Reversing the link
 //! (with a reason) makes everything read as before the merge. The rules are pure, in
@@ -29,52 +29,6 @@ use crate::{Actor, ServiceError, Services, begin_write};
 
 /// The role that merges and unmerges records.
 pub const ROLE: &str = "regional_admin";
-
-// ------------------------------------------------------------------ resolution
-
-/// The record a read of `id` shows: the survivor of its unreversed link, or itself.
-pub(crate) async fn survivor<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<Uuid, ServiceError> {
-    Ok(store::active_for_merged(c, id)
-        .await?
-        .map(|l| l.survivor_id)
-        .unwrap_or(id))
-}
-
-/// The records read as one with `id`: its survivor first, then the records merged into it.
-pub(crate) async fn group<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<Vec<Uuid>, ServiceError> {
-    let s = survivor(c, id).await?;
-    let mut out = vec![s];
-    for l in store::active_for_survivor(c, s).await? {
-        if !out.contains(&l.merged_id) {
-            out.push(l.merged_id);
-        }
-    }
-    Ok(out)
-}
-
-/// The patient numbers of every record of `id`'s group.
-pub(crate) async fn group_identifiers<C: ConnectionTrait>(
-    c: &C,
-    id: Uuid,
-) -> Result<Vec<queries::PatientIdentifierRow>, ServiceError> {
-    let mut out = Vec::new();
-    for p in group(c, id).await? {
-        out.extend(queries::identifiers_of(c, p).await?);
-    }
-    Ok(out)
-}
-
-/// The care plans of every record of `id`'s group.
-pub(crate) async fn group_plans<C: ConnectionTrait>(
-    c: &C,
-    id: Uuid,
-) -> Result<Vec<queries::CarePlanRow>, ServiceError> {
-    let mut out = Vec::new();
-    for p in group(c, id).await? {
-        out.extend(queries::care_plans_of_patient(c, p).await?);
-    }
-    Ok(out)
-}
 
 // ------------------------------------------------------------------ views
 

@@ -311,7 +311,7 @@ pub async fn create_patient_confirmed(
 }
 
 async fn load<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<Patient, ServiceError> {
-    let id = crate::patient_merge::survivor(c, id).await?;
+    let id = crate::patient_group::survivor(c, id).await?;
     let row = queries::patient_by_id(c, id)
         .await?
         .ok_or(ServiceError::NotFound("patient"))?;
@@ -325,12 +325,12 @@ pub(crate) async fn to_patient<C: ConnectionTrait>(
     row: PatientRow,
 ) -> Result<Patient, ServiceError> {
     let mut identifiers = Vec::new();
-    let merged_ids: Vec<Uuid> = crate::patient_merge::group(c, row.id)
+    let merged_ids: Vec<Uuid> = crate::patient_group::group(c, row.id)
         .await?
         .into_iter()
         .filter(|p| *p != row.id)
         .collect();
-    for ident in crate::patient_merge::group_identifiers(c, row.id).await? {
+    for ident in crate::patient_group::group_identifiers(c, row.id).await? {
         let org = queries::organization_by_id(c, ident.organization_id).await?;
         identifiers.push(PatientIdentifier {
             organization: org.map(|o| o.code).unwrap_or_default(),
@@ -361,7 +361,7 @@ pub async fn get_patient(
     id: Uuid,
 ) -> Result<Patient, ServiceError> {
     let db = &services.db;
-    let id = crate::patient_merge::survivor(db, id).await?;
+    let id = crate::patient_group::survivor(db, id).await?;
     let exists = queries::patient_by_id(db, id).await?.is_some();
     let visible = exists && services.patient_visible(db, actor, id).await?;
     audit::record_now(
@@ -674,7 +674,7 @@ pub async fn search_patients_page(
             for row in rows {
                 position = Some((row.kana_key.clone(), row.id));
                 // A merged record is listed as its survivor, once.
-                let survivor = crate::patient_merge::survivor(db, row.id).await?;
+                let survivor = crate::patient_group::survivor(db, row.id).await?;
                 if out
                     .iter()
                     .any(|(_, p): &(String, Patient)| p.id == survivor)

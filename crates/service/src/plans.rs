@@ -375,7 +375,7 @@ impl Services {
         patient_id: Uuid,
     ) -> Result<Vec<CarePlan>, ServiceError> {
         // A merged record's plans are listed with its survivor's.
-        let all = crate::patient_merge::group_plans(&self.db, patient_id).await?;
+        let all = crate::patient_group::group_plans(&self.db, patient_id).await?;
         let visible = self.visible_plans(&self.db, actor, all).await?;
         let mut out = Vec::new();
         for row in visible {

@@ -34,13 +34,13 @@ impl Services {
     ) -> Result<PatientCard, ServiceError> {
         let db = &self.db;
         // A merged record reads as its survivor, with the plans of every record.
-        let patient_id = crate::patient_merge::survivor(db, patient_id).await?;
+        let patient_id = crate::patient_group::survivor(db, patient_id).await?;
         let row = queries::patient_by_id(db, patient_id)
             .await?
             .ok_or(ServiceError::NotFound("patient"))?;
         let key = format!("{}{}", row.family_kana, row.given_kana);
         let patient = to_patient(db, row).await?;
-        let all = crate::patient_merge::group_plans(db, patient_id).await?;
+        let all = crate::patient_group::group_plans(db, patient_id).await?;
         let mut plans = Vec::new();
         for plan in self.visible_plans(db, actor, all).await? {
             plans.push(self.plan_view(db, plan).await?);
@@ -89,7 +89,7 @@ impl Services {
                 // A record merged into this patient is this patient, not a namesake.
                 if row.id != patient_id
                     && format!("{}{}", row.family_kana, row.given_kana) == key
-                    && crate::patient_merge::survivor(&self.db, row.id).await? != patient_id
+                    && crate::patient_group::survivor(&self.db, row.id).await? != patient_id
                     && self.patient_visible(&self.db, actor, row.id).await?
                 {
                     return Ok(true);
