@@ -574,7 +574,7 @@ impl Services {
         }
         renkei_store::work_index::mark_stale(txn, plan_id).await?;
         let at = crate::care_team::access_at(txn, self, plan, now).await?;
-        let team = team_view(txn, plan, &at).await?;
+        let team = crate::care_team::team_view(txn, plan, &at).await?;
         let record = AuditRecord::by(
             actor,
             "care_team.add",
@@ -600,7 +600,7 @@ impl Services {
             .authorize_plan(actor, meta, plan_id, Action::ReadPlan)
             .await?;
         let at = crate::care_team::access_at(&self.db, self, &plan, self.now()).await?;
-        let team = team_view(&self.db, &plan, &at).await?;
+        let team = crate::care_team::team_view(&self.db, &plan, &at).await?;
         self.audit_read(actor, meta, "care_team.read", &plan)
             .await?;
         Ok(team)
@@ -1068,50 +1068,7 @@ impl Services {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CareTeamMember {
-    pub organization: String,
-    pub organization_name: String,
-    pub role: String,
-    pub stages: Vec<String>,
-    pub added_at: DateTime<Utc>,
-    /// The last day of access (Tokyo) when it was ended on a date or removed.
-    pub access_ends_on: Option<chrono::NaiveDate>,
-    /// When the read-after-end period applies: the last day it reads the plan.
-    pub read_until: Option<chrono::NaiveDate>,
-    /// Its access has stopped (ended, removed, or the read-after-end period is over).
-    pub ended: bool,
-    pub end_reason: Option<String>,
-}
-
-pub(crate) async fn team_view<C: ConnectionTrait>(
-    c: &C,
-    plan: &CarePlanRow,
-    at: &AccessAt,
-) -> Result<Vec<CareTeamMember>, ServiceError> {
-    let mut out = Vec::new();
-    let facts = at.stage_facts(plan);
-    for m in qa::team_of(c, plan.id).await? {
-        let org = queries::organization_by_id(c, m.organization_id).await?;
-        let (access_ends_on, read_until) = crate::care_team::member_term(&m, plan, at);
-        let ended = crate::care_team::member_record(&m).is_some_and(|r| {
-            renkei_domain::access::standing(&r, &facts, at.read_after_end_days, at.now)
-                == renkei_domain::access::Standing::None
-        });
-        out.push(CareTeamMember {
-            organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
-            organization_name: org.map(|o| o.name).unwrap_or_default(),
-            role: m.role,
-            stages: serde_json::from_str(&m.stages).unwrap_or_default(),
-            added_at: m.added_at,
-            access_ends_on,
-            read_until,
-            ended,
-            end_reason: m.end_reason,
-        });
-    }
-    Ok(out)
-}
+pub use crate::care_team::CareTeamMember;
 
 #[derive(Debug, Clone)]
 pub struct NewConsent {

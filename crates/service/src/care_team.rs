@@ -21,7 +21,6 @@ use renkei_store::queries_access::{self as qa, TeamMemberRow};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::access::CareTeamMember;
 use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ErrorCode, ServiceError, Services};
 
@@ -254,7 +253,7 @@ impl Services {
         }
         renkei_store::work_index::mark_stale(txn, plan_id).await?;
         let at = access_at(txn, self, plan, now).await?;
-        let team = crate::access::team_view(txn, plan, &at).await?;
+        let team = team_view(txn, plan, &at).await?;
         let how = if last_day.is_some() {
             format!("{organization_code}: last day {day}")
         } else {
@@ -308,4 +307,49 @@ impl Services {
             .map(|s| (s.code.clone(), s.title.ja.clone()))
             .collect())
     }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CareTeamMember {
+    pub organization: String,
+    pub organization_name: String,
+    pub role: String,
+    pub stages: Vec<String>,
+    pub added_at: DateTime<Utc>,
+    /// The last day of access (Tokyo) when it was ended on a date or removed.
+    pub access_ends_on: Option<chrono::NaiveDate>,
+    /// When the read-after-end period applies: the last day it reads the plan.
+    pub read_until: Option<chrono::NaiveDate>,
+    /// Its access has stopped (ended, removed, or the read-after-end period is over).
+    pub ended: bool,
+    pub end_reason: Option<String>,
+}
+
+pub(crate) async fn team_view<C: ConnectionTrait>(
+    c: &C,
+    plan: &CarePlanRow,
+    at: &AccessAt,
+) -> Result<Vec<CareTeamMember>, ServiceError> {
+    let mut out = Vec::new();
+    let facts = at.stage_facts(plan);
+    for m in qa::team_of(c, plan.id).await? {
+        let org = queries::organization_by_id(c, m.organization_id).await?;
+        let (access_ends_on, read_until) = member_term(&m, plan, at);
+        let ended = member_record(&m).is_some_and(|r| {
+            renkei_domain::access::standing(&r, &facts, at.read_after_end_days, at.now)
+                == renkei_domain::access::Standing::None
+        });
+        out.push(CareTeamMember {
+            organization: org.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
+            organization_name: org.map(|o| o.name).unwrap_or_default(),
+            role: m.role,
+            stages: serde_json::from_str(&m.stages).unwrap_or_default(),
+            added_at: m.added_at,
+            access_ends_on,
+            read_until,
+            ended,
+            end_reason: m.end_reason,
+        });
+    }
+    Ok(out)
 }
