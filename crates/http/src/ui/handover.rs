@@ -715,7 +715,7 @@ async fn propose_page(
     plan_id: uuid::Uuid,
     input: ProposeInput,
 ) -> Result<ProposePage, super::UiError> {
-    let d = super::plan::load(state, ui, plan_id).await?;
+    let d = super::plan_data::load(state, ui, plan_id).await?;
     let chosen = input.chosen.as_str();
     let error_of = |path: &str| {
         input

@@ -28,6 +28,7 @@ mod patient_records;
 mod patients;
 mod plan;
 mod plan_actions;
+mod plan_data;
 mod print;
 mod templates;
 mod variances;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::fmt;
-use super::plan::PlanData;
+use super::plan_data::{self, PlanData};
 use super::views::Banner;
 use super::{Nav, Posted, Shell, Ui, UiError, UiResult, page, parse_uuid, see_other};
 use crate::state::AppState;
@@ -263,7 +263,7 @@ impl EndPage {
 
 /// The plan of a lifecycle page, when the read model offers the actor the lifecycle.
 async fn lifecycle_plan(state: &AppState, ui: &Ui, id: Uuid) -> Result<PlanData, UiError> {
-    let d = super::plan::load(state, ui, id).await?;
+    let d = plan_data::load(state, ui, id).await?;
     if !d.may(&PlanAction::Lifecycle) {
         return Err(ServiceError::Forbidden.into());
     }
@@ -847,7 +847,7 @@ fn target_of(
 
 /// The plan of an individualise page, when the read model offers the action.
 async fn individualize_plan(state: &AppState, ui: &Ui, id: Uuid) -> Result<PlanData, UiError> {
-    let d = super::plan::load(state, ui, id).await?;
+    let d = plan_data::load(state, ui, id).await?;
     if !d.may(&PlanAction::Individualize) {
         return Err(ServiceError::Forbidden.into());
     }
