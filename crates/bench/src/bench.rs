@@ -702,6 +702,7 @@ impl Harness {
         let mut p99: Vec<(String, String, f64)> = Vec::new();
         let mut p5_line = None;
         let mut p8_rates = Vec::new();
+        let mut indexed: Vec<(String, f64)> = Vec::new();
         for dataset in self.cfg.datasets.clone() {
             let file = dir.join(format!("{}.db", dataset.replace('/', "_")));
             let url = format!("sqlite://{}", file.display());
@@ -723,6 +724,8 @@ impl Harness {
             let r = self.renkei(&url, &[]);
             let log = dir.join("serve.log");
             let mut server = r.serve(free_port()?, &log).await?;
+            let took = server.wait_until_indexed(INDEX_LIMIT).await?;
+            indexed.push((dataset.clone(), took.as_secs_f64()));
             let goals = plan_regex(&server, &plans, "goals");
             let plan = plan_regex(&server, &plans, "");
             self.oha(100, 10, 16, "GET", &goals, &token, None).await?;
@@ -777,6 +780,7 @@ impl Harness {
             server.stop().await;
             let dropped = std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
             let mut server = r.serve(free_port()?, &log).await?;
+            server.wait_until_indexed(INDEX_LIMIT).await?;
             // The new server listens on a new port.
             let goals = plan_regex(&server, &plans, "goals");
             let res = self
@@ -892,6 +896,16 @@ impl Harness {
                 .sections
                 .push(("P8 — dataset generation".into(), gen_body));
         }
+        let _ = writeln!(
+            read_body,
+            "\nEach server measured here first brought its worklist index up to date (the \
+             dataset is loaded without it; `renkei_worklist_stale_plans` polled until 0): {}.",
+            indexed
+                .iter()
+                .map(|(d, s)| format!("{d} {s:.0} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         self.report
             .sections
             .push(("P5 / P6 — reads at two sizes".into(), read_body));
@@ -1207,6 +1221,10 @@ async fn psql(u: &PgUrl, sql: &str) -> anyhow::Result<()> {
 
 /// A token of a practitioner of the hospital that plans the most care plans, and up to
 /// 400 of its plans (so every read is allowed: a planner always sees its own plans).
+/// How long a server may take to bring a loaded dataset's worklist index up to date
+/// before it is measured.
+const INDEX_LIMIT: Duration = Duration::from_secs(1800);
+
 async fn reader(url: &str) -> anyhow::Result<(String, Vec<String>)> {
     let mut s = renkei_service::DbSettings::new(url);
     s.max_connections = 1;
@@ -1720,6 +1738,7 @@ impl Harness {
         };
         let r = self.renkei(&url, &[]);
         let mut server = r.serve(free_port()?, &dir.join("serve.log")).await?;
+        let indexed = server.wait_until_indexed(INDEX_LIMIT).await?;
         let client = fhir::Client {
             http: reqwest::Client::new(),
             base: server.base.clone(),
@@ -1761,7 +1780,9 @@ impl Harness {
              warm-up: {:.0} 2xx/s, {} errors, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms.\n\n\
              `POST /fhir/r4` transaction Bundles of {} Observations (25 patients × HbA1c, HDL, TG, \
              UACR), 4 concurrent clients each on its own 50 patients, {:.0} s: {} Bundles, {} \
-             Observations, {} refused, {:.0} Observations/s.",
+             Observations, {} refused, {:.0} Observations/s.\n\n\
+             Before measuring, the server brought the dataset's worklist index up to date \
+             ({:.0} s; `renkei_worklist_stale_plans` polled until 0).",
             self.cfg.read_secs.max(10),
             res.rps_2xx,
             res.errors,
@@ -1774,6 +1795,7 @@ impl Harness {
             import.observations,
             import.refused,
             import.per_second(),
+            indexed.as_secs_f64(),
         );
         self.report.goals.push((
             "FHIR $everything of a diabetes plan with 5 years of entries at region-1y".into(),

@@ -13,6 +13,7 @@
 //! | `renkei_write_queue_wait_seconds` | histogram | how long each writer waited for its turn |
 //! | `renkei_write_queue_timeouts_total` | counter | writers that gave up waiting (answered 503) |
 //! | `renkei_audit_pending_events`, `renkei_audit_sequencing_lag_seconds` | gauge | audit sequencing |
+//! | `renkei_worklist_stale_plans` | gauge | plans whose worklist items wait to be recomputed (the background refresh's backlog) |
 //! | `renkei_login_failures_total` | counter | refused password logins |
 //! | `renkei_sweep_duration_seconds` | histogram | automatic variance sweeps |
 
@@ -57,6 +58,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 "renkei_audit_sequencing_lag_seconds",
                 "0 when every audit event is sequenced, else the seconds since the log was last wholly sequenced."
             );
+            metrics::describe_gauge!(
+                "renkei_worklist_stale_plans",
+                "Plans whose worklist items wait to be recomputed (changed, or moved on by time)."
+            );
             metrics::describe_histogram!(
                 "renkei_http_request_duration_seconds",
                 "Request latency per route template and method."
@@ -97,7 +102,8 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// How long a scrape waits for a connection to count the unsequenced audit events: with
+/// How long a scrape waits for a connection to count the unsequenced audit events (or the
+/// worklist's backlog): with
 /// the pool exhausted the page still answers (with the pool's state, which is then what
 /// matters) and keeps the audit gauges' last values.
 const AUDIT_READ_WAIT: Duration = Duration::from_secs(2);
@@ -117,6 +123,11 @@ async fn refresh(state: &AppState) -> Result<(), ApiError> {
         metrics::gauge!("renkei_audit_pending_events").set(pending as f64);
         metrics::gauge!("renkei_audit_sequencing_lag_seconds")
             .set(renkei_service::sequencer::sequencing_lag(pending));
+    }
+    if let Ok(backlog) =
+        tokio::time::timeout(AUDIT_READ_WAIT, state.services.worklist_backlog()).await
+    {
+        metrics::gauge!("renkei_worklist_stale_plans").set(backlog? as f64);
     }
     Ok(())
 }

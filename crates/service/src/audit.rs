@@ -275,6 +275,27 @@ pub async fn record_now(
     Ok(())
 }
 
+/// Records several events in one write transaction (one durable commit for a read that
+/// touches several kinds of a plan's data, or a search that returns several plans), at
+/// the service clock's now, in the order given.
+pub async fn record_all_now(
+    services: &Services,
+    meta: &RequestMeta,
+    records: Vec<AuditRecord>,
+) -> Result<(), ServiceError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let txn = begin_write(&services.db).await?;
+    let now = services.now();
+    for r in records {
+        record(&txn, now, meta, r).await?;
+    }
+    txn.commit().await?;
+    wake();
+    Ok(())
+}
+
 /// What the audit log check found.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuditSummary {

@@ -355,6 +355,11 @@ impl Services {
         self.refresh_work_items(&ids, now).await
     }
 
+    /// How many plans wait for their worklist items to be recomputed (`/metrics`).
+    pub async fn worklist_backlog(&self) -> Result<u64, ServiceError> {
+        Ok(store::plans_needing_refresh(&self.db, self.now()).await?)
+    }
+
     /// Brings the work items of `org`'s plans up to date at `as_of` (now).
     pub(crate) async fn refresh_work_of_org(
         &self,

@@ -91,7 +91,18 @@ fn needs_refresh(now: DateTime<Utc>) -> Condition {
         .add(work_valid_until().lte(now))
 }
 
-/// Up to `limit` plans whose items are stale or expired at `now`, in id order.
+/// How many plans have items that are stale or expired at `now` (the background
+/// refresh's backlog).
+pub async fn plans_needing_refresh<C: ConnectionTrait>(c: &C, now: DateTime<Utc>) -> R<u64> {
+    Ok(care_plans::Entity::find()
+        .filter(needs_refresh(now))
+        .count(c)
+        .await?)
+}
+
+/// Up to `limit` plans whose items are stale or expired at `now`, returned in id order.
+/// Which ones is the index's order: sorting the whole backlog by id to take its first
+/// `limit` would cost as much as the refresh itself while the backlog is large.
 pub async fn plans_to_refresh<C: ConnectionTrait>(
     c: &C,
     now: DateTime<Utc>,
@@ -104,7 +115,6 @@ pub async fn plans_to_refresh<C: ConnectionTrait>(
                 .select_only()
                 .column(care_plans::Column::Id)
                 .filter(cond)
-                .order_by_asc(care_plans::Column::Id)
                 .limit(limit)
                 .into_tuple::<Uuid>()
                 .all(c)

@@ -15,7 +15,7 @@ use renkei_store::queries_access as qa;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Search, audit_fhir_read, everything_more, page, searchset};
+use super::{Search, audit_fhir_read, audit_fhir_reads, everything_more, page, searchset};
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::plan_facts::{entry_facts, plan_facts};
 use crate::{Actor, ServiceError, Services};
@@ -205,18 +205,20 @@ impl Services {
         let include_goals = search.params.include.iter().any(|i| i == map::INCLUDE_GOAL);
         let mut plans = Vec::new();
         let mut included = Vec::new();
+        let mut reads = Vec::new();
         for id in ids {
             let Some(row) = rows.iter().find(|r| id["id"] == r.id.to_string()) else {
                 continue;
             };
             let r = self.fhir_plan_resources(row).await?;
-            audit_fhir_read(self, actor, meta, "care_plan.read", row, "CarePlan search").await?;
+            reads.push(("care_plan.read", row, "CarePlan search"));
             if include_goals {
-                audit_fhir_read(self, actor, meta, "goal.read", row, "Goal include").await?;
+                reads.push(("goal.read", row, "Goal include"));
                 included.extend(r.goals);
             }
             plans.push(r.care_plan);
         }
+        audit_fhir_reads(self, actor, meta, reads).await?;
         // A search by patient is audited as the JSON API's list of a patient's plans:
         // denied when the patient has no plan the actor may see.
         if let Some(patient) = search
@@ -263,20 +265,19 @@ impl Services {
             .await?;
         let r = self.fhir_plan_resources(&row).await?;
         let published = self.pathway_of_plan(&row)?;
-        for (action, kind) in [
-            ("care_plan.read", "CarePlan $everything"),
-            ("goal.read", "Goal $everything"),
-            ("care_team.read", "CareTeam $everything"),
-        ] {
-            audit_fhir_read(self, actor, meta, action, &row, kind).await?;
-        }
+        audit::record_all_now(
+            self,
+            meta,
+            super::observation::everything_reads(actor, &row),
+        )
+        .await?;
         let mut included = vec![renkei_fhir::plan_definition::plan_definition(
             &published.id.to_string(),
             &published.template,
         )];
         included.extend(r.goals);
         included.push(r.care_team);
-        everything_more(self, actor, meta, &row, &mut included).await?;
+        everything_more(self, &row, &mut included).await?;
         let mut entries = vec![SearchEntry::matched(r.care_plan)];
         entries.extend(included.into_iter().map(SearchEntry::included));
         Ok(renkei_fhir::bundle::searchset(

@@ -5,7 +5,7 @@ use renkei_domain::access::Action;
 use serde_json::Value;
 
 use super::care_plan::plan_id;
-use super::{Search, audit_fhir_read, page, searchset};
+use super::{Search, audit_fhir_read, audit_fhir_reads, page, searchset};
 use crate::audit::RequestMeta;
 use crate::{Actor, ServiceError, Services};
 
@@ -41,13 +41,15 @@ impl Services {
             .collect();
         let (total, ids, next) = page(matches, &search.params);
         let mut teams = Vec::new();
+        let mut reads = Vec::new();
         for id in ids {
             let Some(row) = rows.iter().find(|r| id["id"] == r.id.to_string()) else {
                 continue;
             };
             teams.push(self.fhir_plan_resources(row).await?.care_team);
-            audit_fhir_read(self, actor, meta, "care_team.read", row, "CareTeam search").await?;
+            reads.push(("care_team.read", row, "CareTeam search"));
         }
+        audit_fhir_reads(self, actor, meta, reads).await?;
         Ok(searchset(
             search,
             "CareTeam",

@@ -5,7 +5,7 @@ use renkei_domain::access::Action;
 use serde_json::Value;
 
 use super::care_plan::plan_id;
-use super::{Search, audit_fhir_read, page, searchset};
+use super::{Search, audit_fhir_read, audit_fhir_reads, page, searchset};
 use crate::audit::RequestMeta;
 use crate::{Actor, ServiceError, Services};
 
@@ -49,15 +49,19 @@ impl Services {
             }
         }
         let (total, goals, next) = page(matches, &search.params);
-        for row in &rows {
+        let read = rows.iter().filter(|row| {
             let prefix = row.id.to_string();
-            if goals
+            goals
                 .iter()
                 .any(|g| g["id"].as_str().is_some_and(|i| i.starts_with(&prefix)))
-            {
-                audit_fhir_read(self, actor, meta, "goal.read", row, "Goal search").await?;
-            }
-        }
+        });
+        audit_fhir_reads(
+            self,
+            actor,
+            meta,
+            read.map(|r| ("goal.read", r, "Goal search")),
+        )
+        .await?;
         Ok(searchset(search, "Goal", total, goals, Vec::new(), next))
     }
 }

@@ -86,8 +86,29 @@ pub(crate) fn searchset(
     )
 }
 
-/// Records an allowed read of a plan's data through the FHIR interface: the same action
-/// as the JSON API's read, the FHIR resource type (and how it was read) as the detail.
+/// An allowed read of a plan's data through the FHIR interface, as an audit record: the
+/// same action as the JSON API's read, the FHIR resource type (and how it was read) as the
+/// detail.
+pub(crate) fn fhir_read_record(
+    actor: &Actor,
+    action: &'static str,
+    plan: &CarePlanRow,
+    detail: &str,
+) -> AuditRecord {
+    AuditRecord::by(
+        actor,
+        action,
+        "care_plan",
+        Some(plan.id.to_string()),
+        Outcome::Allowed,
+    )
+    .plan(Some(plan.id))
+    .patient(Some(plan.patient_id))
+    .detail(hits::fhir_detail(detail))
+}
+
+/// Records an allowed read of a plan's data through the FHIR interface (see
+/// [`fhir_read_record`]).
 pub(crate) async fn audit_fhir_read(
     services: &Services,
     actor: &Actor,
@@ -99,31 +120,33 @@ pub(crate) async fn audit_fhir_read(
     audit::record_now(
         services,
         meta,
-        AuditRecord::by(
-            actor,
-            action,
-            "care_plan",
-            Some(plan.id.to_string()),
-            Outcome::Allowed,
-        )
-        .plan(Some(plan.id))
-        .patient(Some(plan.patient_id))
-        .detail(format!("fhir:{detail}")),
+        fhir_read_record(actor, action, plan, detail),
     )
     .await
 }
 
-/// The resources `$everything` adds beyond the plan, its goals, team and PlanDefinition:
-/// Observation … AuditEvent (Patient, Observations, Provenance, Tasks, Consents, the team's
-/// Organizations and Practitioners). Each type appends its resources here, reading
-/// under the access already granted for `plan` and writing its own audit event.
-pub(crate) async fn everything_more(
+/// Records the allowed reads of several plans (a search's page) in one transaction.
+pub(crate) async fn audit_fhir_reads<'a>(
     services: &Services,
     actor: &Actor,
     meta: &RequestMeta,
+    reads: impl IntoIterator<Item = (&'static str, &'a CarePlanRow, &'a str)>,
+) -> Result<(), ServiceError> {
+    let records = reads
+        .into_iter()
+        .map(|(action, plan, detail)| fhir_read_record(actor, action, plan, detail))
+        .collect();
+    audit::record_all_now(services, meta, records).await
+}
+
+/// The resources `$everything` adds beyond the plan, its goals, team and PlanDefinition:
+/// Observation … AuditEvent (Patient, Observations, Provenance, Tasks, Consents, the team's
+/// Organizations and Practitioners), read under the access already granted for `plan`
+/// (the reads are audited by the caller, [`observation::everything_reads`]).
+pub(crate) async fn everything_more(
+    services: &Services,
     plan: &CarePlanRow,
     out: &mut Vec<Value>,
 ) -> Result<(), ServiceError> {
-    // Observation … AuditEvent
-    services.fhir_everything_more(actor, meta, plan, out).await
+    services.fhir_everything_more(plan, out).await
 }

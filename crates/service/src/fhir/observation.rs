@@ -14,7 +14,7 @@ use renkei_store::queries::{self, CarePlanRow};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::audit::{AuditRecord, Outcome, RequestMeta};
 use crate::fhir::hits::{Hit, Page, fhir_detail, page, patient_param};
 use crate::pathways::PublishedPathway;
 use crate::{Actor, ServiceError, Services};
@@ -37,21 +37,7 @@ impl Services {
         plan: &CarePlanRow,
         kind: &str,
     ) -> Result<(), ServiceError> {
-        audit::record_now(
-            self,
-            meta,
-            AuditRecord::by(
-                actor,
-                action,
-                "care_plan",
-                Some(plan.id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan.id))
-            .patient(Some(plan.patient_id))
-            .detail(fhir_detail(kind)),
-        )
-        .await
+        super::audit_fhir_read(self, actor, meta, action, plan, kind).await
     }
 
     /// Loads a plan and checks the actor may read it (a refusal audited, and answered
@@ -95,10 +81,8 @@ impl Services {
             }
         };
         let visible = self.visible_plans(&self.db, actor, all).await?;
-        for plan in &visible {
-            self.audit_fhir_read(actor, meta, action, plan, kind)
-                .await?;
-        }
+        super::audit_fhir_reads(self, actor, meta, visible.iter().map(|p| (action, p, kind)))
+            .await?;
         Ok(visible)
     }
 
@@ -247,16 +231,50 @@ impl Services {
     }
 }
 
+/// The reads `CarePlan/{id}/$everything` makes of a plan, audited as the JSON API's
+/// (`care_plan.read`, `goal.read`, `care_team.read`, `patient.read`, `entry.list`,
+/// `handover.list`, `report.list`, `consent.read`), `$everything` in the detail.
+pub(crate) fn everything_reads(actor: &Actor, plan: &CarePlanRow) -> Vec<AuditRecord> {
+    let mut reads: Vec<AuditRecord> = [
+        ("care_plan.read", "CarePlan $everything"),
+        ("goal.read", "Goal $everything"),
+        ("care_team.read", "CareTeam $everything"),
+    ]
+    .into_iter()
+    .map(|(action, kind)| super::fhir_read_record(actor, action, plan, kind))
+    .collect();
+    reads.push(
+        AuditRecord::by(
+            actor,
+            "patient.read",
+            "patient",
+            Some(plan.patient_id.to_string()),
+            Outcome::Allowed,
+        )
+        .plan(Some(plan.id))
+        .patient(Some(plan.patient_id))
+        .detail(fhir_detail("Patient $everything")),
+    );
+    reads.extend(
+        [
+            ("entry.list", "Observation $everything"),
+            ("handover.list", "Task $everything"),
+            ("report.list", "Task $everything"),
+            ("consent.read", "Consent $everything"),
+        ]
+        .into_iter()
+        .map(|(action, kind)| super::fhir_read_record(actor, action, plan, kind)),
+    );
+    reads
+}
+
 impl Services {
     /// What `CarePlan/{id}/$everything` adds for a plan the actor may read: the patient,
     /// every Observation and Provenance of its entries, its hand-overs and reports back
-    /// as Tasks, its consents, and the Organizations and Practitioners they name. Each
-    /// read is audited as the JSON API's (`patient.read`, `entry.list`, `handover.list`,
-    /// `report.list`, `consent.read`), `$everything` in the detail.
+    /// as Tasks, its consents, and the Organizations and Practitioners they name. The
+    /// caller has recorded the reads ([`everything_reads`]).
     pub(crate) async fn fhir_everything_more(
         &self,
-        actor: &Actor,
-        meta: &RequestMeta,
         plan: &CarePlanRow,
         out: &mut Vec<Value>,
     ) -> Result<(), ServiceError> {
@@ -267,32 +285,8 @@ impl Services {
 
         let mut orgs: BTreeSet<Uuid> = BTreeSet::from([plan.planner_organization_id]);
         let mut people: BTreeSet<Uuid> = BTreeSet::new();
-        audit::record_now(
-            self,
-            meta,
-            AuditRecord::by(
-                actor,
-                "patient.read",
-                "patient",
-                Some(plan.patient_id.to_string()),
-                Outcome::Allowed,
-            )
-            .plan(Some(plan.id))
-            .patient(Some(plan.patient_id))
-            .detail(fhir_detail("Patient $everything")),
-        )
-        .await?;
         if let Some(p) = self.fhir_patient_of(plan.patient_id).await? {
             out.push(p);
-        }
-        for (action, kind) in [
-            ("entry.list", "Observation $everything"),
-            ("handover.list", "Task $everything"),
-            ("report.list", "Task $everything"),
-            ("consent.read", "Consent $everything"),
-        ] {
-            self.audit_fhir_read(actor, meta, action, plan, kind)
-                .await?;
         }
         let pe = self.fhir_plan_entries(plan.clone()).await?;
         let template = &pe.template.template;

@@ -180,6 +180,38 @@ impl Server {
         self.child.id()
     }
 
+    /// The value of a gauge on `/metrics` (`None` when the page does not list it).
+    pub async fn gauge(&self, name: &str) -> anyhow::Result<Option<f64>> {
+        let page = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?
+            .text()
+            .await?;
+        Ok(page
+            .lines()
+            .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .find_map(|v| v.trim().parse().ok()))
+    }
+
+    /// Waits until the worklist index holds no stale plan (`renkei_worklist_stale_plans`
+    /// is 0): a dataset loaded without the server is indexed by the server's background
+    /// refresh, and a measurement taken meanwhile would measure that refresh too. Polls
+    /// every half second up to `limit`; answers how long it took.
+    pub async fn wait_until_indexed(&self, limit: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        loop {
+            if self.gauge("renkei_worklist_stale_plans").await? == Some(0.0) {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > limit {
+                bail!("the worklist index was still refreshing after {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// SIGKILL (no shutdown hook runs), then reap the process.
     pub async fn kill9(&mut self) {
         let _ = self.child.start_kill();
