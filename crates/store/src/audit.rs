@@ -8,8 +8,8 @@ use renkei_domain::ids::{OrgId, PatientId, PlanId, PractitionerId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 use uuid::Uuid;
 
@@ -142,24 +142,61 @@ pub async fn pending<C: ConnectionTrait>(c: &C, region: &str, limit: u64) -> R<V
         .collect())
 }
 
+/// `FROM` for a read of the unsequenced events only. SQLite's planner, without
+/// statistics, scans the whole log through its `(region, seq)` index for `seq IS NULL`
+/// rather than the small partial index that holds exactly those events (half a second at
+/// 8 M events, on every wake of the sequencer); it is named. PostgreSQL picks the partial
+/// index from its statistics.
+fn pending_from(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Sqlite => "audit_events INDEXED BY idx_audit_events_pending",
+        _ => "audit_events",
+    }
+}
+
 /// The regions with unsequenced events.
 pub async fn pending_regions<C: ConnectionTrait>(c: &C) -> R<Vec<String>> {
-    Ok(audit_events::Entity::find()
-        .select_only()
-        .column(audit_events::Column::Region)
-        .filter(audit_events::Column::Seq.is_null())
-        .distinct()
-        .into_tuple::<String>()
-        .all(c)
-        .await?)
+    let rows = c
+        .query_all_raw(pending_regions_statement(c.get_database_backend()))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "region"))
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
+}
+
+/// The statement [`pending_regions`] runs.
+pub(crate) fn pending_regions_statement(backend: DbBackend) -> Statement {
+    Statement::from_string(
+        backend,
+        format!(
+            "SELECT DISTINCT region FROM {} WHERE seq IS NULL ORDER BY region",
+            pending_from(backend)
+        ),
+    )
 }
 
 /// How many events wait for their sequencer.
 pub async fn pending_count<C: ConnectionTrait>(c: &C) -> R<u64> {
-    Ok(audit_events::Entity::find()
-        .filter(audit_events::Column::Seq.is_null())
-        .count(c)
-        .await?)
+    let n = match c
+        .query_one_raw(pending_count_statement(c.get_database_backend()))
+        .await?
+    {
+        Some(r) => r.try_get::<i64>("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The statement [`pending_count`] runs.
+pub(crate) fn pending_count_statement(backend: DbBackend) -> Statement {
+    Statement::from_string(
+        backend,
+        format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE seq IS NULL",
+            pending_from(backend)
+        ),
+    )
 }
 
 /// Gives events their `seq`: `(local_id, seq)` pairs, one statement per chunk.

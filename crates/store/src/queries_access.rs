@@ -309,7 +309,8 @@ pub struct AccessRows {
 /// The care team and consents of `plan`, whether `practitioner` holds a break-glass
 /// grant on it unexpired at `now`, and (with `key`) the practitioner's stored use of that
 /// idempotency key: one statement, a `UNION ALL` whose branches each fill their own
-/// columns (the other tables are joined on nothing, so every column keeps its type).
+/// columns (the other tables are joined as empty derived tables, so every column keeps
+/// its type).
 pub async fn access_rows<C: ConnectionTrait>(
     c: &C,
     plan: Uuid,
@@ -317,7 +318,38 @@ pub async fn access_rows<C: ConnectionTrait>(
     now: DateTime<Utc>,
     key: Option<&str>,
 ) -> R<AccessRows> {
-    use sea_orm::{FromQueryResult, Statement, Value};
+    use sea_orm::FromQueryResult;
+
+    let statement = access_rows_statement(c.get_database_backend(), plan, practitioner, now, key);
+    let rows = c.query_all_raw(statement).await?;
+    let mut out = AccessRows::default();
+    for row in rows {
+        let kind: String = row.try_get("", "k")?;
+        match kind.as_str() {
+            "t" => out.team.push(TeamMemberRow::from_query_result(&row, "t_")?),
+            "c" => out
+                .consents
+                .push(ConsentRow::from_query_result(&row, "c_")?),
+            "b" => out.break_glass = true,
+            _ => {
+                out.idempotency = Some(crate::queries::IdempotencyRow::from_query_result(
+                    &row, "i_",
+                )?)
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The statement [`access_rows`] runs.
+pub(crate) fn access_rows_statement(
+    backend: sea_orm::DbBackend,
+    plan: Uuid,
+    practitioner: Uuid,
+    now: DateTime<Utc>,
+    key: Option<&str>,
+) -> sea_orm::Statement {
+    use sea_orm::{Statement, Value};
     use std::sync::LazyLock;
 
     use crate::entity::idempotency_keys;
@@ -342,7 +374,12 @@ pub async fn access_rows<C: ConnectionTrait>(
         );
         for (table, other) in TABLES {
             if other != alias {
-                sql.push_str(&format!(" LEFT JOIN {table} {other} ON 1 = 0"));
+                // An empty derived table, not the table itself: SQLite does not see that
+                // `ON 1 = 0` matches nothing and scans the joined table once per row of
+                // the branch (every consent of the region for each team member).
+                sql.push_str(&format!(
+                    " LEFT JOIN (SELECT * FROM {table} LIMIT 0) {other} ON 1 = 0"
+                ));
             }
         }
         sql.push_str(" WHERE ");
@@ -384,7 +421,6 @@ pub async fn access_rows<C: ConnectionTrait>(
     });
     static PLAIN: LazyLock<String> = LazyLock::new(|| format!("{} ORDER BY k, o", *WITHOUT_KEY));
 
-    let backend = c.get_database_backend();
     let mut values: Vec<Value> = vec![plan.into(), practitioner.into(), now.into()];
     let sql = match key {
         Some(key) => {
@@ -393,26 +429,7 @@ pub async fn access_rows<C: ConnectionTrait>(
         }
         None => PLAIN.as_str(),
     };
-    let rows = c
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    let mut out = AccessRows::default();
-    for row in rows {
-        let kind: String = row.try_get("", "k")?;
-        match kind.as_str() {
-            "t" => out.team.push(TeamMemberRow::from_query_result(&row, "t_")?),
-            "c" => out
-                .consents
-                .push(ConsentRow::from_query_result(&row, "c_")?),
-            "b" => out.break_glass = true,
-            _ => {
-                out.idempotency = Some(crate::queries::IdempotencyRow::from_query_result(
-                    &row, "i_",
-                )?)
-            }
-        }
-    }
-    Ok(out)
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Ends a care-team member's access: its last day, the moment access stops, who ended

@@ -357,22 +357,68 @@ pub async fn explain_assign_seqs<C: ConnectionTrait>(
     let pairs: Vec<(i64, i64)> = (1..=n).map(|i| (i, i)).collect();
     let mut lines = Vec::new();
     for s in crate::audit::assign_seqs_statements(backend, region, &pairs) {
-        let prefix = match backend {
-            sea_orm::DbBackend::Sqlite => "EXPLAIN QUERY PLAN",
-            _ => "EXPLAIN",
-        };
-        let explain = sea_orm::Statement::from_sql_and_values(
-            backend,
-            format!("{prefix} {}", s.sql),
-            s.values.map(|v| v.0).unwrap_or_default(),
-        );
-        for r in db.query_all_raw(explain).await? {
-            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
-            lines.push(match backend {
-                sea_orm::DbBackend::Sqlite => r.try_get_by_index::<String>(3)?,
-                _ => r.try_get_by_index::<String>(0)?,
-            });
-        }
+        lines.push(explain(db, s).await?);
+    }
+    Ok(lines.join("\n"))
+}
+
+/// The plans of the reads that run on every request or every wake of a background task
+/// and must stay index lookups however large the region grows: the sequencer's pending
+/// regions and count, the access decision's rows, the worklist's stale plans of an
+/// organisation. `(name, plan)` pairs.
+pub async fn explain_hot_reads<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(&'static str, String)>, DbErr> {
+    let backend = db.get_database_backend();
+    let (plan, who, now) = (Uuid::nil(), Uuid::nil(), Utc::now());
+    Ok(vec![
+        (
+            "pending_regions",
+            explain(db, crate::audit::pending_regions_statement(backend)).await?,
+        ),
+        (
+            "pending_count",
+            explain(db, crate::audit::pending_count_statement(backend)).await?,
+        ),
+        (
+            "access_rows",
+            explain(
+                db,
+                crate::queries_access::access_rows_statement(backend, plan, who, now, Some("k")),
+            )
+            .await?,
+        ),
+        (
+            "stale_plans_of_org",
+            explain(
+                db,
+                crate::work_index::stale_plans_of_org_statement(backend, who, now),
+            )
+            .await?,
+        ),
+    ])
+}
+
+/// The database's plan of `s`, one line per step (SQLite's `EXPLAIN QUERY PLAN` detail
+/// column; PostgreSQL's `EXPLAIN` text).
+async fn explain<C: ConnectionTrait>(db: &C, s: sea_orm::Statement) -> Result<String, DbErr> {
+    let backend = db.get_database_backend();
+    let prefix = match backend {
+        sea_orm::DbBackend::Sqlite => "EXPLAIN QUERY PLAN",
+        _ => "EXPLAIN",
+    };
+    let explain = sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!("{prefix} {}", s.sql),
+        s.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let mut lines = Vec::new();
+    for r in db.query_all_raw(explain).await? {
+        // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
+        lines.push(match backend {
+            sea_orm::DbBackend::Sqlite => r.try_get_by_index::<String>(3)?,
+            _ => r.try_get_by_index::<String>(0)?,
+        });
     }
     Ok(lines.join("\n"))
 }

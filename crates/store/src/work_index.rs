@@ -2,14 +2,14 @@
 //! that say when they must be recomputed (`work_stale`, `work_valid_until`).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
-use crate::entity::{care_plans, care_team_members};
+use crate::entity::care_plans;
 use crate::error::StoreError;
 
 type R<T> = Result<T, StoreError>;
@@ -133,20 +133,47 @@ pub async fn stale_plans_of_org<C: ConnectionTrait>(
     org: Uuid,
     now: DateTime<Utc>,
 ) -> R<Vec<Uuid>> {
-    let team = Query::select()
-        .column(care_team_members::Column::CarePlanId)
-        .from(care_team_members::Entity)
-        .and_where(care_team_members::Column::OrganizationId.eq(org))
-        .to_owned();
-    Ok(care_plans::Entity::find()
-        .select_only()
-        .column(care_plans::Column::Id)
-        .filter(needs_refresh(now))
-        .filter(care_plans::Column::Id.in_subquery(team))
-        .order_by_asc(care_plans::Column::Id)
-        .into_tuple::<Uuid>()
-        .all(c)
-        .await?)
+    let rows = c
+        .query_all_raw(stale_plans_of_org_statement(
+            c.get_database_backend(),
+            org,
+            now,
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<Uuid>("", "id"))
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
+}
+
+/// The statement [`stale_plans_of_org`] runs: from the few stale or expired plans to
+/// their team row for `org`, each condition by its own index. SQLite's planner, without
+/// statistics, otherwise walks every plan of the organisation (or every plan) for the
+/// `OR`; the indexes are named for it.
+pub(crate) fn stale_plans_of_org_statement(
+    backend: DbBackend,
+    org: Uuid,
+    now: DateTime<Utc>,
+) -> Statement {
+    let (stale, expired) = match backend {
+        DbBackend::Sqlite => (
+            "care_plans p INDEXED BY ix_care_plans_work_stale",
+            "care_plans p INDEXED BY ix_care_plans_work_valid_until",
+        ),
+        _ => ("care_plans p", "care_plans p"),
+    };
+    let (p1, p2, p3) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3"),
+        _ => ("?1", "?2", "?3"),
+    };
+    let sql = format!(
+        "SELECT p.id AS id FROM {stale} CROSS JOIN care_team_members t \
+         WHERE p.work_stale = {p1} AND t.care_plan_id = p.id AND t.organization_id = {p3} \
+         UNION SELECT p.id AS id FROM {expired} CROSS JOIN care_team_members t \
+         WHERE p.work_valid_until <= {p2} AND t.care_plan_id = p.id AND t.organization_id = {p3} \
+         ORDER BY 1"
+    );
+    Statement::from_sql_and_values(backend, sql, [true.into(), now.into(), org.into()])
 }
 
 /// Replaces the items of these plans (claimed by [`claim`]) by `items` and records each
