@@ -76,10 +76,23 @@ async fn fhir_plan_and_definition(app: &TestApp, token: &str, plan: &str) -> (Va
     (cp, pd)
 }
 
-/// The patient and staff copies of the printed plan, as the planner's web user.
-async fn printed(app: &TestApp, login: &str, plan: &str) -> (String, String) {
+/// The patient and staff copies of the printed plan, as the planner's web user, after the
+/// plan page and the assessment form have rendered with the template's wording (`shown`).
+async fn printed(app: &TestApp, login: &str, plan: &str, shown: &[&str]) -> (String, String) {
     let b = Browser::new(app);
     b.login(login, PASSWORD).await;
+    let page = b.get(&format!("/care-plans/{plan}")).await;
+    page.assert_status(200);
+    let form = b
+        .get(&format!("/care-plans/{plan}/entries/new?kind=assessment"))
+        .await;
+    form.assert_status(200);
+    for text in shown {
+        assert!(
+            page.text.contains(text) || form.text.contains(text),
+            "{text} on the plan page or the form"
+        );
+    }
     let patient = b.get(&format!("/care-plans/{plan}/print")).await;
     patient.assert_status(200);
     let staff = b
@@ -273,7 +286,13 @@ async fn ami_plan_goals_readmission_variance_fhir_and_print_over_http() {
     let pd_text = pd.to_string();
     assert!(pd_text.contains("LDL-C 70 mg/dL未満"), "{pd_text}");
 
-    let (patient_copy, staff_copy) = printed(&app, "ami-web", &plan).await;
+    let (patient_copy, staff_copy) = printed(
+        &app,
+        "ami-web",
+        &plan,
+        &["心臓リハビリテーション", "LDLコレステロール"],
+    )
+    .await;
     assert!(patient_copy.contains("急性心筋梗塞地域連携パス"));
     assert!(patient_copy.contains("悪玉(LDL)コレステロールが70未満"));
     assert!(staff_copy.contains("心臓リハビリテーション"));
@@ -441,7 +460,8 @@ async fn heart_failure_plan_shared_at_home_readmission_windows_fhir_and_print_ov
     assert_eq!(cp["activity"].as_array().map(Vec::len), Some(2), "{cp}");
     assert!(pd.to_string().contains("退院後30日以内の再入院なし"));
 
-    let (patient_copy, staff_copy) = printed(&app, "hf-web", &plan).await;
+    let (patient_copy, staff_copy) =
+        printed(&app, "hf-web", &plan, &["NYHA心機能分類", "再入院"]).await;
     assert!(patient_copy.contains("心不全地域連携パス"));
     assert!(patient_copy.contains("退院してから30日の間に再び入院しない"));
     assert!(staff_copy.contains("在宅(外来・在宅療養)"));
