@@ -1651,6 +1651,38 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     audit_page(&f, "care-plan (family physician)", &mut found).await;
     f.goto(&format!("{base}/handovers")).await.expect("inbox");
     audit_page(&f, "hand-overs (family physician)", &mut found).await;
+
+    // 木村 トメ (heart failure, home stage with the clinic): the readmission goals on the
+    // plan page, and a home visit recorded through the entry form (NYHA, weight, the
+    // 30/90-day readmission check).
+    let kimura = open_plan_of(&f, &base, "キムラ", "木村 トメ").await;
+    assert!(text(&f, "main").await.contains("心不全地域連携パス"));
+    let goals = text(&f, "#goals").await;
+    assert!(
+        goals.contains("退院後30日以内の再入院なし") && goals.contains("達成"),
+        "{goals}"
+    );
+    assert!(goals.contains("退院後90日以内の再入院なし"), "{goals}");
+    audit_page(&f, "care-plan (heart failure)", &mut found).await;
+    let k0 = entry_count(app, kimura).await;
+    click_link(&f, "評価・検査値を記録").await;
+    fill(&f, "#f-v-weight", "49.4").await;
+    css(&f, "#f-v-nyha")
+        .await
+        .select_by_value("class_2")
+        .await
+        .expect("NYHA II");
+    css(&f, "#f-v-readmission")
+        .await
+        .select_by_value("none")
+        .await
+        .expect("no readmission");
+    audit_page(&f, "entry form (heart failure)", &mut found).await;
+    submit(&f, "#to-review").await;
+    submit(&f, "#confirm").await;
+    assert!(text(&f, "p.notice").await.contains("確定しました"));
+    assert_eq!(entry_count(app, kimura).await, k0 + 1, "one home visit");
+    screenshot(&f, "heart-failure-plan").await;
     f.close().await.expect("close");
 
     // ------------------------------------------------ the report back arrives (返書)

@@ -224,6 +224,8 @@ mod tests {
             include_str!("../../../pathways/femur-fracture/v2.toml"),
             include_str!("../../../pathways/diabetes/v1.toml"),
             include_str!("../../../pathways/diabetes/v2.toml"),
+            include_str!("../../../pathways/ami/v1.toml"),
+            include_str!("../../../pathways/heart-failure/v1.toml"),
         ]
         .iter()
         .map(|src| {

@@ -1007,6 +1007,229 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
 
+    // Acute myocardial infarction: PCI, then outpatient cardiac rehabilitation at the
+    // acute hospital; the clinic takes over after it.
+    let p = patients::create_patient(
+        services,
+        acute,
+        &meta,
+        patient(
+            "中村",
+            "修",
+            "ナカムラ",
+            "オサム",
+            "1958-08-15",
+            "male",
+            "acute-1",
+            "0014001",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, &meta, p.id, "ami", None, Some(days(60)))
+        .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "clinic")],
+        Consent::Active,
+    )
+    .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    let onset = days(60) - Duration::hours(3);
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        days(60),
+        values(&[
+            ("onset_at", json!(onset.to_rfc3339())),
+            ("revascularization", json!("pci")),
+            ("culprit_vessel", json!("lad")),
+            ("stent", json!(true)),
+            ("peak_ck", json!(2850)),
+            ("ldl", json!(148)),
+            ("bp_sys", json!(146)),
+            ("bp_dia", json!(88)),
+            ("diabetes", json!(false)),
+            ("smoking", json!("current")),
+        ]),
+        Some("前壁の急性心筋梗塞。緊急PCIでLADにステント留置。"),
+        None,
+    )
+    .await?;
+    let dapt_end = calendar::tokyo_date(days(60) + Duration::days(365));
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageEnd,
+        days(48),
+        values(&[
+            ("lvef", json!(45.0)),
+            ("nt_probnp", json!(1240.0)),
+            ("dapt_end_date", json!(dapt_end.to_string())),
+            ("smoking", json!("former")),
+        ]),
+        Some("退院。外来心臓リハビリテーションへ。"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "cardiac_rehab",
+        EntryKind::StageStart,
+        days(45),
+        values(&[
+            ("bp_sys", json!(128)),
+            ("bp_dia", json!(78)),
+            ("weight", json!(71.4)),
+        ]),
+        Some("外来心臓リハビリテーション開始(週3回)"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "cardiac_rehab",
+        EntryKind::Assessment,
+        days(15),
+        values(&[
+            ("ldl", json!(66)),
+            ("bp_sys", json!(124)),
+            ("bp_dia", json!(76)),
+            ("bp_sys_home", json!(118)),
+            ("bp_dia_home", json!(72)),
+            ("bnp", json!(58.0)),
+            ("cpx_done", json!(true)),
+            ("peak_vo2", json!(19.8)),
+            ("exercise_capacity_mets", json!(5.7)),
+            ("readmission", json!("none")),
+        ]),
+        Some("CPX再評価。運動処方を更新。"),
+        None,
+    )
+    .await?;
+
+    // Heart failure: admitted with decompensation, home with the clinic.
+    let p = patients::create_patient(
+        services,
+        acute,
+        &meta,
+        patient(
+            "木村",
+            "トメ",
+            "キムラ",
+            "トメ",
+            "1938-12-05",
+            "female",
+            "acute-1",
+            "0014101",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(acute, &meta, p.id, "heart-failure", None, Some(days(50)))
+        .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "home")],
+        Consent::Active,
+    )
+    .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageStart,
+        days(50),
+        values(&[
+            ("weight", json!(52.8)),
+            ("bp_sys", json!(164)),
+            ("bp_dia", json!(92)),
+            ("pulse", json!(108)),
+            ("nyha", json!("class_4")),
+            ("bnp", json!(1320.0)),
+            ("lvef", json!(35.0)),
+            ("hf_type", json!("hfref")),
+            ("symptom_dyspnea", json!(true)),
+            ("symptom_edema", json!(true)),
+        ]),
+        Some("急性心不全で入院。利尿薬静注。"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "acute",
+        EntryKind::StageEnd,
+        days(38),
+        values(&[
+            ("weight", json!(48.6)),
+            ("nyha", json!("class_2")),
+            ("bnp", json!(310.0)),
+            ("symptom_dyspnea", json!(false)),
+            ("symptom_edema", json!(false)),
+            ("gdmt_arni_acei_arb", json!(true)),
+            ("gdmt_beta_blocker", json!(true)),
+            ("gdmt_mra", json!(true)),
+            ("gdmt_sglt2i", json!(true)),
+            ("selfcare_daily_weight", json!(true)),
+            ("selfcare_medication", json!(true)),
+        ]),
+        Some("自宅退院。心不全手帳を渡し、毎日の体重記録を指導。"),
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "home",
+        EntryKind::StageStart,
+        days(37),
+        values(&[
+            ("weight", json!(48.8)),
+            ("bp_sys", json!(122)),
+            ("bp_dia", json!(70)),
+            ("pulse", json!(68)),
+        ]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "home",
+        EntryKind::Assessment,
+        days(20),
+        values(&[
+            ("weight", json!(49.0)),
+            ("nyha", json!("class_2")),
+            ("nt_probnp", json!(820.0)),
+            ("symptom_edema", json!(false)),
+            ("selfcare_daily_weight", json!(true)),
+            ("selfcare_bp_pulse", json!(true)),
+            ("selfcare_medication", json!(true)),
+            ("readmission", json!("none")),
+        ]),
+        Some("退院後の外来。体重安定、むくみなし。"),
+        None,
+    )
+    .await?;
+
     // Facility directory (手挙げ).
     let liaison_decl = [
         (

@@ -18,7 +18,13 @@ use crate::support::{app_or_skip, append, db_or_skip, stroke_plan};
 async fn pathways_check_accepts_the_repository_templates() {
     let out = run_renkei(&["pathways", "check", "pathways"], None).await;
     out.assert_code(0);
-    for code in ["stroke v1", "femur-fracture v1", "diabetes v1"] {
+    for code in [
+        "stroke v1",
+        "femur-fracture v1",
+        "diabetes v1",
+        "ami v1",
+        "heart-failure v1",
+    ] {
         assert!(
             out.stdout.contains(&format!("ok {code} sha256:")),
             "{}",
