@@ -75,22 +75,24 @@ pub fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
 
 /// Removes the empty arrays and objects FHIR JSON does not allow (an element is either
 /// present with content or absent), at every depth.
-pub fn prune(value: Value) -> Value {
+pub fn prune(mut value: Value) -> Value {
+    prune_in_place(&mut value);
+    value
+}
+
+/// [`prune`] without rebuilding the tree: children first, then the empty ones are
+/// dropped where they are (a Bundle of hundreds of resources is walked once, not copied).
+fn prune_in_place(value: &mut Value) {
     match value {
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(prune)
-                .filter(|v| !is_empty(v))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, prune(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect(),
-        ),
-        other => other,
+        Value::Array(items) => {
+            items.iter_mut().for_each(prune_in_place);
+            items.retain(|v| !is_empty(v));
+        }
+        Value::Object(map) => {
+            map.values_mut().for_each(prune_in_place);
+            map.retain(|_, v| !is_empty(v));
+        }
+        _ => {}
     }
 }
 
