@@ -3,4 +3,5 @@
 //! suppression, the audit event of every read, and the figures checked against counts
 //! the tests compute themselves from the plans they created.
 
+mod kinds;
 mod reports;
