@@ -51,10 +51,42 @@ fn wants_csv(pairs: &[(String, String)], headers: &HeaderMap) -> Result<bool, Ap
     }
 }
 
+/// A CSV document whose records are padded with empty cells to one width.
+struct Padded {
+    csv: CsvExport,
+    width: usize,
+}
+
+impl Padded {
+    fn row<'a>(
+        &mut self,
+        cells: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), renkei_service::ServiceError> {
+        let mut cells: Vec<&str> = cells.into_iter().collect();
+        cells.resize(self.width.max(cells.len()), "");
+        self.csv.row(cells)
+    }
+
+    fn finish(self) -> Result<Vec<u8>, renkei_service::ServiceError> {
+        self.csv.finish()
+    }
+}
+
 /// The page as CSV: per section, its title, its column heads (with units), its rows
 /// (`<5` for a suppressed cell), its listed lines, then a blank line.
 pub fn report_csv(page: &ReportPage) -> Result<Vec<u8>, renkei_service::ServiceError> {
-    let mut csv = CsvExport::new();
+    // Every record as wide as the widest table (CSV readers expect one width).
+    let width = page
+        .sections
+        .iter()
+        .map(|s| s.columns.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let mut csv = Padded {
+        csv: CsvExport::new(),
+        width,
+    };
     let counts = [
         ("counted_plans", page.counted_plans.to_string()),
         (
