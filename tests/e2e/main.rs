@@ -5,6 +5,7 @@ mod api;
 mod authz;
 mod browser;
 mod cli;
+mod council;
 mod crash;
 mod fhir;
 mod journeys;

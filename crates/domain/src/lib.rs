@@ -30,3 +30,4 @@ pub mod wording;
 
 pub use error::{EntryRejection, ErrorCode, FieldError};
 pub use rules::Rule;
+pub mod council_meetings;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod administration;
 pub mod corrections;
+pub mod council_meetings;
 pub mod dto;
 pub mod moments;
 pub mod openapi;
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .merge(tokens::routes())
         .merge(administration::routes())
         .merge(patient_merge::routes())
+        .merge(council_meetings::routes())
 }
 
 #[derive(OpenApi)]

@@ -11,6 +11,7 @@
 mod admin;
 mod admin_manage;
 mod care_team;
+pub mod charts;
 mod corrections;
 pub mod csv_export;
 mod cycle;

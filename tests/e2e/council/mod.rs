@@ -1,0 +1,3 @@
+//! Issue 16, the regional council's view: the meetings registry (`meetings`).
+
+mod meetings;
