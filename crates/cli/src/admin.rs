@@ -84,7 +84,7 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         profession: String,
-        /// org_admin or regional_admin (repeatable).
+        /// org_admin, regional_admin or council_member (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
         /// Read the initial password from standard input.
@@ -105,7 +105,7 @@ pub enum UserCommand {
         name: Option<String>,
         #[arg(long)]
         profession: Option<String>,
-        /// The roles after the edit (repeatable): org_admin or regional_admin.
+        /// The roles after the edit (repeatable): org_admin, regional_admin or council_member.
         #[arg(long = "role")]
         roles: Vec<String>,
         /// Withdraw every administration role.

@@ -677,6 +677,17 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                             }
                         }
                     }
+                    // The council's report facts of plans changed since they were computed.
+                    loop {
+                        match refresher.refresh_stale_report_facts(200).await {
+                            Ok(0) => break,
+                            Ok(_) => tokio::task::yield_now().await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "report facts refresh failed");
+                                break;
+                            }
+                        }
+                    }
                 }
             });
             let listener = tokio::net::TcpListener::bind(listen)

@@ -152,10 +152,17 @@ pub enum AdminRole {
     OrgAdmin,
     /// 地域の管理者: manages the region's directory and reviews break-glass.
     RegionalAdmin,
+    /// 協議会委員: reads the regional council's reports with every organisation broken
+    /// out; granted by the regional administrator.
+    CouncilMember,
 }
 
 impl AdminRole {
-    pub const ALL: [AdminRole; 2] = [AdminRole::OrgAdmin, AdminRole::RegionalAdmin];
+    pub const ALL: [AdminRole; 3] = [
+        AdminRole::OrgAdmin,
+        AdminRole::RegionalAdmin,
+        AdminRole::CouncilMember,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
@@ -165,6 +172,7 @@ impl AdminRole {
         match self {
             AdminRole::OrgAdmin => "org_admin",
             AdminRole::RegionalAdmin => "regional_admin",
+            AdminRole::CouncilMember => "council_member",
         }
     }
 }

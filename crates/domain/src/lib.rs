@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod canonical;
 pub mod chain;
 pub mod corrections;
+pub mod council;
 pub mod diff;
 pub mod entry;
 pub mod error;

@@ -264,7 +264,7 @@ pub fn validate_practitioner(
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
                 Rule::Allowed,
-                "role must be org_admin or regional_admin",
+                "role must be org_admin, regional_admin or council_member",
             ));
         }
     }

@@ -90,13 +90,19 @@ fn check_roles(by: AdminBy<'_>, roles: &[String], errors: &mut Vec<FieldError>) 
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
                 Rule::Allowed,
-                "role must be org_admin or regional_admin",
+                "role must be org_admin, regional_admin or council_member",
             ));
         } else if role == "regional_admin" && !by.regional() {
             errors.push(FieldError::new(
                 format!("roles[{i}]"),
                 Rule::NotAllowed,
                 "only the regional administrator grants the regional role",
+            ));
+        } else if role == crate::council::COUNCIL_MEMBER && !by.regional() {
+            errors.push(FieldError::new(
+                format!("roles[{i}]"),
+                Rule::NotAllowed,
+                "only the regional administrator grants the council member role",
             ));
         }
     }

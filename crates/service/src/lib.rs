@@ -12,6 +12,8 @@ pub mod auth;
 pub mod backup;
 pub mod care_team;
 pub mod corrections;
+pub mod council;
+mod council_facts;
 pub mod demo;
 pub mod directory;
 pub mod entries;

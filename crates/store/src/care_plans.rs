@@ -26,5 +26,6 @@ pub async fn set_pathway_version<C: ConnectionTrait>(
         .filter(care_plans::Column::Id.eq(plan.0))
         .exec(c)
         .await?;
+    crate::council::mark_stale(c, plan.0).await?;
     Ok(())
 }

@@ -110,6 +110,7 @@ pub async fn insert_handover<C: ConnectionTrait>(c: &C, h: &HandoverRow, region:
     })
     .exec_without_returning(c)
     .await?;
+    crate::council::mark_stale(c, h.care_plan_id.0).await?;
     Ok(())
 }
 
@@ -225,6 +226,7 @@ pub async fn answer_handover<C: ConnectionTrait>(
         .filter(handovers::Column::RowVersion.eq(expected))
         .exec(c)
         .await?;
+    crate::council::mark_stale_of_handover(c, id).await?;
     Ok(updated.rows_affected == 1)
 }
 
@@ -244,6 +246,7 @@ pub async fn complete_handover<C: ConnectionTrait>(c: &C, id: Uuid, at: DateTime
         .filter(handovers::Column::Id.eq(id))
         .exec(c)
         .await?;
+    crate::council::mark_stale_of_handover(c, id).await?;
     Ok(())
 }
 

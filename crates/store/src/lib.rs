@@ -10,6 +10,7 @@ pub mod bulk_load;
 pub mod care_plans;
 pub mod care_teams;
 pub mod chains;
+pub mod council;
 pub mod db;
 pub mod declarations;
 pub mod entity;

@@ -494,6 +494,7 @@ pub async fn advance_care_plan<C: ConnectionTrait>(
         .filter(care_plans::Column::Region.eq(region))
         .exec(c)
         .await?;
+    crate::council::mark_stale(c, id).await?;
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub async fn insert_report<C: ConnectionTrait>(c: &C, r: &ReportRow, region: &st
     })
     .exec_without_returning(c)
     .await?;
+    crate::council::mark_stale(c, r.care_plan_id.0).await?;
     Ok(())
 }
 
@@ -127,6 +128,7 @@ pub async fn mark_report_sent<C: ConnectionTrait>(
         .filter(reports::Column::Id.eq(id))
         .exec(c)
         .await?;
+    crate::council::mark_stale_of_report(c, id).await?;
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub async fn mark_stale<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<()> {
         .filter(care_plans::Column::Id.eq(plan))
         .exec(c)
         .await?;
+    crate::council::mark_stale(c, plan).await?;
     Ok(())
 }
 

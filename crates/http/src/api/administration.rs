@@ -154,7 +154,7 @@ fn profession_schema() -> utoipa::openapi::schema::Schema {
 }
 
 fn roles_schema() -> utoipa::openapi::schema::Schema {
-    super::schema::string_enum_array(&["org_admin", "regional_admin"])
+    super::schema::string_enum_array(&["org_admin", "regional_admin", "council_member"])
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

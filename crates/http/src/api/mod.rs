@@ -4,6 +4,7 @@
 pub mod access;
 pub mod administration;
 pub mod corrections;
+pub mod council;
 pub mod council_meetings;
 pub mod dto;
 pub mod moments;
@@ -67,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         .merge(tokens::routes())
         .merge(administration::routes())
         .merge(patient_merge::routes())
+        .merge(council::routes())
         .merge(council_meetings::routes())
 }
 
@@ -89,7 +91,9 @@ pub fn routes() -> Router<AppState> {
         workflow::withdraw_plan, workflow::migration_preview, workflow::migrate_plan,
         workflow::worklist,
         corrections::entry_history, corrections::list_notices, corrections::acknowledge_notice,
-        variances::classify_variance, variances::dismiss_variance
+        variances::classify_variance, variances::dismiss_variance,
+        council::flow_report, council::goals_report, council::variances_report,
+        council::outcomes_report, council::completeness_report, council::compare_report
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -59,9 +59,10 @@ fn roles(selected: &[String], regional: bool) -> Vec<Choice> {
     [
         ("org_admin", "施設管理者"),
         ("regional_admin", "地域管理者"),
+        ("council_member", "協議会委員"),
     ]
     .into_iter()
-    .filter(|(r, _)| regional || *r != "regional_admin")
+    .filter(|(r, _)| regional || (*r != "regional_admin" && *r != "council_member"))
     .map(|(r, label)| Choice {
         value: r.to_owned(),
         label,

@@ -131,6 +131,7 @@ pub fn admin_role(r: AdminRole) -> &'static str {
     match r {
         AdminRole::RegionalAdmin => "地域管理者",
         AdminRole::OrgAdmin => "施設管理者",
+        AdminRole::CouncilMember => "協議会委員",
     }
 }
 

@@ -1,0 +1,200 @@
+//! Keeping the council's report facts up to date: each changed plan's facts recomputed
+//! from its record ([`renkei_domain::council::plan_report_facts`]), in batches, before a
+//! report reads them and in the background.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use renkei_domain::calendar::tokyo_date;
+use renkei_domain::council::facts::{EntryMeta, FactInput, ReportFactsRow, plan_report_facts};
+use renkei_domain::goals::evaluate_goals;
+use renkei_store::council as store;
+use renkei_store::queries::{self, CarePlanRow, EntryRow};
+use renkei_store::queries_access::{self as qa, ConsentRow};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
+
+use crate::plan_facts::{entry_facts, plan_facts};
+use crate::variances::SYSTEM_PRACTITIONER_ID;
+use crate::{ServiceError, Services};
+
+/// Plans recomputed per transaction.
+const BATCH: usize = 100;
+
+/// Whether the plan's active consent includes `statistics` (a consent not withdrawn
+/// whose purposes name it).
+pub fn statistics_consent(consents: &[ConsentRow]) -> bool {
+    consents.iter().any(|c| {
+        c.withdrawn_at.is_none()
+            && serde_json::from_str::<Vec<String>>(&c.purposes)
+                .is_ok_and(|p| p.iter().any(|p| p == "statistics"))
+    })
+}
+
+fn group<T>(rows: Vec<(Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for (k, v) in rows {
+        out.entry(k).or_default().push(v);
+    }
+    out
+}
+
+/// The end day of a plan that is no longer active: its last entry's effective day.
+fn ended_on(plan: &CarePlanRow, rows: &[EntryRow]) -> Option<chrono::NaiveDate> {
+    (plan.status != "active").then(|| {
+        tokyo_date(
+            rows.iter()
+                .map(|r| r.effective_at)
+                .max()
+                .unwrap_or(plan.updated_at),
+        )
+    })
+}
+
+impl Services {
+    /// Computes the report facts of one plan from its stored record at `now`.
+    #[expect(clippy::too_many_arguments, reason = "the parts of one plan's record")]
+    pub(crate) fn report_facts_of(
+        &self,
+        plan: &CarePlanRow,
+        rows: &[EntryRow],
+        consents: &[ConsentRow],
+        handovers: &[renkei_domain::council::facts::HandoverInput],
+        reports: &[renkei_domain::council::facts::ReportInput],
+        birth_date: Option<chrono::NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Option<ReportFactsRow> {
+        let published = self.pathways.get(plan.pathway_version_id)?;
+        let template = &published.template;
+        let pf = plan_facts(rows);
+        let individual = pf.individual_template(template, now);
+        let ctx = renkei_domain::goals::GoalContext {
+            plan_started_at: plan.started_at,
+            birth_date,
+            as_of: now,
+            known_at: now,
+        };
+        let goals = evaluate_goals(&individual, &ctx, &pf.facts);
+        let meta: HashMap<Uuid, EntryMeta> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.id,
+                    EntryMeta {
+                        organization: r.organization_id,
+                        system: r.author_id == SYSTEM_PRACTITIONER_ID,
+                        variance: r
+                            .variance
+                            .as_deref()
+                            .and_then(|v| serde_json::from_str(v).ok()),
+                    },
+                )
+            })
+            .collect();
+        let entries = entry_facts(rows);
+        let facts = plan_report_facts(&FactInput {
+            template: &individual,
+            plan_started_at: plan.started_at,
+            status: &plan.status,
+            entries: &entries,
+            meta: &meta,
+            goals: &goals,
+            handovers,
+            reports,
+            birth_date,
+            now,
+        });
+        Some(ReportFactsRow {
+            care_plan_id: plan.id,
+            region: plan.region.clone(),
+            pathway_code: template.code.clone(),
+            pathway_version: template.version,
+            planner_organization_id: plan.planner_organization_id,
+            statistics_consent: statistics_consent(consents),
+            started_on: tokyo_date(plan.started_at),
+            ended_on: ended_on(plan, rows),
+            status: plan.status.clone(),
+            facts,
+        })
+    }
+
+    /// Recomputes the report facts of these plans, a batch at a time: claimed in a short
+    /// write transaction, read in a read transaction, written in a second short one. A
+    /// plan changed meanwhile stays stale and is recomputed on the next pass.
+    pub async fn refresh_report_facts(&self, ids: &[Uuid]) -> Result<usize, ServiceError> {
+        let now = self.now();
+        for batch in ids.chunks(BATCH) {
+            let claim = renkei_store::db::begin_write(&self.db).await?;
+            store::claim(&*claim, batch).await?;
+            claim.commit().await?;
+            let txn = self.db.begin().await?;
+            let plans = queries::care_plans_by_ids(&txn, batch).await?;
+            let mut entries = group(
+                queries::entries_of_plans(&txn, batch)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.care_plan_id, r))
+                    .collect(),
+            );
+            let mut consents = group(
+                qa::consents_of_plans(&txn, batch)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.care_plan_id, r))
+                    .collect(),
+            );
+            let mut handovers = group(store::handovers_of_plans(&txn, batch).await?);
+            let mut reports = group(store::reports_of_plans(&txn, batch).await?);
+            let mut out = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                let rows = entries.remove(&plan.id).unwrap_or_default();
+                let birth_date = birth_date(&txn, plan.patient_id).await?;
+                if let Some(row) = self.report_facts_of(
+                    plan,
+                    &rows,
+                    &consents.remove(&plan.id).unwrap_or_default(),
+                    &handovers.remove(&plan.id).unwrap_or_default(),
+                    &reports.remove(&plan.id).unwrap_or_default(),
+                    birth_date,
+                    now,
+                ) {
+                    out.push(row);
+                }
+            }
+            txn.commit().await?;
+            let write = renkei_store::db::begin_write(&self.db).await?;
+            store::upsert(&*write, &out, now).await?;
+            write.commit().await?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Recomputes up to `limit` plans whose report facts are stale or missing; returns
+    /// how many (the background refresher calls it until none are left).
+    pub async fn refresh_stale_report_facts(&self, limit: u64) -> Result<usize, ServiceError> {
+        let ids = store::plans_to_refresh(&self.db, limit).await?;
+        self.refresh_report_facts(&ids).await
+    }
+
+    /// Brings every plan's report facts up to date (before a report reads them). Stops
+    /// when a pass finds nothing to do, or after as many passes as it takes to go
+    /// through the plans once more than were stale when it began (writes arriving
+    /// meanwhile wait for the next read).
+    pub(crate) async fn refresh_all_report_facts(&self) -> Result<(), ServiceError> {
+        for _ in 0..1000 {
+            if self.refresh_stale_report_facts(1000).await? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn birth_date<C: ConnectionTrait>(
+    c: &C,
+    patient: Uuid,
+) -> Result<Option<chrono::NaiveDate>, ServiceError> {
+    Ok(queries::patient_by_id(c, patient)
+        .await?
+        .map(|p| p.birth_date))
+}

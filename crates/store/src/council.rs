@@ -1,0 +1,308 @@
+//! The council's report facts: one row per care plan (`report_facts`), marked stale in
+//! the transaction that changes the plan ([`mark_stale`]) and recomputed in batches by the
+//! service before a report reads them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use renkei_domain::council::{PlanReportFacts, ReportFactsRow};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::entity::care_plans;
+use crate::error::StoreError;
+
+type R<T> = Result<T, StoreError>;
+
+/// Entity for the `report_facts` table.
+pub mod report_facts {
+    use sea_orm::entity::prelude::*;
+
+    /// One plan's report facts as last computed.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report_facts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub care_plan_id: Uuid,
+        pub region: String,
+        pub pathway_code: String,
+        pub pathway_version: i32,
+        pub planner_organization_id: Uuid,
+        pub statistics_consent: bool,
+        /// Tokyo day, `YYYY-MM-DD`.
+        pub started_on: String,
+        pub ended_on: Option<String>,
+        pub status: String,
+        #[sea_orm(column_type = "Text")]
+        pub facts: String,
+        pub stale: bool,
+        pub computed_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use report_facts::{Column, Entity};
+
+fn day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// A stored row as the domain reads it; `None` when its facts are unreadable or of
+/// another version (then it must be recomputed).
+fn to_domain(m: report_facts::Model) -> Option<ReportFactsRow> {
+    let facts: PlanReportFacts = serde_json::from_str(&m.facts).ok()?;
+    if facts.v != renkei_domain::council::facts::FACTS_VERSION {
+        return None;
+    }
+    Some(ReportFactsRow {
+        care_plan_id: m.care_plan_id,
+        region: m.region,
+        pathway_code: m.pathway_code,
+        pathway_version: u32::try_from(m.pathway_version).ok()?,
+        planner_organization_id: m.planner_organization_id,
+        statistics_consent: m.statistics_consent,
+        started_on: day(&m.started_on)?,
+        ended_on: m.ended_on.as_deref().and_then(day),
+        status: m.status,
+        facts,
+    })
+}
+
+fn to_active(r: &ReportFactsRow, computed_at: DateTime<Utc>) -> report_facts::ActiveModel {
+    report_facts::ActiveModel {
+        care_plan_id: Set(r.care_plan_id),
+        region: Set(r.region.clone()),
+        pathway_code: Set(r.pathway_code.clone()),
+        pathway_version: Set(i32::try_from(r.pathway_version).unwrap_or(i32::MAX)),
+        planner_organization_id: Set(r.planner_organization_id),
+        statistics_consent: Set(r.statistics_consent),
+        started_on: Set(r.started_on.format("%Y-%m-%d").to_string()),
+        ended_on: Set(r.ended_on.map(|d| d.format("%Y-%m-%d").to_string())),
+        status: Set(r.status.clone()),
+        facts: Set(serde_json::to_string(&r.facts).unwrap_or_else(|_| "{}".into())),
+        stale: Set(false),
+        computed_at: Set(computed_at),
+    }
+}
+
+/// Marks the plan's report facts for recomputation (call in the transaction that
+/// changes the plan, its hand-overs, reports back, team or consent). A plan without a
+/// row yet is computed anyway.
+pub async fn mark_stale<C: ConnectionTrait>(c: &C, plan: Uuid) -> R<()> {
+    Entity::update_many()
+        .col_expr(Column::Stale, Expr::value(true))
+        .filter(Column::CarePlanId.eq(plan))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Clears the staleness of these plans before they are read for recomputation: a change
+/// committed after the claim marks them stale again, so the next pass recomputes them.
+pub async fn claim<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> R<()> {
+    for ids in ids.chunks(500) {
+        Entity::update_many()
+            .col_expr(Column::Stale, Expr::value(false))
+            .filter(Column::CarePlanId.is_in(ids.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` plans whose facts are stale or not computed yet, in id order.
+pub async fn plans_to_refresh<C: ConnectionTrait>(c: &C, limit: u64) -> R<Vec<Uuid>> {
+    let mut ids: Vec<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::CarePlanId)
+        .filter(Column::Stale.eq(true))
+        .order_by_asc(Column::CarePlanId)
+        .limit(limit)
+        .into_tuple::<Uuid>()
+        .all(c)
+        .await?;
+    let computed = Query::select()
+        .column(Column::CarePlanId)
+        .from(Entity)
+        .to_owned();
+    ids.extend(
+        care_plans::Entity::find()
+            .select_only()
+            .column(care_plans::Column::Id)
+            .filter(care_plans::Column::Id.not_in_subquery(computed))
+            .order_by_asc(care_plans::Column::Id)
+            .limit(limit)
+            .into_tuple::<Uuid>()
+            .all(c)
+            .await?,
+    );
+    ids.sort();
+    ids.dedup();
+    ids.truncate(limit as usize);
+    Ok(ids)
+}
+
+/// Writes these rows (inserting or replacing each plan's), leaving the staleness of an
+/// existing row as it is: a plan changed since its claim stays stale.
+pub async fn upsert<C: ConnectionTrait>(
+    c: &C,
+    rows: &[ReportFactsRow],
+    computed_at: DateTime<Utc>,
+) -> R<()> {
+    for chunk in rows.chunks(200) {
+        if chunk.is_empty() {
+            continue;
+        }
+        Entity::insert_many(chunk.iter().map(|r| to_active(r, computed_at)))
+            .on_conflict(
+                OnConflict::column(Column::CarePlanId)
+                    .update_columns([
+                        Column::Region,
+                        Column::PathwayCode,
+                        Column::PathwayVersion,
+                        Column::PlannerOrganizationId,
+                        Column::StatisticsConsent,
+                        Column::StartedOn,
+                        Column::EndedOn,
+                        Column::Status,
+                        Column::Facts,
+                        Column::ComputedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every stored row (of `pathway` when given); the ids of rows unreadable or of another
+/// facts version come back apart, to be recomputed.
+pub async fn rows<C: ConnectionTrait>(
+    c: &C,
+    pathway: Option<&str>,
+) -> R<(Vec<ReportFactsRow>, Vec<Uuid>)> {
+    let mut q = Entity::find();
+    if let Some(p) = pathway {
+        q = q.filter(Column::PathwayCode.eq(p));
+    }
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    for m in q.order_by_asc(Column::CarePlanId).all(c).await? {
+        let id = m.care_plan_id;
+        match to_domain(m) {
+            Some(r) => out.push(r),
+            None => unreadable.push(id),
+        }
+    }
+    Ok((out, unreadable))
+}
+
+/// Marks these plans stale (rows of another facts version).
+pub async fn mark_many_stale<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> R<()> {
+    for ids in ids.chunks(500) {
+        Entity::update_many()
+            .col_expr(Column::Stale, Expr::value(true))
+            .filter(Column::CarePlanId.is_in(ids.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks stale the plan of hand-over `id`.
+pub async fn mark_stale_of_handover<C: ConnectionTrait>(c: &C, id: Uuid) -> R<()> {
+    use crate::entity::handovers;
+    let plan = Query::select()
+        .column(handovers::Column::CarePlanId)
+        .from(handovers::Entity)
+        .and_where(handovers::Column::Id.eq(id))
+        .to_owned();
+    Entity::update_many()
+        .col_expr(Column::Stale, Expr::value(true))
+        .filter(Column::CarePlanId.in_subquery(plan))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Marks stale the plan of report back `id`.
+pub async fn mark_stale_of_report<C: ConnectionTrait>(c: &C, id: Uuid) -> R<()> {
+    use crate::entity::reports;
+    let plan = Query::select()
+        .column(reports::Column::CarePlanId)
+        .from(reports::Entity)
+        .and_where(reports::Column::Id.eq(id))
+        .to_owned();
+    Entity::update_many()
+        .col_expr(Column::Stale, Expr::value(true))
+        .filter(Column::CarePlanId.in_subquery(plan))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// The hand-overs of these plans, as the fact extraction reads them, by plan, in the
+/// order proposed.
+pub async fn handovers_of_plans<C: ConnectionTrait>(
+    c: &C,
+    plans: &[Uuid],
+) -> R<Vec<(Uuid, renkei_domain::council::facts::HandoverInput)>> {
+    use crate::entity::handovers;
+    let mut out = Vec::new();
+    for ids in plans.chunks(500) {
+        let rows = handovers::Entity::find()
+            .filter(handovers::Column::CarePlanId.is_in(ids.iter().copied()))
+            .order_by_asc(handovers::Column::ProposedAt)
+            .order_by_asc(handovers::Column::Id)
+            .all(c)
+            .await?;
+        out.extend(rows.into_iter().map(|h| {
+            (
+                h.care_plan_id,
+                renkei_domain::council::facts::HandoverInput {
+                    stage: h.stage,
+                    to_organization: h.to_organization_id,
+                    proposed_at: h.proposed_at,
+                    state: h.state,
+                    answered_at: h.answered_at,
+                    decline_reason: h.decline_reason,
+                },
+            )
+        }));
+    }
+    Ok(out)
+}
+
+/// The reports back of these plans, by plan, in the order created.
+pub async fn reports_of_plans<C: ConnectionTrait>(
+    c: &C,
+    plans: &[Uuid],
+) -> R<Vec<(Uuid, renkei_domain::council::facts::ReportInput)>> {
+    use crate::entity::reports;
+    let mut out = Vec::new();
+    for ids in plans.chunks(500) {
+        let rows = reports::Entity::find()
+            .filter(reports::Column::CarePlanId.is_in(ids.iter().copied()))
+            .order_by_asc(reports::Column::CreatedAt)
+            .order_by_asc(reports::Column::Id)
+            .all(c)
+            .await?;
+        out.extend(rows.into_iter().map(|r| {
+            (
+                r.care_plan_id,
+                renkei_domain::council::facts::ReportInput {
+                    stage: r.stage,
+                    due_at: r.due_at,
+                    sent_at: r.sent_at,
+                },
+            )
+        }));
+    }
+    Ok(out)
+}
