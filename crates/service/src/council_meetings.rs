@@ -20,7 +20,10 @@ use renkei_store::queries;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use renkei_domain::{FieldError, Rule};
+
 use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
+use crate::council::{ReportKind, ReportPage};
 use crate::{Actor, ServiceError, Services, begin_write};
 
 /// How many meetings a list shows at most.
@@ -116,21 +119,63 @@ pub fn sees_snapshots(actor: &Actor) -> bool {
     rules::may_record(&actor.roles)
 }
 
-/// The frozen reports of a new meeting: each named report kind read now, with the
-/// recorder's view, as JSON.
+/// The frozen reports of a new meeting: each named report kind read now with the
+/// recorder's view (`Services::council_report`, so each read is audited
+/// `report.read`), as a JSON array of `ReportPage`s. An unknown kind or a bad filter is
+/// refused with every problem at once (`reports[i]`, `filter.<parameter>`).
 async fn freeze_reports(
-    _services: &Services,
-    _actor: &Actor,
-    _meta: &RequestMeta,
+    services: &Services,
+    actor: &Actor,
+    meta: &RequestMeta,
     reports: &[String],
-    _filter: &BTreeMap<String, Vec<String>>,
+    filter: &BTreeMap<String, Vec<String>>,
 ) -> Result<serde_json::Value, ServiceError> {
-    Ok(serde_json::Value::Array(
-        reports
-            .iter()
-            .map(|k| serde_json::json!({ "kind": k }))
-            .collect(),
-    ))
+    let mut errors = Vec::new();
+    let mut kinds = Vec::new();
+    for (i, r) in reports.iter().enumerate() {
+        match ReportKind::parse(r.trim()) {
+            Some(k) if !kinds.contains(&k) => kinds.push(k),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                format!("reports[{i}]"),
+                Rule::Unknown,
+                format!("no report is called {r:?}"),
+            )),
+        }
+    }
+    let pairs: Vec<(String, String)> = filter
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+        .collect();
+    let parsed = match services.parse_report_filter(&pairs).await {
+        Ok(f) => Some(f),
+        Err(ServiceError::Validation(e)) => {
+            errors.extend(e.into_iter().map(|mut e| {
+                e.field = format!("filter.{}", e.field);
+                e
+            }));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
+        return Err(ServiceError::Validation(errors));
+    };
+    let mut pages: Vec<ReportPage> = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        match services.council_report(actor, kind, &parsed, meta).await {
+            Ok(p) => pages.push(p),
+            Err(ServiceError::Validation(e)) => errors.extend(e.into_iter().map(|mut e| {
+                e.field = format!("filter.{}", e.field);
+                e
+            })),
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Validation(errors));
+    }
+    Ok(serde_json::to_value(&pages).map_err(anyhow::Error::from)?)
 }
 
 /// Records a meeting (the regional administrator or a council member), freezing the
@@ -156,9 +201,9 @@ pub async fn record_meeting(
     let held_on = req.held_on.trim().parse::<NaiveDate>().ok();
     let mut errors = Vec::new();
     if held_on.is_none() && !req.held_on.trim().is_empty() {
-        errors.push(renkei_domain::FieldError::new(
+        errors.push(FieldError::new(
             "held_on",
-            renkei_domain::Rule::Format,
+            Rule::Format,
             "a date as YYYY-MM-DD",
         ));
     }

@@ -48,7 +48,14 @@ async fn the_regional_administrator_records_a_meeting_and_links_its_decision_to_
         .collect();
     assert_eq!(attending, vec!["acute-1", "rehab-1"]);
     assert_eq!(created.body["attending"][0]["name"], "acute-1 テスト施設");
-    assert!(created.body["snapshot"].is_array(), "{}", created.text);
+    // The flow report as it read now, frozen.
+    assert_eq!(
+        created.body["snapshot"][0]["kind"], "flow",
+        "{}",
+        created.text
+    );
+    let frozen_excluded = created.body["snapshot"][0]["excluded_without_consent"].clone();
+    assert!(frozen_excluded.is_u64(), "{}", created.text);
     assert_eq!(
         created.body["snapshot_filter"]["pathway"],
         json!(["stroke"])
@@ -107,6 +114,40 @@ async fn the_regional_administrator_records_a_meeting_and_links_its_decision_to_
     assert_eq!(read.body["decisions"].as_array().map(Vec::len), Some(1));
     assert_eq!(read.body["decisions"][0]["carried_by"]["version"], 2);
     assert_eq!(read.body["snapshot"], created.body["snapshot"]);
+
+    // Later data changes the live report, never the meeting's snapshot: a plan enrolled
+    // now (without a statistics consent) is one more plan left out.
+    let nurse = app.token().await;
+    let patient =
+        crate::support::create_patient(&app, &nurse, ("カイギ", "タロウ"), "1950-01-02", "M-1")
+            .await;
+    app.post_json(
+        "/api/v1/care-plans",
+        &nurse,
+        &json!({"patient_id": patient["id"], "pathway": "stroke",
+                "started_at": renkei_testkit::builders::days_ago(1)}),
+        None,
+    )
+    .await
+    .assert_status(201);
+    let live = app
+        .get_query("/api/v1/reports/flow", &region, &[("pathway", "stroke")])
+        .await;
+    live.assert_status(200);
+    assert_eq!(
+        live.body["excluded_without_consent"].as_u64(),
+        frozen_excluded.as_u64().map(|n| n + 1),
+        "{}",
+        live.text
+    );
+    let again = app
+        .get(&format!("/api/v1/council/meetings/{meeting}"), &region)
+        .await;
+    assert_eq!(again.body["snapshot"], created.body["snapshot"]);
+    assert_eq!(
+        again.body["snapshot"][0]["excluded_without_consent"],
+        frozen_excluded
+    );
     let list = app.get("/api/v1/council/meetings", &region).await;
     list.assert_status(200);
     assert_eq!(list.body["meetings"][0]["id"], meeting.as_str());
@@ -191,6 +232,7 @@ async fn a_meeting_or_decision_with_bad_fields_is_refused_listing_every_field() 
     assert_eq!(field_names(&malformed.body), vec!["held_on", "attending"]);
 
     app.ensure_org("acute-1", "acute_hospital").await;
+    app.ensure_org("rehab-1", "recovery_hospital").await;
     let ok = record(&app, &region, meeting_body()).await;
     ok.assert_status(201);
     let id = ok.body["id"].as_str().expect("id");
@@ -204,4 +246,42 @@ async fn a_meeting_or_decision_with_bad_fields_is_refused_listing_every_field() 
         .await;
     bad.assert_problem(422, None);
     assert_eq!(field_names(&bad.body), vec!["text", "pathway"]);
+}
+
+#[tokio::test]
+async fn a_council_member_records_meetings_as_the_regional_administrator_does() {
+    let app = app_or_skip!();
+    let region = regional(&app).await;
+    let member = crate::admin::admin_user(
+        &app,
+        "acute-1",
+        "acute_hospital",
+        "council-member",
+        &["council_member"],
+    )
+    .await;
+    app.ensure_org("rehab-1", "recovery_hospital").await;
+    let created = record(&app, &member, meeting_body()).await;
+    created.assert_status(201);
+    let id = created.body["id"].as_str().expect("id");
+    let read = app
+        .get(&format!("/api/v1/council/meetings/{id}"), &member)
+        .await;
+    read.assert_status(200);
+    assert!(read.body["snapshot"].is_array(), "{}", read.text);
+    // An unknown report kind or a bad filter value: 422, nothing recorded.
+    let mut bad = meeting_body();
+    bad["reports"] = json!(["flow", "nonsense"]);
+    bad["filter"] = json!({"from": ["2026-13-01"]});
+    let refused = record(&app, &member, bad).await;
+    refused.assert_problem(422, Some("reports[1]"));
+    assert!(
+        field_names(&refused.body)
+            .iter()
+            .any(|f| f == "filter.from"),
+        "{}",
+        refused.text
+    );
+    let list = app.get("/api/v1/council/meetings", &region).await;
+    assert_eq!(list.body["meetings"].as_array().map(Vec::len), Some(1));
 }

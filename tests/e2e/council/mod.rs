@@ -3,5 +3,6 @@
 //! suppression, the audit event of every read, and the figures checked against counts
 //! the tests compute themselves from the plans they created.
 
+mod browser;
 mod meetings;
 mod reports;

@@ -15,9 +15,12 @@ use axum::routing::{get, post};
 use renkei_domain::FieldError;
 use renkei_domain::wording::{self, FieldFacts, Lang};
 use renkei_service::ServiceError;
+use renkei_service::council::{ChartKind, ReportCell, ReportKind, ReportPage, ReportSection};
 use renkei_service::council_meetings::{self as meetings, Meeting, NewMeeting};
 
-use super::{Nav, Posted, Shell, Ui, UiResult, fmt, new_form_key, page, parse_uuid, see_other};
+use super::{
+    Nav, Posted, Shell, Ui, UiResult, charts, fmt, new_form_key, page, parse_uuid, see_other,
+};
 use crate::state::AppState;
 
 /// The council's routes.
@@ -29,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/council/meetings/{id}", get(meeting_page))
         .route("/council/meetings/{id}/decisions", post(record_decision))
         .route("/council/decisions/{id}/link", post(link_decision))
+        .route("/council/reports/{kind}", get(report_page))
+        .route("/council/reports/{kind}/csv", get(report_csv))
 }
 
 /// The query parameters of the report filter, in the order the form shows them.
@@ -41,16 +46,6 @@ pub const FILTER_KEYS: [&str; 8] = [
     "area",
     "organization",
     "stage",
-];
-
-/// The report kinds, their path segment and their name on screen.
-pub const REPORT_KINDS: [(&str, &str); 6] = [
-    ("flow", "患者の流れ"),
-    ("goals", "目標達成とバリアンス"),
-    ("variances", "バリアンス分析"),
-    ("outcomes", "アウトカム指標"),
-    ("completeness", "データの充足度"),
-    ("compare", "版の比較"),
 ];
 
 /// The report filter as given in the URL: each known parameter with its values, in the
@@ -91,15 +86,6 @@ impl FilterQuery {
             .filter(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
             .collect()
-    }
-
-    /// The filter as a query string (without `?`), percent-encoded.
-    pub fn query(&self) -> String {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.0 {
-            s.append_pair(k, v);
-        }
-        s.finish()
     }
 
     /// `path` with the filter (and `extra` pairs) as its query.
@@ -193,7 +179,11 @@ pub async fn filter_form(
             versions.push(choice(&v, format!("第{v}版"), selected));
             for s in &t.stages {
                 if !stages.iter().any(|c| c.value == s.code) {
-                    stages.push(choice(&s.code, s.title.ja.clone(), filter.first("stage") == s.code));
+                    stages.push(choice(
+                        &s.code,
+                        s.title.ja.clone(),
+                        filter.first("stage") == s.code,
+                    ));
                 }
             }
         }
@@ -202,12 +192,22 @@ pub async fn filter_form(
     let organizations = orgs
         .iter()
         .filter(|o| o.area == ui.actor.region)
-        .map(|o| choice(&o.code, o.name.clone(), filter.first("organization") == o.code))
+        .map(|o| {
+            choice(
+                &o.code,
+                o.name.clone(),
+                filter.first("organization") == o.code,
+            )
+        })
         .collect();
     let mut areas: Vec<Choice> = Vec::new();
     for o in &orgs {
         if !o.area.is_empty() && !areas.iter().any(|a| a.value == o.area) {
-            areas.push(choice(&o.area, o.area.clone(), filter.first("area") == o.area));
+            areas.push(choice(
+                &o.area,
+                o.area.clone(),
+                filter.first("area") == o.area,
+            ));
         }
     }
     let summary = filter_summary(filter, &pathways, &ui.organization_names);
@@ -306,12 +306,11 @@ pub struct MeetingRowView {
 pub struct DashboardPage {
     pub shell: Shell,
     pub form: FilterForm,
+    pub filter_action: &'static str,
     pub reports: Vec<ReportLink>,
     pub meetings: Vec<MeetingRowView>,
     pub may_record: bool,
     pub new_meeting_url: String,
-    /// The viewer's own organisation's completeness block, when there is one to show.
-    pub region_view: bool,
 }
 
 fn meeting_row(m: &Meeting) -> MeetingRowView {
@@ -326,24 +325,24 @@ fn meeting_row(m: &Meeting) -> MeetingRowView {
             .collect::<Vec<_>>()
             .join("、"),
         decisions: m.decisions.len(),
-        carried: m.decisions.iter().filter(|d| d.carried_by.is_some()).count(),
+        carried: m
+            .decisions
+            .iter()
+            .filter(|d| d.carried_by.is_some())
+            .count(),
     }
 }
 
 /// `GET /council` — the council's dashboard.
-pub async fn dashboard(
-    State(state): State<AppState>,
-    ui: Ui,
-    RawQuery(raw): RawQuery,
-) -> UiResult {
+pub async fn dashboard(State(state): State<AppState>, ui: Ui, RawQuery(raw): RawQuery) -> UiResult {
     let filter = FilterQuery::parse(raw.as_deref());
     let form = filter_form(&state, &ui, &filter).await?;
-    let reports = REPORT_KINDS
+    let reports = ReportKind::ALL
         .iter()
-        .map(|(kind, title)| ReportLink {
-            kind,
-            title,
-            url: filter.url(&format!("/council/reports/{kind}"), &[]),
+        .map(|k| ReportLink {
+            kind: k.as_str(),
+            title: k.title_ja(),
+            url: filter.url(&format!("/council/reports/{}", k.as_str()), &[]),
         })
         .collect();
     let list = meetings::list_meetings(&state.services, &ui.actor).await?;
@@ -353,11 +352,11 @@ pub async fn dashboard(
         &DashboardPage {
             shell,
             form,
+            filter_action: "/council",
             reports,
             meetings: list.iter().map(meeting_row).collect(),
             may_record: meetings::sees_snapshots(&ui.actor),
             new_meeting_url: filter.url("/council/meetings/new", &[]),
-            region_view: meetings::sees_snapshots(&ui.actor),
         },
     ))
 }
@@ -411,11 +410,7 @@ fn errors_of(errors: &[FieldError]) -> Vec<(String, String)> {
                 item_type: None,
             };
             (
-                e.field
-                    .split('[')
-                    .next()
-                    .unwrap_or(&e.field)
-                    .to_owned(),
+                e.field.split('[').next().unwrap_or(&e.field).to_owned(),
                 wording::field_message(e, Lang::Ja, &facts),
             )
         })
@@ -442,9 +437,15 @@ async fn new_meeting_page(
         .filter(|o| o.area == ui.actor.region)
         .map(|o| choice(&o.code, o.name.clone(), typed.attending.contains(&o.code)))
         .collect();
-    let reports = REPORT_KINDS
+    let reports = ReportKind::ALL
         .iter()
-        .map(|(k, t)| choice(k, (*t).to_owned(), typed.reports.iter().any(|r| r == k)))
+        .map(|k| {
+            choice(
+                k.as_str(),
+                wording::ui_text(k.title_ja(), lang_of(&ui)).to_owned(),
+                typed.reports.iter().any(|r| r == k.as_str()),
+            )
+        })
         .collect();
     let form = filter_form(state, &ui, &typed.filter).await?;
     let status = if errors.is_empty() {
@@ -488,7 +489,12 @@ pub async fn new_meeting_form(
             held_on: today.format("%Y-%m-%d").to_string(),
             title: String::new(),
             attending: Vec::new(),
-            reports: REPORT_KINDS.iter().map(|(k, _)| (*k).to_owned()).collect(),
+            // Every report but the comparison, which needs two versions chosen.
+            reports: ReportKind::ALL
+                .iter()
+                .filter(|k| **k != ReportKind::Compare)
+                .map(|k| k.as_str().to_owned())
+                .collect(),
             filter,
         },
         Vec::new(),
@@ -533,7 +539,10 @@ pub async fn record_meeting(State(state): State<AppState>, posted: Posted) -> Ui
     )
     .await
     {
-        Ok(m) => Ok(see_other(&format!("/council/meetings/{}?done=recorded", m.id))),
+        Ok(m) => Ok(see_other(&format!(
+            "/council/meetings/{}?done=recorded",
+            m.id
+        ))),
         Err(ServiceError::Validation(errors)) => {
             new_meeting_page(&state, ui, typed, errors_of(&errors)).await
         }
@@ -638,7 +647,10 @@ async fn render_meeting(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let shell = ui.shell(format!("{} — {}", m.title, ui_title("協議会", &ui)), Nav::Council);
+    let shell = ui.shell(
+        format!("{} — {}", m.title, ui_title("協議会", &ui)),
+        Nav::Council,
+    );
     Ok(page(
         status,
         &MeetingPage {
@@ -687,8 +699,7 @@ pub async fn record_decision(
     let text = posted.get("text").to_owned();
     let pathway = posted.get("pathway").to_owned();
     let ui = posted.ui;
-    match meetings::record_decision(&state.services, &ui.actor, &ui.meta, id, &text, &pathway)
-        .await
+    match meetings::record_decision(&state.services, &ui.actor, &ui.meta, id, &text, &pathway).await
     {
         Ok(_) => Ok(see_other(&format!(
             "/council/meetings/{id}?done=decided#decisions"
@@ -712,8 +723,7 @@ pub async fn link_decision(
     let pathway = posted.get("pathway").to_owned();
     let version: i64 = posted.get("version").parse().unwrap_or(0);
     let ui = posted.ui;
-    match meetings::link_decision(&state.services, &ui.actor, &ui.meta, id, &pathway, version)
-        .await
+    match meetings::link_decision(&state.services, &ui.actor, &ui.meta, id, &pathway, version).await
     {
         Ok(d) => Ok(see_other(&format!(
             "/council/meetings/{}?done=linked#decisions",
@@ -757,26 +767,407 @@ pub struct ReportView {
     pub sections: Vec<SectionView>,
 }
 
-/// The frozen reports of a meeting as pages.
-fn snapshot_views(snapshot: &serde_json::Value, _ui: &Ui) -> Vec<ReportView> {
-    snapshot
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let kind = r["kind"].as_str().unwrap_or("").to_owned();
-            ReportView {
-                title: REPORT_KINDS
+/// The frozen reports of a meeting as pages (a snapshot that does not read as reports
+/// shows none).
+fn snapshot_views(snapshot: &serde_json::Value, ui: &Ui) -> Vec<ReportView> {
+    serde_json::from_value::<Vec<ReportPage>>(snapshot.clone())
+        .map(|pages| pages.iter().map(|p| report_view(p, ui, None)).collect())
+        .unwrap_or_default()
+}
+
+/// A cell as text (suppressed cells are marked, not written).
+fn cell_view(c: &ReportCell) -> CellView {
+    let (text, numeric, suppressed) = match c {
+        ReportCell::Text(t) => (t.clone(), false, false),
+        ReportCell::Count(n) => (n.to_string(), true, false),
+        ReportCell::Number { value, decimals } => {
+            (format!("{value:.*}", *decimals as usize), true, false)
+        }
+        ReportCell::Suppressed => ("<5".to_owned(), true, true),
+        ReportCell::Missing => ("—".to_owned(), true, false),
+    };
+    CellView {
+        text,
+        numeric,
+        suppressed,
+    }
+}
+
+/// A column heading with its unit.
+fn column_label(c: &renkei_service::council::ReportColumn) -> String {
+    match &c.unit {
+        Some(u) if !u.is_empty() => format!("{}({u})", c.label),
+        _ => c.label.clone(),
+    }
+}
+
+/// The chart a section asks for, drawn from its own rows.
+pub fn section_chart(s: &ReportSection) -> Option<String> {
+    let spec = s.chart.as_ref()?;
+    let label_of = |row: &Vec<ReportCell>| match row.get(spec.label_column) {
+        Some(ReportCell::Text(t)) => t.clone(),
+        Some(c) => cell_view(c).text,
+        None => String::new(),
+    };
+    let labels: Vec<String> = s.rows.iter().map(label_of).collect();
+    let value = |row: &Vec<ReportCell>, col: usize| row.get(col).and_then(ReportCell::number);
+    let unit = spec
+        .value_columns
+        .first()
+        .and_then(|c| s.columns.get(*c))
+        .and_then(|c| c.unit.clone());
+    let label = match &unit {
+        Some(u) => format!("{}({u})", s.title),
+        None => s.title.clone(),
+    };
+    Some(match spec.kind {
+        ChartKind::Bar => {
+            let series: Vec<charts::Series> = spec
+                .value_columns
+                .iter()
+                .map(|col| charts::Series {
+                    name: s.columns.get(*col).map(column_label).unwrap_or_default(),
+                    values: s.rows.iter().map(|r| value(r, *col)).collect(),
+                })
+                .collect();
+            charts::bar(&label, &labels, &series, unit.as_deref())
+        }
+        ChartKind::Box => {
+            let boxes: Vec<Option<charts::FiveNumbers>> = s
+                .rows
+                .iter()
+                .map(|r| {
+                    let v: Vec<f64> = spec
+                        .value_columns
+                        .iter()
+                        .filter_map(|c| value(r, *c))
+                        .collect();
+                    <[f64; 5]>::try_from(v).ok()
+                })
+                .collect();
+            charts::boxplot(&label, &labels, &boxes, unit.as_deref())
+        }
+        ChartKind::Pareto => {
+            let col = *spec.value_columns.first()?;
+            let counts: Vec<Option<f64>> = s.rows.iter().map(|r| value(r, col)).collect();
+            charts::pareto(&label, &labels, &counts)
+        }
+        ChartKind::Run => {
+            let col = *spec.value_columns.first()?;
+            let values: Vec<Option<f64>> = s.rows.iter().map(|r| value(r, col)).collect();
+            charts::run_chart(&label, &labels, &values, unit.as_deref())
+        }
+    })
+}
+
+/// A report as a page: each section's definition, chart, table and (live reports only)
+/// CSV link.
+fn report_view(p: &ReportPage, ui: &Ui, filter: Option<&FilterQuery>) -> ReportView {
+    let kind = p.kind.as_str();
+    ReportView {
+        kind: kind.to_owned(),
+        title: wording::ui_text(p.kind.title_ja(), lang_of(ui)).to_owned(),
+        counted_plans: p.counted_plans,
+        excluded_without_consent: p.excluded_without_consent,
+        suppressed_cells: p.suppressed_cells,
+        sections: p
+            .sections
+            .iter()
+            .map(|s| SectionView {
+                key: s.key.clone(),
+                title: s.title.clone(),
+                definition: s.definition.clone(),
+                chart: section_chart(s),
+                columns: s.columns.iter().map(column_label).collect(),
+                rows: s
+                    .rows
                     .iter()
-                    .find(|(k, _)| *k == kind)
-                    .map(|(_, t)| (*t).to_owned())
-                    .unwrap_or_else(|| kind.clone()),
-                kind,
-                counted_plans: r["counted_plans"].as_u64().unwrap_or(0),
-                excluded_without_consent: r["excluded_without_consent"].as_u64().unwrap_or(0),
-                suppressed_cells: r["suppressed_cells"].as_u64().unwrap_or(0),
-                sections: Vec::new(),
-            }
+                    .map(|r| r.iter().map(cell_view).collect())
+                    .collect(),
+                listed: s.listed.clone(),
+                csv_url: filter.map(|f| {
+                    f.url(
+                        &format!("/council/reports/{kind}/csv"),
+                        &[("section", s.key.as_str())],
+                    )
+                }),
+            })
+            .collect(),
+    }
+}
+
+fn lang_of(ui: &Ui) -> Lang {
+    if ui.english { Lang::En } else { Lang::Ja }
+}
+
+#[derive(Template)]
+#[template(path = "ui/council_report.html")]
+pub struct ReportPageView {
+    pub shell: Shell,
+    pub form: FilterForm,
+    pub filter_action: String,
+    pub report: ReportView,
+    pub errors: Vec<(String, String)>,
+    pub notice: Option<&'static str>,
+    pub csv_url: String,
+    pub dashboard_url: String,
+    pub other_reports: Vec<ReportLink>,
+}
+
+/// Reads one report for the page or its CSV: the kind (404 when unknown), the filter
+/// (422 field errors), then the report itself.
+async fn read_report(
+    state: &AppState,
+    ui: &Ui,
+    kind: &str,
+    filter: &FilterQuery,
+) -> Result<Result<ReportPage, Vec<FieldError>>, ServiceError> {
+    let Some(kind) = ReportKind::parse(kind) else {
+        return Err(ServiceError::NotFound("report"));
+    };
+    let parsed = match state.services.parse_report_filter(&filter.0).await {
+        Ok(f) => f,
+        Err(ServiceError::Validation(e)) => return Ok(Err(e)),
+        Err(e) => return Err(e),
+    };
+    match state
+        .services
+        .council_report_in(&ui.actor, kind, &parsed, lang_of(ui), &ui.meta)
+        .await
+    {
+        Ok(p) => Ok(Ok(p)),
+        Err(ServiceError::Validation(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /council/reports/{kind}` — one report: the filter form, the counts (plans counted
+/// and excluded for lack of statistics consent), each section's definition, chart,
+/// table and CSV link.
+pub async fn report_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
+    let filter = FilterQuery::parse(raw.as_deref());
+    let read = read_report(&state, &ui, &kind, &filter).await?;
+    let form = filter_form(&state, &ui, &filter).await?;
+    let (report, errors, status) = match read {
+        Ok(p) => (
+            report_view(&p, &ui, Some(&filter)),
+            Vec::new(),
+            StatusCode::OK,
+        ),
+        Err(e) => {
+            let k = ReportKind::parse(&kind).unwrap_or(ReportKind::Flow);
+            (
+                ReportView {
+                    kind: k.as_str().to_owned(),
+                    title: wording::ui_text(k.title_ja(), lang_of(&ui)).to_owned(),
+                    counted_plans: 0,
+                    excluded_without_consent: 0,
+                    suppressed_cells: 0,
+                    sections: Vec::new(),
+                },
+                errors_of_filter(&e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let other_reports = ReportKind::ALL
+        .iter()
+        .map(|k| ReportLink {
+            kind: k.as_str(),
+            title: k.title_ja(),
+            url: filter.url(&format!("/council/reports/{}", k.as_str()), &[]),
+        })
+        .collect();
+    let shell = ui.shell(
+        format!("{} — {}", report.title, ui_title("地域連携パス協議会", &ui)),
+        Nav::Council,
+    );
+    Ok(page(
+        status,
+        &ReportPageView {
+            shell,
+            form,
+            filter_action: format!("/council/reports/{}", report.kind),
+            csv_url: filter.url(&format!("/council/reports/{}/csv", report.kind), &[]),
+            dashboard_url: filter.url("/council", &[]),
+            report,
+            errors,
+            notice: None,
+            other_reports,
+        },
+    ))
+}
+
+/// The filter's field errors for the page (the form's ids are `r-<parameter>`).
+fn errors_of_filter(errors: &[FieldError]) -> Vec<(String, String)> {
+    errors
+        .iter()
+        .map(|e| {
+            let label = match e.field.as_str() {
+                "pathway" => "連携パス",
+                "version" => "版",
+                "from" => "期間の始め",
+                "to" => "期間の終わり",
+                "period" => "期間で選ぶ日",
+                "area" => "二次医療圏",
+                "organization" => "施設",
+                "stage" => "病期",
+                _ => "入力",
+            };
+            let facts = FieldFacts {
+                label: Some(label),
+                range: None,
+                is_list: false,
+                item_type: None,
+            };
+            (
+                format!("r-{}", e.field),
+                wording::field_message(e, Lang::Ja, &facts),
+            )
         })
         .collect()
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SectionQuery {
+    #[serde(default)]
+    section: String,
+}
+
+/// `GET /council/reports/{kind}/csv` — the report's tables as CSV (UTF-8 with a BOM), or
+/// one section's with `section=<key>`; audited as a report view.
+pub async fn report_csv(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
+    let filter = FilterQuery::parse(raw.as_deref());
+    let section = raw
+        .as_deref()
+        .map(|q| serde_urlencoded::from_str::<SectionQuery>(q).unwrap_or_default())
+        .unwrap_or_default()
+        .section;
+    let mut p = match read_report(&state, &ui, &kind, &filter).await? {
+        Ok(p) => p,
+        Err(e) => return Err(ServiceError::Validation(e).into()),
+    };
+    if !section.is_empty() {
+        p.sections.retain(|s| s.key == section);
+        if p.sections.is_empty() {
+            return Err(ServiceError::NotFound("report section").into());
+        }
+    }
+    let bytes = crate::api::council::report_csv(&p)?;
+    let name = if section.is_empty() {
+        format!("report-{}.csv", p.kind.as_str())
+    } else {
+        format!("report-{}-{section}.csv", p.kind.as_str())
+    };
+    let mut res = axum::response::IntoResponse::into_response((StatusCode::OK, bytes));
+    let h = res.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_service::council::{ChartSpec, ReportColumn};
+
+    #[test]
+    fn the_filter_keeps_known_parameters_in_order_and_round_trips_through_the_url() {
+        let f = FilterQuery::parse(Some(
+            "pathway=stroke&version=1&version=2&x=1&from=2026-01-01&area=%E5%8D%83%E8%91%89&stage=",
+        ));
+        assert_eq!(f.all("version"), vec!["1", "2"]);
+        assert_eq!(f.first("x"), "");
+        assert_eq!(f.first("stage"), "");
+        let url = f.url("/council/reports/flow", &[("section", "stage_length")]);
+        assert_eq!(
+            url,
+            "/council/reports/flow?pathway=stroke&version=1&version=2&from=2026-01-01&area=%E5%8D%83%E8%91%89&section=stage_length"
+        );
+        let back = FilterQuery::parse(url.split_once('?').map(|(_, q)| q));
+        assert_eq!(back, f);
+        assert_eq!(FilterQuery::from_map(&f.as_map()), f);
+        assert_eq!(FilterQuery::default().url("/council", &[]), "/council");
+    }
+
+    fn section(kind: ChartKind, rows: Vec<Vec<ReportCell>>, values: Vec<usize>) -> ReportSection {
+        ReportSection {
+            key: "k".into(),
+            title: "在院日数".into(),
+            definition: None,
+            columns: (0..6)
+                .map(|i| ReportColumn {
+                    key: format!("c{i}"),
+                    label: format!("列{i}"),
+                    unit: Some("日".into()),
+                })
+                .collect(),
+            rows,
+            chart: Some(ChartSpec {
+                kind,
+                label_column: 0,
+                value_columns: values,
+            }),
+            listed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_section_draws_the_chart_its_spec_names_skipping_suppressed_cells() {
+        let t = |s: &str| ReportCell::Text(s.into());
+        let n = |v: f64| ReportCell::Number {
+            value: v,
+            decimals: 1,
+        };
+        let bars = section(
+            ChartKind::Bar,
+            vec![
+                vec![t("A"), ReportCell::Count(7)],
+                vec![t("B"), ReportCell::Suppressed],
+                vec![t("C"), ReportCell::Count(9)],
+            ],
+            vec![1],
+        );
+        let svg = section_chart(&bars).expect("chart");
+        assert_eq!(svg.matches("fill=\"url(#rk-grey)\"").count(), 2);
+        assert!(svg.contains("aria-label=\"在院日数(日)\""));
+        let boxes = section(
+            ChartKind::Box,
+            vec![
+                vec![t("A"), n(1.0), n(2.0), n(3.0), n(4.0), n(5.0)],
+                vec![
+                    t("B"),
+                    ReportCell::Suppressed,
+                    n(2.0),
+                    n(3.0),
+                    n(4.0),
+                    n(5.0),
+                ],
+            ],
+            vec![1, 2, 3, 4, 5],
+        );
+        let svg = section_chart(&boxes).expect("box chart");
+        assert_eq!(svg.matches("fill=\"url(#rk-grey)\"").count(), 1);
+        let mut none = bars.clone();
+        none.chart = None;
+        assert!(section_chart(&none).is_none());
+        assert_eq!(cell_view(&ReportCell::Suppressed).text, "<5");
+        assert!(cell_view(&ReportCell::Suppressed).suppressed);
+        assert_eq!(cell_view(&n(2.25)).text, "2.2");
+    }
 }
