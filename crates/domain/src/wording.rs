@@ -1902,6 +1902,16 @@ const UI_TEXT: &[(&str, &str)] = &[
         "この報告はまだ集計できません。",
         "This report has no figures yet.",
     ),
+    (
+        "会議を記録しました。検討した報告はこの時点の内容で保存されています。",
+        "The meeting was recorded. The reports reviewed are kept as they read now.",
+    ),
+    ("決定事項を記録しました。", "The decision was recorded."),
+    ("集計結果", "Figures"),
+    (
+        "決定事項を実施した版に結び付けました。",
+        "The decision was linked to the version that carried it out.",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;
