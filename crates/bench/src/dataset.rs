@@ -142,6 +142,8 @@ struct Batch {
     entries: Vec<EntryRow>,
     /// Audit events, hashed and chained, after the rows they vouch for.
     audit: Vec<AuditEvent>,
+    /// The council's report facts of the batch's plans.
+    report_facts: Vec<renkei_domain::council::ReportFactsRow>,
 }
 
 /// Builds `spec` into the (migrated, templates published) database of `services`.
@@ -315,6 +317,7 @@ async fn write_batch(loader: &mut BulkLoader, batch: Batch) -> anyhow::Result<()
                 team: batch.team,
                 consents: batch.consents,
                 entries: batch.entries,
+                report_facts: batch.report_facts,
             },
             batch.audit,
         )
@@ -456,6 +459,71 @@ impl PlanSim<'_> {
         self.last_at = at;
         Ok(true)
     }
+}
+
+/// The council's report facts of a generated plan, as the server's refresh computes
+/// them from the stored rows.
+fn report_facts(
+    template: &PathwayTemplate,
+    plan: &CarePlanRow,
+    consent: &ConsentRow,
+    rows: &[EntryRow],
+    birth: NaiveDate,
+    now: DateTime<Utc>,
+) -> renkei_domain::council::ReportFactsRow {
+    use renkei_domain::council::facts::{EntryMeta, PlanColumns, PlanRecord, report_facts_row};
+    let entries: Vec<renkei_domain::facts::EntryFacts> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(renkei_domain::facts::EntryFacts {
+                id: r.id,
+                seq: r.seq,
+                stage: r.stage.clone(),
+                kind: EntryKind::parse(&r.kind)?,
+                effective_at: r.effective_at,
+                recorded_at: r.recorded_at,
+                values: serde_json::from_str(&r.values_json).unwrap_or_default(),
+                amends: r.amends,
+            })
+        })
+        .collect();
+    let meta: std::collections::HashMap<Uuid, EntryMeta> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                EntryMeta {
+                    organization: r.organization_id,
+                    system: r.author_id == renkei_service::variances::SYSTEM_PRACTITIONER_ID,
+                    variance: r
+                        .variance
+                        .as_deref()
+                        .and_then(|v| serde_json::from_str(v).ok()),
+                },
+            )
+        })
+        .collect();
+    report_facts_row(
+        PlanColumns {
+            care_plan_id: plan.id,
+            region: plan.region.clone(),
+            planner_organization_id: plan.planner_organization_id,
+            statistics_consent: consent.withdrawn_at.is_none()
+                && consent.purposes.contains("\"statistics\""),
+            started_at: plan.started_at,
+            status: plan.status.clone(),
+            updated_at: plan.updated_at,
+        },
+        PlanRecord {
+            template,
+            entries: &entries,
+            meta: &meta,
+            handovers: &[],
+            reports: &[],
+            birth_date: Some(birth),
+        },
+        now,
+    )
 }
 
 fn team_row(
@@ -745,7 +813,13 @@ impl Generator {
             region: region.clone(),
             scope: "care_team".into(),
             organizations: "[]".into(),
-            purposes: "[\"care\"]".into(),
+            // Nine plans in ten also consent to statistics (the council's reports
+            // count those), chosen by number so the random sequence stays as it was.
+            purposes: if self.patients.is_multiple_of(10) {
+                "[\"care\"]".into()
+            } else {
+                "[\"care\",\"statistics\"]".into()
+            },
             method: "paper".into(),
             signer: "self".into(),
             proxy_relationship: None,
@@ -802,6 +876,14 @@ impl Generator {
         for e in &mut sim.rows {
             e.region.clone_from(&region);
         }
+        batch.report_facts.push(report_facts(
+            template,
+            &batch.plans[batch.plans.len() - 1],
+            &batch.consents[batch.consents.len() - 1],
+            &sim.rows,
+            birth,
+            now,
+        ));
         batch.entries.append(&mut sim.rows);
         Ok(n)
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use renkei_domain::FieldError;
-use renkei_domain::council::{FoldContext, Labels, report_page};
+use renkei_domain::council::{FoldContext, Labels, report_page_with};
 use renkei_domain::rules::Rule;
 use renkei_domain::wording::Lang;
 use renkei_store::council as store;
@@ -179,13 +179,30 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         }
         self.refresh_all_report_facts().await?;
-        let (rows, unreadable) = store::rows(&self.db, filter.pathway.as_deref()).await?;
-        let rows = if unreadable.is_empty() {
-            rows
-        } else {
+        // The filter's plan columns go to SQL; without an organisation filter only the
+        // consenting plans are read and the others counted there.
+        let (started, ended) = match filter.period {
+            Period::Start => ((filter.from, filter.to), (None, None)),
+            Period::End => ((None, None), (filter.from, filter.to)),
+        };
+        let q = store::RowsQuery {
+            pathway: filter.pathway.clone(),
+            versions: filter.versions.clone(),
+            area: filter.area.clone(),
+            started,
+            ended,
+        };
+        let consenting_only = organization.is_none();
+        let (mut rows, unreadable) = store::rows(&self.db, &q, consenting_only).await?;
+        if !unreadable.is_empty() {
             store::mark_many_stale(&self.db, &unreadable).await?;
             self.refresh_all_report_facts().await?;
-            store::rows(&self.db, filter.pathway.as_deref()).await?.0
+            rows = store::rows(&self.db, &q, consenting_only).await?.0;
+        }
+        let excluded_elsewhere = if consenting_only {
+            store::count_without_consent(&self.db, &q).await?
+        } else {
+            0
         };
         let labels = self.report_labels(&orgs);
         let ctx = FoldContext {
@@ -197,7 +214,7 @@ impl Services {
             lang,
             now: self.now(),
         };
-        let page = report_page(kind, &rows, &ctx);
+        let page = report_page_with(kind, &rows, excluded_elsewhere, &ctx);
         audit::record_now(
             self,
             meta,
@@ -232,6 +249,16 @@ impl Services {
                 labels
                     .stages
                     .insert((t.code.clone(), s.code.clone()), s.title.ja.clone());
+            }
+            for g in &t.goals {
+                labels
+                    .goals
+                    .insert((t.code.clone(), g.code.clone()), g.title.ja.clone());
+            }
+            for v in &t.variances {
+                labels
+                    .variances
+                    .insert((t.code.clone(), v.code.clone()), v.title.ja.clone());
             }
         }
         labels

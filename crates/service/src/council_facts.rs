@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use renkei_domain::calendar::tokyo_date;
-use renkei_domain::council::facts::{EntryMeta, FactInput, ReportFactsRow, plan_report_facts};
-use renkei_domain::goals::evaluate_goals;
+use renkei_domain::council::facts::{
+    EntryMeta, PlanColumns, PlanRecord, ReportFactsRow, report_facts_row,
+};
 use renkei_store::council as store;
 use renkei_store::queries::{self, CarePlanRow, EntryRow};
 use renkei_store::queries_access::{self as qa, ConsentRow};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
-use crate::plan_facts::{entry_facts, plan_facts};
+use crate::plan_facts::entry_facts;
 use crate::variances::SYSTEM_PRACTITIONER_ID;
 use crate::{ServiceError, Services};
 
@@ -39,18 +39,6 @@ fn group<T>(rows: Vec<(Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
     out
 }
 
-/// The end day of a plan that is no longer active: its last entry's effective day.
-fn ended_on(plan: &CarePlanRow, rows: &[EntryRow]) -> Option<chrono::NaiveDate> {
-    (plan.status != "active").then(|| {
-        tokyo_date(
-            rows.iter()
-                .map(|r| r.effective_at)
-                .max()
-                .unwrap_or(plan.updated_at),
-        )
-    })
-}
-
 impl Services {
     /// Computes the report facts of one plan from its stored record at `now`.
     #[expect(clippy::too_many_arguments, reason = "the parts of one plan's record")]
@@ -65,16 +53,6 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Option<ReportFactsRow> {
         let published = self.pathways.get(plan.pathway_version_id)?;
-        let template = &published.template;
-        let pf = plan_facts(rows);
-        let individual = pf.individual_template(template, now);
-        let ctx = renkei_domain::goals::GoalContext {
-            plan_started_at: plan.started_at,
-            birth_date,
-            as_of: now,
-            known_at: now,
-        };
-        let goals = evaluate_goals(&individual, &ctx, &pf.facts);
         let meta: HashMap<Uuid, EntryMeta> = rows
             .iter()
             .map(|r| {
@@ -92,30 +70,26 @@ impl Services {
             })
             .collect();
         let entries = entry_facts(rows);
-        let facts = plan_report_facts(&FactInput {
-            template: &individual,
-            plan_started_at: plan.started_at,
-            status: &plan.status,
-            entries: &entries,
-            meta: &meta,
-            goals: &goals,
-            handovers,
-            reports,
-            birth_date,
+        Some(report_facts_row(
+            PlanColumns {
+                care_plan_id: plan.id,
+                region: plan.region.clone(),
+                planner_organization_id: plan.planner_organization_id,
+                statistics_consent: statistics_consent(consents),
+                started_at: plan.started_at,
+                status: plan.status.clone(),
+                updated_at: plan.updated_at,
+            },
+            PlanRecord {
+                template: &published.template,
+                entries: &entries,
+                meta: &meta,
+                handovers,
+                reports,
+                birth_date,
+            },
             now,
-        });
-        Some(ReportFactsRow {
-            care_plan_id: plan.id,
-            region: plan.region.clone(),
-            pathway_code: template.code.clone(),
-            pathway_version: template.version,
-            planner_organization_id: plan.planner_organization_id,
-            statistics_consent: statistics_consent(consents),
-            started_on: tokyo_date(plan.started_at),
-            ended_on: ended_on(plan, rows),
-            status: plan.status.clone(),
-            facts,
-        })
+        ))
     }
 
     /// Recomputes the report facts of these plans, a batch at a time: claimed in a short

@@ -128,6 +128,8 @@ pub struct DatasetRows {
     pub team: Vec<CareTeamRow>,
     pub consents: Vec<ConsentRow>,
     pub entries: Vec<EntryRow>,
+    /// The council's report facts of the plans (computed from the entries above).
+    pub report_facts: Vec<renkei_domain::council::ReportFactsRow>,
 }
 
 /// Multi-row INSERT size: 500 × 16 columns stays under SQLite's and PostgreSQL's
@@ -292,6 +294,12 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
             .collect(),
     )
     .await?;
+    crate::council::upsert(c, &rows.report_facts, chrono::Utc::now())
+        .await
+        .map_err(|e| match e {
+            crate::StoreError::Db(e) | crate::StoreError::Unavailable(e) => e,
+            other => DbErr::Custom(other.to_string()),
+        })?;
     Ok(())
 }
 

@@ -26,7 +26,7 @@ use crate::bench::{
 use crate::db::begin_write;
 
 /// The tables a dataset load writes, in foreign-key order.
-pub const LOADED_TABLES: [&str; 7] = [
+pub const LOADED_TABLES: [&str; 8] = [
     "patients",
     "patient_identifiers",
     "care_plans",
@@ -34,6 +34,7 @@ pub const LOADED_TABLES: [&str; 7] = [
     "consents",
     "entries",
     "audit_events",
+    "report_facts",
 ];
 
 /// One column value of a loaded row.
@@ -293,6 +294,45 @@ fn consents(rows: Vec<ConsentRow>) -> TableRows {
     }
 }
 
+fn report_facts(rows: Vec<renkei_domain::council::ReportFactsRow>, at: DateTime<Utc>) -> TableRows {
+    TableRows {
+        table: "report_facts",
+        columns: &[
+            "care_plan_id",
+            "region",
+            "pathway_code",
+            "pathway_version",
+            "planner_organization_id",
+            "statistics_consent",
+            "started_on",
+            "ended_on",
+            "status",
+            "facts",
+            "stale",
+            "computed_at",
+        ],
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                vec![
+                    Cell::Uuid(r.care_plan_id),
+                    Cell::Text(r.region),
+                    Cell::Text(r.pathway_code),
+                    Cell::Int32(i32::try_from(r.pathway_version).unwrap_or(i32::MAX)),
+                    Cell::Uuid(r.planner_organization_id),
+                    Cell::Bool(r.statistics_consent),
+                    Cell::Text(r.started_on.format("%Y-%m-%d").to_string()),
+                    Cell::OptText(r.ended_on.map(|d| d.format("%Y-%m-%d").to_string())),
+                    Cell::Text(r.status),
+                    Cell::Text(serde_json::to_string(&r.facts).unwrap_or_else(|_| "{}".into())),
+                    Cell::Bool(false),
+                    Cell::Time(at),
+                ]
+            })
+            .collect(),
+    }
+}
+
 fn entries(rows: Vec<EntryRow>) -> TableRows {
     TableRows {
         table: "entries",
@@ -510,6 +550,7 @@ impl BulkLoader {
             consents(rows.consents),
             entries(rows.entries),
             audit_events(events),
+            report_facts(rows.report_facts, Utc::now()),
         ];
         match self.pg.as_mut() {
             Some(conn) => {

@@ -181,19 +181,62 @@ pub async fn upsert<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Every stored row (of `pathway` when given); the ids of rows unreadable or of another
-/// facts version come back apart, to be recomputed.
+/// Which stored rows a report reads: the filter's columns, applied in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct RowsQuery {
+    pub pathway: Option<String>,
+    pub versions: Vec<u32>,
+    pub area: Option<String>,
+    /// Inclusive bounds on `started_on` (`YYYY-MM-DD`).
+    pub started: (Option<NaiveDate>, Option<NaiveDate>),
+    /// Inclusive bounds on `ended_on`; `Some` bounds leave out plans not ended.
+    pub ended: (Option<NaiveDate>, Option<NaiveDate>),
+}
+
+fn apply(q: &RowsQuery) -> sea_orm::Condition {
+    let ymd = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let mut c = sea_orm::Condition::all();
+    if let Some(p) = &q.pathway {
+        c = c.add(Column::PathwayCode.eq(p.clone()));
+    }
+    if !q.versions.is_empty() {
+        c = c.add(
+            Column::PathwayVersion.is_in(q.versions.iter().map(|v| i32::try_from(*v).unwrap_or(0))),
+        );
+    }
+    if let Some(a) = &q.area {
+        c = c.add(Column::Region.eq(a.clone()));
+    }
+    if let Some(d) = q.started.0 {
+        c = c.add(Column::StartedOn.gte(ymd(d)));
+    }
+    if let Some(d) = q.started.1 {
+        c = c.add(Column::StartedOn.lte(ymd(d)));
+    }
+    if let Some(d) = q.ended.0 {
+        c = c.add(Column::EndedOn.gte(ymd(d)));
+    }
+    if let Some(d) = q.ended.1 {
+        c = c.add(Column::EndedOn.lte(ymd(d)));
+    }
+    c
+}
+
+/// The stored rows inside `q` (only those with a statistics consent when
+/// `consenting_only`); the ids of rows unreadable or of another facts version come back
+/// apart, to be recomputed.
 pub async fn rows<C: ConnectionTrait>(
     c: &C,
-    pathway: Option<&str>,
+    q: &RowsQuery,
+    consenting_only: bool,
 ) -> R<(Vec<ReportFactsRow>, Vec<Uuid>)> {
-    let mut q = Entity::find();
-    if let Some(p) = pathway {
-        q = q.filter(Column::PathwayCode.eq(p));
+    let mut find = Entity::find().filter(apply(q));
+    if consenting_only {
+        find = find.filter(Column::StatisticsConsent.eq(true));
     }
     let mut out = Vec::new();
     let mut unreadable = Vec::new();
-    for m in q.order_by_asc(Column::CarePlanId).all(c).await? {
+    for m in find.order_by_asc(Column::CarePlanId).all(c).await? {
         let id = m.care_plan_id;
         match to_domain(m) {
             Some(r) => out.push(r),
@@ -201,6 +244,16 @@ pub async fn rows<C: ConnectionTrait>(
         }
     }
     Ok((out, unreadable))
+}
+
+/// How many stored rows inside `q` have no statistics consent.
+pub async fn count_without_consent<C: ConnectionTrait>(c: &C, q: &RowsQuery) -> R<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(apply(q))
+        .filter(Column::StatisticsConsent.eq(false))
+        .count(c)
+        .await?)
 }
 
 /// Marks these plans stale (rows of another facts version).

@@ -73,6 +73,12 @@ async fn a_bulk_loaded_region_passes_verify_with_every_row_and_index_in_place() 
         db.query_i64("SELECT COUNT(*) FROM care_plans").await,
         report.care_plans as i64
     );
+    // Every loaded plan has its council report facts, fresh.
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM report_facts WHERE stale = false")
+            .await,
+        report.care_plans as i64
+    );
     assert_eq!(
         db.query_i64("SELECT COUNT(*) FROM audit_events").await,
         events_before + report.audit_events as i64

@@ -4,5 +4,6 @@
 //! the tests compute themselves from the plans they created.
 
 mod browser;
+mod kinds;
 mod meetings;
 mod reports;

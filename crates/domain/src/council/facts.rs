@@ -178,6 +178,9 @@ pub struct Measures {
     pub last_activity: Option<DateTime<Utc>>,
     /// The patient died during the stay (destination `death`).
     pub died: bool,
+    /// The template records eye examinations and UACR (the diabetes indicators apply).
+    #[serde(default)]
+    pub tracks_diabetes: bool,
 }
 
 /// How complete one stage's record is.
@@ -519,6 +522,9 @@ fn measures(input: &FactInput<'_>, view: &[&EntryFacts], stages: &[StageFacts]) 
         .filter(|e| done(e, "uacr"))
         .map(|e| e.effective_at)
         .collect();
+    m.tracks_diabetes = ["eye_exam_done", "uacr"]
+        .iter()
+        .all(|code| input.template.items.iter().any(|i| i.code == *code));
     m.last_activity = input
         .entries
         .iter()
@@ -537,5 +543,86 @@ pub fn goal_decided(state: &str) -> Option<bool> {
         s if s == GoalState::Met.as_str() => Some(true),
         s if s == GoalState::NotMet.as_str() || s == GoalState::Overdue.as_str() => Some(false),
         _ => None,
+    }
+}
+
+/// The plan-level columns of a [`ReportFactsRow`], as stored on the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanColumns {
+    pub care_plan_id: Uuid,
+    pub region: String,
+    pub planner_organization_id: Uuid,
+    pub statistics_consent: bool,
+    pub started_at: DateTime<Utc>,
+    /// `active` / `completed` / `withdrawn`.
+    pub status: String,
+    /// When the plan was last changed (its end when it is no longer active and has no
+    /// entry).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What [`report_facts_row`] reads of one plan's record.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRecord<'a> {
+    /// The template of the plan's version.
+    pub template: &'a PathwayTemplate,
+    /// In sequence order.
+    pub entries: &'a [EntryFacts],
+    pub meta: &'a HashMap<Uuid, EntryMeta>,
+    pub handovers: &'a [HandoverInput],
+    pub reports: &'a [ReportInput],
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// One plan's stored report row: the goals judged by the goal engine on the patient's
+/// individual template, then [`plan_report_facts`]. The service's refresh and the bench
+/// dataset loader both build the row with it.
+pub fn report_facts_row(
+    cols: PlanColumns,
+    record: PlanRecord<'_>,
+    now: DateTime<Utc>,
+) -> ReportFactsRow {
+    let pf = crate::plan::plan_facts(record.entries.to_vec());
+    let individual = pf.individual_template(record.template, now);
+    let ctx = crate::goals::GoalContext {
+        plan_started_at: cols.started_at,
+        birth_date: record.birth_date,
+        as_of: now,
+        known_at: now,
+    };
+    let goals = crate::goals::evaluate_goals(&individual, &ctx, &pf.facts);
+    let facts = plan_report_facts(&FactInput {
+        template: &individual,
+        plan_started_at: cols.started_at,
+        status: &cols.status,
+        entries: record.entries,
+        meta: record.meta,
+        goals: &goals,
+        handovers: record.handovers,
+        reports: record.reports,
+        birth_date: record.birth_date,
+        now,
+    });
+    let ended_on = (cols.status != "active").then(|| {
+        tokyo_date(
+            record
+                .entries
+                .iter()
+                .map(|e| e.effective_at)
+                .max()
+                .unwrap_or(cols.updated_at),
+        )
+    });
+    ReportFactsRow {
+        care_plan_id: cols.care_plan_id,
+        region: cols.region,
+        pathway_code: record.template.code.clone(),
+        pathway_version: record.template.version,
+        planner_organization_id: cols.planner_organization_id,
+        statistics_consent: cols.statistics_consent,
+        started_on: tokyo_date(cols.started_at),
+        ended_on,
+        status: cols.status,
+        facts,
     }
 }

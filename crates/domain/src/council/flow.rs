@@ -323,6 +323,10 @@ fn length_distribution(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table
     t
 }
 
+/// Waiting days of one transition, by receiving organisation label (the empty label:
+/// the region).
+type WaitGroup = BTreeMap<String, (Option<Uuid>, Vec<f64>, Plans)>;
+
 fn waiting(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table {
     let mut t = Table::new(
         ctx,
@@ -347,10 +351,7 @@ fn waiting(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table {
         label_column: 1,
         value_columns: vec![3, 4, 5, 6, 7],
     });
-    let mut groups: BTreeMap<
-        (String, String, String),
-        BTreeMap<String, (Option<Uuid>, Vec<f64>, Plans)>,
-    > = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String), WaitGroup> = BTreeMap::new();
     let mut order: Vec<(String, String, String)> = Vec::new();
     for r in rows {
         let entered: Vec<_> = r
@@ -697,7 +698,7 @@ mod tests {
                 "recovery",
                 r,
                 i as i64 + len + 1,
-                (i % 2 == 0).then_some(60),
+                i.is_multiple_of(2).then_some(60),
             );
             rec.handovers
                 .push(handover(r, i as i64 + len - 3, "completed", Some(5), None));

@@ -22,6 +22,10 @@ pub struct Labels {
     pub pathways: HashMap<String, String>,
     /// (pathway code, stage code) → title.
     pub stages: HashMap<(String, String), String>,
+    /// (pathway code, goal code) → title.
+    pub goals: HashMap<(String, String), String>,
+    /// (pathway code, variance code) → title.
+    pub variances: HashMap<(String, String), String>,
 }
 
 impl Labels {
@@ -43,6 +47,39 @@ impl Labels {
             .get(&(pathway.to_owned(), stage.to_owned()))
             .map_or(stage, String::as_str);
         format!("{p} · {s}")
+    }
+
+    /// A goal by its title (the code when the template has no such goal).
+    pub fn goal(&self, pathway: &str, goal: &str) -> String {
+        let p = self.pathways.get(pathway).map_or(pathway, String::as_str);
+        let g = self
+            .goals
+            .get(&(pathway.to_owned(), goal.to_owned()))
+            .map_or(goal, String::as_str);
+        format!("{p} · {g}")
+    }
+
+    /// A variance code by the template's title, else in the words of its parts
+    /// (direction, level, cause), never as the bare code.
+    pub fn variance(&self, pathway: &str, code: &str, lang: Lang) -> String {
+        if let Some(t) = self.variances.get(&(pathway.to_owned(), code.to_owned())) {
+            return t.clone();
+        }
+        use crate::wording::{
+            VARIANCE_CAUSES, VARIANCE_DIRECTIONS, VARIANCE_LEVELS, variance_part,
+        };
+        match crate::variance::parse_variance_code(code) {
+            Ok(p) => [
+                variance_part(VARIANCE_DIRECTIONS, p.direction, lang),
+                variance_part(VARIANCE_LEVELS, p.level, lang),
+                variance_part(VARIANCE_CAUSES, p.category, lang),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
+            Err(_) => ui_text("その他", lang).to_owned(),
+        }
     }
 }
 

@@ -3,13 +3,19 @@
 //! the counted plans to report pages ([`flow`] and the others), the small-cell rule
 //! ([`privacy`]) and the order statistics they use ([`stats`]).
 
+pub mod casemix;
+pub mod compare;
+pub mod completeness;
 pub mod facts;
 pub mod filter;
 pub mod flow;
 pub mod fold;
+pub mod goals;
+pub mod outcomes;
 pub mod privacy;
 pub mod report;
 pub mod stats;
+pub mod variances;
 
 pub use facts::{PlanReportFacts, ReportFactsRow, plan_report_facts};
 pub use filter::{Period, ReportFilter};
@@ -20,10 +26,26 @@ pub use report::{
 
 /// Computes one report over the stored facts of the region's plans for one viewer.
 pub fn report_page(kind: ReportKind, rows: &[ReportFactsRow], ctx: &FoldContext<'_>) -> ReportPage {
+    report_page_with(kind, rows, 0, ctx)
+}
+
+/// [`report_page`] over rows read without the plans that have no statistics consent,
+/// `excluded_elsewhere` of which were inside the filter.
+pub fn report_page_with(
+    kind: ReportKind,
+    rows: &[ReportFactsRow],
+    excluded_elsewhere: u64,
+    ctx: &FoldContext<'_>,
+) -> ReportPage {
     let (counted, excluded) = fold::select(rows, ctx);
+    let excluded = excluded + excluded_elsewhere;
     let (sections, suppressed) = match kind {
         ReportKind::Flow => flow::flow(&counted, ctx),
-        _ => (Vec::new(), 0),
+        ReportKind::Goals => goals::goals(&counted, ctx),
+        ReportKind::Variances => variances::variances(&counted, ctx),
+        ReportKind::Outcomes => outcomes::outcomes(&counted, ctx),
+        ReportKind::Completeness => completeness::completeness(&counted, ctx),
+        ReportKind::Compare => compare::compare(&counted, ctx),
     };
     ReportPage {
         kind,
@@ -144,5 +166,152 @@ pub(crate) mod testing {
             lang: Lang::Ja,
             now: at(400),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::facts::{GoalFact, Measures, StageCompleteness, VarianceFact};
+    use super::testing::*;
+    use super::*;
+    use crate::wording::Lang;
+
+    /// Twelve plans with every kind of fact, on versions 1 and 2.
+    fn rich() -> Vec<ReportFactsRow> {
+        (0..12u128)
+            .map(|i| {
+                let mut acute = stage("acute", org(1), i as i64, Some(10 + i as i64));
+                acute.report_due_at = Some(at(40));
+                let mut rec = stage("recovery", org(2), i as i64 + 12, Some(60));
+                rec.handovers
+                    .push(handover(org(2), i as i64 + 8, "completed", Some(4), None));
+                let mut p = plan(i, org(1), "completed", true, vec![acute, rec]);
+                p.pathway_version = 1 + (i % 2) as u32;
+                p.facts.goals.push(GoalFact {
+                    code: "g1_transfer_on_time".into(),
+                    stage: Some("acute".into()),
+                    organization: Some(org(1)),
+                    state: if i.is_multiple_of(3) {
+                        "not_met"
+                    } else {
+                        "met"
+                    }
+                    .into(),
+                });
+                p.facts.variances.push(VarianceFact {
+                    code: "NEG.VAR.SY.BED".into(),
+                    category: "SY".into(),
+                    positive: false,
+                    automatic: i.is_multiple_of(2),
+                    stage: "acute".into(),
+                    organization: Some(org(1)),
+                    at: at(5),
+                });
+                p.facts.completeness.push(StageCompleteness {
+                    stage: "acute".into(),
+                    organization: Some(org(1)),
+                    ended: true,
+                    required: 1,
+                    missing: Vec::new(),
+                    entries: 4,
+                    late: 1,
+                    median_record_days: Some(0.0),
+                });
+                p.facts.measures = Measures {
+                    fim_motor_admission: Some(30.0 + i as f64 * 3.0),
+                    fim_motor_discharge: Some(55.0 + i as f64 * 2.0 + (i % 4) as f64),
+                    fim_total_admission: Some(60.0 + i as f64 * 3.0),
+                    fim_total_discharge: Some(90.0 + i as f64 * 2.0),
+                    recovery_days: Some(60),
+                    recovery_limit_days: Some(150),
+                    age_at_onset: Some(60 + (i as i64 * 7) % 25),
+                    onset_to_recovery_days: Some(12 + (i as i64 * 5) % 9),
+                    destination: Some("home".into()),
+                    discharged_home: Some(true),
+                    barthel_preinjury: Some(90.0),
+                    barthel_discharge: Some(70.0),
+                    tracks_diabetes: true,
+                    last_hba1c: Some(6.8),
+                    last_hba1c_at: Some(at(390)),
+                    hba1c_target: Some(7.0),
+                    ..Default::default()
+                };
+                p.status = if i < 6 { "completed" } else { "active" }.into();
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_report_has_its_words_in_english_and_as_many_cells_as_columns() {
+        let rows = rich();
+        let labels = labels();
+        for kind in ReportKind::ALL {
+            let filter = ReportFilter {
+                pathway: Some("stroke".into()),
+                versions: if kind == ReportKind::Compare {
+                    vec![1, 2]
+                } else {
+                    Vec::new()
+                },
+                ..Default::default()
+            };
+            let mut c = ctx(org(4), true, &filter, &labels);
+            c.lang = Lang::En;
+            let page = report_page(kind, &rows, &c);
+            assert!(!page.sections.is_empty(), "{kind:?}");
+            for s in &page.sections {
+                assert!(s.title.is_ascii(), "{kind:?} {}", s.title);
+                assert!(
+                    s.definition.as_deref().is_none_or(str::is_ascii),
+                    "{:?}",
+                    s.definition
+                );
+                for col in &s.columns {
+                    assert!(col.label.is_ascii(), "{kind:?} {}: {}", s.key, col.label);
+                    assert!(
+                        col.unit.as_deref().is_none_or(str::is_ascii),
+                        "{:?}",
+                        col.unit
+                    );
+                }
+                for l in &s.listed {
+                    assert!(l.is_ascii(), "{kind:?} {}: {l}", s.key);
+                }
+                for r in &s.rows {
+                    assert_eq!(r.len(), s.columns.len(), "{kind:?} {}", s.key);
+                }
+                if let Some(chart) = &s.chart {
+                    assert!(chart.label_column < s.columns.len());
+                    assert!(chart.value_columns.iter().all(|c| *c < s.columns.len()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_outcomes_of_a_rich_region_are_all_computed() {
+        let rows = rich();
+        let labels = labels();
+        let filter = ReportFilter::default();
+        let page = report_page(
+            ReportKind::Outcomes,
+            &rows,
+            &ctx(org(4), true, &filter, &labels),
+        );
+        let keys: Vec<&str> = page.sections.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "fim",
+                "performance_index",
+                "casemix",
+                "home_discharge",
+                "barthel_loss",
+                "diabetes"
+            ]
+        );
+        let casemix = &page.sections[2];
+        assert!(casemix.listed[0].contains("n = 12"), "{:?}", casemix.listed);
     }
 }
