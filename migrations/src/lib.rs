@@ -20,6 +20,7 @@ mod m20261210_000701_notifications;
 mod m20261211_000101_patient_links;
 mod m20261211_000201_care_team_end;
 mod m20261214_000101_report_facts;
+mod m20261214_000201_council_meetings;
 
 pub mod layout;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000101_patient_links::Migration),
             Box::new(m20261211_000201_care_team_end::Migration),
             Box::new(m20261214_000101_report_facts::Migration),
+            Box::new(m20261214_000201_council_meetings::Migration),
         ]
     }
 }

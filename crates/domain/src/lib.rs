@@ -31,3 +31,4 @@ pub mod wording;
 
 pub use error::{EntryRejection, ErrorCode, FieldError};
 pub use rules::Rule;
+pub mod council_meetings;

@@ -214,3 +214,4 @@ pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     let nanos = t.nanosecond() / 1_000 * 1_000;
     t.with_nanosecond(nanos).unwrap_or(t)
 }
+pub mod council_meetings;

@@ -32,3 +32,4 @@ pub mod testing;
 pub mod work_index;
 
 pub use error::StoreError;
+pub mod council_meetings;

@@ -3,5 +3,7 @@
 //! suppression, the audit event of every read, and the figures checked against counts
 //! the tests compute themselves from the plans they created.
 
+mod browser;
 mod kinds;
+mod meetings;
 mod reports;

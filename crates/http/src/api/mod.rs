@@ -5,6 +5,7 @@ pub mod access;
 pub mod administration;
 pub mod corrections;
 pub mod council;
+pub mod council_meetings;
 pub mod dto;
 pub mod moments;
 pub mod openapi;
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .merge(administration::routes())
         .merge(patient_merge::routes())
         .merge(council::routes())
+        .merge(council_meetings::routes())
 }
 
 #[derive(OpenApi)]

@@ -31,6 +31,7 @@ pub fn document() -> OpenApi {
     doc.merge(super::administration::AdminDoc::openapi());
     doc.merge(super::patient_merge::MergeDoc::openapi());
     doc.merge(super::access::CareTeamDoc::openapi());
+    doc.merge(super::council_meetings::CouncilMeetingsDoc::openapi());
     add_shared_responses(&mut doc);
     doc
 }

@@ -11,7 +11,9 @@
 mod admin;
 mod admin_manage;
 mod care_team;
+pub mod charts;
 mod corrections;
+mod council;
 pub mod csv_export;
 mod cycle;
 mod declarations;
@@ -227,6 +229,8 @@ pub fn routes() -> Router<AppState> {
             "/admin/organizations/{code}/notifications",
             get(notifications::notifications_page).post(notifications::notifications_submit),
         )
+        // The regional council's dashboard, reports and meetings (issue 16).
+        .merge(council::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -466,6 +470,7 @@ pub enum Nav {
     Directory,
     Pathways,
     Admin,
+    Council,
     None,
 }
 
@@ -541,6 +546,7 @@ impl Shell {
                 | (Nav::Directory, "directory")
                 | (Nav::Pathways, "pathways")
                 | (Nav::Admin, "admin")
+                | (Nav::Council, "council")
         )
     }
 }

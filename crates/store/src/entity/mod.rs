@@ -13,6 +13,8 @@ pub mod break_glass_grants;
 pub mod care_plans;
 pub mod care_team_members;
 pub mod consents;
+pub mod council_decisions;
+pub mod council_meetings;
 pub mod declarations;
 pub mod entries;
 pub mod handover_reads;
