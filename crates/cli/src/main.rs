@@ -606,7 +606,6 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                 SyncLevel::Full => SqliteSync::Full,
                 SyncLevel::Normal => SqliteSync::Normal,
             };
-            s.sqlite_background_checkpoint = true;
             let db = renkei_service::connect(&s)
                 .await
                 .map_err(startup::StartupError::Database)?;
@@ -691,21 +690,6 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
                     }
                 }
             });
-            // SQLite: the WAL is copied into the database file here, every second, not
-            // by whichever commit crosses its size (see `DbSettings`).
-            let checkpointer = services.clone();
-            let checkpoints = tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    every.tick().await;
-                    match renkei_service::checkpoint_wal(&checkpointer.db).await {
-                        Ok(None) => break,
-                        Ok(Some(_)) => {}
-                        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-                    }
-                }
-            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -725,7 +709,6 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<ExitCode> {
             tracing::info!("in-flight requests finished");
             sweeps.abort();
             refreshes.abort();
-            checkpoints.abort();
             sequencer.abort();
             let _ = sequencer.await;
             match services.sequence_all_audit().await {

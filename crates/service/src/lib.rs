@@ -56,9 +56,7 @@ pub use sea_orm::DatabaseConnection;
 
 pub use error::{ErrorCode, ServiceError};
 pub use pathways::PathwayRegistry;
-pub use renkei_store::db::{
-    DbSettings, SqliteSync, WriteTxn, begin_write, checkpoint_wal, connect,
-};
+pub use renkei_store::db::{DbSettings, SqliteSync, WriteTxn, begin_write, connect};
 pub use renkei_store::queries_access::AuditFilter;
 
 /// Who is acting: the authenticated practitioner and their organisation.

@@ -32,11 +32,6 @@ pub struct DbSettings {
     pub sqlite_sync: SqliteSync,
     /// PostgreSQL schema to use (tests use one schema per test).
     pub schema: Option<String>,
-    /// SQLite: no connection checkpoints the WAL when it commits (`wal_autocheckpoint =
-    /// 0`); the process calls [`checkpoint_wal`] from a background task instead. A commit
-    /// that crosses the WAL's 1,000 pages otherwise copies them into a large database
-    /// file, fsync included, before it answers: hundreds of milliseconds at region scale.
-    pub sqlite_background_checkpoint: bool,
 }
 
 impl DbSettings {
@@ -47,7 +42,6 @@ impl DbSettings {
             busy_timeout: Duration::from_secs(5),
             sqlite_sync: SqliteSync::Full,
             schema: None,
-            sqlite_background_checkpoint: false,
         }
     }
 
@@ -109,18 +103,11 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
         SqliteSync::Full => SqliteSynchronous::Full,
         SqliteSync::Normal => SqliteSynchronous::Normal,
     };
-    let background_checkpoint = settings.sqlite_background_checkpoint;
     opts.map_sqlx_sqlite_opts(move |o| {
-        let o = o
-            .journal_mode(SqliteJournalMode::Wal)
+        o.journal_mode(SqliteJournalMode::Wal)
             .synchronous(sync)
             .busy_timeout(busy)
-            .foreign_keys(true);
-        if background_checkpoint {
-            o.pragma("wal_autocheckpoint", "0")
-        } else {
-            o
-        }
+            .foreign_keys(true)
     });
     // Every connection handed out by the pool is told (a `sqlx::pool::acquire` trace
     // event inside the query's span): `/metrics` counts the queries still waiting for one.
@@ -285,24 +272,4 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         })
         .await?;
     Ok(WriteTxn { txn, _turn: turn })
-}
-
-/// SQLite: copies what it can of the WAL into the database file without waiting for
-/// readers or blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`); answers the WAL's
-/// frames and how many of them are now in the database file. Nothing on PostgreSQL.
-pub async fn checkpoint_wal(db: &DatabaseConnection) -> Result<Option<(i64, i64)>, DbErr> {
-    if db.get_database_backend() != DatabaseBackend::Sqlite {
-        return Ok(None);
-    }
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            DatabaseBackend::Sqlite,
-            "PRAGMA wal_checkpoint(PASSIVE)",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("PRAGMA wal_checkpoint returned nothing".into()))?;
-    Ok(Some((
-        row.try_get_by_index::<i64>(1)?,
-        row.try_get_by_index::<i64>(2)?,
-    )))
 }
