@@ -898,8 +898,10 @@ impl Harness {
         }
         let _ = writeln!(
             read_body,
-            "\nEach server measured here first brought its worklist index up to date (the \
-             dataset is loaded without it; `renkei_worklist_stale_plans` polled until 0): {}.",
+            "\nEach server measured here first brought its worklist index and the council's \
+             report facts up to date (the dataset is loaded without the worklist index; \
+             `renkei_worklist_stale_plans` and `renkei_report_facts_stale_plans` polled until \
+             0): {}.",
             indexed
                 .iter()
                 .map(|(d, s)| format!("{d} {s:.0} s"))
@@ -1329,13 +1331,14 @@ pub async fn run_all(cfg: BenchConfig) -> anyhow::Result<()> {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<()>> + '_>,
     >;
-    let sections: [(&str, Section); 6] = [
+    let sections: [(&str, Section); 7] = [
         ("p1", |h| Box::pin(h.section_sqlite_append())),
         ("p2", |h| Box::pin(h.section_pg_append())),
         ("p4", |h| Box::pin(h.section_capacity())),
         ("p7", |h| Box::pin(h.section_callgrind())),
         ("p5", |h| Box::pin(h.section_reads())),
         ("fhir", |h| Box::pin(h.section_fhir())),
+        ("reports", |h| Box::pin(h.section_reports())),
     ];
     for (name, f) in sections {
         if !want(name, &only) {
@@ -1375,6 +1378,7 @@ fn section_of(title: &str) -> &'static str {
         "P7" => "p7",
         "P8" => "p8",
         "FHIR" => "fhir",
+        "Council" => "reports",
         _ => "p5",
     }
 }
@@ -1397,7 +1401,7 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
     };
     for line in text
         .lines()
-        .filter(|l| l.starts_with("| P") || l.starts_with("| FHIR"))
+        .filter(|l| l.starts_with("| P") || l.starts_with("| FHIR") || l.starts_with("| Council"))
     {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
         if cells.len() != 4 || ran(cells[0]) {
@@ -1426,7 +1430,9 @@ fn carry_over(report: &mut Report, text: &str, only: &[String], skipped: &[Strin
         }
     }
     for (title, body) in blocks {
-        if (title.starts_with('P') || title.starts_with("FHIR")) && !ran(&title) {
+        if (title.starts_with('P') || title.starts_with("FHIR") || title.starts_with("Council"))
+            && !ran(&title)
+        {
             let title = if title.contains("(run of ") {
                 title
             } else {
@@ -1781,8 +1787,9 @@ impl Harness {
              `POST /fhir/r4` transaction Bundles of {} Observations (25 patients × HbA1c, HDL, TG, \
              UACR), 4 concurrent clients each on its own 50 patients, {:.0} s: {} Bundles, {} \
              Observations, {} refused, {:.0} Observations/s.\n\n\
-             Before measuring, the server brought the dataset's worklist index up to date \
-             ({:.0} s; `renkei_worklist_stale_plans` polled until 0).",
+             Before measuring, the server brought the dataset's worklist index and report \
+             facts up to date ({:.0} s; `renkei_worklist_stale_plans` and \
+             `renkei_report_facts_stale_plans` polled until 0).",
             self.cfg.read_secs.max(10),
             res.rps_2xx,
             res.errors,
@@ -1822,6 +1829,143 @@ impl Harness {
             .push(("FHIR — import and $everything".into(), body));
         Ok(())
     }
+}
+
+impl Harness {
+    /// The council's reports (issue 16 §9: each ≤ 2 s at region-1y): every report of the
+    /// three original pathways over the whole region, as a council member, on SQLite
+    /// (FULL) over the region-1y dataset (the one P5 generated, reused when present). Each
+    /// request is timed by the client, one after another, 5 times after one warm-up.
+    async fn section_reports(&mut self) -> anyhow::Result<()> {
+        let dir = self.cfg.work_dir.join("reports");
+        std::fs::create_dir_all(&dir)?;
+        let reused = self.cfg.work_dir.join("p5").join("region-1y.db");
+        let file = if reused.exists() {
+            reused
+        } else {
+            let file = dir.join("region-1y.db");
+            if !file.exists() {
+                self.generate(&format!("sqlite://{}", file.display()), "region-1y")
+                    .await?;
+            }
+            file
+        };
+        let url = format!("sqlite://{}", file.display());
+        let token = council_member(&url).await?;
+        let r = self.renkei(&url, &[]);
+        let mut server = r.serve(free_port()?, &dir.join("serve.log")).await?;
+        let indexed = server.wait_until_indexed(INDEX_LIMIT).await?;
+        let http = reqwest::Client::new();
+        let mut rows = Vec::new();
+        let mut slowest = 0.0_f64;
+        let mut failures = 0;
+        for pathway in ["stroke", "femur-fracture", "diabetes"] {
+            for report in [
+                "flow",
+                "goals",
+                "variances",
+                "outcomes",
+                "completeness",
+                "compare",
+            ] {
+                let mut q = format!("pathway={pathway}");
+                if report == "compare" {
+                    q.push_str("&version=1&version=2");
+                }
+                let url = format!("{}/api/v1/reports/{report}?{q}", server.base);
+                let mut ms = Vec::new();
+                let mut bytes = 0;
+                for i in 0..6 {
+                    let t = Instant::now();
+                    let res = http.get(&url).bearer_auth(&token).send().await?;
+                    let ok = res.status().is_success();
+                    let body = res.bytes().await?;
+                    let took = t.elapsed().as_secs_f64() * 1000.0;
+                    if !ok {
+                        failures += 1;
+                        eprintln!("{url}: {}", String::from_utf8_lossy(&body));
+                    }
+                    bytes = body.len();
+                    if i > 0 {
+                        ms.push(took);
+                    }
+                }
+                ms.sort_by(f64::total_cmp);
+                let max = ms.last().copied().unwrap_or(0.0);
+                slowest = slowest.max(max);
+                rows.push(format!(
+                    "| {pathway} | {report} | {:.1} | {:.1} | {:.1} | {} |",
+                    ms[0],
+                    ms[ms.len() / 2],
+                    max,
+                    bytes
+                ));
+            }
+        }
+        server.stop().await;
+        let body = format!(
+            "SQLite (FULL), region-1y (303,600 plans; the reports read the stored per-plan report \
+             facts, kept up to date on change). `GET /api/v1/reports/{{report}}?pathway=…` over the \
+             whole region as a council member (`&version=1&version=2` for compare), one request at \
+             a time, 5 timed after one warm-up; client-side wall time.\n\n\
+             | pathway | report | min ms | median ms | max ms | bytes |\n|---|---|---|---|---|---|\n{}\n\n\
+             Before measuring, the server brought the dataset's worklist index and report facts up \
+             to date ({:.0} s).",
+            rows.join("\n"),
+            indexed.as_secs_f64(),
+        );
+        self.report.goals.push((
+            "Council reports at region-1y on SQLite, slowest of 18".into(),
+            "≤ 2 s".into(),
+            format!("max {slowest:.0} ms ({failures} failed)"),
+            if slowest <= 2000.0 && failures == 0 {
+                "met".into()
+            } else {
+                format!("**missed** ({:.1}× the target)", slowest / 2000.0)
+            },
+        ));
+        self.report.sections.push(("Council reports".into(), body));
+        Ok(())
+    }
+}
+
+/// A bearer token of a council member added to the busiest planning hospital of `url`.
+async fn council_member(url: &str) -> anyhow::Result<String> {
+    let mut s = renkei_service::DbSettings::new(url);
+    s.max_connections = 1;
+    let db = renkei_service::connect(&s).await?;
+    let org = renkei_store::bench::busiest_planner(&db, 2000)
+        .await?
+        .context("no care plans")?;
+    let code = renkei_store::queries::organization_by_id(&db, org)
+        .await?
+        .context("planner")?
+        .code;
+    let services = renkei_service::Services::new(db.clone(), Default::default());
+    let login = "bench-council";
+    if renkei_store::queries::practitioner_by_login(&db, login)
+        .await?
+        .is_none()
+    {
+        renkei_service::admin::add_practitioner(
+            &services,
+            renkei_service::admin::NewPractitioner {
+                organization_code: code,
+                login: login.into(),
+                name: "協議会 委員".into(),
+                profession: "physician".into(),
+                roles: vec!["council_member".into()],
+                password: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let token = renkei_service::admin::issue_token(&services, login, "bench", None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await?;
+    Ok(token)
 }
 
 #[cfg(test)]

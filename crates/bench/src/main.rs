@@ -53,7 +53,7 @@ enum Command {
         load_cpu: String,
         #[arg(long, default_value = "oha")]
         oha: PathBuf,
-        /// Only these sections (p1, p2, p4, p5, p7, fhir); all when empty.
+        /// Only these sections (p1, p2, p4, p5, p7, fhir, reports); all when empty.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         #[arg(long, default_value_t = 100_000)]

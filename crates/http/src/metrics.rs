@@ -14,6 +14,7 @@
 //! | `renkei_write_queue_timeouts_total` | counter | writers that gave up waiting (answered 503) |
 //! | `renkei_audit_pending_events`, `renkei_audit_sequencing_lag_seconds` | gauge | audit sequencing |
 //! | `renkei_worklist_stale_plans` | gauge | plans whose worklist items wait to be recomputed (the background refresh's backlog) |
+//! | `renkei_report_facts_stale_plans` | gauge | plans whose council report facts wait to be recomputed (the background refresh's backlog) |
 //! | `renkei_login_failures_total` | counter | refused password logins |
 //! | `renkei_sweep_duration_seconds` | histogram | automatic variance sweeps |
 
@@ -61,6 +62,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             metrics::describe_gauge!(
                 "renkei_worklist_stale_plans",
                 "Plans whose worklist items wait to be recomputed (changed, or moved on by time)."
+            );
+            metrics::describe_gauge!(
+                "renkei_report_facts_stale_plans",
+                "Plans whose council report facts wait to be recomputed (changed since computed, or new)."
             );
             metrics::describe_histogram!(
                 "renkei_http_request_duration_seconds",
@@ -128,6 +133,11 @@ async fn refresh(state: &AppState) -> Result<(), ApiError> {
         tokio::time::timeout(AUDIT_READ_WAIT, state.services.worklist_backlog()).await
     {
         metrics::gauge!("renkei_worklist_stale_plans").set(backlog? as f64);
+    }
+    if let Ok(backlog) =
+        tokio::time::timeout(AUDIT_READ_WAIT, state.services.report_facts_backlog()).await
+    {
+        metrics::gauge!("renkei_report_facts_stale_plans").set(backlog? as f64);
     }
     Ok(())
 }

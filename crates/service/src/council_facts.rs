@@ -143,11 +143,17 @@ impl Services {
         Ok(ids.len())
     }
 
-    /// Recomputes up to `limit` plans whose report facts are stale or missing; returns
+    /// Recomputes up to `limit` plans whose report facts are stale; returns
     /// how many (the background refresher calls it until none are left).
     pub async fn refresh_stale_report_facts(&self, limit: u64) -> Result<usize, ServiceError> {
         let ids = store::plans_to_refresh(&self.db, limit).await?;
         self.refresh_report_facts(&ids).await
+    }
+
+    /// How many plans' report facts wait to be recomputed (the background refresh's
+    /// backlog, on `/metrics`).
+    pub async fn report_facts_backlog(&self) -> Result<u64, ServiceError> {
+        Ok(store::stale_count(&self.db).await?)
     }
 
     /// Brings every plan's report facts up to date (before a report reads them). Stops

@@ -281,6 +281,17 @@ impl Services {
             updated_at: now,
         };
         queries::insert_care_plan(&txn, row.clone()).await?;
+        renkei_store::council::insert_pending(
+            &txn,
+            row.id,
+            &row.region,
+            (&template.code, template.version),
+            row.planner_organization_id,
+            renkei_domain::calendar::tokyo_date(row.started_at),
+            &row.status,
+            now,
+        )
+        .await?;
         let planner_member = Uuid::now_v7();
         queries_access::insert_team_member(
             &txn,

@@ -6,11 +6,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use renkei_domain::council::{PlanReportFacts, ReportFactsRow};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Set, Statement,
 };
 use uuid::Uuid;
 
-use crate::entity::care_plans;
 use crate::error::StoreError;
 
 type R<T> = Result<T, StoreError>;
@@ -115,36 +115,88 @@ pub async fn claim<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> R<()> {
     Ok(())
 }
 
-/// Up to `limit` plans whose facts are stale or not computed yet, in id order.
+/// Writes the report-facts row of a plan being created, stale and with no facts yet
+/// (call in the transaction that inserts the plan): every plan has its row from the
+/// start, so finding the plans to recompute is one read of the stale rows' index.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the plan columns a report filters on"
+)]
+pub async fn insert_pending<C: ConnectionTrait>(
+    c: &C,
+    plan: Uuid,
+    region: &str,
+    pathway: (&str, u32),
+    planner: Uuid,
+    started_on: NaiveDate,
+    status: &str,
+    at: DateTime<Utc>,
+) -> R<()> {
+    Entity::insert(report_facts::ActiveModel {
+        care_plan_id: Set(plan),
+        region: Set(region.to_owned()),
+        pathway_code: Set(pathway.0.to_owned()),
+        pathway_version: Set(i32::try_from(pathway.1).unwrap_or(i32::MAX)),
+        planner_organization_id: Set(planner),
+        statistics_consent: Set(false),
+        started_on: Set(started_on.format("%Y-%m-%d").to_string()),
+        ended_on: Set(None),
+        status: Set(status.to_owned()),
+        facts: Set(PENDING_FACTS.to_owned()),
+        stale: Set(true),
+        computed_at: Set(at),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// The facts of a row not computed yet (unreadable as facts: such a row is left out of
+/// every report until it is computed).
+pub const PENDING_FACTS: &str = "{}";
+
+/// The statement that finds up to `limit` plans whose facts are stale, in the order of
+/// the stale rows' index: sorting the whole backlog to take its first `limit` would cost
+/// as much as the refresh while the backlog is large. SQLite names the index (without
+/// statistics its planner may walk the table in key order instead).
+pub fn plans_to_refresh_statement(backend: DbBackend, limit: u64) -> Statement {
+    let indexed = match backend {
+        DbBackend::Sqlite => " INDEXED BY ix_report_facts_stale",
+        _ => "",
+    };
+    let p1 = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?1",
+    };
+    Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT care_plan_id AS id FROM report_facts{indexed} WHERE stale = {p1} LIMIT {limit}"
+        ),
+        [true.into()],
+    )
+}
+
+/// Up to `limit` plans whose facts are stale (changed since they were computed, or never
+/// computed), in id order.
 pub async fn plans_to_refresh<C: ConnectionTrait>(c: &C, limit: u64) -> R<Vec<Uuid>> {
-    let mut ids: Vec<Uuid> = Entity::find()
-        .select_only()
-        .column(Column::CarePlanId)
-        .filter(Column::Stale.eq(true))
-        .order_by_asc(Column::CarePlanId)
-        .limit(limit)
-        .into_tuple::<Uuid>()
-        .all(c)
+    let rows = c
+        .query_all_raw(plans_to_refresh_statement(c.get_database_backend(), limit))
         .await?;
-    let computed = Query::select()
-        .column(Column::CarePlanId)
-        .from(Entity)
-        .to_owned();
-    ids.extend(
-        care_plans::Entity::find()
-            .select_only()
-            .column(care_plans::Column::Id)
-            .filter(care_plans::Column::Id.not_in_subquery(computed))
-            .order_by_asc(care_plans::Column::Id)
-            .limit(limit)
-            .into_tuple::<Uuid>()
-            .all(c)
-            .await?,
-    );
+    let mut ids = rows
+        .iter()
+        .map(|r| r.try_get::<Uuid>("", "id"))
+        .collect::<Result<Vec<_>, _>>()?;
     ids.sort();
-    ids.dedup();
-    ids.truncate(limit as usize);
     Ok(ids)
+}
+
+/// How many plans' facts wait to be recomputed (the background refresh's backlog).
+pub async fn stale_count<C: ConnectionTrait>(c: &C) -> R<u64> {
+    Ok(Entity::find()
+        .filter(Column::Stale.eq(true))
+        .count(c)
+        .await?)
 }
 
 /// Writes these rows (inserting or replacing each plan's), leaving the staleness of an

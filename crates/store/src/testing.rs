@@ -365,7 +365,7 @@ pub async fn explain_assign_seqs<C: ConnectionTrait>(
 /// The plans of the reads that run on every request or every wake of a background task
 /// and must stay index lookups however large the region grows: the sequencer's pending
 /// regions and count, the access decision's rows, the worklist's stale plans of an
-/// organisation. `(name, plan)` pairs.
+/// organisation, the council's stale report facts. `(name, plan)` pairs.
 pub async fn explain_hot_reads<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<(&'static str, String)>, DbErr> {
@@ -387,6 +387,10 @@ pub async fn explain_hot_reads<C: ConnectionTrait>(
                 crate::queries_access::access_rows_statement(backend, plan, who, now, Some("k")),
             )
             .await?,
+        ),
+        (
+            "report_facts_to_refresh",
+            explain(db, crate::council::plans_to_refresh_statement(backend, 200)).await?,
         ),
         (
             "stale_plans_of_org",

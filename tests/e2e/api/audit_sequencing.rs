@@ -75,6 +75,11 @@ async fn the_reads_every_request_makes_use_indexes_on_sqlite() {
             && !p.contains("SCAN"),
         "stale plans of an organisation: each condition by its index, no scan:\n{p}"
     );
+    let p = plan("report_facts_to_refresh");
+    assert!(
+        p.contains("ix_report_facts_stale") && !p.contains("SCAN"),
+        "report facts to refresh: the stale rows' index, no scan:\n{p}"
+    );
     let p = plan("access_rows");
     for (alias, table) in [
         ("t", "care_team_members"),

@@ -168,25 +168,33 @@ async fn metrics_scrape_has_route_latency_pool_queue_audit_login_and_sweep_serie
     assert!(need("renkei_audit_sequencing_lag_seconds", &[]) >= 0.0);
     assert!(need("renkei_audit_pending_events", &[]) >= 0.0);
     assert!(need("renkei_sweep_duration_seconds_count", &[]) >= 1.0);
-    // The worklist index's backlog: the plan changed by the appends is recomputed in the
-    // background, after which the gauge reads 0 (a measurement on a loaded dataset waits
-    // for that).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let backlog = server
-            .gauge("renkei_worklist_stale_plans")
-            .await
-            .expect("metrics")
-            .expect("renkei_worklist_stale_plans missing from /metrics");
-        assert!(backlog >= 0.0 && backlog.fract() == 0.0, "{backlog}");
-        if backlog == 0.0 {
-            break;
+    // The background refreshes' backlogs: the worklist items and the council's report
+    // facts of the plan made and changed by the appends are recomputed in the background,
+    // after which each gauge reads 0 (a measurement on a loaded dataset waits for that).
+    for gauge in [
+        "renkei_worklist_stale_plans",
+        "renkei_report_facts_stale_plans",
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let backlog = server
+                .gauge(gauge)
+                .await
+                .expect("metrics")
+                .unwrap_or_else(|| panic!("{gauge} missing from /metrics"));
+            assert!(
+                backlog >= 0.0 && backlog.fract() == 0.0,
+                "{gauge} {backlog}"
+            );
+            if backlog == 0.0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{gauge}: still {backlog} stale plans after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the worklist index still had {backlog} stale plans after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Raw paths (with ids) never become series.
     assert!(

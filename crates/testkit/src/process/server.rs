@@ -195,18 +195,24 @@ impl Server {
             .find_map(|v| v.trim().parse().ok()))
     }
 
-    /// Waits until the worklist index holds no stale plan (`renkei_worklist_stale_plans`
-    /// is 0): a dataset loaded without the server is indexed by the server's background
-    /// refresh, and a measurement taken meanwhile would measure that refresh too. Polls
+    /// Waits until the worklist index and the council's report facts hold no stale plan
+    /// (`renkei_worklist_stale_plans` and `renkei_report_facts_stale_plans` are 0): a
+    /// dataset loaded without the server is indexed by the server's background refresh,
+    /// and a measurement taken meanwhile would measure that refresh too. Polls
     /// every half second up to `limit`; answers how long it took.
     pub async fn wait_until_indexed(&self, limit: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         loop {
-            if self.gauge("renkei_worklist_stale_plans").await? == Some(0.0) {
+            let worklist = self.gauge("renkei_worklist_stale_plans").await?;
+            let facts = self.gauge("renkei_report_facts_stale_plans").await?;
+            if worklist == Some(0.0) && facts == Some(0.0) {
                 return Ok(started.elapsed());
             }
             if started.elapsed() > limit {
-                bail!("the worklist index was still refreshing after {limit:?}");
+                bail!(
+                    "the background refreshes were still running after {limit:?} \
+                     (worklist {worklist:?}, report facts {facts:?} stale plans)"
+                );
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
