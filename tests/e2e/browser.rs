@@ -1683,6 +1683,29 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     assert!(text(&f, "p.notice").await.contains("確定しました"));
     assert_eq!(entry_count(app, kimura).await, k0 + 1, "one home visit");
     screenshot(&f, "heart-failure-plan").await;
+
+    // 山本 和夫 (colorectal cancer, follow-up shared with the clinic): the follow-up
+    // schedule computed from the date of surgery and the 策定料 goal on the plan page.
+    open_plan_of(&f, &base, "ヤマモト", "山本 和夫").await;
+    assert!(text(&f, "main").await.contains("大腸がん地域連携パス"));
+    let follow_up = text(&f, "#follow-up").await;
+    assert!(
+        follow_up.contains("定期受診・腫瘍マーカー(CEA・CA19-9)")
+            && follow_up.contains("胸腹部CT(6か月毎、5年間)")
+            && follow_up.contains("大腸内視鏡(結腸癌: 術後1年目と3年目)"),
+        "{follow_up}"
+    );
+    assert!(
+        !follow_up.contains("直腸癌"),
+        "the rectal rule does not apply: {follow_up}"
+    );
+    let goals = text(&f, "#goals").await;
+    assert!(
+        goals.contains("30日以内") && goals.contains("達成"),
+        "{goals}"
+    );
+    audit_page(&f, "care-plan (colorectal cancer)", &mut found).await;
+    screenshot(&f, "cancer-colorectal-plan").await;
     f.close().await.expect("close");
 
     // ------------------------------------------------ the report back arrives (返書)

@@ -162,7 +162,7 @@ pub fn diff(old: &PathwayTemplate, new: &PathwayTemplate) -> TemplateDiff {
 
 /// What migrating a running plan to `new` would change: the template differences, the
 /// items the new version's conditions (goal and schedule `applies_when`, schedule
-/// `interval_by`) read that the plan has not recorded (such goals and rules do not apply
+/// `interval_by` and `interval_since`) read that the plan has not recorded (such goals and rules do not apply
 /// until they are), and the recorded items the new version no longer defines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MigrationPreview {
@@ -221,6 +221,9 @@ pub fn migration_preview(
         }
         if let Some(by) = &r.interval_by {
             pairs.push((by.item.clone(), r.code.clone()));
+        }
+        if let Some(since) = &r.interval_since {
+            pairs.push((since.item.clone(), r.code.clone()));
         }
     }
     let mut readers: BTreeMap<&str, Vec<String>> = BTreeMap::new();

@@ -114,6 +114,8 @@ closed_list! {
         OwnIdentifierRequired => "own_identifier_required",
         /// Another organisation's patient number.
         OwnOrganizationOnly => "own_organization_only",
+        /// The organisation is not of a kind the template lets plan (enrol).
+        PlannerKind => "planner_kind",
         /// The planner (計画管理病院) stays on its plan's care team.
         PlannerStays => "planner_stays",
         /// Outside the allowed range.

@@ -15,9 +15,11 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::calendar::{age_years, is_overdue, tokyo_date, tokyo_midnight};
+use crate::calendar::{add_months, age_years, is_overdue, tokyo_date, tokyo_midnight};
 use crate::facts::EntryFacts;
-use crate::template::{Condition, ItemType, PathwayTemplate, ProviderKind, ScheduleRule};
+use crate::template::{
+    Condition, IntervalSince, ItemType, PathwayTemplate, ProviderKind, ScheduleRule,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,6 +44,9 @@ pub enum IntervalSource {
     Item,
     /// A per-patient interval (individualisation).
     Individual,
+    /// The band of the rule's `interval_since` for the time elapsed since its date item
+    /// (e.g. the years since surgery).
+    Elapsed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,12 +133,44 @@ pub fn condition_holds(
     }
 }
 
+/// The Tokyo calendar date of a recorded `date` (`YYYY-MM-DD`) or `datetime` (RFC 3339).
+fn recorded_day(v: &Value) -> Option<NaiveDate> {
+    let s = v.as_str()?;
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(tokyo_date(t.with_timezone(&Utc)));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// The date an `interval_since` rule counts from: the latest value of its item, else the
+/// Tokyo date the plan started.
+fn anchor_of(
+    since: &IntervalSince,
+    view: &[&EntryFacts],
+    plan_started_at: DateTime<Utc>,
+) -> NaiveDate {
+    latest(view, &since.item)
+        .and_then(recorded_day)
+        .unwrap_or_else(|| tokyo_date(plan_started_at))
+}
+
+/// The last day of an `interval_since` rule: its last band's months after the anchor.
+fn elapsed_end(since: &IntervalSince, anchor: NaiveDate) -> Option<NaiveDate> {
+    since
+        .bands
+        .last()
+        .and_then(|b| add_months(anchor, b.until_months))
+}
+
 /// The interval of `rule` for this patient: an individual interval wins, then the band of
-/// the latest value of the `interval_by` item, then the template's interval.
+/// the latest value of the `interval_by` item, then the band of `interval_since` that
+/// `base` falls in, then the template's interval.
 fn interval_of(
     rule: &ScheduleRule,
     view: &[&EntryFacts],
     intervals: &HashMap<String, u32>,
+    since: Option<(&IntervalSince, NaiveDate)>,
+    base: NaiveDate,
 ) -> (u32, IntervalSource) {
     if let Some(days) = intervals.get(&rule.code) {
         return (*days, IntervalSource::Individual);
@@ -143,6 +180,15 @@ fn interval_of(
         && let Some(band) = by.bands.iter().find(|b| b.values.iter().any(|x| x == v))
     {
         return (band.days, IntervalSource::Item);
+    }
+    if let Some((since, anchor)) = since
+        && let Some(band) = since
+            .bands
+            .iter()
+            .find(|b| add_months(anchor, b.until_months).is_some_and(|end| base < end))
+            .or(since.bands.last())
+    {
+        return (band.days, IntervalSource::Elapsed);
     }
     (rule.interval_days, IntervalSource::Template)
 }
@@ -161,7 +207,6 @@ pub fn evaluate_schedule(
         .schedule
         .iter()
         .map(|rule| {
-            let (interval, source) = interval_of(rule, &view, intervals);
             let last = view
                 .iter()
                 .rev()
@@ -171,12 +216,27 @@ pub fn evaluate_schedule(
                         .any(|i| e.values.get(i).is_some_and(|v| counts(template, i, v)))
                 })
                 .copied();
-            let base = tokyo_date(last.map(|e| e.effective_at).unwrap_or(ctx.plan_started_at));
+            let since = rule
+                .interval_since
+                .as_ref()
+                .map(|s| (s, anchor_of(s, &view, ctx.plan_started_at)));
+            // Never done: one interval after the anchor date of an `interval_since` rule,
+            // else after the plan started.
+            let base = match (last, since) {
+                (Some(e), _) => tokyo_date(e.effective_at),
+                (None, Some((_, anchor))) => anchor,
+                (None, None) => tokyo_date(ctx.plan_started_at),
+            };
+            let (interval, source) = interval_of(rule, &view, intervals, since, base);
             let due_date = base + Duration::days(interval.into());
-            let applies = rule
-                .applies_when
-                .iter()
-                .all(|c| condition_holds(c, &view, ctx.birth_date, ctx.as_of));
+            // A rule whose next time falls after its last band has run its course.
+            let ended = since
+                .is_some_and(|(s, anchor)| elapsed_end(s, anchor).is_none_or(|end| due_date > end));
+            let applies = !ended
+                && rule
+                    .applies_when
+                    .iter()
+                    .all(|c| condition_holds(c, &view, ctx.birth_date, ctx.as_of));
             let state = if !applies {
                 ScheduleState::NotApplicable
             } else if today < due_date {
@@ -279,6 +339,7 @@ options = [
                 ],
             }),
             applies_when: Vec::new(),
+            interval_since: None,
         });
         t.schedule.push(ScheduleRule {
             code: "uacr".into(),
@@ -291,6 +352,7 @@ options = [
             grace_days: 0,
             owner: ProviderKind::Clinic,
             interval_by: None,
+            interval_since: None,
             applies_when: vec![Condition::Choice {
                 item: "dkd_stage".into(),
                 values: vec!["stage_1".into()],
@@ -469,7 +531,144 @@ options = [
         assert!(!condition_holds(&cond, &[], None, t));
     }
 
+    /// Follow-up after surgery: a marker every 90 days until 36 months after the surgery
+    /// date, every 180 days until 60 months, then no more.
+    fn follow_up() -> PathwayTemplate {
+        let src = r#"
+code = "fu"
+version = 1
+title = { ja = "術後", en = "After surgery" }
+[[stages]]
+code = "follow_up"
+title = { ja = "経過観察", en = "Follow-up" }
+provider_kinds = ["clinic"]
+[[items]]
+code = "surgery_date"
+title = { ja = "手術日", en = "Surgery date" }
+type = "date"
+stages = ["follow_up"]
+[[items]]
+code = "cea"
+title = { ja = "CEA", en = "CEA" }
+type = "decimal"
+stages = ["follow_up"]
+[[schedule]]
+code = "markers"
+title = { ja = "腫瘍マーカー", en = "Tumour markers" }
+items = ["cea"]
+interval_days = 90
+owner = "clinic"
+interval_since = { item = "surgery_date", bands = [
+  { until_months = 36, days = 90 },
+  { until_months = 60, days = 180 },
+] }
+"#;
+        crate::template::parse_template(src, None).unwrap()
+    }
+
+    fn markers(entries: &[EntryFacts], ctx: ScheduleContext) -> ScheduleStatus {
+        evaluate_schedule(&follow_up(), &ctx, entries, &HashMap::new()).remove(0)
+    }
+
+    /// Day `n` after 2025-01-01 00:00 JST with `values`.
+    fn fu_entry(day: i64, seq: i64, values: serde_json::Value) -> EntryFacts {
+        let mut e = entry(day, seq, values);
+        e.stage = "follow_up".into();
+        e.effective_at -= Duration::hours(9);
+        e.recorded_at = e.effective_at;
+        e
+    }
+
+    #[test]
+    fn markers_are_due_90_days_after_surgery_when_never_measured() {
+        // Surgery on 2024-12-01; the plan started on 2025-01-01.
+        let entries = vec![fu_entry(0, 1, json!({"surgery_date": "2024-12-01"}))];
+        let st = markers(&entries, ScheduleContext::at(at(0), at(10)));
+        assert_eq!(st.due_date, date("2025-03-01"));
+        assert_eq!(st.interval_source, IntervalSource::Elapsed);
+        assert_eq!(st.state, ScheduleState::Scheduled);
+        // Without a surgery date the plan's start is the anchor.
+        let st = markers(&[], ScheduleContext::at(at(0), at(10)));
+        assert_eq!(st.due_date, date("2025-04-01"));
+    }
+
+    #[test]
+    fn the_interval_widens_after_three_years_and_the_rule_ends_after_five() {
+        let surgery = json!({"surgery_date": "2025-01-01"});
+        let ctx = |day| ScheduleContext::at(at(0), at(day));
+        // Measured on 2027-12-31 (before 36 months): the next one 90 days later.
+        let e = vec![
+            fu_entry(0, 1, surgery.clone()),
+            fu_entry(1094, 2, json!({"cea": 2.1})),
+        ];
+        let st = markers(&e, ctx(1100));
+        assert_eq!(st.interval_days, 90);
+        assert_eq!(st.due_date, date("2028-03-30"));
+        // Measured on 2028-01-01 (36 months): every 180 days from then on.
+        let e = vec![
+            fu_entry(0, 1, surgery.clone()),
+            fu_entry(1095, 2, json!({"cea": 2.1})),
+        ];
+        let st = markers(&e, ctx(1100));
+        assert_eq!(st.interval_days, 180);
+        assert_eq!(st.due_date, date("2028-06-29"));
+        assert_eq!(st.state, ScheduleState::Scheduled);
+        // Measured on 2029-07-01: the next would fall on 2029-12-28, before the end on
+        // 2030-01-01, so it is still due.
+        let e = vec![
+            fu_entry(0, 1, surgery.clone()),
+            fu_entry(1642, 2, json!({"cea": 2.0})),
+        ];
+        let st = markers(&e, ctx(1700));
+        assert_eq!(st.due_date, date("2029-12-28"));
+        assert_eq!(st.state, ScheduleState::Scheduled);
+        // Measured on 2029-08-01: the next would fall after 60 months: the rule is done.
+        let e = vec![
+            fu_entry(0, 1, surgery),
+            fu_entry(1673, 2, json!({"cea": 2.0})),
+        ];
+        assert_eq!(markers(&e, ctx(1700)).state, ScheduleState::NotApplicable);
+        assert_eq!(markers(&e, ctx(2500)).state, ScheduleState::NotApplicable);
+    }
+
+    #[test]
+    fn an_individual_interval_wins_but_the_follow_up_still_ends() {
+        let mut iv = HashMap::new();
+        iv.insert("markers".to_owned(), 30);
+        let e = vec![fu_entry(0, 1, json!({"surgery_date": "2025-01-01"}))];
+        let t = follow_up();
+        let st = evaluate_schedule(&t, &ScheduleContext::at(at(0), at(5)), &e, &iv).remove(0);
+        assert_eq!(st.interval_source, IntervalSource::Individual);
+        assert_eq!(st.due_date, date("2025-01-31"));
+        let late = vec![
+            fu_entry(0, 1, json!({"surgery_date": "2025-01-01"})),
+            fu_entry(1820, 2, json!({"cea": 1.0})),
+        ];
+        let st = evaluate_schedule(&t, &ScheduleContext::at(at(0), at(1821)), &late, &iv).remove(0);
+        assert_eq!(st.state, ScheduleState::NotApplicable);
+    }
+
     proptest! {
+        #[test]
+        fn an_elapsed_band_rule_is_never_due_after_its_last_band(
+            measured in prop::collection::vec(0i64..2200, 0..10),
+            judged in 0i64..2400,
+        ) {
+            let mut entries = vec![fu_entry(0, 1, json!({"surgery_date": "2025-01-01"}))];
+            for (i, d) in measured.iter().enumerate() {
+                entries.push(fu_entry(*d, i as i64 + 2, json!({"cea": 1.5})));
+            }
+            let st = markers(&entries, ScheduleContext::at(at(0), at(judged)));
+            prop_assert!(st.interval_days == 90 || st.interval_days == 180);
+            if st.state != ScheduleState::NotApplicable {
+                prop_assert!(st.due_date <= date("2030-01-01"));
+            }
+            // The interval is the band the last measurement (else the surgery) falls in.
+            let base = st.last_done.map(tokyo_date).unwrap_or(date("2025-01-01"));
+            let wide = base >= date("2028-01-01");
+            prop_assert_eq!(st.interval_days, if wide { 180 } else { 90 });
+        }
+
         #[test]
         fn the_due_date_is_never_before_the_last_exam(
             days in prop::collection::vec((0i64..800, 0u32..24, any::<bool>()), 0..12),

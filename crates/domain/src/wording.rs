@@ -383,6 +383,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l}に過去の日付は指定できません。今日以降の日付を入力してください。"),
             format!("{l} must not be in the past: enter today or a later day."),
         ),
+        Rule::PlannerKind => both(
+            "この連携パスは、テンプレートが計画策定施設として定める種別の施設だけが開始できます。計画策定施設に依頼してください。".into(),
+            "Only an organisation of a kind the template names as planner may enrol a patient on this pathway: ask the planning organisation.".into(),
+        ),
         Rule::PlannerStays => both(
             "計画管理病院は連携先から外せません(計画には計画管理病院が必要です)。".into(),
             "The planning hospital cannot leave the care team (the plan needs its planner).".into(),

@@ -12,6 +12,7 @@ mod rules {
     mod goals;
     mod handover;
     mod pathways;
+    mod pathways_cancer;
     mod pathways_cardiac;
     mod state;
     mod template;

@@ -226,6 +226,11 @@ mod tests {
             include_str!("../../../pathways/diabetes/v2.toml"),
             include_str!("../../../pathways/ami/v1.toml"),
             include_str!("../../../pathways/heart-failure/v1.toml"),
+            include_str!("../../../pathways/cancer-colorectal/v1.toml"),
+            include_str!("../../../pathways/cancer-gastric/v1.toml"),
+            include_str!("../../../pathways/cancer-liver/v1.toml"),
+            include_str!("../../../pathways/cancer-lung/v1.toml"),
+            include_str!("../../../pathways/cancer-breast/v1.toml"),
         ]
         .iter()
         .map(|src| {

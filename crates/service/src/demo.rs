@@ -1230,6 +1230,121 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
 
+    // Colorectal cancer: operated at the designated cancer hospital, five years of
+    // follow-up shared with the clinic (markers at the clinic, CT at the hospital).
+    let p = patients::create_patient(
+        services,
+        acute,
+        &meta,
+        patient(
+            "山本",
+            "和夫",
+            "ヤマモト",
+            "カズオ",
+            "1952-04-18",
+            "male",
+            "acute-1",
+            "0014201",
+        ),
+    )
+    .await?;
+    let plan = services
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "cancer-colorectal",
+            None,
+            Some(days(220)),
+        )
+        .await?;
+    share(
+        services,
+        acute,
+        &meta,
+        plan.id,
+        &[("clinic-1", "follow_up")],
+        Consent::Active,
+    )
+    .await?;
+    w.report.patients += 1;
+    w.report.care_plans += 1;
+    let surgery = calendar::tokyo_date(days(218));
+    let discharge = calendar::tokyo_date(days(206));
+    w.add(
+        acute,
+        plan.id,
+        "treatment",
+        EntryKind::StageStart,
+        days(220),
+        values(&[("cea", json!(8.2)), ("ca19_9", json!(31.0))]),
+        Some("S状結腸癌。腹腔鏡下S状結腸切除術の予定で入院。"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "treatment",
+        EntryKind::StageEnd,
+        days(206),
+        values(&[
+            ("surgery_date", json!(surgery.to_string())),
+            ("discharge_date", json!(discharge.to_string())),
+            ("tumor_site", json!("colon")),
+            ("pstage", json!("stage_3")),
+            ("tnm", json!("pT3N1aM0")),
+            ("adjuvant_chemo", json!(true)),
+            ("plan_provided_date", json!(discharge.to_string())),
+        ]),
+        Some("退院。治療計画を説明し文書で渡した。術後補助化学療法(CAPOX)を外来で行う。"),
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "follow_up",
+        EntryKind::StageStart,
+        days(200),
+        values(&[("cea", json!(2.6)), ("ca19_9", json!(12.0))]),
+        None,
+        None,
+    )
+    .await?;
+    w.add(
+        clinic,
+        plan.id,
+        "follow_up",
+        EntryKind::Assessment,
+        days(60),
+        values(&[
+            ("cea", json!(2.4)),
+            ("ca19_9", json!(10.0)),
+            ("adverse_event", json!("末梢神経障害(手足のしびれ)")),
+            ("adverse_event_grade", json!(1)),
+            ("info_to_planner", json!(true)),
+        ]),
+        Some("しびれは軽度。計画策定病院へ診療情報を提供。"),
+        None,
+    )
+    .await?;
+    w.add(
+        acute,
+        plan.id,
+        "follow_up",
+        EntryKind::Assessment,
+        days(40),
+        values(&[
+            ("imaging_done", json!(true)),
+            ("imaging_finding", json!("no_recurrence")),
+            ("recurrence", json!("none")),
+        ]),
+        Some("術後6か月の胸腹部CT。再発所見なし。"),
+        None,
+    )
+    .await?;
+
     // Facility directory (手挙げ).
     let liaison_decl = [
         (

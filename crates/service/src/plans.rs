@@ -255,6 +255,18 @@ impl Services {
             }
             None => &[],
         };
+        // A template may name the kinds of organisation that plan it (a cancer pathway's
+        // 計画策定病院 is a hospital).
+        if !template.planner_kinds.is_empty()
+            && !own_kinds.iter().any(|k| template.planner_kinds.contains(k))
+        {
+            txn.rollback().await?;
+            return Err(ServiceError::field(
+                "pathway",
+                Rule::PlannerKind,
+                "only an organisation of a kind the template names as planner may enrol on this pathway",
+            ));
+        }
         // The plan's region for good: the planning organisation's area today.
         let region = planner.map(|o| o.area).unwrap_or_default();
         let planner_stages = template.enrolling_stages(own_kinds);

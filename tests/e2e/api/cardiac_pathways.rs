@@ -15,14 +15,20 @@ use crate::api::variances::automatic_for;
 use crate::support::{app_or_skip, append, consent, create_patient, post_entry, team_member};
 use crate::web_client::{Browser, PASSWORD, web_user};
 
-fn goal<'a>(goals: &'a Value, code: &str) -> &'a Value {
+pub(crate) fn goal<'a>(goals: &'a Value, code: &str) -> &'a Value {
     goals["goals"]
         .as_array()
         .and_then(|l| l.iter().find(|g| g["code"] == code))
         .unwrap_or_else(|| panic!("goal {code} missing in {goals}"))
 }
 
-async fn enrol(app: &TestApp, token: &str, pathway: &str, kana: (&str, &str), days: i64) -> String {
+pub(crate) async fn enrol(
+    app: &TestApp,
+    token: &str,
+    pathway: &str,
+    kana: (&str, &str),
+    days: i64,
+) -> String {
     let ident = uuid::Uuid::new_v4().simple().to_string();
     let p = create_patient(app, token, kana, "1950-02-02", &ident[..12]).await;
     let res = app
@@ -40,7 +46,11 @@ async fn enrol(app: &TestApp, token: &str, pathway: &str, kana: (&str, &str), da
 
 /// The plan's CarePlan and the PlanDefinition it pins, read over `/fhir/r4` and passed
 /// through both validators; returns (CarePlan, PlanDefinition).
-async fn fhir_plan_and_definition(app: &TestApp, token: &str, plan: &str) -> (Value, Value) {
+pub(crate) async fn fhir_plan_and_definition(
+    app: &TestApp,
+    token: &str,
+    plan: &str,
+) -> (Value, Value) {
     let get = |path: String| async move {
         let res = send(
             app.request(Method::GET, &format!("/fhir/r4{path}"))
@@ -78,7 +88,12 @@ async fn fhir_plan_and_definition(app: &TestApp, token: &str, plan: &str) -> (Va
 
 /// The patient and staff copies of the printed plan, as the planner's web user, after the
 /// plan page and the assessment form have rendered with the template's wording (`shown`).
-async fn printed(app: &TestApp, login: &str, plan: &str, shown: &[&str]) -> (String, String) {
+pub(crate) async fn printed(
+    app: &TestApp,
+    login: &str,
+    plan: &str,
+    shown: &[&str],
+) -> (String, String) {
     let b = Browser::new(app);
     b.login(login, PASSWORD).await;
     let page = b.get(&format!("/care-plans/{plan}")).await;

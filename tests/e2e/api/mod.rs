@@ -3,6 +3,7 @@
 mod audit_sequencing;
 mod auth_hardening;
 mod bad_input;
+mod cancer_pathways;
 mod cardiac_pathways;
 mod care_plans;
 mod clinical_time;

@@ -24,6 +24,11 @@ async fn pathways_check_accepts_the_repository_templates() {
         "diabetes v1",
         "ami v1",
         "heart-failure v1",
+        "cancer-colorectal v1",
+        "cancer-gastric v1",
+        "cancer-liver v1",
+        "cancer-lung v1",
+        "cancer-breast v1",
     ] {
         assert!(
             out.stdout.contains(&format!("ok {code} sha256:")),

@@ -29,6 +29,11 @@ pub struct PathwayTemplate {
     /// Cyclical pathways (循環型) go round their stages instead of ending at the last one.
     #[serde(default)]
     pub cyclical: bool,
+    /// Provider kinds of the organisations that may enrol a patient and so plan the care
+    /// (計画策定病院: a cancer pathway's plan is made by the hospital). Empty: any
+    /// organisation that may enrol.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planner_kinds: Vec<ProviderKind>,
     /// Stages in order. The first is where a new care plan starts.
     pub stages: Vec<Stage>,
     /// Observation items (評価項目) entries may record.
@@ -441,6 +446,31 @@ pub struct ScheduleRule {
     /// Conditions for the rule to apply (UACR for kidney-disease stages 1–2 only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applies_when: Vec<Condition>,
+    /// The interval by the time elapsed since a recorded date (術後の経過年数: tumour
+    /// markers every 3 months for 3 years after surgery, then every 6 months up to 5
+    /// years); past the last band the rule has run its course and no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_since: Option<IntervalSince>,
+}
+
+/// Intervals by the time elapsed since the latest value of a date item (the plan's start
+/// while it is unrecorded). The band is the first whose `until_months` after that date is
+/// still ahead of the rule's base date (the last time it was done, else the anchor date).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct IntervalSince {
+    /// A `date` or `datetime` item (the date of surgery).
+    pub item: String,
+    /// Bands in increasing `until_months`; the last one ends the rule.
+    pub bands: Vec<ElapsedBand>,
+}
+
+/// The interval in force until `until_months` calendar months after the anchor date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ElapsedBand {
+    pub until_months: u32,
+    pub days: u32,
 }
 
 /// Intervals by the value of a choice item.

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::model::{Condition, GoalTarget, ItemType, PathwayTemplate, Point};
-use super::model::{GoalMode, Scope};
+use super::model::{GoalMode, IntervalSince, ScheduleRule, Scope};
 use crate::variance::parse_variance_code;
 
 /// One problem found in a template file.
@@ -313,6 +313,24 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
     let mut stage_pos: HashMap<&str, usize> = HashMap::new();
     if t.stages.is_empty() {
         err(p!["stages"], "a pathway needs at least one stage".into());
+    }
+    // The planner owns the first stage, so it must be of a kind that takes it.
+    if let Some(first) = t.stages.first() {
+        for (i, k) in t.planner_kinds.iter().enumerate() {
+            if !first.provider_kinds.contains(k) {
+                let kind = serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                err(
+                    p!["planner_kinds", i],
+                    format!(
+                        "planner kind `{kind}` does not take the first stage `{}`",
+                        first.code
+                    ),
+                );
+            }
+        }
     }
     for (i, s) in t.stages.iter().enumerate() {
         if !is_snake(&s.code) {
@@ -859,6 +877,9 @@ fn check_codes_and_schedule_rules(t: &PathwayTemplate, err: &mut impl FnMut(Path
                 );
             }
         }
+        if let Some(since) = &r.interval_since {
+            check_interval_since(t, i, r, since, err);
+        }
         for (j, cond) in r.applies_when.iter().enumerate() {
             if let Some(msg) = schedule_condition_problem(t, cond) {
                 err(
@@ -867,6 +888,58 @@ fn check_codes_and_schedule_rules(t: &PathwayTemplate, err: &mut impl FnMut(Path
                 );
             }
         }
+    }
+}
+
+/// A schedule rule's `interval_since`: a date item, and bands of at least one day in
+/// strictly increasing months.
+fn check_interval_since(
+    t: &PathwayTemplate,
+    i: usize,
+    r: &ScheduleRule,
+    since: &IntervalSince,
+    err: &mut impl FnMut(Path, String),
+) {
+    match t.item(&since.item).map(|it| it.item_type) {
+        None => err(
+            p!["schedule", i, "interval_since", "item"],
+            format!("schedule `{}` names unknown item `{}`", r.code, since.item),
+        ),
+        Some(ItemType::Date | ItemType::Datetime) => {}
+        Some(other) => err(
+            p!["schedule", i, "interval_since", "item"],
+            format!(
+                "schedule `{}` counts time from a date or datetime item, `{}` is {}",
+                r.code,
+                since.item,
+                format!("{other:?}").to_lowercase()
+            ),
+        ),
+    }
+    if since.bands.is_empty() {
+        err(
+            p!["schedule", i, "interval_since", "bands"],
+            "interval_since lists no bands".into(),
+        );
+    }
+    let mut previous = 0;
+    for (j, band) in since.bands.iter().enumerate() {
+        if band.days == 0 {
+            err(
+                p!["schedule", i, "interval_since", "bands", j, "days"],
+                "an interval must be 1 day or more".into(),
+            );
+        }
+        if band.until_months <= previous {
+            err(
+                p!["schedule", i, "interval_since", "bands", j, "until_months"],
+                format!(
+                    "bands must end in increasing months: {} is not after {previous}",
+                    band.until_months
+                ),
+            );
+        }
+        previous = previous.max(band.until_months);
     }
 }
 

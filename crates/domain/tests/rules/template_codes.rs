@@ -216,3 +216,113 @@ fn schedule_conditions_name_existing_items_of_the_right_kind() {
         "condition needs a numeric item, `walk_cat` is choice",
     );
 }
+
+#[test]
+fn interval_since_counts_from_a_date_item_in_increasing_bands() {
+    let src = with(
+        "",
+        "interval_since = { item = \"onset_date\", bands = [{ until_months = 36, days = 90 }, { until_months = 60, days = 180 }] }\n",
+    );
+    let t = parse_template(&src, None).unwrap_or_else(|d| panic!("{}", show(&d)));
+    let since = t.schedule[0].interval_since.as_ref().unwrap();
+    assert_eq!(since.item, "onset_date");
+    assert_eq!(
+        since
+            .bands
+            .iter()
+            .map(|b| (b.until_months, b.days))
+            .collect::<Vec<_>>(),
+        [(36, 90), (60, 180)]
+    );
+    // The canonical form (and so the hash) carries the bands.
+    assert!(t.canonical_json().contains("\"until_months\":36"));
+
+    let src = with(
+        "",
+        "interval_since = { item = \"onset_date\", bands = [{ until_months = 36, days = 0 }, { until_months = 36, days = 180 }, { until_months = 12, days = 30 }] }\n",
+    );
+    let d = errors(&src);
+    assert_eq!(d.len(), 3, "{}", show(&d));
+    let line = line_of(&src, "interval_since");
+    expect(
+        &d,
+        "schedule[0].interval_since.bands[0].days",
+        line,
+        "an interval must be 1 day or more",
+    );
+    expect(
+        &d,
+        "schedule[0].interval_since.bands[1].until_months",
+        line,
+        "bands must end in increasing months: 36 is not after 36",
+    );
+    expect(
+        &d,
+        "schedule[0].interval_since.bands[2].until_months",
+        line,
+        "12 is not after 36",
+    );
+
+    let src = with("", "interval_since = { item = \"hba1c\", bands = [] }\n");
+    let d = errors(&src);
+    assert_eq!(d.len(), 2, "{}", show(&d));
+    expect(
+        &d,
+        "schedule[0].interval_since.item",
+        line_of(&src, "interval_since"),
+        "schedule `eye_check` counts time from a date or datetime item, `hba1c` is decimal",
+    );
+    expect(
+        &d,
+        "schedule[0].interval_since.bands",
+        line_of(&src, "interval_since"),
+        "interval_since lists no bands",
+    );
+    let src = with(
+        "",
+        "interval_since = { item = \"surgery_day\", bands = [{ until_months = 12, days = 30 }] }\n",
+    );
+    let d = errors(&src);
+    assert_eq!(d.len(), 1, "{}", show(&d));
+    expect(
+        &d,
+        "schedule[0].interval_since.item",
+        line_of(&src, "interval_since"),
+        "schedule `eye_check` names unknown item `surgery_day`",
+    );
+}
+
+#[test]
+fn planner_kinds_must_take_the_first_stage() {
+    let ok = replace_once(
+        LINEAR,
+        "description = \"three stages",
+        "planner_kinds = [\"acute_hosp\"]\ndescription = \"three stages",
+    );
+    let t = parse_template(&ok, None).unwrap_or_else(|d| panic!("{}", show(&d)));
+    assert_eq!(
+        t.planner_kinds,
+        [renkei_domain::template::ProviderKind::AcuteHosp]
+    );
+    assert!(
+        t.canonical_json()
+            .contains("\"planner_kinds\":[\"acute_hosp\"]")
+    );
+    // Without it the canonical form (and every published hash) is unchanged.
+    let plain = parse_template(LINEAR, None).unwrap_or_else(|d| panic!("{}", show(&d)));
+    assert!(!plain.canonical_json().contains("planner_kinds"));
+
+    let bad = replace_once(
+        LINEAR,
+        "description = \"three stages",
+        "planner_kinds = [\"acute_hosp\", \"clinic\"]\ndescription = \"three stages",
+    );
+    let d = errors(&bad);
+    assert_eq!(d.len(), 1, "{}", show(&d));
+    expect(
+        &d,
+        "planner_kinds[1]",
+        line_of(&bad, "planner_kinds"),
+        "planner kind `clinic` does not take the first stage `acute`",
+    );
+}

@@ -582,7 +582,8 @@ pub struct ScheduleOut {
     pub interval_days: u32,
     pub individualised: bool,
     /// Where the interval came from: template | item (the band of the latest value of
-    /// the rule's `interval_by` item, e.g. the retinopathy grade) | individual.
+    /// the rule's `interval_by` item, e.g. the retinopathy grade) | elapsed (the band of
+    /// the rule's `interval_since`, e.g. the years since surgery) | individual.
     pub interval_source: String,
     pub grace_days: u32,
     /// When the visit or test was last done (a boolean item counts only when true).
@@ -593,7 +594,8 @@ pub struct ScheduleOut {
     /// 00:00 Asia/Tokyo of `due_date`.
     pub due: DateTime<Utc>,
     /// scheduled | due (on or past the due date, within grace) | overdue (the Tokyo date
-    /// is after the due date plus grace) | not_applicable (`applies_when` does not hold)
+    /// is after the due date plus grace) | not_applicable (`applies_when` does not hold, or
+    /// the next time would fall after the last band of `interval_since`)
     pub state: String,
 }
 
@@ -606,7 +608,7 @@ pub struct ScheduleList {
     pub schedule: Vec<ScheduleOut>,
 }
 
-/// When each scheduled visit or test of a cyclical plan is next due, at clinical time
+/// When each scheduled visit or test of a plan is next due, at clinical time
 /// `as_of` as the record stood at `known_at` (both default now).
 #[utoipa::path(get, path = "/api/v1/care-plans/{id}/schedule", params(("id" = uuid::Uuid, Path), MomentQuery),
     responses((status = 200, body = ScheduleList), (status = 404), (status = 422, description = "as_of or known_at malformed")))]

@@ -116,18 +116,10 @@ fn side(
     }
 }
 
-/// The cyclical view of a plan; `None` for a plan whose pathway is not cyclical.
-pub fn cycle_view(
-    t: &PathwayTemplate,
-    team: &[TeamRow],
-    schedule: &[ScheduleStatus],
-    referral: Option<&ReferralCriteria>,
-    goals: Vec<GoalRow>,
-) -> Option<CycleView> {
-    if !t.cyclical {
-        return None;
-    }
-    let visits = schedule
+/// The scheduled visits and tests that apply, in words (a cyclical plan's, or the
+/// follow-up schedule of a plan whose pathway is not cyclical).
+pub fn visit_rows(schedule: &[ScheduleStatus]) -> Vec<VisitRow> {
+    schedule
         .iter()
         .filter(|s| s.state != ScheduleState::NotApplicable)
         .map(|s| {
@@ -142,7 +134,21 @@ pub fn cycle_view(
                 class,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The cyclical view of a plan; `None` for a plan whose pathway is not cyclical.
+pub fn cycle_view(
+    t: &PathwayTemplate,
+    team: &[TeamRow],
+    schedule: &[ScheduleStatus],
+    referral: Option<&ReferralCriteria>,
+    goals: Vec<GoalRow>,
+) -> Option<CycleView> {
+    if !t.cyclical {
+        return None;
+    }
+    let visits = visit_rows(schedule);
     let mut goal_groups: Vec<GoalGroup> = t
         .stages
         .iter()

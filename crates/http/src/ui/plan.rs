@@ -186,6 +186,9 @@ pub struct PlanPage {
     pub amendment_notices: Vec<super::corrections::NoticeRow>,
     /// A cyclical plan's visits, cycle, goals by stage and 紹介基準.
     pub cycle: Option<super::cycle::CycleView>,
+    /// The next visits and tests of a plan that is not cyclical but has a schedule (a
+    /// follow-up after treatment); empty otherwise.
+    pub visits: Vec<super::cycle::VisitRow>,
     /// Break-glass banner, lifecycle and individual-target links (`ui::plan_actions`).
     pub plan_actions: super::plan_actions::PlanActionsView,
 }
@@ -957,10 +960,16 @@ pub async fn plan_page(
         d.referral.as_ref(),
         goal_rows(&d, &plan_url),
     );
+    let visits = if cycle.is_none() {
+        super::cycle::visit_rows(&d.schedule)
+    } else {
+        Vec::new()
+    };
     let plan_actions = super::plan_actions::view(&state, &d, &plan_url, &q.done);
     let page_data = PlanPage {
         plan_actions,
         cycle,
+        visits,
         shell: ui.shell(
             format!("{} — {}", d.plan.pathway.title_ja, d.banner.name()),
             Nav::None,

@@ -76,7 +76,8 @@ pub struct PlanScreen {
     pub notices: Vec<crate::notices::AmendmentNotice>,
     /// Stages left for the next one before their end was recorded (「終了未記録」).
     pub unrecorded_ends: Vec<UnrecordedEnd>,
-    /// The next visits and tests of a cyclical plan (rules that do not apply left out).
+    /// The next visits and tests of a plan whose pathway has a schedule (rules that do
+    /// not apply left out).
     pub schedule: Vec<renkei_domain::schedule::ScheduleStatus>,
     /// The 紹介基準 judged from the record (cyclical plans only).
     pub referral: Option<renkei_domain::referral_criteria::ReferralCriteria>,
@@ -236,7 +237,7 @@ impl Services {
         )
         .await?;
         let goals = evaluate_goals(&individual, &ctx, &facts.facts);
-        let (schedule, referral) = if t.cyclical {
+        let (schedule, referral) = if !t.schedule.is_empty() {
             use renkei_domain::schedule::{ScheduleContext, ScheduleState, evaluate_schedule};
             let known_at = self.now();
             let sctx = ScheduleContext {
@@ -247,14 +248,16 @@ impl Services {
             };
             let all = evaluate_schedule(t, &sctx, &facts.facts, &facts.intervals_at(now, known_at));
             let view = renkei_domain::corrections::current_view(&facts.facts, now, known_at);
-            let referral =
-                renkei_domain::referral_criteria::evaluate_referral_criteria(&view, &all, now);
+            // The 紹介基準 are those of a cyclical plan (clinic ⇄ specialist).
+            let referral = t.cyclical.then(|| {
+                renkei_domain::referral_criteria::evaluate_referral_criteria(&view, &all, now)
+            });
             let mut due: Vec<_> = all
                 .into_iter()
                 .filter(|s| s.state != ScheduleState::NotApplicable)
                 .collect();
             due.sort_by_key(|s| s.due_date);
-            (due, Some(referral))
+            (due, referral)
         } else {
             (Vec::new(), None)
         };
