@@ -984,7 +984,9 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         "{heading}"
     );
     assert!(
-        text(&c, "#completeness").await.contains("Data completeness"),
+        text(&c, "#completeness")
+            .await
+            .contains("Data completeness"),
         "the panel's fixed words in English"
     );
     audit_page(&c, "worklist (English shell)", &mut found).await;

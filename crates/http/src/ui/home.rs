@@ -139,22 +139,24 @@ pub struct CompletenessRow {
     pub median: String,
 }
 
+/// One figure of the panel: key, label (a wording key), how to read it, decimals, unit.
+type Figure = (
+    &'static str,
+    &'static str,
+    fn(&renkei_service::council_home::CompletenessFigures) -> Option<f64>,
+    usize,
+    &'static str,
+);
+
 fn completeness_panel(
     p: &renkei_service::council_home::HomeCompletenessPanel,
 ) -> CompletenessPanel {
-    use renkei_service::council_home::CompletenessFigures as F;
     let f = &p.figures;
     let text = |v: Option<f64>, decimals: usize, unit: &str| match v {
         Some(v) if v.is_finite() => format!("{v:.decimals$}{unit}"),
         _ => "—".to_owned(),
     };
-    let figures: [(
-        &'static str,
-        &'static str,
-        fn(&F) -> Option<f64>,
-        usize,
-        &str,
-    ); 4] = [
+    let figures: [Figure; 4] = [
         (
             "complete_rate",
             "病期終了時に必須項目がそろった割合",
