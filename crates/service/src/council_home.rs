@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 pub use renkei_domain::council::completeness::{CompletenessFigures, HomeCompleteness};
 
-use crate::audit::{self, AuditRecord, Outcome, RequestMeta};
 use crate::{Actor, ServiceError, Services};
 
 /// Which state of the report facts a summary was computed from: the rows stored, the
@@ -64,12 +63,11 @@ pub struct HomeCompletenessPanel {
 impl Services {
     /// The completeness of the actor's organisation over every plan with a statistics
     /// consent, next to the region's median organisation (shown only over five patients
-    /// or more of other organisations and three organisations or more). Audited as a
-    /// view of the completeness report (`report.read`, detail `view=home`).
+    /// or more of other organisations and three organisations or more). Not audited
+    /// apart: the panel is part of the home page, whose view is one `worklist.read`.
     pub async fn home_completeness(
         &self,
         actor: &Actor,
-        meta: &RequestMeta,
     ) -> Result<HomeCompletenessPanel, ServiceError> {
         self.refresh_all_report_facts().await?;
         let (rows, computed) = store::generation(&self.db).await?;
@@ -86,22 +84,6 @@ impl Services {
                 s
             }
         };
-        audit::record_now(
-            self,
-            meta,
-            AuditRecord::by(
-                actor,
-                "report.read",
-                "council_report",
-                Some("completeness".to_owned()),
-                Outcome::Allowed,
-            )
-            .detail(format!(
-                "view=home&organization={}",
-                actor.organization_code
-            )),
-        )
-        .await?;
         Ok(HomeCompletenessPanel {
             figures: summary.home(actor.organization_id),
             organization_code: actor.organization_code.clone(),

@@ -372,7 +372,7 @@ pub async fn worklist_page(
             }
         })
         .collect();
-    let completeness = completeness_panel(&services.home_completeness(&ui.actor, &ui.meta).await?);
+    let completeness = completeness_panel(&services.home_completeness(&ui.actor).await?);
     let page_data = WorklistPage {
         completeness,
         unrecorded,
