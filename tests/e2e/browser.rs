@@ -962,6 +962,13 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         ui_facts["focused"], "main",
         "the skip link moves focus to <main>: {ui_facts}"
     );
+    // The organisation's data completeness beside the region median (issue 16), checked
+    // by axe-core with the rest of the page.
+    let panel = text(&c, "#completeness").await;
+    assert!(
+        panel.contains("記録の完全性") && panel.contains("地域の中央値"),
+        "the completeness panel: {panel}"
+    );
     audit_page(&c, "worklist", &mut found).await;
     // The English switch changes the shell only, and comes back to the same page.
     submit(&c, "header a.lang").await;
@@ -975,6 +982,12 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
     assert!(
         heading.contains("Worklist") && heading.contains("千葉中央総合病院"),
         "{heading}"
+    );
+    assert!(
+        text(&c, "#completeness")
+            .await
+            .contains("Data completeness"),
+        "the panel's fixed words in English"
     );
     audit_page(&c, "worklist (English shell)", &mut found).await;
     submit(&c, "header a.lang").await;

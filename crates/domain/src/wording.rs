@@ -2079,6 +2079,37 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("病期に入った計画", "Plans in the stage"),
     ("負のバリアンスの割合", "Negative variance rate"),
     ("人が記録", "Recorded by a person"),
+    ("伏せた値", "Values not shown"),
+    ("自施設", "This organisation"),
+    ("地域の施設", "Organisations in the region"),
+    (
+        "病期終了時に必須項目がそろった割合",
+        "Stages ended with every required item",
+    ),
+    (
+        "遅れた記録の割合(事象から7日超)",
+        "Entries recorded late (over 7 days after the event)",
+    ),
+    (
+        "統計利用に同意した計画のうち、自施設が担った病期と記録の集計です。地域の中央値は地域の施設ごとの値の中央値です。",
+        "Stages and entries of this organisation on plans whose consent includes statistics. The region median is the median of the organisations' figures.",
+    ),
+    (
+        "自施設の集計対象となる病期・記録はまだありません。",
+        "No stage or entry of this organisation is counted yet.",
+    ),
+    (
+        "比較できる施設または患者が少ないため、地域の中央値は表示しません。",
+        "The region median is not shown: too few organisations or patients to compare with.",
+    ),
+    (
+        "自施設の記録の完全性の報告を見る",
+        "Open the data completeness report of this organisation",
+    ),
+    (
+        "他の値から逆算できないよう伏せた値",
+        "withheld so that a small value cannot be worked out from the others",
+    ),
 ];
 
 /// The English of a fixed screen word when `lang` is English and the table has it;

@@ -6,6 +6,7 @@
 
 mod rules {
     mod chain;
+    mod council_entries;
     mod entry;
     mod fixture;
     mod goal_semantics;

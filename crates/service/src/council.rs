@@ -231,7 +231,7 @@ impl Services {
         Ok(page)
     }
 
-    fn report_labels(&self, orgs: &[queries::OrganizationRow]) -> Labels {
+    pub(crate) fn report_labels(&self, orgs: &[queries::OrganizationRow]) -> Labels {
         let mut labels = Labels {
             organizations: orgs
                 .iter()

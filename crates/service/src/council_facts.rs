@@ -139,6 +139,7 @@ impl Services {
             let write = renkei_store::db::begin_write(&self.db).await?;
             store::upsert(&*write, &out, now).await?;
             write.commit().await?;
+            self.home_summary.note_refresh();
         }
         Ok(ids.len())
     }

@@ -14,6 +14,7 @@ pub mod care_team;
 pub mod corrections;
 pub mod council;
 mod council_facts;
+pub mod council_home;
 pub mod demo;
 pub mod directory;
 pub mod entries;
@@ -103,6 +104,9 @@ pub struct Services {
     pub notifier: Arc<notify::Notifier>,
     /// `care_team.read_after_end_days` and what else bounds care-team access.
     pub care_team: care_team::CareTeamSettings,
+    /// The region's data completeness as the home pages show it, kept between changes
+    /// of the report facts.
+    pub home_summary: Arc<council_home::HomeSummaryCache>,
 }
 
 /// Security settings of one server: none of them lives in the database.
@@ -177,6 +181,7 @@ impl Services {
             exports: fhir::export::new_jobs(),
             notifier: notify::Notifier::new(None),
             care_team: care_team::CareTeamSettings::default(),
+            home_summary: Arc::default(),
         }
     }
 

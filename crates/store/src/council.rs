@@ -298,6 +298,19 @@ pub async fn rows<C: ConnectionTrait>(
     Ok((out, unreadable))
 }
 
+/// How many rows are stored and when the last was computed: a summary kept from
+/// the rows is current while both stay the same.
+pub async fn generation<C: ConnectionTrait>(c: &C) -> R<(u64, Option<DateTime<Utc>>)> {
+    let row: Option<(i64, Option<DateTime<Utc>>)> = Entity::find()
+        .select_only()
+        .column_as(Column::CarePlanId.count(), "n")
+        .column_as(Column::ComputedAt.max(), "at")
+        .into_tuple()
+        .one(c)
+        .await?;
+    Ok(row.map_or((0, None), |(n, at)| (u64::try_from(n).unwrap_or(0), at)))
+}
+
 /// How many stored rows inside `q` have no statistics consent.
 pub async fn count_without_consent<C: ConnectionTrait>(c: &C, q: &RowsQuery) -> R<u64> {
     use sea_orm::PaginatorTrait;

@@ -4,6 +4,8 @@
 //! the tests compute themselves from the plans they created.
 
 mod browser;
+mod complementary;
+mod home;
 mod kinds;
 mod meetings;
 mod reports;

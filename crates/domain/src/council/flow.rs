@@ -454,6 +454,7 @@ fn handovers(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table {
             ("median_hours", "回答までの時間(中央値)", Some("時間")),
         ],
     )
+    .derived(4, &[1, 2])
     .chart(ChartSpec {
         kind: ChartKind::Bar,
         label_column: 0,
@@ -611,6 +612,7 @@ fn report_back(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table {
             ("median_days_late", "遅れ(中央値)", Some("日")),
         ],
     )
+    .derived(3, &[1, 2])
     .chart(ChartSpec {
         kind: ChartKind::Bar,
         label_column: 0,
@@ -729,7 +731,9 @@ mod tests {
         assert_eq!(page.excluded_without_consent, 1);
         let plans = section(&page.sections, "plans");
         let h1 = row_of(plans, "H001 病院1").expect("H001 row");
-        assert_eq!(h1[1], ReportCell::Count(5));
+        // H003's two plans are suppressed (below); the total 7 less H001's 5 would give
+        // them back, so H001's 5, the next-smallest row, is withheld too.
+        assert_eq!(h1[1], ReportCell::Withheld);
         // Three completed: fewer than 5 patients, suppressed even for the council.
         assert_eq!(h1[3], ReportCell::Suppressed);
         // Two withdrawn plans of H003: fewer than 5 patients of another organisation.
@@ -743,8 +747,9 @@ mod tests {
             .iter()
             .find(|r| r[1] == ReportCell::Text("H001 病院1".into()))
             .expect("acute H001");
-        // Consenting H001 acute stays: 10, 14, 20, 25, 30 days.
-        assert_eq!(acute_h1[2], ReportCell::Count(5));
+        // Consenting H001 acute stays: 10, 14, 20, 25, 30 days; their number is
+        // withheld beside H003's two for the same reason as above, the median shown.
+        assert_eq!(acute_h1[2], ReportCell::Withheld);
         assert_eq!(
             acute_h1[5],
             ReportCell::Number {
@@ -842,6 +847,49 @@ mod tests {
         })
     }
 
+    /// Fails when a block of a section (organisation rows closed by a region total)
+    /// has a count column in which a small cell is the only value not shown.
+    fn no_line_solvable(s: &ReportSection) -> Result<(), TestCaseError> {
+        let is_total =
+            |r: &Vec<ReportCell>| r.iter().any(|c| *c == ReportCell::Text("地域全体".into()));
+        let mut block: Vec<&Vec<ReportCell>> = Vec::new();
+        for r in &s.rows {
+            if !is_total(r) {
+                block.push(r);
+                continue;
+            }
+            for col in 0..s.columns.len() {
+                let cells: Vec<&ReportCell> = block
+                    .iter()
+                    .chain(std::iter::once(&r))
+                    .filter_map(|x| x.get(col))
+                    .collect();
+                let counts = cells.iter().all(|c| {
+                    matches!(
+                        c,
+                        ReportCell::Count(_) | ReportCell::Suppressed | ReportCell::Withheld
+                    )
+                });
+                if !counts {
+                    continue;
+                }
+                let hidden: Vec<&&ReportCell> = cells
+                    .iter()
+                    .filter(|c| !matches!(c, ReportCell::Count(_)))
+                    .collect();
+                prop_assert!(
+                    !(hidden.len() == 1 && *hidden[0] == &ReportCell::Suppressed),
+                    "{} column {}: {:?}",
+                    s.key,
+                    col,
+                    cells
+                );
+            }
+            block.clear();
+        }
+        Ok(())
+    }
+
     proptest! {
         /// The figures of the council's view equal a naive recount over the generated
         /// plans.
@@ -885,6 +933,22 @@ mod tests {
             prop_assert_eq!(&ho[1], &shown(requested));
             if requested >= 5 {
                 prop_assert_eq!(&ho[3], &shown(declined));
+            }
+            // No small count can be solved for from its block: the organisation rows
+            // and their region total.
+            for s in &page.sections {
+                no_line_solvable(s)?;
+            }
+            // An organisation sees its own rows and the totals: the total less its own
+            // plans (the other planners') is never shown below 5.
+            let own_view = report_page(ReportKind::Flow, &rows, &ctx(org(1), false, &filter, &labels));
+            let plans = section(&own_view.sections, "plans");
+            let total = row_of(plans, "地域全体").unwrap();
+            let others = counted.iter().filter(|r| r.planner_organization_id != org(1)).count() as u64;
+            let mine = counted.len() as u64 - others;
+            if let ReportCell::Count(t) = total[1] {
+                prop_assert!(others == 0 || others >= 5, "total {} shown with {} of other planners", t, others);
+                prop_assert_eq!(t, mine + others);
             }
             // Every shown count is 0 or at least 5 (no viewer's own plans here).
             for s in &page.sections {

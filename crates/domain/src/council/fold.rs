@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::facts::ReportFactsRow;
 use super::filter::ReportFilter;
-use super::privacy::{Population, protect};
+use super::privacy::{Known, MIN_PATIENTS, Member, Population, complementary, protect};
 use super::report::{ChartSpec, ReportCell, ReportColumn, ReportSection};
 use crate::wording::{Lang, ui_text};
 
@@ -182,12 +182,35 @@ impl Plans {
     }
 }
 
-/// A section being built: cells pass through the small-cell rule as they are added.
+/// A section being built: cells pass through the small-cell rule as they are added,
+/// and through complementary suppression when the section is finished — within each
+/// block of organisation rows closed by a region total row, every count column is an
+/// additive line (the total less the rows shown must not give a small cell back), and
+/// a cell declared as derived from others (a rate from its count) is withheld with them.
 #[derive(Debug)]
 pub struct Table {
     pub section: ReportSection,
     pub suppressed: u64,
     row: Vec<ReportCell>,
+    /// The counts of the current row as the complementary rule reads them.
+    row_counts: Vec<Option<Count>>,
+    /// Per finished row: its counts, and whether it is a region total.
+    counts: Vec<(Vec<Option<Count>>, bool)>,
+    /// The label of region total rows.
+    total_label: String,
+    /// Whether the viewer sees every organisation's rows (else the total also holds
+    /// rows the viewer does not see).
+    region_view: bool,
+    /// (column, the columns it is computed from).
+    derived: Vec<(usize, Vec<usize>)>,
+}
+
+/// A count cell before the complementary rule: its value, the patients behind it, and
+/// what the viewer knows of it.
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    member: Member,
+    patients: u64,
 }
 
 /// A column: key, label (Japanese, through the wording table), unit.
@@ -220,7 +243,20 @@ impl Table {
             },
             suppressed: 0,
             row: Vec::new(),
+            row_counts: Vec::new(),
+            counts: Vec::new(),
+            total_label: ctx.region_total(),
+            region_view: ctx.region_view,
+            derived: Vec::new(),
         }
+    }
+
+    /// Declares column `column` computed from columns `from` in the same row (a rate
+    /// from its numerator and denominator): it is withheld wherever one of them is not
+    /// shown, so that it cannot give them back.
+    pub fn derived(mut self, column: usize, from: &[usize]) -> Table {
+        self.derived.push((column, from.to_vec()));
+        self
     }
 
     pub fn chart(mut self, chart: ChartSpec) -> Table {
@@ -230,16 +266,34 @@ impl Table {
 
     pub fn text(&mut self, s: impl Into<String>) -> &mut Self {
         self.row.push(ReportCell::Text(s.into()));
+        self.row_counts.push(None);
         self
     }
 
     /// A cell over `population`; suppressed when the rule says so.
     pub fn cell(&mut self, cell: ReportCell, population: Population) -> &mut Self {
+        let count = match cell {
+            ReportCell::Count(value) => Some(Count {
+                member: Member {
+                    value,
+                    known: if population.suppressed() {
+                        Known::Small
+                    } else if population.all_own && population.patients > 0 {
+                        Known::Own
+                    } else {
+                        Known::Shown
+                    },
+                },
+                patients: population.patients,
+            }),
+            _ => None,
+        };
         let shown = protect(cell, population);
         if shown == ReportCell::Suppressed {
             self.suppressed += 1;
         }
         self.row.push(shown);
+        self.row_counts.push(count);
         self
     }
 
@@ -255,6 +309,7 @@ impl Table {
             }
             _ => {
                 self.row.push(ReportCell::Missing);
+                self.row_counts.push(None);
                 self
             }
         }
@@ -262,12 +317,105 @@ impl Table {
 
     pub fn end_row(&mut self) {
         let row = std::mem::take(&mut self.row);
+        let counts = std::mem::take(&mut self.row_counts);
+        let is_total = row
+            .iter()
+            .any(|c| matches!(c, ReportCell::Text(t) if *t == self.total_label));
+        self.counts.push((counts, is_total));
         self.section.rows.push(row);
     }
 
-    pub fn finish(self, suppressed: &mut u64) -> ReportSection {
+    pub fn finish(mut self, suppressed: &mut u64) -> ReportSection {
+        self.complete_suppression();
         *suppressed += self.suppressed;
         self.section
+    }
+
+    fn withhold(&mut self, row: usize, col: usize) {
+        if let Some(cell) = self.section.rows.get_mut(row).and_then(|r| r.get_mut(col))
+            && matches!(cell, ReportCell::Count(_) | ReportCell::Number { .. })
+        {
+            *cell = ReportCell::Withheld;
+            self.suppressed += 1;
+        }
+    }
+
+    /// Complementary suppression over every block of rows closed by a region total,
+    /// then the derived columns.
+    fn complete_suppression(&mut self) {
+        let mut blocks: Vec<(Vec<usize>, usize)> = Vec::new();
+        let mut parts = Vec::new();
+        for (i, (_, is_total)) in self.counts.iter().enumerate() {
+            if *is_total {
+                blocks.push((std::mem::take(&mut parts), i));
+            } else {
+                parts.push(i);
+            }
+        }
+        let width = self.section.columns.len();
+        for (parts, total_row) in blocks {
+            for col in 0..width {
+                let at = |r: usize| {
+                    self.counts
+                        .get(r)
+                        .and_then(|(c, _)| c.get(col).copied().flatten())
+                };
+                let Some(total) = at(total_row) else { continue };
+                let Some(mut members) =
+                    parts.iter().map(|r| at(*r)).collect::<Option<Vec<Count>>>()
+                else {
+                    continue;
+                };
+                if !self.region_view {
+                    // The rows the viewer does not see, as one part: the total less the
+                    // rows shown.
+                    let value = total
+                        .member
+                        .value
+                        .saturating_sub(members.iter().map(|m| m.member.value).sum());
+                    let patients = total
+                        .patients
+                        .saturating_sub(members.iter().map(|m| m.patients).sum());
+                    if value > 0 {
+                        members.push(Count {
+                            member: Member {
+                                value,
+                                known: if patients < MIN_PATIENTS {
+                                    Known::Small
+                                } else {
+                                    Known::Unknown
+                                },
+                            },
+                            patients,
+                        });
+                    }
+                }
+                let line: Vec<Member> = members.iter().map(|m| m.member).collect();
+                let w = complementary(total.member, &line);
+                for i in w.parts {
+                    if let Some(r) = parts.get(i) {
+                        self.withhold(*r, col);
+                    }
+                }
+                if w.total {
+                    self.withhold(total_row, col);
+                }
+            }
+        }
+        let derived = std::mem::take(&mut self.derived);
+        for r in 0..self.section.rows.len() {
+            for (col, from) in &derived {
+                let hidden = from.iter().any(|f| {
+                    matches!(
+                        self.section.rows[r].get(*f),
+                        Some(ReportCell::Suppressed | ReportCell::Withheld)
+                    )
+                });
+                if hidden {
+                    self.withhold(r, *col);
+                }
+            }
+        }
     }
 }
 

@@ -97,8 +97,9 @@ pub struct ReportColumn {
     pub unit: Option<String>,
 }
 
-/// One cell. In JSON an object: `{"value": …}`, with `"decimals"` for numbers and
-/// `"suppressed": true` (value `null`) for a suppressed cell.
+/// One cell. In JSON an object: `{"value": …}`, with `"decimals"` for numbers,
+/// `"suppressed": true` (value `null`) for a suppressed cell, and `"suppressed": true,
+/// "withheld": true` for a cell withheld to protect one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReportCell {
     Text(String),
@@ -109,6 +110,9 @@ pub enum ReportCell {
     },
     /// Fewer than 5 patients of other organisations: not shown.
     Suppressed,
+    /// Not small itself, but withheld so that a suppressed cell cannot be recomputed
+    /// from a total or a rate (complementary suppression, 二次秘匿): not shown.
+    Withheld,
     /// Nothing to compute from.
     Missing,
 }
@@ -121,6 +125,7 @@ impl ReportCell {
             ReportCell::Count(n) => n.to_string(),
             ReportCell::Number { value, decimals } => format!("{value:.*}", *decimals as usize),
             ReportCell::Suppressed => "<5".to_owned(),
+            ReportCell::Withheld => "x".to_owned(),
             ReportCell::Missing => String::new(),
         }
     }
@@ -142,6 +147,8 @@ struct CellRepr {
     decimals: Option<u8>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     suppressed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    withheld: bool,
 }
 
 impl Serialize for ReportCell {
@@ -152,11 +159,13 @@ impl Serialize for ReportCell {
                 value: Value::String(t.clone()),
                 decimals: None,
                 suppressed: false,
+                withheld: false,
             },
             ReportCell::Count(n) => CellRepr {
                 value: Value::from(*n),
                 decimals: None,
                 suppressed: false,
+                withheld: false,
             },
             ReportCell::Number { value, decimals } => {
                 let factor = 10f64.powi(i32::from(*decimals));
@@ -165,17 +174,26 @@ impl Serialize for ReportCell {
                     value: serde_json::Number::from_f64(rounded).map_or(Value::Null, Value::Number),
                     decimals: Some(*decimals),
                     suppressed: false,
+                    withheld: false,
                 }
             }
             ReportCell::Suppressed => CellRepr {
                 value: Value::Null,
                 decimals: None,
                 suppressed: true,
+                withheld: false,
+            },
+            ReportCell::Withheld => CellRepr {
+                value: Value::Null,
+                decimals: None,
+                suppressed: true,
+                withheld: true,
             },
             ReportCell::Missing => CellRepr {
                 value: Value::Null,
                 decimals: None,
                 suppressed: false,
+                withheld: false,
             },
         };
         repr.serialize(s)
@@ -187,6 +205,7 @@ impl<'de> Deserialize<'de> for ReportCell {
         use serde_json::Value;
         let r = CellRepr::deserialize(d)?;
         Ok(match (r.value, r.decimals, r.suppressed) {
+            (_, _, true) if r.withheld => ReportCell::Withheld,
             (_, _, true) => ReportCell::Suppressed,
             (Value::Null, _, false) => ReportCell::Missing,
             (Value::String(t), _, _) => ReportCell::Text(t),
@@ -241,6 +260,7 @@ mod tests {
                 decimals: 2,
             },
             ReportCell::Suppressed,
+            ReportCell::Withheld,
             ReportCell::Missing,
         ];
         let json = serde_json::to_value(&cells).unwrap();
@@ -248,12 +268,14 @@ mod tests {
             json,
             serde_json::json!([
                 {"value": "急性期"}, {"value": 12}, {"value": 3.25, "decimals": 2},
-                {"value": null, "suppressed": true}, {"value": null}
+                {"value": null, "suppressed": true},
+                {"value": null, "suppressed": true, "withheld": true}, {"value": null}
             ])
         );
         let back: Vec<ReportCell> = serde_json::from_value(json).unwrap();
         assert_eq!(back, cells);
         assert_eq!(ReportCell::Suppressed.csv_text(), "<5");
+        assert_eq!(ReportCell::Withheld.csv_text(), "x");
     }
 
     #[test]

@@ -154,6 +154,7 @@ fn by_stage(rows: &[&ReportFactsRow], ctx: &FoldContext<'_>) -> Table {
             ("negative_rate", "負のバリアンスの割合", Some("%")),
         ],
     )
+    .derived(5, &[2, 4])
     .chart(ChartSpec {
         kind: ChartKind::Bar,
         label_column: 1,

@@ -73,7 +73,8 @@ impl Padded {
 }
 
 /// The page as CSV: per section, its title, its column heads (with units), its rows
-/// (`<5` for a suppressed cell), its listed lines, then a blank line.
+/// (`<5` for a suppressed cell, `x` for one withheld so that a suppressed cell cannot be
+/// recomputed), its listed lines, then a blank line.
 pub fn report_csv(page: &ReportPage) -> Result<Vec<u8>, renkei_service::ServiceError> {
     // Every record as wide as the widest table (CSV readers expect one width).
     let width = page
@@ -167,7 +168,9 @@ async fn report_response(
 /// regional administrator and council members see every organisation; anyone else their
 /// own organisation's rows and the region's totals. Plans without a statistics consent
 /// are left out (`excluded_without_consent`); a cell of fewer than 5 other
-/// organisations' patients is `{"value": null, "suppressed": true}` (`<5` in CSV).
+/// organisations' patients is `{"value": null, "suppressed": true}` (`<5` in CSV), and a
+/// cell that would let one be recomputed (a total less the rows shown, a rate beside its
+/// count) is withheld: `{"value": null, "suppressed": true, "withheld": true}` (`x`).
 /// Every view is audited (`report.read`).
 macro_rules! report_handler {
     ($name:ident, $kind:expr, $path:literal, $doc:literal) => {

@@ -743,6 +743,8 @@ pub struct CellView {
     pub text: String,
     pub numeric: bool,
     pub suppressed: bool,
+    /// Why a suppressed cell is not shown (the wording table's key).
+    pub note: &'static str,
 }
 
 /// One section of a report: its definition, chart, table and CSV link.
@@ -784,12 +786,17 @@ fn cell_view(c: &ReportCell) -> CellView {
             (format!("{value:.*}", *decimals as usize), true, false)
         }
         ReportCell::Suppressed => ("<5".to_owned(), true, true),
+        ReportCell::Withheld => ("x".to_owned(), true, true),
         ReportCell::Missing => ("—".to_owned(), true, false),
     };
     CellView {
         text,
         numeric,
         suppressed,
+        note: match c {
+            ReportCell::Withheld => "他の値から逆算できないよう伏せた値",
+            _ => "5人未満のため伏せた値",
+        },
     }
 }
 
@@ -1168,6 +1175,8 @@ mod tests {
         assert!(section_chart(&none).is_none());
         assert_eq!(cell_view(&ReportCell::Suppressed).text, "<5");
         assert!(cell_view(&ReportCell::Suppressed).suppressed);
+        assert_eq!(cell_view(&ReportCell::Withheld).text, "x");
+        assert!(cell_view(&ReportCell::Withheld).suppressed);
         assert_eq!(cell_view(&n(2.25)).text, "2.2");
     }
 }

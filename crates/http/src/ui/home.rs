@@ -111,6 +111,99 @@ pub struct WorklistPage {
     pub amendment_notices: Vec<super::corrections::NoticeRow>,
     /// Stages this facility left for the next one without recording their end.
     pub unrecorded: Vec<UnrecordedRow>,
+    /// This organisation's data completeness next to the region's median.
+    pub completeness: CompletenessPanel,
+}
+
+/// The home page's data-completeness panel (issue 16, point 4).
+pub struct CompletenessPanel {
+    pub rows: Vec<CompletenessRow>,
+    /// Plans counted (statistics consent, with a stay or an entry).
+    pub plans: u64,
+    /// Organisations the median is taken over.
+    pub organizations: u64,
+    /// The completeness report filtered to this organisation.
+    pub report_url: String,
+    /// The organisation has stays or entries among the counted plans.
+    pub has_own: bool,
+    /// The region's median is shown.
+    pub has_median: bool,
+}
+
+/// One figure of the panel: its label (a wording key), the organisation's value and the
+/// region's median, as text.
+pub struct CompletenessRow {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub own: String,
+    pub median: String,
+}
+
+/// One figure of the panel: key, label (a wording key), how to read it, decimals, unit.
+type Figure = (
+    &'static str,
+    &'static str,
+    fn(&renkei_service::council_home::CompletenessFigures) -> Option<f64>,
+    usize,
+    &'static str,
+);
+
+fn completeness_panel(
+    p: &renkei_service::council_home::HomeCompletenessPanel,
+) -> CompletenessPanel {
+    let f = &p.figures;
+    let text = |v: Option<f64>, decimals: usize, unit: &str| match v {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}{unit}"),
+        _ => "—".to_owned(),
+    };
+    let figures: [Figure; 4] = [
+        (
+            "complete_rate",
+            "病期終了時に必須項目がそろった割合",
+            |x| x.complete_rate,
+            1,
+            "%",
+        ),
+        ("missing", "欠けた必須項目", |x| x.missing, 1, ""),
+        (
+            "late_rate",
+            "遅れた記録の割合(事象から7日超)",
+            |x| x.late_rate,
+            1,
+            "%",
+        ),
+        (
+            "median_record_days",
+            "事象から記録までの日数(中央値)",
+            |x| x.median_record_days,
+            1,
+            "日",
+        ),
+    ];
+    let rows = figures
+        .iter()
+        .map(|(key, label, get, decimals, unit)| CompletenessRow {
+            key,
+            label,
+            // The organisation's own counts are whole numbers.
+            own: text(
+                f.own.as_ref().and_then(get),
+                if *key == "missing" { 0 } else { *decimals },
+                unit,
+            ),
+            median: text(f.region_median.as_ref().and_then(get), *decimals, unit),
+        })
+        .collect();
+    let mut url = form_urlencoded::Serializer::new(String::new());
+    url.append_pair("organization", &p.organization_code);
+    CompletenessPanel {
+        rows,
+        plans: f.plans,
+        organizations: f.organizations,
+        report_url: format!("/council/reports/completeness?{}", url.finish()),
+        has_own: f.own.is_some(),
+        has_median: f.region_median.is_some(),
+    }
 }
 
 /// A stage whose end this facility still owes (「終了未記録」).
@@ -279,7 +372,9 @@ pub async fn worklist_page(
             }
         })
         .collect();
+    let completeness = completeness_panel(&services.home_completeness(&ui.actor).await?);
     let page_data = WorklistPage {
+        completeness,
         unrecorded,
         shell: ui.shell(format!("作業一覧({})", category(&tab)), Nav::Worklist),
         current_label: category(&tab),
