@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod care_forms;
 pub mod canonical;
 pub mod chain;
 pub mod corrections;

@@ -1039,6 +1039,7 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("転院・紹介を依頼", "Request a transfer or referral"),
     ("計画書を印刷(患者さん用)", "Print the plan (patient copy)"),
     ("計画書を印刷(医療者用)", "Print the plan (staff copy)"),
+    ("連携シート", "Hand-off sheets"),
     ("表示する時点(日付)", "Show as of (date)"),
     ("この日の状況を表示", "Show this day"),
     ("現在の状況に戻る", "Back to today"),

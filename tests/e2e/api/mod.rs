@@ -4,6 +4,7 @@ mod audit_sequencing;
 mod auth_hardening;
 mod bad_input;
 mod cardiac_pathways;
+pub(crate) mod care_sheets;
 mod care_plans;
 mod clinical_time;
 mod concurrency;
