@@ -303,7 +303,7 @@ impl CareForms {
             if !fields.iter().any(|x| &x.code == key) {
                 errors.push(FieldError::new(
                     format!("values.{key}"),
-                    Rule::UnknownItem,
+                    Rule::NotOnForm,
                     format!("`{key}` is not a field of the form {}", f.code),
                 ));
             }
@@ -316,7 +316,7 @@ impl CareForms {
                     if field.required {
                         errors.push(FieldError::new(
                             path,
-                            Rule::Required,
+                            Rule::FormRequired,
                             format!("{} is required", field.title),
                         ));
                     }
@@ -330,7 +330,7 @@ impl CareForms {
                 }
                 Ok(None) if field.required => errors.push(FieldError::new(
                     path,
-                    Rule::Required,
+                    Rule::FormRequired,
                     format!("{} is required", field.title),
                 )),
                 Ok(None) => {}
@@ -527,7 +527,7 @@ mod tests {
             .unwrap_err();
         let got: Vec<(String, Rule)> = errors.into_iter().map(|e| (e.field, e.code)).collect();
         for want in [
-            ("values.care_level", Rule::UnknownItem),
+            ("values.care_level", Rule::NotOnForm),
             ("values.disab_elderly", Rule::Allowed),
             ("values.mobility_indoor", Rule::Type),
             ("values.admitted_on", Rule::Type),
@@ -540,7 +540,7 @@ mod tests {
         }
         let missing = shipped().validate_sheet("chiba_a", &Map::new()).unwrap_err();
         assert_eq!(missing[0].field, "values.admitted_on");
-        assert_eq!(missing[0].code, Rule::Required);
+        assert_eq!(missing[0].code, Rule::FormRequired);
         let unknown = shipped().validate_sheet("a_form", &Map::new()).unwrap_err();
         assert_eq!((unknown[0].field.as_str(), unknown[0].code), ("form", Rule::Allowed));
     }

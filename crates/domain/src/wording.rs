@@ -351,6 +351,14 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l}に使用できない文字が含まれています。"),
             format!("{l} contains characters that are not allowed."),
         ),
+        Rule::NotOnForm => both(
+            format!("{l}はこの様式にない項目です。"),
+            format!("{l} is not a field of this form."),
+        ),
+        Rule::FormRequired => both(
+            format!("{l}はこの様式で必須の項目です。"),
+            format!("{l} is required on this form."),
+        ),
         Rule::UnknownItem | Rule::NotInStage => both(
             format!("{l}はこの病期では記録できません。"),
             format!("{l} is not recorded in this stage."),

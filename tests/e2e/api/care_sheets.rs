@@ -232,10 +232,10 @@ async fn a_bad_sheet_is_refused_field_by_field_in_japanese_and_writes_nothing() 
     };
     assert_eq!(rule_of("values.disab_elderly"), "allowed");
     assert_eq!(rule_of("values.mobility_indoor"), "type");
-    assert_eq!(rule_of("values.care_level"), "unknown_item");
+    assert_eq!(rule_of("values.care_level"), "not_on_form");
     assert_eq!(rule_of("values.accompany_home_visit"), "type");
     // 入院日 is required on the A表.
-    assert_eq!(rule_of("values.admitted_on"), "required");
+    assert_eq!(rule_of("values.admitted_on"), "form_required");
     for e in errors {
         let message = e["message"].as_str().unwrap_or_default();
         assert!(

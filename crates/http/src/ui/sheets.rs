@@ -288,6 +288,18 @@ pub struct HandbookPage {
     pub printed: When,
 }
 
+/// A value in a visits table: numbers as clinicians read them (the unit heads the row),
+/// other values in words.
+fn cell(t: &renkei_domain::template::PathwayTemplate, item: &renkei_domain::template::Item, v: &Value) -> String {
+    use renkei_domain::template::ItemType;
+    match (item.item_type, v.as_f64()) {
+        (ItemType::Integer | ItemType::Decimal | ItemType::Composite, Some(x)) => {
+            fmt::item_number(item, x)
+        }
+        _ => fmt::value_text(Some(t), &item.code, v),
+    }
+}
+
 /// Visits per printed table, as the book's double page holds them.
 const VISITS_PER_TABLE: usize = 4;
 
@@ -347,7 +359,7 @@ pub async fn handbook_page(
                                     .map(|e| {
                                         e.values
                                             .get(&i.code)
-                                            .map(|v| fmt::value_text(Some(t), &i.code, v))
+                                            .map(|v| cell(t, i, v))
                                             .unwrap_or_else(|| "—".into())
                                     })
                                     .collect(),
