@@ -188,7 +188,10 @@ impl CareForms {
         let mut section_codes = HashSet::new();
         for s in &forms.sections {
             if !is_code(&s.code) || !section_codes.insert(s.code.as_str()) {
-                errors.push(format!("section `{}`: code not snake_case or repeated", s.code));
+                errors.push(format!(
+                    "section `{}`: code not snake_case or repeated",
+                    s.code
+                ));
             }
             let mut field_codes = HashSet::new();
             for f in &s.fields {
@@ -220,7 +223,10 @@ impl CareForms {
         let mut form_codes = HashSet::new();
         for form in &forms.forms {
             if !is_code(&form.code) || !form_codes.insert(form.code.as_str()) {
-                errors.push(format!("form `{}`: code not snake_case or repeated", form.code));
+                errors.push(format!(
+                    "form `{}`: code not snake_case or repeated",
+                    form.code
+                ));
             }
             let mut fields = HashSet::new();
             for code in &form.sections {
@@ -242,7 +248,10 @@ impl CareForms {
         let mut handbook_codes = HashSet::new();
         for h in &forms.handbooks {
             if !is_code(&h.code) || !handbook_codes.insert(h.code.as_str()) {
-                errors.push(format!("handbook `{}`: code not snake_case or repeated", h.code));
+                errors.push(format!(
+                    "handbook `{}`: code not snake_case or repeated",
+                    h.code
+                ));
             }
             if h.pages.is_empty() {
                 errors.push(format!("handbook `{}`: no pages", h.code));
@@ -264,7 +273,10 @@ impl CareForms {
     }
 
     /// The form's sections in order.
-    pub fn sections_of<'a>(&'a self, form: &'a SheetForm) -> impl Iterator<Item = &'a SheetSection> {
+    pub fn sections_of<'a>(
+        &'a self,
+        form: &'a SheetForm,
+    ) -> impl Iterator<Item = &'a SheetSection> {
         form.sections.iter().filter_map(|c| self.section(c))
     }
 
@@ -394,9 +406,10 @@ fn check_field(field: &SheetField, value: &Value) -> Result<Option<Value>, (Rule
                 Rule::TooLong,
                 format!("must be at most {MAX_TEXT_CHARS} characters"),
             )),
-            Some(s) if s.contains('\0') => {
-                Err((Rule::ControlCharacter, "must not contain NUL characters".into()))
-            }
+            Some(s) if s.contains('\0') => Err((
+                Rule::ControlCharacter,
+                "must not contain NUL characters".into(),
+            )),
             Some(s) if s.trim().is_empty() => Ok(None),
             Some(s) => Ok(Some(Value::String(s.trim().to_owned()))),
         },
@@ -482,7 +495,11 @@ mod tests {
                 assert!(t.item(i).is_some(), "page {}: item {i}", p.code);
             }
             for s in &p.schedules {
-                assert!(t.schedule.iter().any(|r| &r.code == s), "page {}: {s}", p.code);
+                assert!(
+                    t.schedule.iter().any(|r| &r.code == s),
+                    "page {}: {s}",
+                    p.code
+                );
             }
         }
         assert!(h.pages.iter().any(|p| p.eye));
@@ -506,7 +523,10 @@ mod tests {
             .unwrap();
         assert_eq!(v["form"], "chiba_a");
         assert_eq!(v["forms_version"], 1);
-        assert_eq!(v["fields"]["mobility_indoor"], json!(["cane", "wheelchair"]));
+        assert_eq!(
+            v["fields"]["mobility_indoor"],
+            json!(["cane", "wheelchair"])
+        );
         assert_eq!(v["fields"]["patient_wish"], "自宅で暮らしたい");
         assert!(v["fields"].get("life_history").is_none());
     }
@@ -538,11 +558,16 @@ mod tests {
                 "{want:?} in {got:?}"
             );
         }
-        let missing = shipped().validate_sheet("chiba_a", &Map::new()).unwrap_err();
+        let missing = shipped()
+            .validate_sheet("chiba_a", &Map::new())
+            .unwrap_err();
         assert_eq!(missing[0].field, "values.admitted_on");
         assert_eq!(missing[0].code, Rule::FormRequired);
         let unknown = shipped().validate_sheet("a_form", &Map::new()).unwrap_err();
-        assert_eq!((unknown[0].field.as_str(), unknown[0].code), ("form", Rule::Allowed));
+        assert_eq!(
+            (unknown[0].field.as_str(), unknown[0].code),
+            ("form", Rule::Allowed)
+        );
     }
 
     #[test]
@@ -575,9 +600,18 @@ sections = ["a", "b", "c"]
 source = "x"
 "#;
         let errors = CareForms::parse(src).unwrap_err();
-        assert!(errors.iter().any(|e| e.contains("unknown section `c`")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("appears in two")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("options belong")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("unknown section `c`")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("appears in two")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("options belong")),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -586,6 +620,9 @@ source = "x"
         let s = forms.section("independence").unwrap();
         assert_eq!(value_words(&s.fields[0], &json!("b1")), "B1");
         let d = forms.section("admission_basics").unwrap();
-        assert_eq!(value_words(&d.fields[0], &json!("2026-04-01")), "2026年4月1日");
+        assert_eq!(
+            value_words(&d.fields[0], &json!("2026-04-01")),
+            "2026年4月1日"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 pub mod access;
 pub mod calendar;
-pub mod care_forms;
 pub mod canonical;
+pub mod care_forms;
 pub mod chain;
 pub mod corrections;
 pub mod council;

@@ -190,7 +190,10 @@ async fn the_care_manager_on_the_team_writes_an_a_sheet_and_an_outsider_is_told_
         )
         .await;
     b.assert_status(201);
-    assert_eq!(b.body["values"]["services"], json!(["day_rehab", "visiting_nurse"]));
+    assert_eq!(
+        b.body["values"]["services"],
+        json!(["day_rehab", "visiting_nurse"])
+    );
     let list = app.get(&sheets_url, &cm).await;
     assert_eq!(list.body["sheets"].as_array().map(Vec::len), Some(2));
 }

@@ -161,16 +161,30 @@ async fn handbook(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pa
     for (i, p) in pages.iter().enumerate() {
         let a4 = (p.width - 595.28).abs() <= 1.0 && (p.height - 841.89).abs() <= 1.0;
         let a5 = (p.width - 419.53).abs() <= 1.0 && (p.height - 595.28).abs() <= 1.0;
-        assert!(a4 || a5, "handbook page {} is {}×{} pt", i + 1, p.width, p.height);
+        assert!(
+            a4 || a5,
+            "handbook page {} is {}×{} pt",
+            i + 1,
+            p.width,
+            p.height
+        );
         let text = squeeze(&p.text);
-        assert!(text.contains(&squeeze("伊藤 誠")), "page {} lacks the name", i + 1);
+        assert!(
+            text.contains(&squeeze("伊藤 誠")),
+            "page {} lacks the name",
+            i + 1
+        );
         assert!(
             text.contains(&format!("{}/{n}", i + 1)),
             "page {} lacks 「{} / {n}」",
             i + 1,
             i + 1
         );
-        assert!(!text.contains("連携パスに戻る"), "page {} shows the navigation", i + 1);
+        assert!(
+            !text.contains("連携パスに戻る"),
+            "page {} shows the navigation",
+            i + 1
+        );
     }
     c.close().await.expect("close");
     assert!(

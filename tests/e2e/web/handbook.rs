@@ -124,7 +124,9 @@ async fn the_handbook_shows_the_demo_visits_the_eye_page_and_the_next_due_dates(
     }
     // The visits' values (demo: intro 8.4 %, 142/88, 78.5 kg, LDL 146; the clinic's 7.6 …
     // 6.8; the last lipid panel LDL 112).
-    for v in ["8.4", "7.6", "7.3", "7.1", "6.8", "142", "78.5", "146", "112"] {
+    for v in [
+        "8.4", "7.6", "7.3", "7.1", "6.8", "142", "78.5", "146", "112",
+    ] {
         assert!(
             html.contains(&format!(">{v}<")),
             "the handbook lacks the value {v}"

@@ -66,7 +66,9 @@ pub struct SheetList {
 }
 
 fn sheet_out(e: Entry) -> SheetOut {
-    let form = care_forms::form_of(&e.values).unwrap_or_default().to_owned();
+    let form = care_forms::form_of(&e.values)
+        .unwrap_or_default()
+        .to_owned();
     let title = care_forms::shipped()
         .form(&form)
         .map(|f| f.title.clone())

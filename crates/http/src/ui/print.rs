@@ -479,16 +479,13 @@ pub async fn print_css(
     let plan = state.services.get_plan(&ui.actor, &ui.meta, id).await?;
     let (_, _, b) = super::views::load_banner(&state, &ui, plan.patient_id).await?;
     let forms = renkei_domain::care_forms::shipped();
-    let shared = forms
-        .form(&q.doc)
-        .map(|f| f.title.as_str())
-        .or_else(|| {
-            forms
-                .handbooks
-                .iter()
-                .find(|h| h.code == q.doc)
-                .map(|h| h.title.as_str())
-        });
+    let shared = forms.form(&q.doc).map(|f| f.title.as_str()).or_else(|| {
+        forms
+            .handbooks
+            .iter()
+            .find(|h| h.code == q.doc)
+            .map(|h| h.title.as_str())
+    });
     let title = match shared {
         Some(t) => t,
         None if q.version == "staff" => "地域連携診療計画書(医療者用)",

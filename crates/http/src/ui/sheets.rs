@@ -290,7 +290,11 @@ pub struct HandbookPage {
 
 /// A value in a visits table: numbers as clinicians read them (the unit heads the row),
 /// other values in words.
-fn cell(t: &renkei_domain::template::PathwayTemplate, item: &renkei_domain::template::Item, v: &Value) -> String {
+fn cell(
+    t: &renkei_domain::template::PathwayTemplate,
+    item: &renkei_domain::template::Item,
+    v: &Value,
+) -> String {
     use renkei_domain::template::ItemType;
     match (item.item_type, v.as_f64()) {
         (ItemType::Integer | ItemType::Decimal | ItemType::Composite, Some(x)) => {
