@@ -10,8 +10,9 @@
 //!   book; the goals as the goal engine judges them; the next due dates the schedule
 //!   computes; the 糖尿病眼手帳 page from the eye-exam entries), printable on A5.
 //!
-//! Each page reads the plan through the print read model (one access decision, one audit
-//! event); nothing here computes a rule of its own.
+//! Each page reads the plan through the plan page's read model (the list) or the print
+//! read model (the printed sheet, the handbook): one access decision, one audit event;
+//! nothing here computes a rule of its own.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -22,7 +23,7 @@ use renkei_service::plans::Entry;
 use serde_json::Value;
 
 use super::fmt::{self, When};
-use super::plan::{PlanData, load_print};
+use super::plan::{PlanData, load, load_print};
 use super::views::Banner;
 use super::{Nav, Shell, Ui, UiResult, page, parse_uuid};
 use crate::state::AppState;
@@ -101,7 +102,7 @@ pub async fn sheets_page(
     Path(id): Path<String>,
 ) -> UiResult {
     let id = parse_uuid(&id)?;
-    let d = load_print(&state, &ui, id).await?;
+    let d = load(&state, &ui, id).await?;
     let forms = care_forms::shipped();
     let plan_url = format!("/care-plans/{id}");
     let sheets = sheets_of(&d)
