@@ -1823,6 +1823,7 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
 
 mod forms;
 mod letter;
+mod sheets;
 /// A voided entry (取消) and the amendment notices in a real browser: the acute nurse
 /// voids an entry through the form on the plan page and sees it struck through with its
 /// reason; the recovery nurse, who read the plan before, sees the notices on the plan

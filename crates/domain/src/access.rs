@@ -255,6 +255,10 @@ fn may_write(profession: Profession, kind: EntryKind) -> bool {
             matches!(profession, Physician | Nurse | LiaisonStaff | Msw)
         }
         EntryKind::Individualize => matches!(profession, Physician),
+        // The hand-off sheets (地域生活連携シート A表/B表, 入院時情報提供書,
+        // 退院・退所情報記録書) are written by the care manager and by the hospital's
+        // liaison, ward and rehabilitation staff; not by the pharmacy.
+        EntryKind::Sheet => !matches!(profession, Pharmacist),
         // A void is decided as an amend of the entry it voids (that entry's kind).
         EntryKind::EnteredInError => true,
     }
@@ -313,8 +317,9 @@ pub fn decide(subject: &Subject, action: Action<'_>, plan: &PlanAccess) -> Decis
         Action::Append { kind, stage } => {
             may_write(subject.profession, kind)
                 && (writer_for(stage)
-                    // Notes may be added by any writing member, whatever the stage.
-                    || (kind == EntryKind::Note
+                    // Notes and hand-off sheets may be added by any writing member,
+                    // whatever the stage (a care manager takes part in no clinical stage).
+                    || (matches!(kind, EntryKind::Note | EntryKind::Sheet)
                         && member.is_some_and(|m| m.role != TeamRole::Viewer)))
         }
         Action::Amend {
@@ -868,6 +873,50 @@ mod tests {
             decide(&cm, append(EntryKind::Assessment, "acute"), &p),
             Decision::Allow
         );
+    }
+
+    #[test]
+    fn a_care_manager_on_the_team_writes_sheets_whatever_the_stage() {
+        let (_, _, office) = ids();
+        let mut p = plan(ConsentState::CareTeam);
+        p.team.push(TeamMember {
+            organization_id: office,
+            role: TeamRole::Contributor,
+            stages: vec!["home".into()],
+            read_only: false,
+        });
+        let sheet = |stage| Action::Append {
+            kind: EntryKind::Sheet,
+            stage,
+        };
+        let cm = subject(office, Profession::CareManager);
+        // The plan is still in the acute stage: the A表 goes to the hospital at admission.
+        assert_eq!(decide(&cm, sheet("acute"), &p), Decision::Allow);
+        assert_eq!(decide(&cm, sheet("home"), &p), Decision::Allow);
+        // Not through an assessment of a stage the office takes no part in.
+        assert_eq!(
+            decide(
+                &cm,
+                Action::Append {
+                    kind: EntryKind::Assessment,
+                    stage: "acute"
+                },
+                &p
+            ),
+            Decision::Forbidden
+        );
+        let pharmacist = subject(office, Profession::Pharmacist);
+        assert_eq!(decide(&pharmacist, sheet("acute"), &p), Decision::Forbidden);
+        // Without the patient's consent the office does not see the plan at all.
+        let mut no_consent = p.clone();
+        no_consent.consent = ConsentState::None;
+        assert_eq!(decide(&cm, sheet("acute"), &no_consent), Decision::Hidden);
+        // A viewer reads the sheets but writes none; an office off the team sees nothing.
+        p.team[2].role = TeamRole::Viewer;
+        assert_eq!(decide(&cm, sheet("acute"), &p), Decision::Forbidden);
+        assert_eq!(decide(&cm, Action::ReadPlan, &p), Decision::Allow);
+        let other = subject(Uuid::from_u128(77), Profession::CareManager);
+        assert_eq!(decide(&other, sheet("acute"), &p), Decision::Hidden);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum EntryKind {
     /// Voids the chain it `amends` (記録の取消: e.g. written on the wrong patient); it
     /// stays in the hash chain and counts for nothing, nor does the chain it voids.
     EnteredInError,
+    /// A hand-off sheet of the shared forms (地域生活連携シート, 入院時情報提供書 …),
+    /// written through its own endpoint and checked against `pathways/care-forms.toml`.
+    Sheet,
 }
 
 impl EntryKind {
@@ -45,6 +48,7 @@ impl EntryKind {
             EntryKind::Lifecycle => "lifecycle",
             EntryKind::Individualize => "individualize",
             EntryKind::EnteredInError => "entered_in_error",
+            EntryKind::Sheet => "sheet",
         }
     }
 
@@ -73,6 +77,7 @@ impl EntryKind {
             "lifecycle" => EntryKind::Lifecycle,
             "individualize" => EntryKind::Individualize,
             "entered_in_error" => EntryKind::EnteredInError,
+            "sheet" => EntryKind::Sheet,
             _ => return None,
         })
     }
@@ -382,7 +387,8 @@ pub fn validate_entry(
         EntryKind::Handover
         | EntryKind::Report
         | EntryKind::Lifecycle
-        | EntryKind::Individualize => {}
+        | EntryKind::Individualize
+        | EntryKind::Sheet => {}
     }
     if entry.kind != EntryKind::Variance && entry.variance.is_some() {
         errors.push(FieldError::new(
@@ -495,7 +501,8 @@ fn check_stage_transition(
         EntryKind::Handover
         | EntryKind::Report
         | EntryKind::Lifecycle
-        | EntryKind::Individualize => Ok(()),
+        | EntryKind::Individualize
+        | EntryKind::Sheet => Ok(()),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod calendar;
 pub mod canonical;
+pub mod care_forms;
 pub mod chain;
 pub mod corrections;
 pub mod council;

@@ -168,6 +168,10 @@ closed_list! {
         Unconfirmed => "unconfirmed",
         /// A link already reversed.
         AlreadyReversed => "already_reversed",
+        /// Names a field the hand-off sheet's form does not have.
+        NotOnForm => "not_on_form",
+        /// A field the hand-off sheet's form requires, missing.
+        FormRequired => "form_required",
     }
 }
 

@@ -351,6 +351,14 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("{l}に使用できない文字が含まれています。"),
             format!("{l} contains characters that are not allowed."),
         ),
+        Rule::NotOnForm => both(
+            format!("{l}はこの様式にない項目です。"),
+            format!("{l} is not a field of this form."),
+        ),
+        Rule::FormRequired => both(
+            format!("{l}はこの様式で必須の項目です。"),
+            format!("{l} is required on this form."),
+        ),
         Rule::UnknownItem | Rule::NotInStage => both(
             format!("{l}はこの病期では記録できません。"),
             format!("{l} is not recorded in this stage."),
@@ -1043,6 +1051,7 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("転院・紹介を依頼", "Request a transfer or referral"),
     ("計画書を印刷(患者さん用)", "Print the plan (patient copy)"),
     ("計画書を印刷(医療者用)", "Print the plan (staff copy)"),
+    ("連携シート", "Hand-off sheets"),
     ("表示する時点(日付)", "Show as of (date)"),
     ("この日の状況を表示", "Show this day"),
     ("現在の状況に戻る", "Back to today"),

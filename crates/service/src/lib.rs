@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_key;
 pub mod auth;
 pub mod backup;
+pub mod care_sheets;
 pub mod care_team;
 pub mod corrections;
 pub mod council;

@@ -6,6 +6,7 @@ mod bad_input;
 mod cancer_pathways;
 mod cardiac_pathways;
 mod care_plans;
+pub(crate) mod care_sheets;
 mod clinical_time;
 mod concurrency;
 mod corrections;

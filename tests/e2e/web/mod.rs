@@ -5,6 +5,7 @@ mod corrections;
 pub mod cyclical_plan;
 mod english_pages;
 mod entry_forms;
+pub(crate) mod handbook;
 mod inbox_admin;
 mod lang_redirect;
 mod login;

@@ -11,6 +11,7 @@ pub mod moments;
 pub mod openapi;
 pub mod patient_merge;
 pub mod schema;
+pub mod sheets;
 pub mod tokens;
 pub mod variances;
 pub mod workflow;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .merge(corrections::routes())
         .merge(workflow::routes())
         .merge(variances::routes())
+        .merge(sheets::routes())
         .merge(tokens::routes())
         .merge(administration::routes())
         .merge(patient_merge::routes())
@@ -92,6 +94,7 @@ pub fn routes() -> Router<AppState> {
         workflow::worklist,
         corrections::entry_history, corrections::list_notices, corrections::acknowledge_notice,
         variances::classify_variance, variances::dismiss_variance,
+        sheets::list_care_forms, sheets::record_sheet, sheets::list_sheets,
         council::flow_report, council::goals_report, council::variances_report,
         council::outcomes_report, council::completeness_report, council::compare_report
     ),

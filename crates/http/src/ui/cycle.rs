@@ -69,7 +69,7 @@ pub fn provider_kind_ja(k: ProviderKind) -> &'static str {
     }
 }
 
-fn state_words(s: ScheduleState) -> (&'static str, &'static str, &'static str) {
+pub(crate) fn state_words(s: ScheduleState) -> (&'static str, &'static str, &'static str) {
     match s {
         ScheduleState::Overdue => ("期限超過", "!", "bad"),
         ScheduleState::Due => ("受診・検査の時期", "●", "wait"),

@@ -194,6 +194,7 @@ pub fn entry_kind(code: &str) -> &'static str {
         "report" => "返書",
         "lifecycle" => "パスの状態変更",
         "individualize" => "個別目標の設定",
+        "sheet" => "連携シート",
         _ => "記録",
     }
 }

@@ -32,6 +32,7 @@ mod plan;
 mod plan_actions;
 mod plan_data;
 mod print;
+mod sheets;
 mod templates;
 mod variances;
 mod views;
@@ -100,6 +101,12 @@ pub fn routes() -> Router<AppState> {
         .route("/care-plans/{id}/trend", get(plan::trend_page))
         .route("/care-plans/{id}/print", get(print::print_page))
         .route("/care-plans/{id}/print.css", get(print::print_css))
+        .route("/care-plans/{id}/sheets", get(sheets::sheets_page))
+        .route(
+            "/care-plans/{id}/sheets/{entry}/print",
+            get(sheets::sheet_print_page),
+        )
+        .route("/care-plans/{id}/handbook", get(sheets::handbook_page))
         .route(
             "/care-plans/{id}/entries/new",
             get(entry::new_entry_form).post(entry::edit_entry_form),

@@ -178,6 +178,10 @@ pub struct PlanPage {
     pub record_actions: Vec<Action>,
     pub handover_url: Option<String>,
     pub print_url: String,
+    /// The hand-off sheets (地域生活連携シート …) of the plan.
+    pub sheets_url: String,
+    /// The patient handbook of the plan's pathway (title, URL), if it has one.
+    pub handbook: Option<(String, String)>,
     /// The `as_of` day shown (YYYY-MM-DD), empty for now.
     pub as_of: String,
     /// The words saying the page shows a past day.
@@ -512,6 +516,13 @@ fn process_summary(d: &PlanData, e: &Entry) -> Vec<ValueLine> {
                     v["interval_days"]
                 )
             },
+        }],
+        Some(EntryKind::Sheet) => vec![ValueLine {
+            label: "連携シート".into(),
+            value: renkei_domain::care_forms::form_of(v)
+                .and_then(|c| renkei_domain::care_forms::shipped().form(c))
+                .map(|f| f.title.clone())
+                .unwrap_or_default(),
         }],
         _ => Vec::new(),
     }
@@ -1001,6 +1012,10 @@ pub async fn plan_page(
             .may(&PlanAction::ProposeHandover)
             .then(|| format!("{plan_url}/handovers/new")),
         print_url: format!("{plan_url}/print"),
+        sheets_url: format!("{plan_url}/sheets"),
+        handbook: renkei_domain::care_forms::shipped()
+            .handbook_for(&t.code)
+            .map(|h| (h.title.clone(), format!("{plan_url}/handbook"))),
         amendment_notices: super::corrections::notice_rows(
             &|_| Some(t.clone()),
             &d.notices,

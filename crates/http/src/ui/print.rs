@@ -69,6 +69,10 @@ pub struct PrintQuery {
     /// `staff` for the staff version; otherwise the patient version.
     #[serde(default)]
     version: String,
+    /// A shared form or handbook code (`chiba_a`, `diabetes_handbook`): its title heads
+    /// the printed pages instead of the plan's.
+    #[serde(default)]
+    doc: String,
 }
 
 pub async fn print_page(
@@ -474,10 +478,18 @@ pub async fn print_css(
     let id = parse_uuid(&id)?;
     let plan = state.services.get_plan(&ui.actor, &ui.meta, id).await?;
     let (_, _, b) = super::views::load_banner(&state, &ui, plan.patient_id).await?;
-    let title = if q.version == "staff" {
-        "地域連携診療計画書(医療者用)"
-    } else {
-        "地域連携診療計画書"
+    let forms = renkei_domain::care_forms::shipped();
+    let shared = forms.form(&q.doc).map(|f| f.title.as_str()).or_else(|| {
+        forms
+            .handbooks
+            .iter()
+            .find(|h| h.code == q.doc)
+            .map(|h| h.title.as_str())
+    });
+    let title = match shared {
+        Some(t) => t,
+        None if q.version == "staff" => "地域連携診療計画書(医療者用)",
+        None => "地域連携診療計画書",
     };
     let header = format!(
         "{}({})様 ・ 生年月日 {} ・ ID {} ・ {title}",
