@@ -279,6 +279,7 @@ options = [
                 ],
             }),
             applies_when: Vec::new(),
+            variants: Vec::new(),
         });
         t.schedule.push(ScheduleRule {
             code: "uacr".into(),
@@ -295,6 +296,7 @@ options = [
                 item: "dkd_stage".into(),
                 values: vec!["stage_1".into()],
             }],
+            variants: Vec::new(),
         });
         t
     }
