@@ -117,6 +117,10 @@ impl Services {
                     }
                 })
                 .collect(),
+            variant: published
+                .variant
+                .as_ref()
+                .map(|v| (v.code.clone(), v.title.ja.clone())),
         });
 
         let mut members = Vec::new();
