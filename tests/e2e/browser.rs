@@ -1467,14 +1467,15 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
             && options.contains("高次脳機能障害を伴った重症脳血管障害(回復期上限180日)"),
         "{options}"
     );
-    assert!(!options.contains("severe_higher_brain_dysfunction"), "no raw codes: {options}");
+    assert!(
+        !options.contains("severe_higher_brain_dysfunction"),
+        "no raw codes: {options}"
+    );
     audit_page(&c, "enrol form", &mut found).await;
     // Without a variant the form comes back with the error at the select.
     submit(&c, "form.stack-form button[type=submit]").await;
     assert!(
-        text(&c, "#e-variant")
-            .await
-            .contains("パスの種類"),
+        text(&c, "#e-variant").await.contains("パスの種類"),
         "the missing variant is named"
     );
     css(&c, "#f-variant")

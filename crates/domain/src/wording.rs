@@ -711,7 +711,10 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("次へ", "Next"),
     ("変更する", "Change"),
     ("パスの種類", "Pathway variant"),
-    ("病型・術式などで、期間や目標が異なります。", "Lengths and goals differ by subtype, operation and the like."),
+    (
+        "病型・術式などで、期間や目標が異なります。",
+        "Lengths and goals differ by subtype, operation and the like.",
+    ),
     ("パス開始日(入院日)", "Pathway start (admission date)"),
     (
         "病期ごとの予定施設(施設一覧から)",

@@ -160,7 +160,9 @@ fn care_plan_unpruned(p: &PlanView) -> Value {
         .collect();
     // The variant is a second category: CarePlan.category is the element FHIR gives for
     // telling apart the kinds of plan of one pathway, and a coding there needs no extension.
-    let mut category = vec![json!({ "coding": [coding(&code_system("care-plan-category"), "regional-pathway", Some("地域連携診療計画"))] })];
+    let mut category = vec![
+        json!({ "coding": [coding(&code_system("care-plan-category"), "regional-pathway", Some("地域連携診療計画"))] }),
+    ];
     if let Some((code, title)) = &p.variant {
         category.push(json!({
             "coding": [coding(&variant_code_system(&p.pathway_code), code, Some(title))],

@@ -386,7 +386,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "stroke", None, Some("standard"), Some(days(40)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "stroke",
+            None,
+            Some("standard"),
+            Some(days(40)),
+        )
         .await?;
     share(
         services,
@@ -571,7 +579,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "femur-fracture", None, Some("hemiarthroplasty"), Some(days(30)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "femur-fracture",
+            None,
+            Some("hemiarthroplasty"),
+            Some(days(30)),
+        )
         .await?;
     share(
         services,
@@ -697,7 +713,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "femur-fracture", None, Some("osteosynthesis"), Some(days(4)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "femur-fracture",
+            None,
+            Some("osteosynthesis"),
+            Some(days(4)),
+        )
         .await?;
     share(
         services,
@@ -1143,7 +1167,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "heart-failure", None, None, Some(days(50)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "heart-failure",
+            None,
+            None,
+            Some(days(50)),
+        )
         .await?;
     share(
         services,

@@ -286,6 +286,10 @@ impl Services {
     }
 
     /// Moves a running plan to a newer version of its pathway, recorded with its reason.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one use case; the version, variant, reason and If-Match are all distinct"
+    )]
     pub async fn migrate_plan(
         &self,
         actor: &Actor,
@@ -354,9 +358,16 @@ impl Services {
         if let Some(v) = &variant {
             values["to_variant"] = json!(v);
         }
-        self.process_entry(&write.txn, actor, plan, EntryKind::Lifecycle, &stage,
+        self.process_entry(
+            &write.txn,
+            actor,
+            plan,
+            EntryKind::Lifecycle,
+            &stage,
             values,
-            Some(reason.trim().to_owned())).await?;
+            Some(reason.trim().to_owned()),
+        )
+        .await?;
         let record = AuditRecord::by(
             actor,
             "care_plan.lifecycle",

@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use renkei_domain::template::{
-    PathwayTemplate, Variant, parse_template, version_from_file_name,
-};
+use renkei_domain::template::{PathwayTemplate, Variant, parse_template, version_from_file_name};
 use renkei_store::queries::{self, PathwayVersionRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;

@@ -124,6 +124,10 @@ impl Services {
     }
 
     /// Enrols a patient on a pathway (the latest version unless one is named).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one use case; the pathway, version, variant and start are all distinct"
+    )]
     pub async fn enrol(
         &self,
         actor: &Actor,
@@ -680,7 +684,13 @@ impl Services {
                 .filter(|e| e.care_plan_id == plan_id),
             None => None,
         };
-        let access_stage = match plan.map(|p| (p, self.pathways.for_plan(p.pathway_version_id, p.variant.as_deref()))) {
+        let access_stage = match plan.map(|p| {
+            (
+                p,
+                self.pathways
+                    .for_plan(p.pathway_version_id, p.variant.as_deref()),
+            )
+        }) {
             Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
                 current.current_stage.clone()
             }

@@ -319,7 +319,11 @@ impl Services {
                 if !access.is_visible_to(org) {
                     continue;
                 }
-                let Some(published) = self.pathways.for_plan(plan.pathway_version_id, plan.variant.as_deref()).cloned() else {
+                let Some(published) = self
+                    .pathways
+                    .for_plan(plan.pathway_version_id, plan.variant.as_deref())
+                    .cloned()
+                else {
                     continue;
                 };
                 let template = &published.template;

@@ -42,10 +42,9 @@ async fn enrolment_requires_a_variant_of_the_version_where_it_branches() {
     let message = e["message"].as_str().expect("message");
     assert!(message.contains("パスの種類"), "{message}");
     // A variant of another pathway, or of none.
-    let res = post(
-        json!({"patient_id": p["id"], "pathway": "stroke", "variant": "hemiarthroplasty"}),
-    )
-    .await;
+    let res =
+        post(json!({"patient_id": p["id"], "pathway": "stroke", "variant": "hemiarthroplasty"}))
+            .await;
     res.assert_problem(422, Some("variant"));
     assert_eq!(only_error(&res.body)["code"], "unknown");
     assert!(
@@ -60,8 +59,8 @@ async fn enrolment_requires_a_variant_of_the_version_where_it_branches() {
     )
     .await;
     res.assert_problem(422, Some("variant"));
-    let res = post(json!({"patient_id": p["id"], "pathway": "diabetes", "variant": "standard"}))
-        .await;
+    let res =
+        post(json!({"patient_id": p["id"], "pathway": "diabetes", "variant": "standard"})).await;
     res.assert_problem(422, Some("variant"));
     // Nothing was created.
     let pid = p["id"].as_str().expect("patient id");
@@ -187,7 +186,8 @@ async fn the_recovery_limit_follows_the_variant_in_the_goals_and_everywhere_the_
         let res = b.get(&format!("/care-plans/{}/{print}", plans[1])).await;
         res.assert_status(200);
         assert!(
-            res.text.contains("(第3版・高次脳機能障害を伴った重症脳血管障害(回復期上限180日))"),
+            res.text
+                .contains("(第3版・高次脳機能障害を伴った重症脳血管障害(回復期上限180日))"),
             "{print}: {}",
             res.text
         );

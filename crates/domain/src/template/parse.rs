@@ -844,16 +844,14 @@ fn check_variants(t: &PathwayTemplate, err: &mut impl FnMut(Path, String)) {
                         v.code
                     ),
                 ),
-                Some(_) if o.expected_days.is_none()
-                    && o.max_days.is_none()
-                    && o.exit_criteria.is_none() =>
+                Some(_)
+                    if o.expected_days.is_none()
+                        && o.max_days.is_none()
+                        && o.exit_criteria.is_none() =>
                 {
                     err(
                         at,
-                        format!(
-                            "variant `{}` overrides nothing of stage `{code}`",
-                            v.code
-                        ),
+                        format!("variant `{}` overrides nothing of stage `{code}`", v.code),
                     )
                 }
                 Some(_) => {}
@@ -928,10 +926,7 @@ fn check_variants(t: &PathwayTemplate, err: &mut impl FnMut(Path, String)) {
                 if set && g.due.is_none() {
                     err(
                         at(field),
-                        format!(
-                            "variant `{}`: goal `{code}` has no `due` to move",
-                            v.code
-                        ),
+                        format!("variant `{}`: goal `{code}` has no `due` to move", v.code),
                     );
                 }
             }

@@ -50,7 +50,12 @@ fn errors(src: &str) -> Vec<Diagnostic> {
 /// Asserts one diagnostic at `path` on `line` whose message contains `text`.
 fn expect(diags: &[Diagnostic], path: &str, line: usize, text: &str) {
     let hits: Vec<&Diagnostic> = diags.iter().filter(|d| d.path == path).collect();
-    assert_eq!(hits.len(), 1, "one diagnostic at `{path}`:\n{}", show(diags));
+    assert_eq!(
+        hits.len(),
+        1,
+        "one diagnostic at `{path}`:\n{}",
+        show(diags)
+    );
     assert_eq!(hits[0].line, line, "line of `{path}`:\n{}", show(diags));
     assert!(
         hits[0].message.contains(text),
@@ -86,7 +91,9 @@ fn a_variant_is_required_and_must_be_one_of_the_template() {
     assert_eq!(e.code, Rule::Required);
     let e = choose_variant(&t, Some("mild")).expect_err("unknown variant");
     assert_eq!((e.field.as_str(), e.code), ("variant", Rule::Unknown));
-    let v = choose_variant(&t, Some("intensive")).expect("known").expect("some");
+    let v = choose_variant(&t, Some("intensive"))
+        .expect("known")
+        .expect("some");
     assert_eq!(v.title.ja, "重症");
 }
 
@@ -143,8 +150,18 @@ fn stages_items_goals_and_schedule_rules_may_apply_to_some_variants_only() {
     assert!(std.item("memo").is_none());
     assert!(sev.item("memo").is_some());
     assert_eq!(sev.goals.len() + 1, t.goals.len());
-    assert!(std.goals.iter().chain(&sev.goals).all(|g| g.variants.is_empty()));
-    assert!(std.items.iter().chain(&sev.items).all(|i| i.variants.is_empty()));
+    assert!(
+        std.goals
+            .iter()
+            .chain(&sev.goals)
+            .all(|g| g.variants.is_empty())
+    );
+    assert!(
+        std.items
+            .iter()
+            .chain(&sev.items)
+            .all(|i| i.variants.is_empty())
+    );
 }
 
 #[test]
@@ -164,7 +181,11 @@ fn a_stage_left_out_of_a_variant_leaves_the_items_recordable_only_there_out() {
     let sev = t.for_variant("intensive").expect("intensive");
     assert!(sev.stage("home").is_none());
     assert_eq!(sev.next_stages("recovery"), Vec::<String>::new());
-    assert!(sev.items.iter().all(|i| !i.stages.iter().any(|s| s == "home")));
+    assert!(
+        sev.items
+            .iter()
+            .all(|i| !i.stages.iter().any(|s| s == "home"))
+    );
     let std = t.for_variant("standard").expect("standard");
     assert_eq!(std.next_stages("recovery"), vec!["home".to_owned()]);
 }
@@ -348,10 +369,14 @@ fn entry(seq: i64, stage: &str, kind: EntryKind, at: DateTime<Utc>, values: Valu
 }
 
 fn judge(t: &PathwayTemplate, entries: &[EntryFacts], code: &str, at: DateTime<Utc>) -> GoalStatus {
-    evaluate_goals(t, &GoalContext::at(super::fixture::t(PLAN_START), None, at), entries)
-        .into_iter()
-        .find(|g| g.code == code)
-        .unwrap_or_else(|| panic!("no goal {code}"))
+    evaluate_goals(
+        t,
+        &GoalContext::at(super::fixture::t(PLAN_START), None, at),
+        entries,
+    )
+    .into_iter()
+    .find(|g| g.code == code)
+    .unwrap_or_else(|| panic!("no goal {code}"))
 }
 
 #[test]
@@ -361,7 +386,13 @@ fn a_stage_of_30_days_meets_the_intensive_limit_and_misses_the_standard_one() {
     let sev = t.for_variant("intensive").expect("intensive");
     let log = vec![
         entry(1, "acute", EntryKind::StageStart, d0(), json!({})),
-        entry(2, "acute", EntryKind::StageEnd, d0() + Duration::days(29), json!({})),
+        entry(
+            2,
+            "acute",
+            EntryKind::StageEnd,
+            d0() + Duration::days(29),
+            json!({}),
+        ),
     ];
     let at = d0() + Duration::days(40);
     let s = judge(&std, &log, "acute_length", at);
@@ -397,8 +428,14 @@ fn the_due_offset_and_target_of_a_threshold_goal_follow_the_variant() {
     let start = vec![entry(1, "acute", EntryKind::StageStart, d0(), json!({}))];
     // Day 30, no mRS yet: overdue after 21 days, pending until 60.
     let at = d0() + Duration::days(30);
-    assert_eq!(judge(&std, &start, "mrs_good", at).status, GoalState::Overdue);
-    assert_eq!(judge(&sev, &start, "mrs_good", at).status, GoalState::Pending);
+    assert_eq!(
+        judge(&std, &start, "mrs_good", at).status,
+        GoalState::Overdue
+    );
+    assert_eq!(
+        judge(&sev, &start, "mrs_good", at).status,
+        GoalState::Pending
+    );
     let mut log = start.clone();
     log.push(entry(
         2,
@@ -492,7 +529,11 @@ fn stroke_v3_branches_on_the_recovery_limit_and_changes_nothing_else() {
             other => panic!("{other:?}"),
         }
         assert_eq!(g4.due.as_ref().map(|d| d.days), Some(limit));
-        assert!(g4.title.ja.contains(&format!("{limit}日")), "{}", g4.title.ja);
+        assert!(
+            g4.title.ja.contains(&format!("{limit}日")),
+            "{}",
+            g4.title.ja
+        );
         // Every other goal, item and stage is v2's.
         assert_eq!(r.items, v2.items);
         assert_eq!(r.goals.len(), v2.goals.len());
@@ -514,7 +555,10 @@ fn femur_v3_records_the_operation_without_changing_a_value() {
     assert_eq!(codes, ["osteosynthesis", "hemiarthroplasty"]);
     for code in codes {
         let r = v3.for_variant(code).expect("variant");
-        assert_eq!((&r.stages, &r.items, &r.goals), (&v2.stages, &v2.items, &v2.goals));
+        assert_eq!(
+            (&r.stages, &r.items, &r.goals),
+            (&v2.stages, &v2.items, &v2.goals)
+        );
         assert_eq!(r.schedule, v2.schedule);
     }
 }
@@ -525,9 +569,27 @@ fn a_recovery_stay_of_160_days_meets_the_180_day_variant_only() {
     let start = t("2026-01-05T10:00:00+09:00");
     let log = vec![
         entry(1, "acute", EntryKind::StageStart, start, json!({})),
-        entry(2, "acute", EntryKind::StageEnd, start + Duration::days(14), json!({})),
-        entry(3, "recovery", EntryKind::StageStart, start + Duration::days(14), json!({})),
-        entry(4, "recovery", EntryKind::StageEnd, start + Duration::days(173), json!({})),
+        entry(
+            2,
+            "acute",
+            EntryKind::StageEnd,
+            start + Duration::days(14),
+            json!({}),
+        ),
+        entry(
+            3,
+            "recovery",
+            EntryKind::StageStart,
+            start + Duration::days(14),
+            json!({}),
+        ),
+        entry(
+            4,
+            "recovery",
+            EntryKind::StageEnd,
+            start + Duration::days(173),
+            json!({}),
+        ),
     ];
     let at = start + Duration::days(200);
     let judge_in = |code: &str| {
@@ -541,7 +603,10 @@ fn a_recovery_stay_of_160_days_meets_the_180_day_variant_only() {
     let severe = judge_in("severe_higher_brain_dysfunction");
     assert_eq!(standard.status, GoalState::NotMet);
     assert_eq!(severe.status, GoalState::Met);
-    assert_eq!(severe.latest.as_ref().map(|l| l.value.clone()), Some(json!(160)));
+    assert_eq!(
+        severe.latest.as_ref().map(|l| l.value.clone()),
+        Some(json!(160))
+    );
     // Recovery from 2026-01-19: due (`due_days`) 150 days later, 06-18, or 180, 07-18.
     assert_eq!(
         standard.due_date,

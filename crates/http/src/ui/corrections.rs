@@ -212,10 +212,10 @@ pub fn worklist_notices(
             .services
             .pathways
             .find_for(
-            &p.pathway.code,
-            p.pathway.version,
-            p.variant.as_ref().map(|v| v.code.as_str()),
-        )
+                &p.pathway.code,
+                p.pathway.version,
+                p.variant.as_ref().map(|v| v.code.as_str()),
+            )
             .map(|p| p.template.clone())
     };
     let mut rows = notice_rows(&template, &screen.notices, "/worklist");

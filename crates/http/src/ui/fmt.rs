@@ -9,8 +9,8 @@ use renkei_domain::access::{Profession, TeamRole};
 use renkei_domain::entry::PlanStatus;
 use renkei_domain::ids::AdminRole;
 use renkei_domain::template::{ItemType, PathwayTemplate};
-use renkei_service::plans::CarePlan;
 use renkei_domain::wording::{self, FieldFacts, Lang};
+use renkei_service::plans::CarePlan;
 use serde_json::Value;
 
 use super::wareki;

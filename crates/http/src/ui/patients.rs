@@ -349,10 +349,10 @@ pub async fn patient_page(
                 .services
                 .pathways
                 .find_for(
-            &p.pathway.code,
-            p.pathway.version,
-            p.variant.as_ref().map(|v| v.code.as_str()),
-        )
+                    &p.pathway.code,
+                    p.pathway.version,
+                    p.variant.as_ref().map(|v| v.code.as_str()),
+                )
                 .map(|x| &x.template);
             PlanRow {
                 url: format!("/care-plans/{}", p.id),
@@ -793,10 +793,7 @@ pub async fn enrol_confirm(
             },
         );
     }
-    let own = state
-        .services
-        .enrolling_stages(&ui.actor, template)
-        .await?;
+    let own = state.services.enrolling_stages(&ui.actor, template).await?;
     let mut stages = Vec::new();
     for s in &template.stages {
         let who = if own.contains(&s.code) {

@@ -542,7 +542,13 @@ async fn migrate_page(
                     p.template
                         .variants
                         .iter()
-                        .map(|v| (v.code.clone(), v.title.ja.clone(), Some(v.code.as_str()) == own))
+                        .map(|v| {
+                            (
+                                v.code.clone(),
+                                v.title.ja.clone(),
+                                Some(v.code.as_str()) == own,
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -622,15 +628,11 @@ pub async fn migrate_submit(
         {
             Ok(()) => return Ok(see_other(&format!("/care-plans/{id}?done=migrated"))),
             Err(e) => {
-                errors = field_errors(
-                    e,
-                    None,
-                    |f| match f {
-                        "version" => "version",
-                        "variant" => "variant",
-                        _ => "reason",
-                    },
-                )?
+                errors = field_errors(e, None, |f| match f {
+                    "version" => "version",
+                    "variant" => "variant",
+                    _ => "reason",
+                })?
             }
         }
     }

@@ -315,10 +315,7 @@ fn variant_changes(t: &PathwayTemplate, code: &str) -> Vec<String> {
             out.push(format!(
                 "{}: {}",
                 s.title.ja,
-                days_words(
-                    r.and_then(|r| r.expected_days),
-                    r.and_then(|r| r.max_days)
-                )
+                days_words(r.and_then(|r| r.expected_days), r.and_then(|r| r.max_days))
             ));
         }
         if !s.variants.is_empty() && s.variants.iter().any(|x| x == code) {
