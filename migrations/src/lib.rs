@@ -21,7 +21,8 @@ mod m20261211_000101_patient_links;
 mod m20261211_000201_care_team_end;
 mod m20261214_000101_report_facts;
 mod m20261214_000201_council_meetings;
-mod m20261215_000101_report_facts_every_plan;
+mod m20261215_000101_plan_variant;
+mod m20261215_000201_report_facts_every_plan;
 
 pub mod layout;
 
@@ -51,7 +52,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000201_care_team_end::Migration),
             Box::new(m20261214_000101_report_facts::Migration),
             Box::new(m20261214_000201_council_meetings::Migration),
-            Box::new(m20261215_000101_report_facts_every_plan::Migration),
+            Box::new(m20261215_000101_plan_variant::Migration),
+            Box::new(m20261215_000201_report_facts_every_plan::Migration),
         ]
     }
 }

@@ -631,7 +631,7 @@ impl World {
                 acute,
                 Req::post(
                     "/api/v1/care-plans",
-                    json!({"patient_id": patient.id, "pathway": "stroke", "started_at": days_ago(31)}),
+                    json!({"patient_id": patient.id, "pathway": "stroke", "variant": "standard", "started_at": days_ago(31)}),
                 ),
                 201,
             )
@@ -952,7 +952,7 @@ fn request(ep: Ep, plan: &PlanFix, amend_target: Option<&str>, random: bool) -> 
         Ep::ListCarePlans => Req::get("/api/v1/care-plans").query("patient_id", &patient_id),
         Ep::Enrol => Req::post(
             "/api/v1/care-plans",
-            json!({"patient_id": patient_id, "pathway": "stroke"}),
+            json!({"patient_id": patient_id, "pathway": "stroke", "variant": "standard"}),
         ),
         Ep::GetAudit => Req::get("/api/v1/audit").query("patient", &patient_id),
         Ep::AccessReport => Req::get(format!("/api/v1/patients/{patient_id}/access-report")),
@@ -1652,7 +1652,7 @@ async fn every_patient_data_call_leaves_exactly_one_audit_event() {
             who: &nurse,
             req: Req::post(
                 "/api/v1/care-plans",
-                json!({"patient_id": pat.id, "pathway": "stroke"}),
+                json!({"patient_id": pat.id, "pathway": "stroke", "variant": "standard"}),
             ),
             status: 201,
             action: "care_plan.enrol",

@@ -1473,9 +1473,35 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
         .select_by_value("recovery-1")
         .await
         .expect("recovery hospital");
+    // The stroke pathway branches: the variant is chosen here, in Japanese words.
+    let options = text(&c, "#f-variant").await;
+    assert!(
+        options.contains("脳血管疾患(回復期上限150日)")
+            && options.contains("高次脳機能障害を伴った重症脳血管障害(回復期上限180日)"),
+        "{options}"
+    );
+    assert!(
+        !options.contains("severe_higher_brain_dysfunction"),
+        "no raw codes: {options}"
+    );
     audit_page(&c, "enrol form", &mut found).await;
+    // Without a variant the form comes back with the error at the select.
+    submit(&c, "form.stack-form button[type=submit]").await;
+    assert!(
+        text(&c, "#e-variant").await.contains("パスの種類"),
+        "the missing variant is named"
+    );
+    css(&c, "#f-variant")
+        .await
+        .select_by_value("severe_higher_brain_dysfunction")
+        .await
+        .expect("variant");
     submit(&c, "form.stack-form button[type=submit]").await;
     let confirm = text(&c, "main").await;
+    assert!(
+        confirm.contains("高次脳機能障害を伴った重症脳血管障害") && confirm.contains("上限180日"),
+        "the confirmation shows the variant and its recovery limit: {confirm}"
+    );
     assert!(
         confirm.contains("まだ登録されていません"),
         "a confirmation step first"
@@ -1493,6 +1519,12 @@ async fn journey(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Pat
             .contains("連携パスを適用しました")
     );
     assert!(text(&c, "#team").await.contains("同意あり"));
+    assert!(
+        text(&c, ".plan-variant")
+            .await
+            .contains("高次脳機能障害を伴った重症脳血管障害"),
+        "the plan header names the variant"
+    );
     assert!(
         text(&c, "table.matrix")
             .await
@@ -1886,7 +1918,7 @@ async fn corrections_journey(app: &TestApp, driver: &Driver, chromium: &Path, pr
         .post_json(
             "/api/v1/care-plans",
             &token,
-            &json!({"patient_id": patient.body["id"], "pathway": "stroke", "started_at": days_ago(10)}),
+            &json!({"patient_id": patient.body["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(10)}),
             None,
         )
         .await;

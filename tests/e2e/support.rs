@@ -30,6 +30,16 @@ macro_rules! db_or_skip {
 }
 pub(crate) use db_or_skip;
 
+/// The variant a test enrols on when it takes the latest version of `pathway`: the
+/// latest stroke and femur versions have variants, and enrolment needs one.
+pub fn latest_variant(pathway: &str) -> Option<&'static str> {
+    match pathway {
+        "stroke" => Some("standard"),
+        "femur-fracture" => Some("osteosynthesis"),
+        _ => None,
+    }
+}
+
 /// Registers a patient (unique identifier per call) and returns the response body.
 pub async fn create_patient(
     app: &TestApp,
@@ -59,7 +69,7 @@ pub async fn stroke_plan(app: &TestApp, token: &str, started_days_ago: i64) -> S
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": p["id"], "pathway": "stroke", "started_at": days_ago(started_days_ago)}),
+            &json!({"patient_id": p["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(started_days_ago)}),
             None,
         )
         .await;

@@ -340,6 +340,7 @@ options = [
             }),
             applies_when: Vec::new(),
             interval_since: None,
+            variants: Vec::new(),
         });
         t.schedule.push(ScheduleRule {
             code: "uacr".into(),
@@ -357,6 +358,7 @@ options = [
                 item: "dkd_stage".into(),
                 values: vec!["stage_1".into()],
             }],
+            variants: Vec::new(),
         });
         t
     }

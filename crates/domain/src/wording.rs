@@ -272,6 +272,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
             format!("Enter {l} as a date and time (e.g. 2026-04-01 09:30, Japan time)."),
         ),
         Rule::Required => match field {
+            "variant" => both(
+                "パスの種類(病型・術式など)を選んでください。この連携パスは種類ごとに期間や目標が異なります。".into(),
+                "Choose the pathway variant (subtype, operation …): this pathway's lengths and goals differ by variant.".into(),
+            ),
             "values" => both(
                 "評価項目を1つ以上入力してください。".into(),
                 "Enter at least one assessment item.".into(),
@@ -423,6 +427,10 @@ pub fn field_message(e: &FieldError, lang: Lang, facts: &FieldFacts<'_>) -> Stri
         Rule::Format => both(
             format!("{l}の形式が正しくありません。"),
             format!("{l} is not in the right format."),
+        ),
+        Rule::Unknown if field == "variant" => both(
+            "パスの種類が正しくありません。この版の連携パスにある種類から選んでください(種類のない連携パスでは指定しません)。".into(),
+            "Not a variant of this pathway version: choose one of its variants (a pathway without variants takes none).".into(),
         ),
         Rule::Unknown | Rule::UnknownEntry => both(
             format!("{l}が見つかりません。一覧から選んでください。"),
@@ -714,6 +722,11 @@ const UI_TEXT: &[(&str, &str)] = &[
     ("必須", "required"),
     ("次へ", "Next"),
     ("変更する", "Change"),
+    ("パスの種類", "Pathway variant"),
+    (
+        "病型・術式などで、期間や目標が異なります。",
+        "Lengths and goals differ by subtype, operation and the like.",
+    ),
     ("パス開始日(入院日)", "Pathway start (admission date)"),
     (
         "病期ごとの予定施設(施設一覧から)",

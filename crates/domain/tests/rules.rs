@@ -18,5 +18,6 @@ mod rules {
     mod state;
     mod template;
     mod template_codes;
+    mod template_variants;
     mod variances;
 }

@@ -115,6 +115,13 @@ pub struct PlanView {
     pub goal_ids: Vec<String>,
     /// Every stage of the template, in order.
     pub stages: Vec<StageView>,
+    /// The template variant chosen at enrolment: `(code, Japanese title)`.
+    pub variant: Option<(String, String)>,
+}
+
+/// The code system of one pathway's variants.
+pub fn variant_code_system(pathway: &str) -> String {
+    code_system(&format!("{pathway}-variants"))
 }
 
 fn period(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
@@ -151,6 +158,17 @@ fn care_plan_unpruned(p: &PlanView) -> Value {
             json!({ "detail": detail })
         })
         .collect();
+    // The variant is a second category: CarePlan.category is the element FHIR gives for
+    // telling apart the kinds of plan of one pathway, and a coding there needs no extension.
+    let mut category = vec![
+        json!({ "coding": [coding(&code_system("care-plan-category"), "regional-pathway", Some("地域連携診療計画"))] }),
+    ];
+    if let Some((code, title)) = &p.variant {
+        category.push(json!({
+            "coding": [coding(&variant_code_system(&p.pathway_code), code, Some(title))],
+            "text": title,
+        }));
+    }
     json!({
         "resourceType": "CarePlan",
         "id": p.id,
@@ -159,7 +177,7 @@ fn care_plan_unpruned(p: &PlanView) -> Value {
         "instantiatesCanonical": [p.canonical],
         "status": status(&p.status),
         "intent": "plan",
-        "category": [{ "coding": [coding(&code_system("care-plan-category"), "regional-pathway", Some("地域連携診療計画"))] }],
+        "category": category,
         "title": p.title_ja,
         "subject": common::reference("Patient", &p.patient_id),
         "period": period(Some(p.started_at), p.ended_at),
@@ -244,8 +262,19 @@ mod tests {
                     end: None,
                 },
             ],
+            variant: None,
         };
         let r = care_plan(&p);
+        assert_eq!(r["category"].as_array().map(Vec::len), Some(1));
+        let with_variant = care_plan(&PlanView {
+            variant: Some(("severe".into(), "重症".into())),
+            ..p.clone()
+        });
+        assert_eq!(
+            with_variant["category"][1]["coding"][0],
+            json!({"system": "https://renkei.example.jp/fhir/CodeSystem/stroke-variants", "code": "severe", "display": "重症"})
+        );
+        assert_eq!(with_variant["category"][1]["text"], "重症");
         assert_eq!(
             r["instantiatesCanonical"][0],
             "https://renkei.example.jp/fhir/PlanDefinition/stroke|2"

@@ -98,6 +98,8 @@ pub struct ReferralLetter<'a> {
     pub patient: LetterPatient,
     pub summary: &'a Value,
     pub template: &'a PathwayTemplate,
+    /// The plan's template variant in words, when its version has variants.
+    pub variant_title: Option<String>,
 }
 
 /// FHIR ids allow `[A-Za-z0-9\-\.]{1,64}`.
@@ -489,10 +491,14 @@ fn sections_and_resources(l: &ReferralLetter<'_>) -> (Vec<LetterSection>, Vec<Va
     });
     // 現病歴: the course along the pathway so far.
     let mut course = vec![format!(
-        "{}より{}(第{}版)に沿って診療しています。",
+        "{}より{}(第{}版{})に沿って診療しています。",
         ja_date(tokyo_date(l.plan_started_at)),
         t.title.ja,
-        t.version
+        t.version,
+        l.variant_title
+            .as_ref()
+            .map(|v| format!("・{v}"))
+            .unwrap_or_default()
     )];
     course.push(format!(
         "現在の病期: {}。紹介先の病期: {}。",
@@ -786,6 +792,7 @@ mod tests {
             proposed_at: at,
             updated_at: at,
             plan_started_at: at,
+            variant_title: None,
             transfer_date: None,
             from: org("o-1", "急性期病院"),
             to: org("o-2", "回復期病院"),

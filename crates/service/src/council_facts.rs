@@ -52,7 +52,9 @@ impl Services {
         birth_date: Option<chrono::NaiveDate>,
         now: DateTime<Utc>,
     ) -> Option<ReportFactsRow> {
-        let published = self.pathways.get(plan.pathway_version_id)?;
+        let published = self
+            .pathways
+            .for_plan(plan.pathway_version_id, plan.variant.as_deref())?;
         let meta: HashMap<Uuid, EntryMeta> = rows
             .iter()
             .map(|r| {

@@ -386,7 +386,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "stroke", None, Some(days(40)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "stroke",
+            None,
+            Some("standard"),
+            Some(days(40)),
+        )
         .await?;
     share(
         services,
@@ -511,7 +519,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "stroke", None, Some(days(6)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "stroke",
+            None,
+            Some("severe_higher_brain_dysfunction"),
+            Some(days(6)),
+        )
         .await?;
     share(services, acute, &meta, plan.id, &[], Consent::Active).await?;
     w.report.patients += 1;
@@ -563,7 +579,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "femur-fracture", None, Some(days(30)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "femur-fracture",
+            None,
+            Some("hemiarthroplasty"),
+            Some(days(30)),
+        )
         .await?;
     share(
         services,
@@ -689,7 +713,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "femur-fracture", None, Some(days(4)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "femur-fracture",
+            None,
+            Some("osteosynthesis"),
+            Some(days(4)),
+        )
         .await?;
     share(
         services,
@@ -751,7 +783,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(200)))
+        .enrol(acute, &meta, p.id, "diabetes", None, None, Some(days(200)))
         .await?;
     share(
         services,
@@ -888,7 +920,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     // Enrolled ten days ago and still without consent: the planner's reminder.
     services.clock.advance(-Duration::days(10));
     let plan = services
-        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(20)))
+        .enrol(acute, &meta, p.id, "diabetes", None, None, Some(days(20)))
         .await;
     services.clock.advance(Duration::days(10));
     let plan = plan?;
@@ -941,7 +973,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "diabetes", None, Some(days(300)))
+        .enrol(acute, &meta, p.id, "diabetes", None, None, Some(days(300)))
         .await?;
     share(
         services,
@@ -1026,7 +1058,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "ami", None, Some(days(60)))
+        .enrol(acute, &meta, p.id, "ami", None, None, Some(days(60)))
         .await?;
     share(
         services,
@@ -1135,7 +1167,15 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
     )
     .await?;
     let plan = services
-        .enrol(acute, &meta, p.id, "heart-failure", None, Some(days(50)))
+        .enrol(
+            acute,
+            &meta,
+            p.id,
+            "heart-failure",
+            None,
+            None,
+            Some(days(50)),
+        )
         .await?;
     share(
         services,

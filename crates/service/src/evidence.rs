@@ -17,10 +17,7 @@ use uuid::Uuid;
 use crate::ServiceError;
 
 pub fn care_plan(r: &CarePlanRow) -> Evidence {
-    Evidence::of(
-        EvidenceKind::CarePlan,
-        r.id,
-        json!({
+    let mut fields = json!({
             "patient_id": r.patient_id.to_string(),
             "pathway_version_id": r.pathway_version_id.to_string(),
             "planner_organization_id": r.planner_organization_id.to_string(),
@@ -32,8 +29,12 @@ pub fn care_plan(r: &CarePlanRow) -> Evidence {
             "last_seq": r.last_seq,
             "head_hash": r.head_hash,
             "created_at": hash_time(&r.created_at),
-        }),
-    )
+    });
+    // The variant, where the plan has one (a plan without hashes as before the column).
+    if let (Some(v), Some(map)) = (&r.variant, fields.as_object_mut()) {
+        map.insert("variant".into(), json!(v));
+    }
+    Evidence::of(EvidenceKind::CarePlan, r.id, fields)
 }
 
 pub fn care_team_member(r: &TeamMemberRow) -> Evidence {

@@ -286,12 +286,17 @@ impl Services {
     }
 
     /// Moves a running plan to a newer version of its pathway, recorded with its reason.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one use case; the version, variant, reason and If-Match are all distinct"
+    )]
     pub async fn migrate_plan(
         &self,
         actor: &Actor,
         meta: &RequestMeta,
         plan_id: Uuid,
         version: u32,
+        variant: Option<&str>,
         reason: &str,
         if_match: Option<i32>,
     ) -> Result<(), ServiceError> {
@@ -316,6 +321,19 @@ impl Services {
                 "a migration needs a reason",
             ));
         }
+        // The variant on the new version: the one named, else the plan's own when the new
+        // version has it; required where the new version branches.
+        let requested = variant
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                plan.variant
+                    .as_deref()
+                    .filter(|v| target.template.variant(v).is_some())
+            });
+        let variant = renkei_domain::template::choose_variant(&target.template, requested)
+            .map_err(|e| ServiceError::Validation(vec![e]))?
+            .map(|v| v.code.clone());
         if version <= current.template.version {
             return Err(conflict("a plan migrates only to a newer version"));
         }
@@ -328,12 +346,28 @@ impl Services {
         if plan.status != PlanStatus::Active.as_str() {
             return Err(conflict("only an active plan migrates"));
         }
-        renkei_store::care_plans::set_pathway_version(&write.txn, plan_id.into(), target.id)
-            .await?;
+        renkei_store::care_plans::set_pathway_version(
+            &write.txn,
+            plan_id.into(),
+            target.id,
+            variant.as_deref(),
+        )
+        .await?;
         let stage = plan.current_stage.clone();
-        self.process_entry(&write.txn, actor, plan, EntryKind::Lifecycle, &stage,
-            json!({"event": "migrated", "from_version": current.template.version, "to_version": version, "to_hash": target.hash}),
-            Some(reason.trim().to_owned())).await?;
+        let mut values = json!({"event": "migrated", "from_version": current.template.version, "to_version": version, "to_hash": target.hash});
+        if let Some(v) = &variant {
+            values["to_variant"] = json!(v);
+        }
+        self.process_entry(
+            &write.txn,
+            actor,
+            plan,
+            EntryKind::Lifecycle,
+            &stage,
+            values,
+            Some(reason.trim().to_owned()),
+        )
+        .await?;
         let record = AuditRecord::by(
             actor,
             "care_plan.lifecycle",

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use renkei_domain::template::{PathwayTemplate, parse_template, version_from_file_name};
+use renkei_domain::template::{PathwayTemplate, Variant, parse_template, version_from_file_name};
 use renkei_store::queries::{self, PathwayVersionRow};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
@@ -113,7 +113,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedTemplate>, Vec<String>> {
 pub struct PublishedPathway {
     pub id: Uuid,
     pub hash: String,
+    /// The template as published, or for a plan on a variant, resolved for that variant
+    /// (`hash` stays the published version's).
     pub template: PathwayTemplate,
+    /// The variant `template` is resolved for.
+    pub variant: Option<Variant>,
 }
 
 /// Every published version, by id and by `(code, version)`.
@@ -121,6 +125,8 @@ pub struct PublishedPathway {
 pub struct PathwayRegistry {
     by_id: HashMap<Uuid, Arc<PublishedPathway>>,
     by_key: BTreeMap<(String, u32), Uuid>,
+    /// Each version's template resolved for each of its variants, made once at load.
+    by_variant: HashMap<(Uuid, String), Arc<PublishedPathway>>,
 }
 
 impl PathwayRegistry {
@@ -138,16 +144,50 @@ impl PathwayRegistry {
             })?;
             reg.by_key
                 .insert((row.code.clone(), row.version as u32), row.id);
+            for v in &template.variants {
+                if let Some(resolved) = template.for_variant(&v.code) {
+                    reg.by_variant.insert(
+                        (row.id, v.code.clone()),
+                        Arc::new(PublishedPathway {
+                            id: row.id,
+                            hash: row.hash.clone(),
+                            template: resolved,
+                            variant: Some(v.clone()),
+                        }),
+                    );
+                }
+            }
             reg.by_id.insert(
                 row.id,
                 Arc::new(PublishedPathway {
                     id: row.id,
                     hash: row.hash,
                     template,
+                    variant: None,
                 }),
             );
         }
         Ok(reg)
+    }
+
+    /// [`Self::for_plan`] by `(code, version)`: what a plan on `variant` of that version
+    /// reads.
+    pub fn find_for(
+        &self,
+        code: &str,
+        version: u32,
+        variant: Option<&str>,
+    ) -> Option<&Arc<PublishedPathway>> {
+        let id = *self.by_key.get(&(code.to_owned(), version))?;
+        self.for_plan(id, variant)
+    }
+
+    /// The version a plan pins as the plan reads it: resolved for the plan's variant when
+    /// it has one (the version as published when the variant is unknown to it).
+    pub fn for_plan(&self, id: Uuid, variant: Option<&str>) -> Option<&Arc<PublishedPathway>> {
+        variant
+            .and_then(|v| self.by_variant.get(&(id, v.to_owned())))
+            .or_else(|| self.by_id.get(&id))
     }
 
     pub fn get(&self, id: Uuid) -> Option<&Arc<PublishedPathway>> {

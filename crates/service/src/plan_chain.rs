@@ -38,7 +38,7 @@ impl Services {
         plan: &CarePlanRow,
     ) -> Result<Arc<PublishedPathway>, ServiceError> {
         self.pathways
-            .get(plan.pathway_version_id)
+            .for_plan(plan.pathway_version_id, plan.variant.as_deref())
             .cloned()
             .ok_or_else(|| {
                 ServiceError::Internal(anyhow::anyhow!(

@@ -37,11 +37,21 @@ pub struct PathwayRef {
     pub title_en: String,
 }
 
+/// The template variant a plan was enrolled on.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantRef {
+    pub code: String,
+    pub title_ja: String,
+    pub title_en: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CarePlan {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub pathway: PathwayRef,
+    /// The variant chosen at enrolment, on a pathway version with variants.
+    pub variant: Option<VariantRef>,
     pub status: String,
     pub current_stage: String,
     pub stage_started: bool,
@@ -95,6 +105,11 @@ impl Services {
                 title_ja: p.template.title.ja.clone(),
                 title_en: p.template.title.en.clone(),
             },
+            variant: p.variant.as_ref().map(|v| VariantRef {
+                code: v.code.clone(),
+                title_ja: v.title.ja.clone(),
+                title_en: v.title.en.clone(),
+            }),
             status: row.status,
             current_stage: row.current_stage,
             stage_started: row.stage_started,
@@ -109,6 +124,10 @@ impl Services {
     }
 
     /// Enrols a patient on a pathway (the latest version unless one is named).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one use case; the pathway, version, variant and start are all distinct"
+    )]
     pub async fn enrol(
         &self,
         actor: &Actor,
@@ -116,11 +135,14 @@ impl Services {
         patient_id: Uuid,
         pathway: &str,
         version: Option<u32>,
+        variant: Option<&str>,
         started_at: Option<DateTime<Utc>>,
     ) -> Result<CarePlan, ServiceError> {
-        self.enrol_once(actor, meta, patient_id, pathway, version, started_at, None)
-            .await
-            .map(|(plan, _)| plan)
+        self.enrol_once(
+            actor, meta, patient_id, pathway, version, variant, started_at, None,
+        )
+        .await
+        .map(|(plan, _)| plan)
     }
 
     /// [`Self::enrol`] with an idempotency key: the same request sent again (a double
@@ -135,6 +157,7 @@ impl Services {
         patient_id: Uuid,
         pathway: &str,
         version: Option<u32>,
+        variant: Option<&str>,
         started_at: Option<DateTime<Utc>>,
         idempotency: Option<Idempotency>,
     ) -> Result<(CarePlan, bool), ServiceError> {
@@ -168,6 +191,17 @@ impl Services {
                 },
             ));
         }
+        // The variant: required where the version branches, one of its own.
+        let variant = match &published {
+            Some(p) => match renkei_domain::template::choose_variant(&p.template, variant) {
+                Ok(v) => v.map(|v| v.code.clone()),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+            None => None,
+        };
         let now = self.now();
         let started_at = started_at.map(truncate_micros).unwrap_or(now);
         if started_at > now + chrono::Duration::minutes(5) {
@@ -180,6 +214,12 @@ impl Services {
         let Some(published) = published.filter(|_| errors.is_empty()) else {
             return Err(ServiceError::Validation(errors));
         };
+        // From here the plan's template: resolved for its variant.
+        let published = self
+            .pathways
+            .for_plan(published.id, variant.as_deref())
+            .cloned()
+            .unwrap_or(published);
         let first = published
             .template
             .first_stage()
@@ -291,6 +331,7 @@ impl Services {
             row_version: 1,
             created_at: now,
             updated_at: now,
+            variant,
         };
         queries::insert_care_plan(&txn, row.clone()).await?;
         renkei_store::council::insert_pending(
@@ -666,7 +707,13 @@ impl Services {
                 .filter(|e| e.care_plan_id == plan_id),
             None => None,
         };
-        let access_stage = match plan.map(|p| (p, self.pathways.get(p.pathway_version_id))) {
+        let access_stage = match plan.map(|p| {
+            (
+                p,
+                self.pathways
+                    .for_plan(p.pathway_version_id, p.variant.as_deref()),
+            )
+        }) {
             Some((current, Some(p))) if p.template.stage(&input.stage).is_none() => {
                 current.current_stage.clone()
             }

@@ -185,7 +185,7 @@ impl Services {
                     patient_id: p.patient_id,
                     pathway: self
                         .pathways
-                        .get(p.pathway_version_id)
+                        .for_plan(p.pathway_version_id, p.variant.as_deref())
                         .map(|x| x.template.code.clone())
                         .unwrap_or_default(),
                     subject: r.id.to_string(),

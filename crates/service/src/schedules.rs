@@ -163,7 +163,7 @@ impl Services {
                 p.id,
                 p.patient_id,
                 self.pathways
-                    .get(p.pathway_version_id)
+                    .for_plan(p.pathway_version_id, p.variant.as_deref())
                     .map(|x| x.template.code.clone())
                     .unwrap_or_default(),
             )
@@ -319,7 +319,11 @@ impl Services {
                 if !access.is_visible_to(org) {
                     continue;
                 }
-                let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
+                let Some(published) = self
+                    .pathways
+                    .for_plan(plan.pathway_version_id, plan.variant.as_deref())
+                    .cloned()
+                else {
                     continue;
                 };
                 let template = &published.template;

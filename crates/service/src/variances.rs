@@ -86,7 +86,11 @@ impl Services {
     ) -> Result<usize, ServiceError> {
         let mut written = 0;
         {
-            let Some(published) = self.pathways.get(plan.pathway_version_id).cloned() else {
+            let Some(published) = self
+                .pathways
+                .for_plan(plan.pathway_version_id, plan.variant.as_deref())
+                .cloned()
+            else {
                 return Ok(0);
             };
             let rows = queries::entries_of_plan_in(&self.db, plan.id, &plan.region).await?;

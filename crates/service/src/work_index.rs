@@ -296,7 +296,10 @@ impl Services {
             let mut items = Vec::new();
             let mut validity = Vec::with_capacity(plans.len());
             for plan in plans {
-                let published = self.pathways.get(plan.pathway_version_id).cloned();
+                let published = self
+                    .pathways
+                    .for_plan(plan.pathway_version_id, plan.variant.as_deref())
+                    .cloned();
                 let (Some(published), true) =
                     (published, plan.status == PlanStatus::Active.as_str())
                 else {

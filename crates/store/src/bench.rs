@@ -202,6 +202,7 @@ pub async fn insert_dataset_rows<C: ConnectionTrait>(
                     row_version: r.row_version,
                     created_at: r.created_at,
                     updated_at: r.updated_at,
+                    variant: None,
                 }
                 .into_active_model()
                 .reset_all()
@@ -403,6 +404,7 @@ impl CarePlanRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             region: self.region.clone(),
+            variant: None,
         }
     }
 }

@@ -13,11 +13,16 @@ pub async fn set_pathway_version<C: ConnectionTrait>(
     c: &C,
     plan: PlanId,
     pathway_version: Uuid,
+    variant: Option<&str>,
 ) -> Result<(), StoreError> {
     care_plans::Entity::update_many()
         .col_expr(
             care_plans::Column::PathwayVersionId,
             Expr::value(pathway_version),
+        )
+        .col_expr(
+            care_plans::Column::Variant,
+            Expr::value(variant.map(str::to_owned)),
         )
         .col_expr(
             sea_orm::sea_query::Alias::new("work_stale"),

@@ -394,6 +394,7 @@ pub async fn insert_care_plan<C: ConnectionTrait>(c: &C, row: CarePlanRow) -> R<
         row_version: Set(row.row_version),
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
+        variant: Set(row.variant),
     })
     .exec_without_returning(c)
     .await?;

@@ -43,7 +43,7 @@ async fn enrol(app: &TestApp, token: &str, patient: &str) -> String {
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": patient, "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": patient, "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;

@@ -73,7 +73,7 @@ async fn pages(app: &TestApp, driver: &Driver, chromium: &Path, profiles: &Path)
     app.post_json(
         "/api/v1/care-plans",
         &acute,
-        &json!({"patient_id": other, "pathway": "stroke", "started_at": renkei_testkit::builders::days_ago(2)}),
+        &json!({"patient_id": other, "pathway": "stroke", "variant": "standard", "started_at": renkei_testkit::builders::days_ago(2)}),
         None,
     )
     .await

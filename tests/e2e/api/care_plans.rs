@@ -19,15 +19,16 @@ async fn enrol_pins_the_latest_stroke_version() {
         .post_json(
             "/api/v1/care-plans",
             &token,
-            &json!({"patient_id": p["id"], "pathway": "stroke"}),
+            &json!({"patient_id": p["id"], "pathway": "stroke", "variant": "standard"}),
             None,
         )
         .await;
     res.assert_status(201);
     let plan = &res.body;
     assert_eq!(plan["pathway"]["code"], "stroke");
-    // Stroke v2 (current guidelines) is the latest published version.
-    assert_eq!(plan["pathway"]["version"], 2);
+    // Stroke v3 (v2 with its variants) is the latest published version.
+    assert_eq!(plan["pathway"]["version"], 3);
+    assert_eq!(plan["variant"]["code"], "standard");
     let hash = plan["pathway"]["hash"].as_str().expect("pathway hash");
     assert!(hash.starts_with("sha256:") && hash.len() == 71, "{hash}");
     assert_eq!(plan["status"], "active");
@@ -37,7 +38,7 @@ async fn enrol_pins_the_latest_stroke_version() {
     assert_eq!(plan["planner_organization"], "acute-1");
 
     // The pinned hash is the published version's hash.
-    let published = app.get("/api/v1/pathways/stroke/versions/2", &token).await;
+    let published = app.get("/api/v1/pathways/stroke/versions/3", &token).await;
     published.assert_status(200);
     assert_eq!(published.body["hash"], hash);
     let v1 = app.get("/api/v1/pathways/stroke/versions/1", &token).await;
@@ -76,7 +77,7 @@ async fn enrol_pins_the_latest_stroke_version() {
         .post_json(
             "/api/v1/care-plans",
             &token,
-            &json!({"patient_id": p["id"], "pathway": "stroke", "version": 2}),
+            &json!({"patient_id": p["id"], "pathway": "stroke", "version": 3, "variant": "standard"}),
             None,
         )
         .await;
@@ -114,10 +115,10 @@ async fn enrol_refuses_unknown_pathways_versions_and_patients() {
     post(json!({"patient_id": p["id"], "pathway": "stroke", "version": 99}))
         .await
         .assert_problem(422, Some("version"));
-    post(json!({"patient_id": uuid::Uuid::now_v7(), "pathway": "stroke"}))
+    post(json!({"patient_id": uuid::Uuid::now_v7(), "pathway": "stroke", "variant": "standard"}))
         .await
         .assert_problem(422, Some("patient_id"));
-    post(json!({"patient_id": "not-a-uuid", "pathway": "stroke"}))
+    post(json!({"patient_id": "not-a-uuid", "pathway": "stroke", "variant": "standard"}))
         .await
         .assert_problem(422, Some("patient_id"));
     // Nothing was created.

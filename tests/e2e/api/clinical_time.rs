@@ -16,13 +16,12 @@ use crate::web_client::{Browser, PASSWORD, web_user};
 async fn plan_on(app: &TestApp, token: &str, pathway: &str, started: DateTime<Utc>) -> String {
     let ident = uuid::Uuid::new_v4().simple().to_string();
     let p = create_patient(app, token, ("サトウ", "ハナコ"), "1950-05-05", &ident[..12]).await;
+    let mut body = json!({"patient_id": p["id"], "pathway": pathway, "started_at": jst(started)});
+    if let Some(v) = crate::support::latest_variant(pathway) {
+        body["variant"] = json!(v);
+    }
     let res = app
-        .post_json(
-            "/api/v1/care-plans",
-            token,
-            &json!({"patient_id": p["id"], "pathway": pathway, "started_at": jst(started)}),
-            None,
-        )
+        .post_json("/api/v1/care-plans", token, &body, None)
         .await;
     res.assert_status(201);
     res.body["id"].as_str().expect("plan id").to_owned()

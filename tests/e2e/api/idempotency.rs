@@ -115,7 +115,7 @@ async fn enrolment_with_a_key_creates_one_plan_however_often_it_is_sent() {
         &ident[..12],
     )
     .await;
-    let body = json!({"patient_id": p["id"], "pathway": "stroke", "started_at": days_ago(1)});
+    let body = json!({"patient_id": p["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(1)});
 
     // Eight concurrent sends of one enrolment (a double click, a retrying client).
     let mut set = JoinSet::new();

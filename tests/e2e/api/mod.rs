@@ -29,6 +29,7 @@ mod slow_clients;
 mod snapshots;
 mod system;
 mod tamper;
+mod template_variants;
 mod templates_v2;
 mod unavailable;
 pub(crate) mod variances;

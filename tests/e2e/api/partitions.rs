@@ -101,7 +101,7 @@ async fn plan_with_entries(app: &TestApp, token: &str, org: &str) -> String {
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": p.body["id"], "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": p.body["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;

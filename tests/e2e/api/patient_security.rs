@@ -164,7 +164,7 @@ async fn a_treating_organisation_adds_its_own_number() {
         .post_json(
             "/api/v1/care-plans",
             &acute,
-            &json!({"patient_id": pid, "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": pid, "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;
@@ -261,7 +261,7 @@ async fn a_treating_organisation_adds_its_own_number() {
         .post_json(
             "/api/v1/care-plans",
             &acute,
-            &json!({"patient_id": id_of(&other), "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": id_of(&other), "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;

@@ -124,7 +124,7 @@ async fn the_regional_administrator_records_a_meeting_and_links_its_decision_to_
     app.post_json(
         "/api/v1/care-plans",
         &nurse,
-        &json!({"patient_id": patient["id"], "pathway": "stroke",
+        &json!({"patient_id": patient["id"], "pathway": "stroke", "variant": "standard",
                 "started_at": renkei_testkit::builders::days_ago(1)}),
         None,
     )

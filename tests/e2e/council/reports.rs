@@ -21,7 +21,7 @@ pub async fn plan_with_consent(
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": p["id"], "pathway": "stroke", "started_at": days_ago(started_days_ago)}),
+            &json!({"patient_id": p["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(started_days_ago)}),
             None,
         )
         .await;

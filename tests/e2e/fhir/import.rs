@@ -420,7 +420,13 @@ async fn enrolled(app: &TestApp, token: &str, pathway: &str, birth: &str) -> (St
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": p.body["id"], "pathway": pathway, "started_at": days_ago(10)}),
+            &{
+                let mut body = json!({"patient_id": p.body["id"], "pathway": pathway, "started_at": days_ago(10)});
+                if let Some(v) = crate::support::latest_variant(pathway) {
+                    body["variant"] = json!(v);
+                }
+                body
+            },
             None,
         )
         .await;

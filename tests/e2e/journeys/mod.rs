@@ -114,8 +114,13 @@ async fn enrol(
     res.assert_status(201);
     let mut body =
         json!({"patient_id": res.body["id"], "pathway": pathway, "started_at": jst(started_at)});
-    if let Some(v) = version {
-        body["version"] = json!(v);
+    match version {
+        Some(v) => body["version"] = json!(v),
+        None => {
+            if let Some(v) = crate::support::latest_variant(pathway) {
+                body["variant"] = json!(v);
+            }
+        }
     }
     let res = app
         .post_json("/api/v1/care-plans", token, &body, None)
@@ -1896,13 +1901,13 @@ async fn plan_lifecycle_complete_withdraw_and_migrate() {
         .post_json(
             "/api/v1/care-plans",
             &a,
-            &json!({"patient_id": plan["patient_id"], "pathway": "stroke"}),
+            &json!({"patient_id": plan["patient_id"], "pathway": "stroke", "variant": "standard"}),
             None,
         )
         .await;
     latest.assert_status(201);
     assert_eq!(
-        latest.body["pathway"]["version"], 2,
+        latest.body["pathway"]["version"], 3,
         "a new plan takes the latest version"
     );
 

@@ -72,7 +72,7 @@ async fn english_switch_translates_the_patient_entry_and_hand_over_pages_and_kee
         .post_json(
             "/api/v1/care-plans",
             &token,
-            &json!({"patient_id": enrolled["id"], "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": enrolled["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;
@@ -252,7 +252,7 @@ async fn english_switch_translates_the_care_plan_page_and_keeps_clinical_content
         .post_json(
             "/api/v1/care-plans",
             &token,
-            &json!({"patient_id": patient["id"], "pathway": "stroke", "started_at": days_ago(3)}),
+            &json!({"patient_id": patient["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(3)}),
             None,
         )
         .await;

@@ -4,10 +4,12 @@
 mod model;
 mod parse;
 mod scales;
+mod variants;
 
 pub use model::*;
 pub use parse::{Diagnostic, parse_template};
 pub use scales::{BARTHEL_TOTAL, FIM_TOTAL, fit};
+pub use variants::{ResolvedIndices, choose_variant};
 
 use crate::canonical::{sha256_tagged, to_canonical_string};
 

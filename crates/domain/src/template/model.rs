@@ -4,6 +4,8 @@
 //! sorted keys, and the SHA-256 of that JSON is the version's content hash. Comments and
 //! formatting in the TOML file therefore do not change the hash; any change of meaning does.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +53,77 @@ pub struct PathwayTemplate {
     /// following month (the reimbursement rules' default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_due_days: Option<u32>,
+    /// Variants of the pathway, one chosen at enrolment where the pathway branches
+    /// (術式, 重症度): each may change stage lengths and goal targets, and stages, items,
+    /// goals and schedule rules may apply to some variants only. Absent: no branch, and a
+    /// plan names no variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+}
+
+/// A variant of the pathway (domain.md §3: the planning hospital prepares several plans in
+/// advance and picks the one that fits the patient), chosen when a plan is enrolled and
+/// kept by the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Variant {
+    /// snake_case variant code (`hemiarthroplasty`, `severe_higher_brain_dysfunction`).
+    pub code: String,
+    pub title: Title,
+    /// When the variant applies, in words (shown where the variant is chosen).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Stage lengths of this variant, by stage code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, StageOverride>,
+    /// Goal targets and due times of this variant, by goal code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub goals: BTreeMap<String, GoalOverride>,
+}
+
+/// What a variant changes in a stage; absent fields keep the stage's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct StageOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_criteria: Option<String>,
+}
+
+/// What a variant changes in a goal; absent fields keep the goal's own. Each target field
+/// applies to the goal kinds that have it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct GoalOverride {
+    /// The target value of a `threshold` or `change` goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The bounds of a `range` goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The days of a `stage_length` or `days_between` goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// The hours of a `time_between` goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hours: Option<u32>,
+    /// The months of a `done_within` goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<u32>,
+    /// The offset of the goal's `due` from its stage event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Title>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_title: Option<Title>,
 }
 
 /// Provider kinds of domain.md §9.0 (who owns a stage or a scheduled visit).
@@ -88,6 +161,9 @@ pub struct Stage {
     /// Criteria to leave the stage (転院基準 / 退院基準), in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_criteria: Option<String>,
+    /// The variants this applies to; absent or empty: every variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -157,6 +233,9 @@ pub struct Item {
     /// (marked as prefilled until confirmed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub carry_over: bool,
+    /// The variants this applies to; absent or empty: every variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 /// A code of a standard code system, e.g. `{ system = "http://loinc.org", code = "4548-4" }`.
@@ -327,6 +406,9 @@ pub struct Goal {
     /// The goal in words a patient understands, for the patient's copy of the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_title: Option<Title>,
+    /// The variants this applies to; absent or empty: every variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 /// A part of a stage a goal reads.
@@ -451,6 +533,9 @@ pub struct ScheduleRule {
     /// years); past the last band the rule has run its course and no longer applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_since: Option<IntervalSince>,
+    /// The variants this applies to; absent or empty: every variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 /// Intervals by the time elapsed since the latest value of a date item (the plan's start

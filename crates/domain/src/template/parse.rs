@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::model::{Condition, GoalTarget, ItemType, PathwayTemplate, Point};
 use super::model::{GoalMode, IntervalSince, ScheduleRule, Scope};
+use super::variants::{ResolvedIndices, applies};
 use crate::variance::parse_variance_code;
 
 /// One problem found in a template file.
@@ -135,6 +136,23 @@ pub fn parse_template(
         errors.push((path, "unknown field".to_owned()));
     }
     validate(&template, expected, &mut errors);
+    // Each variant must make a valid template of its own (what its plans read); checked
+    // once the template itself is valid, so each problem is reported once.
+    if errors.is_empty() {
+        for v in &template.variants {
+            let Some((resolved, idx)) = template.resolve_variant(&v.code) else {
+                continue;
+            };
+            let mut inner = Vec::new();
+            validate(&resolved, expected, &mut inner);
+            for (path, msg) in inner {
+                errors.push((
+                    path_in_source(path, &idx),
+                    format!("in variant `{}`: {msg}", v.code),
+                ));
+            }
+        }
+    }
     if errors.is_empty() {
         return Ok(template);
     }
@@ -152,6 +170,23 @@ pub fn parse_template(
         .collect();
     diags.sort_by_key(|d| (d.line, d.column));
     Err(diags)
+}
+
+/// A path into a template resolved for a variant, as a path into the file it came from.
+fn path_in_source(mut path: Path, idx: &ResolvedIndices) -> Path {
+    if let (Some(Seg::Key(list)), Some(Seg::Index(i))) = (path.first(), path.get(1)) {
+        let map = match list.as_str() {
+            "stages" => Some(&idx.stages),
+            "items" => Some(&idx.items),
+            "goals" => Some(&idx.goals),
+            "schedule" => Some(&idx.schedule),
+            _ => None,
+        };
+        if let Some(original) = map.and_then(|m| m.get(*i)) {
+            path[1] = Seg::Index(*original);
+        }
+    }
+    path
 }
 
 fn first_line(message: &str) -> String {
@@ -781,6 +816,194 @@ fn validate(t: &PathwayTemplate, expected: Option<(&str, u32)>, errors: &mut Vec
     }
 
     check_codes_and_schedule_rules(t, &mut err);
+    check_variants(t, &mut err);
+}
+
+/// The `[[variants]]` list, what each variant overrides, and the `variants` lists of
+/// stages, items, goals and schedule rules.
+fn check_variants(t: &PathwayTemplate, err: &mut impl FnMut(Path, String)) {
+    if t.variants.len() == 1 {
+        err(
+            p!["variants", 0, "code"],
+            "a pathway with variants needs at least two (one variant is no branch)".into(),
+        );
+    }
+    let mut codes = HashSet::new();
+    for (i, v) in t.variants.iter().enumerate() {
+        if !is_snake(&v.code) {
+            err(
+                p!["variants", i, "code"],
+                format!("variant code `{}` must be snake_case", v.code),
+            );
+        }
+        if !codes.insert(v.code.as_str()) {
+            err(
+                p!["variants", i, "code"],
+                format!("duplicate variant code `{}`", v.code),
+            );
+        }
+        if v.title.ja.trim().is_empty() {
+            err(
+                p!["variants", i, "title", "ja"],
+                format!("variant `{}` needs a Japanese title", v.code),
+            );
+        }
+        for (code, o) in &v.stages {
+            let at = p!["variants", i, "stages", code.as_str()];
+            match t.stage(code) {
+                None => err(
+                    at,
+                    format!("variant `{}` overrides unknown stage `{code}`", v.code),
+                ),
+                Some(s) if !applies(&s.variants, &v.code) => err(
+                    at,
+                    format!(
+                        "variant `{}` overrides stage `{code}`, which does not apply to it",
+                        v.code
+                    ),
+                ),
+                Some(_)
+                    if o.expected_days.is_none()
+                        && o.max_days.is_none()
+                        && o.exit_criteria.is_none() =>
+                {
+                    err(
+                        at,
+                        format!("variant `{}` overrides nothing of stage `{code}`", v.code),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        for (code, o) in &v.goals {
+            let at = |field: &str| {
+                let mut p = p!["variants", i, "goals", code.as_str()];
+                if !field.is_empty() {
+                    p.push(Seg::from(field));
+                }
+                p
+            };
+            let Some(g) = t.goals.iter().find(|g| &g.code == code) else {
+                err(
+                    at(""),
+                    format!("variant `{}` overrides unknown goal `{code}`", v.code),
+                );
+                continue;
+            };
+            if !applies(&g.variants, &v.code) {
+                err(
+                    at(""),
+                    format!(
+                        "variant `{}` overrides goal `{code}`, which does not apply to it",
+                        v.code
+                    ),
+                );
+            }
+            let kind = match &g.target {
+                GoalTarget::Threshold { .. } => "threshold",
+                GoalTarget::Range { .. } => "range",
+                GoalTarget::Change { .. } => "change",
+                GoalTarget::Membership { .. } => "membership",
+                GoalTarget::StageLength { .. } => "stage_length",
+                GoalTarget::TimeBetween { .. } => "time_between",
+                GoalTarget::DoneWithin { .. } => "done_within",
+                GoalTarget::DaysBetween { .. } => "days_between",
+            };
+            let fields: [(&str, bool, &[&str]); 6] = [
+                ("value", o.value.is_some(), &["threshold", "change"]),
+                ("min", o.min.is_some(), &["range"]),
+                ("max", o.max.is_some(), &["range"]),
+                ("days", o.days.is_some(), &["stage_length", "days_between"]),
+                ("max_hours", o.max_hours.is_some(), &["time_between"]),
+                ("months", o.months.is_some(), &["done_within"]),
+            ];
+            for (field, set, kinds) in fields {
+                if set && !kinds.contains(&kind) {
+                    err(
+                        at(field),
+                        format!(
+                            "variant `{}`: `{field}` does not apply to goal `{code}` of kind {kind}",
+                            v.code
+                        ),
+                    );
+                }
+            }
+            if o.value.is_some() && g.follows.is_some() {
+                err(
+                    at("value"),
+                    format!(
+                        "variant `{}`: goal `{code}` follows another goal's target; override that goal instead",
+                        v.code
+                    ),
+                );
+            }
+            for (field, set) in [
+                ("due_days", o.due_days.is_some()),
+                ("due_months", o.due_months.is_some()),
+            ] {
+                if set && g.due.is_none() {
+                    err(
+                        at(field),
+                        format!("variant `{}`: goal `{code}` has no `due` to move", v.code),
+                    );
+                }
+            }
+            let changes_something = fields.iter().any(|(_, set, _)| *set)
+                || o.due_days.is_some()
+                || o.due_months.is_some()
+                || o.title.is_some()
+                || o.patient_title.is_some();
+            if !changes_something {
+                err(
+                    at(""),
+                    format!("variant `{}` overrides nothing of goal `{code}`", v.code),
+                );
+            }
+        }
+    }
+    let mut check_list = |list: &str, i: usize, names: &[String]| {
+        let mut seen = HashSet::new();
+        for (j, name) in names.iter().enumerate() {
+            if !codes.contains(name.as_str()) {
+                err(
+                    p![list, i, "variants", j],
+                    if t.variants.is_empty() {
+                        format!("unknown variant `{name}`: the pathway lists no [[variants]]")
+                    } else {
+                        format!("unknown variant `{name}`")
+                    },
+                );
+            } else if !seen.insert(name.as_str()) {
+                err(
+                    p![list, i, "variants", j],
+                    format!("variant `{name}` is listed twice"),
+                );
+            }
+        }
+    };
+    for (i, s) in t.stages.iter().enumerate() {
+        check_list("stages", i, &s.variants);
+    }
+    for (i, it) in t.items.iter().enumerate() {
+        check_list("items", i, &it.variants);
+    }
+    for (i, g) in t.goals.iter().enumerate() {
+        check_list("goals", i, &g.variants);
+    }
+    for (i, r) in t.schedule.iter().enumerate() {
+        check_list("schedule", i, &r.variants);
+    }
+    if let Some(first) = t.stages.first()
+        && !first.variants.is_empty()
+    {
+        err(
+            p!["stages", 0, "variants"],
+            format!(
+                "the first stage `{}` applies to every variant (every plan starts there)",
+                first.code
+            ),
+        );
+    }
 }
 
 /// Item `codes` and `carry_over`, schedule `interval_by` and `applies_when`.

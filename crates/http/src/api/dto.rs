@@ -187,6 +187,9 @@ pub struct EnrolRequest {
     pub pathway: String,
     /// A published version; the latest when absent.
     pub version: Option<u32>,
+    /// The template variant (`code` of one of the version's `variants`): required when the
+    /// version has variants, absent otherwise.
+    pub variant: Option<String>,
     /// When care on the pathway began (default now); entries may not be dated earlier.
     pub started_at: Option<DateTime<chrono::FixedOffset>>,
 }
@@ -200,11 +203,21 @@ pub struct PathwayRefOut {
     pub title_en: String,
 }
 
+/// The template variant a plan was enrolled on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantRefOut {
+    pub code: String,
+    pub title_ja: String,
+    pub title_en: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CarePlanResponse {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub pathway: PathwayRefOut,
+    /// The variant chosen at enrolment; null on a pathway version without variants.
+    pub variant: Option<VariantRefOut>,
     /// active | completed | withdrawn
     pub status: String,
     pub current_stage: String,
@@ -232,6 +245,11 @@ impl From<CarePlan> for CarePlanResponse {
                 title_ja: p.pathway.title_ja,
                 title_en: p.pathway.title_en,
             },
+            variant: p.variant.map(|v| VariantRefOut {
+                code: v.code,
+                title_ja: v.title_ja,
+                title_en: v.title_en,
+            }),
             status: p.status,
             current_stage: p.current_stage,
             stage_started: p.stage_started,

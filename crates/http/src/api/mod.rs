@@ -411,6 +411,7 @@ async fn enrol(
             b.patient_id,
             &b.pathway,
             b.version,
+            b.variant.as_deref(),
             b.started_at.map(|t| t.with_timezone(&Utc)),
             idempotency,
         )

@@ -825,6 +825,9 @@ pub async fn migration_preview(
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     pub version: u32,
+    /// The variant on the new version (`code` of one of its `variants`): required when it
+    /// has variants and the plan's own variant is not one of them.
+    pub variant: Option<String>,
     /// Not blank.
     #[schema(min_length = 1)]
     pub reason: String,
@@ -850,6 +853,7 @@ pub async fn migrate_plan(
             &meta,
             id,
             body.value.version,
+            body.value.variant.as_deref(),
             &body.value.reason,
             if_match(&headers)?,
         )

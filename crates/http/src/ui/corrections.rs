@@ -211,7 +211,11 @@ pub fn worklist_notices(
         state
             .services
             .pathways
-            .find(&p.pathway.code, p.pathway.version)
+            .find_for(
+                &p.pathway.code,
+                p.pathway.version,
+                p.variant.as_ref().map(|v| v.code.as_str()),
+            )
             .map(|p| p.template.clone())
     };
     let mut rows = notice_rows(&template, &screen.notices, "/worklist");

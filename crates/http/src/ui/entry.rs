@@ -854,7 +854,7 @@ fn render_form(
             Nav::None,
         ),
         heading: heading(spec.kind, spec.amends.is_some()).to_owned(),
-        pathway: format!("{}(第{}版)", t.title.ja, t.version),
+        pathway: fmt::pathway_label(&ctx.plan),
         stage_title: fmt::stage_title(Some(t), &spec.stage),
         review_url: format!("{plan_url}/entries/review"),
         edit_url: format!("{plan_url}/entries/new"),
@@ -1221,7 +1221,7 @@ pub async fn review_entry(
             shell: ui.shell(format!("確認 — {}", ctx.banner.name()), Nav::None),
             banner: ctx.banner.clone(),
             heading: heading(spec.kind, spec.amends.is_some()).to_owned(),
-            pathway: format!("{}(第{}版)", t.title.ja, t.version),
+            pathway: fmt::pathway_label(&ctx.plan),
             stage_title: fmt::stage_title(Some(t), &spec.stage),
             effective: fmt::datetime(input.effective_at),
             lines,
@@ -1250,7 +1250,11 @@ pub async fn submit_entry(
     let template = state
         .services
         .pathways
-        .find(&plan.pathway.code, plan.pathway.version)
+        .find_for(
+            &plan.pathway.code,
+            plan.pathway.version,
+            plan.variant.as_ref().map(|v| v.code.as_str()),
+        )
         .map(|p| p.template.clone())
         .ok_or(ServiceError::NotFound("pathway version"))?;
     let (input, body, read_errors) = read_entry(&template, &spec, &fields, state.services.now());

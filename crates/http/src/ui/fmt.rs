@@ -10,6 +10,7 @@ use renkei_domain::entry::PlanStatus;
 use renkei_domain::ids::AdminRole;
 use renkei_domain::template::{ItemType, PathwayTemplate};
 use renkei_domain::wording::{self, FieldFacts, Lang};
+use renkei_service::plans::CarePlan;
 use serde_json::Value;
 
 use super::wareki;
@@ -465,6 +466,7 @@ pub fn field_label(t: Option<&PathwayTemplate>, field: &str) -> String {
         "scope" => "共有範囲",
         "organizations" => "共有先",
         "pathway" => "連携パス",
+        "variant" => "パスの種類",
         "version" => "版",
         "patient_id" => "患者",
         "to_organization" => "紹介先",
@@ -479,6 +481,17 @@ pub fn field_label(t: Option<&PathwayTemplate>, field: &str) -> String {
         _ => "入力",
     }
     .to_owned()
+}
+
+/// The plan's pathway, version and variant in words: 「脳卒中地域連携パス(第3版・…)」.
+pub fn pathway_label(plan: &CarePlan) -> String {
+    match &plan.variant {
+        Some(v) => format!(
+            "{}(第{}版・{})",
+            plan.pathway.title_ja, plan.pathway.version, v.title_ja
+        ),
+        None => format!("{}(第{}版)", plan.pathway.title_ja, plan.pathway.version),
+    }
 }
 
 /// One field error in Japanese: the wording table's message

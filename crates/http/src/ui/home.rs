@@ -398,7 +398,13 @@ fn row(state: &AppState, screen: &WorklistScreen, key: &'static str, item: &Work
     let patient = screen.patient(item);
     let plan = screen.plan(item);
     let template = plan
-        .and_then(|p| services.pathways.find(&p.pathway.code, p.pathway.version))
+        .and_then(|p| {
+            services.pathways.find_for(
+                &p.pathway.code,
+                p.pathway.version,
+                p.variant.as_ref().map(|v| v.code.as_str()),
+            )
+        })
         .or_else(|| services.pathways.latest(&item.pathway))
         .map(|p| &p.template);
     let plan_url = format!("/care-plans/{}", item.care_plan_id);

@@ -348,7 +348,11 @@ pub async fn patient_page(
             let t = state
                 .services
                 .pathways
-                .find(&p.pathway.code, p.pathway.version)
+                .find_for(
+                    &p.pathway.code,
+                    p.pathway.version,
+                    p.variant.as_ref().map(|v| v.code.as_str()),
+                )
                 .map(|x| &x.template);
             PlanRow {
                 url: format!("/care-plans/{}", p.id),
@@ -396,6 +400,8 @@ pub async fn patient_page(
 #[derive(Debug, Clone, Default)]
 pub struct EnrolInput {
     pub pathway: String,
+    /// The template variant's code (pathways with variants).
+    pub variant: String,
     pub started_on: String,
     /// `stage=organization code` for the later stages.
     pub facilities: Vec<(String, String)>,
@@ -421,6 +427,7 @@ impl EnrolInput {
             .collect();
         EnrolInput {
             pathway: p.get("pathway").to_owned(),
+            variant: p.get("variant").to_owned(),
             started_on: p.get("started_on").to_owned(),
             facilities,
             consent: p.get("consent").to_owned(),
@@ -436,6 +443,7 @@ impl EnrolInput {
     fn hidden(&self) -> Vec<(String, String)> {
         let mut h = vec![
             ("pathway".to_owned(), self.pathway.clone()),
+            ("variant".to_owned(), self.variant.clone()),
             ("started_on".to_owned(), self.started_on.clone()),
             ("consent".to_owned(), self.consent.clone()),
             ("obtained_on".to_owned(), self.obtained_on.clone()),
@@ -473,6 +481,14 @@ pub struct PathwayOption {
     pub selected: bool,
 }
 
+/// A variant of the chosen pathway in the enrolment form's select.
+pub struct VariantOption {
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub selected: bool,
+}
+
 pub struct StageFacility {
     pub code: String,
     pub title: String,
@@ -489,6 +505,8 @@ pub struct EnrolPage {
     pub pathways: Vec<PathwayOption>,
     pub chosen: bool,
     pub input: EnrolInput,
+    /// The chosen pathway's variants (empty: it has none).
+    pub variants: Vec<VariantOption>,
     pub stages: Vec<StageFacility>,
     pub errors: Vec<(String, String)>,
 }
@@ -576,8 +594,24 @@ async fn enrol_page(
             });
         }
     }
+    let variants = chosen
+        .as_ref()
+        .map(|p| {
+            p.template
+                .variants
+                .iter()
+                .map(|v| VariantOption {
+                    code: v.code.clone(),
+                    title: v.title.ja.clone(),
+                    description: v.description.clone(),
+                    selected: v.code == input.variant,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(EnrolPage {
         shell: ui.shell(format!("連携パスの適用 — {}", banner.name()), Nav::Patients),
+        variants,
         action: format!("/patients/{patient_id}/enrol/confirm"),
         banner,
         pathways,
@@ -617,8 +651,14 @@ fn check_enrol(state: &AppState, input: &EnrolInput) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let now = state.services.now();
     let today = fmt::today_jst(now);
-    if state.services.pathways.latest(&input.pathway).is_none() {
-        errors.push(("pathway".into(), "連携パスを選んでください。".into()));
+    match state.services.pathways.latest(&input.pathway) {
+        None => errors.push(("pathway".into(), "連携パスを選んでください。".into())),
+        Some(p) => {
+            let variant = Some(input.variant.as_str()).filter(|v| !v.is_empty());
+            if let Err(e) = renkei_domain::template::choose_variant(&p.template, variant) {
+                errors.push(field_pair(&e));
+            }
+        }
     }
     match wareki::parse_date(&input.started_on) {
         None => errors.push((
@@ -720,7 +760,13 @@ pub async fn enrol_confirm(
     let started = wareki::parse_date(&input.started_on)
         .map(fmt::date_text)
         .unwrap_or_default();
-    let rows = vec![
+    // The plan reads the template resolved for its variant: its stage lengths are shown.
+    let variant = p.template.variant(&input.variant).cloned();
+    let resolved = variant
+        .as_ref()
+        .and_then(|v| p.template.for_variant(&v.code));
+    let template = resolved.as_ref().unwrap_or(&p.template);
+    let mut rows = vec![
         Summary {
             label: "連携パス".into(),
             value: format!("{}(第{}版)", p.template.title.ja, p.template.version),
@@ -738,12 +784,18 @@ pub async fn enrol_confirm(
             value: ui.organization_name.clone(),
         },
     ];
-    let own = state
-        .services
-        .enrolling_stages(&ui.actor, &p.template)
-        .await?;
+    if let Some(v) = &variant {
+        rows.insert(
+            1,
+            Summary {
+                label: "パスの種類".into(),
+                value: v.title.ja.clone(),
+            },
+        );
+    }
+    let own = state.services.enrolling_stages(&ui.actor, template).await?;
     let mut stages = Vec::new();
-    for s in &p.template.stages {
+    for s in &template.stages {
         let who = if own.contains(&s.code) {
             format!("{}(自施設)", ui.organization_name)
         } else {
@@ -851,7 +903,16 @@ pub async fn enrol_submit(
         key => Some(Idempotency::new(key, &serde_json::json!(input.hidden()))?),
     };
     let plan = match services
-        .enrol_once(&ui.actor, &ui.meta, id, &input.pathway, None, started, idem)
+        .enrol_once(
+            &ui.actor,
+            &ui.meta,
+            id,
+            &input.pathway,
+            None,
+            Some(input.variant.as_str()).filter(|v| !v.is_empty()),
+            started,
+            idem,
+        )
         .await
     {
         Ok((p, true)) => p,

@@ -155,6 +155,8 @@ pub struct PlanPage {
     pub banner: Banner,
     pub title: String,
     pub version: u32,
+    /// The variant chosen at enrolment, in words.
+    pub variant: Option<String>,
     pub status: &'static str,
     pub active: bool,
     pub current_stage: String,
@@ -987,6 +989,7 @@ pub async fn plan_page(
         ),
         title: d.plan.pathway.title_ja.clone(),
         version: d.plan.pathway.version,
+        variant: d.plan.variant.as_ref().map(|v| v.title_ja.clone()),
         status: fmt::plan_status(d.status),
         active,
         current_stage: fmt::stage_title(Some(t), &d.plan.current_stage),

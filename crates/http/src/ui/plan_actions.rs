@@ -424,6 +424,8 @@ pub struct MigratePage {
     pub confirmed: bool,
     pub errors: Vec<(String, String)>,
     pub notice: Option<&'static str>,
+    /// The previewed version's variants `(code, title, selected)` (empty: it has none).
+    pub variants: Vec<(String, String, bool)>,
 }
 
 impl MigratePage {
@@ -533,6 +535,23 @@ async fn migrate_page(
             needs_recording,
             removed_items,
             plan_version: d.plan.version,
+            variants: shown
+                .and_then(|v| state.services.pathways.find(&d.plan.pathway.code, v))
+                .map(|p| {
+                    let own = d.plan.variant.as_ref().map(|v| v.code.as_str());
+                    p.template
+                        .variants
+                        .iter()
+                        .map(|v| {
+                            (
+                                v.code.clone(),
+                                v.title.ja.clone(),
+                                Some(v.code.as_str()) == own,
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             reason,
             confirmed,
             errors,
@@ -596,18 +615,24 @@ pub async fn migrate_submit(
     if let (Some(to), true) = (to, errors.is_empty()) {
         match state
             .services
-            .migrate_plan(&ui.actor, &ui.meta, id, to, &reason, version)
+            .migrate_plan(
+                &ui.actor,
+                &ui.meta,
+                id,
+                to,
+                Some(posted.get("variant")).filter(|v| !v.is_empty()),
+                &reason,
+                version,
+            )
             .await
         {
             Ok(()) => return Ok(see_other(&format!("/care-plans/{id}?done=migrated"))),
             Err(e) => {
-                errors = field_errors(
-                    e,
-                    None,
-                    |f| {
-                        if f == "version" { "version" } else { "reason" }
-                    },
-                )?
+                errors = field_errors(e, None, |f| match f {
+                    "version" => "version",
+                    "variant" => "variant",
+                    _ => "reason",
+                })?
             }
         }
     }

@@ -238,7 +238,7 @@ pub async fn print_page(
             shell: ui.shell(String::new(), Nav::None),
             title: format!("地域連携診療計画書 — {}", d.banner.kanji),
             disease,
-            pathway: format!("{}(第{}版)", t.title.ja, t.version),
+            pathway: fmt::pathway_label(&d.plan),
             planner: d.org(&d.plan.planner_organization),
             stages,
             total,
@@ -432,7 +432,7 @@ fn staff_page(
         &StaffPrintPage {
             shell,
             title: format!("地域連携診療計画書(医療者用) — {}", d.banner.kanji),
-            pathway: format!("{}(第{}版)", t.title.ja, t.version),
+            pathway: fmt::pathway_label(&d.plan),
             planner: d.org(&d.plan.planner_organization),
             status: fmt::plan_status(d.status),
             stages: d.columns(now),

@@ -297,6 +297,52 @@ pub struct DetailPage {
     pub schedule: Vec<(String, String)>,
     pub versions: Vec<(u32, String)>,
     pub diff_url: Option<String>,
+    /// The variants: title, when it applies, and what it changes (each in words).
+    pub variants: Vec<(String, String, Vec<String>)>,
+}
+
+/// What a variant changes, in words: the stage lengths and goals it overrides and what
+/// applies to it only.
+fn variant_changes(t: &PathwayTemplate, code: &str) -> Vec<String> {
+    let Some(v) = t.variant(code) else {
+        return Vec::new();
+    };
+    let resolved = t.for_variant(code);
+    let mut out = Vec::new();
+    for s in &t.stages {
+        if v.stages.contains_key(&s.code) {
+            let r = resolved.as_ref().and_then(|r| r.stage(&s.code));
+            out.push(format!(
+                "{}: {}",
+                s.title.ja,
+                days_words(r.and_then(|r| r.expected_days), r.and_then(|r| r.max_days))
+            ));
+        }
+        if !s.variants.is_empty() && s.variants.iter().any(|x| x == code) {
+            out.push(format!("病期「{}」はこの種類のみ", s.title.ja));
+        }
+    }
+    for g in &t.goals {
+        if v.goals.contains_key(&g.code) {
+            let title = resolved
+                .as_ref()
+                .and_then(|r| r.goals.iter().find(|x| x.code == g.code))
+                .map_or(&g.title.ja, |x| &x.title.ja);
+            out.push(format!("目標: {title}"));
+        }
+        if !g.variants.is_empty() && g.variants.iter().any(|x| x == code) {
+            out.push(format!("目標「{}」はこの種類のみ", g.title.ja));
+        }
+    }
+    for i in &t.items {
+        if !i.variants.is_empty() && i.variants.iter().any(|x| x == code) {
+            out.push(format!("記録項目「{}」はこの種類のみ", i.title.ja));
+        }
+    }
+    if out.is_empty() {
+        out.push("期間・目標の違いはありません(種類を記録します)".to_owned());
+    }
+    out
 }
 
 fn provider_ja(t: &PathwayTemplate, stage: &renkei_domain::template::Stage) -> String {
@@ -424,6 +470,17 @@ pub async fn detail_page(
             schedule,
             versions,
             diff_url,
+            variants: t
+                .variants
+                .iter()
+                .map(|v| {
+                    (
+                        v.title.ja.clone(),
+                        v.description.clone(),
+                        variant_changes(&t, &v.code),
+                    )
+                })
+                .collect(),
         },
     ))
 }

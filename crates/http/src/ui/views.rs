@@ -23,7 +23,11 @@ pub fn plan_chip(state: &AppState, p: &CarePlan) -> PlanChip {
     let template = state
         .services
         .pathways
-        .find(&p.pathway.code, p.pathway.version)
+        .find_for(
+            &p.pathway.code,
+            p.pathway.version,
+            p.variant.as_ref().map(|v| v.code.as_str()),
+        )
         .map(|x| &x.template);
     PlanChip {
         url: format!("/care-plans/{}", p.id),

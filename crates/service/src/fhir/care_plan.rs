@@ -117,6 +117,10 @@ impl Services {
                     }
                 })
                 .collect(),
+            variant: published
+                .variant
+                .as_ref()
+                .map(|v| (v.code.clone(), v.title.ja.clone())),
         });
 
         let mut members = Vec::new();
@@ -264,7 +268,14 @@ impl Services {
             .authorize_plan(actor, meta, plan_id(id)?, Action::ReadPlan)
             .await?;
         let r = self.fhir_plan_resources(&row).await?;
+        // The PlanDefinition is the version as published (every variant), as
+        // `PlanDefinition/{id}` serves it; the CarePlan names the plan's variant.
         let published = self.pathway_of_plan(&row)?;
+        let published = self
+            .pathways
+            .get(published.id)
+            .cloned()
+            .unwrap_or(published);
         audit::record_all_now(
             self,
             meta,

@@ -32,6 +32,8 @@ pub struct ReferralLetterData {
     pub author: LetterAuthor,
     pub patient: LetterPatient,
     pub template: Arc<PathwayTemplate>,
+    /// The plan's template variant in words.
+    pub variant_title: Option<String>,
 }
 
 impl ReferralLetterData {
@@ -54,6 +56,7 @@ impl ReferralLetterData {
             patient: self.patient.clone(),
             summary: &self.handover.summary,
             template: &self.template,
+            variant_title: self.variant_title.clone(),
         }
     }
 }
@@ -82,7 +85,9 @@ impl Services {
         let plan = queries::care_plan_by_id(&self.db, handover.care_plan_id)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
-        let template = Arc::new(self.pathway_of_plan(&plan)?.template.clone());
+        let published = self.pathway_of_plan(&plan)?;
+        let template = Arc::new(published.template.clone());
+        let variant_title = published.variant.as_ref().map(|v| v.title.ja.clone());
         let patient = queries::patient_by_id(&self.db, plan.patient_id)
             .await?
             .ok_or(ServiceError::NotFound("hand-over"))?;
@@ -117,6 +122,7 @@ impl Services {
                 gender: patient.sex,
             },
             template,
+            variant_title,
             handover,
         })
     }

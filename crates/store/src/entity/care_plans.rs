@@ -27,6 +27,9 @@ pub struct Model {
     pub row_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The template variant chosen at enrolment (its code); `None` on a pathway version
+    /// without variants.
+    pub variant: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
