@@ -1295,6 +1295,7 @@ pub async fn load(services: &Services) -> Result<DemoReport, ServiceError> {
             p.id,
             "cancer-colorectal",
             None,
+            None,
             Some(days(220)),
         )
         .await?;

@@ -7,7 +7,7 @@ use renkei_domain::council::{PlanReportFacts, ReportFactsRow};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    Set, Statement,
+    QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
