@@ -40,7 +40,8 @@ fn tokyo(days: i64, hh: u32, mm: u32) -> String {
     format!("{}T{hh:02}:{mm:02}:00+09:00", d.format("%Y-%m-%d"))
 }
 
-/// A stroke plan (v2, the latest) with a recovery hospital and a clinic on its team.
+/// A stroke plan (v3, the latest: v2's goals with the recovery limit by variant, here the
+/// standard 150 days) with a recovery hospital and a clinic on its team.
 async fn stroke_team(app: &TestApp, started_days_ago: i64) -> (String, String, String, String) {
     let acute = app.token().await;
     let plan = stroke_plan(app, &acute, started_days_ago).await;
@@ -64,7 +65,7 @@ async fn stroke_goals_read_their_own_stage_and_apply_only_when_their_conditions_
     let (plan, acute, rec, clinic) = stroke_team(&app, 40).await;
     let plan_body = app.get(&format!("/api/v1/care-plans/{plan}"), &acute).await;
     assert_eq!(
-        plan_body.body["pathway"]["version"], 2,
+        plan_body.body["pathway"]["version"], 3,
         "{}",
         plan_body.body
     );

@@ -36,7 +36,7 @@ pub async fn stay_at(
         .post_json(
             "/api/v1/care-plans",
             token,
-            &json!({"patient_id": p.body["id"], "pathway": "stroke", "started_at": days_ago(start_ago + 1)}),
+            &json!({"patient_id": p.body["id"], "pathway": "stroke", "variant": "standard", "started_at": days_ago(start_ago + 1)}),
             None,
         )
         .await;

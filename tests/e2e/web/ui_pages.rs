@@ -294,9 +294,9 @@ async fn directory_lists_the_facilities_and_filters_by_pathway_in_the_url() {
 
 // ---------------------------------------------------------------- S8
 
-/// The repository's templates plus a stroke v3 made from the published v2: one item
+/// The repository's templates plus a stroke v4 made from the published v2: one item
 /// added, goal g1 changed (acute ≤ 21 → ≤ 28 days) and goal g7 removed.
-fn templates_with_stroke_v3(dir: &Path) {
+fn templates_with_stroke_v4(dir: &Path) {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("mkdir");
         for e in std::fs::read_dir(from).expect("read dir") {
@@ -317,8 +317,8 @@ fn templates_with_stroke_v3(dir: &Path) {
     let start = v2[..g7].rfind("[[goals]]").expect("g7 block start");
     let end = v2[g7..].find("\n\n").expect("g7 block end") + g7;
     let without_g7 = format!("{}{}", &v2[..start], &v2[end..]);
-    let v3 = without_g7
-        .replace("\nversion = 2\n", "\nversion = 3\n")
+    let v4 = without_g7
+        .replace("\nversion = 2\n", "\nversion = 4\n")
         .replace(
             old_goal,
             r#"target = { kind = "stage_length", stage = "acute", op = "<=", days = 28 }"#,
@@ -330,7 +330,7 @@ title = { ja = "嚥下スクリーニング実施", en = "Dysphagia screening do
 type = "boolean"
 stages = ["acute", "recovery"]
 "#;
-    std::fs::write(dir.join("stroke/v3.toml"), v3).expect("write stroke v3");
+    std::fs::write(dir.join("stroke/v4.toml"), v4).expect("write stroke v4");
 }
 
 async fn spawn_with_pathways(dir: &Path) -> Option<TestApp> {
@@ -353,15 +353,15 @@ fn row_with<'a>(rows: &'a [String], what: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change() {
     let dir = tempfile::tempdir().expect("temp dir");
-    // The repository publishes stroke v1 and v2; the fixture adds v3 and the pages
-    // compare v2 (a version with an active plan) with v3.
-    templates_with_stroke_v3(dir.path());
+    // The repository publishes stroke v1 to v3; the fixture adds v4 (v2 changed) and
+    // the pages compare v2 (a version with an active plan) with v4.
+    templates_with_stroke_v4(dir.path());
     let Some(app) = spawn_with_pathways(dir.path()).await else {
         return;
     };
     let b = web_user(&app, "acute-1", "acute_hospital", "tmpl-viewer", &[]).await;
     let v1 = app.services.pathways.find("stroke", 2).expect("stroke v2");
-    let v2 = app.services.pathways.find("stroke", 3).expect("stroke v3");
+    let v2 = app.services.pathways.find("stroke", 4).expect("stroke v4");
     let t1 = &v1.template;
 
     // The list: both versions, the newest marked, a link to the diff.
@@ -372,14 +372,14 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
         .into_iter()
         .find(|r| r.contains(&t1.title.ja))
         .expect("stroke row");
-    assert!(row.contains("/pathways/stroke/2") && row.contains("/pathways/stroke/3"));
+    assert!(row.contains("/pathways/stroke/2") && row.contains("/pathways/stroke/4"));
     assert!(
         row.replace("&#38;", "&")
-            .contains("/pathways/stroke/diff?from=2&to=3"),
+            .contains("/pathways/stroke/diff?from=2&to=4"),
         "{row}"
     );
 
-    // A plan enrolled on v2 counts as active on v2, not on v3.
+    // A plan enrolled on v2 counts as active on v2, not on v4.
     let token = app
         .user_token("acute-1", "acute_hospital", "tmpl-enroller")
         .await;
@@ -408,7 +408,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
             .to_owned()
     };
     assert!(li(2).contains("進行中 1件"), "{}", li(2));
-    assert!(li(3).contains("進行中 0件"), "{}", li(3));
+    assert!(li(4).contains("進行中 0件"), "{}", li(4));
 
     // v2 in full: stages in template order, with their periods and criteria.
     let page = b.get("/pathways/stroke/2").await;
@@ -445,7 +445,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
     assert!(row_with(&goals, &g1.title.ja).contains("21日以下"));
 
     // The diff, grouped by section.
-    let diff = b.get("/pathways/stroke/diff?from=2&to=3").await;
+    let diff = b.get("/pathways/stroke/diff?from=2&to=4").await;
     diff.ok();
     let (t2, code_in) = (&v2.template, |codes: &[&str], c: &str| codes.contains(&c));
     let v1_items: Vec<&str> = t1.items.iter().map(|i| i.code.as_str()).collect();
