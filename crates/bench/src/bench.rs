@@ -1705,24 +1705,29 @@ pub mod fhir {
 }
 
 impl Harness {
+    /// The region-1y SQLite dataset a read section measures on: the one P5 generated when
+    /// present (reused in place), else one generated into `dir` once.
+    async fn region_1y_sqlite(&mut self, dir: &Path) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let reused = self.cfg.work_dir.join("p5").join("region-1y.db");
+        if reused.exists() {
+            return Ok(reused);
+        }
+        let file = dir.join("region-1y.db");
+        if !file.exists() {
+            self.generate(&format!("sqlite://{}", file.display()), "region-1y")
+                .await?;
+        }
+        Ok(file)
+    }
+
     /// FHIR (issue 15 §6): `$everything` of a diabetes plan with 5 years of entries, p99
     /// at region-1y, and lab-result import throughput (transaction Bundles of
     /// Observations), both on SQLite (FULL) over the region-1y dataset (the one P5
     /// generated, reused when present).
     async fn section_fhir(&mut self) -> anyhow::Result<()> {
         let dir = self.cfg.work_dir.join("fhir");
-        std::fs::create_dir_all(&dir)?;
-        let reused = self.cfg.work_dir.join("p5").join("region-1y.db");
-        let file = if reused.exists() {
-            reused
-        } else {
-            let file = dir.join("region-1y.db");
-            if !file.exists() {
-                self.generate(&format!("sqlite://{}", file.display()), "region-1y")
-                    .await?;
-            }
-            file
-        };
+        let file = self.region_1y_sqlite(&dir).await?;
         // In place: this block runs after P5 and adds 201 plans to a region of 304 k, which a
         // later `--reuse-datasets` run reads as noise; a copy would need the dataset's size again
         // on disk.
@@ -1838,18 +1843,7 @@ impl Harness {
     /// request is timed by the client, one after another, 5 times after one warm-up.
     async fn section_reports(&mut self) -> anyhow::Result<()> {
         let dir = self.cfg.work_dir.join("reports");
-        std::fs::create_dir_all(&dir)?;
-        let reused = self.cfg.work_dir.join("p5").join("region-1y.db");
-        let file = if reused.exists() {
-            reused
-        } else {
-            let file = dir.join("region-1y.db");
-            if !file.exists() {
-                self.generate(&format!("sqlite://{}", file.display()), "region-1y")
-                    .await?;
-            }
-            file
-        };
+        let file = self.region_1y_sqlite(&dir).await?;
         let url = format!("sqlite://{}", file.display());
         let token = council_member(&url).await?;
         let r = self.renkei(&url, &[]);

@@ -375,7 +375,7 @@ async fn template_detail_shows_stages_and_items_and_the_diff_names_each_change()
     assert!(row.contains("/pathways/stroke/2") && row.contains("/pathways/stroke/4"));
     assert!(
         row.replace("&#38;", "&")
-            .contains("/pathways/stroke/diff?from=2&to=4"),
+            .contains("/pathways/stroke/diff?from=3&to=4"),
         "{row}"
     );
 
